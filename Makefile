@@ -1,0 +1,82 @@
+# rerank — build, test, sanitize.  `make help` lists the targets.
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+OPT     ?= -O2
+PREFIX  ?= /usr/local
+
+CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
+                -fPIC -fopenmp -D_GNU_SOURCE -Iinclude -Isrc
+LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lm -lpthread
+
+ifeq ($(SAN),asan)
+  CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),tsan)
+  CFLAGS_COMMON += -fsanitize=thread -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=thread
+endif
+
+override CFLAGS := $(CFLAGS_COMMON) $(CFLAGS)
+
+CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/engine/*.c)
+APP_SRC  = $(wildcard src/server/*.c src/eval/*.c)
+CLI_SRC  = $(wildcard src/cli/*.c)
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_HELPERS = $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib test asan tsan clean help deps
+all: $(BUILD)/rerank $(BUILD)/librerank.a $(BUILD)/librerank.so
+
+help:
+	@echo "make deps      install Debian build/run dependencies (apt-get)"
+	@echo "make           build $(BUILD)/rerank, librerank.a, librerank.so"
+	@echo "make test      build and run all tests"
+	@echo "make asan      run all tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make tsan      run concurrency tests under ThreadSanitizer (build-tsan/)"
+
+deps:
+	bash scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/librerank.a: $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/librerank-app.a: $(APP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^ $(if $(APP_OBJ),,)
+
+$(BUILD)/librerank.so: $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+
+test: $(TEST_BIN) $(BUILD)/rerank
+	bash tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=asan OPT=-O1 test
+
+tsan:
+	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 $(BUILD_TSAN_TESTS)
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

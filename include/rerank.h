@@ -1,0 +1,186 @@
+/*
+ * rerank.h — public API of librerank, a cross-encoder reranking engine.
+ *
+ * Conventions
+ *  - Opaque handles (`rerank_model_t`, `rerank_tokenizer_t`) are created by a
+ *    `*_load` function and released by the matching `*_free` (NULL is a no-op).
+ *  - Every fallible function returns a `rerank_status_t`. On failure a
+ *    human-readable message for the calling thread is available from
+ *    `rerank_last_error()` (valid until the next failing call in that thread).
+ *    On failure outputs are left untouched (or zeroed) and nothing leaks.
+ *  - Strings are UTF-8 with an explicit byte length; invalid UTF-8 is an error
+ *    (RERANK_ERR_INVALID_UTF8), never a crash. Embedded NUL bytes are allowed.
+ *  - Thread safety: a tokenizer is immutable after load and may be used by any
+ *    number of threads at once. A model may be shared by threads too: scoring
+ *    calls on one model are serialized internally (one forward pass at a time,
+ *    itself using `threads` cores).
+ */
+#ifndef RERANK_H
+#define RERANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RERANK_VERSION_MAJOR 0
+#define RERANK_VERSION_MINOR 1
+#define RERANK_VERSION_PATCH 0
+#define RERANK_VERSION "0.1.0"
+
+typedef enum rerank_status {
+    RERANK_OK = 0,
+    RERANK_ERR_INVALID_ARGUMENT = 1, /* caller passed a bad argument        */
+    RERANK_ERR_IO = 2,               /* file missing, unreadable, short     */
+    RERANK_ERR_FORMAT = 3,           /* file content malformed or corrupt   */
+    RERANK_ERR_UNSUPPORTED = 4,      /* architecture/dtype/feature unknown  */
+    RERANK_ERR_NOMEM = 5,            /* allocation failed                   */
+    RERANK_ERR_INVALID_UTF8 = 6,     /* input text is not valid UTF-8       */
+    RERANK_ERR_LIMIT = 7,            /* input exceeds a documented limit    */
+    RERANK_ERR_INTERNAL = 8,         /* backend failure (e.g. GEMM library) */
+} rerank_status_t;
+
+/* Static name of a status ("ok", "invalid_argument", ...). */
+const char *rerank_status_str(rerank_status_t status);
+/* Message describing the last failure in the calling thread ("" if none). */
+const char *rerank_last_error(void);
+/* Library version string, e.g. "0.1.0". */
+const char *rerank_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tokenizer                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rerank_tokenizer rerank_tokenizer_t;
+
+typedef enum rerank_truncation {
+    /* FlagEmbedding's reranker: query cut to max_length*3/4 tokens, document
+     * to max_length, special tokens added, then only the document is cut so
+     * the pair fits max_length. Default. */
+    RERANK_TRUNC_FLAG = 0,
+    /* transformers' default for pairs: remove one token at a time from the
+     * longer sequence until the pair (with special tokens) fits. */
+    RERANK_TRUNC_LONGEST_FIRST = 1,
+} rerank_truncation_t;
+
+/* One encoded sequence or pair. Caller-owned; zero-initialise it, pass it to
+ * any number of encode calls (buffers are reused and grown), then release
+ * the buffers with rerank_encoding_free. */
+typedef struct rerank_encoding {
+    int32_t *ids;      /* token ids                                      */
+    int32_t *type_ids; /* token type (segment) ids, same length as ids   */
+    size_t n;          /* number of tokens                               */
+    size_t cap;        /* allocated capacity of ids / type_ids           */
+} rerank_encoding_t;
+
+void rerank_encoding_free(rerank_encoding_t *enc);
+
+/* Load a Hugging Face `tokenizer.json` (path to the file or to a directory
+ * containing it). Supports Unigram (XLM-R / SentencePiece) and WordPiece
+ * (BERT) models with their normalizers, pre-tokenizers and post-processors. */
+rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out);
+void rerank_tokenizer_free(rerank_tokenizer_t *tok);
+
+/* Tokenize `text` (len bytes) without special tokens. enc->type_ids are 0. */
+rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
+                                size_t len, rerank_encoding_t *enc);
+
+/* Encode a (query, document) pair with the tokenizer's pair template
+ * (special tokens, token type ids) truncated to max_length tokens in all
+ * (max_length <= 0 means no truncation). */
+rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query,
+                                     size_t query_len, const char *doc, size_t doc_len,
+                                     int32_t max_length, rerank_truncation_t truncation,
+                                     rerank_encoding_t *enc);
+
+/* Number of special tokens the pair template adds (e.g. 4 for XLM-R). */
+int32_t rerank_tokenizer_pair_overhead(const rerank_tokenizer_t *tok);
+/* Vocabulary size (largest id + 1). */
+int32_t rerank_tokenizer_vocab_size(const rerank_tokenizer_t *tok);
+
+/* ------------------------------------------------------------------------ */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rerank_model rerank_model_t;
+
+typedef enum rerank_precision {
+    RERANK_PRECISION_FP32 = 0,
+    RERANK_PRECISION_BF16 = 1,
+    RERANK_PRECISION_INT8 = 2,
+} rerank_precision_t;
+
+/* Static names: "fp32", "bf16", "int8"; parse returns -1 on unknown names. */
+const char *rerank_precision_str(rerank_precision_t p);
+int rerank_precision_parse(const char *name, rerank_precision_t *out);
+
+typedef struct rerank_model_options {
+    rerank_precision_t precision; /* compute precision (default fp32)          */
+    int32_t threads;              /* worker threads; 0 = all available cores   */
+    const char *device;           /* NULL or "cpu"; "cuda[:N]" when built in   */
+} rerank_model_options_t;
+
+/* Defaults: fp32, all cores, cpu. */
+rerank_model_options_t rerank_model_options_default(void);
+
+/* Load a Hugging Face model directory: config.json, model.safetensors (or a
+ * sharded model.safetensors.index.json) and tokenizer.json. Weights are
+ * memory-mapped; F32, F16 and BF16 tensors are accepted. `opts` may be NULL. */
+rerank_status_t rerank_model_load(const char *dir, const rerank_model_options_t *opts,
+                                  rerank_model_t **out);
+void rerank_model_free(rerank_model_t *model);
+
+typedef struct rerank_model_info {
+    const char *architecture; /* e.g. "XLMRobertaForSequenceClassification" */
+    const char *model_type;   /* e.g. "xlm-roberta", "bert"                 */
+    int32_t num_layers;
+    int32_t hidden_size;
+    int32_t num_heads;
+    int32_t intermediate_size;
+    int32_t max_positions;    /* longest sequence the model accepts          */
+    int32_t vocab_size;
+    int32_t num_labels;
+    rerank_precision_t precision;
+    const char *weights_dtype; /* dtype of the checkpoint: "F32", "F16", "BF16" */
+    const char *device;        /* "cpu", "cuda:0", ...                          */
+} rerank_model_info_t;
+
+void rerank_model_get_info(const rerank_model_t *model, rerank_model_info_t *info);
+/* The model's tokenizer (owned by the model). */
+const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *model);
+
+typedef struct rerank_score_options {
+    int32_t max_length;             /* pair length cap; 0 = model default (512)  */
+    rerank_truncation_t truncation; /* default RERANK_TRUNC_FLAG                 */
+    int32_t layers;                 /* run only the first N layers; 0 = all      */
+    int normalize;                  /* 1: sigmoid of the logit; 0: raw logit     */
+} rerank_score_options_t;
+
+rerank_score_options_t rerank_score_options_default(void);
+
+/* A tokenized pair as the model sees it (special tokens included). */
+typedef struct rerank_pair {
+    const int32_t *ids;
+    const int32_t *type_ids; /* may be NULL: all zeros */
+    int32_t n;
+} rerank_pair_t;
+
+/* Score pre-tokenized pairs; scores[i] for pairs[i]. Pairs may have
+ * different lengths; results do not depend on batch composition.
+ * Ids are checked against the vocabulary, lengths against max positions. */
+rerank_status_t rerank_score_tokens(rerank_model_t *model, const rerank_pair_t *pairs,
+                                    size_t n_pairs, const rerank_score_options_t *opts,
+                                    float *scores);
+
+/* Tokenize and score (query, docs[i]) for i < n_docs. doc_lens may be NULL
+ * (docs are then NUL-terminated). `opts` may be NULL (defaults). */
+rerank_status_t rerank_score(rerank_model_t *model, const char *query, size_t query_len,
+                             const char *const *docs, const size_t *doc_lens, size_t n_docs,
+                             const rerank_score_options_t *opts, float *scores);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RERANK_H */

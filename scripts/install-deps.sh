@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages rerank needs to build, test and run.
+# Why each one is here: see README.md, "Dependencies".
+set -euo pipefail
+PKGS=(
+  build-essential pkg-config clang libclang-rt-14-dev   # compilers, sanitizers, libFuzzer
+  libdnnl-dev        # oneDNN: GEMM (fp32/bf16/int8) for the linear layers
+  libutf8proc-dev    # Unicode data: categories, NFD, case, grapheme breaks
+  libjansson-dev     # JSON: tokenizer.json, config.json, safetensors headers, HTTP API
+  libmicrohttpd-dev  # HTTP/1.1 server for `rerank serve`
+  libcurl4-openssl-dev  # downloads for `rerank pull`
+  curl               # HTTP client used by the server integration tests
+  python3-numpy      # ../shared/tools/make_random_model.py (benchmarks only)
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all packages present"; exit 0; fi
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"

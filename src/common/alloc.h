@@ -1,0 +1,32 @@
+/* alloc.h — the one allocator every module uses, so tests can inject faults.
+ *
+ * rr_malloc & co. behave like their libc namesakes. A test may arm fault
+ * injection with rr_alloc_fail_at(n): the n-th allocation from then on (1 =
+ * the next one) returns NULL, once. rr_alloc_count() reports how many
+ * allocations were attempted since arming, so a test can loop n = 1, 2, ...
+ * until a run completes without reaching the armed allocation.
+ * Allocations made by third-party libraries (jansson, oneDNN) are not
+ * counted, except jansson's, which is routed here by rr_alloc_init_json(). */
+#ifndef RR_ALLOC_H
+#define RR_ALLOC_H
+
+#include <stddef.h>
+
+void *rr_malloc(size_t n);
+void *rr_calloc(size_t count, size_t size);
+void *rr_realloc(void *p, size_t n);
+void rr_free(void *p);
+char *rr_strndup(const char *s, size_t n);
+
+/* Multiply with overflow check: returns 0 and sets *out, or -1 on overflow. */
+int rr_mul_size(size_t a, size_t b, size_t *out);
+
+/* Fault injection (tests only). n = 0 disarms. */
+void rr_alloc_fail_at(unsigned long n);
+unsigned long rr_alloc_count(void);
+int rr_alloc_failed(void); /* 1 if the armed allocation has failed */
+
+/* Route jansson's allocations through rr_malloc/rr_free (idempotent). */
+void rr_alloc_init_json(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* limits.h — every hard limit of rerank in one place, with its reason.
+ * Inputs beyond a limit get RERANK_ERR_LIMIT (library/CLI) or 413/422
+ * (server), never an attempt to allocate for them. */
+#ifndef RR_LIMITS_H
+#define RR_LIMITS_H
+
+/* tokenizer.json larger than this is refused: the biggest real ones (XLM-R,
+ * 250k pieces) are 17 MB; 512 MB bounds the JSON parser's memory. */
+#define RR_MAX_TOKENIZER_JSON_BYTES (512ull << 20)
+/* config.json: real ones are ~1 KB. */
+#define RR_MAX_CONFIG_JSON_BYTES (16u << 20)
+/* safetensors JSON header: the format itself caps it at 100 MB. */
+#define RR_MAX_SAFETENSORS_HEADER_BYTES (100u << 20)
+/* Tensors per safetensors file / shards per index: generous for any BERT-like
+ * encoder (bge-reranker-v2-m3 has ~390 tensors). */
+#define RR_MAX_TENSORS 65536
+#define RR_MAX_SHARDS 4096
+/* Tensor rank: encoders use rank <= 2; 8 leaves room. */
+#define RR_MAX_TENSOR_DIMS 8
+/* Vocabulary entries; also bounds token ids. 1<<24 covers any real model. */
+#define RR_MAX_VOCAB (1 << 24)
+/* Bytes of one text given to the tokenizer (1 query or document). A pair is
+ * truncated to <= 8192 tokens anyway; 16 MB of text is far beyond useful and
+ * bounds the tokenizer's O(n) scratch. */
+#define RR_MAX_TEXT_BYTES (16u << 20)
+/* Longest model input in tokens (max_position_embeddings of any supported
+ * model, e.g. 8194 for bge-m3 family). */
+#define RR_MAX_SEQ_TOKENS 8192
+/* Model dimensions accepted from config.json (bounds scratch sizes). */
+#define RR_MAX_HIDDEN 16384
+#define RR_MAX_LAYERS 256
+#define RR_MAX_HEADS 256
+
+#endif
