@@ -7,7 +7,7 @@ PREFIX  ?= /usr/local
 
 CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
                 -fPIC -fopenmp -D_GNU_SOURCE -Iinclude -Isrc
-LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lm -lpthread
+LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lcurl -lm -lpthread
 
 ifeq ($(SAN),asan)
   CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
