@@ -32,13 +32,14 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib test asan tsan clean help deps
+.PHONY: all lib test check asan tsan clean help deps
 all: $(BUILD)/rerank $(BUILD)/librerank.a $(BUILD)/librerank.so
 
 help:
 	@echo "make deps      install Debian build/run dependencies (apt-get)"
 	@echo "make           build $(BUILD)/rerank, librerank.a, librerank.so"
 	@echo "make test      build and run all tests"
+	@echo "make check     everything CI runs: test + asan"
 	@echo "make asan      run all tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make tsan      run concurrency tests under ThreadSanitizer (build-tsan/)"
 
@@ -69,6 +70,9 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)
 
 test: $(TEST_BIN) $(BUILD)/rerank
 	bash tests/run.sh $(BUILD)
+
+check: test
+	$(MAKE) asan
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=asan OPT=-O1 test
