@@ -13,6 +13,10 @@ ifeq ($(SAN),asan)
   CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),fuzz)
+  CFLAGS_COMMON += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fopenmp=libgomp
+  LDFLAGS += -fsanitize=address,undefined
+endif
 ifeq ($(SAN),tsan)
   CFLAGS_COMMON += -fsanitize=thread -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=thread
@@ -31,8 +35,13 @@ APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES = $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+# Each fuzz target's corpus is replayed as an ordinary test (no libFuzzer).
+TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all lib test check asan tsan clean help deps
+.PHONY: all lib test check asan tsan fuzz clean help deps
 all: $(BUILD)/rerank $(BUILD)/librerank.a $(BUILD)/librerank.so
 
 help:
@@ -41,6 +50,7 @@ help:
 	@echo "make test      build and run all tests"
 	@echo "make check     everything CI runs: test + asan"
 	@echo "make asan      run all tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make fuzz      run every libFuzzer target for FUZZ_SECONDS (clang)"
 	@echo "make tsan      run concurrency tests under ThreadSanitizer (build-tsan/)"
 
 deps:
@@ -67,6 +77,24 @@ $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+
+$(BUILD)/tests/test_regress_%: fuzz/fuzz_%.c fuzz/regress_main.c $(BUILD)/librerank-app.a $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifuzz $(LDFLAGS) -o $@ fuzz/fuzz_$*.c fuzz/regress_main.c $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+
+# `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="tokenize ..."]`: run each libFuzzer
+# target (clang) for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<name>.
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+fuzz:
+	$(MAKE) BUILD=build-fuzz SAN=fuzz CC=clang build-fuzz/librerank.a build-fuzz/librerank-app.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  clang $(CFLAGS_COMMON) -fsanitize=fuzzer,address,undefined -fopenmp=libgomp -Ifuzz -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c \
+	    build-fuzz/librerank-app.a build-fuzz/librerank.a $(LDLIBS); \
+	  dict=""; [ -f fuzz/$$t.dict ] && dict="-dict=fuzz/$$t.dict"; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
 
 test: $(TEST_BIN) $(BUILD)/rerank
 	bash tests/run.sh $(BUILD)

@@ -1,0 +1,66 @@
+/* fuzz_tokenize — arbitrary bytes through the XLM-R and BERT tokenizers.
+ * Properties: invalid UTF-8 is rejected with RERANK_ERR_INVALID_UTF8 and
+ * valid text is tokenized; every id is inside the vocabulary; tokenizing the
+ * same text twice gives the same ids; a pair (the input split in two) fits
+ * max_length under longest_first and starts/ends with the template tokens. */
+#include <stdint.h>
+#include <string.h>
+
+#include "common/utf8.h"
+#include "fuzz.h"
+#include "rerank.h"
+
+RR_FUZZ_TARGET(tokenize);
+
+static rerank_tokenizer_t *g_tok[2];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    const char *shared = getenv("RERANK_SHARED");
+    char path[1024];
+    const char *models[2] = {"tiny-xlmr", "tiny-bert"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/fixtures/models/%s", shared && *shared ? shared : "../shared", models[i]);
+        if (rerank_tokenizer_load(path, &g_tok[i]) != RERANK_OK) {
+            fprintf(stderr, "fuzz_tokenize: cannot load %s: %s\n", path, rerank_last_error());
+            abort();
+        }
+    }
+    return 0;
+}
+
+static void check_one(const rerank_tokenizer_t *tok, const uint8_t *data, size_t size) {
+    const char *s = (const char *)data;
+    int valid = rr_utf8_valid(s, size, NULL);
+    int32_t vocab = rerank_tokenizer_vocab_size(tok);
+    rerank_encoding_t a = {0}, b = {0};
+    rerank_status_t st = rerank_tokenize(tok, s, size, &a);
+    if (!valid) {
+        RR_FUZZ_CHECK(st == RERANK_ERR_INVALID_UTF8);
+        goto out;
+    }
+    RR_FUZZ_CHECK(st == RERANK_OK);
+    for (size_t i = 0; i < a.n; i++) RR_FUZZ_CHECK(a.ids[i] >= 0 && a.ids[i] < vocab);
+    RR_FUZZ_CHECK(rerank_tokenize(tok, s, size, &b) == RERANK_OK);
+    RR_FUZZ_CHECK(a.n == b.n && (a.n == 0 || !memcmp(a.ids, b.ids, a.n * sizeof *a.ids)));
+    /* Pair: split at the first byte boundary that keeps both halves valid. */
+    size_t cut = size / 2;
+    while (cut > 0 && !(rr_utf8_valid(s, cut, NULL) && rr_utf8_valid(s + cut, size - cut, NULL))) cut--;
+    int32_t overhead = rerank_tokenizer_pair_overhead(tok);
+    int32_t max_len = overhead + 1 + (int32_t)(size % 23);
+    RR_FUZZ_CHECK(rerank_tokenize_pair(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST,
+                                       &b) == RERANK_OK);
+    RR_FUZZ_CHECK(b.n >= (size_t)overhead && b.n <= (size_t)max_len);
+    for (size_t i = 0; i < b.n; i++) RR_FUZZ_CHECK(b.ids[i] >= 0 && b.ids[i] < vocab);
+    RR_FUZZ_CHECK(rerank_tokenize_pair(tok, s, cut, s + cut, size - cut, 512, RERANK_TRUNC_FLAG, &b) ==
+                  RERANK_OK);
+out:
+    rerank_encoding_free(&a);
+    rerank_encoding_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 4096) return 0;
+    for (int i = 0; i < 2; i++) check_one(g_tok[i], data, size);
+    return 0;
+}
