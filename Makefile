@@ -105,8 +105,13 @@ check: test
 asan:
 	$(MAKE) BUILD=build-asan SAN=asan OPT=-O1 test
 
+# Concurrency tests under ThreadSanitizer (the shared tokenizer, the batcher,
+# the server). OpenMP runs single-threaded there: libgomp is not instrumented.
+TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server)))
 tsan:
-	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 $(BUILD_TSAN_TESTS)
+	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
+	OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  TESTS="$(patsubst %.c,%,$(TSAN_TESTS))" bash tests/run.sh build-tsan
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
