@@ -7,7 +7,7 @@ PREFIX  ?= /usr/local
 
 CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
                 -fPIC -fopenmp -D_GNU_SOURCE -Iinclude -Isrc
-LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lcurl -lm -lpthread
+LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lcurl -lcrypto -lm -lpthread
 
 ifeq ($(SAN),asan)
   CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -25,7 +25,7 @@ endif
 override CFLAGS := $(CFLAGS_COMMON) $(CFLAGS)
 
 CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/engine/*.c)
-APP_SRC  = $(wildcard src/server/*.c src/eval/*.c)
+APP_SRC  = $(wildcard src/server/*.c src/eval/*.c src/hub/*.c)
 CLI_SRC  = $(wildcard src/cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_HELPERS = $(filter-out tests/test_%.c,$(wildcard tests/*.c))
@@ -69,7 +69,8 @@ $(BUILD)/librerank-app.a: $(APP_OBJ)
 	rm -f $@ && ar rcs $@ $^ $(if $(APP_OBJ),,)
 
 $(BUILD)/librerank.so: $(CORE_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(RR_SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf librerank.so $(BUILD)/$(RR_SONAME)
 
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
@@ -117,3 +118,95 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# install
+# `make install [PREFIX=/usr/local] [DESTDIR=/staging]`: the rerank binary,
+# librerank.a, librerank.so (soname librerank.so.MAJOR), include/rerank.h, a
+# pkg-config file (`pkg-config --cflags --libs rerank`) and the man page.
+# `make uninstall` with the same PREFIX/DESTDIR removes exactly those files.
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+RR_VERSION   := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
+RR_SONAME     = librerank.so.$(firstword $(subst ., ,$(RR_VERSION)))
+RR_REALNAME   = librerank.so.$(RR_VERSION)
+INSTALL      ?= install
+
+.PHONY: install uninstall $(BUILD)/rerank.pc  # .pc: always regenerated (PREFIX may change)
+$(BUILD)/rerank.pc: include/rerank.h Makefile
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' \
+	  'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+	  'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
+	  'Name: rerank' \
+	  'Description: cross-encoder reranking engine (bge-reranker, ms-marco cross-encoders) for CPUs' \
+	  'Version: $(RR_VERSION)' \
+	  'Libs: -L$${libdir} -lrerank' \
+	  'Libs.private: -ldnnl -lutf8proc -ljansson -lgomp -lm -lpthread' \
+	  'Cflags: -I$${includedir}' > $@
+
+install: all $(BUILD)/rerank.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 755 $(BUILD)/rerank $(DESTDIR)$(BINDIR)/rerank
+	$(INSTALL) -m 644 $(BUILD)/librerank.a $(DESTDIR)$(LIBDIR)/librerank.a
+	$(INSTALL) -m 755 $(BUILD)/librerank.so $(DESTDIR)$(LIBDIR)/$(RR_REALNAME)
+	ln -sf $(RR_REALNAME) $(DESTDIR)$(LIBDIR)/$(RR_SONAME)
+	ln -sf $(RR_SONAME) $(DESTDIR)$(LIBDIR)/librerank.so
+	$(INSTALL) -m 644 include/rerank.h $(DESTDIR)$(INCLUDEDIR)/rerank.h
+	$(INSTALL) -m 644 $(BUILD)/rerank.pc $(DESTDIR)$(PKGCONFIGDIR)/rerank.pc
+	$(INSTALL) -m 644 docs/rerank.1 $(DESTDIR)$(MANDIR)/man1/rerank.1
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rerank $(DESTDIR)$(LIBDIR)/librerank.a \
+	  $(DESTDIR)$(LIBDIR)/$(RR_REALNAME) $(DESTDIR)$(LIBDIR)/$(RR_SONAME) \
+	  $(DESTDIR)$(LIBDIR)/librerank.so $(DESTDIR)$(INCLUDEDIR)/rerank.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/rerank.pc $(DESTDIR)$(MANDIR)/man1/rerank.1
+
+# server load generator
+.PHONY: loadgen
+loadgen: $(BUILD)/loadgen
+$(BUILD)/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcurl -lpthread -lm
+
+# CUDA backend
+# `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank and links
+# cudart + cuBLASLt (CUDA_HOME, default /usr/local/cuda; CUDA_ARCHS, default
+# "80 89 90": A100, L4 / Ada, H100 / H200, plus PTX of the last for newer
+# GPUs). The default build compiles src/cuda/cuda_stub.c instead (no device,
+# RERANK_ERR_UNSUPPORTED). Switching CUDA= in one BUILD directory rebuilds
+# the backend objects and both libraries (the mode is kept in a stamp file).
+CUDA       ?= 0
+CUDA_HOME  ?= /usr/local/cuda
+NVCC       ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCHS ?= 80 89 90
+NVCCFLAGS  ?= -O3
+CUDA_GENCODE = $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+               -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
+CUDA_STAMP = $(BUILD)/cuda-mode.stamp
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA)" ] || echo "$(CUDA)" > $(CUDA_STAMP); })
+ifeq ($(CUDA),1)
+  CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard src/cuda/*.cu))
+  override CFLAGS += -DRR_WITH_CUDA
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+$(BUILD)/src/cuda/%.o: src/cuda/%.cu $(CUDA_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) -std=c++17 $(NVCCFLAGS) -g $(CUDA_GENCODE) -Xcompiler -fPIC,-Wall -Iinclude -Isrc -DRR_WITH_CUDA \
+	  -MMD -MP -c $< -o $@
+else
+  CUDA_OBJ = $(BUILD)/src/cuda/cuda_stub.o
+$(BUILD)/src/cuda/cuda_stub.o: $(CUDA_STAMP)
+endif
+$(BUILD)/librerank.a $(BUILD)/librerank.so: $(CUDA_OBJ)
+# The test binaries also depend on the mode (RR_WITH_CUDA in test_cuda.c).
+$(BUILD)/tests/test_cuda: $(CUDA_STAMP)
+# A separate directory keeps CUDA objects apart from the default build:
+# `make CUDA=1 BUILD=build-cuda test`.
+.PHONY: clean-cuda
+clean: clean-cuda
+clean-cuda:
+	rm -rf build-cuda

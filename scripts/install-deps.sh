@@ -9,6 +9,8 @@ PKGS=(
   libjansson-dev     # JSON: tokenizer.json, config.json, safetensors headers, HTTP API
   libmicrohttpd-dev  # HTTP/1.1 server for `rerank serve`
   libcurl4-openssl-dev  # downloads for `rerank pull`
+  libssl-dev         # libcrypto (EVP SHA-256): `rerank pull` verifies LFS blobs
+  nginx              # load balancer for scripts/scaleout-test.sh (not needed to build)
   curl               # HTTP client used by the server integration tests
   python3-numpy      # ../shared/tools/make_random_model.py (benchmarks only)
 )

@@ -1,10 +1,244 @@
-/* PLACEHOLDER — replaced by the real `rerank bench` implementation. */
-#include <stdio.h>
+/* cmd_bench.c — `rerank bench`: throughput on a standard workload.
+ *
+ *   rerank bench --model DIR --workload FILE:KEY [--precision P] [--threads N]
+ *                [--layers N] [--runs R]
+ *   rerank bench --model DIR --input FILE.jsonl ...   (text, tokenization included)
+ *
+ * Prints one JSON line: pairs_per_s (median of R runs after a warm-up),
+ * pairs_per_s_min/max, tokens_per_s, gflops_per_s (useful FLOPs as in
+ * ../shared/bench/README.md), gemm_ceiling_gflops (oneDNN GEMM M=8192,
+ * K=1024, N=4096 at the same precision, measured in this run),
+ * fraction_of_ceiling, peak_rss_mb, load_s. */
+#include <jansson.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "engine/gemm.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rerank bench --model DIR (--workload FILE:KEY | --input FILE.jsonl)\n"
+            "                    [--precision fp32|bf16|int8] [--threads N] [--layers N] [--runs R]\n\n"
+            "  --workload FILE:KEY  token-id workload, e.g. ../shared/bench/workloads.json:W1\n"
+            "  --input FILE.jsonl   {\"query\", \"doc\"} lines: times tokenization + scoring\n"
+            "  --runs R             timed runs after one warm-up (default 3); the median is reported\n");
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct workload {
+    rerank_pair_t *pairs; /* token mode */
+    int32_t *ids;
+    size_t n_pairs;
+    /* text mode */
+    char **queries, **docs;
+    size_t *qlen, *dlen;
+} workload_t;
+
+static void workload_free(workload_t *w) {
+    free(w->pairs);
+    free(w->ids);
+    for (size_t i = 0; w->queries && i < w->n_pairs; i++) { free(w->queries[i]); free(w->docs[i]); }
+    free(w->queries); free(w->docs); free(w->qlen); free(w->dlen);
+}
+
+static int load_tokens(const char *spec, workload_t *w) {
+    const char *colon = strrchr(spec, ':');
+    if (!colon) { fprintf(stderr, "rerank bench: --workload expects FILE:KEY\n"); return 2; }
+    char *file = strndup(spec, (size_t)(colon - spec));
+    json_error_t e;
+    json_t *root = json_load_file(file, 0, &e);
+    free(file);
+    if (!root) { fprintf(stderr, "rerank bench: %s: %s\n", spec, e.text); return 1; }
+    json_t *list = json_object_get(root, colon + 1);
+    size_t total = 0, n = json_array_size(list);
+    for (size_t i = 0; i < n; i++) total += json_array_size(json_array_get(list, i));
+    if (!json_is_array(list) || n == 0) {
+        fprintf(stderr, "rerank bench: %s: no workload named '%s'\n", spec, colon + 1);
+        json_decref(root);
+        return 1;
+    }
+    w->pairs = calloc(n, sizeof *w->pairs);
+    w->ids = calloc(total ? total : 1, sizeof *w->ids);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(list, i);
+        w->pairs[i] = (rerank_pair_t){w->ids + at, NULL, (int32_t)json_array_size(p)};
+        for (size_t j = 0; j < json_array_size(p); j++) w->ids[at++] = (int32_t)json_integer_value(json_array_get(p, j));
+    }
+    w->n_pairs = n;
+    json_decref(root);
+    return 0;
+}
+
+static int load_text(const char *file, workload_t *w) {
+    FILE *f = fopen(file, "r");
+    if (!f) { fprintf(stderr, "rerank bench: cannot open %s\n", file); return 1; }
+    char *line = NULL;
+    size_t cap = 0, n = 0, alloc = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_error_t e;
+        json_t *r = json_loads(line, JSON_ALLOW_NUL, &e);
+        json_t *q = json_object_get(r, "query"), *d = json_object_get(r, "doc");
+        if (json_is_string(q) && json_is_string(d)) {
+            if (n == alloc) {
+                alloc = alloc ? 2 * alloc : 64;
+                w->queries = realloc(w->queries, alloc * sizeof *w->queries);
+                w->docs = realloc(w->docs, alloc * sizeof *w->docs);
+                w->qlen = realloc(w->qlen, alloc * sizeof *w->qlen);
+                w->dlen = realloc(w->dlen, alloc * sizeof *w->dlen);
+            }
+            w->qlen[n] = json_string_length(q);
+            w->dlen[n] = json_string_length(d);
+            w->queries[n] = malloc(w->qlen[n] + 1);
+            w->docs[n] = malloc(w->dlen[n] + 1);
+            memcpy(w->queries[n], json_string_value(q), w->qlen[n] + 1);
+            memcpy(w->docs[n], json_string_value(d), w->dlen[n] + 1);
+            n++;
+        }
+        json_decref(r);
+    }
+    free(line);
+    fclose(f);
+    w->n_pairs = n;
+    if (!n) { fprintf(stderr, "rerank bench: %s has no {\"query\", \"doc\"} lines\n", file); return 1; }
+    return 0;
+}
+
+/* One pass over the workload; text mode scores consecutive lines that share
+ * a query in one call. */
+static rerank_status_t run_once(rerank_model_t *m, const workload_t *w, const rerank_score_options_t *o, float *scores) {
+    if (w->pairs) return rerank_score_tokens(m, w->pairs, w->n_pairs, o, scores);
+    for (size_t a = 0; a < w->n_pairs;) {
+        size_t b = a + 1;
+        while (b < w->n_pairs && w->qlen[b] == w->qlen[a] && !memcmp(w->queries[b], w->queries[a], w->qlen[a])) b++;
+        rerank_status_t st = rerank_score(m, w->queries[a], w->qlen[a], (const char *const *)w->docs + a, w->dlen + a,
+                                          b - a, o, scores + a);
+        if (st) return st;
+        a = b;
+    }
+    return RERANK_OK;
+}
+
+/* Useful FLOPs of a pair of n tokens (../shared/bench/README.md). */
+static double pair_flops(const rerank_model_info_t *info, int32_t layers, double n) {
+    double H = info->hidden_size, I = info->intermediate_size;
+    return (2 * n * (4 * H * H + 2 * H * I) + 2 * 2 * n * n * H) * layers;
+}
 
 int rr_cmd_bench(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "rerank bench: not implemented yet\n");
-    return 2;
+    const char *model_dir = NULL, *workload = NULL, *input = NULL, *prec = "fp32";
+    int32_t threads = 0, layers = 0, runs = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (strncmp(a, "--", 2) || !(v = rr_cli_value("bench", argc, argv, &i))) { usage(stderr); return 2; }
+        int bad = 0;
+        if (!strcmp(a, "--model")) model_dir = v;
+        else if (!strcmp(a, "--workload")) workload = v;
+        else if (!strcmp(a, "--input")) input = v;
+        else if (!strcmp(a, "--precision")) prec = v;
+        else if (!strcmp(a, "--threads")) bad = rr_cli_int("bench", a, v, 0, 4096, &threads);
+        else if (!strcmp(a, "--layers")) bad = rr_cli_int("bench", a, v, 0, 256, &layers);
+        else if (!strcmp(a, "--runs")) bad = rr_cli_int("bench", a, v, 1, 1000, &runs);
+        else { fprintf(stderr, "rerank bench: unknown option %s\n", a); usage(stderr); return 2; }
+        if (bad) return 2;
+    }
+    if (!model_dir || (!workload == !input)) { usage(stderr); return 2; }
+    rerank_model_options_t mo = rerank_model_options_default();
+    if (rerank_precision_parse(prec, &mo.precision)) {
+        fprintf(stderr, "rerank bench: unknown precision '%s' (fp32, bf16, int8)\n", prec);
+        return 2;
+    }
+    mo.threads = threads;
+
+    workload_t w = {0};
+    int rc = workload ? load_tokens(workload, &w) : load_text(input, &w);
+    if (rc) { workload_free(&w); return rc; }
+
+    double t0 = now();
+    rerank_model_t *m = NULL;
+    if (rerank_model_load(model_dir, &mo, &m) != RERANK_OK) {
+        fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
+        workload_free(&w);
+        return 1;
+    }
+    double load_s = now() - t0;
+    rerank_model_info_t info;
+    rerank_model_get_info(m, &info);
+    rerank_score_options_t o = rerank_score_options_default();
+    o.layers = layers;
+    int32_t run_layers = layers ? layers : info.num_layers;
+
+    float *scores = calloc(w.n_pairs, sizeof *scores);
+    double *times = calloc((size_t)runs, sizeof *times);
+    rerank_status_t st = run_once(m, &w, &o, scores); /* warm-up */
+    for (int r = 0; r < runs && !st; r++) {
+        double a = now();
+        st = run_once(m, &w, &o, scores);
+        times[r] = now() - a;
+    }
+    if (st) {
+        fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
+        rerank_model_free(m);
+        workload_free(&w);
+        free(scores); free(times);
+        return 1;
+    }
+    /* Token counts: from the workload, or re-tokenized for text mode. */
+    double tokens = 0, flops = 0;
+    if (w.pairs) {
+        for (size_t i = 0; i < w.n_pairs; i++) {
+            tokens += w.pairs[i].n;
+            flops += pair_flops(&info, run_layers, w.pairs[i].n);
+        }
+    } else {
+        rerank_encoding_t enc = {0};
+        for (size_t i = 0; i < w.n_pairs; i++)
+            if (!rerank_tokenize_pair(rerank_model_tokenizer(m), w.queries[i], w.qlen[i], w.docs[i], w.dlen[i],
+                                      info.max_positions < 512 ? info.max_positions : 512, RERANK_TRUNC_FLAG, &enc)) {
+                tokens += (double)enc.n;
+                flops += pair_flops(&info, run_layers, (double)enc.n);
+            }
+        rerank_encoding_free(&enc);
+    }
+    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    double ceiling = 0;
+    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 3, threads ? threads : omp_get_num_procs(), &ceiling))
+        fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double gflops = flops / med / 1e9;
+    printf("{\"model\": ");
+    rr_cli_json_string(stdout, model_dir, strlen(model_dir));
+    printf(", \"workload\": ");
+    const char *wname = workload ? workload : input;
+    rr_cli_json_string(stdout, wname, strlen(wname));
+    printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
+           ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
+           ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
+           ", \"peak_rss_mb\": %.1f, \"load_s\": %.3f}\n",
+           rerank_precision_str(mo.precision), threads ? threads : omp_get_num_procs(), run_layers, runs, w.n_pairs,
+           tokens, (double)w.n_pairs / med, (double)w.n_pairs / times[runs - 1], (double)w.n_pairs / times[0],
+           tokens / med, gflops, ceiling, ceiling > 0 ? gflops / ceiling : 0.0, (double)ru.ru_maxrss / 1024.0, load_s);
+    rerank_model_free(m);
+    workload_free(&w);
+    free(scores);
+    free(times);
+    return 0;
 }

@@ -24,9 +24,9 @@
 
 typedef struct rr_bert_norm_opts {
     int enabled;              /* 0: no normalizer at all (text passes through) */
-    int clean_text;           /* drop NUL, U+FFFD, controls; whitespace -> ' ' */
+    int clean_text;           /* drop NUL, U+FFFD, Cc/Cf(8.0)/Co; whitespace -> ' ' */
     int handle_chinese_chars; /* ' ' around CJK ideographs (HF's ranges)      */
-    int strip_accents;        /* NFD, then drop Mn (resolved: null -> lowercase) */
+    int strip_accents;        /* NFD, drop Mn (8.0) (resolved: null -> lowercase) */
     int lowercase;            /* Rust char::to_lowercase                       */
 } rr_bert_norm_opts_t;
 
@@ -46,8 +46,9 @@ typedef struct rr_bert_span {
 } rr_bert_span_t;
 
 /* Split on whitespace (Rust char::is_whitespace, removed) and isolate each
- * punctuation char (ASCII punctuation or Unicode P*); append the non-empty
- * words as spans to (*spans, *n, *cap). */
+ * punctuation char (ASCII punctuation or Unicode 8.0 P*, as HF's
+ * unicode_categories crate); append the non-empty words as spans to
+ * (*spans, *n, *cap). */
 rerank_status_t rr_bert_pretokenize(const char *text, size_t len, rr_bert_span_t **spans,
                                     size_t *n, size_t *cap);
 

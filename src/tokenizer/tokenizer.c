@@ -1,6 +1,16 @@
-/* PLACEHOLDER — replaced by the real tokenizer implementation. */
+/* tokenizer.c — the public tokenizer API: loading tokenizer.json, the
+ * encode pipeline (added tokens -> normalizer -> pre-tokenizer -> model),
+ * pair encoding with truncation and the post-processor template. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
+#include "common/utf8.h"
+#include "tokenizer/internal.h"
 
 void rerank_encoding_free(rerank_encoding_t *enc) {
     if (!enc) return;
@@ -9,19 +19,341 @@ void rerank_encoding_free(rerank_encoding_t *enc) {
     enc->ids = enc->type_ids = NULL;
     enc->n = enc->cap = 0;
 }
-rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out) {
-    *out = NULL;
-    return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer not implemented yet: %s", path);
+
+void rerank_tokenizer_free(rerank_tokenizer_t *tok) {
+    if (!tok) return;
+    rr_normalizer_free(tok->normalizer);
+    rr_pretok_free(tok->pretok);
+    rr_unigram_free(tok->unigram);
+    rr_wordpiece_free(tok->wordpiece);
+    for (size_t i = 0; i < tok->n_added; i++) rr_free(tok->added[i].content);
+    rr_free(tok->added);
+    rr_template_free(&tok->tpl);
+    rr_free(tok);
 }
-void rerank_tokenizer_free(rerank_tokenizer_t *tok) { (void)tok; }
+
+static int model_lookup(const rerank_tokenizer_t *tok, const char *s, size_t n, int32_t *id) {
+    if (tok->model_kind == RR_MODEL_UNIGRAM) return rr_unigram_lookup(tok->unigram, s, n, id);
+    char buf[256];
+    if (n >= sizeof buf) return 0;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    return rr_wordpiece_lookup(tok->wordpiece, buf, n, id);
+}
+
+static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
+    if (!arr || json_is_null(arr)) return RERANK_OK;
+    if (!json_is_array(arr))
+        return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: \"added_tokens\" must be an array");
+    size_t n = json_array_size(arr);
+    if (n > 1u << 20) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: too many added tokens (%zu)", n);
+    tok->added = rr_calloc(n ? n : 1, sizeof *tok->added);
+    if (!tok->added) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
+    rerank_status_t st;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(arr, i);
+        const json_t *c = json_object_get(e, "content"), *id = json_object_get(e, "id");
+        if (!json_is_object(e) || !json_is_string(c) || !json_is_integer(id) ||
+            json_integer_value(id) < 0 || json_integer_value(id) >= RR_MAX_VOCAB)
+            return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu] needs a string \"content\" and an id in [0, %d)",
+                            i, RR_MAX_VOCAB);
+        rr_added_t *a = &tok->added[tok->n_added];
+        a->len = json_string_length(c);
+        if (!rr_utf8_valid(json_string_value(c), a->len, NULL))
+            return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu].content is not UTF-8", i);
+        if (a->len > 4096) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than 4096 bytes", i);
+        a->content = rr_strndup(json_string_value(c), a->len);
+        if (!a->content) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
+        tok->n_added++;
+        if ((st = rr_json_bool(e, "single_word", 0, &a->single_word, "added_tokens")) ||
+            (st = rr_json_bool(e, "lstrip", 0, &a->lstrip, "added_tokens")) ||
+            (st = rr_json_bool(e, "rstrip", 0, &a->rstrip, "added_tokens")) ||
+            (st = rr_json_bool(e, "special", 0, &a->special, "added_tokens")) ||
+            (st = rr_json_bool(e, "normalized", !a->special, &a->normalized, "added_tokens")))
+            return st;
+        /* the model's own id wins (HF resolves added tokens via the vocab) */
+        int32_t mid;
+        a->id = model_lookup(tok, a->content, a->len, &mid) ? mid : (int32_t)json_integer_value(id);
+        if (a->len == 0) continue;
+        if (a->normalized) tok->has_normalized_added = 1;
+        else tok->has_raw_added = 1;
+        if (a->id + 1 > tok->vocab_size) tok->vocab_size = a->id + 1;
+    }
+    if (tok->has_normalized_added && tok->normalizer) {
+        /* normalized tokens are matched on normalized text: normalize them */
+        rr_sbuf_t b = {0};
+        for (size_t i = 0; i < tok->n_added; i++) {
+            rr_added_t *a = &tok->added[i];
+            if (!a->normalized || !a->len) continue;
+            if ((st = rr_normalize(tok->normalizer, a->content, a->len, &b))) { rr_sbuf_free(&b); return st; }
+            char *c2 = rr_strndup(b.p ? b.p : "", b.n);
+            if (!c2) { rr_sbuf_free(&b); return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory"); }
+            rr_free(a->content);
+            a->content = c2;
+            a->len = b.n;
+        }
+        rr_sbuf_free(&b);
+    }
+    return RERANK_OK;
+}
+
+rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
+                                       rerank_tokenizer_t **out) {
+    *out = NULL;
+    if (!json_is_object(root)) return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: top level is not an object");
+    rerank_tokenizer_t *tok = rr_calloc(1, sizeof *tok);
+    if (!tok) return rr_error(RERANK_ERR_NOMEM, "tokenizer: out of memory");
+    rerank_status_t st;
+    const json_t *model = json_object_get(root, "model");
+    const char *mtype = rr_json_type(model);
+    if (!json_is_object(model)) {
+        st = rr_error(RERANK_ERR_FORMAT, "tokenizer.json: missing \"model\" object");
+        goto fail;
+    }
+    if (!mtype) {
+        /* HF accepts an untagged model; infer the common ones */
+        const json_t *v = json_object_get(model, "vocab");
+        mtype = json_is_array(v) ? "Unigram" : json_object_get(model, "merges") ? "BPE" : "WordPiece";
+    }
+    if (!strcmp(mtype, "Unigram")) {
+        tok->model_kind = RR_MODEL_UNIGRAM;
+        if ((st = rr_unigram_create(model, pre, &tok->unigram))) goto fail;
+        tok->vocab_size = rr_unigram_size(tok->unigram);
+    } else if (!strcmp(mtype, "WordPiece")) {
+        tok->model_kind = RR_MODEL_WORDPIECE;
+        if ((st = rr_wordpiece_create(model, NULL, NULL, &tok->wordpiece))) goto fail;
+        const json_t *v = json_object_get(model, "vocab");
+        int32_t maxid = -1;
+        const char *k;
+        const json_t *val;
+        json_object_foreach((json_t *)v, k, val) {
+            if (json_is_integer(val) && json_integer_value(val) > maxid && json_integer_value(val) < RR_MAX_VOCAB)
+                maxid = (int32_t)json_integer_value(val);
+        }
+        tok->vocab_size = maxid + 1;
+    } else {
+        st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece)", mtype);
+        goto fail;
+    }
+    if ((st = rr_normalizer_parse(json_object_get(root, "normalizer"), &tok->normalizer))) goto fail;
+    if ((st = rr_pretok_parse(json_object_get(root, "pre_tokenizer"), &tok->pretok))) goto fail;
+    if ((st = rr_template_parse(json_object_get(root, "post_processor"), &tok->tpl))) goto fail;
+    if ((st = parse_added(json_object_get(root, "added_tokens"), tok))) goto fail;
+    for (size_t i = 0; i < tok->tpl.n_pair; i++)
+        for (size_t k = 0; k < tok->tpl.pair[i].n_ids; k++)
+            if (tok->tpl.pair[i].ids[k] + 1 > tok->vocab_size) tok->vocab_size = tok->tpl.pair[i].ids[k] + 1;
+    *out = tok;
+    return RERANK_OK;
+fail:
+    rerank_tokenizer_free(tok);
+    return st;
+}
+
+static rerank_status_t read_file(const char *path, char **buf, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return rr_error(RERANK_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return rr_error(RERANK_ERR_IO, "%s is not a regular file", path);
+    }
+    if ((unsigned long long)sb.st_size > RR_MAX_TOKENIZER_JSON_BYTES) {
+        fclose(f);
+        return rr_error(RERANK_ERR_LIMIT, "%s is %lld bytes (limit %llu)", path, (long long)sb.st_size,
+                        RR_MAX_TOKENIZER_JSON_BYTES);
+    }
+    size_t sz = (size_t)sb.st_size;
+    char *b = rr_malloc(sz + 1);
+    if (!b) { fclose(f); return rr_error(RERANK_ERR_NOMEM, "out of memory reading %s", path); }
+    size_t got = fread(b, 1, sz, f);
+    int err = ferror(f);
+    fclose(f);
+    if (got != sz || err) {
+        rr_free(b);
+        return rr_error(RERANK_ERR_IO, "short read on %s", path);
+    }
+    b[sz] = 0;
+    *buf = b;
+    *n = sz;
+    return RERANK_OK;
+}
+
+rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out) {
+    if (!out) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenizer_load: out is NULL");
+    *out = NULL;
+    if (!path || !*path) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenizer_load: empty path");
+    struct stat sb;
+    char *file = NULL;
+    if (stat(path, &sb)) return rr_error(RERANK_ERR_IO, "cannot access %s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        size_t n = strlen(path);
+        file = rr_malloc(n + 16);
+        if (!file) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+        snprintf(file, n + 16, "%s%s", path, path[n - 1] == '/' ? "tokenizer.json" : "/tokenizer.json");
+    }
+    const char *fp = file ? file : path;
+    char *buf = NULL;
+    size_t n = 0;
+    rerank_status_t st = read_file(fp, &buf, &n);
+    if (st) { rr_free(file); return st; }
+    rr_vocab_t pre;
+    if ((st = rr_vocab_fast_parse(buf, &n, &pre))) {
+        rr_free(buf);
+        rr_free(file);
+        return st;
+    }
+    rr_alloc_init_json();
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, n, JSON_ALLOW_NUL, &jerr);
+    rr_free(buf);
+    if (!root) {
+        rr_vocab_free(&pre);
+        st = rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line,
+                      jerr.column, jerr.text);
+        rr_free(file);
+        return st;
+    }
+    st = rr_tokenizer_from_json(root, &pre, out);
+    json_decref(root);
+    rr_vocab_free(&pre);
+    if (st) rr_error_prefix("%s", fp);
+    rr_free(file);
+    return st;
+}
+
+/* ---- encoding -------------------------------------------------------------- */
+
+typedef struct {
+    rr_sbuf_t norm;
+    rr_words_t words;
+    rr_splits_t sub;
+} scratch_t;
+
+static void scratch_free(scratch_t *s) {
+    rr_sbuf_free(&s->norm);
+    rr_words_free(&s->words);
+    rr_free(s->sub.v);
+}
+
+/* Pre-tokenize and model one piece of normalized text. */
+static rerank_status_t encode_piece(const rerank_tokenizer_t *tok, const char *s, size_t n,
+                                    int first, scratch_t *sc, rr_ids_t *ids) {
+    rerank_status_t st = rr_pretokenize(tok->pretok, s, n, first, &sc->words);
+    for (size_t i = 0; !st && i < sc->words.n; i++) {
+        const char *w = sc->words.text.p + sc->words.w[i].start;
+        size_t wl = sc->words.w[i].len;
+        if (wl == 0) continue;
+        if (tok->model_kind == RR_MODEL_UNIGRAM) st = rr_unigram_encode(tok->unigram, w, wl, ids);
+        else st = rr_wordpiece_word(tok->wordpiece, w, wl, &ids->v, &ids->n, &ids->cap);
+    }
+    return st;
+}
+
+/* One segment of raw text (no raw added tokens inside). */
+static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char *s, size_t n,
+                                      int first, scratch_t *sc, rr_ids_t *ids) {
+    rerank_status_t st = rr_normalize(tok->normalizer, s, n, &sc->norm);
+    if (st || sc->norm.n == 0) return st;
+    if (!tok->has_normalized_added)
+        return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
+    sc->sub.n = 0;
+    if ((st = rr_added_split(tok->added, tok->n_added, 1, sc->norm.p, sc->norm.n, &sc->sub))) return st;
+    for (size_t i = 0; !st && i < sc->sub.n; i++) {
+        const rr_split_t *p = &sc->sub.v[i];
+        if (p->id >= 0) st = rr_ids_push(ids, p->id);
+        else st = encode_piece(tok, sc->norm.p + p->start, p->end - p->start, first && p->start == 0, sc, ids);
+    }
+    return st;
+}
+
+rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
+                                    rr_ids_t *ids) {
+    scratch_t sc = {0};
+    rr_splits_t sp = {0};
+    rerank_status_t st = RERANK_OK;
+    if (len == 0) return RERANK_OK;
+    if (tok->has_raw_added) {
+        if ((st = rr_added_split(tok->added, tok->n_added, 0, text, len, &sp))) goto done;
+    } else {
+        st = encode_segment(tok, text, len, 1, &sc, ids);
+        goto done;
+    }
+    for (size_t i = 0; !st && i < sp.n; i++) {
+        const rr_split_t *p = &sp.v[i];
+        if (p->id >= 0) st = rr_ids_push(ids, p->id);
+        else if (p->end > p->start)
+            st = encode_segment(tok, text + p->start, p->end - p->start, p->start == 0, &sc, ids);
+    }
+done:
+    rr_free(sp.v);
+    scratch_free(&sc);
+    return st;
+}
+
+static rerank_status_t check_text(const char *what, const char *s, size_t n) {
+    if (!s && n) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is NULL with length %zu", what, n);
+    if (n > RR_MAX_TEXT_BYTES)
+        return rr_error(RERANK_ERR_LIMIT, "%s is %zu bytes (limit %u)", what, n, RR_MAX_TEXT_BYTES);
+    size_t bad;
+    if (!rr_utf8_valid(s, n, &bad))
+        return rr_error(RERANK_ERR_INVALID_UTF8, "%s is not valid UTF-8 (byte offset %zu)", what, bad);
+    return RERANK_OK;
+}
+
 rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text, size_t len,
                                 rerank_encoding_t *enc) {
-    return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer not implemented yet");
+    if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize: NULL tokenizer or encoding");
+    enc->n = 0;
+    rerank_status_t st = check_text("text", text, len);
+    if (st) return st;
+    rr_ids_t ids = {0};
+    st = rr_tokenizer_encode(tok, text, len, &ids);
+    if (!st) {
+        /* plain sequence, all type ids 0 */
+        rr_tpl_item_t a = {.seq = 0};
+        rr_template_t plain = {.single = &a, .n_single = 1};
+        st = rr_template_apply(&plain, ids.v, ids.n, NULL, 0, enc);
+    }
+    rr_ids_free(&ids);
+    if (st) enc->n = 0;
+    return st;
 }
-rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *q, size_t ql,
-                                     const char *d, size_t dl, int32_t max_length,
-                                     rerank_truncation_t tr, rerank_encoding_t *enc) {
-    return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer not implemented yet");
+
+rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query,
+                                     size_t query_len, const char *doc, size_t doc_len,
+                                     int32_t max_length, rerank_truncation_t truncation,
+                                     rerank_encoding_t *enc) {
+    if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: NULL tokenizer or encoding");
+    enc->n = 0;
+    if (truncation != RERANK_TRUNC_FLAG && truncation != RERANK_TRUNC_LONGEST_FIRST)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation strategy %d", (int)truncation);
+    size_t overhead = rr_template_overhead(&tok->tpl, 1);
+    if (truncation == RERANK_TRUNC_LONGEST_FIRST && max_length > 0 && (size_t)max_length < overhead)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                        "rerank_tokenize_pair: max_length %d is below the %zu special tokens of a pair",
+                        max_length, overhead);
+    rerank_status_t st;
+    if ((st = check_text("query", query, query_len)) || (st = check_text("document", doc, doc_len)))
+        return st;
+    rr_ids_t q = {0}, d = {0};
+    st = rr_tokenizer_encode(tok, query, query_len, &q);
+    if (!st) st = rr_tokenizer_encode(tok, doc, doc_len, &d);
+    if (!st) {
+        size_t na = q.n, nb = d.n;
+        rr_truncate_pair(&na, &nb, max_length, overhead, truncation);
+        static const int32_t empty[1] = {0};
+        st = rr_template_apply(&tok->tpl, q.v, na, d.v ? d.v : empty, nb, enc);
+    }
+    rr_ids_free(&q);
+    rr_ids_free(&d);
+    if (st) enc->n = 0;
+    return st;
 }
-int32_t rerank_tokenizer_pair_overhead(const rerank_tokenizer_t *tok) { return 0; }
-int32_t rerank_tokenizer_vocab_size(const rerank_tokenizer_t *tok) { return 0; }
+
+int32_t rerank_tokenizer_pair_overhead(const rerank_tokenizer_t *tok) {
+    return tok ? (int32_t)rr_template_overhead(&tok->tpl, 1) : 0;
+}
+
+int32_t rerank_tokenizer_vocab_size(const rerank_tokenizer_t *tok) {
+    return tok ? tok->vocab_size : 0;
+}

@@ -1,0 +1,42 @@
+/* cpu.h — state of the CPU backend: the linear layers at the chosen
+ * precision, the oneDNN context and the grow-only scratch buffers. */
+#ifndef RR_ENGINE_CPU_H
+#define RR_ENGINE_CPU_H
+
+#include "engine/backend.h"
+#include "engine/gemm.h"
+#include "engine/scratch.h"
+
+/* Query rows per attention block: one block's scores (QB x n) per thread. */
+#define RR_ATTN_QB 64
+
+typedef struct rr_cpu_layer {
+    rr_linear_t q, k, v;   /* [H, H] */
+    rr_linear_t attn_out;  /* [H, H] */
+    rr_linear_t ffn_up;    /* [I, H] */
+    rr_linear_t ffn_down;  /* [H, I] */
+} rr_cpu_layer_t;
+
+typedef struct rr_scratch {
+    rr_buf_t x;          /* hidden states [tokens, H]                     */
+    rr_buf_t q, k, v;    /* attention projections [tokens, H]             */
+    rr_buf_t ctx;        /* attention output [tokens, H]                  */
+    rr_buf_t ffn;        /* FFN intermediate [tokens, I]                  */
+    rr_buf_t attn;       /* per thread: K^T [d, n16] + scores [QB, n16]   */
+    rr_buf_t pairs;      /* per pair: start offset + length               */
+    rr_buf_t head;       /* first-token states and head hidden [P, H] x 2 */
+} rr_scratch_t;
+
+typedef struct rr_cpu {
+    const rr_config_t *cfg;
+    const rr_weights_t *w;
+    rr_gemm_t *gemm;
+    rr_cpu_layer_t *layer; /* [layers] */
+    rr_linear_t head_dense; /* always fp32 */
+    rr_scratch_t s;
+} rr_cpu_t;
+
+rerank_status_t rr_cpu_forward(void *ctx, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
+                               float *logits);
+
+#endif

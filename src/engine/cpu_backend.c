@@ -1,0 +1,71 @@
+/* cpu_backend.c — create / destroy the CPU backend (forward.c computes). */
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "engine/cpu.h"
+
+static void cpu_destroy(void *ctx) {
+    rr_cpu_t *c = ctx;
+    if (!c) return;
+    for (int32_t l = 0; c->layer && l < c->cfg->layers; l++) {
+        rr_cpu_layer_t *L = &c->layer[l];
+        rr_linear_t *all[] = {&L->q, &L->k, &L->v, &L->attn_out, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rr_linear_release(all[i]);
+    }
+    rr_free(c->layer);
+    rr_scratch_t *s = &c->s;
+    rr_buf_t *bufs[] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->ffn, &s->attn, &s->pairs, &s->head};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rr_buf_free(bufs[i]);
+    rr_gemm_free(c->gemm);
+    rr_free(c);
+}
+
+static rerank_status_t init_linear(rr_cpu_t *c, rr_linear_t *L, const rr_dense_t *d, rerank_precision_t p) {
+    rerank_status_t st = rr_linear_init(c->gemm, L, d->w.p, d->b.p, d->w.rows, d->w.cols, p);
+    /* Converted: the checkpoint's F32 pages are not read again. */
+    if (!st && L->wq) {
+        rr_weights_drop_pages(c->w, d->w.p, (size_t)d->w.rows * (size_t)d->w.cols * sizeof(float));
+        L->w = NULL;
+    }
+    return st;
+}
+
+static rerank_status_t cpu_create(const rr_config_t *cfg, const rr_weights_t *w, const rr_backend_opts_t *o,
+                                  void **out) {
+    *out = NULL;
+    rr_cpu_t *c = rr_calloc(1, sizeof *c);
+    if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory creating the CPU backend");
+    c->cfg = cfg;
+    c->w = w;
+    rerank_status_t st;
+    if ((st = rr_gemm_new(&c->gemm))) goto fail;
+    c->layer = rr_calloc((size_t)cfg->layers, sizeof *c->layer);
+    if (!c->layer) { st = rr_error(RERANK_ERR_NOMEM, "out of memory for %d layers", cfg->layers); goto fail; }
+    /* fp32 reads the checkpoint's pages: fault them in now, not mid-batch
+     * (bf16/int8 read them once below, to convert). */
+    if (o->precision == RERANK_PRECISION_FP32) rr_weights_prefault(w, cfg);
+    for (int32_t l = 0; l < cfg->layers; l++) {
+        const rr_layer_weights_t *W = &w->layer[l];
+        rr_cpu_layer_t *L = &c->layer[l];
+        if ((st = init_linear(c, &L->q, &W->q, o->precision)) || (st = init_linear(c, &L->k, &W->k, o->precision)) ||
+            (st = init_linear(c, &L->v, &W->v, o->precision)) ||
+            (st = init_linear(c, &L->attn_out, &W->attn_out, o->precision)) ||
+            (st = init_linear(c, &L->ffn_up, &W->ffn_up, o->precision)) ||
+            (st = init_linear(c, &L->ffn_down, &W->ffn_down, o->precision)))
+            goto fail;
+    }
+    if ((st = init_linear(c, &c->head_dense, &w->head_dense, RERANK_PRECISION_FP32))) goto fail;
+    *out = c;
+    return RERANK_OK;
+fail:
+    cpu_destroy(c);
+    return st;
+}
+
+const rr_backend_t rr_backend_cpu = {
+    .name = "cpu",
+    .create = cpu_create,
+    .forward = rr_cpu_forward,
+    .destroy = cpu_destroy,
+};

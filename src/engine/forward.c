@@ -1,0 +1,182 @@
+/* forward.c — the fp32 forward pass of a BERT / XLM-RoBERTa cross-encoder
+ * over a packed batch: the tokens of all pairs are concatenated (no
+ * padding), every linear layer runs once over all of them, and attention
+ * runs per pair and head.
+ *
+ *   x = LayerNorm(word[id] + pos[p] + type[t])                 embeddings
+ *   for each layer:
+ *     q, k, v = x Wq + bq, x Wk + bk, x Wv + bv
+ *     ctx = softmax(q k^T / sqrt(d)) v        per pair and head
+ *     x = LayerNorm(x + ctx Wo + bo)
+ *     x = LayerNorm(x + gelu(x W1 + b1) W2 + b2)
+ *   logit = Wout tanh(Wd x[first token] + bd) + bout             head
+ */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "engine/cpu.h"
+#include "engine/engine.h"
+#include "kernels/kernels.h"
+
+typedef struct span { int64_t start, n; } span_t; /* a pair's tokens in the packed batch */
+
+/* Grow the scratch buffers for `tokens` rows and `pairs` pairs of at most
+ * `max_n` tokens each. */
+static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t pairs, int64_t max_n, int threads) {
+    const rr_config_t *c = m->cfg;
+    rr_scratch_t *s = &m->s;
+    size_t H = (size_t)c->hidden, I = (size_t)c->ffn, f = sizeof(float), n16 = ((size_t)max_n + 15) & ~(size_t)15;
+    rerank_status_t st;
+    if ((st = rr_buf_reserve(&s->x, tokens * H * f, "hidden")) ||
+        (st = rr_buf_reserve(&s->q, tokens * H * f, "query")) ||
+        (st = rr_buf_reserve(&s->k, tokens * H * f, "key")) ||
+        (st = rr_buf_reserve(&s->v, tokens * H * f, "value")) ||
+        (st = rr_buf_reserve(&s->ctx, tokens * H * f, "context")) ||
+        (st = rr_buf_reserve(&s->ffn, tokens * I * f, "ffn")) ||
+        (st = rr_buf_reserve(&s->attn, (size_t)threads * ((size_t)c->head_dim + RR_ATTN_QB) * n16 * f, "attention")) ||
+        (st = rr_buf_reserve(&s->pairs, pairs * sizeof(span_t), "pairs")) ||
+        (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
+        return st;
+    return RERANK_OK;
+}
+
+/* Position id of token i of a pair: BERT counts from 0; RoBERTa counts
+ * non-padding tokens from pad_id + 1 and gives padding tokens pad_id. */
+static void position_ids(const rr_config_t *c, const int32_t *ids, int64_t n, int32_t *pos) {
+    if (c->arch == RR_ARCH_BERT) {
+        for (int64_t i = 0; i < n; i++) pos[i] = (int32_t)i;
+        return;
+    }
+    int32_t count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (ids[i] != c->pad_id) count++;
+        pos[i] = ids[i] != c->pad_id ? c->pad_id + count : c->pad_id;
+    }
+}
+
+/* x[token] = LayerNorm(word_emb[id] + pos_emb[pos] + type_emb[type]). The
+ * word table stays in its checkpoint dtype: only the rows used are
+ * converted. */
+static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *sp, size_t n_pairs, float *x) {
+    const rr_config_t *c = m->cfg;
+    const rr_weights_t *w = m->w;
+    const rr_kernels_t *k = rr_kernels();
+    const int64_t H = c->hidden;
+    const size_t esize = rr_dtype_size(w->word_emb.dtype);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t p = 0; p < n_pairs; p++) {
+        const rerank_pair_t *pr = &pairs[p];
+        int32_t pos[RR_MAX_SEQ_TOKENS];
+        position_ids(c, pr->ids, pr->n, pos);
+        for (int64_t i = 0; i < pr->n; i++) {
+            float *row = x + (sp[p].start + i) * H;
+            const char *src = (const char *)w->word_emb.p + (size_t)pr->ids[i] * (size_t)H * esize;
+            rr_convert_to_f32(src, (int)w->word_emb.dtype, row, (size_t)H);
+            const float *pe = w->pos_emb.p + (int64_t)pos[i] * H;
+            const float *te = w->type_emb.p + (int64_t)(pr->type_ids ? pr->type_ids[i] : 0) * H;
+            for (int64_t j = 0; j < H; j++) row[j] = (row[j] + te[j]) + pe[j]; /* HF order */
+            k->add_layernorm(row, NULL, w->emb_norm.g.p, w->emb_norm.b.p, H, c->ln_eps);
+        }
+    }
+}
+
+/* ctx = softmax(q k^T / sqrt(d)) v for every pair and head; each thread
+ * holds one head's K^T and one block of RR_ATTN_QB score rows at a time. */
+static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64_t max_n, const float *q,
+                      const float *kk, const float *v, float *ctx) {
+    const rr_config_t *c = m->cfg;
+    const rr_kernels_t *k = rr_kernels();
+    const int64_t H = c->hidden, d = c->head_dim, heads = c->heads;
+    const int64_t n16max = (max_n + 15) & ~(int64_t)15;
+    const float scale = 1.0f / sqrtf((float)d);
+    float *scratch = m->s.attn.p;
+    const int64_t items = (int64_t)n_pairs * heads;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t p = it / heads, h = it % heads, n = sp[p].n, n16 = (n + 15) & ~(int64_t)15;
+        float *kt = scratch + (int64_t)omp_get_thread_num() * (d + RR_ATTN_QB) * n16max; /* [d, n16] */
+        float *s = kt + d * n16;                                                         /* [QB, n16] */
+        const int64_t base = sp[p].start * H + h * d; /* this pair's first token, this head's columns */
+        /* K^T for this head, zero-padded to a multiple of 16 columns. */
+        for (int64_t cc = 0; cc < d; cc++) {
+            for (int64_t j = 0; j < n; j++) kt[cc * n16 + j] = kk[base + j * H + cc];
+            for (int64_t j = n; j < n16; j++) kt[cc * n16 + j] = 0;
+        }
+        for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
+            const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
+            k->scores(q + base + r0 * H, H, rows, kt, n16, n16, d, scale, s, n16);
+            for (int64_t r = 0; r < rows; r++) {
+                k->softmax(s + r * n16, n);
+                k->weighted_sum(s + r * n16, n, v + base, H, d, ctx + base + (r0 + r) * H);
+            }
+        }
+    }
+}
+
+/* Row-wise x = LayerNorm(x) (the residual was already added by the GEMM). */
+static void layernorm_rows(const rr_cpu_t *m, float *x, int64_t rows, const rr_norm_t *nrm) {
+    const rr_kernels_t *k = rr_kernels();
+    const int64_t H = m->cfg->hidden;
+    const float eps = m->cfg->ln_eps;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) k->add_layernorm(x + r * H, NULL, nrm->g.p, nrm->b.p, H, eps);
+}
+
+/* out = epi(in[rows, in] W^T + b) for an rr_linear_t at the model's precision. */
+#define LINEAR(lin, in_buf, m_rows, epi, out_buf) rr_linear(m->gemm, &(lin), (in_buf), (m_rows), (epi), (out_buf))
+
+rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
+                               float *logits) {
+    rr_cpu_t *m = state;
+    const rr_config_t *c = m->cfg;
+    const rr_weights_t *w = m->w;
+    const int64_t H = c->hidden;
+    const int threads = omp_get_max_threads();
+
+    /* Lay the pairs out back to back. */
+    int64_t tokens = 0, max_n = 0;
+    for (size_t p = 0; p < n_pairs; p++) {
+        tokens += pairs[p].n;
+        if (pairs[p].n > max_n) max_n = pairs[p].n;
+    }
+    rerank_status_t st = reserve(m, (size_t)tokens, n_pairs, max_n, threads);
+    if (st) return st;
+    span_t *sp = m->s.pairs.p;
+    for (size_t p = 0, at = 0; p < n_pairs; at += (size_t)pairs[p].n, p++) sp[p] = (span_t){(int64_t)at, pairs[p].n};
+    float *x = m->s.x.p, *q = m->s.q.p, *k = m->s.k.p, *v = m->s.v.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
+
+    /* Embeddings: word + position + token type, LayerNorm. */
+    embed(m, pairs, sp, n_pairs, x);
+
+    for (int32_t l = 0; l < layers; l++) {
+        const rr_layer_weights_t *N = &w->layer[l]; /* norms */
+        const rr_cpu_layer_t *L = &m->layer[l];      /* linear layers */
+        /* Self-attention projections over all tokens at once. */
+        if ((st = LINEAR(L->q, x, tokens, RR_EPI_NONE, q)) || (st = LINEAR(L->k, x, tokens, RR_EPI_NONE, k)) ||
+            (st = LINEAR(L->v, x, tokens, RR_EPI_NONE, v)))
+            return st;
+        /* Scaled dot-product attention within each pair. */
+        attention(m, sp, n_pairs, max_n, q, k, v, ctx);
+        /* Output projection + residual (fused into the GEMM), LayerNorm. */
+        if ((st = LINEAR(L->attn_out, ctx, tokens, RR_EPI_ACC, x))) return st;
+        layernorm_rows(m, x, tokens, &N->attn_norm);
+        /* Feed-forward: GELU(x W1 + b1) W2 + b2 + residual, LayerNorm. */
+        if ((st = LINEAR(L->ffn_up, x, tokens, RR_EPI_GELU, ffn)) ||
+            (st = LINEAR(L->ffn_down, ffn, tokens, RR_EPI_ACC, x)))
+            return st;
+        layernorm_rows(m, x, tokens, &N->ffn_norm);
+    }
+
+    /* Head on each pair's first token: tanh(dense) then the single logit. */
+    float *first = m->s.head.p, *hid = first + n_pairs * H;
+    for (size_t p = 0; p < n_pairs; p++) memcpy(first + p * H, x + sp[p].start * H, (size_t)H * sizeof(float));
+    if ((st = LINEAR(m->head_dense, first, (int64_t)n_pairs, RR_EPI_NONE, hid))) return st;
+    for (size_t p = 0; p < n_pairs; p++) {
+        double acc = w->head_out.b.p[0];
+        for (int64_t j = 0; j < H; j++) acc += (double)w->head_out.w.p[j] * tanh((double)hid[p * H + j]);
+        logits[p] = (float)acc;
+    }
+    return RERANK_OK;
+}

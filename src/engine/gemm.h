@@ -1,0 +1,61 @@
+/* gemm.h — the linear layers, y[M, out] = x[M, in] W^T + b, through oneDNN
+ * matmul at the model's precision. One primitive per (out, in, epilogue,
+ * precision) with a run-time M, created on first use and shared by every
+ * layer of that shape.
+ *
+ *  fp32: F32 weights (views into the checkpoint), bias and epilogue fused
+ *        by oneDNN post-ops.
+ *  bf16: weights converted to BF16 once; activations converted per call;
+ *        F32 accumulation and output, fused epilogue. Where oneDNN has no
+ *        bf16 matmul for this CPU (no AVX-512), the layer falls back to fp32.
+ *  int8: weights quantized per output channel (symmetric s8), activations
+ *        per token (symmetric s8) at each call; s8 x s8 -> f32 with the
+ *        weight scales as oneDNN output scales; the token scale, bias and
+ *        epilogue are applied in one pass after the GEMM. */
+#ifndef RR_ENGINE_GEMM_H
+#define RR_ENGINE_GEMM_H
+
+#include <stdint.h>
+
+#include "rerank.h"
+
+typedef enum rr_epilogue {
+    RR_EPI_NONE = 0, /* y  = x W^T + b            */
+    RR_EPI_GELU = 1, /* y  = gelu(x W^T + b)      */
+    RR_EPI_ACC = 2,  /* y += x W^T + b (residual) */
+} rr_epilogue_t;
+
+typedef struct rr_gemm rr_gemm_t;
+
+typedef struct rr_linear {
+    int32_t out, in;         /* W: [out, in]                                 */
+    rerank_precision_t prec; /* how this layer computes                      */
+    const float *w;          /* F32 weights [out, in] (fp32; a view)         */
+    const float *b;          /* bias [out] (a view)                          */
+    void *wq;                /* BF16 or s8 weights [out, in] (owned)         */
+    float *wscale;           /* int8: per-output-channel scale [out] (owned) */
+} rr_linear_t;
+
+rerank_status_t rr_gemm_new(rr_gemm_t **out);
+void rr_gemm_free(rr_gemm_t *g);
+
+/* Describe W [out, in] (row-major, PyTorch layout) and b [out] as a layer
+ * computing at `prec`: converts or quantizes the weights once. */
+rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
+                               int32_t in, rerank_precision_t prec);
+void rr_linear_release(rr_linear_t *L);
+
+/* y[m, out] = epi(x[m, in] W^T + b). */
+rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
+                          float *y);
+
+/* Quantize rows of x [m, k] to s8 with one symmetric scale per row
+ * (x ~= q * scale). Exposed for tests. */
+void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float *scale);
+
+/* GFLOP/s of one [m x k] x [k x n] GEMM at `precision` through the same
+ * path the engine uses (best of `reps` after a warm-up), on `threads`. */
+rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
+                                int threads, double *gflops);
+
+#endif

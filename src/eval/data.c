@@ -1,0 +1,507 @@
+/* data.c — loading TREC DL and JSONL reranking data (see data.h). */
+#include "eval/data.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/limits.h"
+
+const char *rr_eval_format_str(rr_eval_format_t f) {
+    switch (f) {
+    case RR_EVAL_FMT_TREC_DL: return "trec-dl";
+    case RR_EVAL_FMT_JSONL: return "jsonl";
+    default: return "auto";
+    }
+}
+
+int rr_eval_format_parse(const char *name, rr_eval_format_t *out) {
+    if (!strcmp(name, "trec-dl") || !strcmp(name, "trec")) *out = RR_EVAL_FMT_TREC_DL;
+    else if (!strcmp(name, "jsonl")) *out = RR_EVAL_FMT_JSONL;
+    else if (!strcmp(name, "auto")) *out = RR_EVAL_FMT_AUTO;
+    else return -1;
+    return 0;
+}
+
+/* ---- files ---------------------------------------------------------- */
+
+static rerank_status_t read_file(const char *path, char **buf, size_t *len) {
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return rr_error(RERANK_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return rr_error(RERANK_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > RR_EVAL_MAX_FILE_BYTES) {
+        fclose(f);
+        return rr_error(RERANK_ERR_LIMIT, "%s: %lld bytes, more than the %llu-byte limit", path,
+                        (long long)st.st_size, (unsigned long long)RR_EVAL_MAX_FILE_BYTES);
+    }
+    size_t n = (size_t)st.st_size;
+    char *b = rr_malloc(n + 1);
+    if (!b) {
+        fclose(f);
+        return rr_error(RERANK_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    size_t got = fread(b, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != n) {
+        rr_free(b);
+        return rr_error(RERANK_ERR_IO, "%s: short read", path);
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return RERANK_OK;
+}
+
+rerank_status_t rr_eval_detect_format(const char *path, rr_eval_format_t *out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return rr_error(RERANK_ERR_IO, "%s: %s", path, strerror(errno));
+    int c;
+    do c = fgetc(f);
+    while (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+    fclose(f);
+    if (c == '[') *out = RR_EVAL_FMT_TREC_DL;
+    else if (c == '{') *out = RR_EVAL_FMT_JSONL;
+    else
+        return rr_error(RERANK_ERR_FORMAT,
+                        "%s: cannot tell the format (expected '[' for trec-dl or '{' for "
+                        "jsonl); use --format",
+                        path);
+    return RERANK_OK;
+}
+
+char *rr_eval_default_qrels(const char *data_path) {
+    static const char from[] = "retrieve_results_", to[] = "qrels_";
+    const char *base = strrchr(data_path, '/');
+    base = base ? base + 1 : data_path;
+    const char *hit = strstr(base, from);
+    if (!hit) {
+        rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                 "%s: no qrels given and the name has no 'retrieve_results_' to derive them "
+                 "from; use --qrels",
+                 data_path);
+        return NULL;
+    }
+    size_t pre = (size_t)(hit - data_path), rest = strlen(hit + sizeof from - 1);
+    char *p = rr_malloc(pre + sizeof to - 1 + rest + 1);
+    if (!p) {
+        rr_error(RERANK_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(p, data_path, pre);
+    memcpy(p + pre, to, sizeof to - 1);
+    memcpy(p + pre + sizeof to - 1, hit + sizeof from - 1, rest + 1);
+    return p;
+}
+
+/* ---- queries -------------------------------------------------------- */
+
+static void query_free(rr_eval_query_t *q) {
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->docids) rr_free(q->docids[i]);
+        if (q->docs) rr_free(q->docs[i]);
+    }
+    rr_free(q->qid);
+    rr_free(q->text);
+    rr_free(q->docids);
+    rr_free(q->docs);
+    rr_free(q->doc_lens);
+    rr_free(q->first_scores);
+    rr_free(q->grades);
+    rr_free(q->judged);
+    memset(q, 0, sizeof *q);
+}
+
+void rr_eval_data_free(rr_eval_data_t *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n_queries; i++) query_free(&d->queries[i]);
+    rr_free(d->queries);
+    memset(d, 0, sizeof *d);
+}
+
+void rr_eval_data_truncate(rr_eval_data_t *d, size_t max_queries) {
+    if (max_queries == 0 || max_queries >= d->n_queries) return;
+    for (size_t i = max_queries; i < d->n_queries; i++) {
+        d->n_pairs -= d->queries[i].n;
+        query_free(&d->queries[i]);
+    }
+    d->n_queries = max_queries;
+}
+
+/* Allocate the per-candidate arrays of `q` for n candidates (strings NULL).
+ * q->n is set first so query_free can release partial work. */
+static rerank_status_t query_alloc(rr_eval_query_t *q, size_t n, size_t n_judged) {
+    q->n = n;
+    q->docids = rr_calloc(n, sizeof *q->docids);
+    q->docs = rr_calloc(n, sizeof *q->docs);
+    q->doc_lens = rr_calloc(n, sizeof *q->doc_lens);
+    q->first_scores = rr_calloc(n, sizeof *q->first_scores);
+    q->grades = rr_calloc(n, sizeof *q->grades);
+    q->judged = rr_calloc(n_judged, sizeof *q->judged);
+    q->n_judged = n_judged;
+    if (!q->docids || !q->docs || !q->doc_lens || !q->first_scores || !q->grades ||
+        !q->judged)
+        return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    return RERANK_OK;
+}
+
+/* Append a zeroed query to d (growing geometrically). */
+static rerank_status_t push_query(rr_eval_data_t *d, size_t *cap, rr_eval_query_t **out) {
+    if (d->n_queries >= RR_EVAL_MAX_QUERIES)
+        return rr_error(RERANK_ERR_LIMIT, "more than %u queries", RR_EVAL_MAX_QUERIES);
+    if (d->n_queries == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64, bytes;
+        if (rr_mul_size(nc, sizeof *d->queries, &bytes))
+            return rr_error(RERANK_ERR_NOMEM, "out of memory");
+        rr_eval_query_t *nq = rr_realloc(d->queries, bytes);
+        if (!nq) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+        d->queries = nq;
+        *cap = nc;
+    }
+    *out = &d->queries[d->n_queries++];
+    memset(*out, 0, sizeof **out);
+    return RERANK_OK;
+}
+
+/* Copy a JSON string member's text (bounded). */
+static rerank_status_t dup_text(const json_t *s, char **out, size_t *len) {
+    size_t n = json_string_length(s);
+    if (n > RR_MAX_TEXT_BYTES)
+        return rr_error(RERANK_ERR_LIMIT, "text of %zu bytes exceeds the %u-byte limit", n,
+                        RR_MAX_TEXT_BYTES);
+    *out = rr_strndup(json_string_value(s), n);
+    if (!*out) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    if (len) *len = n;
+    return RERANK_OK;
+}
+
+/* A JSON id (string or integer) as an allocated string. */
+static rerank_status_t dup_id(const json_t *v, char **out) {
+    char tmp[32];
+    if (json_is_string(v)) return dup_text(v, out, NULL);
+    if (json_is_integer(v)) {
+        snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = rr_strndup(tmp, strlen(tmp));
+        return *out ? RERANK_OK : rr_error(RERANK_ERR_NOMEM, "out of memory");
+    }
+    return rr_error(RERANK_ERR_FORMAT, "id is neither a string nor an integer");
+}
+
+static rerank_status_t set_docid_num(rr_eval_query_t *q, size_t i, size_t num) {
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%08zu", num);
+    q->docids[i] = rr_strndup(tmp, strlen(tmp));
+    return q->docids[i] ? RERANK_OK : rr_error(RERANK_ERR_NOMEM, "out of memory");
+}
+
+/* A grade: a JSON number or a string holding one (qrels use "2"). */
+static int parse_grade(const json_t *v, double *g) {
+    if (json_is_number(v)) {
+        *g = json_number_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        *g = strtod(s, &end);
+        if (end == s || *end || errno) return -1;
+    } else {
+        return -1;
+    }
+    return isfinite(*g) ? 0 : -1;
+}
+
+/* ---- JSONL ---------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t splitmix(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Candidate strings from array `arr` into q at positions pos[k], label g. */
+static rerank_status_t take_docs(rr_eval_query_t *q, const json_t *arr, const char *what,
+                                 const size_t *pos, size_t base, const json_t *labels) {
+    for (size_t k = 0; k < json_array_size(arr); k++) {
+        const json_t *s = json_array_get(arr, k);
+        if (!json_is_string(s))
+            return rr_error(RERANK_ERR_FORMAT, "\"%s\"[%zu] is not a string", what, k);
+        size_t at = pos[base + k];
+        rerank_status_t st = dup_text(s, &q->docs[at], &q->doc_lens[at]);
+        if (st) return st;
+        double g = 0;
+        if (labels) {
+            if (parse_grade(json_array_get(labels, k), &g))
+                return rr_error(RERANK_ERR_FORMAT, "\"labels\"[%zu] is not a number", k);
+        } else {
+            g = !strcmp(what, "pos") ? 1.0 : 0.0;
+        }
+        q->grades[at] = g;
+        q->judged[at] = g;
+    }
+    return RERANK_OK;
+}
+
+/* One parsed JSONL object into a new query of d. */
+static rerank_status_t jsonl_record(rr_eval_data_t *d, size_t *cap, const json_t *o,
+                                    size_t line) {
+    if (!json_is_object(o)) return rr_error(RERANK_ERR_FORMAT, "not a JSON object");
+    const json_t *query = json_object_get(o, "query");
+    if (!json_is_string(query))
+        return rr_error(RERANK_ERR_FORMAT, "missing string member \"query\"");
+    const json_t *docs = json_object_get(o, "docs"), *labels = json_object_get(o, "labels");
+    const json_t *pos = json_object_get(o, "pos"), *neg = json_object_get(o, "neg");
+    int posneg = docs == NULL;
+    size_t n;
+    if (!posneg) {
+        if (!json_is_array(docs)) return rr_error(RERANK_ERR_FORMAT, "\"docs\" is not an array");
+        if (!json_is_array(labels))
+            return rr_error(RERANK_ERR_FORMAT, "\"docs\" needs a \"labels\" array");
+        if (json_array_size(labels) != json_array_size(docs))
+            return rr_error(RERANK_ERR_FORMAT, "%zu docs but %zu labels", json_array_size(docs),
+                            json_array_size(labels));
+        n = json_array_size(docs);
+    } else {
+        if (!pos && !neg)
+            return rr_error(RERANK_ERR_FORMAT,
+                            "needs \"docs\"+\"labels\" or \"pos\"/\"neg\" arrays");
+        if ((pos && !json_is_array(pos)) || (neg && !json_is_array(neg)))
+            return rr_error(RERANK_ERR_FORMAT, "\"pos\" and \"neg\" must be arrays");
+        n = json_array_size(pos) + json_array_size(neg);
+    }
+    if (n == 0) return rr_error(RERANK_ERR_FORMAT, "no candidate documents");
+    if (n > RR_EVAL_MAX_CANDIDATES)
+        return rr_error(RERANK_ERR_LIMIT, "%zu candidates, more than the limit of %u", n,
+                        RR_EVAL_MAX_CANDIDATES);
+
+    rr_eval_query_t *q;
+    rerank_status_t st = push_query(d, cap, &q);
+    if (st) return st;
+    if ((st = query_alloc(q, n, n))) return st;
+    if ((st = dup_text(query, &q->text, &q->text_len))) return st;
+    const json_t *qid = json_object_get(o, "qid");
+    if (qid) {
+        if ((st = dup_id(qid, &q->qid))) {
+            rr_error_prefix("\"qid\"");
+            return st;
+        }
+    } else {
+        char tmp[40];
+        snprintf(tmp, sizeof tmp, "line-%zu", line);
+        if (!(q->qid = rr_strndup(tmp, strlen(tmp))))
+            return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    }
+
+    /* place[k]: first-stage position of the k-th candidate in file order */
+    size_t *place = rr_malloc(n * sizeof *place);
+    if (!place) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) place[k] = k;
+    if (posneg) {
+        uint64_t state = fnv1a(q->text, q->text_len);
+        for (size_t k = n - 1; k > 0; k--) {
+            size_t j = (size_t)(splitmix(&state) % (k + 1));
+            size_t t = place[k];
+            place[k] = place[j];
+            place[j] = t;
+        }
+        d->n_shuffled++;
+        if (pos) st = take_docs(q, pos, "pos", place, 0, NULL);
+        if (!st && neg) st = take_docs(q, neg, "neg", place, json_array_size(pos), NULL);
+    } else {
+        st = take_docs(q, docs, "docs", place, 0, labels);
+    }
+    rr_free(place);
+    if (st) return st;
+    for (size_t i = 0; i < n && !st; i++) {
+        q->first_scores[i] = (double)(n - i);
+        st = set_docid_num(q, i, n - 1 - i);
+    }
+    d->n_pairs += n;
+    return st;
+}
+
+rerank_status_t rr_eval_parse_jsonl(const char *buf, size_t len, const char *name,
+                                    rr_eval_data_t *out) {
+    memset(out, 0, sizeof *out);
+    out->format = RR_EVAL_FMT_JSONL;
+    out->default_rel_threshold = 1.0;
+    size_t cap = 0, line = 0;
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        line++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *s = p;
+        p = nl ? nl + 1 : end;
+        while (s < le && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+        if (s == le) continue;
+        json_error_t jerr;
+        json_t *o = json_loadb(s, (size_t)(le - s), 0, &jerr);
+        rerank_status_t st;
+        if (!o) {
+            st = rr_error(RERANK_ERR_FORMAT, "%s:%zu: invalid JSON: %s (column %d)", name, line,
+                          jerr.text, jerr.column);
+        } else {
+            st = jsonl_record(out, &cap, o, line);
+            json_decref(o);
+            if (st) rr_error_prefix("%s:%zu", name, line);
+        }
+        if (st) {
+            rr_eval_data_free(out);
+            return st;
+        }
+    }
+    if (out->n_queries == 0) {
+        rr_eval_data_free(out);
+        return rr_error(RERANK_ERR_FORMAT, "%s: no queries", name);
+    }
+    return RERANK_OK;
+}
+
+/* ---- TREC DL -------------------------------------------------------- */
+
+static rerank_status_t trec_query(rr_eval_data_t *d, size_t *cap, const json_t *item,
+                                  const json_t *qrels, size_t idx) {
+    if (!json_is_object(item)) return rr_error(RERANK_ERR_FORMAT, "entry %zu is not an object", idx);
+    const json_t *query = json_object_get(item, "query"), *hits = json_object_get(item, "hits");
+    if (!json_is_string(query) || !json_is_array(hits))
+        return rr_error(RERANK_ERR_FORMAT, "entry %zu needs \"query\" (string) and \"hits\" (array)",
+                        idx);
+    size_t n = json_array_size(hits);
+    if (n == 0) { d->skipped++; return RERANK_OK; }
+    if (n > RR_EVAL_MAX_CANDIDATES)
+        return rr_error(RERANK_ERR_LIMIT, "entry %zu: %zu candidates, more than the limit of %u",
+                        idx, n, RR_EVAL_MAX_CANDIDATES);
+    char *qid = NULL;
+    rerank_status_t st = dup_id(json_object_get(json_array_get(hits, 0), "qid"), &qid);
+    if (st) {
+        rr_error_prefix("entry %zu: hit 0: \"qid\"", idx);
+        return st;
+    }
+    const json_t *qj = json_object_get(qrels, qid);
+    if (!json_is_object(qj)) { /* not judged: trec_eval skips it */
+        rr_free(qid);
+        d->skipped++;
+        return RERANK_OK;
+    }
+    rr_eval_query_t *q;
+    if ((st = push_query(d, cap, &q))) { rr_free(qid); return st; }
+    q->qid = qid;
+    if ((st = query_alloc(q, n, json_object_size(qj)))) return st;
+    if ((st = dup_text(query, &q->text, &q->text_len))) return st;
+    const char *key;
+    const json_t *val;
+    size_t j = 0;
+    json_object_foreach((json_t *)qj, key, val) {
+        if (parse_grade(val, &q->judged[j]))
+            return rr_error(RERANK_ERR_FORMAT, "qrels: qid %s docid %s: grade is not a number",
+                            qid, key);
+        j++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *h = json_array_get(hits, i);
+        const json_t *content = json_object_get(h, "content"), *score = json_object_get(h, "score");
+        const json_t *rank = json_object_get(h, "rank");
+        if (!json_is_object(h) || !json_is_string(content))
+            return rr_error(RERANK_ERR_FORMAT, "entry %zu: hit %zu needs a string \"content\"", idx, i);
+        if ((st = dup_id(json_object_get(h, "docid"), &q->docids[i]))) {
+            rr_error_prefix("entry %zu: hit %zu: \"docid\"", idx, i);
+            return st;
+        }
+        if ((st = dup_text(content, &q->docs[i], &q->doc_lens[i]))) {
+            rr_error_prefix("entry %zu: hit %zu", idx, i);
+            return st;
+        }
+        if (json_is_number(score)) q->first_scores[i] = json_number_value(score);
+        else if (json_is_number(rank)) q->first_scores[i] = -json_number_value(rank);
+        else q->first_scores[i] = -(double)i;
+        const json_t *g = json_object_get(qj, q->docids[i]);
+        q->grades[i] = 0;
+        if (g && parse_grade(g, &q->grades[i]))
+            return rr_error(RERANK_ERR_FORMAT, "qrels: qid %s docid %s: grade is not a number",
+                            qid, q->docids[i]);
+    }
+    d->n_pairs += n;
+    return RERANK_OK;
+}
+
+rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *qrels_buf,
+                                      size_t qrels_len, const char *name, rr_eval_data_t *out) {
+    memset(out, 0, sizeof *out);
+    out->format = RR_EVAL_FMT_TREC_DL;
+    out->default_rel_threshold = 2.0;
+    json_error_t jerr;
+    json_t *qrels = json_loadb(qrels_buf, qrels_len, 0, &jerr);
+    if (!qrels)
+        return rr_error(RERANK_ERR_FORMAT, "qrels: invalid JSON at line %d column %d: %s",
+                        jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(qrels)) {
+        json_decref(qrels);
+        return rr_error(RERANK_ERR_FORMAT, "qrels: expected an object {qid: {docid: grade}}");
+    }
+    json_t *root = json_loadb(buf, len, 0, &jerr);
+    if (!root) {
+        json_decref(qrels);
+        return rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", name,
+                        jerr.line, jerr.column, jerr.text);
+    }
+    rerank_status_t st = RERANK_OK;
+    if (!json_is_array(root)) {
+        st = rr_error(RERANK_ERR_FORMAT, "%s: expected an array [{query, hits}]", name);
+    } else {
+        size_t cap = 0;
+        for (size_t i = 0; i < json_array_size(root) && !st; i++)
+            if ((st = trec_query(out, &cap, json_array_get(root, i), qrels, i)))
+                rr_error_prefix("%s", name);
+        if (!st && out->n_queries == 0)
+            st = rr_error(RERANK_ERR_FORMAT, "%s: no query has judgments in the qrels", name);
+    }
+    json_decref(root);
+    json_decref(qrels);
+    if (st) rr_eval_data_free(out);
+    return st;
+}
+
+rerank_status_t rr_eval_data_load(const char *path, const char *qrels_path,
+                                  rr_eval_format_t format, rr_eval_data_t *out) {
+    memset(out, 0, sizeof *out);
+    rerank_status_t st;
+    if (format == RR_EVAL_FMT_AUTO && (st = rr_eval_detect_format(path, &format))) return st;
+    char *buf = NULL, *qbuf = NULL, *derived = NULL;
+    size_t len = 0, qlen = 0;
+    if ((st = read_file(path, &buf, &len))) return st;
+    if (format == RR_EVAL_FMT_JSONL) {
+        st = rr_eval_parse_jsonl(buf, len, path, out);
+    } else {
+        if (!qrels_path) qrels_path = derived = rr_eval_default_qrels(path);
+        if (!qrels_path) st = RERANK_ERR_INVALID_ARGUMENT;
+        else if (!(st = read_file(qrels_path, &qbuf, &qlen))) {
+            st = rr_eval_parse_trec_dl(buf, len, qbuf, qlen, path, out);
+            if (st && !strncmp(rerank_last_error(), "qrels:", 6))
+                rr_error_prefix("%s", qrels_path);
+        }
+    }
+    rr_free(buf);
+    rr_free(qbuf);
+    rr_free(derived);
+    return st;
+}

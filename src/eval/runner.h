@@ -1,0 +1,49 @@
+/* runner.h — scoring a data set with the model under one or more
+ * configurations, for `rerank eval`.
+ *
+ * Pairs are scored query by query with rerank_score (all candidates of a
+ * query in one call, or chunks of `batch`), raw logits (normalize = 0). The
+ * model is loaded once per distinct precision; layers and max_length are
+ * per-call score options. A configuration whose model fails to load or
+ * score records the error and the others still run. */
+#ifndef RR_EVAL_RUNNER_H
+#define RR_EVAL_RUNNER_H
+
+#include "eval/config.h"
+#include "eval/data.h"
+#include "eval/evaluate.h"
+
+typedef struct rr_eval_run {
+    rr_eval_config_t cfg;
+    int ok;                  /* 1 when every pair was scored           */
+    char error[512];         /* why not, when !ok                      */
+    double *scores;          /* data->n_pairs scores (flat), owned     */
+    size_t pairs;            /* pairs scored                           */
+    double seconds;          /* wall time of the scoring calls          */
+    double pairs_per_s;
+    int32_t model_layers;    /* encoder layers of the loaded model      */
+    rr_query_metrics_t quality;
+    int has_agreement;       /* agreement with runs[0] computed         */
+    rr_eval_agreement_t agree;
+} rr_eval_run_t;
+
+typedef struct rr_eval_runner_opts {
+    const char *model_dir;
+    int32_t threads;     /* 0 = all cores */
+    size_t batch;        /* 0 = all candidates of a query per call */
+    double rel_threshold;
+} rr_eval_runner_opts_t;
+
+/* Score `d` with the model under one configuration (already loaded). */
+rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
+                              const rr_eval_config_t *cfg, size_t batch, double *scores,
+                              double *seconds);
+
+/* Run runs[0..n) (their cfg set by the caller): load, score, measure, and
+ * compare each with runs[0]. Returns the number of runs that succeeded. */
+size_t rr_eval_run_all(const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
+                       rr_eval_run_t *runs, size_t n);
+
+void rr_eval_runs_free(rr_eval_run_t *runs, size_t n);
+
+#endif

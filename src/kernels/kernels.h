@@ -1,0 +1,50 @@
+/* kernels.h — the small fp32 kernels of the forward pass (everything that
+ * is not a big GEMM), each with a scalar reference and SIMD variants chosen
+ * at run time from what the CPU supports (never from -march).
+ *
+ * A variant table holds one implementation of every kernel; rr_kernels()
+ * returns the best one for this CPU, rr_kernels_variant(i) enumerates all
+ * that this CPU can run (tests check each against the scalar reference). */
+#ifndef RR_KERNELS_H
+#define RR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rr_kernels {
+    const char *name; /* "scalar", "avx2", "avx512" */
+
+    /* One row of h values: x = LayerNorm(x + res) * g + b, res may be NULL. */
+    void (*add_layernorm)(float *x, const float *res, const float *g, const float *b, int64_t h,
+                          float eps);
+    /* In place exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
+    void (*gelu)(float *x, int64_t n);
+    /* In place softmax of one row of n values. */
+    void (*softmax)(float *x, int64_t n);
+    /* Attention scores for rows of queries against a transposed key block:
+     * s[r * lds + j] = scale * sum_c q[r * ldq + c] * kt[c * ldk + j] for
+     * r < rows, j < ncols (ncols a multiple of 16, kt zero-padded). */
+    void (*scores)(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
+                   int64_t ncols, int64_t d, float scale, float *s, int64_t lds);
+    /* o[c] = sum_j p[j] * v[j * ldv + c] for c < d, j < n. */
+    void (*weighted_sum)(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d, float *o);
+} rr_kernels_t;
+
+const rr_kernels_t *rr_kernels(void);
+/* i = 0 is the scalar reference; NULL past the last variant this CPU runs. */
+const rr_kernels_t *rr_kernels_variant(int i);
+
+/* Variant tables (defined in their own files; NULL-safe to reference). */
+extern const rr_kernels_t rr_kernels_scalar;
+extern const rr_kernels_t rr_kernels_avx2;
+extern const rr_kernels_t rr_kernels_avx512;
+
+/* Element conversion (scalar; used at load time and for embedding rows). */
+float rr_f16_to_f32(uint16_t h);
+float rr_bf16_to_f32(uint16_t h);
+uint16_t rr_f32_to_bf16(float f); /* round to nearest even */
+/* Convert n elements of dtype (0 = F32, 1 = F16, 2 = BF16; matches
+ * rr_dtype_t) from possibly unaligned src to dst. */
+void rr_convert_to_f32(const void *src, int dtype, float *dst, size_t n);
+
+#endif

@@ -1,0 +1,180 @@
+/* kernels_avx512.c — AVX-512 (F/DQ/BW/VL) variants of rr_kernels_t, 16
+ * floats a vector, tails by masked loads. Only called when the CPU has it. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+#define TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+
+static inline __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* Same approximation as exp8 in kernels_avx2.c. */
+TARGET static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+TARGET static void add_layernorm(float *x, const float *res, const float *g, const float *b, int64_t h,
+                                 float eps) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < h; i += 16) {
+        __mmask16 m = tail_mask(h - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        if (res) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + i));
+            _mm512_mask_storeu_ps(x + i, m, v);
+        }
+        acc = _mm512_add_ps(acc, v);
+    }
+    float mean = _mm512_reduce_add_ps(acc) / (float)h;
+    __m512 vm = _mm512_set1_ps(mean);
+    acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < h; i += 16) {
+        __mmask16 m = tail_mask(h - i);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vm);
+        acc = _mm512_fmadd_ps(d, d, acc);
+    }
+    __m512 vi = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(acc) / (float)h + eps));
+    for (int64_t i = 0; i < h; i += 16) {
+        __mmask16 m = tail_mask(h - i);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), vi);
+        d = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, b + i));
+        _mm512_mask_storeu_ps(x + i, m, d);
+    }
+}
+
+TARGET static inline __m512 gelu16(__m512 x) {
+    __m512 z = _mm512_mul_ps(x, _mm512_set1_ps((float)M_SQRT1_2));
+    __m512 az = _mm512_abs_ps(z);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(az, az)));
+    __m512 erf_abs = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000u));
+    __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), sign));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+TARGET static void gelu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+TARGET static void softmax(float *x, int64_t n) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
+    __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+    }
+    __m512 vi = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi));
+    }
+}
+
+/* 4 query rows x 32 key columns per tile (16-column tail tile). */
+TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
+                          int64_t ncols, int64_t d, float scale, float *s, int64_t lds) {
+    __m512 vs = _mm512_set1_ps(scale);
+    for (int64_t r = 0; r < rows; r += 4) {
+        int64_t nr = rows - r < 4 ? rows - r : 4;
+        const float *qr[4];
+        for (int64_t k = 0; k < 4; k++) qr[k] = q + (r + (k < nr ? k : 0)) * ldq;
+        int64_t j = 0;
+        for (; j + 32 <= ncols; j += 32) {
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+                   a30 = a00, a31 = a00;
+            for (int64_t c = 0; c < d; c++) {
+                __m512 k0 = _mm512_loadu_ps(kt + c * ldk + j), k1 = _mm512_loadu_ps(kt + c * ldk + j + 16);
+                __m512 b = _mm512_set1_ps(qr[0][c]);
+                a00 = _mm512_fmadd_ps(b, k0, a00); a01 = _mm512_fmadd_ps(b, k1, a01);
+                b = _mm512_set1_ps(qr[1][c]);
+                a10 = _mm512_fmadd_ps(b, k0, a10); a11 = _mm512_fmadd_ps(b, k1, a11);
+                b = _mm512_set1_ps(qr[2][c]);
+                a20 = _mm512_fmadd_ps(b, k0, a20); a21 = _mm512_fmadd_ps(b, k1, a21);
+                b = _mm512_set1_ps(qr[3][c]);
+                a30 = _mm512_fmadd_ps(b, k0, a30); a31 = _mm512_fmadd_ps(b, k1, a31);
+            }
+            __m512 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            for (int64_t k = 0; k < nr; k++) {
+                _mm512_storeu_ps(s + (r + k) * lds + j, _mm512_mul_ps(acc[k][0], vs));
+                _mm512_storeu_ps(s + (r + k) * lds + j + 16, _mm512_mul_ps(acc[k][1], vs));
+            }
+        }
+        for (; j < ncols; j += 16) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t c = 0; c < d; c++) {
+                __m512 k0 = _mm512_loadu_ps(kt + c * ldk + j);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[0][c]), k0, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[1][c]), k0, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[2][c]), k0, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[3][c]), k0, a3);
+            }
+            __m512 acc[4] = {a0, a1, a2, a3};
+            for (int64_t k = 0; k < nr; k++) _mm512_storeu_ps(s + (r + k) * lds + j, _mm512_mul_ps(acc[k], vs));
+        }
+    }
+}
+
+TARGET static void weighted_sum(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d,
+                                float *o) {
+    int64_t c = 0;
+    for (; c + 64 <= d; c += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = 0; j < n; j++) {
+            __m512 b = _mm512_set1_ps(p[j]);
+            const float *vr = v + j * ldv + c;
+            a0 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr), a0);
+            a1 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 16), a1);
+            a2 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 32), a2);
+            a3 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 48), a3);
+        }
+        _mm512_storeu_ps(o + c, a0); _mm512_storeu_ps(o + c + 16, a1);
+        _mm512_storeu_ps(o + c + 32, a2); _mm512_storeu_ps(o + c + 48, a3);
+    }
+    for (; c < d; c += 16) {
+        __mmask16 m = tail_mask(d - c);
+        __m512 a0 = _mm512_setzero_ps();
+        for (int64_t j = 0; j < n; j++)
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(m, v + j * ldv + c), a0);
+        _mm512_mask_storeu_ps(o + c, m, a0);
+    }
+}
+
+const rr_kernels_t rr_kernels_avx512 = {
+    .name = "avx512",
+    .add_layernorm = add_layernorm,
+    .gelu = gelu,
+    .softmax = softmax,
+    .scores = scores,
+    .weighted_sum = weighted_sum,
+};

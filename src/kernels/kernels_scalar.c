@@ -1,0 +1,61 @@
+/* kernels_scalar.c — portable reference implementations of rr_kernels_t.
+ * Written for clarity and accuracy (double accumulators, libm); the SIMD
+ * variants are checked against these. */
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+static void add_layernorm(float *x, const float *res, const float *g, const float *b, int64_t h,
+                          float eps) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < h; i++) {
+        if (res) x[i] += res[i];
+        mean += x[i];
+    }
+    mean /= (double)h;
+    for (int64_t i = 0; i < h; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= (double)h;
+    double inv = 1.0 / sqrt(var + eps);
+    for (int64_t i = 0; i < h; i++) x[i] = (float)((x[i] - mean) * inv) * g[i] + b[i];
+}
+
+static void gelu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+static void softmax(float *x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
+                   int64_t ncols, int64_t d, float scale, float *s, int64_t lds) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < ncols; j++) {
+            float acc = 0;
+            for (int64_t c = 0; c < d; c++) acc += q[r * ldq + c] * kt[c * ldk + j];
+            s[r * lds + j] = acc * scale;
+        }
+}
+
+static void weighted_sum(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d, float *o) {
+    for (int64_t c = 0; c < d; c++) o[c] = 0;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t c = 0; c < d; c++) o[c] += p[j] * v[j * ldv + c];
+}
+
+const rr_kernels_t rr_kernels_scalar = {
+    .name = "scalar",
+    .add_layernorm = add_layernorm,
+    .gelu = gelu,
+    .softmax = softmax,
+    .scores = scores,
+    .weighted_sum = weighted_sum,
+};

@@ -1,0 +1,24 @@
+/* api_internal.h — helpers shared by api_common.c, api_tei.c, api_cohere.c. */
+#ifndef RR_SERVER_API_INTERNAL_H
+#define RR_SERVER_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "server/api.h"
+
+rr_api_status_t rr_api_fail(rr_api_status_t st, char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Size/UTF-8/value-count checks, then parse; root must be an object. */
+rr_api_status_t rr_api_load(const char *body, size_t n, const rr_api_limits_t *lim, json_t **root,
+                            char *err, size_t cap);
+rr_api_status_t rr_api_get_text(json_t *v, const char *what, size_t max_bytes, rr_text_t *out,
+                                char *err, size_t cap);
+/* Optional boolean member (absent or null leaves *out unchanged). */
+rr_api_status_t rr_api_get_bool(json_t *obj, const char *key, int *out, char *err, size_t cap);
+/* Required non-empty string member "query". */
+rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
+                                 size_t cap);
+/* Serialize (compact, 9 significant digits), decref root; rr_free-able. */
+char *rr_api_dump(json_t *root, size_t *len);
+
+#endif

@@ -1,0 +1,299 @@
+/* batcher.c — dynamic batch aggregator (see batcher.h). */
+#include "server/batcher.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "server/server_limits.h"
+
+struct rr_batcher {
+    rr_batcher_config_t cfg;
+    rr_score_fn score;
+    void *score_ctx;
+    rr_batch_observer_t obs;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t worker;
+    int worker_started;
+    int closed;   /* submit refuses */
+    int stopping; /* worker drains without waiting, then exits */
+
+    rr_job_t *head, *tail; /* FIFO of jobs with untaken pairs */
+    size_t queued_pairs, queued_tokens, queued_jobs;
+    unsigned long long batches, pairs_scored, tokens_scored;
+
+    /* per-batch scratch, sized max_batch_pairs */
+    size_t cap;
+    rr_job_t **slot_job;
+    size_t *slot_idx;
+    rerank_pair_t *pairs;
+    float *scores;
+    rr_job_t **notify;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static size_t pair_cost(const rerank_pair_t *p) { return p->n > 0 ? (size_t)p->n : 1; }
+
+static void q_remove(rr_batcher_t *b, rr_job_t *j) {
+    if (!j->queued_) return;
+    if (j->qprev_) j->qprev_->qnext_ = j->qnext_; else b->head = j->qnext_;
+    if (j->qnext_) j->qnext_->qprev_ = j->qprev_; else b->tail = j->qprev_;
+    j->qnext_ = j->qprev_ = NULL;
+    j->queued_ = 0;
+    b->queued_jobs--;
+}
+
+/* Drop the untaken pairs of j from the queue counters and the queue. */
+static void drop_rest(rr_batcher_t *b, rr_job_t *j) {
+    if (!j->queued_) return;
+    b->queued_pairs -= j->n_pairs - j->next_;
+    b->queued_tokens -= j->tokens_left_;
+    j->tokens_left_ = 0;
+    q_remove(b, j); /* next_ stays: pairs taken so far, maybe in flight */
+}
+
+/* 1 if j has no pair queued or in flight and was not yet notified. */
+static int ready_to_notify(const rr_job_t *j) {
+    if (j->notified_ || j->queued_) return 0;
+    return j->finished_ == j->next_;
+}
+
+static void *worker_main(void *arg) {
+    rr_batcher_t *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->cv, &b->mu);
+        if (!b->head) break; /* stopping and drained */
+        if (!b->stopping && b->queued_tokens < b->cfg.max_batch_tokens &&
+            b->queued_pairs < b->cfg.max_batch_pairs) {
+            double deadline = b->head->t_submit_ + b->cfg.max_wait_ms * 1e-3;
+            double now = now_s();
+            if (now < deadline) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                double wait = deadline - now;
+                long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e9);
+                ts.tv_sec += (time_t)(ns / 1000000000LL);
+                ts.tv_nsec = (long)(ns % 1000000000LL);
+                pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+                continue; /* re-evaluate: more pairs, cancel, or deadline */
+            }
+        }
+        /* Form a batch from the head of the queue. */
+        size_t n = 0, tokens = 0;
+        double now = now_s();
+        rr_job_t *j = b->head;
+        while (j && n < b->cap) {
+            int full = 0;
+            while (j->next_ < j->n_pairs) {
+                size_t c = pair_cost(&j->pairs[j->next_]);
+                if (n == b->cap || (n > 0 && tokens + c > b->cfg.max_batch_tokens)) { full = 1; break; }
+                if (!j->first_taken_) {
+                    j->first_taken_ = 1;
+                    if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
+                }
+                b->slot_job[n] = j;
+                b->slot_idx[n] = j->next_;
+                b->pairs[n] = j->pairs[j->next_];
+                n++;
+                tokens += c;
+                j->next_++;
+                j->tokens_left_ -= c;
+                b->queued_pairs--;
+                b->queued_tokens -= c;
+            }
+            rr_job_t *nx = j->qnext_;
+            if (j->next_ == j->n_pairs) q_remove(b, j);
+            if (full) break;
+            j = nx;
+        }
+        pthread_mutex_unlock(&b->mu);
+
+        double t0 = now_s();
+        rerank_status_t st = b->score(b->score_ctx, b->pairs, n, b->scores);
+        double dt = now_s() - t0;
+        char msg[256] = "";
+        if (st != RERANK_OK) snprintf(msg, sizeof msg, "%s: %s", rerank_status_str(st), rerank_last_error());
+        if (b->obs.on_batch) b->obs.on_batch(b->obs.ctx, n, tokens, dt);
+
+        pthread_mutex_lock(&b->mu);
+        b->batches++;
+        size_t n_notify = 0;
+        for (size_t i = 0; i < n; i++) {
+            rr_job_t *jj = b->slot_job[i];
+            jj->finished_++;
+            if (st == RERANK_OK) {
+                jj->scores[b->slot_idx[i]] = b->scores[i];
+                b->pairs_scored++;
+                b->tokens_scored += pair_cost(&b->pairs[i]);
+            } else if (jj->status == RR_JOB_OK) {
+                jj->status = RR_JOB_FAILED;
+                snprintf(jj->error, sizeof jj->error, "%s", msg);
+                drop_rest(b, jj);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            rr_job_t *jj = b->slot_job[i];
+            if (ready_to_notify(jj)) {
+                jj->notified_ = 1;
+                b->notify[n_notify++] = jj;
+            }
+        }
+        pthread_mutex_unlock(&b->mu);
+        for (size_t i = 0; i < n_notify; i++) b->notify[i]->done(b->notify[i], b->notify[i]->user);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+rerank_status_t rr_batcher_create(const rr_batcher_config_t *cfg, rr_score_fn score,
+                                  void *score_ctx, const rr_batch_observer_t *obs,
+                                  rr_batcher_t **out) {
+    *out = NULL;
+    if (!cfg || !score || cfg->max_batch_tokens == 0 || cfg->max_batch_pairs == 0 ||
+        cfg->max_batch_pairs > RR_SRV_MAX_BATCH_PAIRS || cfg->max_queue_pairs == 0 ||
+        !(cfg->max_wait_ms >= 0))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "batcher: invalid configuration");
+    rr_batcher_t *b = rr_calloc(1, sizeof *b);
+    if (!b) return rr_error(RERANK_ERR_NOMEM, "batcher: out of memory");
+    b->cfg = *cfg;
+    b->score = score;
+    b->score_ctx = score_ctx;
+    if (obs) b->obs = *obs;
+    b->cap = cfg->max_batch_pairs;
+    if (b->cap > cfg->max_batch_tokens) b->cap = cfg->max_batch_tokens; /* >= 1 token per pair */
+    b->slot_job = rr_calloc(b->cap, sizeof *b->slot_job);
+    b->slot_idx = rr_calloc(b->cap, sizeof *b->slot_idx);
+    b->pairs = rr_calloc(b->cap, sizeof *b->pairs);
+    b->scores = rr_calloc(b->cap, sizeof *b->scores);
+    b->notify = rr_calloc(b->cap, sizeof *b->notify);
+    if (!b->slot_job || !b->slot_idx || !b->pairs || !b->scores || !b->notify) {
+        rr_batcher_free(b);
+        return rr_error(RERANK_ERR_NOMEM, "batcher: out of memory");
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&b->mu, NULL);
+    if (pthread_create(&b->worker, NULL, worker_main, b) != 0) {
+        rr_batcher_free(b);
+        return rr_error(RERANK_ERR_INTERNAL, "batcher: cannot start worker thread");
+    }
+    b->worker_started = 1;
+    *out = b;
+    return RERANK_OK;
+}
+
+rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
+    if (job->n_pairs == 0 || job->n_pairs > b->cfg.max_queue_pairs || !job->done) return RR_SUBMIT_INVALID;
+    size_t tokens = 0;
+    for (size_t i = 0; i < job->n_pairs; i++) tokens += pair_cost(&job->pairs[i]);
+    job->status = RR_JOB_OK;
+    job->error[0] = 0;
+    job->next_ = job->finished_ = 0;
+    job->tokens_left_ = tokens;
+    job->notified_ = job->first_taken_ = 0;
+    job->qnext_ = job->qprev_ = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->closed) { pthread_mutex_unlock(&b->mu); return RR_SUBMIT_CLOSED; }
+    if (b->queued_pairs + job->n_pairs > b->cfg.max_queue_pairs) {
+        pthread_mutex_unlock(&b->mu);
+        return RR_SUBMIT_FULL;
+    }
+    job->t_submit_ = now_s();
+    job->queued_ = 1;
+    job->qprev_ = b->tail;
+    if (b->tail) b->tail->qnext_ = job; else b->head = job;
+    b->tail = job;
+    b->queued_jobs++;
+    b->queued_pairs += job->n_pairs;
+    b->queued_tokens += tokens;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return RR_SUBMIT_OK;
+}
+
+void rr_batcher_cancel(rr_batcher_t *b, rr_job_t *job) {
+    pthread_mutex_lock(&b->mu);
+    if (job->notified_) { pthread_mutex_unlock(&b->mu); return; }
+    if (job->status == RR_JOB_OK) job->status = RR_JOB_CANCELLED;
+    drop_rest(b, job);
+    int now = ready_to_notify(job);
+    if (now) job->notified_ = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (now) job->done(job, job->user);
+}
+
+void rr_batcher_cancel_all(rr_batcher_t *b) {
+    rr_job_t *chain = NULL;
+    pthread_mutex_lock(&b->mu);
+    while (b->head) {
+        rr_job_t *j = b->head;
+        if (j->status == RR_JOB_OK) j->status = RR_JOB_CANCELLED;
+        drop_rest(b, j); /* unlinks j: its qnext_ is free for the chain */
+        if (ready_to_notify(j)) {
+            j->notified_ = 1;
+            j->qnext_ = chain;
+            chain = j;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    while (chain) {
+        rr_job_t *j = chain;
+        chain = j->qnext_;
+        j->qnext_ = NULL;
+        j->done(j, j->user);
+    }
+}
+
+void rr_batcher_get_stats(rr_batcher_t *b, rr_batcher_stats_t *st) {
+    pthread_mutex_lock(&b->mu);
+    st->queued_pairs = b->queued_pairs;
+    st->queued_tokens = b->queued_tokens;
+    st->queued_jobs = b->queued_jobs;
+    st->batches = b->batches;
+    st->pairs_scored = b->pairs_scored;
+    st->tokens_scored = b->tokens_scored;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void rr_batcher_close(rr_batcher_t *b) {
+    pthread_mutex_lock(&b->mu);
+    b->closed = 1;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void rr_batcher_free(rr_batcher_t *b) {
+    if (!b) return;
+    if (b->worker_started) {
+        pthread_mutex_lock(&b->mu);
+        b->closed = 1;
+        b->stopping = 1;
+        pthread_cond_signal(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        pthread_join(b->worker, NULL);
+        pthread_cond_destroy(&b->cv);
+        pthread_mutex_destroy(&b->mu);
+    }
+    rr_free(b->slot_job);
+    rr_free(b->slot_idx);
+    rr_free(b->pairs);
+    rr_free(b->scores);
+    rr_free(b->notify);
+    rr_free(b);
+}

@@ -1,0 +1,96 @@
+/* batcher.h — dynamic batch aggregator.
+ *
+ * Requests ("jobs") submit pre-tokenized pairs to one FIFO queue. A single
+ * worker thread forms a batch when the queued tokens reach the batch token
+ * budget (or the pair cap) or when the oldest queued pair has waited
+ * max_wait_ms, and calls the scoring callback. A job's pairs may be split
+ * across batches and a batch holds pairs of many jobs; pairs are taken
+ * strictly in submission order, so a job never waits behind a later one.
+ *
+ * Each job's `done` callback is called exactly once: when all its pairs are
+ * scored, when scoring failed, or after rr_batcher_cancel once none of its
+ * pairs is in a running batch. It runs on the worker thread or on the thread
+ * calling rr_batcher_cancel, never under the batcher's lock; after it
+ * returns the batcher does not touch the job again. */
+#ifndef RR_SERVER_BATCHER_H
+#define RR_SERVER_BATCHER_H
+
+#include <stddef.h>
+
+#include "rerank.h"
+
+/* Scores pairs[0..n) into scores[0..n) (raw logits). On failure returns a
+ * status and leaves a message in rerank_last_error(). */
+typedef rerank_status_t (*rr_score_fn)(void *ctx, const rerank_pair_t *pairs, size_t n,
+                                       float *scores);
+
+typedef struct rr_batcher_config {
+    size_t max_batch_tokens; /* token budget per batch (sum of pair lengths) */
+    size_t max_batch_pairs;  /* pairs per batch                              */
+    double max_wait_ms;      /* longest wait of the oldest pair              */
+    size_t max_queue_pairs;  /* queued (not yet batched) pairs bound         */
+} rr_batcher_config_t;
+
+/* Optional observer (metrics); any member may be NULL. */
+typedef struct rr_batch_observer {
+    void *ctx;
+    void (*on_batch)(void *ctx, size_t pairs, size_t tokens, double seconds);
+    void (*on_queue_wait)(void *ctx, double seconds); /* per job, first pair */
+} rr_batch_observer_t;
+
+typedef enum rr_job_status {
+    RR_JOB_OK = 0,
+    RR_JOB_FAILED = 1,    /* scoring failed; job->error holds the message */
+    RR_JOB_CANCELLED = 2, /* rr_batcher_cancel or shutdown timeout        */
+} rr_job_status_t;
+
+typedef struct rr_job rr_job_t;
+struct rr_job {
+    /* set by the caller before submit */
+    const rerank_pair_t *pairs;
+    size_t n_pairs;
+    float *scores; /* n_pairs outputs (raw logits) */
+    void (*done)(rr_job_t *job, void *user);
+    void *user;
+    /* results */
+    rr_job_status_t status;
+    char error[256];
+    /* private to the batcher */
+    size_t next_, finished_, tokens_left_;
+    double t_submit_;
+    int queued_, notified_, first_taken_;
+    rr_job_t *qnext_, *qprev_;
+};
+
+typedef enum rr_submit_result {
+    RR_SUBMIT_OK = 0,
+    RR_SUBMIT_FULL = 1,     /* queue bound reached: retry later (429)   */
+    RR_SUBMIT_CLOSED = 2,   /* shutting down (503)                       */
+    RR_SUBMIT_INVALID = 3,  /* n_pairs == 0 or > max_queue_pairs         */
+} rr_submit_result_t;
+
+typedef struct rr_batcher rr_batcher_t;
+
+typedef struct rr_batcher_stats {
+    size_t queued_pairs, queued_tokens, queued_jobs;
+    unsigned long long batches, pairs_scored, tokens_scored;
+} rr_batcher_stats_t;
+
+rerank_status_t rr_batcher_create(const rr_batcher_config_t *cfg, rr_score_fn score,
+                                  void *score_ctx, const rr_batch_observer_t *obs,
+                                  rr_batcher_t **out);
+/* Queue a job (its pairs must stay valid until `done`). */
+rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job);
+/* Drop the job's queued pairs; `done` follows (maybe on this thread) with
+ * RR_JOB_CANCELLED unless the job already completed. Safe to call more
+ * than once and after completion (until the job's memory is released). */
+void rr_batcher_cancel(rr_batcher_t *b, rr_job_t *job);
+void rr_batcher_get_stats(rr_batcher_t *b, rr_batcher_stats_t *st);
+/* Refuse new jobs; queued work still runs. */
+void rr_batcher_close(rr_batcher_t *b);
+/* Cancel every queued job (shutdown timeout). */
+void rr_batcher_cancel_all(rr_batcher_t *b);
+/* Close, finish the queue, join the worker, free. NULL is a no-op. */
+void rr_batcher_free(rr_batcher_t *b);
+
+#endif

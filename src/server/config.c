@@ -1,0 +1,239 @@
+/* config.c — the option table of `rerank serve` and its parser. */
+#include "server/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "server/server_limits.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLOAT, OPT_BOOL } opt_kind_t;
+
+typedef struct opt {
+    const char *name;  /* flag without "--"; env is RERANK_ + upper(name)  */
+    opt_kind_t kind;
+    size_t off;        /* offset in rr_server_config_t                     */
+    const char *def;   /* default as text (NULL: unset)                     */
+    double min, max;   /* numeric bounds                                    */
+    const char *arg;   /* metavariable for --help                           */
+    const char *help;
+} opt_t;
+
+#define OFF(f) offsetof(rr_server_config_t, f)
+
+static const opt_t k_opts[] = {
+    {"model", OPT_STR, OFF(model), NULL, 0, 0, "DIR", "model directory (config.json, model.safetensors, tokenizer.json) or Hub id ORG/NAME[@REV]; required"},
+    {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "model name reported by the API (default: the directory name)"},
+    {"host", OPT_STR, OFF(host), "127.0.0.1", 0, 0, "ADDR", "address to bind; use 0.0.0.0 or :: to accept remote clients"},
+    {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
+    {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16 or int8"},
+    {"threads", OPT_INT, OFF(threads), "0", 0, 4096, "N", "compute threads for the model; 0 = all cores"},
+    {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_SRV_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
+    {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = 512 capped by the model"},
+    {"layers", OPT_INT, OFF(layers), "0", 0, RR_MAX_LAYERS, "N", "run only the first N encoder layers (faster, less accurate); 0 = all"},
+    {"truncation", OPT_STR, OFF(truncation), "flag", 0, 0, "MODE", "pair truncation: flag (FlagEmbedding) or longest_first (transformers)"},
+    {"auto-truncate", OPT_BOOL, OFF(auto_truncate), "1", 0, 1, NULL, "truncate long pairs when a request does not set \"truncate\" (--no-auto-truncate: 413 instead)"},
+    {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "16384", RR_SRV_MIN_BATCH_TOKENS, RR_SRV_MAX_BATCH_TOKENS, "N", "token budget of one forward pass (sum of pair lengths)"},
+    {"max-batch-pairs", OPT_SIZE, OFF(max_batch_pairs), "256", 1, RR_SRV_MAX_BATCH_PAIRS, "N", "pairs per forward pass"},
+    {"max-wait-ms", OPT_FLOAT, OFF(max_wait_ms), "2", 0, RR_SRV_MAX_WAIT_MS, "MS", "longest time a queued pair waits for its batch to fill"},
+    {"max-queue-pairs", OPT_SIZE, OFF(max_queue_pairs), "4096", 1, RR_SRV_MAX_QUEUE_PAIRS, "N", "queued pairs bound; beyond it requests get 429 + Retry-After"},
+    {"max-docs", OPT_SIZE, OFF(max_docs), "1000", 1, RR_SRV_MAX_DOCS, "N", "documents per request (413 beyond); must be <= --max-queue-pairs"},
+    {"max-body-bytes", OPT_SIZE, OFF(max_body_bytes), "8M", 64, (double)RR_SRV_MAX_BODY_BYTES, "BYTES", "request body size (413 beyond); suffixes K, M, G"},
+    {"max-text-bytes", OPT_SIZE, OFF(max_text_bytes), "1M", 1, (double)RR_SRV_MAX_TEXT_BYTES, "BYTES", "bytes of one query or document (413 beyond)"},
+    {"max-connections", OPT_INT, OFF(max_connections), "1000", 1, RR_SRV_MAX_CONNECTIONS, "N", "concurrent connections"},
+    {"timeout", OPT_INT, OFF(timeout_s), "30", 1, RR_SRV_MAX_TIMEOUT_S, "S", "read/write/idle timeout per connection, seconds"},
+    {"shutdown-timeout", OPT_INT, OFF(shutdown_timeout_s), "30", 0, RR_SRV_MAX_TIMEOUT_S, "S", "on SIGTERM/SIGINT, how long queued work may finish"},
+    {"api-key", OPT_STR, OFF(api_key), NULL, 0, 0, "KEY", "require 'Authorization: Bearer KEY' (prefer the env var: flags show in ps)"},
+    {"access-log", OPT_BOOL, OFF(access_log), "1", 0, 1, NULL, "one line per request on stderr (--no-access-log disables)"},
+};
+#define N_OPTS (sizeof k_opts / sizeof k_opts[0])
+
+static void env_name(const opt_t *o, char *buf, size_t cap) {
+    size_t k = (size_t)snprintf(buf, cap, "RERANK_");
+    for (const char *p = o->name; *p && k + 1 < cap; p++) buf[k++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    buf[k] = 0;
+}
+
+void rr_server_config_help(FILE *out) {
+    fprintf(out, "usage: rerank serve --model DIR [options]\n\n"
+                 "Serve a cross-encoder over HTTP: POST /rerank (TEI), POST /v1/rerank and\n"
+                 "/v2/rerank (Cohere / Jina), GET /health /ready /info /metrics /openapi.json.\n\n"
+                 "options (each also read from the environment variable shown):\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_t *o = &k_opts[i];
+        char env[64], flag[64];
+        env_name(o, env, sizeof env);
+        if (o->kind == OPT_BOOL)
+            snprintf(flag, sizeof flag, "--%s%s", !strcmp(o->def, "1") ? "no-" : "", o->name);
+        else
+            snprintf(flag, sizeof flag, "--%s %s", o->name, o->arg);
+        fprintf(out, "  %-26s %s\n  %-26s [env %s", flag, o->help, "", env);
+        if (o->def) fprintf(out, ", default %s", o->kind == OPT_BOOL ? (!strcmp(o->def, "1") ? "on" : "off") : o->def);
+        fprintf(out, "]\n");
+    }
+    fprintf(out, "  %-26s %s\n", "--help", "this text");
+}
+
+static int parse_bool(const char *s, int *out) {
+    if (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on")) { *out = 1; return 0; }
+    if (!strcmp(s, "0") || !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off")) { *out = 0; return 0; }
+    return -1;
+}
+
+/* Store text value v into option o. Returns 0 or -1 (message to err). */
+static int set_opt(rr_server_config_t *cfg, const opt_t *o, const char *v, const char *src, FILE *err) {
+    char *base = (char *)cfg + o->off;
+    switch (o->kind) {
+    case OPT_STR: {
+        char **dst = (char **)base;
+        char *d = rr_strndup(v, strlen(v));
+        if (!d) { fprintf(err, "rerank serve: out of memory\n"); return -1; }
+        rr_free(*dst);
+        *dst = d;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (parse_bool(v, (int *)base) != 0) {
+            fprintf(err, "rerank serve: %s: '%s' is not a boolean (1/0, true/false)\n", src, v);
+            return -1;
+        }
+        return 0;
+    case OPT_INT:
+    case OPT_SIZE: {
+        errno = 0;
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (end == v || errno) goto bad_num;
+        if (o->kind == OPT_SIZE && *end) {
+            long long mul = 0;
+            switch (*end) {
+            case 'k': case 'K': mul = 1LL << 10; break;
+            case 'm': case 'M': mul = 1LL << 20; break;
+            case 'g': case 'G': mul = 1LL << 30; break;
+            }
+            if (!mul || end[1]) goto bad_num;
+            if (x > (long long)o->max / mul + 1) goto range;
+            x *= mul;
+        } else if (*end) goto bad_num;
+        if ((double)x < o->min || (double)x > o->max) goto range;
+        *(long *)base = (long)x;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        errno = 0;
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(x)) goto bad_num;
+        if (x < o->min || x > o->max) goto range;
+        *(double *)base = x;
+        return 0;
+    }
+    }
+    return -1;
+bad_num:
+    fprintf(err, "rerank serve: %s: '%s' is not a valid number\n", src, v);
+    return -1;
+range:
+    fprintf(err, "rerank serve: %s: '%s' is out of range [%.0f, %.0f]\n", src, v, o->min, o->max);
+    return -1;
+}
+
+void rr_server_config_free(rr_server_config_t *cfg) {
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (k_opts[i].kind == OPT_STR) {
+            char **p = (char **)((char *)cfg + k_opts[i].off);
+            rr_free(*p);
+            *p = NULL;
+        }
+}
+
+static const char *default_getenv(const char *name) { return getenv(name); }
+
+int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
+                           const char *(*getenv_fn)(const char *), FILE *out, FILE *err) {
+    memset(cfg, 0, sizeof *cfg);
+    if (!getenv_fn) getenv_fn = default_getenv;
+    char src[96];
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_t *o = &k_opts[i];
+        if (o->def) {
+            snprintf(src, sizeof src, "default of --%s", o->name);
+            if (set_opt(cfg, o, o->def, src, err)) goto fail;
+        }
+        char env[64];
+        env_name(o, env, sizeof env);
+        const char *v = getenv_fn(env);
+        if (v && *v) {
+            if (set_opt(cfg, o, v, env, err)) goto fail;
+        }
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            rr_server_config_help(out);
+            rr_server_config_free(cfg);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(err, "rerank serve: unexpected argument '%s' (see --help)\n", arg);
+            goto fail;
+        }
+        const char *name = arg + 2, *val = NULL;
+        size_t nlen = strlen(name);
+        const char *eq = strchr(name, '=');
+        if (eq) { nlen = (size_t)(eq - name); val = eq + 1; }
+        const opt_t *o = NULL;
+        int negated = 0;
+        for (size_t i = 0; i < N_OPTS && !o; i++) {
+            if (strlen(k_opts[i].name) == nlen && !strncmp(k_opts[i].name, name, nlen)) o = &k_opts[i];
+            else if (k_opts[i].kind == OPT_BOOL && nlen == strlen(k_opts[i].name) + 3 &&
+                     !strncmp(name, "no-", 3) && !strncmp(name + 3, k_opts[i].name, nlen - 3)) {
+                o = &k_opts[i];
+                negated = 1;
+            }
+        }
+        if (!o) {
+            fprintf(err, "rerank serve: unknown option '%s' (see --help)\n", arg);
+            goto fail;
+        }
+        snprintf(src, sizeof src, "--%.*s", (int)nlen, name);
+        if (o->kind == OPT_BOOL) {
+            if (negated && val) { fprintf(err, "rerank serve: %s takes no value\n", src); goto fail; }
+            if (set_opt(cfg, o, negated ? "0" : (val ? val : "1"), src, err)) goto fail;
+            continue;
+        }
+        if (!val) {
+            if (a + 1 >= argc) { fprintf(err, "rerank serve: %s needs a value\n", src); goto fail; }
+            val = argv[++a];
+        }
+        if (set_opt(cfg, o, val, src, err)) goto fail;
+    }
+    if (!cfg->model || !*cfg->model) {
+        fprintf(err, "rerank serve: --model DIR is required (see --help)\n");
+        goto fail;
+    }
+    if (cfg->max_docs > cfg->max_queue_pairs) {
+        fprintf(err, "rerank serve: --max-docs (%ld) must be <= --max-queue-pairs (%ld)\n",
+                cfg->max_docs, cfg->max_queue_pairs);
+        goto fail;
+    }
+    if (cfg->max_text_bytes > cfg->max_body_bytes) cfg->max_text_bytes = cfg->max_body_bytes;
+    if (strcmp(cfg->truncation, "flag") && strcmp(cfg->truncation, "longest_first")) {
+        fprintf(err, "rerank serve: --truncation must be flag or longest_first\n");
+        goto fail;
+    }
+    if (strcmp(cfg->precision, "fp32") && strcmp(cfg->precision, "bf16") && strcmp(cfg->precision, "int8")) {
+        fprintf(err, "rerank serve: --precision must be fp32, bf16 or int8\n");
+        goto fail;
+    }
+    if (cfg->api_key && (strlen(cfg->api_key) == 0 || strlen(cfg->api_key) > RR_SRV_MAX_API_KEY_BYTES)) {
+        fprintf(err, "rerank serve: --api-key must be 1..%d bytes\n", RR_SRV_MAX_API_KEY_BYTES);
+        goto fail;
+    }
+    return 0;
+fail:
+    rr_server_config_free(cfg);
+    return -1;
+}

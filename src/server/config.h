@@ -1,0 +1,45 @@
+/* config.h — `rerank serve` configuration. One table (config.c) drives the
+ * command-line flags, the RERANK_* environment variables and --help.
+ * Precedence: built-in default < environment < command line. */
+#ifndef RR_SERVER_CONFIG_H
+#define RR_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct rr_server_config {
+    char *model;          /* model directory (required)                  */
+    char *model_id;       /* name reported by the API (default: dir name)*/
+    char *host;           /* bind address                                */
+    long port;            /* 0 = any free port                           */
+    char *precision;      /* fp32 | bf16 | int8                          */
+    long threads;         /* compute threads, 0 = all cores              */
+    long http_threads;    /* HTTP threads (parse + tokenize)             */
+    long max_length;      /* pair length cap in tokens, 0 = model's      */
+    long layers;          /* run the first N layers, 0 = all             */
+    char *truncation;     /* flag | longest_first                        */
+    int auto_truncate;    /* truncate long inputs when the request says nothing */
+    long max_batch_tokens;
+    long max_batch_pairs;
+    double max_wait_ms;
+    long max_queue_pairs;
+    long max_docs;
+    long max_body_bytes;
+    long max_text_bytes;
+    long max_connections;
+    long timeout_s;
+    long shutdown_timeout_s;
+    char *api_key;
+    int access_log;
+} rr_server_config_t;
+
+/* Parse defaults, then RERANK_* environment variables, then argv (argv[0] is
+ * the command name). Returns 0 on success, 1 if --help was printed to `out`,
+ * -1 on a usage error (message written to `err`). Free with
+ * rr_server_config_free. `getenv_fn` may be NULL (uses getenv). */
+int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
+                           const char *(*getenv_fn)(const char *), FILE *out, FILE *err);
+void rr_server_config_free(rr_server_config_t *cfg);
+void rr_server_config_help(FILE *out);
+
+#endif

@@ -1,0 +1,346 @@
+/* http.c — libmicrohttpd plumbing: daemon start/stop, request bodies,
+ * routing, responses, access log and request metrics. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/server_internal.h"
+#include "server/server_limits.h"
+
+double rr_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
+                           int retry_after) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        rr_free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    char id[32];
+    snprintf(id, sizeof id, "%llu", r->id);
+    MHD_add_response_header(resp, "X-Request-Id", id);
+    if (retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (status == 405) {
+        const char *allow = r->route == RR_ROUTE_RERANK || r->route == RR_ROUTE_V1 || r->route == RR_ROUTE_V2 ? "POST" : "GET, HEAD";
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (atomic_load(&r->srv->state) == RR_STATE_DRAINING)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = status;
+    r->resp_bytes = len;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = 0;
+    char *body = rr_api_render_error(status, type, msg, &len);
+    if (!body) return rr_respond(r, status, "text/plain", NULL, 0, 0);
+    int retry = (status == 429 || status == 503) ? RR_SRV_RETRY_AFTER_S : 0;
+    return rr_respond(r, status, "application/json", body, len, retry);
+}
+
+typedef struct route_def {
+    const char *path;
+    rr_route_t route;
+    int post;    /* 1: POST route, 0: GET/HEAD route */
+    int open;    /* 1: no API key needed             */
+} route_def_t;
+
+static const route_def_t k_routes[] = {
+    {"/rerank", RR_ROUTE_RERANK, 1, 0},   {"/v1/rerank", RR_ROUTE_V1, 1, 0},
+    {"/v2/rerank", RR_ROUTE_V2, 1, 0},    {"/health", RR_ROUTE_HEALTH, 0, 1},
+    {"/ready", RR_ROUTE_READY, 0, 1},     {"/info", RR_ROUTE_INFO, 0, 0},
+    {"/metrics", RR_ROUTE_METRICS, 0, 1}, {"/openapi.json", RR_ROUTE_OPENAPI, 0, 0},
+};
+
+static void format_client(struct MHD_Connection *c, char *out, size_t cap) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "-");
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+static void copy_trunc(char *dst, size_t cap, const char *src) {
+    size_t n = 0;
+    for (; src && src[n] && n + 1 < cap; n++) dst[n] = (src[n] >= 0x20 && src[n] < 0x7f && src[n] != '"') ? src[n] : '?';
+    dst[n] = 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    rr_server_t *s = cls;
+    (void)version;
+    rr_conn_req_t *r = *con_cls;
+    if (!r) {
+        r = rr_calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->srv = s;
+        r->conn = conn;
+        r->t0 = rr_now_s();
+        r->id = atomic_fetch_add(&s->seq, 1) + 1;
+        r->route = RR_ROUTE_OTHER;
+        r->status = 0;
+        r->before_drain = atomic_load(&s->state) != RR_STATE_DRAINING;
+        copy_trunc(r->method, sizeof r->method, method);
+        copy_trunc(r->path, sizeof r->path, url);
+        format_client(conn, r->client, sizeof r->client);
+        atomic_fetch_add(&s->in_flight, 1);
+        *con_cls = r;
+
+        const route_def_t *rd = NULL;
+        for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++)
+            if (!strcmp(url, k_routes[i].path)) rd = &k_routes[i];
+        if (!rd) return rr_respond_error(r, 404, "not_found", "no route %s", r->path);
+        r->route = rd->route;
+        int is_post = !strcmp(method, "POST");
+        int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+        if (rd->post ? !is_post : !is_get)
+            return rr_respond_error(r, 405, "method_not_allowed", "%s %s is not allowed", r->method, r->path);
+        if (!rd->open && s->cfg->api_key) {
+            const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+            if (!rr_auth_check(h, s->cfg->api_key))
+                return rr_respond_error(r, 401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY)");
+        }
+        if (rd->post) {
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (cl) {
+                unsigned long long n = strtoull(cl, NULL, 10);
+                if (n > (unsigned long long)s->cfg->max_body_bytes)
+                    return rr_respond_error(r, 413, "validation", "request body is %llu bytes; the limit is %ld", n,
+                                            s->cfg->max_body_bytes);
+            }
+        }
+        return MHD_YES;
+    }
+    if (r->status) { /* response already queued (early error); drop any body */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large || r->len + n > (size_t)s->cfg->max_body_bytes) {
+            r->too_large = 1;
+            r->discarded += n;
+            /* A client streaming far past the limit is cut off. */
+            return r->discarded > 4 * (size_t)s->cfg->max_body_bytes ? MHD_NO : MHD_YES;
+        }
+        if (r->len + n + 1 > r->cap) {
+            size_t nc = r->cap ? r->cap : 4096;
+            while (nc < r->len + n + 1) nc *= 2;
+            if (nc > (size_t)s->cfg->max_body_bytes + 1) nc = (size_t)s->cfg->max_body_bytes + 1;
+            char *nb = rr_realloc(r->body, nc);
+            if (!nb) return MHD_NO;
+            r->body = nb;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        r->body[r->len] = 0;
+        return MHD_YES;
+    }
+    /* Whole request received, or resumed after the batcher finished. */
+    if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_route_rerank_finish(r);
+    switch (r->route) {
+    case RR_ROUTE_RERANK:
+    case RR_ROUTE_V1:
+    case RR_ROUTE_V2:
+        if (r->too_large)
+            return rr_respond_error(r, 413, "validation", "request body is larger than %ld bytes", s->cfg->max_body_bytes);
+        return rr_route_rerank_start(r);
+    default:
+        return rr_route_get(r);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    rr_server_t *s = cls;
+    (void)conn;
+    rr_conn_req_t *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    /* A queued job cannot be pending here (its connection is suspended),
+     * except if the daemon is stopped underneath it: cancel and wait. */
+    int ph = atomic_load(&r->phase);
+    if (ph == RR_PHASE_SUBMITTED || ph == RR_PHASE_SUSPENDED) {
+        rr_batcher_cancel(s->batcher, &r->job);
+        while (atomic_load(&r->phase) != RR_PHASE_DONE) usleep(1000);
+    }
+    rr_watch_remove(s, r);
+    int status = r->status;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK || !status) {
+        if (!status || status == 200) status = 499; /* client went away before the answer */
+    }
+    double dt = rr_now_s() - r->t0;
+    rr_metrics_request(s->metrics, r->route, status, dt);
+    if (status == 499) rr_metrics_cancelled(s->metrics);
+    if (s->cfg->access_log) {
+        fprintf(stderr, "rerank: %s \"%s %s\" %d %zu %.2fms id=%llu docs=%zu tokens=%zu\n", r->client, r->method,
+                r->path, status, r->resp_bytes, dt * 1e3, r->id, r->req.n_docs, r->total_tokens);
+    }
+    rr_conn_req_release_rerank(r);
+    rr_free(r->body);
+    rr_free(r);
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && buf[n - 1] == '\n') buf[--n] = 0;
+    /* Our own MHD_NO after a client went away (cancelled request). */
+    if (strstr(buf, "Application reported internal error")) return;
+    fprintf(stderr, "rerank: http: %s\n", buf);
+}
+
+rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out) {
+    *out = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%ld", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0 || !ai)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cannot resolve --host '%s': %s", cfg->host, gai_strerror(gai));
+    rr_server_t *s = rr_calloc(1, sizeof *s);
+    if (!s) {
+        freeaddrinfo(ai);
+        return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    }
+    s->cfg = cfg;
+    s->metrics = rr_metrics_new();
+    pthread_mutex_init(&s->watch_mu, NULL);
+    s->limits.max_body_bytes = (size_t)cfg->max_body_bytes;
+    s->limits.max_docs = (size_t)cfg->max_docs;
+    s->limits.max_text_bytes = (size_t)cfg->max_text_bytes;
+    if (!s->metrics || rr_watch_start(s) != 0) {
+        freeaddrinfo(ai);
+        rr_server_free(s);
+        return rr_error(RERANK_ERR_NOMEM, "cannot start the server (out of memory or threads)");
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen < sizeof ss ? ai->ai_addrlen : sizeof ss);
+    freeaddrinfo(ai);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RR_SRV_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        rr_server_free(s);
+        return rr_error(RERANK_ERR_IO, "cannot listen on %s port %ld (address in use, or not permitted?)", cfg->host,
+                        cfg->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : (int)cfg->port;
+    *out = s;
+    return RERANK_OK;
+}
+
+int rr_server_port(const rr_server_t *s) { return s->port; }
+
+static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds) {
+    rr_metrics_batch(ctx, pairs, tokens, seconds);
+}
+static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seconds); }
+
+rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info) {
+    s->backend = *be;
+    s->info = *info;
+    const char *src[6] = {info->model_id, info->architecture, info->model_type,
+                          info->precision, info->weights_dtype, info->device};
+    const char **dst[6] = {&s->info.model_id, &s->info.architecture, &s->info.model_type,
+                           &s->info.precision, &s->info.weights_dtype, &s->info.device};
+    for (int i = 0; i < 6; i++) {
+        const char *v = src[i] ? src[i] : "";
+        s->info_strings[i] = rr_strndup(v, strlen(v));
+        if (!s->info_strings[i]) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+        *dst[i] = s->info_strings[i];
+    }
+    s->max_length = info->max_length;
+    s->truncation = info->truncation;
+    rr_batcher_config_t bc = {.max_batch_tokens = (size_t)s->cfg->max_batch_tokens,
+                              .max_batch_pairs = (size_t)s->cfg->max_batch_pairs,
+                              .max_wait_ms = s->cfg->max_wait_ms,
+                              .max_queue_pairs = (size_t)s->cfg->max_queue_pairs};
+    rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
+    rerank_status_t st = rr_batcher_create(&bc, be->score, be->ctx, &obs, &s->batcher);
+    if (st) return st;
+    atomic_store(&s->state, RR_STATE_READY);
+    return RERANK_OK;
+}
+
+void rr_server_drain(rr_server_t *s, double timeout_s) {
+    if (s->drained) return;
+    s->drained = 1;
+    atomic_store(&s->state, RR_STATE_DRAINING);
+    if (s->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+    }
+    double end = rr_now_s() + timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && rr_now_s() < end) usleep(5000);
+    if (s->batcher) {
+        rr_batcher_close(s->batcher);
+        rr_batcher_cancel_all(s->batcher); /* past the timeout: drop what is queued */
+    }
+    /* Cancelled requests resume and close; give them a moment. */
+    end = rr_now_s() + 2.0;
+    while (atomic_load(&s->in_flight) > 0 && rr_now_s() < end) usleep(5000);
+}
+
+void rr_server_free(rr_server_t *s) {
+    if (!s) return;
+    if (s->daemon) {
+        rr_server_drain(s, 0);
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
+    rr_watch_stop(s);
+    rr_batcher_free(s->batcher);
+    rr_metrics_free(s->metrics);
+    for (int i = 0; i < 6; i++) rr_free(s->info_strings[i]);
+    pthread_mutex_destroy(&s->watch_mu);
+    rr_free(s);
+}

@@ -1,0 +1,54 @@
+/* server.h — the HTTP reranking server, independent of where scores come
+ * from: a backend supplies tokenization and scoring (the real model in
+ * serve_main.c, a fake one in the tests). */
+#ifndef RR_SERVER_SERVER_H
+#define RR_SERVER_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank.h"
+#include "server/batcher.h"
+#include "server/config.h"
+
+typedef struct rr_backend {
+    void *ctx;
+    /* Encode (query, doc) with special tokens, truncated to max_length
+     * tokens (0 = no truncation). Must be thread-safe. */
+    rerank_status_t (*encode_pair)(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                   int32_t max_length, rerank_truncation_t trunc,
+                                   rerank_encoding_t *enc);
+    /* Raw logits of token pairs; called from the batcher thread only. */
+    rr_score_fn score;
+} rr_backend_t;
+
+/* What /info, /metrics and the Cohere "model" field report. */
+typedef struct rr_server_info {
+    const char *model_id;
+    const char *architecture;
+    const char *model_type;
+    const char *precision;
+    const char *weights_dtype;
+    const char *device;
+    int32_t num_layers;    /* of the checkpoint          */
+    int32_t layers_used;   /* run per request            */
+    int32_t max_length;    /* pair cap used for requests */
+    rerank_truncation_t truncation;
+} rr_server_info_t;
+
+typedef struct rr_server rr_server_t;
+
+/* Bind and start serving (health answers 503 "loading" until a backend is
+ * set). `cfg` is copied by reference and must outlive the server. */
+rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out);
+int rr_server_port(const rr_server_t *s);
+/* Attach the backend (strings in info are copied): starts the batcher and
+ * makes the rerank routes available. */
+rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info);
+/* Graceful stop: refuse new connections and new requests, let in-flight
+ * requests finish for up to timeout_s seconds, cancel the rest. */
+void rr_server_drain(rr_server_t *s, double timeout_s);
+/* Stop everything and free (drains with timeout 0 if not drained). */
+void rr_server_free(rr_server_t *s);
+
+#endif

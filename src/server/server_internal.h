@@ -1,0 +1,96 @@
+/* server_internal.h — state shared by http.c, routes.c and watch.c. */
+#ifndef RR_SERVER_INTERNAL_H
+#define RR_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/api.h"
+#include "server/metrics.h"
+#include "server/server.h"
+
+enum { RR_STATE_LOADING = 0, RR_STATE_READY = 1, RR_STATE_DRAINING = 2 };
+/* A rerank request's progress through the batcher (conn_req.phase). */
+enum { RR_PHASE_NONE = 0, RR_PHASE_SUBMITTED, RR_PHASE_SUSPENDED, RR_PHASE_DONE };
+
+typedef struct rr_conn_req rr_conn_req_t;
+
+struct rr_server {
+    const rr_server_config_t *cfg;
+    struct MHD_Daemon *daemon;
+    int port;
+    atomic_int state;
+    atomic_long in_flight;
+    atomic_ullong seq;
+    rr_backend_t backend;
+    rr_server_info_t info;
+    char *info_strings[6];
+    rr_batcher_t *batcher;
+    rr_metrics_t *metrics;
+    rr_api_limits_t limits;
+    rerank_truncation_t truncation;
+    int32_t max_length;
+    /* disconnect watcher over suspended connections */
+    pthread_mutex_t watch_mu;
+    rr_conn_req_t *watch_head;
+    size_t watch_n;
+    pthread_t watch_thread;
+    int watch_started;
+    atomic_int watch_stop;
+    int drained;
+};
+
+struct rr_conn_req {
+    rr_server_t *srv;
+    struct MHD_Connection *conn;
+    unsigned long long id;
+    rr_route_t route;
+    double t0;
+    int before_drain;     /* headers arrived before the drain began      */
+    char method[8];
+    char path[64];
+    char client[64];
+    /* body */
+    char *body;
+    size_t len, cap, discarded;
+    int too_large;
+    /* response bookkeeping */
+    int status;           /* HTTP status sent (499: client went away)     */
+    size_t resp_bytes;
+    /* rerank */
+    rr_rerank_req_t req;
+    rerank_encoding_t *encs;
+    rerank_pair_t *pairs;
+    float *scores;
+    size_t total_tokens;
+    rr_job_t job;
+    atomic_int phase;
+    /* watch list */
+    int watched, watch_cancelled;
+    rr_conn_req_t *wnext, *wprev;
+};
+
+/* http.c */
+double rr_now_s(void);
+enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
+                           int retry_after);
+enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* routes.c */
+enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r);
+enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r);
+enum MHD_Result rr_route_get(rr_conn_req_t *r);
+void rr_conn_req_release_rerank(rr_conn_req_t *r);
+
+/* watch.c */
+int rr_watch_start(rr_server_t *s);
+void rr_watch_stop(rr_server_t *s);
+void rr_watch_add(rr_server_t *s, rr_conn_req_t *r);
+void rr_watch_remove(rr_server_t *s, rr_conn_req_t *r);
+
+/* openapi.c */
+extern const char rr_openapi_json[];
+
+#endif

@@ -1,0 +1,295 @@
+/* internal.h — shared internals of the tokenizer module (src/tokenizer/).
+ *
+ * For other engineers of this module (e.g. the BERT path): you may include
+ * this header for the small growable containers below (rr_ids_t, rr_sbuf_t);
+ * they follow the same (pointer, length, capacity) convention as bert.h and
+ * grow with rr_realloc. Everything else here is the framework's private
+ * pipeline description (normalizers, pre-tokenizers, models, templates); it
+ * is immutable after rerank_tokenizer_load and shared by all threads.
+ *
+ * Pipeline of one text, exactly as Hugging Face `tokenizers`:
+ *   raw text -> split on non-normalized added tokens
+ *            -> each remaining piece: normalizer
+ *            -> split on normalized added tokens
+ *            -> pre-tokenizer (words) -> model (ids)
+ */
+#ifndef RR_TOKENIZER_INTERNAL_H
+#define RR_TOKENIZER_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rerank.h"
+#include "tokenizer/bert.h"
+
+/* ---- growable containers ------------------------------------------------ */
+
+typedef struct rr_ids {
+    int32_t *v;
+    size_t n, cap;
+} rr_ids_t;
+
+typedef struct rr_sbuf {
+    char *p;
+    size_t n, cap;
+} rr_sbuf_t;
+
+/* Ensure room for `extra` more elements (RERANK_ERR_NOMEM / LIMIT on failure). */
+rerank_status_t rr_ids_reserve(rr_ids_t *v, size_t extra);
+rerank_status_t rr_ids_push(rr_ids_t *v, int32_t id);
+void rr_ids_free(rr_ids_t *v);
+
+rerank_status_t rr_sbuf_reserve(rr_sbuf_t *b, size_t extra);
+rerank_status_t rr_sbuf_append(rr_sbuf_t *b, const char *s, size_t n);
+rerank_status_t rr_sbuf_append_cp(rr_sbuf_t *b, uint32_t cp);
+void rr_sbuf_free(rr_sbuf_t *b);
+
+/* Generic grow helper: make *p hold at least `need` elements of `elem` bytes. */
+rerank_status_t rr_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* ---- JSON helpers (tokenizer.json) -------------------------------------- */
+
+/* Object member "type" as a string, or NULL. */
+const char *rr_json_type(const json_t *obj);
+/* Optional boolean member: *out = default when absent/null; error if not bool. */
+rerank_status_t rr_json_bool(const json_t *obj, const char *key, int dflt, int *out,
+                             const char *ctx);
+
+/* ---- Precompiled charsmap (SentencePiece) -------------------------------- */
+
+typedef struct rr_precompiled rr_precompiled_t;
+
+/* Parse the raw (base64-decoded) charsmap blob. */
+rerank_status_t rr_precompiled_create(const unsigned char *blob, size_t n,
+                                      rr_precompiled_t **out);
+void rr_precompiled_free(rr_precompiled_t *pc);
+/* Shortest-prefix replacement for s[0..n): 1 and (*rep, *rep_len) if the
+ * trie has an entry that is a prefix of s, else 0. */
+int rr_precompiled_transform(const rr_precompiled_t *pc, const char *s, size_t n,
+                             const char **rep, size_t *rep_len);
+/* HF's grapheme-wise normalization of s (valid UTF-8), appended to out. */
+rerank_status_t rr_precompiled_normalize(const rr_precompiled_t *pc, const char *s, size_t n,
+                                         rr_sbuf_t *out);
+/* Base64 (standard alphabet, '=' padding optional) into a new rr_malloc'd blob. */
+rerank_status_t rr_base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_n);
+
+/* ---- tiny regex (Replace / Split patterns) ------------------------------ */
+
+typedef struct rr_regex rr_regex_t;
+
+/* Compile a pattern from the subset used by real tokenizer.json files:
+ * concatenations of literal chars, escapes (\s \S \d \D \w \W \t \n \r and
+ * escaped punctuation), '.', character classes [...] with ranges/negation,
+ * each optionally quantified by ? * + {n} {n,} {n,m}; also alternation of
+ * such sequences with '|'. Anything else -> RERANK_ERR_UNSUPPORTED. */
+rerank_status_t rr_regex_compile(const char *pat, size_t n, rr_regex_t **out);
+/* A pattern matching the literal string lit[0..n). */
+rerank_status_t rr_regex_compile_literal(const char *lit, size_t n, rr_regex_t **out);
+void rr_regex_free(rr_regex_t *re);
+/* Leftmost-first match at or after byte `from` of s[0..n) (valid UTF-8).
+ * Returns 1 and [*ms, *me) if found (possibly empty), 0 if none,
+ * -1 on allocation failure. Linear time (Pike VM). */
+int rr_regex_find(const rr_regex_t *re, const char *s, size_t n, size_t from, size_t *ms,
+                  size_t *me);
+
+/* Unicode \s (White_Space) and \w (Alphabetic, marks, Nd, Pc, joiners). */
+int rr_re_is_space(uint32_t c);
+int rr_re_is_word(uint32_t c);
+
+/* ---- normalizers -------------------------------------------------------- */
+
+typedef enum rr_norm_kind {
+    RR_NORM_SEQUENCE,
+    RR_NORM_PRECOMPILED,
+    RR_NORM_REPLACE,
+    RR_NORM_LOWERCASE,
+    RR_NORM_NFC,
+    RR_NORM_NFD,
+    RR_NORM_NFKC,
+    RR_NORM_NFKD,
+    RR_NORM_STRIP,
+    RR_NORM_STRIP_ACCENTS,
+    RR_NORM_PREPEND,
+    RR_NORM_BERT,
+} rr_norm_kind_t;
+
+typedef struct rr_normalizer {
+    rr_norm_kind_t kind;
+    struct rr_normalizer *children; /* SEQUENCE */
+    size_t n_children;
+    rr_precompiled_t *pc;           /* PRECOMPILED */
+    rr_regex_t *re;                 /* REPLACE (regex form) */
+    char *pattern, *content;        /* REPLACE (string form pattern), PREPEND */
+    size_t pattern_len, content_len;
+    int strip_left, strip_right;    /* STRIP */
+    rr_bert_norm_opts_t bert;       /* BERT */
+} rr_normalizer_t;
+
+/* Parse a "normalizer" member (NULL/json null -> *out = NULL, no normalizer). */
+rerank_status_t rr_normalizer_parse(const json_t *j, rr_normalizer_t **out);
+void rr_normalizer_free(rr_normalizer_t *n);
+/* Normalize s[0..n) into out (out is reset first). */
+rerank_status_t rr_normalize(const rr_normalizer_t *nz, const char *s, size_t n, rr_sbuf_t *out);
+
+/* ---- pre-tokenizers ------------------------------------------------------ */
+
+typedef enum rr_pretok_kind {
+    RR_PRETOK_SEQUENCE,
+    RR_PRETOK_METASPACE,
+    RR_PRETOK_WHITESPACE_SPLIT,
+    RR_PRETOK_BERT,
+} rr_pretok_kind_t;
+
+typedef enum { RR_PREPEND_ALWAYS, RR_PREPEND_FIRST, RR_PREPEND_NEVER } rr_prepend_t;
+
+typedef struct rr_pretok {
+    rr_pretok_kind_t kind;
+    struct rr_pretok *children;
+    size_t n_children;
+    char replacement[4]; /* METASPACE: UTF-8 of the replacement char */
+    int replacement_len;
+    rr_prepend_t prepend;
+    int split;
+} rr_pretok_t;
+
+/* A word list: words are byte ranges of `text`; `first` marks a word that
+ * starts at offset 0 of the original input (Metaspace prepend_scheme first). */
+typedef struct rr_word {
+    size_t start, len;
+    int first;
+} rr_word_t;
+
+typedef struct rr_words {
+    rr_sbuf_t text;
+    rr_word_t *w;
+    size_t n, cap;
+} rr_words_t;
+
+rerank_status_t rr_words_push(rr_words_t *ws, size_t start, size_t len, int first);
+void rr_words_reset(rr_words_t *ws);
+void rr_words_free(rr_words_t *ws);
+
+rerank_status_t rr_pretok_parse(const json_t *j, rr_pretok_t **out);
+void rr_pretok_free(rr_pretok_t *p);
+/* Pre-tokenize s[0..n) (one piece of normalized text; `first`: it starts at
+ * offset 0 of the input) into *out (reset first). */
+rerank_status_t rr_pretokenize(const rr_pretok_t *p, const char *s, size_t n, int first,
+                               rr_words_t *out);
+
+/* ---- Unigram model -------------------------------------------------------- */
+
+typedef struct rr_unigram rr_unigram_t;
+
+/* A Unigram vocab parsed outside jansson (vocab_fast.c): piece i is
+ * arena[off[i] .. off[i] + len[i]), with score[i]. */
+typedef struct rr_vocab {
+    char *arena;
+    size_t arena_n;
+    uint32_t *off, *len;
+    double *score;
+    size_t n;
+} rr_vocab_t;
+
+/* If buf (a whole tokenizer.json, *n bytes) has a Unigram model.vocab array,
+ * parse it into *out and cut it out of buf (replaced by "[]", *n updated);
+ * otherwise leave buf as is and set out->n = 0. */
+rerank_status_t rr_vocab_fast_parse(char *buf, size_t *n, rr_vocab_t *out);
+void rr_vocab_free(rr_vocab_t *v);
+
+/* Build from tokenizer.json's "model" object (type Unigram). `pre` (may be
+ * NULL) is the vocab when vocab_fast.c already took it out of the JSON. */
+rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr_unigram_t **out);
+/* Build from arrays (tests): pieces[i] NUL-terminated, scores[i]. unk_id < 0: none. */
+rerank_status_t rr_unigram_create_raw(const char *const *pieces, const double *scores,
+                                      size_t n, int32_t unk_id, int byte_fallback,
+                                      rr_unigram_t **out);
+void rr_unigram_free(rr_unigram_t *u);
+int32_t rr_unigram_size(const rr_unigram_t *u);
+/* Exact piece lookup: 1 and *id if found. */
+int rr_unigram_lookup(const rr_unigram_t *u, const char *s, size_t n, int32_t *id);
+/* Viterbi-segment one word and append its ids. */
+rerank_status_t rr_unigram_encode(const rr_unigram_t *u, const char *s, size_t n, rr_ids_t *ids);
+
+/* ---- added tokens ------------------------------------------------------- */
+
+typedef struct rr_added {
+    char *content;
+    size_t len;
+    int32_t id;
+    int single_word, lstrip, rstrip, normalized, special;
+} rr_added_t;
+
+/* A split of a text: an added token (id >= 0) or text [start, end) (id < 0). */
+typedef struct rr_split {
+    size_t start, end;
+    int32_t id;
+} rr_split_t;
+
+typedef struct rr_splits {
+    rr_split_t *v;
+    size_t n, cap;
+} rr_splits_t;
+
+/* Split s[0..n) on the given added tokens (HF AddedVocabulary::find_matches:
+ * leftmost-longest matches, single_word / lstrip / rstrip). toks[] with
+ * `normalized` == want_normalized take part. Appends to *out. */
+rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_normalized,
+                               const char *s, size_t n, rr_splits_t *out);
+
+/* ---- post-processor template ------------------------------------------- */
+
+typedef struct rr_tpl_item {
+    int seq;          /* -1: special tokens; 0: sequence A; 1: sequence B */
+    int32_t *ids;     /* special token ids */
+    size_t n_ids;
+    int32_t type_id;
+} rr_tpl_item_t;
+
+typedef struct rr_template {
+    rr_tpl_item_t *single, *pair;
+    size_t n_single, n_pair;
+} rr_template_t;
+
+/* Parse "post_processor" (null -> plain A / A B with type ids 0 / 1). */
+rerank_status_t rr_template_parse(const json_t *j, rr_template_t *out);
+void rr_template_free(rr_template_t *t);
+/* Number of special ids in the single (is_pair 0) or pair template. */
+size_t rr_template_overhead(const rr_template_t *t, int is_pair);
+/* Fill enc from a (and b, for the pair template when b != NULL). */
+rerank_status_t rr_template_apply(const rr_template_t *t, const int32_t *a, size_t na,
+                                  const int32_t *b, size_t nb, rerank_encoding_t *enc);
+
+/* ---- truncation (pure arithmetic, for tests) ---------------------------- */
+
+/* Lengths after pair truncation. max_length <= 0: unchanged. For FLAG, *na
+ * and *nb are the untruncated lengths in and the kept lengths out. */
+void rr_truncate_pair(size_t *na, size_t *nb, int32_t max_length, size_t overhead,
+                      rerank_truncation_t strategy);
+
+/* ---- the tokenizer -------------------------------------------------------- */
+
+typedef enum { RR_MODEL_UNIGRAM, RR_MODEL_WORDPIECE } rr_model_kind_t;
+
+struct rerank_tokenizer {
+    rr_normalizer_t *normalizer; /* may be NULL */
+    rr_pretok_t *pretok;         /* may be NULL */
+    rr_model_kind_t model_kind;
+    rr_unigram_t *unigram;
+    rr_wordpiece_t *wordpiece;
+    rr_added_t *added;
+    size_t n_added;
+    int has_normalized_added, has_raw_added;
+    rr_template_t tpl;
+    int32_t vocab_size;
+};
+
+/* Build a tokenizer from a parsed tokenizer.json root (`pre`: see
+ * rr_unigram_create; may be NULL). */
+rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
+                                       rerank_tokenizer_t **out);
+/* Tokenize without special tokens, appending ids. */
+rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
+                                    rr_ids_t *ids);
+
+#endif

@@ -1,0 +1,83 @@
+/* test_gemm.c — the linear layers at each precision and epilogue against a
+ * float64 reference, and the int8 row quantizer. */
+#include <stdint.h>
+
+#include "engine/gemm.h"
+#include "kernels/kernels.h"
+#include "test.h"
+
+static unsigned g_seed = 7;
+static float frand(float lo, float hi) {
+    g_seed = g_seed * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(g_seed >> 8) / (float)(1u << 24);
+}
+
+/* Max |y - ref| / max |ref| for y = epi(x W^T + b) at `prec`. */
+static double run_case(rr_gemm_t *g, rerank_precision_t prec, rr_epilogue_t epi, int M, int K, int N) {
+    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y = malloc(sizeof(float) * M * N), *y0 = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) x[i] = frand(-2, 2);
+    for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
+    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < M * N; i++) y[i] = y0[i] = frand(-1, 1);
+    rr_linear_t L;
+    double worst = -1, scale = 0;
+    if (rr_linear_init(g, &L, w, b, N, K, prec) == RERANK_OK && rr_linear(g, &L, x, M, epi, y) == RERANK_OK) {
+        worst = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double r = b[n];
+                for (int k = 0; k < K; k++) r += (double)x[m * K + k] * w[n * K + k];
+                if (epi == RR_EPI_GELU) r = 0.5 * r * (1 + erf(r / sqrt(2.0)));
+                if (epi == RR_EPI_ACC) r += y0[m * N + n];
+                worst = fmax(worst, fabs(r - y[m * N + n]));
+                scale = fmax(scale, fabs(r));
+            }
+        worst /= scale;
+    } else {
+        fprintf(stderr, "  %s: %s\n", rerank_precision_str(prec), rerank_last_error());
+    }
+    rr_linear_release(&L);
+    free(x); free(w); free(b); free(y); free(y0);
+    return worst;
+}
+
+TEST(linear_all_precisions) {
+    rr_gemm_t *g = NULL;
+    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    if (!g) return;
+    const double tol[3] = {1e-5, 2e-2, 3e-2};
+    int shapes[][3] = {{1, 32, 32}, {37, 64, 48}, {130, 1024, 96}, {5, 96, 1024}};
+    for (int p = 0; p < 3; p++)
+        for (int e = 0; e < 3; e++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                double err = run_case(g, (rerank_precision_t)p, (rr_epilogue_t)e, shapes[s][0], shapes[s][1], shapes[s][2]);
+                CHECK_MSG(err >= 0 && err <= tol[p], "%s epi %d [%d x %d x %d]: rel err %g",
+                          rerank_precision_str((rerank_precision_t)p), e, shapes[s][0], shapes[s][1], shapes[s][2], err);
+                if (e == 0 && s == 2) printf("  %s [130 x 1024 x 96]: max rel err %.3g\n", rerank_precision_str((rerank_precision_t)p), err);
+            }
+    rr_gemm_free(g);
+}
+
+TEST(quantize_rows) {
+    float x[2][5] = {{0, 1, -2, 0.5f, 2}, {0, 0, 0, 0, 0}};
+    int8_t q[2][5];
+    float s[2];
+    rr_quantize_rows_s8(&x[0][0], 2, 5, &q[0][0], s);
+    CHECK_NEAR(s[0], 2.0 / 127, 1e-7);
+    CHECK(q[0][0] == 0 && q[0][2] == -127 && q[0][4] == 127 && q[0][1] == 64 && q[0][3] == 32);
+    CHECK(s[1] == 1.0f && q[1][0] == 0);
+}
+
+TEST(ceiling) {
+    double gf = 0;
+    CHECK(rr_gemm_ceiling(RERANK_PRECISION_FP32, 256, 256, 256, 1, 1, &gf) == RERANK_OK);
+    CHECK(gf > 0);
+}
+
+int main(void) {
+    RUN(linear_all_precisions);
+    RUN(quantize_rows);
+    RUN(ceiling);
+    TEST_MAIN_END();
+}

@@ -1,0 +1,612 @@
+/* test_server.c — integration test of the real `rerank serve` binary with
+ * the tiny-xlmr fixture: starts <build>/rerank as a child process on a free
+ * port and talks HTTP to it with libcurl. Scores must equal rerank_score()
+ * in-process. If the model cannot be loaded, the tests FAIL (they never
+ * skip). */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rerank.h"
+#include "test.h"
+
+static char g_bin[PATH_MAX];
+static char g_model[PATH_MAX];
+static rerank_model_t *g_m; /* in-process reference */
+
+/* ---------------- child server process ---------------- */
+typedef struct srvproc {
+    pid_t pid;
+    int fd;
+    int port;
+    char base[64];
+    pthread_t reader;
+    pthread_mutex_t mu;
+    char *log;
+    size_t len, cap;
+    int eof;
+} srvproc_t;
+
+static void *reader_main(void *p) {
+    srvproc_t *s = p;
+    char buf[4096];
+    for (;;) {
+        ssize_t k = read(s->fd, buf, sizeof buf);
+        if (k <= 0) break;
+        pthread_mutex_lock(&s->mu);
+        if (s->len + (size_t)k + 1 > s->cap) {
+            s->cap = (s->len + (size_t)k + 1) * 2;
+            s->log = realloc(s->log, s->cap);
+        }
+        memcpy(s->log + s->len, buf, (size_t)k);
+        s->len += (size_t)k;
+        s->log[s->len] = 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->eof = 1;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static int log_has(srvproc_t *s, const char *needle) {
+    pthread_mutex_lock(&s->mu);
+    int r = s->log && strstr(s->log, needle) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Start `rerank serve --model tiny-xlmr --port 0 [extra...]` with optional
+ * environment settings "NAME=VALUE". Returns 0 once the server is ready. */
+static int sp_start(srvproc_t *s, const char **extra, const char **env) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    int pfd[2];
+    if (pipe(pfd) != 0) return -1;
+    const char *argv[64] = {g_bin, "serve", "--model", g_model, "--port", "0"};
+    int argc = 6;
+    for (int i = 0; extra && extra[i]; i++) argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        execv(g_bin, (char **)argv);
+        fprintf(stderr, "exec %s failed\n", g_bin);
+        _exit(127);
+    }
+    close(pfd[1]);
+    s->fd = pfd[0];
+    pthread_create(&s->reader, NULL, reader_main, s);
+    double end = now_s() + 120;
+    while (now_s() < end) {
+        pthread_mutex_lock(&s->mu);
+        const char *l = s->log ? strstr(s->log, "listening on http://127.0.0.1:") : NULL;
+        if (l && !s->port) s->port = atoi(l + strlen("listening on http://127.0.0.1:"));
+        int ready = s->log && strstr(s->log, "rerank: ready") != NULL;
+        int eof = s->eof;
+        pthread_mutex_unlock(&s->mu);
+        if (s->port && ready) {
+            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+            return 0;
+        }
+        if (eof) break;
+        usleep(10000);
+    }
+    fprintf(stderr, "  server did not become ready; its stderr:\n%s\n", s->log ? s->log : "(nothing)");
+    return -1;
+}
+
+/* SIGTERM (or SIGKILL after 30 s); returns the exit status or -1. */
+static int sp_stop(srvproc_t *s, int sig) {
+    if (s->pid <= 0) return -1;
+    kill(s->pid, sig);
+    int st = 0;
+    double end = now_s() + 30;
+    pid_t w = 0;
+    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && now_s() < end) usleep(10000);
+    if (w == 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &st, 0);
+        st = -1;
+    }
+    pthread_join(s->reader, NULL);
+    close(s->fd);
+    s->pid = 0;
+    return st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+static void sp_free(srvproc_t *s) { free(s->log); s->log = NULL; }
+
+/* ---------------- HTTP ---------------- */
+typedef struct resp { long status; char *body; size_t len; char retry_after[32]; CURLcode rc; } resp_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u) {
+    resp_t *r = u;
+    size_t k = sz * n;
+    r->body = realloc(r->body, r->len + k + 1);
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = 0;
+    return k;
+}
+static size_t on_header(char *p, size_t sz, size_t n, void *u) {
+    resp_t *r = u;
+    size_t k = sz * n;
+    if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
+    return k;
+}
+static resp_t req(const char *base, const char *method, const char *path, const char *body, const char *auth) {
+    resp_t r = {0};
+    CURL *c = curl_easy_init();
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (auth) h = curl_slist_append(h, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    r.rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return r;
+}
+static void resp_free(resp_t *r) { free(r->body); r->body = NULL; }
+static json_t *parse(const resp_t *r) {
+    json_error_t e;
+    return r->body ? json_loads(r->body, JSON_ALLOW_NUL, &e) : NULL;
+}
+static int is_error(const resp_t *r, long status) {
+    json_t *j = parse(r);
+    json_t *e = json_object_get(j, "error");
+    int ok = r->status == status && json_is_string(json_object_get(e, "message")) && json_is_string(json_object_get(e, "type"));
+    if (!ok) fprintf(stderr, "    got %ld %s (want %ld)\n", r->status, r->body ? r->body : "(none)", status);
+    json_decref(j);
+    return ok;
+}
+
+/* ---------------- reference scores ---------------- */
+static const char *k_query = "what is a panda?";
+static const char *k_docs[] = {
+    "hi",
+    "The giant panda (Ailuropoda melanoleuca), sometimes called a panda bear, is a bear species endemic to China.",
+    "Der Große Panda ist eine Bärenart aus China.",
+    "パンダは中国に生息するクマの一種です。",
+    "",
+    "pandas is a Python library for data analysis",
+};
+#define N_DOCS (sizeof k_docs / sizeof k_docs[0])
+
+static int ref_scores(const char *q, const char *const *docs, size_t n, int normalize, int layers, float *out) {
+    rerank_score_options_t o = rerank_score_options_default();
+    o.normalize = normalize;
+    o.layers = layers;
+    o.max_length = 512;
+    return rerank_score(g_m, q, strlen(q), docs, NULL, n, &o, out) == RERANK_OK ? 0 : -1;
+}
+
+static size_t ref_tokens(const char *q, const char *const *docs, size_t n) {
+    size_t total = 0;
+    rerank_encoding_t e = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (rerank_tokenize_pair(rerank_model_tokenizer(g_m), q, strlen(q), docs[i], strlen(docs[i]), 512,
+                                 RERANK_TRUNC_FLAG, &e) == RERANK_OK)
+            total += e.n;
+    }
+    rerank_encoding_free(&e);
+    return total;
+}
+
+static char *json_body_tei(const char *q, const char *const *docs, size_t n, const char *extra) {
+    json_t *t = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(t, json_string(docs[i]));
+    json_t *o = json_pack("{s:s, s:o}", "query", q, "texts", t);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (extra) { /* splice extra members before the closing brace */
+        size_t n0 = strlen(s);
+        s = realloc(s, n0 + strlen(extra) + 3);
+        sprintf(s + n0 - 1, ",%s}", extra);
+    }
+    return s;
+}
+
+static srvproc_t A; /* default server with access log */
+
+TEST(server_starts_and_model_loads) {
+    CHECK_MSG(g_m != NULL, "rerank_model_load(%s) failed: %s", g_model, rerank_last_error());
+    CHECK_MSG(A.port > 0, "server did not start (see its stderr above)");
+}
+
+TEST(get_routes) {
+    resp_t r = req(A.base, "GET", "/health", NULL, NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = req(A.base, "GET", "/ready", NULL, NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = req(A.base, "GET", "/info", NULL, NULL);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200);
+    CHECK(json_is_string(json_object_get(j, "architecture")) &&
+          !strcmp(json_string_value(json_object_get(j, "architecture")), "XLMRobertaForSequenceClassification"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "model_id")), "tiny-xlmr"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "fp32"));
+    CHECK(json_integer_value(json_object_get(j, "max_input_length")) == 512);
+    CHECK(json_integer_value(json_object_get(j, "max_batch_tokens")) == 16384);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "version")), rerank_version()));
+    json_decref(j);
+    resp_free(&r);
+    r = req(A.base, "GET", "/openapi.json", NULL, NULL);
+    j = parse(&r);
+    CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/rerank"));
+    json_decref(j);
+    resp_free(&r);
+}
+
+TEST(tei_scores_match_library) {
+    float want[N_DOCS], raw[N_DOCS];
+    CHECK(ref_scores(k_query, k_docs, N_DOCS, 1, 0, want) == 0);
+    CHECK(ref_scores(k_query, k_docs, N_DOCS, 0, 0, raw) == 0);
+    char *body = json_body_tei(k_query, k_docs, N_DOCS, "\"return_text\":true");
+    resp_t r = req(A.base, "POST", "/rerank", body, NULL);
+    free(body);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
+    double prev = 2;
+    for (size_t k = 0; k < json_array_size(j); k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        double s = json_real_value(json_object_get(o, "score"));
+        CHECK(i < N_DOCS && s <= prev);
+        prev = s;
+        if (i < N_DOCS) {
+            CHECK_NEAR(s, want[i], 1e-5);
+            CHECK(!strcmp(json_string_value(json_object_get(o, "text")), k_docs[i]));
+        }
+    }
+    json_decref(j);
+    resp_free(&r);
+    body = json_body_tei(k_query, k_docs, N_DOCS, "\"raw_scores\":true");
+    r = req(A.base, "POST", "/rerank", body, NULL);
+    free(body);
+    j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
+    for (size_t k = 0; k < json_array_size(j); k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        if (i < N_DOCS) CHECK_NEAR(json_real_value(json_object_get(o, "score")), raw[i], 1e-4);
+        CHECK(json_object_get(o, "text") == NULL);
+    }
+    json_decref(j);
+    resp_free(&r);
+}
+
+TEST(cohere_shapes) {
+    float want[N_DOCS];
+    CHECK(ref_scores(k_query, k_docs, N_DOCS, 1, 0, want) == 0);
+    size_t best = 0;
+    for (size_t i = 1; i < N_DOCS; i++)
+        if (want[i] > want[best]) best = i;
+    json_t *docs = json_array();
+    for (size_t i = 0; i < N_DOCS; i++)
+        json_array_append_new(docs, i % 2 ? json_pack("{s:s}", "text", k_docs[i]) : json_string(k_docs[i]));
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:b}", "model", "tiny-xlmr", "query", k_query, "documents", docs, "top_n", 3,
+                          "return_documents", 1);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    for (int v = 1; v <= 2; v++) {
+        resp_t r = req(A.base, "POST", v == 1 ? "/v1/rerank" : "/v2/rerank", body, NULL);
+        json_t *j = parse(&r);
+        json_t *res = json_object_get(j, "results");
+        CHECK(r.status == 200 && json_array_size(res) == 3);
+        CHECK((size_t)json_integer_value(json_object_get(json_array_get(res, 0), "index")) == best);
+        for (size_t k = 0; k < json_array_size(res); k++) {
+            json_t *x = json_array_get(res, k);
+            size_t i = (size_t)json_integer_value(json_object_get(x, "index"));
+            if (i < N_DOCS) {
+                CHECK_NEAR(json_real_value(json_object_get(x, "relevance_score")), want[i], 1e-5);
+                CHECK(!strcmp(json_string_value(json_object_get(json_object_get(x, "document"), "text")), k_docs[i]));
+            }
+        }
+        CHECK(json_string_length(json_object_get(j, "id")) == 36);
+        CHECK(!strcmp(json_string_value(json_object_get(j, "model")), "tiny-xlmr"));
+        CHECK_MSG((size_t)json_integer_value(json_object_get(json_object_get(j, "usage"), "total_tokens")) ==
+                      ref_tokens(k_query, k_docs, N_DOCS),
+                  "total_tokens %lld vs %zu", (long long)json_integer_value(json_object_get(json_object_get(j, "usage"), "total_tokens")),
+                  ref_tokens(k_query, k_docs, N_DOCS));
+        json_decref(j);
+        resp_free(&r);
+    }
+    free(body);
+}
+
+TEST(long_document_truncation) {
+    size_t n = 20000;
+    char *doc = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) doc[i] = "panda bamboo forest "[i % 20];
+    doc[n] = 0;
+    const char *docs[1] = {doc};
+    float want;
+    CHECK(ref_scores(k_query, docs, 1, 1, 0, &want) == 0);
+    char *body = json_body_tei(k_query, docs, 1, NULL);
+    resp_t r = req(A.base, "POST", "/rerank", body, NULL);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200);
+    CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), want, 1e-5);
+    json_decref(j);
+    resp_free(&r);
+    free(body);
+    body = json_body_tei(k_query, docs, 1, "\"truncate\":false");
+    r = req(A.base, "POST", "/rerank", body, NULL);
+    CHECK(is_error(&r, 413));
+    resp_free(&r);
+    free(body);
+    free(doc);
+}
+
+static int good_after(const char *base, const char *auth) {
+    float want[2];
+    const char *docs[2] = {k_docs[1], k_docs[0]};
+    if (ref_scores(k_query, docs, 2, 1, 0, want) != 0) return 0;
+    char *body = json_body_tei(k_query, docs, 2, NULL);
+    resp_t r = req(base, "POST", "/rerank", body, auth);
+    free(body);
+    json_t *j = parse(&r);
+    int ok = r.status == 200 && json_array_size(j) == 2;
+    for (size_t k = 0; ok && k < 2; k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        ok = i < 2 && fabs(json_real_value(json_object_get(o, "score")) - want[i]) < 1e-5;
+    }
+    json_decref(j);
+    resp_free(&r);
+    return ok;
+}
+
+TEST(errors_then_good) {
+    struct { const char *method, *path, *body; long status; } cases[] = {
+        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"", 400},
+        {"POST", "/rerank", "not json", 400},
+        {"POST", "/rerank", "{\"query\":7,\"texts\":[\"b\"]}", 400},
+        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[2]}", 400},
+        {"POST", "/rerank", "{\"query\":\"\",\"texts\":[\"b\"]}", 400},
+        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[]}", 400},
+        {"POST", "/rerank", "{\"query\":\"a\xff\",\"texts\":[\"b\"]}", 400},
+        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Left\"}", 422},
+        {"POST", "/v1/rerank", "{\"query\":\"a\",\"documents\":[\"b\"],\"top_n\":0}", 422},
+        {"POST", "/v1/rerank", "{\"query\":\"a\",\"documents\":[{\"x\":1}]}", 400},
+        {"POST", "/v2/rerank", "{\"query\":\"a\",\"documents\":[]}", 400},
+        {"GET", "/v1/rerank", NULL, 405},
+        {"POST", "/info", "{}", 405},
+        {"GET", "/does-not-exist", NULL, 404},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        resp_t r = req(A.base, cases[i].method, cases[i].path, cases[i].body, NULL);
+        CHECK_MSG(is_error(&r, cases[i].status), "case %zu", i);
+        resp_free(&r);
+        CHECK_MSG(good_after(A.base, NULL), "good request after case %zu", i);
+    }
+    /* too many documents (default --max-docs 1000) */
+    size_t cap = 64 + 1001 * 4;
+    char *b = malloc(cap), *p = b;
+    p += sprintf(p, "{\"query\":\"q\",\"texts\":[");
+    for (int i = 0; i < 1001; i++) p += sprintf(p, "%s\"a\"", i ? "," : "");
+    sprintf(p, "]}");
+    resp_t r = req(A.base, "POST", "/rerank", b, NULL);
+    CHECK(is_error(&r, 413));
+    resp_free(&r);
+    free(b);
+    CHECK(good_after(A.base, NULL));
+}
+
+typedef struct { int id; int ok; } cl_arg_t;
+static void *client(void *p) {
+    cl_arg_t *a = p;
+    a->ok = 1;
+    for (int k = 0; k < 8; k++) {
+        const char *docs[3] = {k_docs[(a->id + k) % N_DOCS], k_docs[(a->id + 2 * k + 1) % N_DOCS], k_docs[(k + 3) % N_DOCS]};
+        float want[3];
+        if (ref_scores(k_query, docs, 3, 0, 0, want) != 0) { a->ok = 0; break; }
+        char *body = json_body_tei(k_query, docs, 3, "\"raw_scores\":true");
+        resp_t r = req(A.base, "POST", "/rerank", body, NULL);
+        free(body);
+        json_t *j = parse(&r);
+        if (r.status != 200 || json_array_size(j) != 3) a->ok = 0;
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            json_t *o = json_array_get(j, i);
+            size_t idx = (size_t)json_integer_value(json_object_get(o, "index"));
+            if (idx >= 3 || fabs(json_real_value(json_object_get(o, "score")) - want[idx]) > 1e-4) a->ok = 0;
+        }
+        json_decref(j);
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+TEST(concurrent_clients_batched) {
+    pthread_t th[16];
+    cl_arg_t a[16];
+    for (int i = 0; i < 16; i++) {
+        a[i] = (cl_arg_t){i, 0};
+        pthread_create(&th[i], NULL, client, &a[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+    resp_t r = req(A.base, "GET", "/metrics", NULL, NULL);
+    CHECK(r.status == 200);
+    CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"}"));
+    CHECK(r.body && strstr(r.body, "rerank_batch_pairs_count"));
+    CHECK(r.body && strstr(r.body, "rerank_model_info{model=\"tiny-xlmr\",architecture=\"XLMRobertaForSequenceClassification\""));
+    resp_free(&r);
+    CHECK(log_has(&A, "\"POST /rerank\" 200"));
+    CHECK(log_has(&A, "\"GET /does-not-exist\" 404"));
+}
+
+/* Second server: API key from the environment, --layers 1, no access log. */
+TEST(auth_layers_no_log) {
+    srvproc_t B;
+    const char *extra[] = {"--layers", "1", "--no-access-log", NULL};
+    const char *env[] = {"RERANK_API_KEY=topsecret", NULL};
+    CHECK(sp_start(&B, extra, env) == 0);
+    if (!B.port) { sp_stop(&B, SIGKILL); sp_free(&B); return; }
+    resp_t r = req(B.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"]}", NULL);
+    CHECK(is_error(&r, 401));
+    resp_free(&r);
+    r = req(B.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"]}", "Authorization: Bearer topsecreT");
+    CHECK(is_error(&r, 401));
+    resp_free(&r);
+    r = req(B.base, "GET", "/info", NULL, NULL);
+    CHECK(is_error(&r, 401));
+    resp_free(&r);
+    r = req(B.base, "GET", "/health", NULL, NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = req(B.base, "GET", "/metrics", NULL, NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    /* --layers 1 gives the library's layers=1 scores */
+    float want[N_DOCS];
+    CHECK(ref_scores(k_query, k_docs, N_DOCS, 0, 1, want) == 0);
+    char *body = json_body_tei(k_query, k_docs, N_DOCS, "\"raw_scores\":true");
+    r = req(B.base, "POST", "/rerank", body, "Authorization: Bearer topsecret");
+    free(body);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
+    for (size_t k = 0; k < json_array_size(j); k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        if (i < N_DOCS) CHECK_NEAR(json_real_value(json_object_get(o, "score")), want[i], 1e-4);
+    }
+    json_decref(j);
+    resp_free(&r);
+    r = req(B.base, "GET", "/info", NULL, "Authorization: Bearer topsecret");
+    j = parse(&r);
+    CHECK(r.status == 200 && json_integer_value(json_object_get(j, "layers_used")) == 1);
+    json_decref(j);
+    resp_free(&r);
+    CHECK(sp_stop(&B, SIGINT) == 0);
+    CHECK(!log_has(&B, "\"POST /rerank\""));
+    CHECK(!log_has(&B, "topsecret"));
+    sp_free(&B);
+}
+
+/* Third server: a queue of 4 pairs held for 1.5 s -> 429; then SIGTERM
+ * while a request is queued: it is answered and the server exits 0. */
+typedef struct { const char *base; resp_t r; } bg_arg_t;
+static void *bg_request(void *p) {
+    bg_arg_t *a = p;
+    a->r = req(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}", NULL);
+    return NULL;
+}
+TEST(overload_429_and_graceful_sigterm) {
+    srvproc_t C;
+    const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "4", "--max-wait-ms", "1500", NULL};
+    CHECK(sp_start(&C, extra, NULL) == 0);
+    if (!C.port) { sp_stop(&C, SIGKILL); sp_free(&C); return; }
+    bg_arg_t a = {C.base, {0}};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_request, &a);
+    usleep(300 * 1000); /* 3 pairs are waiting for their batch */
+    double t0 = now_s();
+    resp_t r = req(C.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\"]}", NULL);
+    CHECK(is_error(&r, 429));
+    CHECK(atoi(r.retry_after) >= 1);
+    CHECK(now_s() - t0 < 1.0); /* refused at once, not after waiting */
+    resp_free(&r);
+    pthread_join(th, NULL);
+    CHECK(a.r.status == 200);
+    resp_free(&a.r);
+    CHECK(good_after(C.base, NULL));
+    /* graceful stop with a queued request */
+    bg_arg_t b = {C.base, {0}};
+    pthread_create(&th, NULL, bg_request, &b);
+    usleep(300 * 1000);
+    int rc = sp_stop(&C, SIGTERM);
+    pthread_join(th, NULL);
+    CHECK_MSG(b.r.status == 200, "queued request during shutdown got %ld", b.r.status);
+    resp_free(&b.r);
+    CHECK_MSG(rc == 0, "exit status %d", rc);
+    CHECK(log_has(&C, "rerank: stopped"));
+    sp_free(&C);
+}
+
+TEST(cli_usage_and_bad_model) {
+    char cmd[PATH_MAX + 128];
+    snprintf(cmd, sizeof cmd, "%s serve --help >/dev/null 2>&1", g_bin);
+    CHECK(WEXITSTATUS(system(cmd)) == 0);
+    snprintf(cmd, sizeof cmd, "%s serve --model x --bogus >/dev/null 2>&1", g_bin);
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+    snprintf(cmd, sizeof cmd, "%s serve >/dev/null 2>&1", g_bin);
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+    snprintf(cmd, sizeof cmd, "%s serve --model /nonexistent/model --port 0 >/dev/null 2>&1", g_bin);
+    CHECK(WEXITSTATUS(system(cmd)) == 1);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    /* <build>/tests/test_server -> <build>/rerank */
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) { snprintf(exe, sizeof exe, "%s", argv[0]); k = (ssize_t)strlen(exe); }
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(g_bin, sizeof g_bin, "%s/rerank", exe);
+    snprintf(g_model, sizeof g_model, "%s/fixtures/models/tiny-xlmr", t_shared());
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rerank_model_options_t mo = rerank_model_options_default();
+    mo.threads = 1;
+    if (rerank_model_load(g_model, &mo, &g_m) != RERANK_OK) g_m = NULL;
+    if (sp_start(&A, NULL, NULL) != 0) A.port = 0;
+    RUN(server_starts_and_model_loads);
+    if (g_m && A.port) {
+        RUN(get_routes);
+        RUN(tei_scores_match_library);
+        RUN(cohere_shapes);
+        RUN(long_document_truncation);
+        RUN(errors_then_good);
+        RUN(concurrent_clients_batched);
+        RUN(auth_layers_no_log);
+        RUN(overload_429_and_graceful_sigterm);
+    }
+    RUN(cli_usage_and_bad_model);
+    int rc = sp_stop(&A, SIGTERM);
+    if (A.port) {
+        t_cur_name = "clean_exit";
+        t_cur_failed = 0;
+        CHECK_MSG(rc == 0, "server exit status %d", rc);
+        if (t_cur_failed) { t_failed++; printf("not ok clean_exit\n"); } else { t_passed++; printf("ok clean_exit\n"); }
+    }
+    sp_free(&A);
+    rerank_model_free(g_m);
+    curl_global_cleanup();
+    TEST_MAIN_END();
+}

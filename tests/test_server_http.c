@@ -1,0 +1,733 @@
+/* test_server_http.c — the HTTP server in-process with a fake backend:
+ * routes, API shapes, every error status, auth, 429, disconnects, drain.
+ * (test_server.c runs the real binary with the tiny model.) */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "test.h"
+
+/* ---- fake backend: one token per byte, logit from the pair length ---- */
+static atomic_int g_score_sleep_ms;
+static atomic_ullong g_pairs_scored;
+
+static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
+                                   rerank_truncation_t trunc, rerank_encoding_t *enc) {
+    (void)ctx; (void)trunc;
+    size_t n = qn + dn + 3;
+    if (max_length > 0 && n > (size_t)max_length) {
+        size_t cut = n - (size_t)max_length;
+        if (cut > dn) return rr_error(RERANK_ERR_LIMIT, "query too long");
+        dn -= cut;
+        n = (size_t)max_length;
+    }
+    if (enc->cap < n) {
+        int32_t *a = rr_realloc(enc->ids, n * sizeof *a), *b;
+        if (!a) return rr_error(RERANK_ERR_NOMEM, "oom");
+        enc->ids = a;
+        b = rr_realloc(enc->type_ids, n * sizeof *b);
+        if (!b) return rr_error(RERANK_ERR_NOMEM, "oom");
+        enc->type_ids = b;
+        enc->cap = n;
+    }
+    size_t k = 0;
+    enc->ids[k] = 1; enc->type_ids[k++] = 0;
+    for (size_t i = 0; i < qn; i++) { enc->ids[k] = (unsigned char)q[i]; enc->type_ids[k++] = 0; }
+    enc->ids[k] = 2; enc->type_ids[k++] = 0;
+    for (size_t i = 0; i < dn; i++) { enc->ids[k] = (unsigned char)d[i]; enc->type_ids[k++] = 1; }
+    enc->ids[k] = 2; enc->type_ids[k++] = 1;
+    enc->n = k;
+    return RERANK_OK;
+}
+
+/* logit = (n - 20) / 4; a document containing "FAIL" makes the batch fail */
+static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
+    (void)ctx;
+    int ms = atomic_load(&g_score_sleep_ms);
+    if (ms) usleep((useconds_t)ms * 1000);
+    for (size_t i = 0; i < n; i++) {
+        for (int32_t k = 0; k + 3 < pairs[i].n; k++)
+            if (pairs[i].ids[k] == 'F' && pairs[i].ids[k + 1] == 'A' && pairs[i].ids[k + 2] == 'I' && pairs[i].ids[k + 3] == 'L')
+                return rr_error(RERANK_ERR_INTERNAL, "fake backend failure");
+        scores[i] = (float)(pairs[i].n - 20) / 4.0f;
+    }
+    atomic_fetch_add(&g_pairs_scored, n);
+    return RERANK_OK;
+}
+
+static double expect_logit(size_t qn, size_t dn) { return ((double)(qn + dn + 3) - 20.0) / 4.0; }
+static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* ---- server fixture ---- */
+typedef struct fixture {
+    rr_server_config_t cfg;
+    rr_server_t *srv;
+    char base[64];
+} fixture_t;
+
+static int fx_start(fixture_t *f, const char **extra, int with_backend) {
+    const char *argv[64] = {"serve", "--model", "fake", "--port", "0", "--no-access-log", "--max-length", "64"};
+    int argc = 8;
+    for (int i = 0; extra && extra[i]; i++) argv[argc++] = extra[i];
+    if (rr_server_config_parse(&f->cfg, argc, (char **)argv, NULL, stdout, stderr) != 0) return -1;
+    if (rr_server_start(&f->cfg, &f->srv) != RERANK_OK) {
+        fprintf(stderr, "start: %s\n", rerank_last_error());
+        return -1;
+    }
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", rr_server_port(f->srv));
+    if (with_backend) {
+        rr_backend_t be = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score};
+        rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
+                                 .model_type = "fake", .precision = "fp32", .weights_dtype = "F32", .device = "cpu",
+                                 .num_layers = 2, .layers_used = 2, .max_length = 64};
+        if (rr_server_set_backend(f->srv, &be, &info) != RERANK_OK) return -1;
+    }
+    return 0;
+}
+static void fx_stop(fixture_t *f) {
+    rr_server_free(f->srv);
+    rr_server_config_free(&f->cfg);
+}
+
+/* ---- HTTP client ---- */
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    char retry_after[32];
+    char ctype[128];
+    long connects;
+    CURLcode rc;
+} resp_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u) {
+    resp_t *r = u;
+    size_t k = sz * n;
+    char *nb = realloc(r->body, r->len + k + 1);
+    if (!nb) return 0;
+    r->body = nb;
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = 0;
+    return k;
+}
+static size_t on_header(char *p, size_t sz, size_t n, void *u) {
+    resp_t *r = u;
+    size_t k = sz * n;
+    if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
+    if (k > 14 && !strncasecmp(p, "Content-Type: ", 14)) snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(k - 16), p + 14);
+    return k;
+}
+
+static resp_t http_ex(CURL *c, const char *base, const char *method, const char *path, const char *body, long body_len,
+                      const char *auth, long timeout_ms) {
+    resp_t r = {0};
+    int own = !c;
+    if (own) c = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    if (auth) h = curl_slist_append(h, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms ? timeout_ms : 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body_len >= 0 ? body_len : (long)strlen(body));
+    }
+    if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    r.rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
+    curl_slist_free_all(h);
+    if (own) curl_easy_cleanup(c);
+    return r;
+}
+static resp_t http(const char *base, const char *method, const char *path, const char *body) {
+    return http_ex(NULL, base, method, path, body, -1, NULL, 0);
+}
+static void resp_free(resp_t *r) { free(r->body); r->body = NULL; }
+
+static json_t *parse(const resp_t *r) {
+    json_error_t e;
+    return r->body ? json_loads(r->body, 0, &e) : NULL;
+}
+
+/* error body is {"error":{"message","type","code"}} with the status code */
+static int is_error(const resp_t *r, long status, const char *type) {
+    json_t *j = parse(r);
+    json_t *e = json_object_get(j, "error");
+    int ok = r->status == status && json_is_string(json_object_get(e, "message")) &&
+             json_is_string(json_object_get(e, "type")) && (!type || !strcmp(json_string_value(json_object_get(e, "type")), type));
+    if (!ok) fprintf(stderr, "    got %ld %s (want %ld %s)\n", r->status, r->body ? r->body : "(none)", status, type ? type : "");
+    json_decref(j);
+    return ok;
+}
+
+static fixture_t fx; /* default server, shared by most tests */
+
+/* The canonical good request and its check, run after each bad request. */
+static const char *k_good_tei = "{\"query\":\"abc\",\"texts\":[\"x\",\"xxxxxxxxxxxxxxxxxxxx\",\"xxxxxxxxxx\"]}";
+static int good_after(const char *base) {
+    resp_t r = http(base, "POST", "/rerank", k_good_tei);
+    json_t *j = parse(&r);
+    int ok = r.status == 200 && json_array_size(j) == 3 &&
+             json_integer_value(json_object_get(json_array_get(j, 0), "index")) == 1 &&
+             json_integer_value(json_object_get(json_array_get(j, 2), "index")) == 0;
+    json_decref(j);
+    resp_free(&r);
+    return ok;
+}
+
+TEST(get_routes) {
+    resp_t r = http(fx.base, "GET", "/health", NULL);
+    CHECK(r.status == 200 && strstr(r.body, "ok"));
+    resp_free(&r);
+    r = http(fx.base, "HEAD", "/health", NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http(fx.base, "GET", "/ready", NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http(fx.base, "GET", "/info", NULL);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200 && strstr(r.ctype, "application/json"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "model_id")), "fake-model"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "architecture")), "FakeForSequenceClassification"));
+    CHECK(json_integer_value(json_object_get(j, "max_input_length")) == 64);
+    CHECK(json_integer_value(json_object_get(j, "max_client_batch_size")) == 1000);
+    CHECK(json_is_string(json_object_get(j, "version")));
+    json_decref(j);
+    resp_free(&r);
+    r = http(fx.base, "GET", "/openapi.json", NULL);
+    j = parse(&r);
+    CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/v2/rerank"));
+    json_decref(j);
+    resp_free(&r);
+    CHECK(good_after(fx.base));
+    r = http(fx.base, "GET", "/metrics", NULL);
+    CHECK(r.status == 200 && strstr(r.ctype, "text/plain"));
+    CHECK(strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"}") != NULL);
+    CHECK(strstr(r.body, "rerank_request_duration_seconds_bucket{route=\"/rerank\",le=\"+Inf\"}") != NULL);
+    CHECK(strstr(r.body, "rerank_queue_wait_seconds_count") != NULL);
+    CHECK(strstr(r.body, "rerank_batch_pairs_bucket") != NULL);
+    CHECK(strstr(r.body, "rerank_batch_tokens_bucket") != NULL);
+    CHECK(strstr(r.body, "rerank_tokens_scored_total") != NULL);
+    CHECK(strstr(r.body, "rerank_queue_pairs 0") != NULL);
+    CHECK(strstr(r.body, "rerank_in_flight_requests 1") != NULL); /* this one */
+    CHECK(strstr(r.body, "rerank_model_info{model=\"fake-model\"") != NULL);
+    resp_free(&r);
+}
+
+TEST(tei_rerank) {
+    const char *body = "{\"query\":\"abc\",\"texts\":[\"x\",\"xxxxxxxxxxxxxxxxxxxx\",\"xxxxxxxxxx\",\"\"],\"return_text\":true}";
+    resp_t r = http(fx.base, "POST", "/rerank", body);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == 4);
+    size_t want[4] = {1, 2, 0, 3}, dl[4] = {1, 20, 10, 0};
+    const char *texts[4] = {"x", "xxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxx", ""};
+    for (size_t k = 0; k < 4 && k < json_array_size(j); k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        CHECK(i == want[k]);
+        CHECK_NEAR(json_real_value(json_object_get(o, "score")), sigm(expect_logit(3, dl[i])), 1e-6);
+        CHECK(!strcmp(json_string_value(json_object_get(o, "text")), texts[i]));
+    }
+    json_decref(j);
+    resp_free(&r);
+    /* raw scores, no text */
+    r = http(fx.base, "POST", "/rerank", "{\"query\":\"abc\",\"texts\":[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"],\"raw_scores\":true,\"truncate\":true,\"truncation_direction\":\"Right\"}");
+    j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == 1);
+    CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), expect_logit(3, 32), 1e-6);
+    CHECK(json_object_get(json_array_get(j, 0), "text") == NULL);
+    json_decref(j);
+    resp_free(&r);
+    /* truncation to --max-length 64: a 100-byte doc is cut to 64 tokens */
+    char big[300];
+    snprintf(big, sizeof big, "{\"query\":\"q\",\"texts\":[\"%0100d\"],\"raw_scores\":true}", 0);
+    r = http(fx.base, "POST", "/rerank", big);
+    j = parse(&r);
+    CHECK(r.status == 200);
+    CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), (64 - 20) / 4.0, 1e-6);
+    json_decref(j);
+    resp_free(&r);
+    /* embedded NUL and non-ASCII are fine */
+    r = http(fx.base, "POST", "/rerank", "{\"query\":\"\\u00e9t\\u00e9\",\"texts\":[\"a\\u0000b\",\"\\ud83d\\ude00\"],\"raw_scores\":true}");
+    j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(j) == 2);
+    /* query 4 bytes; docs 3 and 4 bytes: index 1 first */
+    CHECK(json_integer_value(json_object_get(json_array_get(j, 0), "index")) == 1);
+    json_decref(j);
+    resp_free(&r);
+}
+
+TEST(cohere_rerank) {
+    const char *body = "{\"model\":\"whatever\",\"query\":\"abc\",\"documents\":[\"x\",{\"text\":\"xxxxxxxxxxxxxxxxxxxx\"},"
+                       "\"xxxxxxxxxx\"],\"top_n\":2,\"return_documents\":true}";
+    for (int v = 1; v <= 2; v++) {
+        resp_t r = http(fx.base, "POST", v == 1 ? "/v1/rerank" : "/v2/rerank", body);
+        json_t *j = parse(&r);
+        CHECK(r.status == 200);
+        json_t *res = json_object_get(j, "results");
+        CHECK(json_array_size(res) == 2);
+        CHECK(json_integer_value(json_object_get(json_array_get(res, 0), "index")) == 1);
+        CHECK(json_integer_value(json_object_get(json_array_get(res, 1), "index")) == 2);
+        CHECK_NEAR(json_real_value(json_object_get(json_array_get(res, 0), "relevance_score")), sigm(expect_logit(3, 20)), 1e-6);
+        CHECK(!strcmp(json_string_value(json_object_get(json_object_get(json_array_get(res, 0), "document"), "text")),
+                      "xxxxxxxxxxxxxxxxxxxx"));
+        CHECK(!strcmp(json_string_value(json_object_get(j, "model")), "fake-model"));
+        CHECK(json_string_length(json_object_get(j, "id")) == 36);
+        CHECK(json_integer_value(json_object_get(json_object_get(j, "usage"), "total_tokens")) == (3 + 3) * 3 + 1 + 20 + 10);
+        const char *ver = json_string_value(json_object_get(json_object_get(json_object_get(j, "meta"), "api_version"), "version"));
+        CHECK(ver && ver[0] == '0' + v);
+        json_decref(j);
+        resp_free(&r);
+    }
+    /* defaults: all results, no documents; top_n larger than n */
+    resp_t r = http(fx.base, "POST", "/v1/rerank", "{\"query\":\"q\",\"documents\":[\"a\",\"bb\"],\"top_n\":10}");
+    json_t *j = parse(&r);
+    json_t *res = json_object_get(j, "results");
+    CHECK(r.status == 200 && json_array_size(res) == 2);
+    CHECK(json_object_get(json_array_get(res, 0), "document") == NULL);
+    CHECK(json_integer_value(json_object_get(json_array_get(res, 0), "index")) == 1);
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void bad(const char *path, const char *body, long status, const char *type) {
+    resp_t r = http(fx.base, "POST", path, body);
+    CHECK_MSG(is_error(&r, status, type), "%s %s", path, body);
+    resp_free(&r);
+    CHECK_MSG(good_after(fx.base), "after %s", body);
+}
+
+TEST(errors_400) {
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"", 400, "validation");
+    bad("/rerank", "", 400, "validation");
+    bad("/rerank", "[1,2]", 400, "validation");
+    bad("/rerank", "{\"texts\":[\"b\"]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\"}", 400, "validation");
+    bad("/rerank", "{\"query\":5,\"texts\":[\"b\"]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":\"b\"}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[1]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"\",\"texts\":[\"b\"]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"raw_scores\":\"yes\"}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncate\":1}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Up\"}", 400, "validation");
+    bad("/rerank", "{\"query\":\"a\",\"query\":\"b\",\"texts\":[\"b\"]}", 400, "validation");
+    bad("/rerank", "{\"query\":\"\\ud800\",\"texts\":[\"b\"]}", 400, "validation");
+    bad("/v1/rerank", "{\"query\":\"a\",\"documents\":[{\"title\":\"b\"}]}", 400, "validation");
+    bad("/v1/rerank", "{\"query\":\"a\",\"documents\":[[\"b\"]]}", 400, "validation");
+    bad("/v1/rerank", "{\"query\":\"a\",\"documents\":[\"b\"],\"top_n\":\"2\"}", 400, "validation");
+    bad("/v2/rerank", "{\"query\":\"a\",\"documents\":[]}", 400, "validation");
+    bad("/v2/rerank", "{\"query\":\"a\"}", 400, "validation");
+    /* invalid UTF-8 */
+    resp_t r = http_ex(NULL, fx.base, "POST", "/rerank", "{\"query\":\"a\xff\",\"texts\":[\"b\"]}", -1, NULL, 0);
+    CHECK(is_error(&r, 400, "validation") && strstr(r.body, "UTF-8"));
+    resp_free(&r);
+    r = http_ex(NULL, fx.base, "POST", "/rerank", "{\"query\":\"a\xc0\xaf\",\"texts\":[\"b\"]}", -1, NULL, 0);
+    CHECK(is_error(&r, 400, "validation"));
+    resp_free(&r);
+    CHECK(good_after(fx.base));
+}
+
+TEST(errors_413_422) {
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Left\"}", 422, "validation");
+    bad("/v1/rerank", "{\"query\":\"a\",\"documents\":[\"b\"],\"top_n\":0}", 422, "validation");
+    /* truncate:false with a pair over --max-length (64) */
+    char big[300];
+    snprintf(big, sizeof big, "{\"query\":\"q\",\"texts\":[\"%0100d\"],\"truncate\":false}", 0);
+    bad("/rerank", big, 413, "validation");
+    /* too many documents (limit set to 1000): 1001 */
+    size_t cap = 16 + 1001 * 4 + 32;
+    char *b = malloc(cap), *p = b;
+    p += sprintf(p, "{\"query\":\"q\",\"texts\":[");
+    for (int i = 0; i < 1001; i++) p += sprintf(p, "%s\"a\"", i ? "," : "");
+    sprintf(p, "]}");
+    bad("/rerank", b, 413, "validation");
+    free(b);
+    /* a flood of JSON values is refused before parsing */
+    cap = 64 + 20000 * 2;
+    b = malloc(cap);
+    p = b;
+    p += sprintf(p, "{\"query\":\"q\",\"texts\":[\"a\"],\"junk\":[");
+    for (int i = 0; i < 20000; i++) p += sprintf(p, "%s1", i ? "," : "");
+    sprintf(p, "]}");
+    bad("/rerank", b, 413, "validation");
+    free(b);
+}
+
+/* limits on a server with small body/text limits */
+TEST(errors_size_limits) {
+    fixture_t f;
+    const char *extra[] = {"--max-body-bytes", "2000", "--max-text-bytes", "100", "--max-docs", "3", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    char body[4000];
+    snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"%03000d\"]}", 0);
+    resp_t r = http(f.base, "POST", "/rerank", body); /* Content-Length over the limit */
+    CHECK(is_error(&r, 413, "validation"));
+    resp_free(&r);
+    CHECK(good_after(f.base));
+    snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"%0150d\"]}", 0);
+    r = http(f.base, "POST", "/rerank", body); /* one text over 100 bytes */
+    CHECK(is_error(&r, 413, "validation"));
+    resp_free(&r);
+    r = http(f.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\",\"d\"]}");
+    CHECK(is_error(&r, 413, "validation"));
+    resp_free(&r);
+    /* chunked upload over the limit (no Content-Length) */
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"%03000d\"]}", 0);
+    char url[128];
+    snprintf(url, sizeof url, "%s/rerank", f.base);
+    resp_t rr = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rr);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rr.status);
+    CHECK_MSG(rr.status == 413, "%ld", rr.status);
+    free(rr.body);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    CHECK(good_after(f.base));
+    fx_stop(&f);
+}
+
+TEST(errors_routes) {
+    resp_t r = http(fx.base, "GET", "/nope", NULL);
+    CHECK(is_error(&r, 404, "not_found"));
+    resp_free(&r);
+    r = http(fx.base, "GET", "/rerank", NULL);
+    CHECK(is_error(&r, 405, "method_not_allowed"));
+    resp_free(&r);
+    r = http(fx.base, "POST", "/health", "{}");
+    CHECK(is_error(&r, 405, "method_not_allowed"));
+    resp_free(&r);
+    r = http(fx.base, "DELETE", "/v1/rerank", NULL);
+    CHECK(is_error(&r, 405, "method_not_allowed"));
+    resp_free(&r);
+    r = http(fx.base, "GET", "/../../etc/passwd", NULL);
+    CHECK(r.status == 404 || r.status == 400);
+    resp_free(&r);
+    CHECK(good_after(fx.base));
+}
+
+TEST(backend_failure_500) {
+    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"FAIL\"]}", 500, "backend");
+}
+
+TEST(keep_alive) {
+    CURL *c = curl_easy_init();
+    resp_t a = http_ex(c, fx.base, "POST", "/rerank", k_good_tei, -1, NULL, 0);
+    resp_t b = http_ex(c, fx.base, "POST", "/rerank", k_good_tei, -1, NULL, 0);
+    resp_t e = http_ex(c, fx.base, "POST", "/rerank", "{", -1, NULL, 0);
+    resp_t d = http_ex(c, fx.base, "GET", "/health", NULL, -1, NULL, 0);
+    CHECK(a.status == 200 && b.status == 200 && e.status == 400 && d.status == 200);
+    CHECK_MSG(b.connects == 0 && d.connects == 0, "connects %ld %ld", b.connects, d.connects);
+    resp_free(&a); resp_free(&b); resp_free(&d); resp_free(&e);
+    curl_easy_cleanup(c);
+}
+
+TEST(auth) {
+    fixture_t f;
+    const char *extra[] = {"--api-key", "s3cret-key", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    resp_t r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, NULL, 0);
+    CHECK(is_error(&r, 401, "unauthorized"));
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "POST", "/v1/rerank", "{}", -1, "Authorization: Bearer wrong", 0);
+    CHECK(is_error(&r, 401, "unauthorized"));
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Bearer s3cret-key-", 0);
+    CHECK(is_error(&r, 401, "unauthorized"));
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Basic s3cret-key", 0);
+    CHECK(is_error(&r, 401, "unauthorized"));
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "GET", "/info", NULL, -1, NULL, 0);
+    CHECK(is_error(&r, 401, "unauthorized"));
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Bearer s3cret-key", 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "authorization: bearer   s3cret-key", 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "GET", "/health", NULL, -1, NULL, 0);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http_ex(NULL, f.base, "GET", "/metrics", NULL, -1, NULL, 0);
+    CHECK(r.status == 200 && strstr(r.body, "status=\"401\""));
+    resp_free(&r);
+    fx_stop(&f);
+}
+
+TEST(loading_state) {
+    fixture_t f;
+    CHECK(fx_start(&f, NULL, 0) == 0);
+    resp_t r = http(f.base, "GET", "/health", NULL);
+    CHECK(r.status == 503);
+    resp_free(&r);
+    r = http(f.base, "GET", "/ready", NULL);
+    CHECK(r.status == 503);
+    resp_free(&r);
+    r = http(f.base, "POST", "/rerank", k_good_tei);
+    CHECK(is_error(&r, 503, "unavailable") && r.retry_after[0] == '1');
+    resp_free(&r);
+    r = http(f.base, "GET", "/metrics", NULL);
+    CHECK(r.status == 200 && strstr(r.body, "rerank_ready 0"));
+    resp_free(&r);
+    fx_stop(&f);
+}
+
+/* ---- concurrency: many clients, results always right ---- */
+typedef struct { const char *base; int id; int ok; } cl_arg_t;
+static void *client(void *p) {
+    cl_arg_t *a = p;
+    CURL *c = curl_easy_init();
+    a->ok = 1;
+    for (int k = 0; k < 15; k++) {
+        char body[512];
+        int n1 = (a->id + k) % 7, n2 = (a->id * 3 + k) % 11;
+        snprintf(body, sizeof body, "{\"query\":\"qq\",\"documents\":[\"%.*s\",\"%.*s\"],\"raw_scores\":true}", n1,
+                 "yyyyyyyyyyyy", n2, "zzzzzzzzzzzz");
+        resp_t r = http_ex(c, a->base, "POST", "/v1/rerank", body, -1, NULL, 0);
+        json_t *j = parse(&r);
+        json_t *res = json_object_get(j, "results");
+        if (r.status != 200 || json_array_size(res) != 2) a->ok = 0;
+        for (size_t i = 0; i < json_array_size(res); i++) {
+            json_t *o = json_array_get(res, i);
+            int idx = (int)json_integer_value(json_object_get(o, "index"));
+            double want = expect_logit(2, (size_t)(idx == 0 ? n1 : n2));
+            if (fabs(json_real_value(json_object_get(o, "relevance_score")) - want) > 1e-6) a->ok = 0;
+        }
+        json_decref(j);
+        resp_free(&r);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+TEST(concurrent_clients) {
+    pthread_t th[24];
+    cl_arg_t a[24];
+    for (int i = 0; i < 24; i++) {
+        a[i] = (cl_arg_t){fx.base, i, 0};
+        pthread_create(&th[i], NULL, client, &a[i]);
+    }
+    for (int i = 0; i < 24; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+}
+
+/* ---- overload: tiny queue, slow scorer -> 429 with Retry-After ---- */
+TEST(overload_429) {
+    fixture_t f;
+    const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "3", "--max-batch-pairs", "1", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    atomic_store(&g_score_sleep_ms, 100);
+    CURLM *m = curl_multi_init();
+    enum { N = 8 };
+    CURL *h[N];
+    resp_t r[N];
+    char url[128];
+    snprintf(url, sizeof url, "%s/rerank", f.base);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_URL, url);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}");
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &r[i]);
+        curl_easy_setopt(h[i], CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h[i], CURLOPT_HEADERDATA, &r[i]);
+        curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 20L);
+        curl_multi_add_handle(m, h[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int n200 = 0, n429 = 0;
+    for (int i = 0; i < N; i++) {
+        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &r[i].status);
+        if (r[i].status == 200) n200++;
+        if (r[i].status == 429) {
+            n429++;
+            CHECK(is_error(&r[i], 429, "overloaded"));
+            CHECK(atoi(r[i].retry_after) >= 1);
+        }
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+        free(r[i].body);
+    }
+    curl_slist_free_all(hd);
+    curl_multi_cleanup(m);
+    atomic_store(&g_score_sleep_ms, 0);
+    CHECK_MSG(n200 >= 1 && n429 >= 1 && n200 + n429 == N, "200: %d, 429: %d", n200, n429);
+    CHECK(good_after(f.base));
+    fx_stop(&f);
+}
+
+/* ---- a client that hangs up while queued frees its queue slots ---- */
+TEST(disconnect_cancels) {
+    fixture_t f;
+    const char *extra[] = {"--max-batch-pairs", "1", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    atomic_store(&g_score_sleep_ms, 50);
+    unsigned long long before = atomic_load(&g_pairs_scored);
+    char body[4096], *p = body;
+    p += sprintf(p, "{\"query\":\"q\",\"texts\":[");
+    for (int i = 0; i < 100; i++) p += sprintf(p, "%s\"d%d\"", i ? "," : "", i);
+    sprintf(p, "]}");
+    /* 100 pairs at 50 ms each = 5 s; the client gives up after 300 ms */
+    resp_t r = http_ex(NULL, f.base, "POST", "/rerank", body, -1, NULL, 300);
+    CHECK(r.rc == CURLE_OPERATION_TIMEDOUT);
+    resp_free(&r);
+    usleep(500 * 1000);
+    unsigned long long scored = atomic_load(&g_pairs_scored) - before;
+    CHECK_MSG(scored < 40, "scored %llu pairs of a cancelled request", scored);
+    atomic_store(&g_score_sleep_ms, 0);
+    r = http(f.base, "GET", "/metrics", NULL);
+    CHECK(strstr(r.body, "rerank_queue_pairs 0") != NULL);
+    CHECK(strstr(r.body, "rerank_cancelled_requests_total 1") != NULL);
+    CHECK(strstr(r.body, "status=\"499\"") != NULL); /* client went away */
+    resp_free(&r);
+    CHECK(good_after(f.base));
+    fx_stop(&f);
+}
+
+/* ---- graceful drain: the queued request still gets its answer ---- */
+typedef struct { const char *base; resp_t r; } slow_arg_t;
+static void *slow_client(void *p) {
+    slow_arg_t *a = p;
+    a->r = http(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\",\"d\"],\"raw_scores\":true}");
+    return NULL;
+}
+TEST(graceful_drain) {
+    fixture_t f;
+    const char *extra[] = {"--max-batch-pairs", "1", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    atomic_store(&g_score_sleep_ms, 100);
+    slow_arg_t a = {f.base, {0}};
+    pthread_t th;
+    pthread_create(&th, NULL, slow_client, &a);
+    usleep(150 * 1000); /* the request is queued */
+    rr_server_drain(f.srv, 10.0);
+    pthread_join(th, NULL);
+    CHECK_MSG(a.r.status == 200, "%ld", a.r.status);
+    json_t *j = parse(&a.r);
+    CHECK(json_array_size(j) == 4);
+    json_decref(j);
+    resp_free(&a.r);
+    resp_t r = http_ex(NULL, f.base, "GET", "/health", NULL, -1, NULL, 2000);
+    CHECK(r.rc == CURLE_COULDNT_CONNECT); /* no longer accepting */
+    resp_free(&r);
+    atomic_store(&g_score_sleep_ms, 0);
+    fx_stop(&f);
+}
+
+TEST(config_table) {
+    rr_server_config_t c;
+    FILE *devnull = fopen("/dev/null", "w");
+    const char *a1[] = {"serve", "--model", "m", "--port=0", "--max-body-bytes", "2M", "--max-wait-ms", "0.5", "--no-access-log"};
+    CHECK(rr_server_config_parse(&c, 9, (char **)a1, NULL, devnull, devnull) == 0);
+    CHECK(c.port == 0 && c.max_body_bytes == 2 << 20 && c.max_wait_ms == 0.5 && c.access_log == 0);
+    CHECK(!strcmp(c.host, "127.0.0.1") && c.max_batch_tokens == 16384 && c.max_docs == 1000);
+    rr_server_config_free(&c);
+    const char *bad1[] = {"serve", "--model", "m", "--port", "70000"};
+    CHECK(rr_server_config_parse(&c, 5, (char **)bad1, NULL, devnull, devnull) == -1);
+    const char *bad2[] = {"serve", "--port", "1"};
+    CHECK(rr_server_config_parse(&c, 3, (char **)bad2, NULL, devnull, devnull) == -1);
+    const char *bad3[] = {"serve", "--model", "m", "--bogus"};
+    CHECK(rr_server_config_parse(&c, 4, (char **)bad3, NULL, devnull, devnull) == -1);
+    const char *bad4[] = {"serve", "--model", "m", "--max-docs", "10", "--max-queue-pairs", "5"};
+    CHECK(rr_server_config_parse(&c, 7, (char **)bad4, NULL, devnull, devnull) == -1);
+    const char *bad5[] = {"serve", "--model", "m", "--max-batch-tokens", "12x"};
+    CHECK(rr_server_config_parse(&c, 5, (char **)bad5, NULL, devnull, devnull) == -1);
+    const char *bad6[] = {"serve", "--model"};
+    CHECK(rr_server_config_parse(&c, 2, (char **)bad6, NULL, devnull, devnull) == -1);
+    const char *help[] = {"serve", "--help"};
+    CHECK(rr_server_config_parse(&c, 2, (char **)help, NULL, devnull, devnull) == 1);
+    fclose(devnull);
+}
+
+static const char *fake_env(const char *name) {
+    if (!strcmp(name, "RERANK_MODEL")) return "/env/model";
+    if (!strcmp(name, "RERANK_PORT")) return "9999";
+    if (!strcmp(name, "RERANK_ACCESS_LOG")) return "false";
+    if (!strcmp(name, "RERANK_API_KEY")) return "k";
+    return NULL;
+}
+TEST(config_env_precedence) {
+    rr_server_config_t c;
+    const char *a[] = {"serve", "--port", "1234"};
+    CHECK(rr_server_config_parse(&c, 3, (char **)a, fake_env, stdout, stderr) == 0);
+    CHECK(!strcmp(c.model, "/env/model") && c.port == 1234 && c.access_log == 0 && !strcmp(c.api_key, "k"));
+    rr_server_config_free(&c);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    rr_server_config_help(m);
+    fclose(m);
+    const char *flags[] = {"--model", "--host", "--port", "--precision", "--threads", "--max-length", "--max-batch-tokens",
+                           "--max-wait-ms", "--max-queue-pairs", "--max-docs", "--max-body-bytes", "--api-key",
+                           "--no-access-log", "--layers", "RERANK_PORT", "RERANK_API_KEY", "RERANK_MAX_BATCH_TOKENS"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) CHECK_MSG(strstr(buf, flags[i]) != NULL, "%s", flags[i]);
+    free(buf);
+}
+
+int main(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rr_alloc_init_json();
+    if (fx_start(&fx, NULL, 1) != 0) {
+        printf("RESULT passed=0 failed=1\n");
+        return 1;
+    }
+    RUN(config_table);
+    RUN(config_env_precedence);
+    RUN(get_routes);
+    RUN(tei_rerank);
+    RUN(cohere_rerank);
+    RUN(errors_400);
+    RUN(errors_413_422);
+    RUN(errors_size_limits);
+    RUN(errors_routes);
+    RUN(backend_failure_500);
+    RUN(keep_alive);
+    RUN(auth);
+    RUN(loading_state);
+    RUN(concurrent_clients);
+    RUN(overload_429);
+    RUN(disconnect_cancels);
+    RUN(graceful_drain);
+    fx_stop(&fx);
+    curl_global_cleanup();
+    TEST_MAIN_END();
+}

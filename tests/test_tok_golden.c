@@ -1,0 +1,135 @@
+/* test_tok_golden.c — the whole tokenizer (rerank_tokenize /
+ * rerank_tokenize_pair) against Hugging Face tokenizers 0.23 goldens in
+ * ../shared/fixtures/golden: every id must be identical. */
+#include <jansson.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "rerank.h"
+#include "test.h"
+
+static rerank_tokenizer_t *load_model(const char *model) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/models/%s", t_shared(), model);
+    rerank_tokenizer_t *tok = NULL;
+    rerank_status_t st = rerank_tokenizer_load(path, &tok);
+    CHECK_MSG(st == RERANK_OK, "load %s: %s", path, rerank_last_error());
+    return tok;
+}
+
+static int same_ids(const json_t *want, const int32_t *got, size_t n) {
+    if (!json_is_array(want) || json_array_size(want) != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (json_integer_value(json_array_get(want, i)) != got[i]) return 0;
+    return 1;
+}
+
+static void show(const char *label, const json_t *want, const int32_t *got, size_t n) {
+    char *ws = json_dumps(want, JSON_COMPACT);
+    fprintf(stderr, "    %s want: %s\n    %s got:  [", label, ws ? ws : "?", label);
+    for (size_t i = 0; i < n; i++) fprintf(stderr, "%s%d", i ? "," : "", got[i]);
+    fprintf(stderr, "]\n");
+    free(ws);
+}
+
+static FILE *open_golden(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/golden/%s", t_shared(), name);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    return f;
+}
+
+static void golden_tokenize(const char *label, const char *model, const char *file) {
+    rerank_tokenizer_t *tok = load_model(model);
+    FILE *f = open_golden(file);
+    if (!tok || !f) { if (f) fclose(f); rerank_tokenizer_free(tok); return; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t ll;
+    int total = 0, same = 0, shown = 0;
+    rerank_encoding_t enc = {0};
+    while ((ll = getline(&line, &cap, f)) > 0) {
+        json_t *rec = json_loadb(line, (size_t)ll, JSON_ALLOW_NUL, NULL);
+        if (!rec) continue;
+        const json_t *tj = json_object_get(rec, "text");
+        rerank_status_t st = rerank_tokenize(tok, json_string_value(tj), json_string_length(tj), &enc);
+        int ok = st == RERANK_OK && same_ids(json_object_get(rec, "ids"), enc.ids, enc.n);
+        total++;
+        same += ok;
+        if (!ok && shown++ < 8) {
+            fprintf(stderr, "  mismatch id=%lld source=%s%s%s\n    text: %s\n",
+                    (long long)json_integer_value(json_object_get(rec, "id")),
+                    json_string_value(json_object_get(rec, "source")), st ? " error: " : "",
+                    st ? rerank_last_error() : "", json_string_value(tj));
+            show("", json_object_get(rec, "ids"), enc.ids, st ? 0 : enc.n);
+        }
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    printf("%s tokenize: %d/%d identical\n", label, same, total);
+    CHECK(total == 2449);
+    CHECK(same == total);
+    rerank_encoding_free(&enc);
+    rerank_tokenizer_free(tok);
+}
+
+static void golden_pairs(const char *label, const char *model, const char *file) {
+    rerank_tokenizer_t *tok = load_model(model);
+    FILE *f = open_golden(file);
+    if (!tok || !f) { if (f) fclose(f); rerank_tokenizer_free(tok); return; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t ll;
+    int total[2] = {0, 0}, same[2] = {0, 0}, shown = 0, noted = 0, noted_same = 0;
+    rerank_encoding_t enc = {0};
+    while ((ll = getline(&line, &cap, f)) > 0) {
+        json_t *rec = json_loadb(line, (size_t)ll, JSON_ALLOW_NUL, NULL);
+        if (!rec) continue;
+        const json_t *q = json_object_get(rec, "query"), *d = json_object_get(rec, "doc");
+        const char *tr = json_string_value(json_object_get(rec, "truncation"));
+        int lf = tr && !strcmp(tr, "longest_first");
+        int32_t max_length = (int32_t)json_integer_value(json_object_get(rec, "max_length"));
+        rerank_status_t st = rerank_tokenize_pair(
+            tok, json_string_value(q), json_string_length(q), json_string_value(d),
+            json_string_length(d), max_length, lf ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG, &enc);
+        int ok = st == RERANK_OK && same_ids(json_object_get(rec, "input_ids"), enc.ids, enc.n) &&
+                 same_ids(json_object_get(rec, "token_type_ids"), enc.type_ids, enc.n);
+        total[lf]++;
+        same[lf] += ok;
+        if (json_object_get(rec, "note")) { noted++; noted_same += ok; }
+        if (!ok && shown++ < 5) {
+            fprintf(stderr, "  mismatch id=%lld %s max_length=%d%s%s\n    query: %s\n    doc: %.200s\n",
+                    (long long)json_integer_value(json_object_get(rec, "id")), tr, max_length,
+                    st ? " error: " : "", st ? rerank_last_error() : "", json_string_value(q),
+                    json_string_value(d));
+            show("ids", json_object_get(rec, "input_ids"), enc.ids, st ? 0 : enc.n);
+            show("types", json_object_get(rec, "token_type_ids"), enc.type_ids, st ? 0 : enc.n);
+        }
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    printf("%s pairs: flag %d/%d identical, longest_first %d/%d identical "
+           "(untruncated-corner records: %d/%d)\n",
+           label, same[0], total[0], same[1], total[1], noted_same, noted);
+    CHECK(total[0] + total[1] == 409);
+    CHECK(same[0] == total[0]);
+    CHECK(same[1] == total[1]);
+    rerank_encoding_free(&enc);
+    rerank_tokenizer_free(tok);
+}
+
+TEST(xlmr_tokenize) { golden_tokenize("xlmr", "tiny-xlmr", "tokenize-xlmr.jsonl"); }
+TEST(xlmr_pairs) { golden_pairs("xlmr", "tiny-xlmr", "pairs-xlmr.jsonl"); }
+TEST(bert_tokenize) { golden_tokenize("bert", "tiny-bert", "tokenize-bert.jsonl"); }
+TEST(bert_pairs) { golden_pairs("bert", "tiny-bert", "pairs-bert.jsonl"); }
+
+int main(void) {
+    RUN(xlmr_tokenize);
+    RUN(xlmr_pairs);
+    RUN(bert_tokenize);
+    RUN(bert_pairs);
+    TEST_MAIN_END();
+}
