@@ -108,7 +108,7 @@ asan:
 
 # Concurrency tests under ThreadSanitizer (the shared tokenizer, the batcher,
 # the server). OpenMP runs single-threaded there: libgomp is not instrumented.
-TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server)))
+TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server test_server_http)))
 tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
 	OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

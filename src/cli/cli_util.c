@@ -1,5 +1,9 @@
 #include "cli/cli_util.h"
 
+#include <sys/stat.h>
+
+#include "hub/hub.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,4 +82,18 @@ void rr_cli_json_string(FILE *f, const char *s, size_t n) {
         }
     }
     putc('"', f);
+}
+
+int rr_cli_model_dir(const char *cmd, const char *arg, char *out, size_t n) {
+    struct stat st;
+    if (stat(arg, &st) == 0) { /* a directory or a tokenizer.json path: as is */
+        if (strlen(arg) >= n) { fprintf(stderr, "rerank %s: path too long\n", cmd); return -1; }
+        strcpy(out, arg);
+        return 0;
+    }
+    if (rr_hub_resolve(arg, out, n) != RERANK_OK) {
+        fprintf(stderr, "rerank %s: %s\n", cmd, rerank_last_error());
+        return -1;
+    }
+    return 0;
 }

@@ -26,4 +26,9 @@ long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes);
 /* Write s[0..n) as a JSON string literal (with quotes) to f. */
 void rr_cli_json_string(FILE *f, const char *s, size_t n);
 
+/* Resolve --model: an existing directory (or file) as is, or a Hugging Face
+ * repo id ORG/NAME[@REV] from the local HF cache, downloading it if absent.
+ * Prints "rerank CMD: <error>" and returns -1 on failure. */
+int rr_cli_model_dir(const char *cmd, const char *arg, char *out, size_t n);
+
 #endif

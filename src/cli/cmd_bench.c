@@ -170,9 +170,11 @@ int rr_cmd_bench(int argc, char **argv) {
     int rc = workload ? load_tokens(workload, &w) : load_text(input, &w);
     if (rc) { workload_free(&w); return rc; }
 
+    char resolved[4096];
+    if (rr_cli_model_dir("bench", model_dir, resolved, sizeof resolved)) { workload_free(&w); return 1; }
     double t0 = now();
     rerank_model_t *m = NULL;
-    if (rerank_model_load(model_dir, &mo, &m) != RERANK_OK) {
+    if (rerank_model_load(resolved, &mo, &m) != RERANK_OK) {
         fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
         workload_free(&w);
         return 1;

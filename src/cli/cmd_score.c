@@ -134,7 +134,13 @@ int rr_cmd_score(int argc, char **argv) {
         return 1;
     }
     rerank_model_t *model = NULL;
-    if (rerank_model_load(model_dir, &mopts, &model) != RERANK_OK) {
+    char resolved[4096];
+    if (rr_cli_model_dir("score", model_dir, resolved, sizeof resolved)) {
+        if (in && in != stdin) fclose(in);
+        free(docs);
+        return 1;
+    }
+    if (rerank_model_load(resolved, &mopts, &model) != RERANK_OK) {
         fprintf(stderr, "rerank score: %s\n", rerank_last_error());
         if (in && in != stdin) fclose(in);
         free(docs);

@@ -64,7 +64,12 @@ int rr_cmd_tokenize(int argc, char **argv) {
     FILE *in = strcmp(input, "-") ? fopen(input, "rb") : stdin;
     if (!in) { fprintf(stderr, "rerank tokenize: cannot open %s\n", input); return 1; }
     rerank_tokenizer_t *tok = NULL;
-    if (rerank_tokenizer_load(model, &tok) != RERANK_OK) {
+    char resolved[4096];
+    if (rr_cli_model_dir("tokenize", model, resolved, sizeof resolved)) {
+        if (in != stdin) fclose(in);
+        return 1;
+    }
+    if (rerank_tokenizer_load(resolved, &tok) != RERANK_OK) {
         fprintf(stderr, "rerank tokenize: %s\n", rerank_last_error());
         if (in != stdin) fclose(in);
         return 1;

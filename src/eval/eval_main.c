@@ -16,6 +16,7 @@
 #include "eval/report.h"
 #include "eval/runner.h"
 #include "eval/svg.h"
+#include "hub/hub.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -180,8 +181,13 @@ static int run(const eval_args_t *a) {
     rr_eval_data_truncate(&data, (size_t)a->max_queries);
     double thr = a->has_rel_threshold ? a->rel_threshold : data.default_rel_threshold;
 
+    char resolved[4096];
+    if (!a->first_stage_only && a->model) {
+        /* a directory as is, or a Hub id ORG/NAME from the cache (or downloaded) */
+        if (rr_hub_resolve(a->model, resolved, sizeof resolved) != RERANK_OK) goto err;
+    }
     rr_eval_report_t rep = {
-        .model_dir = a->first_stage_only ? NULL : a->model,
+        .model_dir = a->first_stage_only || !a->model ? NULL : resolved,
         .data_path = a->data,
         .qrels_path = qrels,
         .data = &data,

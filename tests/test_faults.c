@@ -1,0 +1,400 @@
+/* test_faults.c — end-to-end fault injection: every allocation of
+ * load → tokenize → score → free may fail (rr_alloc_fail_at), and every run
+ * must end in the exact reference scores or in a clean error (status != OK,
+ * a message, outputs untouched or zeroed), never a crash or a leak (`make
+ * asan` runs this under ASan/LSan). Also truncated copies of the model files
+ * (short reads) must fail cleanly.
+ *
+ * Phases per fixture model:
+ *  - load: the whole sequence armed. Loading the tokenizer makes tens of
+ *    thousands of allocations (jansson's, routed through rr_malloc by
+ *    rr_alloc_init_json, plus the vocabulary), and one XLM-R load takes ~0.3 s,
+ *    so the load phase covers every N of the first LOAD_HEAD and last
+ *    LOAD_TAIL allocations and a stride in between (RR_FAULTS_LOAD_MID runs,
+ *    default 40; the output says which).
+ *  - tokenize+score: the model is loaded once unarmed, then EVERY allocation
+ *    of rerank_tokenize_pair + rerank_score is failed in turn.
+ *  - short reads: model.safetensors truncated at every 1/64 of the file and at
+ *    each of its first 64 bytes, config.json and tokenizer.json at several
+ *    offsets. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "engine/engine.h"
+#include "test.h"
+
+#define N_DOCS 3
+#define LOAD_HEAD 150
+#define LOAD_TAIL 100
+#define SENTINEL (-12345.0f)
+
+static const char *k_query = "what is the capital of france?";
+static const char *k_docs[N_DOCS] = {
+    "Paris is the capital and most populous city of France.",
+    "Berlin ist die Hauptstadt Deutschlands. Ça va? 東京は日本の首都です。",
+    "",
+};
+
+typedef struct ref {
+    int32_t ids[1024];
+    int32_t types[1024];
+    size_t n;
+    float scores[N_DOCS];
+} ref_t;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fixture_dir(char *dir, size_t n, const char *name) {
+    snprintf(dir, n, "%s/fixtures/models/%s", t_shared(), name);
+}
+
+static rerank_model_options_t model_opts(void) {
+    rerank_model_options_t o = rerank_model_options_default();
+    o.threads = 1; /* the machine is shared; also makes results deterministic */
+    return o;
+}
+
+/* tokenize_pair + score on a loaded model. */
+static rerank_status_t tok_and_score(rerank_model_t *m, rerank_encoding_t *enc, float *scores) {
+    rerank_status_t st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0],
+                                              strlen(k_docs[0]), 0, RERANK_TRUNC_FLAG, enc);
+    if (st) return st;
+    return rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);
+}
+
+static int make_reference(const char *dir, ref_t *ref) {
+    rerank_model_options_t o = model_opts();
+    rerank_model_t *m = NULL;
+    rerank_encoding_t enc = {0};
+    memset(ref, 0, sizeof *ref);
+    rerank_status_t st = rerank_model_load(dir, &o, &m);
+    if (!st) st = tok_and_score(m, &enc, ref->scores);
+    if (!st && enc.n <= 1024) {
+        ref->n = enc.n;
+        memcpy(ref->ids, enc.ids, enc.n * sizeof *enc.ids);
+        memcpy(ref->types, enc.type_ids, enc.n * sizeof *enc.type_ids);
+    }
+    rerank_encoding_free(&enc);
+    rerank_model_free(m);
+    if (st) fprintf(stderr, "  reference run failed: %s\n", rerank_last_error());
+    return st == RERANK_OK && ref->n > 0 ? 0 : -1;
+}
+
+typedef struct outcome {
+    int injected;   /* the armed allocation was reached */
+    int phase_fail; /* 0 load, 1 tokenize/score */
+} outcome_t;
+
+/* Check one run's result: correct outputs, or a clean error. `stage` names
+ * how far it got: 0 load failed, 1 tokenize failed, 2 score failed, 3 ok. */
+static void check_result(const char *what, unsigned long n, rerank_status_t st, int stage,
+                         const rerank_encoding_t *enc, const float *scores, const ref_t *ref) {
+    if (st == RERANK_OK) {
+        CHECK_MSG(enc->n == ref->n && !memcmp(enc->ids, ref->ids, ref->n * sizeof *ref->ids) &&
+                      !memcmp(enc->type_ids, ref->types, ref->n * sizeof *ref->types),
+                  "%s N=%lu: encoding differs from the reference", what, n);
+        for (int i = 0; i < N_DOCS; i++)
+            CHECK_MSG(fabsf(scores[i] - ref->scores[i]) <= 1e-6f, "%s N=%lu: score %d = %.9g, reference %.9g",
+                      what, n, i, scores[i], ref->scores[i]);
+        return;
+    }
+    const char *msg = rerank_last_error();
+    CHECK_MSG(msg && *msg, "%s N=%lu: status %d (%s) with an empty error message", what, n, st,
+              rerank_status_str(st));
+    /* Outputs untouched (or zeroed, as the API allows). */
+    if (stage <= 1) CHECK_MSG(enc->n == 0, "%s N=%lu: encoding has %zu tokens after an error", what, n, enc->n);
+    if (stage <= 2)
+        for (int i = 0; i < N_DOCS; i++)
+            CHECK_MSG(scores[i] == SENTINEL || scores[i] == 0.0f, "%s N=%lu: score %d = %g after an error", what, n,
+                      i, scores[i]);
+}
+
+/* One armed run of the whole sequence (load, tokenize, score, free). */
+static int run_full(const char *dir, unsigned long n, const ref_t *ref) {
+    rerank_model_options_t o = model_opts();
+    rerank_model_t *m = NULL;
+    rerank_encoding_t enc = {0};
+    float scores[N_DOCS] = {SENTINEL, SENTINEL, SENTINEL};
+    int stage = 0;
+    rr_alloc_fail_at(n);
+    rerank_status_t st = rerank_model_load(dir, &o, &m);
+    if (!st) {
+        CHECK_MSG(m != NULL, "load N=%lu: OK without a model", n);
+        stage = 1;
+        st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0], strlen(k_docs[0]),
+                                  0, RERANK_TRUNC_FLAG, &enc);
+        if (!st) {
+            stage = 2;
+            st = rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);
+        }
+    } else {
+        CHECK_MSG(m == NULL, "load N=%lu: failed but returned a model", n);
+    }
+    if (!st) stage = 3;
+    int injected = rr_alloc_failed();
+    rr_alloc_fail_at(0);
+    if (!injected) CHECK_MSG(st == RERANK_OK, "load N=%lu: no injected failure but status %d (%s)", n, st,
+                             rerank_last_error());
+    check_result("load", n, st, stage, &enc, scores, ref);
+    rerank_encoding_free(&enc);
+    rerank_model_free(m);
+    return injected;
+}
+
+/* Allocations made by the whole sequence, unarmed (counted, never failing). */
+static unsigned long count_allocs(const char *dir, unsigned long *load_allocs) {
+    rerank_model_options_t o = model_opts();
+    rerank_model_t *m = NULL;
+    rerank_encoding_t enc = {0};
+    float scores[N_DOCS];
+    rr_alloc_fail_at(ULONG_MAX);
+    rerank_status_t st = rerank_model_load(dir, &o, &m);
+    *load_allocs = rr_alloc_count();
+    if (!st) st = tok_and_score(m, &enc, scores);
+    unsigned long total = rr_alloc_count();
+    rr_alloc_fail_at(0);
+    rerank_encoding_free(&enc);
+    rerank_model_free(m);
+    return st ? 0 : total;
+}
+
+static void faults_load(const char *name) {
+    char dir[512];
+    fixture_dir(dir, sizeof dir, name);
+    ref_t ref;
+    if (make_reference(dir, &ref)) { CHECK(!"reference run"); return; }
+    unsigned long load_allocs = 0, total = count_allocs(dir, &load_allocs);
+    CHECK(total > 0);
+    if (!total) return;
+    const char *e = getenv("RR_FAULTS_LOAD_MID");
+    unsigned long mid_runs = e && *e ? strtoul(e, NULL, 10) : 40;
+    /* N = 1..head and tail..load_allocs every one; a stride in between. */
+    unsigned long head = LOAD_HEAD, tail = load_allocs > LOAD_TAIL ? load_allocs - LOAD_TAIL + 1 : 1;
+    if (tail <= head) tail = head + 1;
+    unsigned long stride = 1;
+    if (tail > head + 1 && mid_runs) stride = (tail - head - 1 + mid_runs - 1) / mid_runs;
+    if (!mid_runs) stride = ULONG_MAX;
+    if (stride == 0) stride = 1;
+    double t0 = now_s();
+    unsigned long tried = 0, n = 1, last_n = 0;
+    for (;;) {
+        int injected = run_full(dir, n, &ref);
+        tried++;
+        last_n = n;
+        if (!injected) break;
+        if (n < head || n >= tail) n++;
+        else if (ULONG_MAX - n < stride || n + stride >= tail) n = tail;
+        else n += stride;
+        if (t_cur_failed > 20) break; /* no flood of messages */
+    }
+    printf("# %s load+tokenize+score: %lu allocations (%lu in load); tried %lu N: every N in 1..%lu and "
+           "%lu..%lu, stride %lu in between (load phase), every N up to %lu after (first run without an "
+           "injected failure: N=%lu); %.1f s\n",
+           name, total, load_allocs, tried, head, tail, load_allocs, stride == ULONG_MAX ? 0 : stride, total,
+           last_n, now_s() - t0);
+    CHECK_MSG(last_n == total + 1, "%s: first run without an injected failure at N=%lu, expected %lu", name, last_n,
+              total + 1);
+}
+
+/* Load once unarmed, then fail every allocation of tokenize + score. */
+static void faults_score(const char *name) {
+    char dir[512];
+    fixture_dir(dir, sizeof dir, name);
+    ref_t ref;
+    if (make_reference(dir, &ref)) { CHECK(!"reference run"); return; }
+    rerank_model_options_t o = model_opts();
+    rerank_model_t *m = NULL;
+    if (rerank_model_load(dir, &o, &m)) { CHECK(!"load"); return; }
+    double t0 = now_s();
+    unsigned long n = 1;
+    for (;; n++) {
+        rerank_encoding_t enc = {0};
+        float scores[N_DOCS] = {SENTINEL, SENTINEL, SENTINEL};
+        int stage = 1;
+        rr_alloc_fail_at(n);
+        rerank_status_t st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0],
+                                                  strlen(k_docs[0]), 0, RERANK_TRUNC_FLAG, &enc);
+        if (!st) {
+            stage = 2;
+            st = rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);
+        }
+        if (!st) stage = 3;
+        int injected = rr_alloc_failed();
+        rr_alloc_fail_at(0);
+        if (injected) CHECK_MSG(st == RERANK_ERR_NOMEM, "score N=%lu: status %d (%s), expected nomem", n, st,
+                                rerank_last_error());
+        else CHECK_MSG(st == RERANK_OK, "score N=%lu: no injected failure but status %d (%s)", n, st,
+                       rerank_last_error());
+        check_result("score", n, st, stage, &enc, scores, &ref);
+        rerank_encoding_free(&enc);
+        if (!injected || t_cur_failed > 20) break;
+        /* The model must still work after a failed call. */
+        if (n % 16 == 1) {
+            rerank_encoding_t e2 = {0};
+            float s2[N_DOCS];
+            CHECK(tok_and_score(m, &e2, s2) == RERANK_OK);
+            for (int i = 0; i < N_DOCS; i++) CHECK_NEAR(s2[i], ref.scores[i], 1e-6);
+            rerank_encoding_free(&e2);
+        }
+    }
+    rerank_model_free(m);
+    printf("# %s tokenize+score: every N in 1..%lu (N=%lu ran without an injected failure); %.1f s\n", name, n - 1,
+           n, now_s() - t0);
+}
+
+/* ---- short reads ------------------------------------------------------------ */
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    if (!in || !out) {
+        if (in) fclose(in);
+        return -1;
+    }
+    char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, k, out) != k) break;
+    int bad = ferror(in) || ferror(out);
+    fclose(in);
+    return fclose(out) || bad ? -1 : 0;
+}
+
+/* tmp/<every file of src> as symlinks; the file `name` a real copy. */
+static int stage_dir(const char *src, const char *tmp, const char *name) {
+    DIR *d = opendir(src);
+    if (!d) return -1;
+    struct dirent *de;
+    char a[1024], b[1024];
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(a, sizeof a, "%s/%s", src, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", tmp, de->d_name);
+        unlink(b);
+        if (!strcmp(de->d_name, name)) rc |= copy_file(a, b);
+        else rc |= symlink(a, b);
+    }
+    closedir(d);
+    return rc;
+}
+
+static void unstage_dir(const char *tmp) {
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *de;
+    char b[1024];
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            snprintf(b, sizeof b, "%s/%s", tmp, de->d_name);
+            unlink(b);
+        }
+    closedir(d);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x < y) - (x > y);
+}
+
+/* Truncate tmp/name to each offset (descending, so one copy suffices) and
+ * load: each must fail cleanly. */
+static int truncations(const char *tmp, const char *name, long *offs, int n_offs) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    qsort(offs, (size_t)n_offs, sizeof *offs, cmp_desc);
+    rerank_model_options_t o = model_opts();
+    int tried = 0;
+    for (int i = 0; i < n_offs; i++) {
+        if (i && offs[i] == offs[i - 1]) continue;
+        if (truncate(path, offs[i])) { CHECK_MSG(0, "truncate %s to %ld", path, offs[i]); continue; }
+        rerank_model_t *m = NULL;
+        rerank_status_t st = rerank_model_load(tmp, &o, &m);
+        CHECK_MSG(st != RERANK_OK, "%s truncated to %ld bytes: loaded", name, offs[i]);
+        CHECK_MSG(m == NULL, "%s truncated to %ld bytes: model returned", name, offs[i]);
+        CHECK_MSG(*rerank_last_error(), "%s truncated to %ld bytes: empty error message", name, offs[i]);
+        rerank_model_free(m);
+        tried++;
+    }
+    return tried;
+}
+
+static void short_reads(const char *name) {
+    char src[512], tmp[] = "/tmp/rr-faults-XXXXXX";
+    fixture_dir(src, sizeof src, name);
+    if (!mkdtemp(tmp)) { CHECK(!"mkdtemp"); return; }
+    double t0 = now_s();
+    struct stat sb;
+    char path[1024];
+    long offs[256];
+    int k, tried_st = 0, tried_cfg = 0, tried_tok = 0;
+
+    /* model.safetensors: each of the first 64 bytes, every 1/64 of the file. */
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    if (stat(path, &sb) == 0 && stage_dir(src, tmp, "model.safetensors") == 0) {
+        k = 0;
+        for (long i = 0; i < 64; i++) offs[k++] = i;
+        for (long i = 1; i < 64; i++) offs[k++] = (long)((double)sb.st_size * i / 64);
+        offs[k++] = sb.st_size - 1;
+        tried_st = truncations(tmp, "model.safetensors", offs, k);
+    } else CHECK(!"stage model.safetensors");
+    unstage_dir(tmp);
+
+    /* config.json: a few offsets, including inside the first bytes. */
+    snprintf(path, sizeof path, "%s/config.json", src);
+    if (stat(path, &sb) == 0 && stage_dir(src, tmp, "config.json") == 0) {
+        k = 0;
+        long fixed[] = {0, 1, 2, 10, 50};
+        for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+            if (fixed[i] < sb.st_size) offs[k++] = fixed[i];
+        for (long i = 1; i < 16; i++) offs[k++] = (long)((double)sb.st_size * i / 16);
+        offs[k++] = sb.st_size - 1;
+        tried_cfg = truncations(tmp, "config.json", offs, k);
+    } else CHECK(!"stage config.json");
+    unstage_dir(tmp);
+
+    /* tokenizer.json: a few offsets (each failed parse of the XLM-R one is
+     * up to ~0.3 s). */
+    snprintf(path, sizeof path, "%s/tokenizer.json", src);
+    if (stat(path, &sb) == 0 && stage_dir(src, tmp, "tokenizer.json") == 0) {
+        k = 0;
+        long fixed[] = {0, 1, 17, 100, 1000};
+        for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+            if (fixed[i] < sb.st_size) offs[k++] = fixed[i];
+        for (long i = 1; i < 8; i++) offs[k++] = (long)((double)sb.st_size * i / 8);
+        offs[k++] = sb.st_size - 2;
+        offs[k++] = sb.st_size - 1;
+        tried_tok = truncations(tmp, "tokenizer.json", offs, k);
+    } else CHECK(!"stage tokenizer.json");
+    unstage_dir(tmp);
+    rmdir(tmp);
+    printf("# %s short reads: model.safetensors at %d offsets, config.json at %d, tokenizer.json at %d; %.1f s\n",
+           name, tried_st, tried_cfg, tried_tok, now_s() - t0);
+}
+
+TEST(faults_load_tiny_bert) { faults_load("tiny-bert"); }
+TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr"); }
+TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
+TEST(faults_score_tiny_xlmr) { faults_score("tiny-xlmr"); }
+TEST(short_reads_tiny_bert) { short_reads("tiny-bert"); }
+TEST(short_reads_tiny_xlmr) { short_reads("tiny-xlmr"); }
+
+int main(void) {
+    RUN(faults_score_tiny_bert);
+    RUN(faults_score_tiny_xlmr);
+    RUN(faults_load_tiny_bert);
+    RUN(faults_load_tiny_xlmr);
+    RUN(short_reads_tiny_bert);
+    RUN(short_reads_tiny_xlmr);
+    TEST_MAIN_END();
+}
