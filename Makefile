@@ -107,11 +107,18 @@ asan:
 	$(MAKE) BUILD=build-asan SAN=asan OPT=-O1 test
 
 # Concurrency tests under ThreadSanitizer (the shared tokenizer, the batcher,
-# the server). OpenMP runs single-threaded there: libgomp is not instrumented.
+# the server). OpenMP runs single-threaded there: libgomp is not built with
+# TSan, so the fork/join barriers of a parallel region are invisible to it and
+# every access to data shared with a region would be reported as a race (e.g.
+# an OpenMP pool thread reading a request's token ids, then the HTTP thread
+# freeing them after the batcher signalled completion). OMP_NUM_THREADS=1
+# covers models loaded with threads = 1; RERANK_THREADS=1 (the env form of
+# `rerank serve --threads`) covers the servers test_server starts, whose
+# default (0 = all cores, omp_get_num_procs) ignores OMP_NUM_THREADS.
 TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server test_server_http)))
 tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
-	OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	OMP_NUM_THREADS=1 RERANK_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  TESTS="$(patsubst %.c,%,$(TSAN_TESTS))" bash tests/run.sh build-tsan
 
 clean:

@@ -142,7 +142,12 @@ typedef struct rerank_model_info {
     int32_t max_positions;    /* longest sequence the model accepts          */
     int32_t vocab_size;
     int32_t num_labels;
-    rerank_precision_t precision;
+    rerank_precision_t precision; /* requested precision                        */
+    /* What the linear layers really compute in: "fp32", "bf16", "int8" or
+     * "fp16" (CUDA). Differs from `precision` where the hardware has no such
+     * path, e.g. bf16 requested on a CPU without AVX-512: the engine then
+     * computes in fp32 rather than fail. */
+    const char *compute;
     const char *weights_dtype; /* dtype of the checkpoint: "F32", "F16", "BF16" */
     const char *device;        /* "cpu", "cuda:0", ...                          */
 } rerank_model_info_t;

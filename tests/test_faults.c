@@ -6,18 +6,19 @@
  * (short reads) must fail cleanly.
  *
  * Phases per fixture model:
- *  - load: the whole sequence armed. Loading the tokenizer makes tens of
- *    thousands of allocations (jansson's, routed through rr_malloc by
- *    rr_alloc_init_json, plus the vocabulary), and one XLM-R load takes ~0.3 s,
- *    so the load phase covers every N of the first LOAD_HEAD and last
- *    LOAD_TAIL allocations and a stride in between (RR_FAULTS_LOAD_MID runs,
- *    default 40; the output says which).
+ *  - load: the whole sequence armed at N for every allocation of the load,
+ *    except inside the tokenizer: loading tokenizer.json makes hundreds
+ *    (XLM-R, whose vocabulary has a fast path) to ~90 000 (BERT: jansson's
+ *    allocations, routed through rr_malloc by rr_alloc_init_json)
+ *    allocations, and a failed XLM-R tokenizer load takes ~0.25 s, so the
+ *    tokenizer's first allocations are each failed (100 for BERT, 30 for
+ *    XLM-R) and then a stride covers the rest in about RR_FAULTS_LOAD_MID
+ *    runs (default 200 for BERT, 30 for XLM-R). The output says which N ran.
  *  - tokenize+score: the model is loaded once unarmed, then EVERY allocation
  *    of rerank_tokenize_pair + rerank_score is failed in turn.
  *  - short reads: model.safetensors truncated at every 1/64 of the file and at
  *    each of its first 64 bytes, config.json and tokenizer.json at several
  *    offsets. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,8 +32,6 @@
 #include "test.h"
 
 #define N_DOCS 3
-#define LOAD_HEAD 150
-#define LOAD_TAIL 100
 #define SENTINEL (-12345.0f)
 
 static const char *k_query = "what is the capital of france?";
@@ -90,11 +89,6 @@ static int make_reference(const char *dir, ref_t *ref) {
     if (st) fprintf(stderr, "  reference run failed: %s\n", rerank_last_error());
     return st == RERANK_OK && ref->n > 0 ? 0 : -1;
 }
-
-typedef struct outcome {
-    int injected;   /* the armed allocation was reached */
-    int phase_fail; /* 0 load, 1 tokenize/score */
-} outcome_t;
 
 /* Check one run's result: correct outputs, or a clean error. `stage` names
  * how far it got: 0 load failed, 1 tokenize failed, 2 score failed, 3 ok. */
@@ -169,7 +163,32 @@ static unsigned long count_allocs(const char *dir, unsigned long *load_allocs) {
     return st ? 0 : total;
 }
 
-static void faults_load(const char *name) {
+/* First N (in [lo, hi]) at which a tokenizer-less load fails in the backend,
+ * i.e. after config.json and the weights. Loads without the tokenizer are
+ * cheap, so a binary search is. */
+static unsigned long first_backend_alloc(const char *dir, unsigned long lo, unsigned long hi) {
+    rerank_model_options_t o = model_opts();
+    while (lo < hi) {
+        unsigned long mid = lo + (hi - lo) / 2;
+        rerank_model_t *m = NULL;
+        rr_alloc_fail_at(mid);
+        rerank_status_t st = rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m);
+        rr_alloc_fail_at(0);
+        rerank_model_free(m);
+        if (st && strstr(rerank_last_error(), " backend")) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The whole sequence armed at N for the allocations of the load. The load
+ * has three regions: config.json + weights (cw allocations, cheap: every N),
+ * the tokenizer (tok allocations: every N of the first tok_head, then a
+ * stride so that about mid_runs runs cover the rest), the backend (be
+ * allocations: every N). Tokenize + score are covered N by N in
+ * faults_score; here the run after the load's last allocation checks that
+ * the unfailed sequence ends with the reference scores. */
+static void faults_load(const char *name, unsigned long tok_head, unsigned long mid_runs) {
     char dir[512];
     fixture_dir(dir, sizeof dir, name);
     ref_t ref;
@@ -177,31 +196,40 @@ static void faults_load(const char *name) {
     unsigned long load_allocs = 0, total = count_allocs(dir, &load_allocs);
     CHECK(total > 0);
     if (!total) return;
+    rerank_model_options_t o = model_opts();
+    rerank_model_t *m = NULL;
+    rr_alloc_fail_at(ULONG_MAX);
+    rerank_status_t st = rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m);
+    unsigned long no_tok = rr_alloc_count();
+    rr_alloc_fail_at(0);
+    rerank_model_free(m);
+    CHECK(st == RERANK_OK && no_tok < load_allocs);
+    if (st || no_tok >= load_allocs) return;
+    unsigned long cw = first_backend_alloc(dir, 1, no_tok + 1) - 1, be = no_tok - cw, tok = load_allocs - no_tok;
     const char *e = getenv("RR_FAULTS_LOAD_MID");
-    unsigned long mid_runs = e && *e ? strtoul(e, NULL, 10) : 40;
-    /* N = 1..head and tail..load_allocs every one; a stride in between. */
-    unsigned long head = LOAD_HEAD, tail = load_allocs > LOAD_TAIL ? load_allocs - LOAD_TAIL + 1 : 1;
-    if (tail <= head) tail = head + 1;
+    if (e && *e) mid_runs = strtoul(e, NULL, 10);
+    unsigned long tok_lo = cw + 1, tok_hi = cw + tok; /* the tokenizer's allocations */
+    unsigned long dense_hi = tok_lo + tok_head < tok_hi ? tok_lo + tok_head : tok_hi;
     unsigned long stride = 1;
-    if (tail > head + 1 && mid_runs) stride = (tail - head - 1 + mid_runs - 1) / mid_runs;
-    if (!mid_runs) stride = ULONG_MAX;
-    if (stride == 0) stride = 1;
+    if (tok_hi > dense_hi && mid_runs) stride = (tok_hi - dense_hi + mid_runs - 1) / mid_runs;
+    if (tok_hi > dense_hi && !mid_runs) stride = tok_hi - dense_hi + 1;
+    if (!stride) stride = 1;
     double t0 = now_s();
     unsigned long tried = 0, n = 1, last_n = 0;
     for (;;) {
         int injected = run_full(dir, n, &ref);
         tried++;
         last_n = n;
-        if (!injected) break;
-        if (n < head || n >= tail) n++;
-        else if (ULONG_MAX - n < stride || n + stride >= tail) n = tail;
-        else n += stride;
-        if (t_cur_failed > 20) break; /* no flood of messages */
+        if (!injected || t_cur_failed > 20) break;
+        if (n > load_allocs) { CHECK_MSG(0, "%s: N=%lu failed past the load", name, n); break; }
+        if (n == load_allocs) n = total + 1; /* tokenize + score: faults_score */
+        else if (n < dense_hi || n >= tok_hi) n++;
+        else n = tok_hi - n > stride ? n + stride : tok_hi + 1;
     }
-    printf("# %s load+tokenize+score: %lu allocations (%lu in load); tried %lu N: every N in 1..%lu and "
-           "%lu..%lu, stride %lu in between (load phase), every N up to %lu after (first run without an "
-           "injected failure: N=%lu); %.1f s\n",
-           name, total, load_allocs, tried, head, tail, load_allocs, stride == ULONG_MAX ? 0 : stride, total,
+    printf("# %s load: %lu allocations (config+weights %lu, tokenizer %lu, backend %lu); tried %lu N: every N "
+           "in 1..%lu and %lu..%lu, stride %lu in %lu..%lu (tokenizer); N=%lu (past the load) ran without an "
+           "injected failure; %.1f s\n",
+           name, load_allocs, cw, tok, be, tried, dense_hi, tok_hi + 1, load_allocs, stride, dense_hi, tok_hi,
            last_n, now_s() - t0);
     CHECK_MSG(last_n == total + 1, "%s: first run without an injected failure at N=%lu, expected %lu", name, last_n,
               total + 1);
@@ -315,6 +343,10 @@ static int truncations(const char *tmp, const char *name, long *offs, int n_offs
     qsort(offs, (size_t)n_offs, sizeof *offs, cmp_desc);
     rerank_model_options_t o = model_opts();
     int tried = 0;
+    rerank_model_t *m0 = NULL;
+    CHECK_MSG(rerank_model_load(tmp, &o, &m0) == RERANK_OK, "staged copy for %s does not load: %s", name,
+              rerank_last_error());
+    rerank_model_free(m0);
     for (int i = 0; i < n_offs; i++) {
         if (i && offs[i] == offs[i - 1]) continue;
         if (truncate(path, offs[i])) { CHECK_MSG(0, "truncate %s to %ld", path, offs[i]); continue; }
@@ -330,8 +362,9 @@ static int truncations(const char *tmp, const char *name, long *offs, int n_offs
 }
 
 static void short_reads(const char *name) {
-    char src[512], tmp[] = "/tmp/rr-faults-XXXXXX";
-    fixture_dir(src, sizeof src, name);
+    char rel[512], src[PATH_MAX], tmp[] = "/tmp/rr-faults-XXXXXX";
+    fixture_dir(rel, sizeof rel, name);
+    if (!realpath(rel, src)) { CHECK(!"realpath"); return; } /* symlinks in tmp must be absolute */
     if (!mkdtemp(tmp)) { CHECK(!"mkdtemp"); return; }
     double t0 = now_s();
     struct stat sb;
@@ -382,8 +415,8 @@ static void short_reads(const char *name) {
            name, tried_st, tried_cfg, tried_tok, now_s() - t0);
 }
 
-TEST(faults_load_tiny_bert) { faults_load("tiny-bert"); }
-TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr"); }
+TEST(faults_load_tiny_bert) { faults_load("tiny-bert", 100, 200); }
+TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr", 30, 30); }
 TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
 TEST(faults_score_tiny_xlmr) { faults_score("tiny-xlmr"); }
 TEST(short_reads_tiny_bert) { short_reads("tiny-bert"); }

@@ -231,6 +231,9 @@ int rr_cmd_bench(int argc, char **argv) {
     printf(", \"workload\": ");
     const char *wname = workload ? workload : input;
     rr_cli_json_string(stdout, wname, strlen(wname));
+    rerank_model_info_t mi;
+    rerank_model_get_info(m, &mi);
+    printf(", \"compute\": \"%s\"", mi.compute);
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"

@@ -165,6 +165,10 @@ int rr_cmd_score(int argc, char **argv) {
             if (json_is_string(q) && json_is_string(d)) {
                 add_pair(tok, b, json_string_value(q), json_string_length(q), json_string_value(d),
                          json_string_length(d), opts.max_length, opts.truncation);
+            } else if (n < 0) {
+                snprintf(msg, sizeof msg, "line %ld: line too long (more than %zu bytes) or out of memory", lineno,
+                         2 * (size_t)RR_MAX_TEXT_BYTES + 4096);
+                add_error(b, msg);
             } else {
                 snprintf(msg, sizeof msg, "line %ld: expected a JSON object {\"query\": string, \"doc\": string}",
                          lineno);

@@ -22,7 +22,7 @@ void rr_error_prefix(const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, tl_error, sizeof old);
-    snprintf(tl_error, sizeof tl_error, "%s: %s", prefix, old);
+    snprintf(tl_error, sizeof tl_error, "%.500s: %.500s", prefix, old);
 }
 
 const char *rerank_last_error(void) { return tl_error; }

@@ -29,6 +29,8 @@ typedef struct rr_backend {
     rerank_status_t (*forward)(void *ctx, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
                                float *logits);
     void (*destroy)(void *ctx); /* NULL-safe */
+    /* What the linear layers compute in ("fp32", "bf16", "int8", "fp16"). */
+    const char *(*compute)(const void *ctx);
 } rr_backend_t;
 
 extern const rr_backend_t rr_backend_cpu;  /* engine/cpu_backend.c  */

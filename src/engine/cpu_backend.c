@@ -63,7 +63,14 @@ fail:
     return st;
 }
 
+/* Every linear layer is converted the same way, so the first tells. */
+static const char *cpu_compute(const void *ctx) {
+    const rr_cpu_t *c = ctx;
+    return rerank_precision_str(c->layer[0].q.prec);
+}
+
 const rr_backend_t rr_backend_cpu = {
+    .compute = cpu_compute,
     .name = "cpu",
     .create = cpu_create,
     .forward = rr_cpu_forward,

@@ -65,7 +65,8 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
     const rr_kernels_t *k = rr_kernels();
     const int64_t H = c->hidden;
     const size_t esize = rr_dtype_size(w->word_emb.dtype);
-#pragma omp parallel for schedule(dynamic, 1)
+    const int64_t tokens = n_pairs ? sp[n_pairs - 1].start + sp[n_pairs - 1].n : 0;
+#pragma omp parallel for schedule(dynamic, 1) if (tokens * H >= RR_PAR_MIN_WORK)
     for (size_t p = 0; p < n_pairs; p++) {
         const rerank_pair_t *pr = &pairs[p];
         int32_t pos[RR_MAX_SEQ_TOKENS];
@@ -93,7 +94,7 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64
     const float scale = 1.0f / sqrtf((float)d);
     float *scratch = m->s.attn.p;
     const int64_t items = (int64_t)n_pairs * heads;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (items * max_n * max_n * d >= RR_PAR_MIN_WORK)
     for (int64_t it = 0; it < items; it++) {
         const int64_t p = it / heads, h = it % heads, n = sp[p].n, n16 = (n + 15) & ~(int64_t)15;
         float *kt = scratch + (int64_t)omp_get_thread_num() * (d + RR_ATTN_QB) * n16max; /* [d, n16] */
@@ -120,7 +121,7 @@ static void layernorm_rows(const rr_cpu_t *m, float *x, int64_t rows, const rr_n
     const rr_kernels_t *k = rr_kernels();
     const int64_t H = m->cfg->hidden;
     const float eps = m->cfg->ln_eps;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * H >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) k->add_layernorm(x + r * H, NULL, nrm->g.p, nrm->b.p, H, eps);
 }
 

@@ -183,7 +183,7 @@ static float weight_qmax(void) {
 
 /* Symmetric per-row quantization to [-qmax, qmax]. */
 static void quantize_rows(const float *x, int64_t m, int64_t k, float qmax, int8_t *q, float *scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * k >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         const float *xr = x + r * k;
         int8_t *qr = q + r * k;
@@ -247,7 +247,7 @@ static void epilogue(const rr_linear_t *L, float *y, const float *raw, const flo
                      rr_epilogue_t epi, int add_bias) {
     const rr_kernels_t *k = rr_kernels();
     const int64_t n = L->out;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *yr = y + r * n;
         const float *src = (raw ? raw : y) + r * n;
@@ -288,7 +288,7 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     if (L->prec == RERANK_PRECISION_BF16) {
         if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) return st;
         uint16_t *a = g->act.p;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (mk >= RR_PAR_MIN_WORK)
         for (size_t i = 0; i < mk; i++) a[i] = rr_f32_to_bf16(x[i]);
         src = a;
         w = L->wq;

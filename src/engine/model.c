@@ -86,6 +86,14 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
         rr_error_prefix("%s: tokenizer", dir);
         goto fail;
     }
+    /* A tokenizer.json of another model (e.g. XLM-R's 250002 pieces with a
+     * BERT checkpoint of 30522) would produce ids past the embedding table:
+     * refuse it here rather than fail (or silently mis-score) per request. */
+    if (m->tok && rerank_tokenizer_vocab_size(m->tok) > m->cfg.vocab) {
+        st = rr_error(RERANK_ERR_FORMAT, "%s: tokenizer.json has %d tokens but the model's vocab_size is %d "
+                      "(tokenizer of another model?)", dir, rerank_tokenizer_vocab_size(m->tok), (int)m->cfg.vocab);
+        goto fail;
+    }
     rr_backend_opts_t bo = {.precision = o.precision, .device = device, .threads = m->threads};
     if ((st = backend->create(&m->cfg, &m->w, &bo, &m->ctx))) {
         rr_error_prefix("%s: %s backend", dir, backend->name);
@@ -127,6 +135,7 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     info->vocab_size = c->vocab;
     info->num_labels = c->num_labels;
     info->precision = m->precision;
+    info->compute = m->backend->compute ? m->backend->compute(m->ctx) : rerank_precision_str(m->precision);
     info->weights_dtype = rr_dtype_name(m->w.word_emb.dtype);
     info->device = m->device;
 }

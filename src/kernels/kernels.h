@@ -47,4 +47,10 @@ uint16_t rr_f32_to_bf16(float f); /* round to nearest even */
  * rr_dtype_t) from possibly unaligned src to dst. */
 void rr_convert_to_f32(const void *src, int dtype, float *dst, size_t n);
 
+/* Loops with less work than this (in floats touched) run on one thread: a
+ * parallel region costs microseconds, and far more (a scheduler time slice
+ * per barrier) when another process holds a core, which made small batches
+ * of small models hundreds of times slower on a busy machine. */
+#define RR_PAR_MIN_WORK 65536
+
 #endif

@@ -120,6 +120,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         format_client(conn, r->client, sizeof r->client);
         atomic_fetch_add(&s->in_flight, 1);
         *con_cls = r;
+        rr_sock_set_in_request(s, conn, 1); /* headers are complete: no header deadline */
 
         const route_def_t *rd = NULL;
         for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++)
@@ -190,10 +191,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     rr_server_t *s = cls;
-    (void)conn;
     rr_conn_req_t *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    rr_sock_set_in_request(s, conn, 0);
     /* A queued job cannot be pending here (its connection is suspended),
      * except if the daemon is stopped underneath it: cancel and wait. */
     int ph = atomic_load(&r->phase);
@@ -266,7 +267,7 @@ rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RR_SRV_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, rr_sock_notify, s, MHD_OPTION_END);
     if (!s->daemon) {
         rr_server_free(s);
         return rr_error(RERANK_ERR_IO, "cannot listen on %s port %ld (address in use, or not permitted?)", cfg->host,

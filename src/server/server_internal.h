@@ -16,6 +16,20 @@ enum { RR_PHASE_NONE = 0, RR_PHASE_SUBMITTED, RR_PHASE_SUSPENDED, RR_PHASE_DONE 
 
 typedef struct rr_conn_req rr_conn_req_t;
 
+/* One accepted socket (MHD socket context), listed for the header deadline:
+ * a request's headers must arrive within --timeout of the connection's
+ * start (or of the previous response on a keep-alive connection). MHD's own
+ * timeout only counts time without progress, so a client trickling a byte
+ * at a time (slowloris) would otherwise hold its connection forever. The
+ * fields are guarded by rr_server.watch_mu. */
+typedef struct rr_sock {
+    int fd;
+    double start;   /* connection start or previous request completed  */
+    int in_request; /* headers complete, until the request completes   */
+    int cut;        /* shut down by the deadline                       */
+    struct rr_sock *next, *prev;
+} rr_sock_t;
+
 struct rr_server {
     const rr_server_config_t *cfg;
     struct MHD_Daemon *daemon;
@@ -38,6 +52,7 @@ struct rr_server {
     pthread_t watch_thread;
     int watch_started;
     atomic_int watch_stop;
+    rr_sock_t *socks; /* open connections (header deadline), under watch_mu */
     int drained;
 };
 
@@ -89,6 +104,10 @@ int rr_watch_start(rr_server_t *s);
 void rr_watch_stop(rr_server_t *s);
 void rr_watch_add(rr_server_t *s, rr_conn_req_t *r);
 void rr_watch_remove(rr_server_t *s, rr_conn_req_t *r);
+/* Header deadline bookkeeping (MHD_OPTION_NOTIFY_CONNECTION). */
+void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code);
+void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_request);
 
 /* openapi.c */
 extern const char rr_openapi_json[];

@@ -1,8 +1,10 @@
-/* watch.c — notices clients that disconnect while their request is queued.
+/* watch.c — notices clients that disconnect while their request is queued,
+ * and enforces the header deadline (see rr_sock_t).
  * libmicrohttpd does not poll suspended connections, so a thread polls their
  * sockets for POLLRDHUP/POLLHUP every RR_SRV_WATCH_PERIOD_MS and cancels the
  * request's queued pairs; the request then resumes and is closed. */
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -34,6 +36,56 @@ void rr_watch_remove(rr_server_t *s, rr_conn_req_t *r) {
     pthread_mutex_unlock(&s->watch_mu);
 }
 
+void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code) {
+    rr_server_t *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        rr_sock_t *k = ci ? rr_calloc(1, sizeof *k) : NULL;
+        *socket_context = k;
+        if (!k) return; /* out of memory: this connection has only MHD's idle timeout */
+        k->fd = ci->connect_fd;
+        k->start = rr_now_s();
+        pthread_mutex_lock(&s->watch_mu);
+        k->next = s->socks;
+        if (s->socks) s->socks->prev = k;
+        s->socks = k;
+        pthread_mutex_unlock(&s->watch_mu);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        rr_sock_t *k = *socket_context;
+        if (!k) return;
+        /* MHD closes the socket after this returns: once k is off the list
+         * (under the lock) the watcher can no longer shut its fd down. */
+        pthread_mutex_lock(&s->watch_mu);
+        if (k->prev) k->prev->next = k->next; else s->socks = k->next;
+        if (k->next) k->next->prev = k->prev;
+        pthread_mutex_unlock(&s->watch_mu);
+        rr_free(k);
+        *socket_context = NULL;
+    }
+}
+
+void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_request) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    rr_sock_t *k = ci ? ci->socket_context : NULL;
+    if (!k) return;
+    pthread_mutex_lock(&s->watch_mu);
+    k->in_request = in_request;
+    if (!in_request) k->start = rr_now_s(); /* keep-alive: the next request's headers start now */
+    pthread_mutex_unlock(&s->watch_mu);
+}
+
+/* Shut down (not close: MHD owns the fd) connections whose headers are
+ * late; MHD then reads EOF and closes them. Called with watch_mu held. */
+static void header_deadline(rr_server_t *s, double now) {
+    double limit = (double)s->cfg->timeout_s;
+    for (rr_sock_t *k = s->socks; k; k = k->next) {
+        if (k->in_request || k->cut || now - k->start <= limit) continue;
+        k->cut = 1;
+        shutdown(k->fd, SHUT_RDWR);
+    }
+}
+
 static void *watch_main(void *arg) {
     rr_server_t *s = arg;
     struct pollfd *pfd = NULL;
@@ -42,6 +94,7 @@ static void *watch_main(void *arg) {
     while (!atomic_load(&s->watch_stop)) {
         usleep(RR_SRV_WATCH_PERIOD_MS * 1000);
         pthread_mutex_lock(&s->watch_mu);
+        header_deadline(s, rr_now_s());
         if (s->watch_n > cap) {
             size_t nc = s->watch_n * 2;
             struct pollfd *np = rr_realloc(pfd, nc * sizeof *np);
