@@ -48,7 +48,7 @@ help:
 	@echo "make deps      install Debian build/run dependencies (apt-get)"
 	@echo "make           build $(BUILD)/rerank, librerank.a, librerank.so"
 	@echo "make test      build and run all tests"
-	@echo "make check     everything CI runs: test + asan"
+	@echo "make check     everything CI runs: test + asan + tsan"
 	@echo "make asan      run all tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make fuzz      run every libFuzzer target for FUZZ_SECONDS (clang)"
 	@echo "make tsan      run concurrency tests under ThreadSanitizer (build-tsan/)"
@@ -102,6 +102,7 @@ test: $(TEST_BIN) $(BUILD)/rerank
 
 check: test
 	$(MAKE) asan
+	$(MAKE) tsan
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=asan OPT=-O1 test

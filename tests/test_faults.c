@@ -303,7 +303,7 @@ static int stage_dir(const char *src, const char *tmp, const char *name) {
     DIR *d = opendir(src);
     if (!d) return -1;
     struct dirent *de;
-    char a[1024], b[1024];
+    char a[PATH_MAX + 256], b[PATH_MAX + 256];
     int rc = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
@@ -321,7 +321,7 @@ static void unstage_dir(const char *tmp) {
     DIR *d = opendir(tmp);
     if (!d) return;
     struct dirent *de;
-    char b[1024];
+    char b[PATH_MAX + 256];
     while ((de = readdir(d)))
         if (de->d_name[0] != '.') {
             snprintf(b, sizeof b, "%s/%s", tmp, de->d_name);
@@ -338,7 +338,7 @@ static int cmp_desc(const void *a, const void *b) {
 /* Truncate tmp/name to each offset (descending, so one copy suffices) and
  * load: each must fail cleanly. */
 static int truncations(const char *tmp, const char *name, long *offs, int n_offs) {
-    char path[1024];
+    char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/%s", tmp, name);
     qsort(offs, (size_t)n_offs, sizeof *offs, cmp_desc);
     rerank_model_options_t o = model_opts();
@@ -368,7 +368,7 @@ static void short_reads(const char *name) {
     if (!mkdtemp(tmp)) { CHECK(!"mkdtemp"); return; }
     double t0 = now_s();
     struct stat sb;
-    char path[1024];
+    char path[PATH_MAX + 256];
     long offs[256];
     int k, tried_st = 0, tried_cfg = 0, tried_tok = 0;
 

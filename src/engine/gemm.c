@@ -1,6 +1,7 @@
 /* gemm.c — oneDNN matmul primitives for the linear layers (see gemm.h). */
 #include "engine/gemm.h"
 
+#include <cpuid.h>
 #include <dnnl.h>
 #include <math.h>
 #include <omp.h>
@@ -175,9 +176,18 @@ done:
 
 /* Without VNNI, oneDNN's int8 GEMM multiplies u8 x s8 pairs into saturating
  * 16-bit sums (vpmaddubsw): weights must fit 7 bits there to stay exact. */
+static int cpu_has_avxvnni(void) {
+    /* CPUID.(EAX=7, ECX=1):EAX bit 4, read directly: older clang (used by
+     * `make fuzz`) rejects "avxvnni" in __builtin_cpu_supports. AVX-VNNI
+     * needs the OS to save YMM state, which the avx2 check covers. */
+    unsigned a, b, c, d;
+    if (!__builtin_cpu_supports("avx2") || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 4) & 1;
+}
+
 static float weight_qmax(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni") ? 127.0f : 63.0f;
+    return __builtin_cpu_supports("avx512vnni") || cpu_has_avxvnni() ? 127.0f : 63.0f;
 }
 /* ---- layers -------------------------------------------------------------- */
 
