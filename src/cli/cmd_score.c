@@ -54,14 +54,20 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
     for (int i = 0; i < b->n; i++)
         if (!b->err[i])
             pairs[n_ok++] = (rerank_pair_t){b->enc[i].ids, b->enc[i].type_ids, (int32_t)b->enc[i].n};
-    const char *batch_err = NULL;
-    if (n_ok && rerank_score_tokens(model, pairs, (size_t)n_ok, opts, scores) != RERANK_OK)
-        batch_err = rerank_last_error();
+    /* One call for the whole batch; if it fails, score pair by pair so that
+     * one bad pair does not take the others with it. */
+    char *pair_err[MAX_BATCH_PAIRS] = {0};
+    if (n_ok && rerank_score_tokens(model, pairs, (size_t)n_ok, opts, scores) != RERANK_OK) {
+        for (int k = 0; k < n_ok; k++)
+            if (rerank_score_tokens(model, &pairs[k], 1, opts, &scores[k]) != RERANK_OK)
+                pair_err[k] = strdup(rerank_last_error());
+    }
     for (int i = 0, k = 0; i < b->n; i++) {
         long index = b->first_index + i;
-        if (b->err[i]) { print_error(index, b->err[i]); failed = 1; free(b->err[i]); b->err[i] = NULL; }
-        else if (batch_err) { print_error(index, batch_err); failed = 1; k++; }
-        else printf("{\"index\": %ld, \"score\": %.9g}\n", index, (double)scores[k++]);
+        if (b->err[i]) { print_error(index, b->err[i]); failed = 1; free(b->err[i]); b->err[i] = NULL; continue; }
+        if (pair_err[k]) { print_error(index, pair_err[k]); failed = 1; free(pair_err[k]); }
+        else printf("{\"index\": %ld, \"score\": %.9g}\n", index, (double)scores[k]);
+        k++;
     }
     fflush(stdout);
     b->first_index += b->n;
