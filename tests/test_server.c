@@ -15,122 +15,12 @@
 #include <unistd.h>
 
 #include "rerank.h"
+#include "server_proc.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX];
 static char g_model[PATH_MAX];
 static rerank_model_t *g_m; /* in-process reference */
-
-/* ---------------- child server process ---------------- */
-typedef struct srvproc {
-    pid_t pid;
-    int fd;
-    int port;
-    char base[64];
-    pthread_t reader;
-    pthread_mutex_t mu;
-    char *log;
-    size_t len, cap;
-    int eof;
-} srvproc_t;
-
-static void *reader_main(void *p) {
-    srvproc_t *s = p;
-    char buf[4096];
-    for (;;) {
-        ssize_t k = read(s->fd, buf, sizeof buf);
-        if (k <= 0) break;
-        pthread_mutex_lock(&s->mu);
-        if (s->len + (size_t)k + 1 > s->cap) {
-            s->cap = (s->len + (size_t)k + 1) * 2;
-            s->log = realloc(s->log, s->cap);
-        }
-        memcpy(s->log + s->len, buf, (size_t)k);
-        s->len += (size_t)k;
-        s->log[s->len] = 0;
-        pthread_mutex_unlock(&s->mu);
-    }
-    pthread_mutex_lock(&s->mu);
-    s->eof = 1;
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-static int log_has(srvproc_t *s, const char *needle) {
-    pthread_mutex_lock(&s->mu);
-    int r = s->log && strstr(s->log, needle) != NULL;
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Start `rerank serve --model tiny-xlmr --port 0 [extra...]` with optional
- * environment settings "NAME=VALUE". Returns 0 once the server is ready. */
-static int sp_start(srvproc_t *s, const char **extra, const char **env) {
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    int pfd[2];
-    if (pipe(pfd) != 0) return -1;
-    const char *argv[64] = {g_bin, "serve", "--model", g_model, "--port", "0"};
-    int argc = 6;
-    for (int i = 0; extra && extra[i]; i++) argv[argc++] = extra[i];
-    argv[argc] = NULL;
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-        execv(g_bin, (char **)argv);
-        fprintf(stderr, "exec %s failed\n", g_bin);
-        _exit(127);
-    }
-    close(pfd[1]);
-    s->fd = pfd[0];
-    pthread_create(&s->reader, NULL, reader_main, s);
-    double end = now_s() + 120;
-    while (now_s() < end) {
-        pthread_mutex_lock(&s->mu);
-        const char *l = s->log ? strstr(s->log, "listening on http://127.0.0.1:") : NULL;
-        if (l && !s->port) s->port = atoi(l + strlen("listening on http://127.0.0.1:"));
-        int ready = s->log && strstr(s->log, "rerank: ready") != NULL;
-        int eof = s->eof;
-        pthread_mutex_unlock(&s->mu);
-        if (s->port && ready) {
-            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-            return 0;
-        }
-        if (eof) break;
-        usleep(10000);
-    }
-    fprintf(stderr, "  server did not become ready; its stderr:\n%s\n", s->log ? s->log : "(nothing)");
-    return -1;
-}
-
-/* SIGTERM (or SIGKILL after 30 s); returns the exit status or -1. */
-static int sp_stop(srvproc_t *s, int sig) {
-    if (s->pid <= 0) return -1;
-    kill(s->pid, sig);
-    int st = 0;
-    double end = now_s() + 30;
-    pid_t w = 0;
-    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && now_s() < end) usleep(10000);
-    if (w == 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, &st, 0);
-        st = -1;
-    }
-    pthread_join(s->reader, NULL);
-    close(s->fd);
-    s->pid = 0;
-    return st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-}
-static void sp_free(srvproc_t *s) { free(s->log); s->log = NULL; }
 
 /* ---------------- HTTP ---------------- */
 typedef struct resp { long status; char *body; size_t len; char retry_after[32]; CURLcode rc; } resp_t;
@@ -463,8 +353,8 @@ TEST(concurrent_clients_batched) {
     CHECK(r.body && strstr(r.body, "rerank_batch_pairs_count"));
     CHECK(r.body && strstr(r.body, "rerank_model_info{model=\"tiny-xlmr\",architecture=\"XLMRobertaForSequenceClassification\""));
     resp_free(&r);
-    CHECK(log_has(&A, "\"POST /rerank\" 200"));
-    CHECK(log_has(&A, "\"GET /does-not-exist\" 404"));
+    CHECK(sp_log_has(&A, "\"POST /rerank\" 200"));
+    CHECK(sp_log_has(&A, "\"GET /does-not-exist\" 404"));
 }
 
 /* Second server: API key from the environment, --layers 1, no access log. */
@@ -472,7 +362,7 @@ TEST(auth_layers_no_log) {
     srvproc_t B;
     const char *extra[] = {"--layers", "1", "--no-access-log", NULL};
     const char *env[] = {"RERANK_API_KEY=topsecret", NULL};
-    CHECK(sp_start(&B, extra, env) == 0);
+    CHECK(sp_start(&B, g_bin, g_model, extra, env) == 0);
     if (!B.port) { sp_stop(&B, SIGKILL); sp_free(&B); return; }
     resp_t r = req(B.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"]}", NULL);
     CHECK(is_error(&r, 401));
@@ -510,8 +400,8 @@ TEST(auth_layers_no_log) {
     json_decref(j);
     resp_free(&r);
     CHECK(sp_stop(&B, SIGINT) == 0);
-    CHECK(!log_has(&B, "\"POST /rerank\""));
-    CHECK(!log_has(&B, "topsecret"));
+    CHECK(!sp_log_has(&B, "\"POST /rerank\""));
+    CHECK(!sp_log_has(&B, "topsecret"));
     sp_free(&B);
 }
 
@@ -526,17 +416,17 @@ static void *bg_request(void *p) {
 TEST(overload_429_and_graceful_sigterm) {
     srvproc_t C;
     const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "4", "--max-wait-ms", "1500", NULL};
-    CHECK(sp_start(&C, extra, NULL) == 0);
+    CHECK(sp_start(&C, g_bin, g_model, extra, NULL) == 0);
     if (!C.port) { sp_stop(&C, SIGKILL); sp_free(&C); return; }
     bg_arg_t a = {C.base, {0}};
     pthread_t th;
     pthread_create(&th, NULL, bg_request, &a);
     usleep(300 * 1000); /* 3 pairs are waiting for their batch */
-    double t0 = now_s();
+    double t0 = sp_now();
     resp_t r = req(C.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\"]}", NULL);
     CHECK(is_error(&r, 429));
     CHECK(atoi(r.retry_after) >= 1);
-    CHECK(now_s() - t0 < 1.0); /* refused at once, not after waiting */
+    CHECK(sp_now() - t0 < 1.0); /* refused at once, not after waiting */
     resp_free(&r);
     pthread_join(th, NULL);
     CHECK(a.r.status == 200);
@@ -551,7 +441,7 @@ TEST(overload_429_and_graceful_sigterm) {
     CHECK_MSG(b.r.status == 200, "queued request during shutdown got %ld", b.r.status);
     resp_free(&b.r);
     CHECK_MSG(rc == 0, "exit status %d", rc);
-    CHECK(log_has(&C, "rerank: stopped"));
+    CHECK(sp_log_has(&C, "rerank: stopped"));
     sp_free(&C);
 }
 
@@ -585,7 +475,7 @@ int main(int argc, char **argv) {
     rerank_model_options_t mo = rerank_model_options_default();
     mo.threads = 1;
     if (rerank_model_load(g_model, &mo, &g_m) != RERANK_OK) g_m = NULL;
-    if (sp_start(&A, NULL, NULL) != 0) A.port = 0;
+    if (sp_start(&A, g_bin, g_model, NULL, NULL) != 0) A.port = 0;
     RUN(server_starts_and_model_loads);
     if (g_m && A.port) {
         RUN(get_routes);

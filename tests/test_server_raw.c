@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "server_proc.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX];
@@ -32,103 +33,7 @@ static char g_model[PATH_MAX];
 #define MAX_DOCS 64
 #define TIMEOUT_S 2
 
-/* ---------------- child server process ---------------- */
-typedef struct srvproc {
-    pid_t pid;
-    int fd, port;
-    pthread_t reader;
-    pthread_mutex_t mu;
-    char *log;
-    size_t len, cap;
-    int eof;
-} srvproc_t;
-
 static srvproc_t S;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void *reader_main(void *p) {
-    srvproc_t *s = p;
-    char buf[4096];
-    for (;;) {
-        ssize_t k = read(s->fd, buf, sizeof buf);
-        if (k <= 0) break;
-        pthread_mutex_lock(&s->mu);
-        if (s->len + (size_t)k + 1 > s->cap) {
-            s->cap = (s->len + (size_t)k + 1) * 2;
-            s->log = realloc(s->log, s->cap);
-        }
-        memcpy(s->log + s->len, buf, (size_t)k);
-        s->len += (size_t)k;
-        s->log[s->len] = 0;
-        pthread_mutex_unlock(&s->mu);
-    }
-    pthread_mutex_lock(&s->mu);
-    s->eof = 1;
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-static int sp_start(srvproc_t *s) {
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    int pfd[2];
-    if (pipe(pfd) != 0) return -1;
-    const char *argv[] = {g_bin, "serve", "--model", g_model, "--port", "0", "--threads", "1",
-                          "--http-threads", "2", "--max-body-bytes", "1M", "--max-text-bytes", "64K",
-                          "--max-docs", "64", "--timeout", "2", NULL};
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(g_bin, (char **)argv);
-        fprintf(stderr, "exec %s failed\n", g_bin);
-        _exit(127);
-    }
-    close(pfd[1]);
-    s->fd = pfd[0];
-    pthread_create(&s->reader, NULL, reader_main, s);
-    double end = now_s() + 120;
-    const char *tag = "listening on http://127.0.0.1:";
-    while (now_s() < end) {
-        pthread_mutex_lock(&s->mu);
-        const char *l = s->log ? strstr(s->log, tag) : NULL;
-        if (l && !s->port) s->port = atoi(l + strlen(tag));
-        int ready = s->log && strstr(s->log, "rerank: ready") != NULL;
-        int eof = s->eof;
-        pthread_mutex_unlock(&s->mu);
-        if (s->port && ready) return 0;
-        if (eof) break;
-        usleep(10000);
-    }
-    fprintf(stderr, "  server did not become ready; its stderr:\n%s\n", s->log ? s->log : "(nothing)");
-    return -1;
-}
-
-static int sp_alive(srvproc_t *s) { return s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0; }
-
-static int sp_stop(srvproc_t *s) {
-    if (s->pid <= 0) return -1;
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    double end = now_s() + 30;
-    pid_t w = 0;
-    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && now_s() < end) usleep(10000);
-    if (w == 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, &st, 0);
-        st = -1;
-    }
-    pthread_join(s->reader, NULL);
-    close(s->fd);
-    s->pid = 0;
-    return w <= 0 || st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-}
 
 /* ---------------- raw connections ---------------- */
 typedef struct rconn {
@@ -186,7 +91,7 @@ static size_t rc_write(rconn_t *c, const void *p, size_t n) {
 static int rc_fill(rconn_t *c, double deadline) {
     if (c->eof) return 0;
     for (;;) {
-        int ms = (int)((deadline - now_s()) * 1000);
+        int ms = (int)((deadline - sp_now()) * 1000);
         if (ms <= 0) return -1;
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, ms);
@@ -229,7 +134,7 @@ static const char *find_header(const char *head, const char *name) {
 /* Read one response (Content-Length, chunked or read-to-EOF body). */
 static rresp_t rc_read(rconn_t *c, double timeout_s) {
     rresp_t r = {0};
-    double deadline = now_s() + timeout_s;
+    double deadline = sp_now() + timeout_s;
     char *e;
     while (!(c->buf && (e = memmem(c->buf, c->len, "\r\n\r\n", 4))))
         if (rc_fill(c, deadline) <= 0) return r;
@@ -287,7 +192,7 @@ static rresp_t rc_read(rconn_t *c, double timeout_s) {
 
 /* Connection closed by the server within timeout_s (EOF after any bytes). */
 static int rc_closed_within(rconn_t *c, double timeout_s) {
-    double deadline = now_s() + timeout_s;
+    double deadline = sp_now() + timeout_s;
     int k;
     while ((k = rc_fill(c, deadline)) > 0) {}
     return k == 0;
@@ -579,18 +484,18 @@ static void *slowloris_main(void *p) {
     rconn_t c;
     if (rc_open(&c) != 0) return NULL;
     const char *req = "POST /rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    double t0 = now_s();
+    double t0 = sp_now();
     /* One byte every 200 ms, for up to 3x the timeout. */
-    for (size_t i = 0; req[i] && now_s() - t0 < 3.0 * TIMEOUT_S; i++) {
+    for (size_t i = 0; req[i] && sp_now() - t0 < 3.0 * TIMEOUT_S; i++) {
         if (rc_write(&c, req + i, 1) != 1) break;
         a->sent = i + 1;
         struct pollfd pfd = {.fd = c.fd, .events = POLLIN | POLLRDHUP};
         if (poll(&pfd, 1, 200) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) break;
     }
-    a->sent_s = now_s() - t0;
+    a->sent_s = sp_now() - t0;
     if (rc_closed_within(&c, 0.5)) {
         a->closed = 1;
-        a->closed_after = now_s() - t0;
+        a->closed_after = sp_now() - t0;
     }
     rc_close(&c);
     return NULL;
@@ -605,8 +510,8 @@ TEST(slowloris) {
     pthread_t th;
     pthread_create(&th, NULL, slowloris_main, &a);
     int served = 0, good = 0;
-    double t0 = now_s();
-    while (now_s() - t0 < TIMEOUT_S + 0.5) {
+    double t0 = sp_now();
+    while (sp_now() - t0 < TIMEOUT_S + 0.5) {
         served++;
         good += still_good();
         usleep(100000);
@@ -1025,7 +930,9 @@ int main(int argc, char **argv) {
     snprintf(g_bin, sizeof g_bin, "%s/rerank", exe);
     snprintf(g_model, sizeof g_model, "%s/fixtures/models/tiny-xlmr", t_shared());
     signal(SIGPIPE, SIG_IGN);
-    if (sp_start(&S) != 0) S.port = 0;
+    static const char *extra[] = {"--threads", "1", "--http-threads", "2", "--max-body-bytes", "1M",
+                                  "--max-text-bytes", "64K", "--max-docs", "64", "--timeout", "2", NULL};
+    if (sp_start(&S, g_bin, g_model, extra, NULL) != 0) S.port = 0;
     RUN(valid_baseline);
     if (S.port) {
         RUN(malformed_json);
@@ -1053,7 +960,7 @@ int main(int argc, char **argv) {
         RUN(cli_bad_input);
         t_cur_name = "clean_exit";
         t_cur_failed = 0;
-        int rc = sp_stop(&S);
+        int rc = sp_stop(&S, SIGTERM);
         CHECK_MSG(rc == 0, "server exit status %d; its stderr tail:\n%s", rc,
                   S.log && S.len > 3000 ? S.log + S.len - 3000 : S.log);
         if (t_cur_failed) { t_failed++; printf("not ok clean_exit\n"); } else { t_passed++; printf("ok clean_exit\n"); }

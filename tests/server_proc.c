@@ -1,0 +1,111 @@
+#include "server_proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double sp_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *reader_main(void *p) {
+    srvproc_t *s = p;
+    char buf[4096];
+    for (;;) {
+        ssize_t k = read(s->fd, buf, sizeof buf);
+        if (k <= 0) break;
+        pthread_mutex_lock(&s->mu);
+        if (s->len + (size_t)k + 1 > s->cap) {
+            s->cap = (s->len + (size_t)k + 1) * 2;
+            s->log = realloc(s->log, s->cap);
+        }
+        memcpy(s->log + s->len, buf, (size_t)k);
+        s->len += (size_t)k;
+        s->log[s->len] = 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->eof = 1;
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int sp_log_has(srvproc_t *s, const char *needle) {
+    pthread_mutex_lock(&s->mu);
+    int r = s->log && strstr(s->log, needle) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+int sp_start(srvproc_t *s, const char *bin, const char *model, const char **extra, const char **env) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    int pfd[2];
+    if (pipe(pfd) != 0) return -1;
+    const char *argv[64] = {bin, "serve", "--model", model, "--port", "0"};
+    int argc = 6;
+    for (int i = 0; extra && extra[i] && argc < 63; i++) argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        execv(bin, (char **)argv);
+        fprintf(stderr, "exec %s failed\n", bin);
+        _exit(127);
+    }
+    close(pfd[1]);
+    s->fd = pfd[0];
+    pthread_create(&s->reader, NULL, reader_main, s);
+    const char *tag = "listening on http://127.0.0.1:";
+    double end = sp_now() + 120;
+    while (sp_now() < end) {
+        pthread_mutex_lock(&s->mu);
+        const char *l = s->log ? strstr(s->log, tag) : NULL;
+        if (l && !s->port) s->port = atoi(l + strlen(tag));
+        int ready = s->log && strstr(s->log, "rerank: ready") != NULL;
+        int eof = s->eof;
+        pthread_mutex_unlock(&s->mu);
+        if (s->port && ready) {
+            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+            return 0;
+        }
+        if (eof) break;
+        usleep(10000);
+    }
+    fprintf(stderr, "  server did not become ready; its stderr:\n%s\n", s->log ? s->log : "(nothing)");
+    return -1;
+}
+
+int sp_alive(srvproc_t *s) { return s->pid > 0 && waitpid(s->pid, NULL, WNOHANG) == 0; }
+
+int sp_stop(srvproc_t *s, int sig) {
+    if (s->pid <= 0) return -1;
+    kill(s->pid, sig);
+    int st = 0;
+    double end = sp_now() + 30;
+    pid_t w = 0;
+    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && sp_now() < end) usleep(10000);
+    if (w == 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &st, 0);
+        st = -1;
+    }
+    pthread_join(s->reader, NULL);
+    close(s->fd);
+    s->pid = 0;
+    return w <= 0 || st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+void sp_free(srvproc_t *s) {
+    free(s->log);
+    s->log = NULL;
+}
