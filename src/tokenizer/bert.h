@@ -83,4 +83,8 @@ rerank_status_t rr_wordpiece_word(const rr_wordpiece_t *wp, const char *word, si
 int rr_wordpiece_lookup(const rr_wordpiece_t *wp, const char *piece, size_t len, int32_t *id);
 int32_t rr_wordpiece_unk_id(const rr_wordpiece_t *wp);
 
+/* 1 if cp lies in one of the n sorted, disjoint [lo, hi] ranges of r
+ * (binary search); the Unicode-8.0 category tables use it. */
+int rr_cp_in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp);
+
 #endif

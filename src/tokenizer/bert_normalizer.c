@@ -101,19 +101,8 @@ static const uint32_t NONSPACING_U8[][2] = {
     {0x1E8D0, 0x1E8D6}, {0xE0100, 0xE01EF},
 };
 
-static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-
 static int is_mn_u8(uint32_t cp) {
-    return cp >= 0x300 && in_ranges(NONSPACING_U8, sizeof NONSPACING_U8 / sizeof *NONSPACING_U8, cp);
+    return cp >= 0x300 && rr_cp_in_ranges(NONSPACING_U8, sizeof NONSPACING_U8 / sizeof *NONSPACING_U8, cp);
 }
 
 /* ---- growable output ---------------------------------------------------- */
@@ -264,7 +253,7 @@ static int is_control(uint32_t cp) {
     if (cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F)) return 1;                 /* Cc */
     if (cp >= 0xE000 && cp <= 0xF8FF) return 1;                              /* Co */
     if (cp >= 0xF0000) return (cp & 0xFFFF) <= 0xFFFD;                       /* Co, planes 15-16 */
-    return cp >= 0xAD && in_ranges(FORMAT_U8, sizeof FORMAT_U8 / sizeof *FORMAT_U8, cp);
+    return cp >= 0xAD && rr_cp_in_ranges(FORMAT_U8, sizeof FORMAT_U8 / sizeof *FORMAT_U8, cp);
 }
 
 /* HF's ranges, including its 0x2B920 start (BERT's original has 0x2B820). */

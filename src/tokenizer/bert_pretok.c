@@ -55,7 +55,7 @@ static const uint32_t PUNCT_U8[][2] = {
     {0x1DA87, 0x1DA8B},
 };
 
-static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
+int rr_cp_in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -70,7 +70,7 @@ int rr_bert_is_punct(uint32_t cp) {
     if (cp < 0x80)
         return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
                (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
-    return in_ranges(PUNCT_U8, sizeof PUNCT_U8 / sizeof *PUNCT_U8, cp);
+    return rr_cp_in_ranges(PUNCT_U8, sizeof PUNCT_U8 / sizeof *PUNCT_U8, cp);
 }
 
 static rerank_status_t push_span(rr_bert_span_t **spans, size_t *n, size_t *cap, size_t start,
