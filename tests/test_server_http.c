@@ -220,7 +220,15 @@ TEST(get_routes) {
     json_decref(j);
     resp_free(&r);
     CHECK(good_after(fx.base));
+    /* The previous request leaves the in-flight gauge only in libmicrohttpd's
+     * completion callback, which may run just after its client has read the
+     * response: give it up to 2 s to settle before reading the gauge. */
     r = http(fx.base, "GET", "/metrics", NULL);
+    for (int tries = 0; tries < 200 && r.body && !strstr(r.body, "rerank_in_flight_requests 1\n"); tries++) {
+        resp_free(&r);
+        usleep(10000);
+        r = http(fx.base, "GET", "/metrics", NULL);
+    }
     CHECK(r.status == 200 && strstr(r.ctype, "text/plain"));
     CHECK(strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"}") != NULL);
     CHECK(strstr(r.body, "rerank_request_duration_seconds_bucket{route=\"/rerank\",le=\"+Inf\"}") != NULL);
