@@ -97,7 +97,7 @@ fuzz:
 	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
 	done
 
-test: $(TEST_BIN) $(BUILD)/rerank
+test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen
 	bash tests/run.sh $(BUILD)
 
 check: test
@@ -179,7 +179,7 @@ uninstall:
 loadgen: $(BUILD)/loadgen
 $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcurl -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcurl -ljansson -lpthread -lm
 
 # CUDA backend
 # `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank and links

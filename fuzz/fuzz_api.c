@@ -44,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < r.n_docs; i++)
         RR_FUZZ_CHECK(r.docs[i].n <= lim.max_text_bytes && rr_utf8_valid(r.docs[i].s, r.docs[i].n, NULL));
     RR_FUZZ_CHECK(r.top_n <= r.n_docs);
+    /* only TEI has "truncation_direction" */
+    RR_FUZZ_CHECK(r.direction == RERANK_TRUNC_RIGHT || (kind == 0 && r.direction == RERANK_TRUNC_LEFT));
     float *scores = rr_malloc(r.n_docs * sizeof *scores);
     RR_FUZZ_CHECK(scores != NULL);
     for (size_t i = 0; i < r.n_docs; i++) scores[i] = (float)((i * 7919) % 13) / 13.0f;

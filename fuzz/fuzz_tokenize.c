@@ -2,7 +2,9 @@
  * Properties: invalid UTF-8 is rejected with RERANK_ERR_INVALID_UTF8 and
  * valid text is tokenized; every id is inside the vocabulary; tokenizing the
  * same text twice gives the same ids; a pair (the input split in two) fits
- * max_length under longest_first and starts/ends with the template tokens. */
+ * max_length under longest_first and starts/ends with the template tokens;
+ * truncated from the left it has the same length and type ids, and keeps
+ * the document's last token (both templates end "B </s>" / "B [SEP]"). */
 #include <stdint.h>
 #include <string.h>
 
@@ -52,6 +54,16 @@ static void check_one(const rerank_tokenizer_t *tok, const uint8_t *data, size_t
                                        &b) == RERANK_OK);
     RR_FUZZ_CHECK(b.n >= (size_t)overhead && b.n <= (size_t)max_len);
     for (size_t i = 0; i < b.n; i++) RR_FUZZ_CHECK(b.ids[i] >= 0 && b.ids[i] < vocab);
+    rerank_encoding_t l = {0}, doc = {0};
+    RR_FUZZ_CHECK(rerank_tokenize_pair_ex(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST,
+                                          RERANK_TRUNC_LEFT, &l) == RERANK_OK);
+    RR_FUZZ_CHECK(l.n == b.n && !memcmp(l.type_ids, b.type_ids, l.n * sizeof *l.type_ids));
+    RR_FUZZ_CHECK(rerank_tokenize(tok, s + cut, size - cut, &doc) == RERANK_OK);
+    /* with room for 2+ tokens, longest_first keeps at least one of a
+     * non-empty document: from the left, its last */
+    if (doc.n > 0 && max_len - overhead >= 2) RR_FUZZ_CHECK(l.ids[l.n - 2] == doc.ids[doc.n - 1]);
+    rerank_encoding_free(&l);
+    rerank_encoding_free(&doc);
     RR_FUZZ_CHECK(rerank_tokenize_pair(tok, s, cut, s + cut, size - cut, 512, RERANK_TRUNC_FLAG, &b) ==
                   RERANK_OK);
 out:

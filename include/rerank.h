@@ -65,6 +65,15 @@ typedef enum rerank_truncation {
     RERANK_TRUNC_LONGEST_FIRST = 1,
 } rerank_truncation_t;
 
+/* Which end of a sequence loses tokens when it is truncated (Hugging Face
+ * tokenizers' TruncationDirection / transformers' `truncation_side`). The
+ * number of tokens kept per sequence is the same either way; only the end
+ * they are cut from differs. Special tokens are added after truncation. */
+typedef enum rerank_trunc_direction {
+    RERANK_TRUNC_RIGHT = 0, /* keep the first tokens, cut the end. Default. */
+    RERANK_TRUNC_LEFT = 1,  /* keep the last tokens, cut the start.         */
+} rerank_trunc_direction_t;
+
 /* One encoded sequence or pair. Caller-owned; zero-initialise it, pass it to
  * any number of encode calls (buffers are reused and grown), then release
  * the buffers with rerank_encoding_free. */
@@ -94,6 +103,14 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
                                      size_t query_len, const char *doc, size_t doc_len,
                                      int32_t max_length, rerank_truncation_t truncation,
                                      rerank_encoding_t *enc);
+
+/* rerank_tokenize_pair with a truncation direction: RERANK_TRUNC_RIGHT gives
+ * exactly rerank_tokenize_pair; RERANK_TRUNC_LEFT keeps the last tokens of
+ * each sequence that is cut (query and/or document) instead of the first. */
+rerank_status_t rerank_tokenize_pair_ex(const rerank_tokenizer_t *tok, const char *query,
+                                        size_t query_len, const char *doc, size_t doc_len,
+                                        int32_t max_length, rerank_truncation_t truncation,
+                                        rerank_trunc_direction_t direction, rerank_encoding_t *enc);
 
 /* Number of special tokens the pair template adds (e.g. 4 for XLM-R). */
 int32_t rerank_tokenizer_pair_overhead(const rerank_tokenizer_t *tok);
@@ -161,8 +178,11 @@ typedef struct rerank_score_options {
     rerank_truncation_t truncation; /* default RERANK_TRUNC_FLAG                 */
     int32_t layers;                 /* run only the first N layers; 0 = all      */
     int normalize;                  /* 1: sigmoid of the logit; 0: raw logit     */
+    rerank_trunc_direction_t direction; /* default RERANK_TRUNC_RIGHT            */
 } rerank_score_options_t;
 
+/* Defaults: model max length, RERANK_TRUNC_FLAG from the right, all layers,
+ * raw logits. */
 rerank_score_options_t rerank_score_options_default(void);
 
 /* A tokenized pair as the model sees it (special tokens included). */

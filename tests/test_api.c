@@ -24,9 +24,27 @@ TEST(tei_ok) {
               "\"truncation_direction\":\"right\",\"unknown\":{\"x\":[1]}}", &r) == RR_API_OK);
     CHECK(r.kind == RR_API_TEI && r.n_docs == 2 && r.query.n == 1 && r.docs[1].n == 2 && !memcmp(r.docs[1].s, "bb", 2));
     CHECK(r.raw_scores == 1 && r.return_text == 1 && r.truncate == 0 && r.top_n == 0);
+    CHECK(r.direction == RERANK_TRUNC_RIGHT);
     rr_rerank_req_free(&r);
     CHECK(tei("{\"query\":\"q\",\"texts\":[\"a\"],\"truncate\":null,\"raw_scores\":null}", &r) == RR_API_OK);
-    CHECK(r.truncate == -1 && r.raw_scores == 0);
+    CHECK(r.truncate == -1 && r.raw_scores == 0 && r.direction == RERANK_TRUNC_RIGHT);
+    rr_rerank_req_free(&r);
+    /* truncation_direction: Left / Right in any case; null = absent = Right */
+    const struct { const char *v; rerank_trunc_direction_t want; } dirs[] = {
+        {"\"Left\"", RERANK_TRUNC_LEFT}, {"\"left\"", RERANK_TRUNC_LEFT}, {"\"LEFT\"", RERANK_TRUNC_LEFT},
+        {"\"Right\"", RERANK_TRUNC_RIGHT}, {"\"RIGHT\"", RERANK_TRUNC_RIGHT}, {"null", RERANK_TRUNC_RIGHT},
+    };
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"a\"],\"truncate\":true,\"truncation_direction\":%s}",
+                 dirs[i].v);
+        CHECK_MSG(tei(body, &r) == RR_API_OK, "%s", dirs[i].v);
+        CHECK_MSG(r.direction == dirs[i].want && r.truncate == 1, "%s", dirs[i].v);
+        rr_rerank_req_free(&r);
+    }
+    /* Cohere has no such member: always Right */
+    CHECK(coh("{\"query\":\"q\",\"documents\":[\"a\"],\"truncation_direction\":\"Left\"}", &r) == RR_API_OK);
+    CHECK(r.direction == RERANK_TRUNC_RIGHT);
     rr_rerank_req_free(&r);
     CHECK(tei("{\"query\":\"a\\u0000b\",\"texts\":[\"\"]}", &r) == RR_API_OK);
     CHECK(r.query.n == 3 && r.docs[0].n == 0);
@@ -57,7 +75,10 @@ TEST(statuses) {
         {"{\"query\":\"q\",\"texts\":{}}", 0, RR_API_BAD_REQUEST},
         {"{\"query\":\"q\",\"texts\":[null]}", 0, RR_API_BAD_REQUEST},
         {"{\"query\":\"q\",\"texts\":[\"a\"],\"return_text\":1}", 0, RR_API_BAD_REQUEST},
-        {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":\"LEFT\"}", 0, RR_API_UNPROCESSABLE},
+        {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":\"Up\"}", 0, RR_API_BAD_REQUEST},
+        {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":\"\"}", 0, RR_API_BAD_REQUEST},
+        {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":\"lefty\"}", 0, RR_API_BAD_REQUEST},
+        {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":\"left\\u0000\"}", 0, RR_API_BAD_REQUEST},
         {"{\"query\":\"q\",\"texts\":[\"a\"],\"truncation_direction\":3}", 0, RR_API_BAD_REQUEST},
         {"{\"query\":\"\\udc00\",\"texts\":[\"a\"]}", 0, RR_API_BAD_REQUEST},
         {"{\"query\":\"q\",\"documents\":[1]}", 1, RR_API_BAD_REQUEST},

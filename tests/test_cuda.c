@@ -9,6 +9,7 @@
 
 #include "cuda/cuda_backend.h"
 #include "engine/engine.h"
+#include "golden.h"
 #include "test.h"
 
 #ifdef RR_WITH_CUDA
@@ -16,56 +17,6 @@
 #else
 #define BUILT "without"
 #endif
-
-#define MAX_RECORDS 512
-
-typedef struct golden {
-    size_t n;
-    rerank_pair_t pairs[MAX_RECORDS];
-    json_t *scores[MAX_RECORDS];
-    json_t *roots[MAX_RECORDS];
-} golden_t;
-
-static golden_t *load_golden(const char *file) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/fixtures/golden/%s", t_shared(), file);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "  cannot open %s\n", path);
-        return NULL;
-    }
-    golden_t *g = calloc(1, sizeof *g);
-    char *line = NULL;
-    size_t cap = 0;
-    while (g && getline(&line, &cap, f) > 0 && g->n < MAX_RECORDS) {
-        json_error_t e;
-        json_t *r = json_loads(line, JSON_ALLOW_NUL, &e);
-        if (!r) continue;
-        json_t *ids = json_object_get(r, "input_ids"), *tt = json_object_get(r, "token_type_ids");
-        size_t n = json_array_size(ids);
-        int32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-        for (size_t i = 0; i < n; i++) {
-            a[i] = (int32_t)json_integer_value(json_array_get(ids, i));
-            b[i] = tt ? (int32_t)json_integer_value(json_array_get(tt, i)) : 0;
-        }
-        g->pairs[g->n] = (rerank_pair_t){a, b, (int32_t)n};
-        g->scores[g->n] = json_object_get(r, "scores");
-        g->roots[g->n++] = r;
-    }
-    free(line);
-    fclose(f);
-    return g;
-}
-
-static void free_golden(golden_t *g) {
-    if (!g) return;
-    for (size_t i = 0; i < g->n; i++) {
-        free((void *)g->pairs[i].ids);
-        free((void *)g->pairs[i].type_ids);
-        json_decref(g->roots[i]);
-    }
-    free(g);
-}
 
 /* A fixture model on the CPU (weights on the host) and its CUDA context. */
 static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, rr_cuda_t **cuda) {
@@ -89,13 +40,13 @@ static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, r
  * within `tol` of the reference under `key`, batched within 1e-3 of single. */
 static void check_golden(const char *file, const char *model, const char *key, int32_t layers,
                          rerank_precision_t prec, double tol) {
-    golden_t *g = load_golden(file);
+    golden_t *g = golden_load(file);
     CHECK(g != NULL && g->n == 409);
     rr_cuda_t *cu = NULL;
     rerank_model_t *m = g ? load_fixture(model, prec, &cu) : NULL;
     CHECK(m != NULL && cu != NULL);
     if (!m || !cu) {
-        free_golden(g);
+        golden_free(g);
         return;
     }
     float *single = calloc(g->n, sizeof *single), *batch = calloc(g->n, sizeof *batch),
@@ -104,7 +55,7 @@ static void check_golden(const char *file, const char *model, const char *key, i
     for (size_t i = 0; i < g->n; i++) {
         rerank_status_t st = rr_cuda_forward(cu, &g->pairs[i], 1, layers, &single[i]);
         CHECK_MSG(st == RERANK_OK, "record %zu: %s", i, rerank_last_error());
-        double ref = json_number_value(json_object_get(g->scores[i], key));
+        double ref = golden_score(g, i, key);
         double d = fabs(single[i] - ref);
         if (!(d <= max_ref)) max_ref = d;
         CHECK_MSG(d <= tol, "%s record %zu: %.7f vs reference %.7f", key, i, single[i], ref);
@@ -131,7 +82,7 @@ static void check_golden(const char *file, const char *model, const char *key, i
     free(single);
     free(batch);
     free(chunked);
-    free_golden(g);
+    golden_free(g);
 }
 
 TEST(golden_xlmr) { check_golden("pairs-xlmr.jsonl", "tiny-xlmr", "tiny-xlmr", 0, RERANK_PRECISION_FP32, 2e-3); }
@@ -238,7 +189,7 @@ TEST(no_device_reported) {
 /* The engine's path: rerank_model_load with device "cuda:0", then
  * rerank_score_tokens (validation, chunking, model lock in the engine). */
 TEST(engine_path) {
-    golden_t *g = load_golden("pairs-xlmr.jsonl");
+    golden_t *g = golden_load("pairs-xlmr.jsonl");
     CHECK(g != NULL);
     if (!g) return;
     char dir[512];
@@ -256,7 +207,7 @@ TEST(engine_path) {
         CHECK_MSG(rerank_score_tokens(m, g->pairs, g->n, NULL, s) == RERANK_OK, "%s", rerank_last_error());
         double worst = 0;
         for (size_t i = 0; i < g->n; i++) {
-            double d = fabs(s[i] - json_number_value(json_object_get(g->scores[i], "tiny-xlmr")));
+            double d = fabs(s[i] - golden_score(g, i, "tiny-xlmr"));
             if (!(d <= worst)) worst = d;
         }
         printf("  engine path (cuda:0): max |score - reference| = %.3g\n", worst);
@@ -264,7 +215,7 @@ TEST(engine_path) {
         free(s);
         rerank_model_free(m);
     }
-    free_golden(g);
+    golden_free(g);
 }
 
 int main(void) {

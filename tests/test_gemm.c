@@ -69,6 +69,27 @@ TEST(quantize_rows) {
     CHECK(s[1] == 1.0f && q[1][0] == 0);
 }
 
+TEST(quantize_rows_u8) {
+    /* one-sided, two-sided, constant and all-zero rows */
+    float x[4][6] = {{0, 0.1f, 0.2f, 2.55f, 1.0f, 0.05f},
+                     {-1.0f, 0.5f, 3.0f, -0.25f, 0, 2.0f},
+                     {-0.5f, -0.5f, -0.5f, -0.5f, -0.5f, -0.5f},
+                     {0, 0, 0, 0, 0, 0}};
+    uint8_t q[4][6];
+    float s[4];
+    int32_t z[4];
+    rr_quantize_rows_u8(&x[0][0], 4, 6, &q[0][0], s, z);
+    CHECK_NEAR(s[0], 2.55 / 255, 1e-7);
+    CHECK(z[0] == 0 && q[0][0] == 0 && q[0][3] == 255 && q[0][4] == 100);
+    CHECK_NEAR(s[1], 4.0 / 255, 1e-7);
+    CHECK(z[1] == 64 && q[1][4] == 64 && q[1][0] == 0 && q[1][2] == 255); /* 0.0 exact at z */
+    CHECK(z[2] == 255 && q[2][0] == 0);                                     /* all-negative row */
+    CHECK(s[3] == 1.0f && z[3] == 0 && q[3][5] == 0);
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 6; i++)
+            CHECK_MSG(fabs(((double)q[r][i] - z[r]) * s[r] - x[r][i]) <= 0.5 * s[r] + 1e-6, "row %d col %d", r, i);
+}
+
 TEST(ceiling) {
     double gf = 0;
     CHECK(rr_gemm_ceiling(RERANK_PRECISION_FP32, 256, 256, 256, 1, 1, &gf) == RERANK_OK);
@@ -78,6 +99,7 @@ TEST(ceiling) {
 int main(void) {
     RUN(linear_all_precisions);
     RUN(quantize_rows);
+    RUN(quantize_rows_u8);
     RUN(ceiling);
     TEST_MAIN_END();
 }

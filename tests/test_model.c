@@ -7,52 +7,8 @@
 
 #include "common/alloc.h"
 #include "engine/engine.h"
+#include "golden.h"
 #include "test.h"
-
-#define MAX_RECORDS 512
-
-typedef struct golden {
-    size_t n;
-    rerank_pair_t pairs[MAX_RECORDS];
-    json_t *scores[MAX_RECORDS]; /* record.scores objects (owned by root) */
-    json_t *roots[MAX_RECORDS];
-} golden_t;
-
-static int load_golden(const char *file, golden_t *g) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/fixtures/golden/%s", t_shared(), file);
-    FILE *f = fopen(path, "r");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); return -1; }
-    memset(g, 0, sizeof *g);
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0 && g->n < MAX_RECORDS) {
-        json_error_t e;
-        json_t *r = json_loads(line, JSON_ALLOW_NUL, &e);
-        if (!r) continue;
-        json_t *ids = json_object_get(r, "input_ids"), *tt = json_object_get(r, "token_type_ids");
-        size_t n = json_array_size(ids);
-        int32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-        for (size_t i = 0; i < n; i++) {
-            a[i] = (int32_t)json_integer_value(json_array_get(ids, i));
-            b[i] = tt ? (int32_t)json_integer_value(json_array_get(tt, i)) : 0;
-        }
-        g->pairs[g->n] = (rerank_pair_t){a, b, (int32_t)n};
-        g->scores[g->n] = json_object_get(r, "scores");
-        g->roots[g->n++] = r;
-    }
-    free(line);
-    fclose(f);
-    return 0;
-}
-
-static void free_golden(golden_t *g) {
-    for (size_t i = 0; i < g->n; i++) {
-        free((void *)g->pairs[i].ids);
-        free((void *)g->pairs[i].type_ids);
-        json_decref(g->roots[i]);
-    }
-}
 
 static rerank_model_t *load_fixture_prec(const char *name, rerank_precision_t prec) {
     char dir[512];
@@ -71,12 +27,12 @@ static rerank_model_t *load_fixture(const char *name) { return load_fixture_prec
  * the reference under `key` and with each other. */
 static void check_golden_prec(const char *file, const char *model, const char *key, int32_t layers,
                               rerank_precision_t prec, double tol) {
-    golden_t *g = malloc(sizeof *g);
-    if (load_golden(file, g)) { CHECK(0); free(g); return; }
+    golden_t *g = golden_load(file);
+    if (!g) { CHECK(0); return; }
     CHECK(g->n == 409);
     rerank_model_t *m = load_fixture_prec(model, prec);
     CHECK(m != NULL);
-    if (!m) { free_golden(g); free(g); return; }
+    if (!m) { golden_free(g); return; }
     rerank_score_options_t o = rerank_score_options_default();
     o.layers = layers;
     float *single = calloc(g->n, sizeof *single), *batch = calloc(g->n, sizeof *batch);
@@ -84,7 +40,7 @@ static void check_golden_prec(const char *file, const char *model, const char *k
     for (size_t i = 0; i < g->n; i++) {
         rerank_status_t st = rerank_score_tokens(m, &g->pairs[i], 1, &o, &single[i]);
         CHECK_MSG(st == RERANK_OK, "record %zu: %s", i, rerank_last_error());
-        double ref = json_number_value(json_object_get(g->scores[i], key));
+        double ref = golden_score(g, i, key);
         double d = fabs(single[i] - ref);
         if (d > max_ref) max_ref = d;
         CHECK_MSG(d <= tol, "%s record %zu: %.7f vs reference %.7f", key, i, single[i], ref);
@@ -101,8 +57,7 @@ static void check_golden_prec(const char *file, const char *model, const char *k
     rerank_model_free(m);
     free(single);
     free(batch);
-    free_golden(g);
-    free(g);
+    golden_free(g);
 }
 
 static void check_golden(const char *file, const char *model, const char *key, int32_t layers) {

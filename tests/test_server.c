@@ -257,6 +257,95 @@ TEST(long_document_truncation) {
     free(doc);
 }
 
+/* TEI "truncation_direction": "Left" cuts a too-long document from its
+ * start, as rerank_score with RERANK_TRUNC_LEFT does; concurrent Left and
+ * Right requests (batched together by the server) each keep their own. */
+static char *g_long_doc;          /* ~1000 tokens whose start and end differ */
+static float g_long_want[2][2];   /* [right, left][long doc, short doc], sigmoid */
+
+static int direction_ok(const char *dir, int left) {
+    const char *docs[2] = {g_long_doc, k_docs[1]};
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"truncate\":true,\"truncation_direction\":\"%s\"", dir);
+    char *body = json_body_tei(k_query, docs, 2, extra);
+    resp_t r = req(A.base, "POST", "/rerank", body, NULL);
+    free(body);
+    json_t *j = parse(&r);
+    int ok = r.status == 200 && json_array_size(j) == 2;
+    for (size_t k = 0; ok && k < 2; k++) {
+        json_t *o = json_array_get(j, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        ok = i < 2 && fabs(json_real_value(json_object_get(o, "score")) - g_long_want[left][i]) < 1e-5;
+    }
+    if (!ok) fprintf(stderr, "    %s: %ld %.300s\n", dir, r.status, r.body ? r.body : "(none)");
+    json_decref(j);
+    resp_free(&r);
+    return ok;
+}
+
+typedef struct { int id; int ok; } dir_arg_t;
+static void *dir_client(void *p) {
+    dir_arg_t *a = p;
+    a->ok = 1;
+    for (int k = 0; k < 4; k++) {
+        int left = (a->id + k) % 2;
+        if (!direction_ok(left ? "Left" : "Right", left)) a->ok = 0;
+    }
+    return NULL;
+}
+
+TEST(truncation_direction_left) {
+    size_t cap = 16384, n = 0;
+    g_long_doc = malloc(cap);
+    n += (size_t)snprintf(g_long_doc + n, cap - n, "%s ", k_docs[1]);
+    for (int i = 0; n + 64 < cap && i < 700; i++) n += (size_t)snprintf(g_long_doc + n, cap - n, "item%d ", i * 7919 % 10007);
+    snprintf(g_long_doc + n, cap - n, "%s", k_docs[5]);
+    rerank_encoding_t e = {0};
+    CHECK(rerank_tokenize(rerank_model_tokenizer(g_m), g_long_doc, strlen(g_long_doc), &e) == RERANK_OK && e.n > 1000);
+    rerank_encoding_free(&e);
+    const char *docs[2] = {g_long_doc, k_docs[1]};
+    for (int left = 0; left < 2; left++) {
+        rerank_score_options_t o = rerank_score_options_default();
+        o.normalize = 1;
+        o.max_length = 512;
+        o.direction = left ? RERANK_TRUNC_LEFT : RERANK_TRUNC_RIGHT;
+        CHECK(rerank_score(g_m, k_query, strlen(k_query), docs, NULL, 2, &o, g_long_want[left]) == RERANK_OK);
+    }
+    /* the two ends differ, so do the scores; the short document is not cut */
+    CHECK_MSG(fabs(g_long_want[0][0] - g_long_want[1][0]) > 1e-4, "right %.6f left %.6f", g_long_want[0][0],
+              g_long_want[1][0]);
+    CHECK_NEAR(g_long_want[0][1], g_long_want[1][1], 1e-6);
+    /* the default is Right */
+    float dflt[2];
+    CHECK(ref_scores(k_query, docs, 2, 1, 0, dflt) == 0);
+    CHECK_NEAR(dflt[0], g_long_want[0][0], 1e-6);
+    rerank_score_options_t bad = rerank_score_options_default();
+    bad.direction = (rerank_trunc_direction_t)5;
+    CHECK(rerank_score(g_m, k_query, strlen(k_query), docs, NULL, 2, &bad, dflt) == RERANK_ERR_INVALID_ARGUMENT);
+
+    CHECK(direction_ok("Left", 1));
+    CHECK(direction_ok("left", 1));
+    CHECK(direction_ok("Right", 0));
+    pthread_t th[6];
+    dir_arg_t a[6];
+    for (int i = 0; i < 6; i++) {
+        a[i] = (dir_arg_t){i, 0};
+        pthread_create(&th[i], NULL, dir_client, &a[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+    /* truncate:false still refuses a pair over the max length */
+    char *body = json_body_tei(k_query, docs, 1, "\"truncate\":false,\"truncation_direction\":\"Left\"");
+    resp_t r = req(A.base, "POST", "/rerank", body, NULL);
+    CHECK(is_error(&r, 413));
+    resp_free(&r);
+    free(body);
+    free(g_long_doc);
+    g_long_doc = NULL;
+}
+
 static int good_after(const char *base, const char *auth) {
     float want[2];
     const char *docs[2] = {k_docs[1], k_docs[0]};
@@ -285,7 +374,7 @@ TEST(errors_then_good) {
         {"POST", "/rerank", "{\"query\":\"\",\"texts\":[\"b\"]}", 400},
         {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[]}", 400},
         {"POST", "/rerank", "{\"query\":\"a\xff\",\"texts\":[\"b\"]}", 400},
-        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Left\"}", 422},
+        {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Up\"}", 400},
         {"POST", "/v1/rerank", "{\"query\":\"a\",\"documents\":[\"b\"],\"top_n\":0}", 422},
         {"POST", "/v1/rerank", "{\"query\":\"a\",\"documents\":[{\"x\":1}]}", 400},
         {"POST", "/v2/rerank", "{\"query\":\"a\",\"documents\":[]}", 400},
@@ -482,6 +571,7 @@ int main(int argc, char **argv) {
         RUN(tei_scores_match_library);
         RUN(cohere_shapes);
         RUN(long_document_truncation);
+        RUN(truncation_direction_left);
         RUN(errors_then_good);
         RUN(concurrent_clients_batched);
         RUN(auth_layers_no_log);

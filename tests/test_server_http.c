@@ -17,13 +17,16 @@
 static atomic_int g_score_sleep_ms;
 static atomic_ullong g_pairs_scored;
 
+/* Too long: the document loses bytes from its end (Right) or its start
+ * (Left). */
 static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
-                                   rerank_truncation_t trunc, rerank_encoding_t *enc) {
+                                   rerank_truncation_t trunc, rerank_trunc_direction_t dir, rerank_encoding_t *enc) {
     (void)ctx; (void)trunc;
     size_t n = qn + dn + 3;
     if (max_length > 0 && n > (size_t)max_length) {
         size_t cut = n - (size_t)max_length;
         if (cut > dn) return rr_error(RERANK_ERR_LIMIT, "query too long");
+        if (dir == RERANK_TRUNC_LEFT) d += cut;
         dn -= cut;
         n = (size_t)max_length;
     }
@@ -46,16 +49,26 @@ static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const ch
     return RERANK_OK;
 }
 
-/* logit = (n - 20) / 4; a document containing "FAIL" makes the batch fail */
+/* logit = (n - 20) / 4, + 100 if the document's first token is '<', + 200
+ * if its last is '>' (what truncation kept); a document containing "FAIL"
+ * makes the batch fail */
 static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     (void)ctx;
     int ms = atomic_load(&g_score_sleep_ms);
     if (ms) usleep((useconds_t)ms * 1000);
     for (size_t i = 0; i < n; i++) {
-        for (int32_t k = 0; k + 3 < pairs[i].n; k++)
-            if (pairs[i].ids[k] == 'F' && pairs[i].ids[k + 1] == 'A' && pairs[i].ids[k + 2] == 'I' && pairs[i].ids[k + 3] == 'L')
+        const int32_t *ids = pairs[i].ids, *ty = pairs[i].type_ids;
+        int32_t m = pairs[i].n;
+        for (int32_t k = 0; k + 3 < m; k++)
+            if (ids[k] == 'F' && ids[k + 1] == 'A' && ids[k + 2] == 'I' && ids[k + 3] == 'L')
                 return rr_error(RERANK_ERR_INTERNAL, "fake backend failure");
-        scores[i] = (float)(pairs[i].n - 20) / 4.0f;
+        scores[i] = (float)(m - 20) / 4.0f;
+        int32_t first = 0; /* [1] q [2] d [2]: the doc is type 1 between its separator and the last token */
+        while (first < m && !(ty && ty[first] == 1)) first++;
+        if (first + 1 < m) {
+            if (ids[first] == '<') scores[i] += 100.0f;
+            if (ids[m - 2] == '>') scores[i] += 200.0f;
+        }
     }
     atomic_fetch_add(&g_pairs_scored, n);
     return RERANK_OK;
@@ -357,11 +370,12 @@ TEST(errors_400) {
 }
 
 TEST(errors_413_422) {
-    bad("/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Left\"}", 422, "validation");
     bad("/v1/rerank", "{\"query\":\"a\",\"documents\":[\"b\"],\"top_n\":0}", 422, "validation");
-    /* truncate:false with a pair over --max-length (64) */
+    /* truncate:false with a pair over --max-length (64), either direction */
     char big[300];
     snprintf(big, sizeof big, "{\"query\":\"q\",\"texts\":[\"%0100d\"],\"truncate\":false}", 0);
+    bad("/rerank", big, 413, "validation");
+    snprintf(big, sizeof big, "{\"query\":\"q\",\"texts\":[\"%0100d\"],\"truncate\":false,\"truncation_direction\":\"Left\"}", 0);
     bad("/rerank", big, 413, "validation");
     /* too many documents (limit set to 1000): 1001 */
     size_t cap = 16 + 1001 * 4 + 32;
@@ -551,6 +565,98 @@ TEST(concurrent_clients) {
     }
 }
 
+/* ---- TEI truncation_direction: each request's own, also inside one batch ---- */
+/* The fake scorer adds 100 when the kept document starts with '<' and 200
+ * when it ends with '>': with --max-length 64 and query "q", the 102-byte
+ * document "<x...x>" keeps 60 bytes: Right "<x..." (logit 11 + 100), Left
+ * "...x>" (11 + 200). */
+static double direction_score(CURL *c, const char *base, const char *dir_member) {
+    char body[400];
+    snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"<%0100d>\"],\"raw_scores\":true%s%s}", 0,
+             dir_member ? "," : "", dir_member ? dir_member : "");
+    resp_t r = http_ex(c, base, "POST", "/rerank", body, -1, NULL, 0);
+    json_t *j = parse(&r);
+    double s = r.status == 200 && json_array_size(j) == 1 ? json_real_value(json_object_get(json_array_get(j, 0), "score"))
+                                                           : -1e9;
+    if (s == -1e9) fprintf(stderr, "    %s -> %ld %s\n", dir_member ? dir_member : "(none)", r.status, r.body ? r.body : "");
+    json_decref(j);
+    resp_free(&r);
+    return s;
+}
+
+#define RIGHT_LOGIT (11.0 + 100.0)
+#define LEFT_LOGIT (11.0 + 200.0)
+
+TEST(truncation_direction) {
+    CHECK_NEAR(direction_score(NULL, fx.base, NULL), RIGHT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":null"), RIGHT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"Right\""), RIGHT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"right\""), RIGHT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"Left\""), LEFT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"LEFT\""), LEFT_LOGIT, 1e-6);
+    CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"left\",\"truncate\":true"), LEFT_LOGIT, 1e-6);
+    /* short enough: nothing is cut, both ends survive whatever the direction */
+    resp_t r = http(fx.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"<xx>\"],\"raw_scores\":true,\"truncation_direction\":\"Left\"}");
+    json_t *j = parse(&r);
+    CHECK(r.status == 200);
+    CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), expect_logit(1, 4) + 300.0, 1e-6);
+    json_decref(j);
+    resp_free(&r);
+    /* the Cohere routes have no such member: ignored, Right */
+    r = http(fx.base, "POST", "/v1/rerank", "{\"query\":\"q\",\"documents\":[\"<xx>\"],\"raw_scores\":true,\"truncation_direction\":\"Left\"}");
+    CHECK(r.status == 200);
+    resp_free(&r);
+}
+
+typedef struct { const char *base; int id; int ok; } dir_arg_t;
+static void *dir_client(void *p) {
+    dir_arg_t *a = p;
+    CURL *c = curl_easy_init();
+    a->ok = 1;
+    for (int k = 0; k < 10; k++) {
+        int left = (a->id + k) % 2;
+        double s = direction_score(c, a->base, left ? "\"truncation_direction\":\"Left\"" : "\"truncation_direction\":\"Right\"");
+        if (fabs(s - (left ? LEFT_LOGIT : RIGHT_LOGIT)) > 1e-6) a->ok = 0;
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* "rerank_batch_pairs_count N" of /metrics: forward passes so far */
+static double metric(const char *base, const char *name) {
+    resp_t r = http(base, "GET", "/metrics", NULL);
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = r.body ? strstr(r.body, key) : NULL;
+    double v = p ? strtod(p + strlen(key), NULL) : -1;
+    resp_free(&r);
+    return v;
+}
+
+/* Concurrent Left and Right requests share batches (a slow scorer makes the
+ * queue fill up) and each still gets its own direction. */
+TEST(truncation_direction_concurrent) {
+    atomic_store(&g_score_sleep_ms, 20);
+    unsigned long long before = atomic_load(&g_pairs_scored);
+    double batches0 = metric(fx.base, "rerank_batch_pairs_count");
+    pthread_t th[12];
+    dir_arg_t a[12];
+    for (int i = 0; i < 12; i++) {
+        a[i] = (dir_arg_t){fx.base, i, 0};
+        pthread_create(&th[i], NULL, dir_client, &a[i]);
+    }
+    for (int i = 0; i < 12; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+    atomic_store(&g_score_sleep_ms, 0);
+    CHECK(atomic_load(&g_pairs_scored) - before == 120);
+    /* 120 pairs in fewer forward passes: requests of both directions were
+     * scored together */
+    double batches = metric(fx.base, "rerank_batch_pairs_count") - batches0;
+    CHECK_MSG(batches0 >= 0 && batches > 0 && batches < 100, "%.0f forward passes for 120 pairs", batches);
+}
+
 /* ---- overload: tiny queue, slow scorer -> 429 with Retry-After ---- */
 TEST(overload_429) {
     fixture_t f;
@@ -732,6 +838,8 @@ int main(void) {
     RUN(auth);
     RUN(loading_state);
     RUN(concurrent_clients);
+    RUN(truncation_direction);
+    RUN(truncation_direction_concurrent);
     RUN(overload_429);
     RUN(disconnect_cancels);
     RUN(graceful_drain);

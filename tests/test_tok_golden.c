@@ -1,12 +1,16 @@
 /* test_tok_golden.c — the whole tokenizer (rerank_tokenize /
  * rerank_tokenize_pair) against Hugging Face tokenizers 0.23 goldens in
- * ../shared/fixtures/golden: every id must be identical. */
+ * ../shared/fixtures/golden: every id must be identical. The same pairs
+ * truncated from the left (rerank_tokenize_pair_ex, RERANK_TRUNC_LEFT) must
+ * keep the golden's per-sequence lengths, with the last tokens of each
+ * sequence instead of the first (tokenizers' TruncationDirection::Left). */
 #include <jansson.h>
 #include <time.h>
 
 #include "common/alloc.h"
 #include "rerank.h"
 #include "test.h"
+#include "tokenizer/internal.h"
 
 static rerank_tokenizer_t *load_model(const char *model) {
     char path[1024];
@@ -75,6 +79,37 @@ static void golden_tokenize(const char *label, const char *model, const char *fi
     rerank_tokenizer_free(tok);
 }
 
+static int enc_eq(const rerank_encoding_t *a, const rerank_encoding_t *b) {
+    return a->n == b->n && !memcmp(a->ids, b->ids, a->n * sizeof *a->ids) &&
+           !memcmp(a->type_ids, b->type_ids, a->n * sizeof *a->type_ids);
+}
+
+/* Left truncation of one golden pair: the untruncated sequences, the kept
+ * lengths (which must rebuild the golden, Right, encoding exactly) and
+ * their tails in the template. 1 if the Left encoding is that. */
+static int left_matches(const rerank_tokenizer_t *tok, const json_t *q, const json_t *d, int32_t max_length,
+                        rerank_truncation_t tr, const rerank_encoding_t *golden_right) {
+    rr_ids_t Q = {0}, D = {0};
+    rerank_encoding_t want = {0}, left = {0};
+    static const int32_t none[1] = {0};
+    int ok = rr_tokenizer_encode(tok, json_string_value(q), json_string_length(q), &Q) == RERANK_OK &&
+             rr_tokenizer_encode(tok, json_string_value(d), json_string_length(d), &D) == RERANK_OK;
+    size_t na = Q.n, nb = D.n, ov = rr_template_overhead(&tok->tpl, 1);
+    rr_truncate_pair(&na, &nb, max_length, ov, tr);
+    ok = ok && rr_template_apply(&tok->tpl, Q.v, na, D.v ? D.v : none, nb, &want) == RERANK_OK &&
+         enc_eq(&want, golden_right);
+    ok = ok && rr_template_apply(&tok->tpl, Q.v ? Q.v + (Q.n - na) : NULL, na, D.v ? D.v + (D.n - nb) : none, nb,
+                                 &want) == RERANK_OK;
+    ok = ok && rerank_tokenize_pair_ex(tok, json_string_value(q), json_string_length(q), json_string_value(d),
+                                       json_string_length(d), max_length, tr, RERANK_TRUNC_LEFT, &left) == RERANK_OK &&
+         enc_eq(&want, &left);
+    rr_ids_free(&Q);
+    rr_ids_free(&D);
+    rerank_encoding_free(&want);
+    rerank_encoding_free(&left);
+    return ok;
+}
+
 static void golden_pairs(const char *label, const char *model, const char *file) {
     rerank_tokenizer_t *tok = load_model(model);
     FILE *f = open_golden(file);
@@ -82,7 +117,7 @@ static void golden_pairs(const char *label, const char *model, const char *file)
     char *line = NULL;
     size_t cap = 0;
     ssize_t ll;
-    int total[2] = {0, 0}, same[2] = {0, 0}, shown = 0, noted = 0, noted_same = 0;
+    int total[2] = {0, 0}, same[2] = {0, 0}, shown = 0, noted = 0, noted_same = 0, left_same = 0;
     rerank_encoding_t enc = {0};
     while ((ll = getline(&line, &cap, f)) > 0) {
         json_t *rec = json_loadb(line, (size_t)ll, JSON_ALLOW_NUL, NULL);
@@ -98,6 +133,11 @@ static void golden_pairs(const char *label, const char *model, const char *file)
                  same_ids(json_object_get(rec, "token_type_ids"), enc.type_ids, enc.n);
         total[lf]++;
         same[lf] += ok;
+        int lok = ok && left_matches(tok, q, d, max_length, lf ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG, &enc);
+        left_same += lok;
+        if (ok && !lok && shown++ < 5)
+            fprintf(stderr, "  left mismatch id=%lld %s max_length=%d\n",
+                    (long long)json_integer_value(json_object_get(rec, "id")), tr, max_length);
         if (json_object_get(rec, "note")) { noted++; noted_same += ok; }
         if (!ok && shown++ < 5) {
             fprintf(stderr, "  mismatch id=%lld %s max_length=%d%s%s\n    query: %s\n    doc: %.200s\n",
@@ -112,11 +152,12 @@ static void golden_pairs(const char *label, const char *model, const char *file)
     free(line);
     fclose(f);
     printf("%s pairs: flag %d/%d identical, longest_first %d/%d identical "
-           "(untruncated-corner records: %d/%d)\n",
-           label, same[0], total[0], same[1], total[1], noted_same, noted);
+           "(untruncated-corner records: %d/%d); truncated from the left: %d/%d as expected\n",
+           label, same[0], total[0], same[1], total[1], noted_same, noted, left_same, total[0] + total[1]);
     CHECK(total[0] + total[1] == 409);
     CHECK(same[0] == total[0]);
     CHECK(same[1] == total[1]);
+    CHECK(left_same == total[0] + total[1]);
     rerank_encoding_free(&enc);
     rerank_tokenizer_free(tok);
 }

@@ -485,6 +485,153 @@ TEST(truncation) {
     rerank_encoding_free(&e);
 }
 
+/* ---- truncation direction ---------------------------------------------------- */
+
+static int ids_list_eq(const rerank_encoding_t *e, const char *want) {
+    size_t k = 0;
+    for (const char *p = want; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (k >= e->n || e->ids[k] != v) return 0;
+        k++;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return k == e->n;
+}
+
+/* Expected ids computed with Hugging Face tokenizers 0.23 (its Rust core, via
+ * the node binding): longest_first is tokenizer.encode(q, d) with
+ * TruncationParams{LongestFirst, max, direction}; flag is FlagEmbedding's
+ * steps with truncation_side = direction (q and d each truncated by
+ * tokenizers, then transformers' only_second slice, then the template). */
+TEST(truncation_direction_hf) {
+    struct {
+        int bert;
+        rerank_truncation_t tr;
+        int32_t max;
+        const char *q, *d, *right, *left;
+    } cases[] = {
+        /* flag: only the document absorbs the overflow; Left keeps its tail */
+        {0, RERANK_TRUNC_FLAG, 12, "hello world", "one two three four five six seven eight nine ten eleven twelve",
+         "0, 33600, 31, 8999, 2, 2, 1632, 6626, 17262, 22759, 43606, 2",
+         "0, 33600, 31, 8999, 2, 2, 86, 1492, 103155, 77488, 76456, 2"},
+        /* flag: the query (20 tokens) is cut to 16*3/4 = 12 from its start;
+         * the document is not longer than the overflow: left whole */
+        {0, RERANK_TRUNC_FLAG, 16, "what is the capital of france and why is it paris and not lyon or marseille",
+         "Paris is the capital and most populous city of France.",
+         "0, 2367, 83, 70, 10323, 111, 37863, 13, 136, 15400, 83, 442, 366, 2, 2, 7270, 83, 70, 10323, 136, 2684, "
+         "132573, 223, 26349, 111, 9942, 5, 2",
+         "0, 15400, 83, 442, 366, 164, 136, 959, 96, 9480, 707, 10283, 55228, 2, 2, 7270, 83, 70, 10323, 136, 2684, "
+         "132573, 223, 26349, 111, 9942, 5, 2"},
+        /* longest_first: both sequences cut (5 + 5), each keeps its tail */
+        {0, RERANK_TRUNC_LONGEST_FIRST, 14, "what is the capital of france and why is it paris",
+         "Paris is the capital and most populous city of France, with an estimated population of two million.",
+         "0, 2367, 83, 70, 10323, 111, 2, 2, 7270, 83, 70, 10323, 136, 2",
+         "0, 15400, 83, 442, 366, 164, 2, 2, 43904, 111, 6626, 19879, 5, 2"},
+        /* longest_first, BERT: the short query is untouched */
+        {1, RERANK_TRUNC_LONGEST_FIRST, 12, "capital of france", "Paris is the capital and most populous city of France.",
+         "101, 3007, 1997, 2605, 102, 3000, 2003, 1996, 3007, 1998, 2087, 102",
+         "101, 3007, 1997, 2605, 102, 2087, 20151, 2103, 1997, 2605, 1012, 102"},
+        /* flag, BERT: query cut to 7 from its start, document to 10 */
+        {1, RERANK_TRUNC_FLAG, 10, "what is the capital of france and why", "Paris is the capital and most populous city of France.",
+         "101, 2054, 2003, 1996, 3007, 1997, 2605, 1998, 102, 3000, 2003, 1996, 3007, 1998, 2087, 20151, 2103, 1997, 2605, 102",
+         "101, 2003, 1996, 3007, 1997, 2605, 1998, 2339, 102, 2003, 1996, 3007, 1998, 2087, 20151, 2103, 1997, 2605, 1012, 102"},
+    };
+    rerank_encoding_t r = {0}, l = {0}, p = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rerank_tokenizer_t *t = cases[i].bert ? g_bert : g_xlmr;
+        if (!t) { CHECK(t != NULL); continue; }
+        const char *q = cases[i].q, *d = cases[i].d;
+        CHECK(rerank_tokenize_pair(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, &p) == RERANK_OK);
+        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_RIGHT, &r) ==
+              RERANK_OK);
+        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_LEFT, &l) ==
+              RERANK_OK);
+        CHECK_MSG(ids_list_eq(&p, cases[i].right), "case %zu: right (rerank_tokenize_pair)", i);
+        CHECK_MSG(ids_list_eq(&r, cases[i].right), "case %zu: right", i);
+        CHECK_MSG(ids_list_eq(&l, cases[i].left), "case %zu: left", i);
+        if (!ids_list_eq(&l, cases[i].left)) print_ids("left got", &l);
+        CHECK(l.n == r.n && !memcmp(l.type_ids, r.type_ids, l.n * sizeof *l.type_ids));
+    }
+    rerank_encoding_free(&r);
+    rerank_encoding_free(&l);
+    rerank_encoding_free(&p);
+}
+
+/* Property, both tokenizers, both strategies, every max length in a range:
+ * Left keeps as many tokens of each sequence as Right does, and they are
+ * the last ones of the untruncated sequence (Right: the first ones);
+ * special tokens and type ids are the same. */
+TEST(truncation_direction_property) {
+    const char *texts[] = {
+        "what is the capital of france and why is it paris",
+        "Paris is the capital and most populous city of France, with an estimated population of 2,102,650 "
+        "residents as of January 2023 in an area of more than 105 km2.",
+        "hi",
+        "",
+        "Der Große Panda ist eine Bärenart aus China. パンダは中国に生息するクマの一種です。",
+    };
+    size_t nt = sizeof texts / sizeof *texts;
+    rerank_encoding_t r = {0}, l = {0}, want = {0};
+    int checked = 0, cut_left = 0;
+    for (int b = 0; b < 2; b++) {
+        rerank_tokenizer_t *t = b ? g_bert : g_xlmr;
+        if (!t) { CHECK(t != NULL); continue; }
+        size_t ov = rr_template_overhead(&t->tpl, 1);
+        for (size_t qi = 0; qi < nt; qi++)
+            for (size_t di = 0; di < nt; di++) {
+                const char *q = texts[qi], *d = texts[di];
+                rr_ids_t Q = {0}, D = {0};
+                CHECK(rr_tokenizer_encode(t, q, strlen(q), &Q) == RERANK_OK);
+                CHECK(rr_tokenizer_encode(t, d, strlen(d), &D) == RERANK_OK);
+                static const int32_t none[1] = {0};
+                for (int s = 0; s < 2; s++)
+                    for (int32_t max = s ? (int32_t)ov : 1; max <= 48; max++) {
+                        rerank_truncation_t tr = s ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
+                        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_RIGHT, &r) ==
+                              RERANK_OK);
+                        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_LEFT, &l) ==
+                              RERANK_OK);
+                        size_t na = Q.n, nb = D.n;
+                        rr_truncate_pair(&na, &nb, max, ov, tr);
+                        CHECK(rr_template_apply(&t->tpl, Q.v, na, D.v ? D.v : none, nb, &want) == RERANK_OK);
+                        int ok_r = want.n == r.n && !memcmp(want.ids, r.ids, r.n * sizeof *r.ids) &&
+                                   !memcmp(want.type_ids, r.type_ids, r.n * sizeof *r.ids);
+                        CHECK(rr_template_apply(&t->tpl, Q.v ? Q.v + (Q.n - na) : NULL, na,
+                                                D.v ? D.v + (D.n - nb) : none, nb, &want) == RERANK_OK);
+                        int ok_l = want.n == l.n && !memcmp(want.ids, l.ids, l.n * sizeof *l.ids) &&
+                                   !memcmp(want.type_ids, l.type_ids, l.n * sizeof *l.ids);
+                        CHECK_MSG(ok_r && ok_l, "%s q%zu d%zu %s max %d: right %s, left %s", b ? "bert" : "xlmr", qi, di,
+                                  s ? "longest_first" : "flag", max, ok_r ? "ok" : "WRONG", ok_l ? "ok" : "WRONG");
+                        checked++;
+                        cut_left += l.n != r.n || memcmp(l.ids, r.ids, l.n * sizeof *l.ids) != 0;
+                    }
+                rr_ids_free(&Q);
+                rr_ids_free(&D);
+            }
+    }
+    CHECK(checked > 1000 && cut_left > checked / 4); /* the cases really cut */
+    /* bad direction */
+    if (g_xlmr) {
+        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, (rerank_trunc_direction_t)2, &l) ==
+              RERANK_ERR_INVALID_ARGUMENT);
+        CHECK(l.n == 0 && strstr(rerank_last_error(), "direction") != NULL);
+        CHECK(rerank_tokenize_pair_ex(NULL, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
+              RERANK_ERR_INVALID_ARGUMENT);
+        CHECK(rerank_tokenize_pair_ex(g_xlmr, "ok", 2, "\xc3", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
+              RERANK_ERR_INVALID_UTF8);
+        /* no truncation: the direction changes nothing */
+        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) == RERANK_OK);
+        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &r) == RERANK_OK);
+        CHECK(l.n == r.n && !memcmp(l.ids, r.ids, l.n * sizeof *l.ids));
+    }
+    rerank_encoding_free(&r);
+    rerank_encoding_free(&l);
+    rerank_encoding_free(&want);
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 TEST(input_errors) {
@@ -734,6 +881,8 @@ int main(void) {
     RUN(xlmr_added_tokens_in_text);
     RUN(templates);
     RUN(truncation);
+    RUN(truncation_direction_hf);
+    RUN(truncation_direction_property);
     RUN(input_errors);
     RUN(load_errors);
     RUN(fuzz_json);

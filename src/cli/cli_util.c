@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int rr_cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, int32_t *out) {
     char *end;
@@ -34,6 +35,16 @@ int rr_cli_truncation(const char *cmd, const char *s, rerank_truncation_t *out) 
     else if (!strcmp(s, "longest_first")) *out = RERANK_TRUNC_LONGEST_FIRST;
     else {
         fprintf(stderr, "rerank %s: --truncation expects flag or longest_first, got '%s'\n", cmd, s);
+        return -1;
+    }
+    return 0;
+}
+
+int rr_cli_direction(const char *cmd, const char *s, rerank_trunc_direction_t *out) {
+    if (!strcasecmp(s, "right")) *out = RERANK_TRUNC_RIGHT;
+    else if (!strcasecmp(s, "left")) *out = RERANK_TRUNC_LEFT;
+    else {
+        fprintf(stderr, "rerank %s: --truncation-direction expects right or left, got '%s'\n", cmd, s);
         return -1;
     }
     return 0;

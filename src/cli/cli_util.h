@@ -17,6 +17,8 @@ const char *rr_cli_value(const char *cmd, int argc, char **argv, int *i);
 
 /* Parse "flag" / "longest_first". */
 int rr_cli_truncation(const char *cmd, const char *s, rerank_truncation_t *out);
+/* Parse "right" / "left" (any case) for --truncation-direction. */
+int rr_cli_direction(const char *cmd, const char *s, rerank_trunc_direction_t *out);
 
 /* Read one line (without the newline) into a growing buffer. Returns the
  * length, -1 at EOF, -2 if the line exceeds max_bytes (the rest of the line

@@ -220,8 +220,19 @@ int rr_cmd_bench(int argc, char **argv) {
     }
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    double ceiling = 0;
-    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 3, threads ? threads : omp_get_num_procs(), &ceiling))
+    /* The ceiling (M = 8192), and the same GEMM at the rows one call of this
+     * workload gives the linear layers (its tokens per scoring call): what
+     * the GEMM library itself reaches at that size. */
+    const int nthr = threads ? threads : omp_get_num_procs();
+    double ceiling = 0, at_m = 0;
+    size_t calls = 1;
+    for (size_t i = 1; !w.pairs && i < w.n_pairs; i++)
+        calls += w.qlen[i] != w.qlen[i - 1] || memcmp(w.queries[i], w.queries[i - 1], w.qlen[i]);
+    int64_t batch_m = (int64_t)(tokens / (double)calls + 0.5);
+    if (batch_m > 8192) batch_m = 8192;
+    if (batch_m < 1) batch_m = 1;
+    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 3, nthr, &ceiling) ||
+        rr_gemm_ceiling(mo.precision, batch_m, 1024, 4096, 3, nthr, &at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -237,10 +248,10 @@ int rr_cmd_bench(int argc, char **argv) {
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
-           ", \"peak_rss_mb\": %.1f, \"load_s\": %.3f}\n",
-           rerank_precision_str(mo.precision), threads ? threads : omp_get_num_procs(), run_layers, runs, w.n_pairs,
-           tokens, (double)w.n_pairs / med, (double)w.n_pairs / times[runs - 1], (double)w.n_pairs / times[0],
-           tokens / med, gflops, ceiling, ceiling > 0 ? gflops / ceiling : 0.0, (double)ru.ru_maxrss / 1024.0, load_s);
+           ", \"gemm_batch_m\": %lld, \"gemm_at_batch_m_gflops\": %.2f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f}\n",
+           rerank_precision_str(mo.precision), nthr, run_layers, runs, w.n_pairs, tokens, (double)w.n_pairs / med,
+           (double)w.n_pairs / times[runs - 1], (double)w.n_pairs / times[0], tokens / med, gflops, ceiling,
+           ceiling > 0 ? gflops / ceiling : 0.0, (long long)batch_m, at_m, (double)ru.ru_maxrss / 1024.0, load_s);
     rerank_model_free(m);
     workload_free(&w);
     free(scores);

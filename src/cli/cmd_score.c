@@ -16,7 +16,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: rerank score --model DIR (--input FILE.jsonl | --query Q --doc D [--doc D ...])\n"
-            "                    [--max-length N] [--truncation flag|longest_first] [--layers N]\n"
+            "                    [--max-length N] [--truncation flag|longest_first]\n"
+            "                    [--truncation-direction right|left] [--layers N]\n"
             "                    [--normalize] [--threads N] [--precision fp32|bf16|int8]\n"
             "                    [--batch-tokens N]\n\n"
             "  --model DIR        Hugging Face model directory (config.json, model.safetensors, tokenizer.json)\n"
@@ -24,6 +25,8 @@ static void usage(FILE *f) {
             "  --query Q --doc D  score Q against each D (repeat --doc)\n"
             "  --max-length N     pair length cap in tokens (default 512)\n"
             "  --truncation S     flag (FlagEmbedding, default) or longest_first (transformers)\n"
+            "  --truncation-direction D\n"
+            "                     right (default): cut the end of a too-long query/doc; left: cut its start\n"
             "  --layers N         run only the first N encoder layers (early exit; default all)\n"
             "  --normalize        print sigmoid(logit) instead of the raw logit\n"
             "  --threads N        worker threads (default: all cores)\n"
@@ -78,9 +81,10 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
 
 /* Tokenize one pair into the batch (recording an error message on failure). */
 static void add_pair(const rerank_tokenizer_t *tok, batch_t *b, const char *q, size_t ql, const char *d,
-                     size_t dl, int32_t max_length, rerank_truncation_t trunc) {
+                     size_t dl, const rerank_score_options_t *o) {
     int i = b->n++;
-    if (rerank_tokenize_pair(tok, q, ql, d, dl, max_length, trunc, &b->enc[i]) != RERANK_OK)
+    if (rerank_tokenize_pair_ex(tok, q, ql, d, dl, o->max_length, o->truncation, o->direction, &b->enc[i]) !=
+        RERANK_OK)
         b->err[i] = strdup(rerank_last_error());
     else
         b->tokens += b->enc[i].n;
@@ -117,6 +121,7 @@ int rr_cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) bad = rr_cli_int("score", a, v, 0, 4096, &threads);
         else if (!strcmp(a, "--batch-tokens")) bad = rr_cli_int("score", a, v, 1, 1 << 24, &batch_tokens);
         else if (!strcmp(a, "--truncation")) bad = rr_cli_truncation("score", v, &opts.truncation);
+        else if (!strcmp(a, "--truncation-direction")) bad = rr_cli_direction("score", v, &opts.direction);
         else { fprintf(stderr, "rerank score: unknown option '%s'\n", a); usage(stderr); bad = 1; }
         if (bad) { free(docs); return 2; }
     }
@@ -157,7 +162,7 @@ int rr_cmd_score(int argc, char **argv) {
     if (!b) { rerank_model_free(model); free(docs); return 1; }
     if (query) {
         for (int i = 0; i < n_docs; i++) {
-            add_pair(tok, b, query, strlen(query), docs[i], strlen(docs[i]), opts.max_length, opts.truncation);
+            add_pair(tok, b, query, strlen(query), docs[i], strlen(docs[i]), &opts);
             if (b->n == MAX_BATCH_PAIRS || b->tokens >= (size_t)batch_tokens) rc |= flush(model, b, &opts);
         }
     } else {
@@ -170,7 +175,7 @@ int rr_cmd_score(int argc, char **argv) {
             json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
             if (json_is_string(q) && json_is_string(d)) {
                 add_pair(tok, b, json_string_value(q), json_string_length(q), json_string_value(d),
-                         json_string_length(d), opts.max_length, opts.truncation);
+                         json_string_length(d), &opts);
             } else if (n < 0) {
                 snprintf(msg, sizeof msg, "line %ld: line too long (more than %zu bytes) or out of memory", lineno,
                          2 * (size_t)RR_MAX_TEXT_BYTES + 4096);

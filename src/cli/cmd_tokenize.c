@@ -16,11 +16,13 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: rerank tokenize --model DIR --input FILE.jsonl [--max-length N]\n"
-            "                       [--truncation flag|longest_first]\n\n"
+            "                       [--truncation flag|longest_first] [--truncation-direction right|left]\n\n"
             "  --model DIR        model directory (or tokenizer.json path)\n"
             "  --input FILE       JSONL input ('-' = stdin); lines {\"text\"} or {\"query\",\"doc\"}\n"
             "  --max-length N     pair length cap in tokens (default 512; 0 = none)\n"
-            "  --truncation S     flag (FlagEmbedding, default) or longest_first (transformers)\n");
+            "  --truncation S     flag (FlagEmbedding, default) or longest_first (transformers)\n"
+            "  --truncation-direction D\n"
+            "                     right (default): cut the end of a too-long query/doc; left: cut its start\n");
 }
 
 static void print_ids(const char *key, const int32_t *v, size_t n) {
@@ -39,6 +41,7 @@ int rr_cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *input = NULL;
     int32_t max_length = 512;
     rerank_truncation_t trunc = RERANK_TRUNC_FLAG;
+    rerank_trunc_direction_t dir = RERANK_TRUNC_RIGHT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -49,6 +52,9 @@ int rr_cmd_tokenize(int argc, char **argv) {
                 rr_cli_int("tokenize", a, v, 0, RR_MAX_SEQ_TOKENS, &max_length)) return 2;
         } else if (!strcmp(a, "--truncation")) {
             if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_truncation("tokenize", v, &trunc))
+                return 2;
+        } else if (!strcmp(a, "--truncation-direction")) {
+            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_direction("tokenize", v, &dir))
                 return 2;
         } else {
             fprintf(stderr, "rerank tokenize: unknown option '%s'\n", a);
@@ -99,8 +105,8 @@ int rr_cmd_tokenize(int argc, char **argv) {
             st = rerank_tokenize(tok, json_string_value(text), json_string_length(text), &enc);
             if (st == RERANK_OK) { putchar('{'); print_ids("ids", enc.ids, enc.n); puts("}"); }
         } else if (json_is_string(q) && json_is_string(d)) {
-            st = rerank_tokenize_pair(tok, json_string_value(q), json_string_length(q), json_string_value(d),
-                                      json_string_length(d), max_length, trunc, &enc);
+            st = rerank_tokenize_pair_ex(tok, json_string_value(q), json_string_length(q), json_string_value(d),
+                                         json_string_length(d), max_length, trunc, dir, &enc);
             if (st == RERANK_OK) {
                 putchar('{');
                 print_ids("input_ids", enc.ids, enc.n);

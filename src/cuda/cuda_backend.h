@@ -49,6 +49,9 @@ rerank_status_t rr_cuda_forward(rr_cuda_t *c, const rerank_pair_t *pairs, size_t
 
 void rr_cuda_free(rr_cuda_t *c); /* NULL is a no-op */
 
+/* What the GEMMs compute in: "fp16" or "bf16" ("" for NULL). */
+const char *rr_cuda_compute(const rr_cuda_t *c);
+
 /* "NVIDIA H100 80GB HBM3" etc. ("" for NULL). */
 const char *rr_cuda_device_name(const rr_cuda_t *c);
 

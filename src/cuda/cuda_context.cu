@@ -20,6 +20,10 @@ extern "C" int rr_cuda_available(void) {
 
 extern "C" const char *rr_cuda_device_name(const rr_cuda_t *c) { return c ? c->name : ""; }
 
+extern "C" const char *rr_cuda_compute(const rr_cuda_t *c) {
+    return !c ? "" : c->dt == RR_CU_BF16 ? "bf16" : "fp16";
+}
+
 extern "C" void rr_cuda_free(rr_cuda_t *c) {
     if (!c) return;
     if (cudaSetDevice(c->device) == cudaSuccess) {

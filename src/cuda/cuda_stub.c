@@ -22,6 +22,8 @@ void rr_cuda_free(rr_cuda_t *c) { (void)c; }
 
 const char *rr_cuda_device_name(const rr_cuda_t *c) { return ""; }
 
+const char *rr_cuda_compute(const rr_cuda_t *c) { return ""; }
+
 rerank_status_t rr_cuda_attention_selftest(int device, int heads, int head_dim, const int32_t *lens, size_t n,
                                            int bf16, double *max_err_simple, double *max_err_tc) {
     return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);

@@ -18,9 +18,12 @@ static rerank_status_t cuda_forward(void *ctx, const rerank_pair_t *pairs, size_
 
 static void cuda_destroy(void *ctx) { rr_cuda_free(ctx); }
 
+static const char *cuda_compute(const void *ctx) { return rr_cuda_compute(ctx); }
+
 const rr_backend_t rr_backend_cuda = {
     .name = "cuda",
     .create = cuda_create,
     .forward = cuda_forward,
     .destroy = cuda_destroy,
+    .compute = cuda_compute,
 };

@@ -20,7 +20,11 @@
 #include "engine/engine.h"
 #include "kernels/kernels.h"
 
-typedef struct span { int64_t start, n; } span_t; /* a pair's tokens in the packed batch */
+/* A pair's tokens in the packed batch; idx: its place in the caller's array. */
+typedef struct span {
+    int64_t start, n;
+    size_t idx;
+} span_t;
 
 /* Grow the scratch buffers for `tokens` rows and `pairs` pairs of at most
  * `max_n` tokens each. */
@@ -36,10 +40,31 @@ static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t pairs, int64_t
         (st = rr_buf_reserve(&s->ctx, tokens * H * f, "context")) ||
         (st = rr_buf_reserve(&s->ffn, tokens * I * f, "ffn")) ||
         (st = rr_buf_reserve(&s->attn, (size_t)threads * ((size_t)c->head_dim + RR_ATTN_QB) * n16 * f, "attention")) ||
-        (st = rr_buf_reserve(&s->pairs, pairs * sizeof(span_t), "pairs")) ||
+        (st = rr_buf_reserve(&s->pairs, pairs * sizeof(span_t) + ((size_t)max_n + 1) * sizeof(size_t), "pairs")) ||
         (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
         return st;
     return RERANK_OK;
+}
+
+/* Pack the pairs longest first (a stable counting sort on length: no
+ * allocation, O(pairs + max_n)). The linear layers do not care about the
+ * order; attention hands out its (pair, head) items in this order, so the
+ * longest come first and the short ones fill the threads' tails. */
+static void pack_spans(const rerank_pair_t *pairs, size_t n_pairs, int64_t max_n, span_t *sp, size_t *count) {
+    memset(count, 0, ((size_t)max_n + 1) * sizeof *count);
+    for (size_t p = 0; p < n_pairs; p++) count[pairs[p].n]++;
+    size_t at = 0; /* first slot of each length, longest first */
+    for (int64_t n = max_n; n >= 0; n--) {
+        size_t c = count[n];
+        count[n] = at;
+        at += c;
+    }
+    for (size_t p = 0; p < n_pairs; p++) sp[count[pairs[p].n]++] = (span_t){0, pairs[p].n, p};
+    int64_t start = 0;
+    for (size_t p = 0; p < n_pairs; p++) {
+        sp[p].start = start;
+        start += sp[p].n;
+    }
 }
 
 /* Position id of token i of a pair: BERT counts from 0; RoBERTa counts
@@ -68,7 +93,7 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
     const int64_t tokens = n_pairs ? sp[n_pairs - 1].start + sp[n_pairs - 1].n : 0;
 #pragma omp parallel for schedule(dynamic, 1) if (tokens * H >= RR_PAR_MIN_WORK)
     for (size_t p = 0; p < n_pairs; p++) {
-        const rerank_pair_t *pr = &pairs[p];
+        const rerank_pair_t *pr = &pairs[sp[p].idx];
         int32_t pos[RR_MAX_SEQ_TOKENS];
         position_ids(c, pr->ids, pr->n, pos);
         for (int64_t i = 0; i < pr->n; i++) {
@@ -136,7 +161,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     const int64_t H = c->hidden;
     const int threads = omp_get_max_threads();
 
-    /* Lay the pairs out back to back. */
+    /* Lay the pairs out back to back, longest first. */
     int64_t tokens = 0, max_n = 0;
     for (size_t p = 0; p < n_pairs; p++) {
         tokens += pairs[p].n;
@@ -145,7 +170,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     rerank_status_t st = reserve(m, (size_t)tokens, n_pairs, max_n, threads);
     if (st) return st;
     span_t *sp = m->s.pairs.p;
-    for (size_t p = 0, at = 0; p < n_pairs; at += (size_t)pairs[p].n, p++) sp[p] = (span_t){(int64_t)at, pairs[p].n};
+    pack_spans(pairs, n_pairs, max_n, sp, (size_t *)(sp + n_pairs));
     float *x = m->s.x.p, *q = m->s.q.p, *k = m->s.k.p, *v = m->s.v.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
 
     /* Embeddings: word + position + token type, LayerNorm. */
@@ -177,7 +202,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     for (size_t p = 0; p < n_pairs; p++) {
         double acc = w->head_out.b.p[0];
         for (int64_t j = 0; j < H; j++) acc += (double)w->head_out.w.p[j] * tanh((double)hid[p * H + j]);
-        logits[p] = (float)acc;
+        logits[sp[p].idx] = (float)acc;
     }
     return RERANK_OK;
 }

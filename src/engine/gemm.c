@@ -28,6 +28,7 @@ struct rr_gemm {
     int n_prims, cap_prims;
     rr_buf_t act;    /* activations converted for bf16 / int8: [m, in]     */
     rr_buf_t ascale; /* int8: per-token scales [m]                         */
+    rr_buf_t azero;  /* int8: per-token zero points [m]                    */
     rr_buf_t tmp;    /* int8 residual layers: raw output [m, out]          */
 };
 
@@ -50,6 +51,7 @@ void rr_gemm_free(rr_gemm_t *g) {
     rr_free(g->prims);
     rr_buf_free(&g->act);
     rr_buf_free(&g->ascale);
+    rr_buf_free(&g->azero);
     rr_buf_free(&g->tmp);
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
@@ -59,7 +61,11 @@ void rr_gemm_free(rr_gemm_t *g) {
 /* ---- primitives ---------------------------------------------------------- */
 
 static dnnl_data_type_t src_type(rerank_precision_t p) {
-    return p == RERANK_PRECISION_BF16 ? dnnl_bf16 : p == RERANK_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
+    return p == RERANK_PRECISION_BF16 ? dnnl_bf16 : p == RERANK_PRECISION_INT8 ? dnnl_u8 : dnnl_f32;
+}
+
+static dnnl_data_type_t wei_type(rerank_precision_t p) {
+    return p == RERANK_PRECISION_INT8 ? dnnl_s8 : src_type(p);
 }
 
 /* Create the matmul [M, in] x [in, out] -> f32 [M, out]. fp32/bf16: + bias,
@@ -72,7 +78,7 @@ static dnnl_status_t create(rr_gemm_t *g, prim_t *p, int fuse) {
     const int int8 = p->prec == RERANK_PRECISION_INT8;
     dnnl_status_t s;
     if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(p->prec), dnnl_ab)) ||
-        (s = dnnl_memory_desc_init_by_tag(&p->w_md, 2, wd, src_type(p->prec), dnnl_ba)) || /* W[out, in] */
+        (s = dnnl_memory_desc_init_by_tag(&p->w_md, 2, wd, wei_type(p->prec), dnnl_ba)) || /* W[out, in] */
         (s = dnnl_memory_desc_init_by_tag(&p->b_md, 2, bd, dnnl_f32, dnnl_ab)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->s_md, 1, scd, dnnl_f32, dnnl_a)) ||
         (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)))
@@ -175,7 +181,8 @@ done:
 }
 
 /* Without VNNI, oneDNN's int8 GEMM multiplies u8 x s8 pairs into saturating
- * 16-bit sums (vpmaddubsw): weights must fit 7 bits there to stay exact. */
+ * 16-bit sums (vpmaddubsw): 2 x 255 x 63 fits, 2 x 255 x 127 does not, so
+ * weights keep 7 bits there to stay exact. */
 static int cpu_has_avxvnni(void) {
     /* CPUID.(EAX=7, ECX=1):EAX bit 4, read directly: older clang (used by
      * `make fuzz`) rejects "avxvnni" in __builtin_cpu_supports. AVX-VNNI
@@ -191,14 +198,17 @@ static float weight_qmax(void) {
 }
 /* ---- layers -------------------------------------------------------------- */
 
-/* Symmetric per-row quantization to [-qmax, qmax]. */
+/* Symmetric per-row quantization to [-qmax, qmax] (the weights). */
 static void quantize_rows(const float *x, int64_t m, int64_t k, float qmax, int8_t *q, float *scale) {
 #pragma omp parallel for schedule(static) if (m * k >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         const float *xr = x + r * k;
         int8_t *qr = q + r * k;
         float amax = 0;
-        for (int64_t i = 0; i < k; i++) amax = fmaxf(amax, fabsf(xr[i]));
+        for (int64_t i = 0; i < k; i++) {
+            float a = fabsf(xr[i]);
+            amax = a > amax ? a : amax;
+        }
         float s = amax > 0 ? amax / qmax : 1.0f, inv = 1.0f / s;
         for (int64_t i = 0; i < k; i++) {
             float v = nearbyintf(xr[i] * inv);
@@ -210,6 +220,31 @@ static void quantize_rows(const float *x, int64_t m, int64_t k, float qmax, int8
 
 void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float *scale) {
     quantize_rows(x, m, k, 127.0f, q, scale);
+}
+
+/* Asymmetric per-row quantization to u8 (the activations): the row's range
+ * [min(lo, 0), max(hi, 0)] maps onto 0..255, zero exactly at `zero`;
+ * x ~= (q - zero) * scale. One bit finer than symmetric s8 for one-sided
+ * rows (GELU outputs), never coarser. */
+void rr_quantize_rows_u8(const float *x, int64_t m, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+#pragma omp parallel for schedule(static) if (m * k >= RR_PAR_MIN_WORK)
+    for (int64_t r = 0; r < m; r++) {
+        const float *xr = x + r * k;
+        uint8_t *qr = q + r * k;
+        float lo = 0, hi = 0;
+        for (int64_t i = 0; i < k; i++) {
+            lo = xr[i] < lo ? xr[i] : lo;
+            hi = xr[i] > hi ? xr[i] : hi;
+        }
+        float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
+        float z = nearbyintf(-lo * inv); /* in [0, 255] since lo <= 0 <= hi */
+        for (int64_t i = 0; i < k; i++) {
+            float v = nearbyintf(xr[i] * inv) + z;
+            qr[i] = (uint8_t)(v > 255.0f ? 255.0f : v < 0.0f ? 0.0f : v);
+        }
+        scale[r] = s;
+        zero[r] = (int32_t)z;
+    }
 }
 
 rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
@@ -236,9 +271,22 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
             rr_free(s);
             return rr_error(RERANK_ERR_NOMEM, "out of memory quantizing a [%d, %d] layer to int8", out, in);
         }
+        float *zc = rr_malloc((size_t)out * sizeof *zc);
+        if (!zc) {
+            rr_free(q);
+            rr_free(s);
+            return rr_error(RERANK_ERR_NOMEM, "out of memory quantizing a [%d, %d] layer to int8", out, in);
+        }
         quantize_rows(w, out, in, weight_qmax(), q, s); /* per output channel = per row of W */
+        /* zero-point correction: sum_k (qa - z) qw = sum_k qa qw - z sum_k qw */
+        for (int32_t o = 0; o < out; o++) {
+            int64_t sum = 0;
+            for (int32_t i = 0; i < in; i++) sum += q[(size_t)o * in + i];
+            zc[o] = (float)sum * s[o];
+        }
         L->wq = q;
         L->wscale = s;
+        L->wzero = zc;
     }
     L->prec = prec;
     return RERANK_OK;
@@ -248,24 +296,30 @@ void rr_linear_release(rr_linear_t *L) {
     if (!L) return;
     rr_free(L->wq);
     rr_free(L->wscale);
+    rr_free(L->wzero);
     L->wq = NULL;
     L->wscale = NULL;
+    L->wzero = NULL;
 }
 
-/* Epilogue not fused by oneDNN: y = epi(y * row_scale + b). */
-static void epilogue(const rr_linear_t *L, float *y, const float *raw, const float *row_scale, int64_t m,
-                     rr_epilogue_t epi, int add_bias) {
+/* Epilogue not fused by oneDNN: y = epi((y - zero * wzero) * row_scale + b)
+ * (zero points and row scales only for int8). */
+static void epilogue(const rr_linear_t *L, float *y, const float *raw, const float *row_scale,
+                     const int32_t *row_zero, int64_t m, rr_epilogue_t epi, int add_bias) {
     const rr_kernels_t *k = rr_kernels();
     const int64_t n = L->out;
+    const float *wz = row_zero ? L->wzero : NULL;
 #pragma omp parallel for schedule(static) if (m * n >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *yr = y + r * n;
         const float *src = (raw ? raw : y) + r * n;
-        const float s = row_scale ? row_scale[r] : 1.0f;
+        const float s = row_scale ? row_scale[r] : 1.0f, z = wz ? (float)row_zero[r] : 0.0f;
         if (epi == RR_EPI_ACC) {
-            for (int64_t j = 0; j < n; j++) yr[j] += src[j] * s + (add_bias ? L->b[j] : 0.0f);
+            for (int64_t j = 0; j < n; j++)
+                yr[j] += (src[j] - (wz ? z * wz[j] : 0.0f)) * s + (add_bias ? L->b[j] : 0.0f);
         } else {
-            for (int64_t j = 0; j < n; j++) yr[j] = src[j] * s + (add_bias ? L->b[j] : 0.0f);
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = (src[j] - (wz ? z * wz[j] : 0.0f)) * s + (add_bias ? L->b[j] : 0.0f);
             if (epi == RR_EPI_GELU) k->gelu(yr, n);
         }
     }
@@ -282,15 +336,17 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     const size_t mk = (size_t)m * (size_t)L->in, mn = (size_t)m * (size_t)L->out;
 
     if (L->prec == RERANK_PRECISION_INT8) {
-        /* s8 activations, one scale per token; f32 out scaled by W's scales. */
+        /* u8 activations, one scale and zero point per token; f32 out
+         * scaled by W's scales. */
         if ((st = rr_buf_reserve(&g->act, mk, "int8 activations")) ||
             (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
+            (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")) ||
             (epi == RR_EPI_ACC && (st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "int8 output"))))
             return st;
-        rr_quantize_rows_s8(x, m, L->in, g->act.p, g->ascale.p);
+        rr_quantize_rows_u8(x, m, L->in, g->act.p, g->ascale.p, g->azero.p);
         float *raw = epi == RR_EPI_ACC ? g->tmp.p : y;
         if ((st = exec(g, p, g->act.p, m, L->wq, NULL, L->wscale, raw))) return st;
-        epilogue(L, y, epi == RR_EPI_ACC ? raw : NULL, g->ascale.p, m, epi, 1);
+        epilogue(L, y, epi == RR_EPI_ACC ? raw : NULL, g->ascale.p, g->azero.p, m, epi, 1);
         return RERANK_OK;
     }
 
@@ -308,11 +364,11 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     if (epi == RR_EPI_ACC) {
         if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
         if ((st = exec(g, p, src, m, w, L->b, NULL, g->tmp.p))) return st;
-        epilogue(L, y, g->tmp.p, NULL, m, epi, 0);
+        epilogue(L, y, g->tmp.p, NULL, NULL, m, epi, 0);
         return RERANK_OK;
     }
     if ((st = exec(g, p, src, m, w, L->b, NULL, y))) return st;
-    epilogue(L, y, NULL, NULL, m, epi, 0);
+    epilogue(L, y, NULL, NULL, NULL, m, epi, 0);
     return RERANK_OK;
 }
 

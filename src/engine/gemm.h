@@ -9,9 +9,10 @@
  *        F32 accumulation and output, fused epilogue. Where oneDNN has no
  *        bf16 matmul for this CPU (no AVX-512), the layer falls back to fp32.
  *  int8: weights quantized per output channel (symmetric s8), activations
- *        per token (symmetric s8) at each call; s8 x s8 -> f32 with the
- *        weight scales as oneDNN output scales; the token scale, bias and
- *        epilogue are applied in one pass after the GEMM. */
+ *        per token (asymmetric u8: scale + zero point) at each call;
+ *        u8 x s8 -> f32 with the weight scales as oneDNN output scales; the
+ *        zero-point correction, token scale, bias and epilogue are applied
+ *        in one pass after the GEMM. */
 #ifndef RR_ENGINE_GEMM_H
 #define RR_ENGINE_GEMM_H
 
@@ -34,6 +35,7 @@ typedef struct rr_linear {
     const float *b;          /* bias [out] (a view)                          */
     void *wq;                /* BF16 or s8 weights [out, in] (owned)         */
     float *wscale;           /* int8: per-output-channel scale [out] (owned) */
+    float *wzero;            /* int8: wscale[o] * sum_i wq[o, i] [out] (owned) */
 } rr_linear_t;
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out);
@@ -52,6 +54,10 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
 /* Quantize rows of x [m, k] to s8 with one symmetric scale per row
  * (x ~= q * scale). Exposed for tests. */
 void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float *scale);
+
+/* Quantize rows of x [m, k] to u8 with a scale and zero point per row
+ * (x ~= (q - zero) * scale; zero in [0, 255], 0.0 exact). */
+void rr_quantize_rows_u8(const float *x, int64_t m, int64_t k, uint8_t *q, float *scale, int32_t *zero);
 
 /* GFLOP/s of one [m x k] x [k x n] GEMM at `precision` through the same
  * path the engine uses (best of `reps` after a warm-up), on `threads`. */

@@ -30,7 +30,8 @@ rerank_model_options_t rerank_model_options_default(void) {
 }
 
 rerank_score_options_t rerank_score_options_default(void) {
-    return (rerank_score_options_t){.max_length = 0, .truncation = RERANK_TRUNC_FLAG, .layers = 0, .normalize = 0};
+    return (rerank_score_options_t){
+        .max_length = 0, .truncation = RERANK_TRUNC_FLAG, .layers = 0, .normalize = 0, .direction = RERANK_TRUNC_RIGHT};
 }
 
 /* Validate options; pick the backend and device index from o->device:

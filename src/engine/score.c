@@ -76,6 +76,8 @@ rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_
     if (o.max_length < 0) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "max_length = %d is negative", o.max_length);
     if ((unsigned)o.truncation > RERANK_TRUNC_LONGEST_FIRST)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation %d", (int)o.truncation);
+    if ((unsigned)o.direction > RERANK_TRUNC_LEFT)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation direction %d", (int)o.direction);
     int32_t max_len = o.max_length ? o.max_length : 512;
     if (max_len > m->cfg.usable_pos) max_len = m->cfg.usable_pos;
 
@@ -93,8 +95,8 @@ rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_
             goto done;
         }
         size_t dl = doc_lens ? doc_lens[i] : strlen(docs[i]);
-        if ((st = rerank_tokenize_pair(m->tok, query ? query : "", query_len, docs[i] ? docs[i] : "", dl, max_len,
-                                       o.truncation, &enc))) {
+        if ((st = rerank_tokenize_pair_ex(m->tok, query ? query : "", query_len, docs[i] ? docs[i] : "", dl,
+                                          max_len, o.truncation, o.direction, &enc))) {
             rr_error_prefix("document %zu", i);
             goto done;
         }

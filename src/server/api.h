@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "rerank.h"
+
 typedef enum rr_api_kind { RR_API_TEI = 0, RR_API_COHERE_V1 = 1, RR_API_COHERE_V2 = 2 } rr_api_kind_t;
 
 /* Decoder outcome; the value is the HTTP status it maps to. */
@@ -36,6 +38,7 @@ typedef struct rr_rerank_req {
     size_t n_docs;
     size_t top_n;       /* 0 = all                                           */
     int truncate;       /* -1 unset (server default), 0, 1                   */
+    rerank_trunc_direction_t direction; /* TEI "truncation_direction" (Right) */
     int raw_scores;     /* 1: raw logits instead of sigmoid                  */
     int return_text;    /* TEI return_text / Cohere return_documents         */
     rr_text_t model;    /* Cohere "model" (n == 0 if absent)                 */

@@ -43,11 +43,10 @@ rr_api_status_t rr_api_parse_tei(const char *body, size_t n, const rr_api_limits
     if (dir && !json_is_null(dir)) {
         if (!json_is_string(dir)) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"truncation_direction\" must be \"Right\" or \"Left\""); goto fail; }
         const char *d = json_string_value(dir);
-        if (!strcasecmp(d, "left")) {
-            st = rr_api_fail(RR_API_UNPROCESSABLE, err, cap, "\"truncation_direction\": \"Left\" is not supported; only \"Right\"");
-            goto fail;
-        }
-        if (strcasecmp(d, "right")) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"truncation_direction\" must be \"Right\" or \"Left\""); goto fail; }
+        size_t dn = json_string_length(dir); /* "left\u0000x" is not "left" */
+        if (dn == 4 && !strcasecmp(d, "left")) r.direction = RERANK_TRUNC_LEFT;
+        else if (dn == 5 && !strcasecmp(d, "right")) r.direction = RERANK_TRUNC_RIGHT;
+        else { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"truncation_direction\" must be \"Right\" or \"Left\""); goto fail; }
     }
     *out = r;
     return RR_API_OK;

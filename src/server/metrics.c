@@ -153,6 +153,17 @@ static void sb_hist(sbuf_t *b, const char *name, const char *labels, const hist_
     sb_printf(b, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "", h->total);
 }
 
+/* One unlabelled metric: HELP and TYPE lines, then its value (counters and
+ * gauges here are integers below 2^53, printed exactly by %.17g). */
+static void sb_value(sbuf_t *b, const char *name, const char *type, const char *help, double v) {
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+static void sb_one_hist(sbuf_t *b, const char *name, const char *help, const hist_t *h) {
+    sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    sb_hist(b, name, "", h);
+}
+
 char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *len) {
     sbuf_t b = {rr_malloc(8192), 0, 8192, 0};
     if (!b.p) return NULL;
@@ -175,37 +186,22 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
         snprintf(lab, sizeof lab, "route=\"%s\"", k_paths[r]);
         sb_hist(&b, "rerank_request_duration_seconds", lab, &m->latency[r]);
     }
-    sb_printf(&b, "# HELP rerank_queue_wait_seconds Time a request's first pair waited in the batch queue.\n"
-                  "# TYPE rerank_queue_wait_seconds histogram\n");
-    sb_hist(&b, "rerank_queue_wait_seconds", "", &m->queue_wait);
-    sb_printf(&b, "# HELP rerank_batch_pairs Pairs per forward pass.\n# TYPE rerank_batch_pairs histogram\n");
-    sb_hist(&b, "rerank_batch_pairs", "", &m->batch_pairs);
-    sb_printf(&b, "# HELP rerank_batch_tokens Tokens per forward pass.\n# TYPE rerank_batch_tokens histogram\n");
-    sb_hist(&b, "rerank_batch_tokens", "", &m->batch_tokens);
-    sb_printf(&b, "# HELP rerank_batch_duration_seconds Duration of one forward pass.\n"
-                  "# TYPE rerank_batch_duration_seconds histogram\n");
-    sb_hist(&b, "rerank_batch_duration_seconds", "", &m->batch_seconds);
-    sb_printf(&b, "# HELP rerank_batches_total Forward passes run.\n# TYPE rerank_batches_total counter\n"
-                  "rerank_batches_total %llu\n", m->batches);
-    sb_printf(&b, "# HELP rerank_pairs_scored_total Pairs scored.\n# TYPE rerank_pairs_scored_total counter\n"
-                  "rerank_pairs_scored_total %llu\n", m->pairs_scored);
-    sb_printf(&b, "# HELP rerank_tokens_scored_total Tokens run through the model.\n# TYPE rerank_tokens_scored_total counter\n"
-                  "rerank_tokens_scored_total %llu\n", m->tokens_scored);
-    sb_printf(&b, "# HELP rerank_documents_total Documents received in accepted requests.\n# TYPE rerank_documents_total counter\n"
-                  "rerank_documents_total %llu\n", m->docs);
-    sb_printf(&b, "# HELP rerank_cancelled_requests_total Requests whose client went away before the answer.\n"
-                  "# TYPE rerank_cancelled_requests_total counter\nrerank_cancelled_requests_total %llu\n", m->cancelled);
+    sb_one_hist(&b, "rerank_queue_wait_seconds", "Time a request's first pair waited in the batch queue.", &m->queue_wait);
+    sb_one_hist(&b, "rerank_batch_pairs", "Pairs per forward pass.", &m->batch_pairs);
+    sb_one_hist(&b, "rerank_batch_tokens", "Tokens per forward pass.", &m->batch_tokens);
+    sb_one_hist(&b, "rerank_batch_duration_seconds", "Duration of one forward pass.", &m->batch_seconds);
+    sb_value(&b, "rerank_batches_total", "counter", "Forward passes run.", (double)m->batches);
+    sb_value(&b, "rerank_pairs_scored_total", "counter", "Pairs scored.", (double)m->pairs_scored);
+    sb_value(&b, "rerank_tokens_scored_total", "counter", "Tokens run through the model.", (double)m->tokens_scored);
+    sb_value(&b, "rerank_documents_total", "counter", "Documents received in accepted requests.", (double)m->docs);
+    sb_value(&b, "rerank_cancelled_requests_total", "counter", "Requests whose client went away before the answer.",
+             (double)m->cancelled);
     pthread_mutex_unlock(&m->mu);
-    sb_printf(&b, "# HELP rerank_queue_pairs Pairs waiting for a batch.\n# TYPE rerank_queue_pairs gauge\n"
-                  "rerank_queue_pairs %zu\n", g->queue_pairs);
-    sb_printf(&b, "# HELP rerank_queue_tokens Tokens waiting for a batch.\n# TYPE rerank_queue_tokens gauge\n"
-                  "rerank_queue_tokens %zu\n", g->queue_tokens);
-    sb_printf(&b, "# HELP rerank_queue_requests Requests with pairs waiting for a batch.\n# TYPE rerank_queue_requests gauge\n"
-                  "rerank_queue_requests %zu\n", g->queue_jobs);
-    sb_printf(&b, "# HELP rerank_in_flight_requests Requests being received, queued or answered.\n"
-                  "# TYPE rerank_in_flight_requests gauge\nrerank_in_flight_requests %ld\n", g->in_flight);
-    sb_printf(&b, "# HELP rerank_ready 1 when the model is loaded and the server accepts work.\n"
-                  "# TYPE rerank_ready gauge\nrerank_ready %d\n", g->ready);
+    sb_value(&b, "rerank_queue_pairs", "gauge", "Pairs waiting for a batch.", (double)g->queue_pairs);
+    sb_value(&b, "rerank_queue_tokens", "gauge", "Tokens waiting for a batch.", (double)g->queue_tokens);
+    sb_value(&b, "rerank_queue_requests", "gauge", "Requests with pairs waiting for a batch.", (double)g->queue_jobs);
+    sb_value(&b, "rerank_in_flight_requests", "gauge", "Requests being received, queued or answered.", (double)g->in_flight);
+    sb_value(&b, "rerank_ready", "gauge", "1 when the model is loaded and the server accepts work.", (double)g->ready);
     sb_printf(&b, "# HELP rerank_model_info The served model.\n# TYPE rerank_model_info gauge\nrerank_model_info{model=\"");
     sb_label(&b, g->model);
     sb_printf(&b, "\",architecture=\"");

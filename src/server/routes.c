@@ -71,7 +71,8 @@ enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
     for (size_t i = 0; i < n; i++) {
         rerank_encoding_t *e = &r->encs[i];
         rerank_status_t st = s->backend.encode_pair(s->backend.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
-                                                    r->req.docs[i].n, truncate ? s->max_length : 0, s->truncation, e);
+                                                    r->req.docs[i].n, truncate ? s->max_length : 0, s->truncation,
+                                                    r->req.direction, e);
         if (st != RERANK_OK)
             return rr_respond_error(r, encode_status(st), encode_status(st) == 500 ? "backend" : "validation",
                                     "%s[%zu]: %s", what, i, rerank_last_error());

@@ -18,9 +18,9 @@ typedef struct model_backend {
 } model_backend_t;
 
 static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
-                                 rerank_truncation_t trunc, rerank_encoding_t *enc) {
+                                 rerank_truncation_t trunc, rerank_trunc_direction_t dir, rerank_encoding_t *enc) {
     model_backend_t *mb = ctx;
-    return rerank_tokenize_pair(mb->tok, q, qn, d, dn, max_length, trunc, enc);
+    return rerank_tokenize_pair_ex(mb->tok, q, qn, d, dn, max_length, trunc, dir, enc);
 }
 
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {

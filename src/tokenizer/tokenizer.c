@@ -323,10 +323,20 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
                                      size_t query_len, const char *doc, size_t doc_len,
                                      int32_t max_length, rerank_truncation_t truncation,
                                      rerank_encoding_t *enc) {
+    return rerank_tokenize_pair_ex(tok, query, query_len, doc, doc_len, max_length, truncation, RERANK_TRUNC_RIGHT,
+                                   enc);
+}
+
+rerank_status_t rerank_tokenize_pair_ex(const rerank_tokenizer_t *tok, const char *query,
+                                        size_t query_len, const char *doc, size_t doc_len,
+                                        int32_t max_length, rerank_truncation_t truncation,
+                                        rerank_trunc_direction_t direction, rerank_encoding_t *enc) {
     if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: NULL tokenizer or encoding");
     enc->n = 0;
     if (truncation != RERANK_TRUNC_FLAG && truncation != RERANK_TRUNC_LONGEST_FIRST)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation strategy %d", (int)truncation);
+    if (direction != RERANK_TRUNC_RIGHT && direction != RERANK_TRUNC_LEFT)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation direction %d", (int)direction);
     size_t overhead = rr_template_overhead(&tok->tpl, 1);
     if (truncation == RERANK_TRUNC_LONGEST_FIRST && max_length > 0 && (size_t)max_length < overhead)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT,
@@ -341,8 +351,17 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
     if (!st) {
         size_t na = q.n, nb = d.n;
         rr_truncate_pair(&na, &nb, max_length, overhead, truncation);
+        /* The kept lengths do not depend on the direction (tokenizers'
+         * truncate_encodings; transformers' FlagEmbedding steps are suffix
+         * cuts too, so their composition keeps the last nb tokens). Left
+         * keeps each sequence's last tokens. */
+        const int32_t *qv = q.v, *dv = d.v;
+        if (direction == RERANK_TRUNC_LEFT) {
+            if (qv) qv += q.n - na;
+            if (dv) dv += d.n - nb;
+        }
         static const int32_t empty[1] = {0};
-        st = rr_template_apply(&tok->tpl, q.v, na, d.v ? d.v : empty, nb, enc);
+        st = rr_template_apply(&tok->tpl, qv, na, dv ? dv : empty, nb, enc);
     }
     rr_ids_free(&q);
     rr_ids_free(&d);

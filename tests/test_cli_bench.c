@@ -1,0 +1,146 @@
+/* test_cli_bench.c — `rerank bench` as a user runs it (BUILD/rerank): the
+ * JSON line of the token-id and text modes on the tiny fixture, its figures
+ * consistent with each other, and the errors for bad arguments. */
+#include <limits.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "test.h"
+
+static char g_build[PATH_MAX] = "build";
+
+/* Run `BUILD/rerank bench ARGS`; the exit status, *out its stdout as one
+ * JSON object (NULL if it is not one), *err the start of its stderr. */
+static int bench(const char *args, json_t **out, char *err, size_t errsz) {
+    char cmd[PATH_MAX + 2048], buf[8192], errpath[] = "/tmp/rr_bench_err_XXXXXX";
+    int fd = mkstemp(errpath);
+    if (fd < 0) return -1;
+    close(fd);
+    snprintf(cmd, sizeof cmd, "%s/rerank bench --threads 1 %s 2>%s", g_build, args, errpath);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = 0;
+    int st = pclose(p);
+    if (out) *out = json_loads(buf, 0, NULL);
+    if (err) {
+        FILE *f = fopen(errpath, "r");
+        size_t k = f ? fread(err, 1, errsz - 1, f) : 0;
+        err[k] = 0;
+        if (f) fclose(f);
+    }
+    unlink(errpath);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double num(json_t *j, const char *k) { return json_number_value(json_object_get(j, k)); }
+static const char *str(json_t *j, const char *k) {
+    const char *s = json_string_value(json_object_get(j, k));
+    return s ? s : "";
+}
+
+/* Fields every bench line carries, and the relations between them. */
+static void check_line(json_t *j, double pairs, double tokens) {
+    static const char *fields[] = {"model", "workload", "compute", "precision", "threads", "layers", "runs",
+                                   "pairs", "tokens", "pairs_per_s", "pairs_per_s_min", "pairs_per_s_max",
+                                   "tokens_per_s", "gflops_per_s", "gemm_ceiling_gflops", "fraction_of_ceiling",
+                                   "gemm_batch_m", "gemm_at_batch_m_gflops", "peak_rss_mb", "load_s"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        CHECK_MSG(json_object_get(j, fields[i]) != NULL, "missing field %s", fields[i]);
+    CHECK(num(j, "pairs") == pairs);
+    CHECK_MSG(num(j, "tokens") == tokens, "tokens %g, expected %g", num(j, "tokens"), tokens);
+    double p = num(j, "pairs_per_s");
+    CHECK(p > 0 && num(j, "pairs_per_s_min") <= p && p <= num(j, "pairs_per_s_max"));
+    /* tokens/s = pairs/s x tokens per pair (all from the median run) */
+    CHECK_NEAR(num(j, "tokens_per_s"), p * tokens / pairs, 0.06 + 1e-3 * num(j, "tokens_per_s"));
+    CHECK(num(j, "gemm_ceiling_gflops") > 0 && num(j, "gemm_at_batch_m_gflops") > 0);
+    CHECK_NEAR(num(j, "fraction_of_ceiling"), num(j, "gflops_per_s") / num(j, "gemm_ceiling_gflops"), 1e-3);
+    CHECK(num(j, "peak_rss_mb") > 0 && num(j, "load_s") > 0);
+}
+
+TEST(workload_w3) {
+    char args[PATH_MAX];
+    json_t *j = NULL;
+    snprintf(args, sizeof args, "--model %s/fixtures/models/tiny-xlmr --workload %s/bench/workloads.json:W3 --runs 3",
+             t_shared(), t_shared());
+    int rc = bench(args, &j, NULL, 0);
+    CHECK_MSG(rc == 0 && j, "exit %d", rc);
+    if (!j) return;
+    check_line(j, 1, 128); /* W3: one pair of 128 tokens */
+    CHECK(!strcmp(str(j, "precision"), "fp32") && !strcmp(str(j, "compute"), "fp32"));
+    CHECK(num(j, "runs") == 3 && num(j, "layers") == 2 && num(j, "threads") >= 1);
+    CHECK(num(j, "gemm_batch_m") == 128);
+    /* useful FLOPs of the README of ../shared/bench for H=32, I=64, 2 layers */
+    double n = 128, flops = (2 * n * (4 * 32 * 32 + 2 * 32 * 64) + 4 * n * n * 32) * 2;
+    CHECK_NEAR(num(j, "gflops_per_s"), flops * num(j, "pairs_per_s") / 1e9, 1e-3 * num(j, "gflops_per_s") + 1e-4);
+    json_decref(j);
+}
+
+TEST(workload_layers_and_int8) {
+    char args[PATH_MAX];
+    json_t *j = NULL;
+    snprintf(args, sizeof args,
+             "--model %s/fixtures/models/tiny-xlmr --workload %s/bench/workloads.json:W1 --runs 1 --layers 1 "
+             "--precision int8",
+             t_shared(), t_shared());
+    int rc = bench(args, &j, NULL, 0);
+    CHECK_MSG(rc == 0 && j, "exit %d", rc);
+    if (!j) return;
+    check_line(j, 32, 32 * 256); /* W1: 32 pairs x 256 tokens */
+    CHECK(num(j, "layers") == 1 && num(j, "gemm_batch_m") == 8192);
+    CHECK(!strcmp(str(j, "precision"), "int8") && !strcmp(str(j, "compute"), "int8"));
+    json_decref(j);
+}
+
+/* Text mode: two queries of two and one documents -> two scoring calls. */
+TEST(text_input) {
+    char path[] = "/tmp/rr_bench_in_XXXXXX", args[PATH_MAX + 256];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"query\": \"where do pandas live\", \"doc\": \"Giant pandas live in the mountains of China.\"}\n"
+               "{\"query\": \"where do pandas live\", \"doc\": \"Bamboo \\u00e9t\\u00e9 \\\"forest\\\".\"}\n"
+               "{\"query\": \"capital of France\", \"doc\": \"Paris\"}\n");
+    fclose(f);
+    json_t *j = NULL;
+    snprintf(args, sizeof args, "--model %s/fixtures/models/tiny-xlmr --input %s --runs 1", t_shared(), path);
+    int rc = bench(args, &j, NULL, 0);
+    CHECK_MSG(rc == 0 && j, "exit %d", rc);
+    if (j) {
+        CHECK(num(j, "pairs") == 3 && num(j, "tokens") > 3 * 4);
+        CHECK(num(j, "gemm_batch_m") == (long long)(num(j, "tokens") / 2 + 0.5));
+        json_decref(j);
+    }
+    unlink(path);
+}
+
+TEST(bad_arguments) {
+    char args[PATH_MAX], err[1024];
+    CHECK(bench("--workload x.json:W1", NULL, err, sizeof err) == 2); /* no model */
+    snprintf(args, sizeof args, "--model %s/fixtures/models/tiny-xlmr --workload %s/bench/workloads.json:W1 --precision fp64",
+             t_shared(), t_shared());
+    CHECK(bench(args, NULL, err, sizeof err) == 2 && strstr(err, "precision"));
+    snprintf(args, sizeof args, "--model %s/fixtures/models/tiny-xlmr --workload %s/bench/workloads.json:W9", t_shared(),
+             t_shared());
+    CHECK_MSG(bench(args, NULL, err, sizeof err) != 0 && strstr(err, "W9"), "stderr: %s", err);
+    snprintf(args, sizeof args, "--model /nonexistent/model --workload %s/bench/workloads.json:W3", t_shared());
+    CHECK_MSG(bench(args, NULL, err, sizeof err) == 1 && err[0], "stderr: %s", err);
+    snprintf(args, sizeof args, "--model %s/fixtures/models/tiny-xlmr --workload %s/bench/workloads.json:W3 --runs 0",
+             t_shared(), t_shared());
+    CHECK(bench(args, NULL, err, sizeof err) == 2);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    /* BUILD from argv[0] (BUILD/tests/test_cli_bench) */
+    const char *t = strstr(argv[0], "/tests/");
+    if (t) snprintf(g_build, sizeof g_build, "%.*s", (int)(t - argv[0]), argv[0]);
+    RUN(workload_w3);
+    RUN(workload_layers_and_int8);
+    RUN(text_input);
+    RUN(bad_arguments);
+    TEST_MAIN_END();
+}
