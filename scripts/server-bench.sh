@@ -183,13 +183,13 @@ echo "### rerank serve vs rerank bench: $(basename "$MODEL"), $PREC, $QN queries
 echo
 echo "| run | offered req/s | req/s | pairs/s | ok | p50 ms | p90 ms | p99 ms | max ms |"
 echo "|---|---|---|---|---|---|---|---|---|"
-echo "| rerank bench (in-process, $RUNS runs, median) | | | $(fmt "$BENCH_PPS") | | | | | |"
+echo "| rerank bench (in-process, median of $RUNS) | | | $(fmt "$BENCH_PPS" 3) | | | | | |"
 # row LABEL JSON: one table row from a loadgen JSON line
 row() {
   local u; u=$(jget unsent "$2"); [ "${u:-0}" = 0 ] && u="" || u=" (+$u unsent)"
-  printf '| %s | %s | %s | %s | %s%s | %s | %s | %s | %s |\n' "$1" "$(fmt "$(jget rate "$2")")" \
-    "$(fmt "$(jget req_per_s "$2")")" "$(fmt "$(jget pairs_per_s "$2")")" "$(jget ok "$2")" "$u" \
-    "$(fmt "$(jget p50_ms "$2")")" "$(fmt "$(jget p90_ms "$2")")" "$(fmt "$(jget p99_ms "$2")")" "$(fmt "$(jget max_ms "$2")")"
+  printf '| %s | %s | %s | %s | %s%s | %s | %s | %s | %s |\n' "$1" "$(fmt "$(jget rate "$2")" 4)" \
+    "$(fmt "$(jget req_per_s "$2")" 4)" "$(fmt "$(jget pairs_per_s "$2")" 3)" "$(jget ok "$2")" "$u" \
+    "$(fmt "$(jget p50_ms "$2")" 0)" "$(fmt "$(jget p90_ms "$2")" 0)" "$(fmt "$(jget p99_ms "$2")" 0)" "$(fmt "$(jget max_ms "$2")" 0)"
 }
 [ -n "$SAT_PPS" ] && row "server, closed loop, $C clients" "$SAT"
 for pct in 50 90; do

@@ -2,6 +2,7 @@
  * scalar reference, and the F16/BF16 conversions. */
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "test.h"
@@ -108,20 +109,27 @@ TEST(attention_blocks) {
                     CHECK_MSG(e < 1e-5f, "%s scores d=%d rows=%d ncols=%d: err %g", k->name, d, rows, ncols, e);
                     free(q); free(kt); free(s1); free(s2);
                 }
-            for (int n = 1; n <= 300; n += 37) {
-                int ldv = d + 5;
-                float *p = malloc(n * sizeof *p), *vv = malloc(n * ldv * sizeof *vv);
-                float o1[80], o2[81];
-                for (int i = 0; i < n; i++) p[i] = frand(0, 1);
-                for (int i = 0; i < n * ldv; i++) vv[i] = frand(-1, 1);
-                o2[d] = 42;
-                rr_kernels_scalar.weighted_sum(p, n, vv, ldv, d, o1);
-                k->weighted_sum(p, n, vv, ldv, d, o2);
-                float e = 0;
-                for (int c = 0; c < d; c++) e = fmaxf(e, fabsf(o1[c] - o2[c]));
-                CHECK_MSG(e < 1e-4f && o2[d] == 42, "%s weighted_sum d=%d n=%d: err %g", k->name, d, n, e);
-                free(p); free(vv);
-            }
+            for (int n = 1; n <= 300; n += 37)
+                for (int rows = 1; rows <= 9; rows += 2) {
+                    int ldv = d + 5, ldp = n + 3, ldo = d + 7;
+                    float *p = malloc(rows * ldp * sizeof *p), *vv = malloc(n * ldv * sizeof *vv);
+                    float *o1 = malloc(rows * ldo * sizeof *o1), *o2 = malloc(rows * ldo * sizeof *o2);
+                    for (int i = 0; i < rows * ldp; i++) p[i] = frand(0, 1);
+                    for (int i = 0; i < n * ldv; i++) vv[i] = frand(-1, 1);
+                    for (int i = 0; i < rows * ldo; i++) o1[i] = o2[i] = 42;
+                    rr_kernels_scalar.weighted_sum(p, ldp, rows, n, vv, ldv, d, o1, ldo);
+                    k->weighted_sum(p, ldp, rows, n, vv, ldv, d, o2, ldo);
+                    float e = 0;
+                    int outside = 0;
+                    for (int r = 0; r < rows; r++)
+                        for (int c = 0; c < ldo; c++) {
+                            if (c < d) e = fmaxf(e, fabsf(o1[r * ldo + c] - o2[r * ldo + c]));
+                            else outside += o2[r * ldo + c] != 42;
+                        }
+                    CHECK_MSG(e < 1e-4f && !outside, "%s weighted_sum d=%d n=%d rows=%d: err %g, %d writes outside",
+                              k->name, d, n, rows, e, outside);
+                    free(p); free(vv); free(o1); free(o2);
+                }
         }
     }
 }
@@ -155,12 +163,90 @@ TEST(conversions) {
     CHECK(out[0] == 1.0f && out[1] == -2.0f && out[2] == 0.0f);
 }
 
+/* Same bytes, scale and zero point as the reference for every variant:
+ * lengths around the vector widths, one-sided, constant and empty-range
+ * rows, and rows holding NaN and infinities. */
+TEST(quantize_u8) {
+    enum { K = 1031 };
+    static float x[K];
+    static uint8_t q0[K + 1], q1[K + 1];
+    int ks[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1024, 1031};
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int kind = 0; kind < 7; kind++)
+            for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+                int n = ks[t];
+                for (int i = 0; i < n; i++) {
+                    float r = frand(-4, 6);
+                    x[i] = kind == 1 ? fabsf(r) : kind == 2 ? -fabsf(r) : kind == 3 ? 0.0f : kind == 4 ? 2.5f : r;
+                    if (kind == 0 && i % 5 == 0) x[i] = (float)(i % 11) * 0.5f - 2.5f; /* exact ties */
+                }
+                if (kind == 5) x[n / 2] = NAN;
+                if (kind == 6) x[n - 1] = n % 2 ? INFINITY : -INFINITY;
+                float s0 = -1, s1 = -2;
+                int32_t z0 = -1, z1 = -2;
+                memset(q0, 0xAA, sizeof q0);
+                memset(q1, 0x55, sizeof q1);
+                rr_kernels_scalar.quantize_u8(x, n, q0, &s0, &z0);
+                k->quantize_u8(x, n, q1, &s1, &z1);
+                int diff = -1;
+                for (int i = 0; i < n && diff < 0; i++)
+                    if (q0[i] != q1[i]) diff = i;
+                CHECK_MSG(diff < 0, "%s kind %d k=%d: byte %d is %u, reference %u", k->name, kind, n, diff,
+                          diff < 0 ? 0 : q1[diff], diff < 0 ? 0 : q0[diff]);
+                CHECK_MSG(memcmp(&s0, &s1, sizeof s0) == 0 && z0 == z1, "%s kind %d k=%d: scale %g/%g zero %d/%d",
+                          k->name, kind, n, s1, s0, z1, z0);
+                CHECK_MSG(q1[n] == 0x55, "%s k=%d: wrote past the row", k->name, n);
+            }
+    }
+    /* The reference itself: the row's range maps onto 0..255 around zero. */
+    float r[4] = {-1.0f, 0.0f, 0.5f, 1.55f}, s;
+    int32_t z;
+    uint8_t qr[4];
+    rr_kernels_scalar.quantize_u8(r, 4, qr, &s, &z);
+    CHECK(fabsf(s - 2.55f / 255.0f) < 1e-9f && z == 100);
+    CHECK(qr[0] == 0 && qr[1] == 100 && qr[2] == 150 && qr[3] == 255);
+}
+
+/* Zero-point correction, scale, bias and accumulation, every combination. */
+TEST(dequant) {
+    enum { N = 1037 };
+    static float raw[N], wz[N], b[N], y0[N + 1], y1[N + 1];
+    int ns[] = {1, 7, 8, 15, 16, 17, 100, 1024, 1037};
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int flags = 0; flags < 16; flags++)
+            for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+                int n = ns[t], use_wz = flags & 1, use_b = flags & 2, acc = (flags & 4) != 0, inplace = flags & 8;
+                for (int i = 0; i < n; i++) {
+                    raw[i] = frand(-3000, 3000);
+                    wz[i] = frand(-20, 20);
+                    b[i] = frand(-1, 1);
+                    y0[i] = y1[i] = inplace ? raw[i] : frand(-2, 2);
+                }
+                y0[n] = y1[n] = 42.0f;
+                const float *src = inplace ? NULL : raw;
+                rr_kernels_scalar.dequant(y0, src ? src : y0, use_wz ? wz : NULL, 37.0f, 0.0021f, use_b ? b : NULL, n,
+                                          acc);
+                k->dequant(y1, src ? src : y1, use_wz ? wz : NULL, 37.0f, 0.0021f, use_b ? b : NULL, n, acc);
+                float e = max_rel(y1, y0, (size_t)n, 1.0f);
+                CHECK_MSG(e < 1e-5f, "%s flags %d n=%d: rel err %g", k->name, flags, n, e);
+                CHECK_MSG(y1[n] == 42.0f, "%s n=%d: wrote past the row", k->name, n);
+            }
+    }
+    float y[2] = {1.0f, 2.0f}, r2[2] = {10.0f, 20.0f}, w2[2] = {1.0f, 2.0f}, b2[2] = {0.5f, -0.5f};
+    rr_kernels_scalar.dequant(y, r2, w2, 3.0f, 0.5f, b2, 2, 1); /* y += (r - 3 w) / 2 + b */
+    CHECK(y[0] == 1.0f + 3.5f + 0.5f && y[1] == 2.0f + 7.0f - 0.5f);
+}
+
 int main(void) {
     RUN(variants_listed);
     RUN(layernorm);
     RUN(gelu);
     RUN(softmax);
     RUN(attention_blocks);
+    RUN(quantize_u8);
+    RUN(dequant);
     RUN(conversions);
     TEST_MAIN_END();
 }

@@ -220,6 +220,10 @@ int rr_cmd_bench(int argc, char **argv) {
     }
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    /* Peak RSS of loading and scoring, read before the ceiling GEMMs below
+     * allocate their own operands (≈170 MB at M = 8192 in fp32). */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
     /* The ceiling (M = 8192), and the same GEMM at the rows one call of this
      * workload gives the linear layers (its tokens per scoring call): what
      * the GEMM library itself reaches at that size. */
@@ -234,8 +238,6 @@ int rr_cmd_bench(int argc, char **argv) {
     if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 3, nthr, &ceiling) ||
         rr_gemm_ceiling(mo.precision, batch_m, 1024, 4096, 3, nthr, &at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     double gflops = flops / med / 1e9;
     printf("{\"model\": ");
     rr_cli_json_string(stdout, model_dir, strlen(model_dir));

@@ -39,7 +39,8 @@ static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t pairs, int64_t
         (st = rr_buf_reserve(&s->v, tokens * H * f, "value")) ||
         (st = rr_buf_reserve(&s->ctx, tokens * H * f, "context")) ||
         (st = rr_buf_reserve(&s->ffn, tokens * I * f, "ffn")) ||
-        (st = rr_buf_reserve(&s->attn, (size_t)threads * ((size_t)c->head_dim + RR_ATTN_QB) * n16 * f, "attention")) ||
+        (st = rr_buf_reserve(&s->attn, (size_t)threads * (2 * (size_t)c->head_dim + RR_ATTN_QB) * n16 * f,
+                             "attention")) ||
         (st = rr_buf_reserve(&s->pairs, pairs * sizeof(span_t) + ((size_t)max_n + 1) * sizeof(size_t), "pairs")) ||
         (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
         return st;
@@ -109,7 +110,8 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
 }
 
 /* ctx = softmax(q k^T / sqrt(d)) v for every pair and head; each thread
- * holds one head's K^T and one block of RR_ATTN_QB score rows at a time. */
+ * holds one head's K^T and V and one block of RR_ATTN_QB score rows at a
+ * time. */
 static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64_t max_n, const float *q,
                       const float *kk, const float *v, float *ctx) {
     const rr_config_t *c = m->cfg;
@@ -122,21 +124,23 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64
 #pragma omp parallel for schedule(dynamic, 1) if (items * max_n * max_n * d >= RR_PAR_MIN_WORK)
     for (int64_t it = 0; it < items; it++) {
         const int64_t p = it / heads, h = it % heads, n = sp[p].n, n16 = (n + 15) & ~(int64_t)15;
-        float *kt = scratch + (int64_t)omp_get_thread_num() * (d + RR_ATTN_QB) * n16max; /* [d, n16] */
-        float *s = kt + d * n16;                                                         /* [QB, n16] */
+        float *kt = scratch + (int64_t)omp_get_thread_num() * (2 * d + RR_ATTN_QB) * n16max; /* [d, n16] */
+        float *vh = kt + d * n16;                                                             /* [n, d]   */
+        float *s = vh + d * n16;                                                              /* [QB, n16] */
         const int64_t base = sp[p].start * H + h * d; /* this pair's first token, this head's columns */
         /* K^T for this head, zero-padded to a multiple of 16 columns. */
         for (int64_t cc = 0; cc < d; cc++) {
             for (int64_t j = 0; j < n; j++) kt[cc * n16 + j] = kk[base + j * H + cc];
             for (int64_t j = n; j < n16; j++) kt[cc * n16 + j] = 0;
         }
+        /* This head's V rows, contiguous: in place they sit H floats apart
+         * (4 KB for hidden 1024), all in the same few L1 sets. */
+        for (int64_t j = 0; j < n; j++) memcpy(vh + j * d, v + base + j * H, (size_t)d * sizeof *vh);
         for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
             const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
             k->scores(q + base + r0 * H, H, rows, kt, n16, n16, d, scale, s, n16);
-            for (int64_t r = 0; r < rows; r++) {
-                k->softmax(s + r * n16, n);
-                k->weighted_sum(s + r * n16, n, v + base, H, d, ctx + base + (r0 + r) * H);
-            }
+            for (int64_t r = 0; r < rows; r++) k->softmax(s + r * n16, n);
+            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + base + r0 * H, H);
         }
     }
 }

@@ -26,8 +26,21 @@ typedef struct rr_kernels {
      * r < rows, j < ncols (ncols a multiple of 16, kt zero-padded). */
     void (*scores)(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
                    int64_t ncols, int64_t d, float scale, float *s, int64_t lds);
-    /* o[c] = sum_j p[j] * v[j * ldv + c] for c < d, j < n. */
-    void (*weighted_sum)(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d, float *o);
+    /* For rows of weights: o[r * ldo + c] = sum_j p[r * ldp + j] * v[j * ldv + c]
+     * for r < rows, c < d, j < n (several rows at once reuse each v row). */
+    void (*weighted_sum)(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
+                         int64_t d, float *o, int64_t ldo);
+    /* One row of k activations to u8 with its own scale and zero point:
+     * range [min(lo, 0), max(hi, 0)] -> 0..255, scale = range / 255 (1 if
+     * the range is empty), zero = round(-lo / scale), q = clamp(round(x /
+     * scale) + zero, 0, 255) with NaN -> 0; rounding half to even. Every
+     * variant gives the same bytes as the reference. */
+    void (*quantize_u8)(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero);
+    /* One row of n int8 GEMM outputs back to floats:
+     * t = (raw[j] - zero * wz[j]) * scale + b[j]; y[j] = t, or y[j] += t if
+     * accumulate. wz NULL: no zero-point term; b NULL: no bias; raw may be y. */
+    void (*dequant)(float *y, const float *raw, const float *wz, float zero, float scale, const float *b, int64_t n,
+                    int accumulate);
 } rr_kernels_t;
 
 const rr_kernels_t *rr_kernels(void);

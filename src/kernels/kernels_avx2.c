@@ -163,32 +163,105 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
     }
 }
 
-TARGET static void weighted_sum(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d,
-                                float *o) {
-    int64_t c = 0;
-    for (; c + 32 <= d; c += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t j = 0; j < n; j++) {
-            __m256 b = _mm256_broadcast_ss(p + j);
-            const float *vr = v + j * ldv + c;
-            a0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr), a0);
-            a1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 8), a1);
-            a2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 16), a2);
-            a3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 24), a3);
+/* 4 rows x 16 columns per tile (8 accumulators; each v load feeds 4 rows),
+ * then 8-column tiles, then single columns. */
+TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
+                                int64_t d, float *o, int64_t ldo) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        const int64_t nr = rows - r < 4 ? rows - r : 4;
+        const float *pr[4];
+        for (int64_t k = 0; k < 4; k++) pr[k] = p + (r + (k < nr ? k : 0)) * ldp;
+        int64_t c = 0;
+        for (; c + 16 <= d; c += 16) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+                   a31 = a00;
+            for (int64_t j = 0; j < n; j++) {
+                __m256 v0 = _mm256_loadu_ps(v + j * ldv + c), v1 = _mm256_loadu_ps(v + j * ldv + c + 8);
+                __m256 b = _mm256_broadcast_ss(pr[0] + j);
+                a00 = _mm256_fmadd_ps(b, v0, a00); a01 = _mm256_fmadd_ps(b, v1, a01);
+                b = _mm256_broadcast_ss(pr[1] + j);
+                a10 = _mm256_fmadd_ps(b, v0, a10); a11 = _mm256_fmadd_ps(b, v1, a11);
+                b = _mm256_broadcast_ss(pr[2] + j);
+                a20 = _mm256_fmadd_ps(b, v0, a20); a21 = _mm256_fmadd_ps(b, v1, a21);
+                b = _mm256_broadcast_ss(pr[3] + j);
+                a30 = _mm256_fmadd_ps(b, v0, a30); a31 = _mm256_fmadd_ps(b, v1, a31);
+            }
+            __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            for (int64_t k = 0; k < nr; k++) {
+                _mm256_storeu_ps(o + (r + k) * ldo + c, acc[k][0]);
+                _mm256_storeu_ps(o + (r + k) * ldo + c + 8, acc[k][1]);
+            }
         }
-        _mm256_storeu_ps(o + c, a0); _mm256_storeu_ps(o + c + 8, a1);
-        _mm256_storeu_ps(o + c + 16, a2); _mm256_storeu_ps(o + c + 24, a3);
+        for (int64_t k = 0; k < nr; k++) {
+            const float *pk = pr[k];
+            float *ok = o + (r + k) * ldo;
+            int64_t cc = c;
+            for (; cc + 8 <= d; cc += 8) {
+                __m256 a0 = _mm256_setzero_ps();
+                for (int64_t j = 0; j < n; j++)
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(pk + j), _mm256_loadu_ps(v + j * ldv + cc), a0);
+                _mm256_storeu_ps(ok + cc, a0);
+            }
+            for (; cc < d; cc++) {
+                float a = 0;
+                for (int64_t j = 0; j < n; j++) a += pk[j] * v[j * ldv + cc];
+                ok[cc] = a;
+            }
+        }
     }
-    for (; c + 8 <= d; c += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        for (int64_t j = 0; j < n; j++)
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * ldv + c), a0);
-        _mm256_storeu_ps(o + c, a0);
+}
+
+TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        vlo = _mm256_min_ps(v, vlo); /* NaN in v: keeps vlo */
+        vhi = _mm256_max_ps(v, vhi);
     }
-    for (; c < d; c++) {
-        float a = 0;
-        for (int64_t j = 0; j < n; j++) a += p[j] * v[j * ldv + c];
-        o[c] = a;
+    float l8[8], h8[8], lo = 0, hi = 0;
+    _mm256_storeu_ps(l8, vlo);
+    _mm256_storeu_ps(h8, vhi);
+    for (int j = 0; j < 8; j++) {
+        lo = l8[j] < lo ? l8[j] : lo;
+        hi = h8[j] > hi ? h8[j] : hi;
+    }
+    for (; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
+    float z = nearbyintf(-lo * inv);
+    __m256 vi = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
+    for (i = 0; i + 8 <= k; i += 8) {
+        __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, vz), v0), v255); /* NaN -> 0 */
+        __m256i w = _mm256_cvtps_epi32(v);
+        __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packus_epi16(p16, p16));
+    }
+    for (; i < k; i++) {
+        float v = nearbyintf(x[i] * inv) + z;
+        q[i] = (uint8_t)(v > 255.0f ? 255.0f : v >= 0.0f ? v : 0.0f);
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
+                           int64_t n, int accumulate) {
+    __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 t = _mm256_loadu_ps(raw + j);
+        if (wz) t = _mm256_fnmadd_ps(vz, _mm256_loadu_ps(wz + j), t);
+        t = b ? _mm256_fmadd_ps(t, vs, _mm256_loadu_ps(b + j)) : _mm256_mul_ps(t, vs);
+        if (accumulate) t = _mm256_add_ps(t, _mm256_loadu_ps(y + j));
+        _mm256_storeu_ps(y + j, t);
+    }
+    for (; j < n; j++) {
+        float t = (raw[j] - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+        y[j] = accumulate ? y[j] + t : t;
     }
 }
 
@@ -199,4 +272,6 @@ const rr_kernels_t rr_kernels_avx2 = {
     .softmax = softmax,
     .scores = scores,
     .weighted_sum = weighted_sum,
+    .quantize_u8 = quantize_u8,
+    .dequant = dequant,
 };

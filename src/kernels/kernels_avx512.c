@@ -145,28 +145,88 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
     }
 }
 
-TARGET static void weighted_sum(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d,
-                                float *o) {
-    int64_t c = 0;
-    for (; c + 64 <= d; c += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t j = 0; j < n; j++) {
-            __m512 b = _mm512_set1_ps(p[j]);
-            const float *vr = v + j * ldv + c;
-            a0 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr), a0);
-            a1 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 16), a1);
-            a2 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 32), a2);
-            a3 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 48), a3);
+/* 4 rows x 64 columns per tile (16 accumulators; each v load feeds 4
+ * rows), then 16-column masked tiles. */
+TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
+                                int64_t d, float *o, int64_t ldo) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        const int64_t nr = rows - r < 4 ? rows - r : 4;
+        const float *pr[4];
+        for (int64_t k = 0; k < 4; k++) pr[k] = p + (r + (k < nr ? k : 0)) * ldp;
+        int64_t c = 0;
+        for (; c + 64 <= d; c += 64) {
+            /* named accumulators: gcc -O2 keeps arrays of vectors in memory */
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+                   a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            for (int64_t j = 0; j < n; j++) {
+                const float *vr = v + j * ldv + c;
+                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32),
+                       v3 = _mm512_loadu_ps(vr + 48);
+                __m512 b = _mm512_set1_ps(pr[0][j]);
+                a00 = _mm512_fmadd_ps(b, v0, a00); a01 = _mm512_fmadd_ps(b, v1, a01);
+                a02 = _mm512_fmadd_ps(b, v2, a02); a03 = _mm512_fmadd_ps(b, v3, a03);
+                b = _mm512_set1_ps(pr[1][j]);
+                a10 = _mm512_fmadd_ps(b, v0, a10); a11 = _mm512_fmadd_ps(b, v1, a11);
+                a12 = _mm512_fmadd_ps(b, v2, a12); a13 = _mm512_fmadd_ps(b, v3, a13);
+                b = _mm512_set1_ps(pr[2][j]);
+                a20 = _mm512_fmadd_ps(b, v0, a20); a21 = _mm512_fmadd_ps(b, v1, a21);
+                a22 = _mm512_fmadd_ps(b, v2, a22); a23 = _mm512_fmadd_ps(b, v3, a23);
+                b = _mm512_set1_ps(pr[3][j]);
+                a30 = _mm512_fmadd_ps(b, v0, a30); a31 = _mm512_fmadd_ps(b, v1, a31);
+                a32 = _mm512_fmadd_ps(b, v2, a32); a33 = _mm512_fmadd_ps(b, v3, a33);
+            }
+            __m512 acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+            for (int64_t k = 0; k < nr; k++)
+                for (int u = 0; u < 4; u++) _mm512_storeu_ps(o + (r + k) * ldo + c + 16 * u, acc[k][u]);
         }
-        _mm512_storeu_ps(o + c, a0); _mm512_storeu_ps(o + c + 16, a1);
-        _mm512_storeu_ps(o + c + 32, a2); _mm512_storeu_ps(o + c + 48, a3);
+        for (; c < d; c += 16) {
+            __mmask16 m = tail_mask(d - c);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t j = 0; j < n; j++) {
+                __m512 vv = _mm512_maskz_loadu_ps(m, v + j * ldv + c);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0][j]), vv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1][j]), vv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2][j]), vv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3][j]), vv, a3);
+            }
+            __m512 acc[4] = {a0, a1, a2, a3};
+            for (int64_t k = 0; k < nr; k++) _mm512_mask_storeu_ps(o + (r + k) * ldo + c, m, acc[k]);
+        }
     }
-    for (; c < d; c += 16) {
-        __mmask16 m = tail_mask(d - c);
-        __m512 a0 = _mm512_setzero_ps();
-        for (int64_t j = 0; j < n; j++)
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(m, v + j * ldv + c), a0);
-        _mm512_mask_storeu_ps(o + c, m, a0);
+}
+
+TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+    __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
+    for (int64_t i = 0; i < k; i += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(tail_mask(k - i), x + i); /* masked lanes read 0: in range */
+        vlo = _mm512_min_ps(v, vlo);                                /* NaN in v: keeps vlo */
+        vhi = _mm512_max_ps(v, vhi);
+    }
+    float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
+    float z = nearbyintf(-lo * inv);
+    __m512 vi = _mm512_set1_ps(inv), vz = _mm512_set1_ps(z), v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
+    for (int64_t i = 0; i < k; i += 16) {
+        __mmask16 m = tail_mask(k - i);
+        __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vz), v0), v255); /* NaN -> 0 */
+        _mm512_mask_cvtepi32_storeu_epi8(q + i, m, _mm512_cvtps_epi32(v));
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
+                           int64_t n, int accumulate) {
+    __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
+    for (int64_t j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 t = _mm512_maskz_loadu_ps(m, raw + j);
+        if (wz) t = _mm512_fnmadd_ps(vz, _mm512_maskz_loadu_ps(m, wz + j), t);
+        t = b ? _mm512_fmadd_ps(t, vs, _mm512_maskz_loadu_ps(m, b + j)) : _mm512_mul_ps(t, vs);
+        if (accumulate) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, y + j));
+        _mm512_mask_storeu_ps(y + j, m, t);
     }
 }
 
@@ -177,4 +237,6 @@ const rr_kernels_t rr_kernels_avx512 = {
     .softmax = softmax,
     .scores = scores,
     .weighted_sum = weighted_sum,
+    .quantize_u8 = quantize_u8,
+    .dequant = dequant,
 };

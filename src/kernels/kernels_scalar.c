@@ -45,10 +45,38 @@ static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, i
         }
 }
 
-static void weighted_sum(const float *p, int64_t n, const float *v, int64_t ldv, int64_t d, float *o) {
-    for (int64_t c = 0; c < d; c++) o[c] = 0;
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t c = 0; c < d; c++) o[c] += p[j] * v[j * ldv + c];
+static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
+                         int64_t d, float *o, int64_t ldo) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *orow = o + r * ldo;
+        for (int64_t c = 0; c < d; c++) orow[c] = 0;
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t c = 0; c < d; c++) orow[c] += p[r * ldp + j] * v[j * ldv + c];
+    }
+}
+
+static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+    float lo = 0, hi = 0;
+    for (int64_t i = 0; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
+    float z = nearbyintf(-lo * inv); /* in [0, 255] since lo <= 0 <= hi */
+    for (int64_t i = 0; i < k; i++) {
+        float v = nearbyintf(x[i] * inv) + z;
+        q[i] = (uint8_t)(v > 255.0f ? 255.0f : v >= 0.0f ? v : 0.0f); /* NaN -> 0 */
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b, int64_t n,
+                    int accumulate) {
+    for (int64_t j = 0; j < n; j++) {
+        float t = (raw[j] - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+        y[j] = accumulate ? y[j] + t : t;
+    }
 }
 
 const rr_kernels_t rr_kernels_scalar = {
@@ -58,4 +86,6 @@ const rr_kernels_t rr_kernels_scalar = {
     .softmax = softmax,
     .scores = scores,
     .weighted_sum = weighted_sum,
+    .quantize_u8 = quantize_u8,
+    .dequant = dequant,
 };
