@@ -97,7 +97,7 @@ fuzz:
 	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
 	done
 
-test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen
+test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen $(BUILD)/isa_peak
 	bash tests/run.sh $(BUILD)
 
 check: test
@@ -180,6 +180,13 @@ loadgen: $(BUILD)/loadgen
 $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcurl -ljansson -lpthread -lm
+
+# issue rate of the SIMD multiply-add instructions (explains GEMM ceilings)
+.PHONY: isa_peak
+isa_peak: $(BUILD)/isa_peak
+$(BUILD)/isa_peak: bench/isa_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # CUDA backend
 # `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank and links
