@@ -1,6 +1,7 @@
 /* test_gemm.c — the linear layers at each precision and epilogue against a
  * float64 reference, and the int8 row quantizer. */
 #include <stdint.h>
+#include <string.h>
 
 #include "engine/gemm.h"
 #include "kernels/kernels.h"
@@ -59,6 +60,45 @@ TEST(linear_all_precisions) {
     rr_gemm_free(g);
 }
 
+/* rr_ffn equals rr_linear(up, GELU) then rr_linear(down, ACC): bit for bit
+ * in every precision (int8 runs its fused row path, the others the two
+ * calls), for row counts around the parallel threshold. */
+TEST(ffn_matches_two_linears) {
+    rr_gemm_t *g = NULL;
+    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    if (!g) return;
+    enum { H = 64, I = 256, MMAX = 300 };
+    float *wu = malloc(sizeof(float) * I * H), *bu = malloc(sizeof(float) * I), *wd = malloc(sizeof(float) * H * I),
+          *bd = malloc(sizeof(float) * H), *x = malloc(sizeof(float) * MMAX * H), *ffn = malloc(sizeof(float) * MMAX * I),
+          *y1 = malloc(sizeof(float) * MMAX * H), *y2 = malloc(sizeof(float) * MMAX * H);
+    for (int i = 0; i < I * H; i++) wu[i] = frand(-0.1f, 0.1f), wd[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < I; i++) bu[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < H; i++) bd[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < MMAX * H; i++) x[i] = frand(-2, 2);
+    int ms[] = {1, 7, 300};
+    for (int p = 0; p < 3; p++) {
+        rr_linear_t up, down;
+        rerank_precision_t prec = (rerank_precision_t)p;
+        CHECK(rr_linear_init(g, &up, wu, bu, I, H, prec) == RERANK_OK);
+        CHECK(rr_linear_init(g, &down, wd, bd, H, I, prec) == RERANK_OK);
+        for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+            int m = ms[t];
+            for (int i = 0; i < m * H; i++) y1[i] = y2[i] = frand(-1, 1);
+            CHECK(rr_linear(g, &up, x, m, RR_EPI_GELU, ffn) == RERANK_OK);
+            CHECK(rr_linear(g, &down, ffn, m, RR_EPI_ACC, y1) == RERANK_OK);
+            CHECK(rr_ffn(g, &up, &down, x, m, ffn, y2) == RERANK_OK);
+            int diff = 0;
+            for (int i = 0; i < m * H; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
+            CHECK_MSG(diff == 0, "%s m=%d: %d of %d outputs differ (compute %s)", rerank_precision_str(prec), m, diff,
+                      m * H, rerank_precision_str(up.prec));
+        }
+        rr_linear_release(&up);
+        rr_linear_release(&down);
+    }
+    free(wu); free(bu); free(wd); free(bd); free(x); free(ffn); free(y1); free(y2);
+    rr_gemm_free(g);
+}
+
 TEST(quantize_rows) {
     float x[2][5] = {{0, 1, -2, 0.5f, 2}, {0, 0, 0, 0, 0}};
     int8_t q[2][5];
@@ -98,6 +138,7 @@ TEST(ceiling) {
 
 int main(void) {
     RUN(linear_all_precisions);
+    RUN(ffn_matches_two_linears);
     RUN(quantize_rows);
     RUN(quantize_rows_u8);
     RUN(ceiling);

@@ -11,7 +11,9 @@
 #define RR_ATTN_QB 64
 
 typedef struct rr_cpu_layer {
-    rr_linear_t q, k, v;   /* [H, H] */
+    rr_linear_t qkv;       /* [3H, H]: query, key, value rows stacked (one GEMM) */
+    float *qkv_w;          /* fp32: the stacked weights qkv views (owned); else NULL */
+    float *qkv_b;          /* the stacked biases [3H] (owned)                 */
     rr_linear_t attn_out;  /* [H, H] */
     rr_linear_t ffn_up;    /* [I, H] */
     rr_linear_t ffn_down;  /* [H, I] */
@@ -19,10 +21,10 @@ typedef struct rr_cpu_layer {
 
 typedef struct rr_scratch {
     rr_buf_t x;          /* hidden states [tokens, H]                     */
-    rr_buf_t q, k, v;    /* attention projections [tokens, H]             */
+    rr_buf_t qkv;        /* attention projections [tokens, 3H]: q | k | v */
     rr_buf_t ctx;        /* attention output [tokens, H]                  */
     rr_buf_t ffn;        /* FFN intermediate [tokens, I]                  */
-    rr_buf_t attn;       /* per thread: K^T [d, n16] + scores [QB, n16]   */
+    rr_buf_t attn;       /* per thread: K^T [d, n16], V [n16, d], scores [QB, n16] */
     rr_buf_t pairs;      /* per pair: start offset + length               */
     rr_buf_t head;       /* first-token states and head hidden [P, H] x 2 */
 } rr_scratch_t;

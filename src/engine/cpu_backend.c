@@ -10,12 +10,14 @@ static void cpu_destroy(void *ctx) {
     if (!c) return;
     for (int32_t l = 0; c->layer && l < c->cfg->layers; l++) {
         rr_cpu_layer_t *L = &c->layer[l];
-        rr_linear_t *all[] = {&L->q, &L->k, &L->v, &L->attn_out, &L->ffn_up, &L->ffn_down};
+        rr_linear_t *all[] = {&L->qkv, &L->attn_out, &L->ffn_up, &L->ffn_down};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rr_linear_release(all[i]);
+        rr_free(L->qkv_w);
+        rr_free(L->qkv_b);
     }
     rr_free(c->layer);
     rr_scratch_t *s = &c->s;
-    rr_buf_t *bufs[] = {&s->x, &s->q, &s->k, &s->v, &s->ctx, &s->ffn, &s->attn, &s->pairs, &s->head};
+    rr_buf_t *bufs[] = {&s->x, &s->qkv, &s->ctx, &s->ffn, &s->attn, &s->pairs, &s->head};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rr_buf_free(bufs[i]);
     rr_gemm_free(c->gemm);
     rr_free(c);
@@ -28,6 +30,37 @@ static rerank_status_t init_linear(rr_cpu_t *c, rr_linear_t *L, const rr_dense_t
         rr_weights_drop_pages(c->w, d->w.p, (size_t)d->w.rows * (size_t)d->w.cols * sizeof(float));
         L->w = NULL;
     }
+    return st;
+}
+
+/* Query, key and value as one [3H, H] layer: one GEMM (and, for bf16 and
+ * int8, one conversion of the activations) instead of three. The stacked
+ * F32 copy stays for fp32 (the layer views it) and is freed once converted;
+ * the checkpoint's pages are not read again either way. */
+static rerank_status_t init_qkv(rr_cpu_t *c, rr_cpu_layer_t *L, const rr_layer_weights_t *W, rerank_precision_t p) {
+    const rr_dense_t *part[3] = {&W->q, &W->k, &W->v};
+    const int32_t H = W->q.w.cols;
+    const size_t hh = (size_t)H * (size_t)H;
+    float *w = rr_malloc(3 * hh * sizeof *w), *b = rr_malloc(3 * (size_t)H * sizeof *b);
+    if (!w || !b) {
+        rr_free(w);
+        rr_free(b);
+        return rr_error(RERANK_ERR_NOMEM, "out of memory stacking a [%d, %d] query/key/value layer", 3 * H, H);
+    }
+    for (int i = 0; i < 3; i++) {
+        memcpy(w + i * hh, part[i]->w.p, hh * sizeof *w);
+        memcpy(b + i * (size_t)H, part[i]->b.p, (size_t)H * sizeof *b);
+    }
+    L->qkv_b = b;
+    rerank_status_t st = rr_linear_init(c->gemm, &L->qkv, w, b, 3 * H, H, p);
+    if (st || L->qkv.wq) {
+        rr_free(w);
+        L->qkv.w = NULL;
+    } else {
+        L->qkv_w = w;
+    }
+    if (!st)
+        for (int i = 0; i < 3; i++) rr_weights_drop_pages(c->w, part[i]->w.p, hh * sizeof(float));
     return st;
 }
 
@@ -48,9 +81,7 @@ static rerank_status_t cpu_create(const rr_config_t *cfg, const rr_weights_t *w,
     for (int32_t l = 0; l < cfg->layers; l++) {
         const rr_layer_weights_t *W = &w->layer[l];
         rr_cpu_layer_t *L = &c->layer[l];
-        if ((st = init_linear(c, &L->q, &W->q, o->precision)) || (st = init_linear(c, &L->k, &W->k, o->precision)) ||
-            (st = init_linear(c, &L->v, &W->v, o->precision)) ||
-            (st = init_linear(c, &L->attn_out, &W->attn_out, o->precision)) ||
+        if ((st = init_qkv(c, L, W, o->precision)) || (st = init_linear(c, &L->attn_out, &W->attn_out, o->precision)) ||
             (st = init_linear(c, &L->ffn_up, &W->ffn_up, o->precision)) ||
             (st = init_linear(c, &L->ffn_down, &W->ffn_down, o->precision)))
             goto fail;
@@ -66,7 +97,7 @@ fail:
 /* Every linear layer is converted the same way, so the first tells. */
 static const char *cpu_compute(const void *ctx) {
     const rr_cpu_t *c = ctx;
-    return rerank_precision_str(c->layer[0].q.prec);
+    return rerank_precision_str(c->layer[0].qkv.prec);
 }
 
 const rr_backend_t rr_backend_cpu = {

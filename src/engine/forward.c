@@ -5,7 +5,7 @@
  *
  *   x = LayerNorm(word[id] + pos[p] + type[t])                 embeddings
  *   for each layer:
- *     q, k, v = x Wq + bq, x Wk + bk, x Wv + bv
+ *     q | k | v = x [Wq | Wk | Wv] + [bq | bk | bv]       one GEMM
  *     ctx = softmax(q k^T / sqrt(d)) v        per pair and head
  *     x = LayerNorm(x + ctx Wo + bo)
  *     x = LayerNorm(x + gelu(x W1 + b1) W2 + b2)
@@ -34,9 +34,7 @@ static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t pairs, int64_t
     size_t H = (size_t)c->hidden, I = (size_t)c->ffn, f = sizeof(float), n16 = ((size_t)max_n + 15) & ~(size_t)15;
     rerank_status_t st;
     if ((st = rr_buf_reserve(&s->x, tokens * H * f, "hidden")) ||
-        (st = rr_buf_reserve(&s->q, tokens * H * f, "query")) ||
-        (st = rr_buf_reserve(&s->k, tokens * H * f, "key")) ||
-        (st = rr_buf_reserve(&s->v, tokens * H * f, "value")) ||
+        (st = rr_buf_reserve(&s->qkv, tokens * 3 * H * f, "query/key/value")) ||
         (st = rr_buf_reserve(&s->ctx, tokens * H * f, "context")) ||
         (st = rr_buf_reserve(&s->ffn, tokens * I * f, "ffn")) ||
         (st = rr_buf_reserve(&s->attn, (size_t)threads * (2 * (size_t)c->head_dim + RR_ATTN_QB) * n16 * f,
@@ -112,11 +110,12 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
 /* ctx = softmax(q k^T / sqrt(d)) v for every pair and head; each thread
  * holds one head's K^T and V and one block of RR_ATTN_QB score rows at a
  * time. */
-static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64_t max_n, const float *q,
-                      const float *kk, const float *v, float *ctx) {
+static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64_t max_n, const float *qkv,
+                      float *ctx) {
     const rr_config_t *c = m->cfg;
     const rr_kernels_t *k = rr_kernels();
-    const int64_t H = c->hidden, d = c->head_dim, heads = c->heads;
+    const int64_t H = c->hidden, d = c->head_dim, heads = c->heads, ld = 3 * H; /* qkv row: q | k | v */
+    const float *q = qkv, *kk = qkv + H, *v = qkv + 2 * H;
     const int64_t n16max = (max_n + 15) & ~(int64_t)15;
     const float scale = 1.0f / sqrtf((float)d);
     float *scratch = m->s.attn.p;
@@ -127,20 +126,21 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64
         float *kt = scratch + (int64_t)omp_get_thread_num() * (2 * d + RR_ATTN_QB) * n16max; /* [d, n16] */
         float *vh = kt + d * n16;                                                             /* [n, d]   */
         float *s = vh + d * n16;                                                              /* [QB, n16] */
-        const int64_t base = sp[p].start * H + h * d; /* this pair's first token, this head's columns */
+        const int64_t base = sp[p].start * ld + h * d; /* this pair's first token, this head's columns */
+        const int64_t obase = sp[p].start * H + h * d; /* the same in ctx */
         /* K^T for this head, zero-padded to a multiple of 16 columns. */
         for (int64_t cc = 0; cc < d; cc++) {
-            for (int64_t j = 0; j < n; j++) kt[cc * n16 + j] = kk[base + j * H + cc];
+            for (int64_t j = 0; j < n; j++) kt[cc * n16 + j] = kk[base + j * ld + cc];
             for (int64_t j = n; j < n16; j++) kt[cc * n16 + j] = 0;
         }
-        /* This head's V rows, contiguous: in place they sit H floats apart
-         * (4 KB for hidden 1024), all in the same few L1 sets. */
-        for (int64_t j = 0; j < n; j++) memcpy(vh + j * d, v + base + j * H, (size_t)d * sizeof *vh);
+        /* This head's V rows, contiguous: in place they sit 3H floats apart
+         * (12 KB for hidden 1024), all in the same few L1 sets. */
+        for (int64_t j = 0; j < n; j++) memcpy(vh + j * d, v + base + j * ld, (size_t)d * sizeof *vh);
         for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
             const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
-            k->scores(q + base + r0 * H, H, rows, kt, n16, n16, d, scale, s, n16);
+            k->scores(q + base + r0 * ld, ld, rows, kt, n16, n16, d, scale, s, n16);
             for (int64_t r = 0; r < rows; r++) k->softmax(s + r * n16, n);
-            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + base + r0 * H, H);
+            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + obase + r0 * H, H);
         }
     }
 }
@@ -175,7 +175,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     if (st) return st;
     span_t *sp = m->s.pairs.p;
     pack_spans(pairs, n_pairs, max_n, sp, (size_t *)(sp + n_pairs));
-    float *x = m->s.x.p, *q = m->s.q.p, *k = m->s.k.p, *v = m->s.v.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
+    float *x = m->s.x.p, *qkv = m->s.qkv.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
 
     /* Embeddings: word + position + token type, LayerNorm. */
     embed(m, pairs, sp, n_pairs, x);
@@ -183,19 +183,15 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     for (int32_t l = 0; l < layers; l++) {
         const rr_layer_weights_t *N = &w->layer[l]; /* norms */
         const rr_cpu_layer_t *L = &m->layer[l];      /* linear layers */
-        /* Self-attention projections over all tokens at once. */
-        if ((st = LINEAR(L->q, x, tokens, RR_EPI_NONE, q)) || (st = LINEAR(L->k, x, tokens, RR_EPI_NONE, k)) ||
-            (st = LINEAR(L->v, x, tokens, RR_EPI_NONE, v)))
-            return st;
+        /* Self-attention projections over all tokens at once: one GEMM. */
+        if ((st = LINEAR(L->qkv, x, tokens, RR_EPI_NONE, qkv))) return st;
         /* Scaled dot-product attention within each pair. */
-        attention(m, sp, n_pairs, max_n, q, k, v, ctx);
+        attention(m, sp, n_pairs, max_n, qkv, ctx);
         /* Output projection + residual (fused into the GEMM), LayerNorm. */
         if ((st = LINEAR(L->attn_out, ctx, tokens, RR_EPI_ACC, x))) return st;
         layernorm_rows(m, x, tokens, &N->attn_norm);
         /* Feed-forward: GELU(x W1 + b1) W2 + b2 + residual, LayerNorm. */
-        if ((st = LINEAR(L->ffn_up, x, tokens, RR_EPI_GELU, ffn)) ||
-            (st = LINEAR(L->ffn_down, ffn, tokens, RR_EPI_ACC, x)))
-            return st;
+        if ((st = rr_ffn(m->gemm, &L->ffn_up, &L->ffn_down, x, tokens, ffn, x))) return st;
         layernorm_rows(m, x, tokens, &N->ffn_norm);
     }
 

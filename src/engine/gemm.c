@@ -30,6 +30,8 @@ struct rr_gemm {
     rr_buf_t ascale; /* int8: per-token scales [m]                         */
     rr_buf_t azero;  /* int8: per-token zero points [m]                    */
     rr_buf_t tmp;    /* int8 residual layers: raw output [m, out]          */
+    rr_buf_t act2, ascale2, azero2; /* int8 FFN: the quantized GELU output  */
+    rr_buf_t rows;   /* int8 FFN: one row of floats per thread             */
 };
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
@@ -53,6 +55,10 @@ void rr_gemm_free(rr_gemm_t *g) {
     rr_buf_free(&g->ascale);
     rr_buf_free(&g->azero);
     rr_buf_free(&g->tmp);
+    rr_buf_free(&g->act2);
+    rr_buf_free(&g->ascale2);
+    rr_buf_free(&g->azero2);
+    rr_buf_free(&g->rows);
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
     rr_free(g);
@@ -347,6 +353,59 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     }
     if ((st = exec(g, p, src, m, w, L->b, NULL, y))) return st;
     epilogue(L, y, NULL, NULL, NULL, m, epi, 0);
+    return RERANK_OK;
+}
+
+/* y += down(gelu(up(x))). fp32/bf16: two rr_linear calls through `ffn`.
+ * int8: up's raw output (in `ffn`) is dequantized, biased, GELU'd and
+ * requantized for `down` row by row in a per-thread row buffer, so the
+ * floating-point GELU output never goes back to memory; the bytes are the
+ * same as rr_linear(up, GELU) followed by rr_quantize_rows_u8. */
+rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, const float *x, int64_t m,
+                       float *ffn, float *y) {
+    if (m <= 0) return RERANK_OK;
+    if (up->prec != RERANK_PRECISION_INT8 || down->prec != RERANK_PRECISION_INT8 || up->out != down->in) {
+        rerank_status_t st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn);
+        return st ? st : rr_linear(g, down, ffn, m, RR_EPI_ACC, y);
+    }
+    prim_t *pu, *pd;
+    rerank_status_t st;
+    if ((st = get_prim(g, up->out, up->in, RR_EPI_GELU, up->prec, &pu)) ||
+        (st = get_prim(g, down->out, down->in, RR_EPI_ACC, down->prec, &pd)))
+        return st;
+    if (!pu || !pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for the feed-forward layers");
+    const int64_t I = up->out;
+    const int threads = omp_get_max_threads();
+    if ((st = rr_buf_reserve(&g->act, (size_t)m * (size_t)up->in, "int8 activations")) ||
+        (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
+        (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")) ||
+        (st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
+        (st = rr_buf_reserve(&g->ascale2, (size_t)m * sizeof(float), "token scales")) ||
+        (st = rr_buf_reserve(&g->azero2, (size_t)m * sizeof(int32_t), "token zero points")) ||
+        (st = rr_buf_reserve(&g->rows, (size_t)threads * (size_t)I * sizeof(float), "row buffers")) ||
+        (st = rr_buf_reserve(&g->tmp, (size_t)m * (size_t)down->out * sizeof(float), "int8 output")))
+        return st;
+    /* up: u8 x s8 -> raw f32 [m, I] */
+    rr_quantize_rows_u8(x, m, up->in, g->act.p, g->ascale.p, g->azero.p);
+    if ((st = exec(g, pu, g->act.p, m, up->wq, NULL, up->wscale, ffn))) return st;
+    /* raw -> (raw - z wzero) s + b -> GELU -> u8 for down, one row at a time */
+    const rr_kernels_t *k = rr_kernels();
+    const float *as = g->ascale.p;
+    const int32_t *az = g->azero.p;
+    uint8_t *q2 = g->act2.p;
+    float *s2 = g->ascale2.p, *rowbuf = g->rows.p;
+    int32_t *z2 = g->azero2.p;
+#pragma omp parallel for schedule(static) if (m * I >= RR_PAR_MIN_WORK)
+    for (int64_t r = 0; r < m; r++) {
+        float *row = rowbuf + (int64_t)omp_get_thread_num() * I;
+        k->dequant(row, ffn + r * I, up->wzero, (float)az[r], as[r], up->b, I, 0);
+        k->gelu(row, I);
+        k->quantize_u8(row, I, q2 + r * I, &s2[r], &z2[r]);
+    }
+    /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
+    float *raw = g->tmp.p;
+    if ((st = exec(g, pd, q2, m, down->wq, NULL, down->wscale, raw))) return st;
+    epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1);
     return RERANK_OK;
 }
 

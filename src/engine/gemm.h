@@ -51,6 +51,13 @@ void rr_linear_release(rr_linear_t *L);
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y);
 
+/* The feed-forward block: y[m, down.out] += down(gelu(up(x))), `ffn`
+ * [m, up.out] scratch. Equal to rr_linear(up, GELU, ffn) then
+ * rr_linear(down, ACC, y); in int8 the GELU output is requantized row by
+ * row without going back to memory as floats. */
+rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, const float *x, int64_t m,
+                       float *ffn, float *y);
+
 /* Quantize rows of x [m, k] to s8 with one symmetric scale per row
  * (x ~= q * scale). Exposed for tests. */
 void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float *scale);
