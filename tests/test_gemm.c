@@ -1,6 +1,9 @@
 /* test_gemm.c — the linear layers at each precision and epilogue against a
  * float64 reference, and the int8 row quantizer. */
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "engine/gemm.h"
@@ -130,6 +133,36 @@ TEST(quantize_rows_u8) {
             CHECK_MSG(fabs(((double)q[r][i] - z[r]) * s[r] - x[r][i]) <= 0.5 * s[r] + 1e-6, "row %d col %d", r, i);
 }
 
+/* The int8 layers again with oneDNN held to AVX2 (DNNL_MAX_CPU_ISA, set
+ * before oneDNN starts, so in a child process): on a VNNI machine this is
+ * the 7-bit-weight path whose 16-bit intermediate sums must not saturate;
+ * the child checks the weight range it picked and the results. */
+TEST(int8_without_vnni) {
+    if (getenv("RR_TEST_GEMM_CHILD")) return;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("DNNL_MAX_CPU_ISA", "AVX2", 1);
+        setenv("RR_TEST_GEMM_CHILD", "1", 1);
+        execl("/proc/self/exe", "test_gemm", (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child with DNNL_MAX_CPU_ISA=AVX2: status %d", status);
+}
+
+/* In the child: oneDNN at AVX2 has no VNNI, so weights must use +-63. */
+static void child_checks(void) {
+    const float qmax = rr_gemm_int8_weight_qmax();
+    printf("  child: DNNL_MAX_CPU_ISA=%s, int8 weight range +-%.0f\n", getenv("DNNL_MAX_CPU_ISA"), qmax);
+    if (qmax != 63.0f) {
+        printf("FAIL: expected +-63 weights without VNNI\n");
+        t_failed++;
+    }
+}
+
 TEST(ceiling) {
     double gf = 0;
     CHECK(rr_gemm_ceiling(RERANK_PRECISION_FP32, 256, 256, 256, 1, 1, &gf) == RERANK_OK);
@@ -137,10 +170,18 @@ TEST(ceiling) {
 }
 
 int main(void) {
+    if (getenv("RR_TEST_GEMM_CHILD")) {
+        child_checks();
+        RUN(linear_all_precisions);
+        RUN(ffn_matches_two_linears);
+        TEST_MAIN_END();
+    }
+    printf("  int8 weight range here: +-%.0f\n", rr_gemm_int8_weight_qmax());
     RUN(linear_all_precisions);
     RUN(ffn_matches_two_linears);
     RUN(quantize_rows);
     RUN(quantize_rows_u8);
+    RUN(int8_without_vnni);
     RUN(ceiling);
     TEST_MAIN_END();
 }

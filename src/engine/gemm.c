@@ -1,7 +1,6 @@
 /* gemm.c — oneDNN matmul primitives for the linear layers (see gemm.h). */
 #include "engine/gemm.h"
 
-#include <cpuid.h>
 #include <dnnl.h>
 #include <math.h>
 #include <omp.h>
@@ -188,19 +187,13 @@ done:
 
 /* Without VNNI, oneDNN's int8 GEMM multiplies u8 x s8 pairs into saturating
  * 16-bit sums (vpmaddubsw): 2 x 255 x 63 fits, 2 x 255 x 127 does not, so
- * weights keep 7 bits there to stay exact. */
-static int cpu_has_avxvnni(void) {
-    /* CPUID.(EAX=7, ECX=1):EAX bit 4, read directly: older clang (used by
-     * `make fuzz`) rejects "avxvnni" in __builtin_cpu_supports. AVX-VNNI
-     * needs the OS to save YMM state, which the avx2 check covers. */
-    unsigned a, b, c, d;
-    if (!__builtin_cpu_supports("avx2") || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
-    return (a >> 4) & 1;
-}
-
-static float weight_qmax(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") || cpu_has_avxvnni() ? 127.0f : 63.0f;
+ * weights keep 7 bits there to stay exact. What counts is the ISA oneDNN
+ * itself runs (the CPU's, lowered by DNNL_MAX_CPU_ISA), not the CPU's. */
+float rr_gemm_int8_weight_qmax(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    const int vnni = (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni & ~(unsigned)dnnl_cpu_isa_avx512_core) ||
+                     (isa & (unsigned)dnnl_cpu_isa_avx2_vnni & ~(unsigned)dnnl_cpu_isa_avx2);
+    return vnni ? 127.0f : 63.0f;
 }
 /* ---- layers -------------------------------------------------------------- */
 
@@ -268,7 +261,7 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
             rr_free(s);
             return rr_error(RERANK_ERR_NOMEM, "out of memory quantizing a [%d, %d] layer to int8", out, in);
         }
-        quantize_rows(w, out, in, weight_qmax(), q, s); /* per output channel = per row of W */
+        quantize_rows(w, out, in, rr_gemm_int8_weight_qmax(), q, s); /* per output channel = per row of W */
         /* zero-point correction: sum_k (qa - z) qw = sum_k qa qw - z sum_k qw */
         for (int32_t o = 0; o < out; o++) {
             int64_t sum = 0;

@@ -58,6 +58,10 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
 rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, const float *x, int64_t m,
                        float *ffn, float *y);
 
+/* The int8 weight range: 127 where oneDNN runs VNNI, else 63 (the 16-bit
+ * intermediate sums of AVX2/AVX-512 without VNNI saturate otherwise). */
+float rr_gemm_int8_weight_qmax(void);
+
 /* Quantize rows of x [m, k] to s8 with one symmetric scale per row
  * (x ~= q * scale). Exposed for tests. */
 void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float *scale);
