@@ -249,16 +249,11 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
         L->wq = q;
     } else {
         int8_t *q = rr_malloc(n);
-        float *s = rr_malloc((size_t)out * sizeof *s);
-        if (!q || !s) {
+        float *s = rr_malloc((size_t)out * sizeof *s), *zc = rr_malloc((size_t)out * sizeof *zc);
+        if (!q || !s || !zc) {
             rr_free(q);
             rr_free(s);
-            return rr_error(RERANK_ERR_NOMEM, "out of memory quantizing a [%d, %d] layer to int8", out, in);
-        }
-        float *zc = rr_malloc((size_t)out * sizeof *zc);
-        if (!zc) {
-            rr_free(q);
-            rr_free(s);
+            rr_free(zc);
             return rr_error(RERANK_ERR_NOMEM, "out of memory quantizing a [%d, %d] layer to int8", out, in);
         }
         quantize_rows(w, out, in, rr_gemm_int8_weight_qmax(), q, s); /* per output channel = per row of W */
@@ -302,6 +297,30 @@ static void epilogue(const rr_linear_t *L, float *y, const float *raw, const flo
     }
 }
 
+/* The GEMM's left operand for x [m, L->in] at L's precision: x itself for
+ * fp32; converted into g->act for bf16; for int8 quantized into g->act with
+ * per-token scales and zero points in g->ascale / g->azero. */
+static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, const void **src) {
+    const size_t mk = (size_t)m * (size_t)L->in;
+    rerank_status_t st;
+    *src = x;
+    if (L->prec == RERANK_PRECISION_INT8) {
+        if ((st = rr_buf_reserve(&g->act, mk, "int8 activations")) ||
+            (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
+            (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")))
+            return st;
+        rr_quantize_rows_u8(x, m, L->in, g->act.p, g->ascale.p, g->azero.p);
+        *src = g->act.p;
+    } else if (L->prec == RERANK_PRECISION_BF16) {
+        if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) return st;
+        uint16_t *a = g->act.p;
+#pragma omp parallel for schedule(static) if (mk >= RR_PAR_MIN_WORK)
+        for (size_t i = 0; i < mk; i++) a[i] = rr_f32_to_bf16(x[i]);
+        *src = a;
+    }
+    return RERANK_OK;
+}
+
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y) {
     if (m <= 0) return RERANK_OK;
@@ -310,32 +329,21 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     if (st) return st;
     if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no %s matmul for [%d x %d]", rerank_precision_str(L->prec),
                             L->in, L->out);
-    const size_t mk = (size_t)m * (size_t)L->in, mn = (size_t)m * (size_t)L->out;
+    const size_t mn = (size_t)m * (size_t)L->out;
+    const void *src;
+    if ((st = prepare_src(g, L, x, m, &src))) return st;
 
     if (L->prec == RERANK_PRECISION_INT8) {
-        /* u8 activations, one scale and zero point per token; f32 out
-         * scaled by W's scales. */
-        if ((st = rr_buf_reserve(&g->act, mk, "int8 activations")) ||
-            (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
-            (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")) ||
-            (epi == RR_EPI_ACC && (st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "int8 output"))))
-            return st;
-        rr_quantize_rows_u8(x, m, L->in, g->act.p, g->ascale.p, g->azero.p);
+        /* u8 x s8 -> f32 scaled by W's scales; the token scales, zero points,
+         * bias and epilogue after. */
+        if (epi == RR_EPI_ACC && (st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "int8 output"))) return st;
         float *raw = epi == RR_EPI_ACC ? g->tmp.p : y;
-        if ((st = exec(g, p, g->act.p, m, L->wq, NULL, L->wscale, raw))) return st;
+        if ((st = exec(g, p, src, m, L->wq, NULL, L->wscale, raw))) return st;
         epilogue(L, y, epi == RR_EPI_ACC ? raw : NULL, g->ascale.p, g->azero.p, m, epi, 1);
         return RERANK_OK;
     }
 
-    const void *src = x, *w = L->w;
-    if (L->prec == RERANK_PRECISION_BF16) {
-        if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) return st;
-        uint16_t *a = g->act.p;
-#pragma omp parallel for schedule(static) if (mk >= RR_PAR_MIN_WORK)
-        for (size_t i = 0; i < mk; i++) a[i] = rr_f32_to_bf16(x[i]);
-        src = a;
-        w = L->wq;
-    }
+    const void *w = L->prec == RERANK_PRECISION_BF16 ? L->wq : L->w;
     if (p->fused || epi == RR_EPI_NONE) return exec(g, p, src, m, w, L->b, NULL, y);
     /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
     if (epi == RR_EPI_ACC) {
@@ -369,18 +377,15 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     if (!pu || !pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for the feed-forward layers");
     const int64_t I = up->out;
     const int threads = omp_get_max_threads();
-    if ((st = rr_buf_reserve(&g->act, (size_t)m * (size_t)up->in, "int8 activations")) ||
-        (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
-        (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")) ||
-        (st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
+    if ((st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
         (st = rr_buf_reserve(&g->ascale2, (size_t)m * sizeof(float), "token scales")) ||
         (st = rr_buf_reserve(&g->azero2, (size_t)m * sizeof(int32_t), "token zero points")) ||
         (st = rr_buf_reserve(&g->rows, (size_t)threads * (size_t)I * sizeof(float), "row buffers")) ||
         (st = rr_buf_reserve(&g->tmp, (size_t)m * (size_t)down->out * sizeof(float), "int8 output")))
         return st;
     /* up: u8 x s8 -> raw f32 [m, I] */
-    rr_quantize_rows_u8(x, m, up->in, g->act.p, g->ascale.p, g->azero.p);
-    if ((st = exec(g, pu, g->act.p, m, up->wq, NULL, up->wscale, ffn))) return st;
+    const void *src;
+    if ((st = prepare_src(g, up, x, m, &src)) || (st = exec(g, pu, src, m, up->wq, NULL, up->wscale, ffn))) return st;
     /* raw -> (raw - z wzero) s + b -> GELU -> u8 for down, one row at a time */
     const rr_kernels_t *k = rr_kernels();
     const float *as = g->ascale.p;
@@ -428,21 +433,8 @@ rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t
     prim_t *p;
     if ((st = get_prim(g, L.out, L.in, RR_EPI_NONE, L.prec, &p))) goto restore;
     if (!p) { st = rr_error(RERANK_ERR_INTERNAL, "GEMM ceiling: no %s matmul", rerank_precision_str(L.prec)); goto restore; }
-    const void *src = a, *wt = L.prec == RERANK_PRECISION_FP32 ? L.w : L.wq;
-    const size_t mk = (size_t)m * (size_t)k;
-    if (L.prec == RERANK_PRECISION_INT8) {
-        if ((st = rr_buf_reserve(&g->act, mk, "int8 activations")) ||
-            (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
-            (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")))
-            goto restore;
-        rr_quantize_rows_u8(a, m, k, g->act.p, g->ascale.p, g->azero.p);
-        src = g->act.p;
-    } else if (L.prec == RERANK_PRECISION_BF16) {
-        if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) goto restore;
-        uint16_t *h = g->act.p;
-        for (size_t i = 0; i < mk; i++) h[i] = rr_f32_to_bf16(a[i]);
-        src = h;
-    }
+    const void *src, *wt = L.prec == RERANK_PRECISION_FP32 ? L.w : L.wq;
+    if ((st = prepare_src(g, &L, a, m, &src))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
