@@ -1,5 +1,6 @@
 #include "server_proc.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,4 +109,29 @@ int sp_stop(srvproc_t *s, int sig) {
 void sp_free(srvproc_t *s) {
     free(s->log);
     s->log = NULL;
+}
+
+void sp_build_dir(const char *argv0, char *dir, size_t n) {
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) { snprintf(exe, sizeof exe, "%s", argv0); k = (ssize_t)strlen(exe); }
+    exe[k] = 0;
+    for (int i = 0; i < 2; i++) { /* drop /NAME, then /tests */
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+    }
+    snprintf(dir, n, "%s", exe);
+}
+
+int sp_run(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    if (out && cap) {
+        size_t k = fread(out, 1, cap - 1, p);
+        out[k] = 0;
+    }
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) { }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

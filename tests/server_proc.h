@@ -31,4 +31,13 @@ int sp_alive(srvproc_t *s);
 int sp_log_has(srvproc_t *s, const char *needle);
 void sp_free(srvproc_t *s);
 
+/* Helpers for tests that run the project's binaries. */
+/* The BUILD directory of this test binary (BUILD/tests/NAME), from
+ * /proc/self/exe, else from argv0. */
+void sp_build_dir(const char *argv0, char *dir, size_t n);
+/* Run a shell command; its stdout goes into out (NUL-terminated, cut at
+ * cap - 1 bytes, the rest read and dropped; out may be NULL). Returns the
+ * exit status, or -1 if it could not run or did not exit. */
+int sp_run(const char *cmd, char *out, size_t cap);
+
 #endif

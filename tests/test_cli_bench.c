@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "server_proc.h"
 #include "test.h"
 
 static char g_build[PATH_MAX] = "build";
@@ -19,11 +20,7 @@ static int bench(const char *args, json_t **out, char *err, size_t errsz) {
     if (fd < 0) return -1;
     close(fd);
     snprintf(cmd, sizeof cmd, "%s/rerank bench --threads 1 %s 2>%s", g_build, args, errpath);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    int st = pclose(p);
+    int rc = sp_run(cmd, buf, sizeof buf);
     if (out) *out = json_loads(buf, 0, NULL);
     if (err) {
         FILE *f = fopen(errpath, "r");
@@ -32,7 +29,7 @@ static int bench(const char *args, json_t **out, char *err, size_t errsz) {
         if (f) fclose(f);
     }
     unlink(errpath);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 static double num(json_t *j, const char *k) { return json_number_value(json_object_get(j, k)); }
@@ -135,9 +132,7 @@ TEST(bad_arguments) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    /* BUILD from argv[0] (BUILD/tests/test_cli_bench) */
-    const char *t = strstr(argv[0], "/tests/");
-    if (t) snprintf(g_build, sizeof g_build, "%.*s", (int)(t - argv[0]), argv[0]);
+    sp_build_dir(argv[0], g_build, sizeof g_build);
     RUN(workload_w3);
     RUN(workload_layers_and_int8);
     RUN(text_input);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "rerank.h"
+#include "server_proc.h"
 #include "test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -38,17 +39,7 @@ static int exists(const char *p) {
 static int run(const char *cmd, char *out, size_t n) {
     char full[8192];
     snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t k = 0;
-    if (out && n) {
-        k = fread(out, 1, n - 1, p);
-        out[k] = 0;
-    }
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) { }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return sp_run(full, out, n);
 }
 
 /* Run argv (no shell: texts with quotes are safe), capture stdout+stderr. */

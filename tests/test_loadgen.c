@@ -21,13 +21,9 @@ static srvproc_t S;
 static int loadgen(const char *args, json_t **out) {
     char cmd[PATH_MAX + 1024], buf[8192];
     snprintf(cmd, sizeof cmd, "%s/loadgen --url %s %s", g_dir, S.base, args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    buf[n] = 0;
-    int st = pclose(p);
+    int rc = sp_run(cmd, buf, sizeof buf);
     if (out) *out = json_loads(buf, 0, NULL);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 static long jint(json_t *j, const char *k) { return (long)json_integer_value(json_object_get(j, k)); }
@@ -100,13 +96,7 @@ TEST(bad_pairs_file) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    ssize_t k = readlink("/proc/self/exe", g_dir, sizeof g_dir - 1);
-    if (k <= 0) { snprintf(g_dir, sizeof g_dir, "%s", argv[0]); k = (ssize_t)strlen(g_dir); }
-    g_dir[k] = 0;
-    for (int i = 0; i < 2; i++) {
-        char *slash = strrchr(g_dir, '/');
-        if (slash) *slash = 0;
-    }
+    sp_build_dir(argv[0], g_dir, sizeof g_dir);
     char bin[PATH_MAX + 16], model[PATH_MAX], lg[PATH_MAX + 16];
     snprintf(bin, sizeof bin, "%s/rerank", g_dir);
     snprintf(lg, sizeof lg, "%s/loadgen", g_dir);

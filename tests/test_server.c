@@ -283,9 +283,25 @@ static int direction_ok(const char *dir, int left) {
     return ok;
 }
 
-typedef struct { int id; int ok; } dir_arg_t;
+/* n client threads running fn(&arg) with arg = {id, ok = 0}; CHECKs that
+ * each set ok. */
+typedef struct { int id; int ok; } cl_arg_t;
+static void run_clients(void *(*fn)(void *), int n) {
+    pthread_t th[16];
+    cl_arg_t a[16];
+    if (n > 16) n = 16;
+    for (int i = 0; i < n; i++) {
+        a[i] = (cl_arg_t){i, 0};
+        pthread_create(&th[i], NULL, fn, &a[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+}
+
 static void *dir_client(void *p) {
-    dir_arg_t *a = p;
+    cl_arg_t *a = p;
     a->ok = 1;
     for (int k = 0; k < 4; k++) {
         int left = (a->id + k) % 2;
@@ -326,16 +342,7 @@ TEST(truncation_direction_left) {
     CHECK(direction_ok("Left", 1));
     CHECK(direction_ok("left", 1));
     CHECK(direction_ok("Right", 0));
-    pthread_t th[6];
-    dir_arg_t a[6];
-    for (int i = 0; i < 6; i++) {
-        a[i] = (dir_arg_t){i, 0};
-        pthread_create(&th[i], NULL, dir_client, &a[i]);
-    }
-    for (int i = 0; i < 6; i++) {
-        pthread_join(th[i], NULL);
-        CHECK_MSG(a[i].ok, "client %d", i);
-    }
+    run_clients(dir_client, 6);
     /* truncate:false still refuses a pair over the max length */
     char *body = json_body_tei(k_query, docs, 1, "\"truncate\":false,\"truncation_direction\":\"Left\"");
     resp_t r = req(A.base, "POST", "/rerank", body, NULL);
@@ -401,7 +408,6 @@ TEST(errors_then_good) {
     CHECK(good_after(A.base, NULL));
 }
 
-typedef struct { int id; int ok; } cl_arg_t;
 static void *client(void *p) {
     cl_arg_t *a = p;
     a->ok = 1;
@@ -426,16 +432,7 @@ static void *client(void *p) {
 }
 
 TEST(concurrent_clients_batched) {
-    pthread_t th[16];
-    cl_arg_t a[16];
-    for (int i = 0; i < 16; i++) {
-        a[i] = (cl_arg_t){i, 0};
-        pthread_create(&th[i], NULL, client, &a[i]);
-    }
-    for (int i = 0; i < 16; i++) {
-        pthread_join(th[i], NULL);
-        CHECK_MSG(a[i].ok, "client %d", i);
-    }
+    run_clients(client, 16);
     resp_t r = req(A.base, "GET", "/metrics", NULL, NULL);
     CHECK(r.status == 200);
     CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"}"));
@@ -549,14 +546,8 @@ TEST(cli_usage_and_bad_model) {
 int main(int argc, char **argv) {
     (void)argc;
     /* <build>/tests/test_server -> <build>/rerank */
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) { snprintf(exe, sizeof exe, "%s", argv[0]); k = (ssize_t)strlen(exe); }
-    exe[k] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
+    char exe[PATH_MAX - 16]; /* room for "/rerank" in g_bin */
+    sp_build_dir(argv[0], exe, sizeof exe);
     snprintf(g_bin, sizeof g_bin, "%s/rerank", exe);
     snprintf(g_model, sizeof g_model, "%s/fixtures/models/tiny-xlmr", t_shared());
     signal(SIGPIPE, SIG_IGN);

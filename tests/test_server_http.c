@@ -526,6 +526,23 @@ TEST(loading_state) {
 
 /* ---- concurrency: many clients, results always right ---- */
 typedef struct { const char *base; int id; int ok; } cl_arg_t;
+
+/* n client threads running fn(&arg) with arg = {base, id, ok = 0}; CHECKs
+ * that each set ok. */
+static void run_clients(void *(*fn)(void *), const char *base, int n) {
+    pthread_t th[24];
+    cl_arg_t a[24];
+    if (n > 24) n = 24;
+    for (int i = 0; i < n; i++) {
+        a[i] = (cl_arg_t){base, i, 0};
+        pthread_create(&th[i], NULL, fn, &a[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(a[i].ok, "client %d", i);
+    }
+}
+
 static void *client(void *p) {
     cl_arg_t *a = p;
     CURL *c = curl_easy_init();
@@ -552,18 +569,7 @@ static void *client(void *p) {
     return NULL;
 }
 
-TEST(concurrent_clients) {
-    pthread_t th[24];
-    cl_arg_t a[24];
-    for (int i = 0; i < 24; i++) {
-        a[i] = (cl_arg_t){fx.base, i, 0};
-        pthread_create(&th[i], NULL, client, &a[i]);
-    }
-    for (int i = 0; i < 24; i++) {
-        pthread_join(th[i], NULL);
-        CHECK_MSG(a[i].ok, "client %d", i);
-    }
-}
+TEST(concurrent_clients) { run_clients(client, fx.base, 24); }
 
 /* ---- TEI truncation_direction: each request's own, also inside one batch ---- */
 /* The fake scorer adds 100 when the kept document starts with '<' and 200
@@ -608,9 +614,8 @@ TEST(truncation_direction) {
     resp_free(&r);
 }
 
-typedef struct { const char *base; int id; int ok; } dir_arg_t;
 static void *dir_client(void *p) {
-    dir_arg_t *a = p;
+    cl_arg_t *a = p;
     CURL *c = curl_easy_init();
     a->ok = 1;
     for (int k = 0; k < 10; k++) {
@@ -639,16 +644,7 @@ TEST(truncation_direction_concurrent) {
     atomic_store(&g_score_sleep_ms, 20);
     unsigned long long before = atomic_load(&g_pairs_scored);
     double batches0 = metric(fx.base, "rerank_batch_pairs_count");
-    pthread_t th[12];
-    dir_arg_t a[12];
-    for (int i = 0; i < 12; i++) {
-        a[i] = (dir_arg_t){fx.base, i, 0};
-        pthread_create(&th[i], NULL, dir_client, &a[i]);
-    }
-    for (int i = 0; i < 12; i++) {
-        pthread_join(th[i], NULL);
-        CHECK_MSG(a[i].ok, "client %d", i);
-    }
+    run_clients(dir_client, fx.base, 12);
     atomic_store(&g_score_sleep_ms, 0);
     CHECK(atomic_load(&g_pairs_scored) - before == 120);
     /* 120 pairs in fewer forward passes: requests of both directions were

@@ -805,12 +805,7 @@ TEST(server_survived) {
 static int run_cli(const char *args, char *out, size_t cap) {
     char cmd[PATH_MAX + 4200];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", g_bin, args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return sp_run(cmd, out, cap);
 }
 
 static int write_file(const char *path, const void *p, size_t n) {
@@ -919,14 +914,8 @@ TEST(cli_bad_input) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) { snprintf(exe, sizeof exe, "%s", argv[0]); k = (ssize_t)strlen(exe); }
-    exe[k] = 0;
-    for (int i = 0; i < 2; i++) {
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-    }
+    char exe[PATH_MAX - 16]; /* room for "/rerank" in g_bin */
+    sp_build_dir(argv[0], exe, sizeof exe);
     snprintf(g_bin, sizeof g_bin, "%s/rerank", exe);
     snprintf(g_model, sizeof g_model, "%s/fixtures/models/tiny-xlmr", t_shared());
     signal(SIGPIPE, SIG_IGN);
