@@ -88,26 +88,59 @@ TEST(softmax) {
     }
 }
 
+/* Packed keys hold every channel of every key where RR_KEY_PANEL_AT says,
+ * zeros for the padding keys, and nothing past the last panel, in every
+ * variant; scores over them equal plain dot products of the unpacked rows. */
+TEST(pack_keys) {
+    int ds[] = {1, 8, 13, 64};
+    for (int v = 0; rr_kernels_variant(v); v++)
+    for (size_t t = 0; t < sizeof ds / sizeof ds[0]; t++)
+        for (int n = 1; n <= 50; n += 7) {
+            const rr_kernels_t *k = rr_kernels_variant(v);
+            int d = ds[t], ldk = d + 5, n16 = (n + 15) / 16 * 16;
+            float *key = malloc(n * ldk * sizeof *key), *kp = malloc((n16 * d + 16) * sizeof *kp);
+            for (int i = 0; i < n * ldk; i++) key[i] = frand(-1, 1);
+            for (int i = 0; i < n16 * d + 16; i++) kp[i] = 42;
+            k->pack_keys(key, ldk, n, d, kp);
+            int bad = 0;
+            for (int j = 0; j < n16; j++)
+                for (int c = 0; c < d; c++) bad += kp[RR_KEY_PANEL_AT(j, c, d)] != (j < n ? key[j * ldk + c] : 0.0f);
+            for (int i = n16 * d; i < n16 * d + 16; i++) bad += kp[i] != 42;
+            CHECK_MSG(!bad, "%s d=%d n=%d: %d misplaced values", k->name, d, n, bad);
+            float q[64], s[64];
+            for (int c = 0; c < d; c++) q[c] = frand(-1, 1);
+            k->scores(q, d, 1, kp, n16, d, 0.5f, s, n16);
+            float e = 0;
+            for (int j = 0; j < n16; j++) {
+                double ref = 0;
+                for (int c = 0; c < d && j < n; c++) ref += (double)q[c] * key[j * ldk + c];
+                e = fmaxf(e, fabsf(s[j] - 0.5f * (float)ref));
+            }
+            CHECK_MSG(e < 1e-5f, "%s d=%d n=%d: scores over packed keys off by %g", k->name, d, n, e);
+            free(key); free(kp);
+        }
+}
+
 TEST(attention_blocks) {
     for (int v = 1; rr_kernels_variant(v); v++) {
         const rr_kernels_t *k = rr_kernels_variant(v);
         int ds[] = {8, 13, 64, 80};
         for (size_t t = 0; t < sizeof ds / sizeof ds[0]; t++) {
             int d = ds[t];
-            for (int rows = 1; rows <= 9; rows += 2)
+            for (int rows = 1; rows <= 17; rows += 2)
                 for (int ncols = 16; ncols <= 80; ncols += 16) {
-                    int ldq = d + 3, ldk = ncols + 16, lds = ncols + 32;
-                    float *q = malloc(rows * ldq * sizeof *q), *kt = malloc(d * ldk * sizeof *kt);
+                    int ldq = d + 3, lds = ncols + 32;
+                    float *q = malloc(rows * ldq * sizeof *q), *kp = malloc(d * ncols * sizeof *kp);
                     float *s1 = calloc(rows * lds, sizeof *s1), *s2 = calloc(rows * lds, sizeof *s2);
                     for (int i = 0; i < rows * ldq; i++) q[i] = frand(-1, 1);
-                    for (int i = 0; i < d * ldk; i++) kt[i] = frand(-1, 1);
-                    rr_kernels_scalar.scores(q, ldq, rows, kt, ldk, ncols, d, 0.125f, s1, lds);
-                    k->scores(q, ldq, rows, kt, ldk, ncols, d, 0.125f, s2, lds);
+                    for (int i = 0; i < d * ncols; i++) kp[i] = frand(-1, 1);
+                    rr_kernels_scalar.scores(q, ldq, rows, kp, ncols, d, 0.125f, s1, lds);
+                    k->scores(q, ldq, rows, kp, ncols, d, 0.125f, s2, lds);
                     float e = 0;
                     for (int r = 0; r < rows; r++)
                         for (int j = 0; j < lds; j++) e = fmaxf(e, fabsf(s1[r * lds + j] - s2[r * lds + j]));
                     CHECK_MSG(e < 1e-5f, "%s scores d=%d rows=%d ncols=%d: err %g", k->name, d, rows, ncols, e);
-                    free(q); free(kt); free(s1); free(s2);
+                    free(q); free(kp); free(s1); free(s2);
                 }
             for (int n = 1; n <= 300; n += 37)
                 for (int rows = 1; rows <= 9; rows += 2) {
@@ -244,6 +277,7 @@ int main(void) {
     RUN(layernorm);
     RUN(gelu);
     RUN(softmax);
+    RUN(pack_keys);
     RUN(attention_blocks);
     RUN(quantize_u8);
     RUN(dequant);

@@ -235,7 +235,7 @@ int rr_cmd_bench(int argc, char **argv) {
     int64_t batch_m = (int64_t)(tokens / (double)calls + 0.5);
     if (batch_m > 8192) batch_m = 8192;
     if (batch_m < 1) batch_m = 1;
-    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 3, nthr, &ceiling) ||
+    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 10, nthr, &ceiling) ||
         rr_gemm_ceiling(mo.precision, batch_m, 1024, 4096, 3, nthr, &at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
     double gflops = flops / med / 1e9;

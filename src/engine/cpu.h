@@ -10,6 +10,14 @@
 /* Query rows per attention block: one block's scores (QB x n) per thread. */
 #define RR_ATTN_QB 64
 
+/* A layer runs over chunks of whole pairs of about this many tokens per
+ * thread, one chunk after another: the chunk's GEMM outputs ([n, 4H]
+ * floats for the FFN) and attention inputs stay in the caches instead of
+ * streaming through memory. On the full-size XLM-R, W1 int8, 2 threads,
+ * one layer-wide chunk of 8192 tokens ran the up-projection GEMM and its
+ * GELU pass 10-15 % slower than chunks of 1024-2048 tokens. */
+#define RR_CHUNK_TOKENS_PER_THREAD 512
+
 typedef struct rr_cpu_layer {
     rr_linear_t qkv;       /* [3H, H]: query, key, value rows stacked (one GEMM) */
     float *qkv_w;          /* fp32: the stacked weights qkv views (owned); else NULL */
@@ -21,10 +29,10 @@ typedef struct rr_cpu_layer {
 
 typedef struct rr_scratch {
     rr_buf_t x;          /* hidden states [tokens, H]                     */
-    rr_buf_t qkv;        /* attention projections [tokens, 3H]: q | k | v */
-    rr_buf_t ctx;        /* attention output [tokens, H]                  */
-    rr_buf_t ffn;        /* FFN intermediate [tokens, I]                  */
-    rr_buf_t attn;       /* per thread: K^T [d, n16], V [n16, d], scores [QB, n16] */
+    rr_buf_t qkv;        /* one chunk's attention projections [n, 3H]: q | k | v */
+    rr_buf_t ctx;        /* one chunk's attention output [n, H]           */
+    rr_buf_t ffn;        /* one chunk's FFN intermediate [n, I]           */
+    rr_buf_t attn;       /* per thread: keys [n16 / 16][d][16], V [n16, d], scores [QB, n16] */
     rr_buf_t pairs;      /* per pair: start offset + length               */
     rr_buf_t head;       /* first-token states and head hidden [P, H] x 2 */
 } rr_scratch_t;

@@ -26,20 +26,19 @@ typedef struct span {
     size_t idx;
 } span_t;
 
-/* Grow the scratch buffers for `tokens` rows and `pairs` pairs of at most
- * `max_n` tokens each. */
-static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t pairs, int64_t max_n, int threads) {
+/* Grow the scratch buffers for `tokens` rows in all, chunks of at most
+ * `chunk` rows, `pairs` pairs of at most `max_n` tokens each. */
+static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t chunk, size_t pairs, int64_t max_n, int threads) {
     const rr_config_t *c = m->cfg;
     rr_scratch_t *s = &m->s;
     size_t H = (size_t)c->hidden, I = (size_t)c->ffn, f = sizeof(float), n16 = ((size_t)max_n + 15) & ~(size_t)15;
     rerank_status_t st;
     if ((st = rr_buf_reserve(&s->x, tokens * H * f, "hidden")) ||
-        (st = rr_buf_reserve(&s->qkv, tokens * 3 * H * f, "query/key/value")) ||
-        (st = rr_buf_reserve(&s->ctx, tokens * H * f, "context")) ||
-        (st = rr_buf_reserve(&s->ffn, tokens * I * f, "ffn")) ||
+        (st = rr_buf_reserve(&s->qkv, chunk * 3 * H * f, "query/key/value")) ||
+        (st = rr_buf_reserve(&s->ctx, chunk * H * f, "context")) ||
+        (st = rr_buf_reserve(&s->ffn, chunk * I * f, "ffn")) ||
         (st = rr_buf_reserve(&s->attn, (size_t)threads * (2 * (size_t)c->head_dim + RR_ATTN_QB) * n16 * f,
                              "attention")) ||
-        (st = rr_buf_reserve(&s->pairs, pairs * sizeof(span_t) + ((size_t)max_n + 1) * sizeof(size_t), "pairs")) ||
         (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
         return st;
     return RERANK_OK;
@@ -64,6 +63,18 @@ static void pack_spans(const rerank_pair_t *pairs, size_t n_pairs, int64_t max_n
         sp[p].start = start;
         start += sp[p].n;
     }
+}
+
+/* The end of the chunk of pairs that starts at p0: whole pairs while they
+ * fit in `budget` tokens, and at least one. */
+static size_t chunk_end(const span_t *sp, size_t n_pairs, size_t p0, int64_t budget) {
+    size_t p1 = p0 + 1;
+    while (p1 < n_pairs && sp[p1].start + sp[p1].n - sp[p0].start <= budget) p1++;
+    return p1;
+}
+
+static int64_t chunk_tokens(const span_t *sp, size_t p0, size_t p1) {
+    return sp[p1 - 1].start + sp[p1 - 1].n - sp[p0].start;
 }
 
 /* Position id of token i of a pair: BERT counts from 0; RoBERTa counts
@@ -107,15 +118,16 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
     }
 }
 
-/* ctx = softmax(q k^T / sqrt(d)) v for every pair and head; each thread
- * holds one head's K^T and V and one block of RR_ATTN_QB score rows at a
- * time. */
-static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64_t max_n, const float *qkv,
-                      float *ctx) {
+/* ctx = softmax(q k^T / sqrt(d)) v for every pair and head of a chunk
+ * (qkv and ctx start at the chunk's first token); each thread holds one
+ * head's keys (in panels) and values and one block of RR_ATTN_QB score
+ * rows at a time. */
+static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const float *qkv, float *ctx) {
     const rr_config_t *c = m->cfg;
     const rr_kernels_t *k = rr_kernels();
     const int64_t H = c->hidden, d = c->head_dim, heads = c->heads, ld = 3 * H; /* qkv row: q | k | v */
     const float *q = qkv, *kk = qkv + H, *v = qkv + 2 * H;
+    const int64_t t0 = sp[0].start, max_n = sp[0].n; /* longest first */
     const int64_t n16max = (max_n + 15) & ~(int64_t)15;
     const float scale = 1.0f / sqrtf((float)d);
     float *scratch = m->s.attn.p;
@@ -123,22 +135,19 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, int64
 #pragma omp parallel for schedule(dynamic, 1) if (items * max_n * max_n * d >= RR_PAR_MIN_WORK)
     for (int64_t it = 0; it < items; it++) {
         const int64_t p = it / heads, h = it % heads, n = sp[p].n, n16 = (n + 15) & ~(int64_t)15;
-        float *kt = scratch + (int64_t)omp_get_thread_num() * (2 * d + RR_ATTN_QB) * n16max; /* [d, n16] */
-        float *vh = kt + d * n16;                                                             /* [n, d]   */
+        float *kp = scratch + (int64_t)omp_get_thread_num() * (2 * d + RR_ATTN_QB) * n16max; /* panels */
+        float *vh = kp + d * n16;                                                             /* [n, d]   */
         float *s = vh + d * n16;                                                              /* [QB, n16] */
-        const int64_t base = sp[p].start * ld + h * d; /* this pair's first token, this head's columns */
-        const int64_t obase = sp[p].start * H + h * d; /* the same in ctx */
-        /* K^T for this head, zero-padded to a multiple of 16 columns. */
-        for (int64_t cc = 0; cc < d; cc++) {
-            for (int64_t j = 0; j < n; j++) kt[cc * n16 + j] = kk[base + j * ld + cc];
-            for (int64_t j = n; j < n16; j++) kt[cc * n16 + j] = 0;
-        }
+        const int64_t base = (sp[p].start - t0) * ld + h * d; /* this pair's first token, this head's columns */
+        const int64_t obase = (sp[p].start - t0) * H + h * d; /* the same in ctx */
+        /* This head's keys in panels of 16, zero-padded. */
+        k->pack_keys(kk + base, ld, n, d, kp);
         /* This head's V rows, contiguous: in place they sit 3H floats apart
          * (12 KB for hidden 1024), all in the same few L1 sets. */
         for (int64_t j = 0; j < n; j++) memcpy(vh + j * d, v + base + j * ld, (size_t)d * sizeof *vh);
         for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
             const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
-            k->scores(q + base + r0 * ld, ld, rows, kt, n16, n16, d, scale, s, n16);
+            k->scores(q + base + r0 * ld, ld, rows, kp, n16, d, scale, s, n16);
             for (int64_t r = 0; r < rows; r++) k->softmax(s + r * n16, n);
             k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + obase + r0 * H, H);
         }
@@ -164,6 +173,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     const rr_weights_t *w = m->w;
     const int64_t H = c->hidden;
     const int threads = omp_get_max_threads();
+    rerank_status_t st;
 
     /* Lay the pairs out back to back, longest first. */
     int64_t tokens = 0, max_n = 0;
@@ -171,10 +181,19 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
         tokens += pairs[p].n;
         if (pairs[p].n > max_n) max_n = pairs[p].n;
     }
-    rerank_status_t st = reserve(m, (size_t)tokens, n_pairs, max_n, threads);
-    if (st) return st;
+    if ((st = rr_buf_reserve(&m->s.pairs, n_pairs * sizeof(span_t) + ((size_t)max_n + 1) * sizeof(size_t), "pairs")))
+        return st;
     span_t *sp = m->s.pairs.p;
     pack_spans(pairs, n_pairs, max_n, sp, (size_t *)(sp + n_pairs));
+    /* Each layer runs chunk by chunk: whole pairs, about `budget` tokens. */
+    const int64_t budget = (int64_t)RR_CHUNK_TOKENS_PER_THREAD * threads;
+    int64_t chunk_max = 0;
+    for (size_t p0 = 0, p1; p0 < n_pairs; p0 = p1) {
+        p1 = chunk_end(sp, n_pairs, p0, budget);
+        int64_t t = chunk_tokens(sp, p0, p1);
+        chunk_max = t > chunk_max ? t : chunk_max;
+    }
+    if ((st = reserve(m, (size_t)tokens, (size_t)chunk_max, n_pairs, max_n, threads))) return st;
     float *x = m->s.x.p, *qkv = m->s.qkv.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
 
     /* Embeddings: word + position + token type, LayerNorm. */
@@ -183,16 +202,21 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     for (int32_t l = 0; l < layers; l++) {
         const rr_layer_weights_t *N = &w->layer[l]; /* norms */
         const rr_cpu_layer_t *L = &m->layer[l];      /* linear layers */
-        /* Self-attention projections over all tokens at once: one GEMM. */
-        if ((st = LINEAR(L->qkv, x, tokens, RR_EPI_NONE, qkv))) return st;
-        /* Scaled dot-product attention within each pair. */
-        attention(m, sp, n_pairs, max_n, qkv, ctx);
-        /* Output projection + residual (fused into the GEMM), LayerNorm. */
-        if ((st = LINEAR(L->attn_out, ctx, tokens, RR_EPI_ACC, x))) return st;
-        layernorm_rows(m, x, tokens, &N->attn_norm);
-        /* Feed-forward: GELU(x W1 + b1) W2 + b2 + residual, LayerNorm. */
-        if ((st = rr_ffn(m->gemm, &L->ffn_up, &L->ffn_down, x, tokens, ffn, x))) return st;
-        layernorm_rows(m, x, tokens, &N->ffn_norm);
+        for (size_t p0 = 0, p1; p0 < n_pairs; p0 = p1) {
+            p1 = chunk_end(sp, n_pairs, p0, budget);
+            const int64_t n = chunk_tokens(sp, p0, p1);
+            float *xc = x + sp[p0].start * H; /* this chunk's hidden states */
+            /* Self-attention projections over all the chunk's tokens: one GEMM. */
+            if ((st = LINEAR(L->qkv, xc, n, RR_EPI_NONE, qkv))) return st;
+            /* Scaled dot-product attention within each pair. */
+            attention(m, sp + p0, p1 - p0, qkv, ctx);
+            /* Output projection + residual (fused into the GEMM), LayerNorm. */
+            if ((st = LINEAR(L->attn_out, ctx, n, RR_EPI_ACC, xc))) return st;
+            layernorm_rows(m, xc, n, &N->attn_norm);
+            /* Feed-forward: GELU(x W1 + b1) W2 + b2 + residual, LayerNorm. */
+            if ((st = rr_ffn(m->gemm, &L->ffn_up, &L->ffn_down, xc, n, ffn, xc))) return st;
+            layernorm_rows(m, xc, n, &N->ffn_norm);
+        }
     }
 
     /* Head on each pair's first token: tanh(dense) then the single logit. */

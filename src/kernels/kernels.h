@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keys in panels of 16: channel c of key j sits at kp[RR_KEY_PANEL_AT(j,
+ * c, d)], so one panel row (16 keys, one channel) is one vector and a
+ * panel (16 keys, d channels) is contiguous: the scores kernels stream it
+ * with unit stride instead of striding through a [d, n] transpose. */
+#define RR_KEY_PANEL_AT(j, c, d) (((j) >> 4) * 16 * (d) + (c) * 16 + ((j) & 15))
+
 typedef struct rr_kernels {
     const char *name; /* "scalar", "avx2", "avx512" */
 
@@ -21,11 +27,16 @@ typedef struct rr_kernels {
     void (*gelu)(float *x, int64_t n);
     /* In place softmax of one row of n values. */
     void (*softmax)(float *x, int64_t n);
-    /* Attention scores for rows of queries against a transposed key block:
-     * s[r * lds + j] = scale * sum_c q[r * ldq + c] * kt[c * ldk + j] for
-     * r < rows, j < ncols (ncols a multiple of 16, kt zero-padded). */
-    void (*scores)(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
-                   int64_t ncols, int64_t d, float scale, float *s, int64_t lds);
+    /* Pack n keys (key j at k + j * ldk, d channels) into panels, padding
+     * to a multiple of 16 keys with zeros: kp gets ((n + 15) / 16) * 16 * d
+     * floats. Every variant writes the same bits. */
+    void (*pack_keys)(const float *k, int64_t ldk, int64_t n, int64_t d, float *kp);
+    /* Attention scores for rows of queries against keys packed in panels
+     * (pack_keys): s[r * lds + j] = scale * sum_c q[r * ldq + c] *
+     * key[j][c] for r < rows, j < ncols (a multiple of 16; padding keys are
+     * zero). */
+    void (*scores)(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
+                   float scale, float *s, int64_t lds);
     /* For rows of weights: o[r * ldo + c] = sum_j p[r * ldp + j] * v[j * ldv + c]
      * for r < rows, c < d, j < n (several rows at once reuse each v row). */
     void (*weighted_sum)(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,

@@ -2,6 +2,7 @@
  * Compiled for the target by attribute; only called when the CPU has it. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 
@@ -116,17 +117,46 @@ TARGET static void softmax(float *x, int64_t n) {
     for (; i < n; i++) x[i] *= _mm256_cvtss_f32(vi);
 }
 
-/* 4 query rows x 16 key columns per tile: 8 accumulators in registers. */
-TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
-                          int64_t ncols, int64_t d, float scale, float *s, int64_t lds) {
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *q0 = q + r * ldq, *q1 = q0 + ldq, *q2 = q1 + ldq, *q3 = q2 + ldq;
+/* Two 8-lane gathers per panel row (see the AVX-512 variant). */
+TARGET static void pack_keys(const float *k, int64_t ldk, int64_t n, int64_t d, float *kp) {
+    if (ldk > INT32_MAX / 16) { /* gather offsets are 32-bit */
+        rr_kernels_scalar.pack_keys(k, ldk, n, d, kp);
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i idx = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int32_t)ldk));
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        const float *base = k + j0 * ldk;
+        float *panel = kp + j0 * d;
+        const int64_t left = n - j0;
+        /* lane i of half h is live if 8h + i < left */
+        const __m256 m0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(left < 8 ? left : 8)), lane));
+        const __m256 m1 = _mm256_castsi256_ps(
+            _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(left < 16 ? (left > 8 ? left - 8 : 0) : 8)), lane));
+        for (int64_t c = 0; c < d; c++) {
+            _mm256_storeu_ps(panel + c * 16, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base + c, idx, m0, 4));
+            _mm256_storeu_ps(panel + c * 16 + 8,
+                             _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base + 8 * ldk + c, idx, m1, 4));
+        }
+    }
+}
+
+/* 4 query rows x 16 key columns (one panel) per tile: 8 accumulators,
+ * each pair of key loads feeds 4 rows. */
+TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
+                          float scale, float *s, int64_t lds) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t r = 0; r < rows; r += 4) {
+        const int64_t nr = rows - r < 4 ? rows - r : 4;
+        /* rows past the end repeat row r (computed, not stored) */
+        const float *q0 = q + r * ldq, *q1 = q0 + (nr > 1) * ldq, *q2 = q0 + (nr > 2) * 2 * ldq,
+                    *q3 = q0 + (nr > 3) * 3 * ldq;
         for (int64_t j = 0; j < ncols; j += 16) {
+            const float *pk = kp + j * d;
             __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
                    a30 = a00, a31 = a00;
             for (int64_t c = 0; c < d; c++) {
-                __m256 k0 = _mm256_loadu_ps(kt + c * ldk + j), k1 = _mm256_loadu_ps(kt + c * ldk + j + 8);
+                __m256 k0 = _mm256_loadu_ps(pk + c * 16), k1 = _mm256_loadu_ps(pk + c * 16 + 8);
                 __m256 b = _mm256_broadcast_ss(q0 + c);
                 a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
                 b = _mm256_broadcast_ss(q1 + c);
@@ -136,29 +166,11 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
                 b = _mm256_broadcast_ss(q3 + c);
                 a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
             }
-            __m256 vs = _mm256_set1_ps(scale);
-            float *s0 = s + r * lds + j;
-            _mm256_storeu_ps(s0, _mm256_mul_ps(a00, vs)); _mm256_storeu_ps(s0 + 8, _mm256_mul_ps(a01, vs));
-            s0 += lds;
-            _mm256_storeu_ps(s0, _mm256_mul_ps(a10, vs)); _mm256_storeu_ps(s0 + 8, _mm256_mul_ps(a11, vs));
-            s0 += lds;
-            _mm256_storeu_ps(s0, _mm256_mul_ps(a20, vs)); _mm256_storeu_ps(s0 + 8, _mm256_mul_ps(a21, vs));
-            s0 += lds;
-            _mm256_storeu_ps(s0, _mm256_mul_ps(a30, vs)); _mm256_storeu_ps(s0 + 8, _mm256_mul_ps(a31, vs));
-        }
-    }
-    for (; r < rows; r++) {
-        const float *q0 = q + r * ldq;
-        for (int64_t j = 0; j < ncols; j += 16) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-            for (int64_t c = 0; c < d; c++) {
-                __m256 b = _mm256_broadcast_ss(q0 + c);
-                a0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(kt + c * ldk + j), a0);
-                a1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(kt + c * ldk + j + 8), a1);
+            const __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            for (int64_t k = 0; k < nr; k++) {
+                _mm256_storeu_ps(s + (r + k) * lds + j, _mm256_mul_ps(acc[k][0], vs));
+                _mm256_storeu_ps(s + (r + k) * lds + j + 8, _mm256_mul_ps(acc[k][1], vs));
             }
-            __m256 vs = _mm256_set1_ps(scale);
-            _mm256_storeu_ps(s + r * lds + j, _mm256_mul_ps(a0, vs));
-            _mm256_storeu_ps(s + r * lds + j + 8, _mm256_mul_ps(a1, vs));
         }
     }
 }
@@ -270,6 +282,7 @@ const rr_kernels_t rr_kernels_avx2 = {
     .add_layernorm = add_layernorm,
     .gelu = gelu,
     .softmax = softmax,
+    .pack_keys = pack_keys,
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,

@@ -2,6 +2,7 @@
  * floats a vector, tails by masked loads. Only called when the CPU has it. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 
@@ -101,46 +102,59 @@ TARGET static void softmax(float *x, int64_t n) {
     }
 }
 
-/* 4 query rows x 32 key columns per tile (16-column tail tile). */
-TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
-                          int64_t ncols, int64_t d, float scale, float *s, int64_t lds) {
-    __m512 vs = _mm512_set1_ps(scale);
-    for (int64_t r = 0; r < rows; r += 4) {
-        int64_t nr = rows - r < 4 ? rows - r : 4;
-        const float *qr[4];
-        for (int64_t k = 0; k < 4; k++) qr[k] = q + (r + (k < nr ? k : 0)) * ldq;
-        int64_t j = 0;
-        for (; j + 32 <= ncols; j += 32) {
-            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
-                   a30 = a00, a31 = a00;
+/* One gather per panel row: lane i reads channel c of key j0 + i (lanes
+ * past n read nothing and write 0). */
+TARGET static void pack_keys(const float *k, int64_t ldk, int64_t n, int64_t d, float *kp) {
+    if (ldk > INT32_MAX / 16) { /* gather offsets are 32-bit */
+        rr_kernels_scalar.pack_keys(k, ldk, n, d, kp);
+        return;
+    }
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int32_t)ldk));
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        const __mmask16 m = tail_mask(n - j0);
+        const float *base = k + j0 * ldk;
+        float *panel = kp + j0 * d;
+        for (int64_t c = 0; c < d; c++)
+            _mm512_storeu_ps(panel + c * 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base + c, 4));
+    }
+}
+
+#define FMA2(a0, a1, b, k0, k1) (a0 = _mm512_fmadd_ps(b, k0, a0), a1 = _mm512_fmadd_ps(b, k1, a1))
+
+/* 8 query rows x 32 key columns (two panels) per tile: 16 accumulators,
+ * each pair of key loads feeds 8 rows; a last single-panel tile. */
+TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
+                          float scale, float *s, int64_t lds) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int64_t r = 0; r < rows; r += 8) {
+        const int64_t nr = rows - r < 8 ? rows - r : 8;
+        /* rows past the end repeat row r (computed, not stored) */
+        const float *q0 = q + r * ldq, *q1 = q0 + (nr > 1) * ldq, *q2 = q0 + (nr > 2) * 2 * ldq,
+                    *q3 = q0 + (nr > 3) * 3 * ldq, *q4 = q0 + (nr > 4) * 4 * ldq, *q5 = q0 + (nr > 5) * 5 * ldq,
+                    *q6 = q0 + (nr > 6) * 6 * ldq, *q7 = q0 + (nr > 7) * 7 * ldq;
+        for (int64_t j = 0; j < ncols; j += 32) {
+            const int two = j + 32 <= ncols; /* else one panel: the second is the first again */
+            const float *k0p = kp + j * d, *k1p = two ? k0p + 16 * d : k0p;
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+                   a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
             for (int64_t c = 0; c < d; c++) {
-                __m512 k0 = _mm512_loadu_ps(kt + c * ldk + j), k1 = _mm512_loadu_ps(kt + c * ldk + j + 16);
-                __m512 b = _mm512_set1_ps(qr[0][c]);
-                a00 = _mm512_fmadd_ps(b, k0, a00); a01 = _mm512_fmadd_ps(b, k1, a01);
-                b = _mm512_set1_ps(qr[1][c]);
-                a10 = _mm512_fmadd_ps(b, k0, a10); a11 = _mm512_fmadd_ps(b, k1, a11);
-                b = _mm512_set1_ps(qr[2][c]);
-                a20 = _mm512_fmadd_ps(b, k0, a20); a21 = _mm512_fmadd_ps(b, k1, a21);
-                b = _mm512_set1_ps(qr[3][c]);
-                a30 = _mm512_fmadd_ps(b, k0, a30); a31 = _mm512_fmadd_ps(b, k1, a31);
+                const __m512 k0 = _mm512_loadu_ps(k0p + c * 16), k1 = _mm512_loadu_ps(k1p + c * 16);
+                FMA2(a00, a01, _mm512_set1_ps(q0[c]), k0, k1);
+                FMA2(a10, a11, _mm512_set1_ps(q1[c]), k0, k1);
+                FMA2(a20, a21, _mm512_set1_ps(q2[c]), k0, k1);
+                FMA2(a30, a31, _mm512_set1_ps(q3[c]), k0, k1);
+                FMA2(a40, a41, _mm512_set1_ps(q4[c]), k0, k1);
+                FMA2(a50, a51, _mm512_set1_ps(q5[c]), k0, k1);
+                FMA2(a60, a61, _mm512_set1_ps(q6[c]), k0, k1);
+                FMA2(a70, a71, _mm512_set1_ps(q7[c]), k0, k1);
             }
-            __m512 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                                      {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
             for (int64_t k = 0; k < nr; k++) {
                 _mm512_storeu_ps(s + (r + k) * lds + j, _mm512_mul_ps(acc[k][0], vs));
-                _mm512_storeu_ps(s + (r + k) * lds + j + 16, _mm512_mul_ps(acc[k][1], vs));
+                if (two) _mm512_storeu_ps(s + (r + k) * lds + j + 16, _mm512_mul_ps(acc[k][1], vs));
             }
-        }
-        for (; j < ncols; j += 16) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t c = 0; c < d; c++) {
-                __m512 k0 = _mm512_loadu_ps(kt + c * ldk + j);
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[0][c]), k0, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[1][c]), k0, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[2][c]), k0, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[3][c]), k0, a3);
-            }
-            __m512 acc[4] = {a0, a1, a2, a3};
-            for (int64_t k = 0; k < nr; k++) _mm512_storeu_ps(s + (r + k) * lds + j, _mm512_mul_ps(acc[k], vs));
         }
     }
 }
@@ -235,6 +249,7 @@ const rr_kernels_t rr_kernels_avx512 = {
     .add_layernorm = add_layernorm,
     .gelu = gelu,
     .softmax = softmax,
+    .pack_keys = pack_keys,
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,

@@ -35,12 +35,18 @@ static void softmax(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
-static void scores(const float *q, int64_t ldq, int64_t rows, const float *kt, int64_t ldk,
-                   int64_t ncols, int64_t d, float scale, float *s, int64_t lds) {
+static void pack_keys(const float *k, int64_t ldk, int64_t n, int64_t d, float *kp) {
+    const int64_t n16 = (n + 15) & ~(int64_t)15;
+    for (int64_t j = 0; j < n16; j++)
+        for (int64_t c = 0; c < d; c++) kp[RR_KEY_PANEL_AT(j, c, d)] = j < n ? k[j * ldk + c] : 0.0f;
+}
+
+static void scores(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
+                   float scale, float *s, int64_t lds) {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < ncols; j++) {
             float acc = 0;
-            for (int64_t c = 0; c < d; c++) acc += q[r * ldq + c] * kt[c * ldk + j];
+            for (int64_t c = 0; c < d; c++) acc += q[r * ldq + c] * kp[RR_KEY_PANEL_AT(j, c, d)];
             s[r * lds + j] = acc * scale;
         }
 }
@@ -84,6 +90,7 @@ const rr_kernels_t rr_kernels_scalar = {
     .add_layernorm = add_layernorm,
     .gelu = gelu,
     .softmax = softmax,
+    .pack_keys = pack_keys,
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,
