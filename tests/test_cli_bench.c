@@ -43,7 +43,8 @@ static void check_line(json_t *j, double pairs, double tokens) {
     static const char *fields[] = {"model", "workload", "compute", "precision", "threads", "layers", "runs",
                                    "pairs", "tokens", "pairs_per_s", "pairs_per_s_min", "pairs_per_s_max",
                                    "tokens_per_s", "gflops_per_s", "gemm_ceiling_gflops", "fraction_of_ceiling",
-                                   "gemm_batch_m", "gemm_at_batch_m_gflops", "peak_rss_mb", "load_s"};
+                                   "gemm_batch_m", "gemm_at_batch_m_gflops", "peak_rss_mb", "load_s",
+                                   "forward_s", "gemm_s", "attention_s", "other_s", "linear_gflops_per_s"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         CHECK_MSG(json_object_get(j, fields[i]) != NULL, "missing field %s", fields[i]);
     CHECK(num(j, "pairs") == pairs);
@@ -55,6 +56,16 @@ static void check_line(json_t *j, double pairs, double tokens) {
     CHECK(num(j, "gemm_ceiling_gflops") > 0 && num(j, "gemm_at_batch_m_gflops") > 0);
     CHECK_NEAR(num(j, "fraction_of_ceiling"), num(j, "gflops_per_s") / num(j, "gemm_ceiling_gflops"), 1e-3);
     CHECK(num(j, "peak_rss_mb") > 0 && num(j, "load_s") > 0);
+    /* The time split: GEMM and attention run inside the forward pass, one
+     * after the other, so they add up to at most its time (4-digit JSON
+     * rounding aside), and a forward pass is at most a whole run. */
+    double fwd = num(j, "forward_s"), gemm = num(j, "gemm_s"), attn = num(j, "attention_s");
+    CHECK_MSG(gemm > 0 && attn > 0 && gemm + attn <= fwd + 2e-4, "gemm %g + attention %g vs forward %g", gemm, attn,
+              fwd);
+    CHECK_NEAR(num(j, "other_s"), fwd - gemm - attn, 2e-4);
+    CHECK_MSG(fwd <= pairs / num(j, "pairs_per_s_min") + 1e-3, "forward %g s, slowest run %g s", fwd,
+              pairs / num(j, "pairs_per_s_min"));
+    CHECK(num(j, "linear_gflops_per_s") > 0);
 }
 
 TEST(workload_w3) {

@@ -8,7 +8,12 @@
  * pairs_per_s_min/max, tokens_per_s, gflops_per_s (useful FLOPs as in
  * ../shared/bench/README.md), gemm_ceiling_gflops (oneDNN GEMM M=8192,
  * K=1024, N=4096 at the same precision, measured in this run),
- * fraction_of_ceiling, peak_rss_mb, load_s. */
+ * fraction_of_ceiling, peak_rss_mb, load_s; and where the time went, per
+ * timed run (means): forward_s, gemm_s (inside the GEMM library),
+ * attention_s, other_s (the rest: conversions, (de)quantization, GELU,
+ * LayerNorm, embeddings; tokenization in text mode sits outside forward_s),
+ * and linear_gflops_per_s (the linear layers' FLOPs over gemm_s: the GEMM
+ * library's own speed inside the engine). */
 #include <jansson.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "engine/engine.h"
 #include "engine/gemm.h"
 
 static void usage(FILE *f) {
@@ -134,10 +140,15 @@ static rerank_status_t run_once(rerank_model_t *m, const workload_t *w, const re
     return RERANK_OK;
 }
 
-/* Useful FLOPs of a pair of n tokens (../shared/bench/README.md). */
+/* Useful FLOPs of a pair of n tokens (../shared/bench/README.md): the
+ * linear layers plus attention's two [n, n] x [n, d] products per head. */
+static double attention_flops(const rerank_model_info_t *info, int32_t layers, double n) {
+    return 2 * 2 * n * n * (double)info->hidden_size * layers;
+}
+
 static double pair_flops(const rerank_model_info_t *info, int32_t layers, double n) {
     double H = info->hidden_size, I = info->intermediate_size;
-    return (2 * n * (4 * H * H + 2 * H * I) + 2 * 2 * n * n * H) * layers;
+    return 2 * n * (4 * H * H + 2 * H * I) * layers + attention_flops(info, layers, n);
 }
 
 int rr_cmd_bench(int argc, char **argv) {
@@ -189,6 +200,8 @@ int rr_cmd_bench(int argc, char **argv) {
     float *scores = calloc(w.n_pairs, sizeof *scores);
     double *times = calloc((size_t)runs, sizeof *times);
     rerank_status_t st = run_once(m, &w, &o, scores); /* warm-up */
+    rr_profile_t prof0, prof1;
+    rr_model_profile(m, &prof0);
     for (int r = 0; r < runs && !st; r++) {
         double a = now();
         st = run_once(m, &w, &o, scores);
@@ -201,12 +214,14 @@ int rr_cmd_bench(int argc, char **argv) {
         free(scores); free(times);
         return 1;
     }
+    rr_model_profile(m, &prof1);
     /* Token counts: from the workload, or re-tokenized for text mode. */
-    double tokens = 0, flops = 0;
+    double tokens = 0, flops = 0, attn_flops = 0;
     if (w.pairs) {
         for (size_t i = 0; i < w.n_pairs; i++) {
             tokens += w.pairs[i].n;
             flops += pair_flops(&info, run_layers, w.pairs[i].n);
+            attn_flops += attention_flops(&info, run_layers, w.pairs[i].n);
         }
     } else {
         rerank_encoding_t enc = {0};
@@ -215,6 +230,7 @@ int rr_cmd_bench(int argc, char **argv) {
                                       info.max_positions < 512 ? info.max_positions : 512, RERANK_TRUNC_FLAG, &enc)) {
                 tokens += (double)enc.n;
                 flops += pair_flops(&info, run_layers, (double)enc.n);
+                attn_flops += attention_flops(&info, run_layers, (double)enc.n);
             }
         rerank_encoding_free(&enc);
     }
@@ -250,10 +266,15 @@ int rr_cmd_bench(int argc, char **argv) {
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
-           ", \"gemm_batch_m\": %lld, \"gemm_at_batch_m_gflops\": %.2f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f}\n",
+           ", \"gemm_batch_m\": %lld, \"gemm_at_batch_m_gflops\": %.2f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f",
            rerank_precision_str(mo.precision), nthr, run_layers, runs, w.n_pairs, tokens, (double)w.n_pairs / med,
            (double)w.n_pairs / times[runs - 1], (double)w.n_pairs / times[0], tokens / med, gflops, ceiling,
            ceiling > 0 ? gflops / ceiling : 0.0, (long long)batch_m, at_m, (double)ru.ru_maxrss / 1024.0, load_s);
+    const double fwd = (prof1.forward_s - prof0.forward_s) / runs, gemm = (prof1.gemm_s - prof0.gemm_s) / runs,
+                 attn = (prof1.attention_s - prof0.attention_s) / runs;
+    printf(", \"forward_s\": %.4f, \"gemm_s\": %.4f, \"attention_s\": %.4f, \"other_s\": %.4f"
+           ", \"linear_gflops_per_s\": %.2f}\n",
+           fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? (flops - attn_flops) / gemm / 1e9 : 0.0);
     rerank_model_free(m);
     workload_free(&w);
     free(scores);

@@ -20,6 +20,14 @@ typedef struct rr_backend_opts {
     int threads; /* CPU threads the forward pass may use  */
 } rr_backend_opts_t;
 
+/* Where a backend's forward passes spent their time, in seconds summed
+ * since it was created (wall clock of the calling thread). */
+typedef struct rr_profile {
+    double forward_s;   /* whole forward passes                          */
+    double gemm_s;      /* inside the GEMM library (the linear layers)   */
+    double attention_s; /* scores, softmax and weighted sums             */
+} rr_profile_t;
+
 typedef struct rr_backend {
     const char *name; /* "cpu", "cuda" */
     /* Prepare to run `cfg` with weights `w`; both outlive the context. */
@@ -31,6 +39,8 @@ typedef struct rr_backend {
     void (*destroy)(void *ctx); /* NULL-safe */
     /* What the linear layers compute in ("fp32", "bf16", "int8", "fp16"). */
     const char *(*compute)(const void *ctx);
+    /* Time spent so far (NULL: the backend does not measure it). */
+    void (*profile)(const void *ctx, rr_profile_t *p);
 } rr_backend_t;
 
 extern const rr_backend_t rr_backend_cpu;  /* engine/cpu_backend.c  */

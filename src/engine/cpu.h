@@ -44,6 +44,7 @@ typedef struct rr_cpu {
     rr_cpu_layer_t *layer; /* [layers] */
     rr_linear_t head_dense; /* always fp32 */
     rr_scratch_t s;
+    double forward_s, attention_s; /* time spent so far (rr_profile_t) */
 } rr_cpu_t;
 
 rerank_status_t rr_cpu_forward(void *ctx, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,

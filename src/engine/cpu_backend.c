@@ -100,7 +100,13 @@ static const char *cpu_compute(const void *ctx) {
     return rerank_precision_str(c->layer[0].qkv.prec);
 }
 
+static void cpu_profile(const void *ctx, rr_profile_t *p) {
+    const rr_cpu_t *c = ctx;
+    *p = (rr_profile_t){.forward_s = c->forward_s, .gemm_s = rr_gemm_seconds(c->gemm), .attention_s = c->attention_s};
+}
+
 const rr_backend_t rr_backend_cpu = {
+    .profile = cpu_profile,
     .compute = cpu_compute,
     .name = "cpu",
     .create = cpu_create,

@@ -27,6 +27,9 @@ struct rerank_model {
     pthread_mutex_t lock; /* one forward pass at a time                  */
 };
 
+/* The backend's time split so far (zeros where it does not measure). */
+void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
+
 /* rr_model_load flags. */
 #define RR_LOAD_NO_TOKENIZER 1 /* tests: load without tokenizer.json */
 

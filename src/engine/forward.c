@@ -174,6 +174,7 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
     const int64_t H = c->hidden;
     const int threads = omp_get_max_threads();
     rerank_status_t st;
+    const double t_start = omp_get_wtime();
 
     /* Lay the pairs out back to back, longest first. */
     int64_t tokens = 0, max_n = 0;
@@ -209,7 +210,9 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
             /* Self-attention projections over all the chunk's tokens: one GEMM. */
             if ((st = LINEAR(L->qkv, xc, n, RR_EPI_NONE, qkv))) return st;
             /* Scaled dot-product attention within each pair. */
+            const double ta = omp_get_wtime();
             attention(m, sp + p0, p1 - p0, qkv, ctx);
+            m->attention_s += omp_get_wtime() - ta;
             /* Output projection + residual (fused into the GEMM), LayerNorm. */
             if ((st = LINEAR(L->attn_out, ctx, n, RR_EPI_ACC, xc))) return st;
             layernorm_rows(m, xc, n, &N->attn_norm);
@@ -228,5 +231,6 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
         for (int64_t j = 0; j < H; j++) acc += (double)w->head_out.w.p[j] * tanh((double)hid[p * H + j]);
         logits[sp[p].idx] = (float)acc;
     }
+    m->forward_s += omp_get_wtime() - t_start;
     return RERANK_OK;
 }

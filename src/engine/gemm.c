@@ -31,7 +31,10 @@ struct rr_gemm {
     rr_buf_t tmp;    /* int8 residual layers: raw output [m, out]          */
     rr_buf_t act2, ascale2, azero2; /* int8 FFN: the quantized GELU output  */
     rr_buf_t rows;   /* int8 FFN: one row of floats per thread             */
+    double exec_s;   /* seconds in matmuls (rr_gemm_seconds)               */
 };
+
+double rr_gemm_seconds(const rr_gemm_t *g) { return g->exec_s; }
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
     *out = NULL;
@@ -154,6 +157,7 @@ static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_
     dnnl_status_t s;
     int n = 0;
     dnnl_exec_arg_t args[5];
+    const double t0 = omp_get_wtime();
     if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(p->prec), dnnl_ab)) ||
         (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)) ||
         (s = dnnl_memory_create(&ms, &src_md, g->eng, (void *)x)) ||
@@ -173,6 +177,7 @@ static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_
     }
     if ((s = dnnl_primitive_execute(p->p, g->stream, n, args))) goto done;
     s = dnnl_stream_wait(g->stream);
+    g->exec_s += omp_get_wtime() - t0;
 done:
     if (ms) dnnl_memory_destroy(ms);
     if (mw) dnnl_memory_destroy(mw);

@@ -40,6 +40,8 @@ typedef struct rr_linear {
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out);
 void rr_gemm_free(rr_gemm_t *g);
+/* Seconds spent in oneDNN matmuls through g so far. */
+double rr_gemm_seconds(const rr_gemm_t *g);
 
 /* Describe W [out, in] (row-major, PyTorch layout) and b [out] as a layer
  * computing at `prec`: converts or quantizes the weights once. */

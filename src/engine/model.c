@@ -34,6 +34,13 @@ rerank_score_options_t rerank_score_options_default(void) {
         .max_length = 0, .truncation = RERANK_TRUNC_FLAG, .layers = 0, .normalize = 0, .direction = RERANK_TRUNC_RIGHT};
 }
 
+void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
+    *p = (rr_profile_t){0};
+    pthread_mutex_lock(&m->lock);
+    if (m->backend && m->backend->profile) m->backend->profile(m->ctx, p);
+    pthread_mutex_unlock(&m->lock);
+}
+
 /* Validate options; pick the backend and device index from o->device:
  * NULL or "cpu", "cuda" (= cuda:0) or "cuda:N". */
 static rerank_status_t check_options(const rerank_model_options_t *o, const rr_backend_t **backend, int *device) {

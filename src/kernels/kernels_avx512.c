@@ -12,9 +12,11 @@ static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-/* Same approximation as exp8 in kernels_avx2.c. */
+/* Same approximation as exp8 in kernels_avx2.c; vscalefps applies 2^n
+ * (and overflows to inf past 88.7), so only the low end is clamped, where
+ * results would turn subnormal. */
 TARGET static inline __m512 exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -26,8 +28,7 @@ TARGET static inline __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    return _mm512_scalef_ps(p, n);
 }
 
 TARGET static void add_layernorm(float *x, const float *res, const float *g, const float *b, int64_t h,
@@ -219,16 +220,30 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
     float z = nearbyintf(-lo * inv);
-    __m512 vi = _mm512_set1_ps(inv), vz = _mm512_set1_ps(z), v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
-    for (int64_t i = 0; i < k; i += 16) {
-        __mmask16 m = tail_mask(k - i);
-        __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vz), v0), v255); /* NaN -> 0 */
-        _mm512_mask_cvtepi32_storeu_epi8(q + i, m, _mm512_cvtps_epi32(v));
+    /* round(x / scale) + zero in integers: vcvtps2dq rounds half to even
+     * like nearbyintf, and turns NaN (and inf * 0) into INT_MIN, which the
+     * clamp sends to 0 as the reference does. Finite sums stay within
+     * [-1, 256], so the saturating packs are the clamp. */
+    const int32_t zi = (int32_t)z;
+    const __m512 vi = _mm512_set1_ps(inv);
+    const __m512i vz = _mm512_set1_epi32(zi), lo8 = _mm512_setzero_si512(), hi8 = _mm512_set1_epi32(255);
+    /* packus works within 128-bit lanes: put the 4-byte groups back in order */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#define QROUND(off) _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i + (off)), vi)), vz)
+    int64_t i = 0;
+    for (; i + 64 <= k; i += 64) {
+        const __m512i ab = _mm512_packus_epi32(QROUND(0), QROUND(16)), cd = _mm512_packus_epi32(QROUND(32), QROUND(48));
+        _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd)));
+    }
+#undef QROUND
+    for (; i < k; i += 16) {
+        const __mmask16 m = tail_mask(k - i);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi));
+        v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, vz), lo8), hi8);
+        _mm512_mask_cvtepi32_storeu_epi8(q + i, m, v);
     }
     *scale = s;
-    *zero = (int32_t)z;
+    *zero = zi;
 }
 
 TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
