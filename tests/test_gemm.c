@@ -102,6 +102,43 @@ TEST(ffn_matches_two_linears) {
     rr_gemm_free(g);
 }
 
+/* rr_linear_raw finished as *raw says equals rr_linear with no epilogue,
+ * bit for bit, in every precision (fp32/bf16 report nothing to finish). */
+TEST(linear_raw_matches_linear) {
+    rr_gemm_t *g = NULL;
+    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    if (!g) return;
+    enum { IN = 96, OUT = 80, MMAX = 300 };
+    float *w = malloc(sizeof(float) * OUT * IN), *b = malloc(sizeof(float) * OUT), *x = malloc(sizeof(float) * MMAX * IN),
+          *y1 = malloc(sizeof(float) * MMAX * OUT), *y2 = malloc(sizeof(float) * MMAX * OUT);
+    for (int i = 0; i < OUT * IN; i++) w[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < OUT; i++) b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < MMAX * IN; i++) x[i] = frand(-2, 2);
+    const rr_kernels_t *k = rr_kernels();
+    int ms[] = {1, 7, 300};
+    for (int p = 0; p < 3; p++) {
+        rr_linear_t L;
+        rerank_precision_t prec = (rerank_precision_t)p;
+        CHECK(rr_linear_init(g, &L, w, b, OUT, IN, prec) == RERANK_OK);
+        for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+            int m = ms[t];
+            rr_raw_out_t raw;
+            CHECK(rr_linear(g, &L, x, m, RR_EPI_NONE, y1) == RERANK_OK);
+            CHECK(rr_linear_raw(g, &L, x, m, y2, &raw) == RERANK_OK);
+            CHECK_MSG((raw.scale != NULL) == (L.prec == RERANK_PRECISION_INT8), "%s: raw output reported %s",
+                      rerank_precision_str(prec), raw.scale ? "unfinished" : "finished");
+            for (int r = 0; raw.scale && r < m; r++)
+                k->dequant(y2 + r * OUT, y2 + r * OUT, raw.wzero, (float)raw.zero[r], raw.scale[r], raw.b, OUT, 0);
+            int diff = 0;
+            for (int i = 0; i < m * OUT; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
+            CHECK_MSG(diff == 0, "%s m=%d: %d of %d outputs differ", rerank_precision_str(prec), m, diff, m * OUT);
+        }
+        rr_linear_release(&L);
+    }
+    free(w); free(b); free(x); free(y1); free(y2);
+    rr_gemm_free(g);
+}
+
 TEST(quantize_rows) {
     float x[2][5] = {{0, 1, -2, 0.5f, 2}, {0, 0, 0, 0, 0}};
     int8_t q[2][5];
@@ -179,6 +216,7 @@ int main(void) {
     printf("  int8 weight range here: +-%.0f\n", rr_gemm_int8_weight_qmax());
     RUN(linear_all_precisions);
     RUN(ffn_matches_two_linears);
+    RUN(linear_raw_matches_linear);
     RUN(quantize_rows);
     RUN(quantize_rows_u8);
     RUN(int8_without_vnni);

@@ -9,6 +9,9 @@
 
 /* Query rows per attention block: one block's scores (QB x n) per thread. */
 #define RR_ATTN_QB 64
+/* Floats of attention scratch per thread for head size d and n16 keys:
+ * key panels, q, k and v rows [n16, d] each, one block of scores. */
+#define RR_ATTN_SCRATCH(d, n16) ((4 * (d) + RR_ATTN_QB) * (n16))
 
 /* A layer runs over chunks of whole pairs of about this many tokens per
  * thread, one chunk after another: the chunk's GEMM outputs ([n, 4H]
@@ -32,7 +35,7 @@ typedef struct rr_scratch {
     rr_buf_t qkv;        /* one chunk's attention projections [n, 3H]: q | k | v */
     rr_buf_t ctx;        /* one chunk's attention output [n, H]           */
     rr_buf_t ffn;        /* one chunk's FFN intermediate [n, I]           */
-    rr_buf_t attn;       /* per thread: keys [n16 / 16][d][16], V [n16, d], scores [QB, n16] */
+    rr_buf_t attn;       /* per thread: RR_ATTN_SCRATCH floats            */
     rr_buf_t pairs;      /* per pair: start offset + length               */
     rr_buf_t head;       /* first-token states and head hidden [P, H] x 2 */
 } rr_scratch_t;

@@ -37,7 +37,7 @@ static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t chunk, size_t 
         (st = rr_buf_reserve(&s->qkv, chunk * 3 * H * f, "query/key/value")) ||
         (st = rr_buf_reserve(&s->ctx, chunk * H * f, "context")) ||
         (st = rr_buf_reserve(&s->ffn, chunk * I * f, "ffn")) ||
-        (st = rr_buf_reserve(&s->attn, (size_t)threads * (2 * (size_t)c->head_dim + RR_ATTN_QB) * n16 * f,
+        (st = rr_buf_reserve(&s->attn, (size_t)threads * RR_ATTN_SCRATCH((size_t)c->head_dim, n16) * f,
                              "attention")) ||
         (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
         return st;
@@ -118,15 +118,31 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
     }
 }
 
+/* Rows [0, n) of one head's q, k or v (row j at src + j * ld, d columns)
+ * into dst [n, d]: copied, or for int8 dequantized on the way (token i0 + j
+ * of the chunk, columns col.. of the layer's output). */
+static void load_head_rows(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t ld, int64_t n,
+                           int64_t d, int64_t i0, int64_t col, float *dst) {
+    for (int64_t j = 0; j < n; j++) {
+        if (raw->scale)
+            k->dequant(dst + j * d, src + j * ld, raw->wzero + col, (float)raw->zero[i0 + j], raw->scale[i0 + j],
+                       raw->b + col, d, 0);
+        else
+            memcpy(dst + j * d, src + j * ld, (size_t)d * sizeof *dst);
+    }
+}
+
 /* ctx = softmax(q k^T / sqrt(d)) v for every pair and head of a chunk
- * (qkv and ctx start at the chunk's first token); each thread holds one
- * head's keys (in panels) and values and one block of RR_ATTN_QB score
- * rows at a time. */
-static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const float *qkv, float *ctx) {
+ * (qkv and ctx start at the chunk's first token; `raw` says whether qkv
+ * still needs its int8 dequantization). Each thread copies one head's
+ * q, k and v rows out of the [n, 3H] rows they sit in (3H floats apart:
+ * no prefetcher follows that), keys then packed in panels, and holds one
+ * block of RR_ATTN_QB score rows at a time. */
+static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const float *qkv, const rr_raw_out_t *raw,
+                      float *ctx) {
     const rr_config_t *c = m->cfg;
     const rr_kernels_t *k = rr_kernels();
     const int64_t H = c->hidden, d = c->head_dim, heads = c->heads, ld = 3 * H; /* qkv row: q | k | v */
-    const float *q = qkv, *kk = qkv + H, *v = qkv + 2 * H;
     const int64_t t0 = sp[0].start, max_n = sp[0].n; /* longest first */
     const int64_t n16max = (max_n + 15) & ~(int64_t)15;
     const float scale = 1.0f / sqrtf((float)d);
@@ -135,21 +151,20 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const
 #pragma omp parallel for schedule(dynamic, 1) if (items * max_n * max_n * d >= RR_PAR_MIN_WORK)
     for (int64_t it = 0; it < items; it++) {
         const int64_t p = it / heads, h = it % heads, n = sp[p].n, n16 = (n + 15) & ~(int64_t)15;
-        float *kp = scratch + (int64_t)omp_get_thread_num() * (2 * d + RR_ATTN_QB) * n16max; /* panels */
-        float *vh = kp + d * n16;                                                             /* [n, d]   */
-        float *s = vh + d * n16;                                                              /* [QB, n16] */
-        const int64_t base = (sp[p].start - t0) * ld + h * d; /* this pair's first token, this head's columns */
-        const int64_t obase = (sp[p].start - t0) * H + h * d; /* the same in ctx */
-        /* This head's keys in panels of 16, zero-padded. */
-        k->pack_keys(kk + base, ld, n, d, kp);
-        /* This head's V rows, contiguous: in place they sit 3H floats apart
-         * (12 KB for hidden 1024), all in the same few L1 sets. */
-        for (int64_t j = 0; j < n; j++) memcpy(vh + j * d, v + base + j * ld, (size_t)d * sizeof *vh);
+        float *kp = scratch + (int64_t)omp_get_thread_num() * RR_ATTN_SCRATCH(d, n16max); /* key panels */
+        float *qh = kp + d * n16, *kh = qh + d * n16, *vh = kh + d * n16;                  /* [n, d] each */
+        float *s = vh + d * n16;                                                          /* [QB, n16]  */
+        const int64_t i0 = sp[p].start - t0;          /* this pair's first token in the chunk */
+        const float *row = qkv + i0 * ld + h * d;     /* its q columns for this head */
+        load_head_rows(k, raw, row, ld, n, d, i0, h * d, qh);
+        load_head_rows(k, raw, row + H, ld, n, d, i0, H + h * d, kh);
+        load_head_rows(k, raw, row + 2 * H, ld, n, d, i0, 2 * H + h * d, vh);
+        k->pack_keys(kh, d, n, d, kp);
         for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
             const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
-            k->scores(q + base + r0 * ld, ld, rows, kp, n16, d, scale, s, n16);
+            k->scores(qh + r0 * d, d, rows, kp, n16, d, scale, s, n16);
             for (int64_t r = 0; r < rows; r++) k->softmax(s + r * n16, n);
-            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + obase + r0 * H, H);
+            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + (i0 + r0) * H + h * d, H);
         }
     }
 }
@@ -207,11 +222,13 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
             p1 = chunk_end(sp, n_pairs, p0, budget);
             const int64_t n = chunk_tokens(sp, p0, p1);
             float *xc = x + sp[p0].start * H; /* this chunk's hidden states */
-            /* Self-attention projections over all the chunk's tokens: one GEMM. */
-            if ((st = LINEAR(L->qkv, xc, n, RR_EPI_NONE, qkv))) return st;
+            /* Self-attention projections over all the chunk's tokens: one GEMM
+             * (int8: left raw, dequantized by attention as it reads them). */
+            rr_raw_out_t raw;
+            if ((st = rr_linear_raw(m->gemm, &L->qkv, xc, n, qkv, &raw))) return st;
             /* Scaled dot-product attention within each pair. */
             const double ta = omp_get_wtime();
-            attention(m, sp + p0, p1 - p0, qkv, ctx);
+            attention(m, sp + p0, p1 - p0, qkv, &raw, ctx);
             m->attention_s += omp_get_wtime() - ta;
             /* Output projection + residual (fused into the GEMM), LayerNorm. */
             if ((st = LINEAR(L->attn_out, ctx, n, RR_EPI_ACC, xc))) return st;

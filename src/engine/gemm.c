@@ -362,6 +362,21 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
     return RERANK_OK;
 }
 
+rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
+                              rr_raw_out_t *raw) {
+    *raw = (rr_raw_out_t){0};
+    if (L->prec != RERANK_PRECISION_INT8) return rr_linear(g, L, x, m, RR_EPI_NONE, y);
+    if (m <= 0) return RERANK_OK;
+    prim_t *p;
+    const void *src;
+    rerank_status_t st;
+    if ((st = get_prim(g, L->out, L->in, RR_EPI_NONE, L->prec, &p))) return st;
+    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", L->in, L->out);
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = exec(g, p, src, m, L->wq, NULL, L->wscale, y))) return st;
+    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wzero = L->wzero, .b = L->b};
+    return RERANK_OK;
+}
+
 /* y += down(gelu(up(x))). fp32/bf16: two rr_linear calls through `ffn`.
  * int8: up's raw output (in `ffn`) is dequantized, biased, GELU'd and
  * requantized for `down` row by row in a per-thread row buffer, so the

@@ -53,6 +53,21 @@ void rr_linear_release(rr_linear_t *L);
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y);
 
+/* How to finish a layer's raw int8 output: y = (raw - zero[t] * wzero[c])
+ * * scale[t] + b[c] for token t, column c. scale == NULL: nothing to do. */
+typedef struct rr_raw_out {
+    const float *scale;   /* per token [m], or NULL */
+    const int32_t *zero;  /* per token [m]          */
+    const float *wzero;   /* per column [out]       */
+    const float *b;       /* per column [out]       */
+} rr_raw_out_t;
+
+/* y[m, out] = x W^T + b, except that an int8 layer leaves its raw GEMM
+ * output in y and says in *raw how to finish it (the token arrays live in
+ * g: valid until the next call on g). fp32 / bf16: y is final. */
+rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
+                              rr_raw_out_t *raw);
+
 /* The feed-forward block: y[m, down.out] += down(gelu(up(x))), `ffn`
  * [m, up.out] scratch. Equal to rr_linear(up, GELU, ffn) then
  * rr_linear(down, ACC, y); in int8 the GELU output is requantized row by
