@@ -199,6 +199,39 @@ TEST(conversions) {
 /* Same bytes, scale and zero point as the reference for every variant:
  * lengths around the vector widths, one-sided, constant and empty-range
  * rows, and rows holding NaN and infinities. */
+/* Every variant rounds to bf16 exactly as rr_f32_to_bf16: ties both ways,
+ * values that round up into the next binade or to inf, subnormals, signed
+ * zeros, inf and NaNs (signalling ones come back quiet); writes n values. */
+TEST(to_bf16) {
+    enum { N = 1037 };
+    static float x[N];
+    static uint16_t y0[N + 1], y1[N + 1];
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu,
+                                0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffa00000u,
+                                0x00000001u, 0x807fffffu, 0x3fffffffu, 0x00008000u};
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int i = 0; i < N; i++) {
+            uint32_t b = i < (int)(sizeof special / sizeof *special) ? special[i] : (uint32_t)rand() * 2654435761u;
+            if (i % 7 == 3) b = (b & 0xffff0000u) | 0x8000u; /* exact tie */
+            memcpy(&x[i], &b, 4);
+        }
+        int ns[] = {1, 7, 8, 9, 16, 17, 100, N};
+        for (size_t t = 0; t < sizeof ns / sizeof *ns; t++) {
+            int n = ns[t], diff = -1;
+            memset(y0, 0xAA, sizeof y0);
+            memset(y1, 0xAA, sizeof y1);
+            rr_kernels_scalar.to_bf16(x, n, y0);
+            k->to_bf16(x, n, y1);
+            for (int i = 0; i < n && diff < 0; i++)
+                if (y0[i] != y1[i] || y0[i] != rr_f32_to_bf16(x[i])) diff = i;
+            CHECK_MSG(diff < 0, "%s n=%d: element %d is %04x, reference %04x", k->name, n, diff, diff < 0 ? 0 : y1[diff],
+                      diff < 0 ? 0 : y0[diff]);
+            CHECK_MSG(y1[n] == 0xAAAA, "%s n=%d: wrote past the end", k->name, n);
+        }
+    }
+}
+
 TEST(quantize_u8) {
     enum { K = 1031 };
     static float x[K];
@@ -279,6 +312,7 @@ int main(void) {
     RUN(softmax);
     RUN(pack_keys);
     RUN(attention_blocks);
+    RUN(to_bf16);
     RUN(quantize_u8);
     RUN(dequant);
     RUN(conversions);

@@ -249,8 +249,9 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
     if (prec == RERANK_PRECISION_BF16) {
         uint16_t *q = rr_malloc(n * sizeof *q);
         if (!q) return rr_error(RERANK_ERR_NOMEM, "out of memory converting a [%d, %d] layer to bf16", out, in);
+        const rr_kernels_t *k = rr_kernels();
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) q[i] = rr_f32_to_bf16(w[i]);
+        for (int32_t o = 0; o < out; o++) k->to_bf16(w + (size_t)o * in, in, q + (size_t)o * in);
         L->wq = q;
     } else {
         int8_t *q = rr_malloc(n);
@@ -319,8 +320,10 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
     } else if (L->prec == RERANK_PRECISION_BF16) {
         if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) return st;
         uint16_t *a = g->act.p;
+        const rr_kernels_t *k = rr_kernels();
+        const int64_t in = L->in;
 #pragma omp parallel for schedule(static) if (mk >= RR_PAR_MIN_WORK)
-        for (size_t i = 0; i < mk; i++) a[i] = rr_f32_to_bf16(x[i]);
+        for (int64_t r = 0; r < m; r++) k->to_bf16(x + r * in, in, a + r * in);
         *src = a;
     }
     return RERANK_OK;

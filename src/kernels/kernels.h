@@ -47,6 +47,9 @@ typedef struct rr_kernels {
      * scale) + zero, 0, 255) with NaN -> 0; rounding half to even. Every
      * variant gives the same bytes as the reference. */
     void (*quantize_u8)(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero);
+    /* n floats to bf16, rounding to nearest even, NaN kept quiet: the same
+     * bits as rr_f32_to_bf16 in every variant. */
+    void (*to_bf16)(const float *x, int64_t n, uint16_t *y);
     /* One row of n int8 GEMM outputs back to floats:
      * t = (raw[j] - zero * wz[j]) * scale + b[j]; y[j] = t, or y[j] += t if
      * accumulate. wz NULL: no zero-point term; b NULL: no bias; raw may be y. */

@@ -260,6 +260,25 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     *zero = (int32_t)z;
 }
 
+/* rr_f32_to_bf16 on 8 lanes (see the AVX-512 variant); the tail in scalar. */
+TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), abs = _mm256_set1_epi32(0x7fffffff),
+                  inf = _mm256_set1_epi32(0x7f800000), quiet = _mm256_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(x + i));
+        /* |b| > inf as signed compare: both sides are non-negative */
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, abs), inf);
+        const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
+        const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_add_epi32(bias, odd)), 16);
+        const __m256i qn = _mm256_or_si256(_mm256_srli_epi32(b, 16), quiet);
+        const __m256i v = _mm256_blendv_epi8(r, qn, nan); /* each lane <= 0xffff */
+        const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storeu_si128((__m128i *)(y + i), packed);
+    }
+    for (; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
                            int64_t n, int accumulate) {
     __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
@@ -286,5 +305,6 @@ const rr_kernels_t rr_kernels_avx2 = {
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,
+    .to_bf16 = to_bf16,
     .dequant = dequant,
 };

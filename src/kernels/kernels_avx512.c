@@ -246,6 +246,22 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     *zero = zi;
 }
 
+/* rr_f32_to_bf16 on 16 lanes: add 0x7fff plus the kept bit's parity, keep
+ * the high half; NaNs keep their high half with the quiet bit set. */
+TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), abs = _mm512_set1_epi32(0x7fffffff),
+                  inf = _mm512_set1_epi32(0x7f800000), quiet = _mm512_set1_epi32(0x40);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512i b = _mm512_maskz_loadu_epi32(m, x + i);
+        const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, abs), inf);
+        const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), one);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(bias, odd)), 16);
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), quiet);
+        _mm512_mask_cvtepi32_storeu_epi16(y + i, m, r);
+    }
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
                            int64_t n, int accumulate) {
     __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
@@ -268,5 +284,6 @@ const rr_kernels_t rr_kernels_avx512 = {
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,
+    .to_bf16 = to_bf16,
     .dequant = dequant,
 };

@@ -77,6 +77,10 @@ static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int
     *zero = (int32_t)z;
 }
 
+static void to_bf16(const float *x, int64_t n, uint16_t *y) {
+    for (int64_t i = 0; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
+}
+
 static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b, int64_t n,
                     int accumulate) {
     for (int64_t j = 0; j < n; j++) {
@@ -94,5 +98,6 @@ const rr_kernels_t rr_kernels_scalar = {
     .scores = scores,
     .weighted_sum = weighted_sum,
     .quantize_u8 = quantize_u8,
+    .to_bf16 = to_bf16,
     .dequant = dequant,
 };
