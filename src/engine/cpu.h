@@ -13,13 +13,18 @@
  * key panels, q, k and v rows [n16, d] each, one block of scores. */
 #define RR_ATTN_SCRATCH(d, n16) ((4 * (d) + RR_ATTN_QB) * (n16))
 
-/* A layer runs over chunks of whole pairs of about this many tokens per
- * thread, one chunk after another: the chunk's GEMM outputs ([n, 4H]
- * floats for the FFN) and attention inputs stay in the caches instead of
- * streaming through memory. On the full-size XLM-R, W1 int8, 2 threads,
- * one layer-wide chunk of 8192 tokens ran the up-projection GEMM and its
- * GELU pass 10-15 % slower than chunks of 1024-2048 tokens. */
-#define RR_CHUNK_TOKENS_PER_THREAD 512
+/* A layer runs over groups of whole pairs of about this many tokens per
+ * thread, one group after another: a group's GEMM outputs ([n, 4H] floats
+ * for the FFN) and attention inputs stay in the caches instead of
+ * streaming through memory. That pays where the GEMM is fast next to its
+ * output traffic (int8, bf16); fp32 GEMMs gain more from a large M.
+ * Full-size XLM-R, 2 threads, `rerank bench` one run each, rebuilt with
+ * other values: W1 int8, one 8192-token group 5.00 pairs/s; 2048 per
+ * thread 5.13; 1024: 5.17-5.20; 512: 5.25-5.40; 256: 5.26-5.29. bf16 W2,
+ * 512: 0.917, 4096: 0.902. fp32 W2, 512: 1.525, 4096: 1.645; W1 1.849 vs
+ * 1.874. */
+#define RR_GROUP_TOKENS_PER_THREAD 512
+#define RR_GROUP_TOKENS_PER_THREAD_FP32 4096
 
 typedef struct rr_cpu_layer {
     rr_linear_t qkv;       /* [3H, H]: query, key, value rows stacked (one GEMM) */
@@ -32,9 +37,9 @@ typedef struct rr_cpu_layer {
 
 typedef struct rr_scratch {
     rr_buf_t x;          /* hidden states [tokens, H]                     */
-    rr_buf_t qkv;        /* one chunk's attention projections [n, 3H]: q | k | v */
-    rr_buf_t ctx;        /* one chunk's attention output [n, H]           */
-    rr_buf_t ffn;        /* one chunk's FFN intermediate [n, I]           */
+    rr_buf_t qkv;        /* one group's attention projections [n, 3H]: q | k | v */
+    rr_buf_t ctx;        /* one group's attention output [n, H]           */
+    rr_buf_t ffn;        /* one group's FFN intermediate [n, I]           */
     rr_buf_t attn;       /* per thread: RR_ATTN_SCRATCH floats            */
     rr_buf_t pairs;      /* per pair: start offset + length               */
     rr_buf_t head;       /* first-token states and head hidden [P, H] x 2 */

@@ -12,7 +12,8 @@
 
 /* Tokens per forward pass: larger batches are split into chunks of whole
  * pairs (results never depend on batch composition). Bounds scratch memory
- * (~ tokens x (6 H + I) x 4 bytes: ~330 MB for bge-m3). */
+ * (the hidden states, tokens x H x 4 bytes: 64 MB for bge-m3, plus one
+ * layer group's buffers, see RR_GROUP_TOKENS_PER_THREAD). */
 #define RR_CHUNK_TOKENS 16384
 
 struct rerank_model {

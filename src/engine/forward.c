@@ -1,7 +1,8 @@
-/* forward.c — the fp32 forward pass of a BERT / XLM-RoBERTa cross-encoder
- * over a packed batch: the tokens of all pairs are concatenated (no
- * padding), every linear layer runs once over all of them, and attention
- * runs per pair and head.
+/* forward.c — the forward pass of a BERT / XLM-RoBERTa cross-encoder over
+ * a packed batch: the tokens of all pairs are concatenated (no padding);
+ * each layer runs group by group (whole pairs, RR_GROUP_TOKENS_PER_THREAD
+ * tokens per thread), every linear layer once over a group's tokens, and
+ * attention per pair and head.
  *
  *   x = LayerNorm(word[id] + pos[p] + type[t])                 embeddings
  *   for each layer:
@@ -26,17 +27,17 @@ typedef struct span {
     size_t idx;
 } span_t;
 
-/* Grow the scratch buffers for `tokens` rows in all, chunks of at most
- * `chunk` rows, `pairs` pairs of at most `max_n` tokens each. */
-static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t chunk, size_t pairs, int64_t max_n, int threads) {
+/* Grow the scratch buffers for `tokens` rows in all, groups of at most
+ * `group` rows, `pairs` pairs of at most `max_n` tokens each. */
+static rerank_status_t reserve(rr_cpu_t *m, size_t tokens, size_t group, size_t pairs, int64_t max_n, int threads) {
     const rr_config_t *c = m->cfg;
     rr_scratch_t *s = &m->s;
     size_t H = (size_t)c->hidden, I = (size_t)c->ffn, f = sizeof(float), n16 = ((size_t)max_n + 15) & ~(size_t)15;
     rerank_status_t st;
     if ((st = rr_buf_reserve(&s->x, tokens * H * f, "hidden")) ||
-        (st = rr_buf_reserve(&s->qkv, chunk * 3 * H * f, "query/key/value")) ||
-        (st = rr_buf_reserve(&s->ctx, chunk * H * f, "context")) ||
-        (st = rr_buf_reserve(&s->ffn, chunk * I * f, "ffn")) ||
+        (st = rr_buf_reserve(&s->qkv, group * 3 * H * f, "query/key/value")) ||
+        (st = rr_buf_reserve(&s->ctx, group * H * f, "context")) ||
+        (st = rr_buf_reserve(&s->ffn, group * I * f, "ffn")) ||
         (st = rr_buf_reserve(&s->attn, (size_t)threads * RR_ATTN_SCRATCH((size_t)c->head_dim, n16) * f,
                              "attention")) ||
         (st = rr_buf_reserve(&s->head, 2 * pairs * H * f, "head")))
@@ -65,15 +66,15 @@ static void pack_spans(const rerank_pair_t *pairs, size_t n_pairs, int64_t max_n
     }
 }
 
-/* The end of the chunk of pairs that starts at p0: whole pairs while they
+/* The end of the group of pairs that starts at p0: whole pairs while they
  * fit in `budget` tokens, and at least one. */
-static size_t chunk_end(const span_t *sp, size_t n_pairs, size_t p0, int64_t budget) {
+static size_t group_end(const span_t *sp, size_t n_pairs, size_t p0, int64_t budget) {
     size_t p1 = p0 + 1;
     while (p1 < n_pairs && sp[p1].start + sp[p1].n - sp[p0].start <= budget) p1++;
     return p1;
 }
 
-static int64_t chunk_tokens(const span_t *sp, size_t p0, size_t p1) {
+static int64_t group_tokens(const span_t *sp, size_t p0, size_t p1) {
     return sp[p1 - 1].start + sp[p1 - 1].n - sp[p0].start;
 }
 
@@ -120,7 +121,7 @@ static void embed(const rr_cpu_t *m, const rerank_pair_t *pairs, const span_t *s
 
 /* Rows [0, n) of one head's q, k or v (row j at src + j * ld, d columns)
  * into dst [n, d]: copied, or for int8 dequantized on the way (token i0 + j
- * of the chunk, columns col.. of the layer's output). */
+ * of the group, columns col.. of the layer's output). */
 static void load_head_rows(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t ld, int64_t n,
                            int64_t d, int64_t i0, int64_t col, float *dst) {
     for (int64_t j = 0; j < n; j++) {
@@ -132,8 +133,8 @@ static void load_head_rows(const rr_kernels_t *k, const rr_raw_out_t *raw, const
     }
 }
 
-/* ctx = softmax(q k^T / sqrt(d)) v for every pair and head of a chunk
- * (qkv and ctx start at the chunk's first token; `raw` says whether qkv
+/* ctx = softmax(q k^T / sqrt(d)) v for every pair and head of a group
+ * (qkv and ctx start at the group's first token; `raw` says whether qkv
  * still needs its int8 dequantization). Each thread copies one head's
  * q, k and v rows out of the [n, 3H] rows they sit in (3H floats apart:
  * no prefetcher follows that), keys then packed in panels, and holds one
@@ -154,7 +155,7 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const
         float *kp = scratch + (int64_t)omp_get_thread_num() * RR_ATTN_SCRATCH(d, n16max); /* key panels */
         float *qh = kp + d * n16, *kh = qh + d * n16, *vh = kh + d * n16;                  /* [n, d] each */
         float *s = vh + d * n16;                                                          /* [QB, n16]  */
-        const int64_t i0 = sp[p].start - t0;          /* this pair's first token in the chunk */
+        const int64_t i0 = sp[p].start - t0;          /* this pair's first token in the group */
         const float *row = qkv + i0 * ld + h * d;     /* its q columns for this head */
         load_head_rows(k, raw, row, ld, n, d, i0, h * d, qh);
         load_head_rows(k, raw, row + H, ld, n, d, i0, H + h * d, kh);
@@ -201,15 +202,17 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
         return st;
     span_t *sp = m->s.pairs.p;
     pack_spans(pairs, n_pairs, max_n, sp, (size_t *)(sp + n_pairs));
-    /* Each layer runs chunk by chunk: whole pairs, about `budget` tokens. */
-    const int64_t budget = (int64_t)RR_CHUNK_TOKENS_PER_THREAD * threads;
-    int64_t chunk_max = 0;
+    /* Each layer runs group by group: whole pairs, about `budget` tokens. */
+    const int64_t budget = (int64_t)threads * (m->layer[0].qkv.prec == RERANK_PRECISION_FP32
+                                                    ? RR_GROUP_TOKENS_PER_THREAD_FP32
+                                                    : RR_GROUP_TOKENS_PER_THREAD);
+    int64_t group_max = 0;
     for (size_t p0 = 0, p1; p0 < n_pairs; p0 = p1) {
-        p1 = chunk_end(sp, n_pairs, p0, budget);
-        int64_t t = chunk_tokens(sp, p0, p1);
-        chunk_max = t > chunk_max ? t : chunk_max;
+        p1 = group_end(sp, n_pairs, p0, budget);
+        int64_t t = group_tokens(sp, p0, p1);
+        group_max = t > group_max ? t : group_max;
     }
-    if ((st = reserve(m, (size_t)tokens, (size_t)chunk_max, n_pairs, max_n, threads))) return st;
+    if ((st = reserve(m, (size_t)tokens, (size_t)group_max, n_pairs, max_n, threads))) return st;
     float *x = m->s.x.p, *qkv = m->s.qkv.p, *ctx = m->s.ctx.p, *ffn = m->s.ffn.p;
 
     /* Embeddings: word + position + token type, LayerNorm. */
@@ -219,10 +222,10 @@ rerank_status_t rr_cpu_forward(void *state, const rerank_pair_t *pairs, size_t n
         const rr_layer_weights_t *N = &w->layer[l]; /* norms */
         const rr_cpu_layer_t *L = &m->layer[l];      /* linear layers */
         for (size_t p0 = 0, p1; p0 < n_pairs; p0 = p1) {
-            p1 = chunk_end(sp, n_pairs, p0, budget);
-            const int64_t n = chunk_tokens(sp, p0, p1);
-            float *xc = x + sp[p0].start * H; /* this chunk's hidden states */
-            /* Self-attention projections over all the chunk's tokens: one GEMM
+            p1 = group_end(sp, n_pairs, p0, budget);
+            const int64_t n = group_tokens(sp, p0, p1);
+            float *xc = x + sp[p0].start * H; /* this group's hidden states */
+            /* Self-attention projections over all the group's tokens: one GEMM
              * (int8: left raw, dequantized by attention as it reads them). */
             rr_raw_out_t raw;
             if ((st = rr_linear_raw(m->gemm, &L->qkv, xc, n, qkv, &raw))) return st;
