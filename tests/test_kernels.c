@@ -78,11 +78,15 @@ TEST(softmax) {
             int n = ns[t];
             float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
             for (int i = 0; i < n; i++) x[i] = y[i] = frand(-30, 30) + (i == n / 2 ? 80.0f : 0.0f);
-            rr_kernels_scalar.softmax(x, n);
-            k->softmax(y, n);
+            const float fx = rr_kernels_scalar.softmax(x, n), fy = k->softmax(y, n);
             float worst = 0, sum = 0;
-            for (int i = 0; i < n; i++) { worst = fmaxf(worst, fabsf(x[i] - y[i])); sum += y[i]; }
-            CHECK_MSG(worst < 1e-6f && fabsf(sum - 1) < 1e-5f, "%s n=%d: abs err %g sum %g", k->name, n, worst, sum);
+            for (int i = 0; i < n; i++) { worst = fmaxf(worst, fabsf(x[i] * fx - y[i] * fy)); sum += y[i] * fy; }
+            CHECK_MSG(worst < 1e-6f && fabsf(sum - 1) < 1e-5f && fabsf(fx - fy) <= 1e-5f * fx,
+                      "%s n=%d: abs err %g sum %g factor %g vs %g", k->name, n, worst, sum, fy, fx);
+            /* unnormalized: the largest value's exp is exactly 1 */
+            float top = 0;
+            for (int i = 0; i < n; i++) top = fmaxf(top, y[i]);
+            CHECK_MSG(top == 1.0f, "%s n=%d: largest exp %g", k->name, n, top);
             free(x); free(y);
         }
     }
@@ -150,8 +154,10 @@ TEST(attention_blocks) {
                     for (int i = 0; i < rows * ldp; i++) p[i] = frand(0, 1);
                     for (int i = 0; i < n * ldv; i++) vv[i] = frand(-1, 1);
                     for (int i = 0; i < rows * ldo; i++) o1[i] = o2[i] = 42;
-                    rr_kernels_scalar.weighted_sum(p, ldp, rows, n, vv, ldv, d, o1, ldo);
-                    k->weighted_sum(p, ldp, rows, n, vv, ldv, d, o2, ldo);
+                    float scale[17];
+                    for (int r = 0; r < rows; r++) scale[r] = frand(0.25f, 2);
+                    rr_kernels_scalar.weighted_sum(p, ldp, rows, n, vv, ldv, d, scale, o1, ldo);
+                    k->weighted_sum(p, ldp, rows, n, vv, ldv, d, scale, o2, ldo);
                     float e = 0;
                     int outside = 0;
                     for (int r = 0; r < rows; r++)

@@ -164,8 +164,9 @@ static void attention(const rr_cpu_t *m, const span_t *sp, size_t n_pairs, const
         for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
             const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
             k->scores(qh + r0 * d, d, rows, kp, n16, d, scale, s, n16);
-            for (int64_t r = 0; r < rows; r++) k->softmax(s + r * n16, n);
-            k->weighted_sum(s, n16, rows, n, vh, d, d, ctx + (i0 + r0) * H + h * d, H);
+            float norm[RR_ATTN_QB]; /* each row's 1 / sum of its exps */
+            for (int64_t r = 0; r < rows; r++) norm[r] = k->softmax(s + r * n16, n);
+            k->weighted_sum(s, n16, rows, n, vh, d, d, norm, ctx + (i0 + r0) * H + h * d, H);
         }
     }
 }

@@ -25,8 +25,10 @@ typedef struct rr_kernels {
                           float eps);
     /* In place exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
     void (*gelu)(float *x, int64_t n);
-    /* In place softmax of one row of n values. */
-    void (*softmax)(float *x, int64_t n);
+    /* Softmax of one row of n values, left unnormalized: x[i] = exp(x[i] -
+     * max) in place; returns 1 / sum of them, the factor weighted_sum
+     * applies to the row's output (one pass over the row less). */
+    float (*softmax)(float *x, int64_t n);
     /* Pack n keys (key j at k + j * ldk, d channels) into panels, padding
      * to a multiple of 16 keys with zeros: kp gets ((n + 15) / 16) * 16 * d
      * floats. Every variant writes the same bits. */
@@ -37,10 +39,11 @@ typedef struct rr_kernels {
      * zero). */
     void (*scores)(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
                    float scale, float *s, int64_t lds);
-    /* For rows of weights: o[r * ldo + c] = sum_j p[r * ldp + j] * v[j * ldv + c]
-     * for r < rows, c < d, j < n (several rows at once reuse each v row). */
+    /* For rows of weights: o[r * ldo + c] = scale[r] * sum_j p[r * ldp + j] *
+     * v[j * ldv + c] for r < rows, c < d, j < n (several rows at once reuse
+     * each v row). */
     void (*weighted_sum)(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
-                         int64_t d, float *o, int64_t ldo);
+                         int64_t d, const float *scale, float *o, int64_t ldo);
     /* One row of k activations to u8 with its own scale and zero point:
      * range [min(lo, 0), max(hi, 0)] -> 0..255, scale = range / 255 (1 if
      * the range is empty), zero = round(-lo / scale), q = clamp(round(x /

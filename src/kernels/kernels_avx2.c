@@ -98,7 +98,7 @@ TARGET static void gelu(float *x, int64_t n) {
     for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-TARGET static void softmax(float *x, int64_t n) {
+TARGET static float softmax(float *x, int64_t n) {
     int64_t i = 0;
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
@@ -112,9 +112,7 @@ TARGET static void softmax(float *x, int64_t n) {
         acc = _mm256_add_ps(acc, e);
     }
     for (; i < n; i++) { x[i] = expf(x[i] - mx); tail += x[i]; }
-    __m256 vi = _mm256_set1_ps(1.0f / (hsum8(acc) + tail));
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
-    for (; i < n; i++) x[i] *= _mm256_cvtss_f32(vi);
+    return 1.0f / (hsum8(acc) + tail);
 }
 
 /* Two 8-lane gathers per panel row (see the AVX-512 variant). */
@@ -178,7 +176,7 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
 /* 4 rows x 16 columns per tile (8 accumulators; each v load feeds 4 rows),
  * then 8-column tiles, then single columns. */
 TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
-                                int64_t d, float *o, int64_t ldo) {
+                                int64_t d, const float *scale, float *o, int64_t ldo) {
     for (int64_t r = 0; r < rows; r += 4) {
         const int64_t nr = rows - r < 4 ? rows - r : 4;
         const float *pr[4];
@@ -200,8 +198,9 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
             }
             __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
             for (int64_t k = 0; k < nr; k++) {
-                _mm256_storeu_ps(o + (r + k) * ldo + c, acc[k][0]);
-                _mm256_storeu_ps(o + (r + k) * ldo + c + 8, acc[k][1]);
+                const __m256 sk = _mm256_set1_ps(scale[r + k]);
+                _mm256_storeu_ps(o + (r + k) * ldo + c, _mm256_mul_ps(acc[k][0], sk));
+                _mm256_storeu_ps(o + (r + k) * ldo + c + 8, _mm256_mul_ps(acc[k][1], sk));
             }
         }
         for (int64_t k = 0; k < nr; k++) {
@@ -212,12 +211,12 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
                 __m256 a0 = _mm256_setzero_ps();
                 for (int64_t j = 0; j < n; j++)
                     a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(pk + j), _mm256_loadu_ps(v + j * ldv + cc), a0);
-                _mm256_storeu_ps(ok + cc, a0);
+                _mm256_storeu_ps(ok + cc, _mm256_mul_ps(a0, _mm256_set1_ps(scale[r + k])));
             }
             for (; cc < d; cc++) {
                 float a = 0;
                 for (int64_t j = 0; j < n; j++) a += pk[j] * v[j * ldv + cc];
-                ok[cc] = a;
+                ok[cc] = a * scale[r + k];
             }
         }
     }

@@ -85,22 +85,33 @@ TARGET static void gelu(float *x, int64_t n) {
     }
 }
 
-TARGET static void softmax(float *x, int64_t n) {
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    for (int64_t i = 0; i < n; i += 16)
-        vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
-    __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+/* Two vectors a step: two independent max and sum chains. */
+TARGET static float softmax(float *x, int64_t n) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m0 = ninf, m1 = ninf;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + i));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, tail_mask(n - i), x + i));
+    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (i = 0; i + 32 <= n; i += 32) {
+        const __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm)),
+                     e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i + 16), vm));
+        _mm512_storeu_ps(x + i, e0);
+        _mm512_storeu_ps(x + i + 16, e1);
+        a0 = _mm512_add_ps(a0, e0);
+        a1 = _mm512_add_ps(a1, e1);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
         _mm512_mask_storeu_ps(x + i, m, e);
-        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+        a0 = _mm512_add_ps(a0, _mm512_maskz_mov_ps(m, e));
     }
-    __m512 vi = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi));
-    }
+    return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
 /* One gather per panel row: lane i reads channel c of key j0 + i (lanes
@@ -163,7 +174,7 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
 /* 4 rows x 64 columns per tile (16 accumulators; each v load feeds 4
  * rows), then 16-column masked tiles. */
 TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
-                                int64_t d, float *o, int64_t ldo) {
+                                int64_t d, const float *scale, float *o, int64_t ldo) {
     for (int64_t r = 0; r < rows; r += 4) {
         const int64_t nr = rows - r < 4 ? rows - r : 4;
         const float *pr[4];
@@ -191,8 +202,10 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
                 a32 = _mm512_fmadd_ps(b, v2, a32); a33 = _mm512_fmadd_ps(b, v3, a33);
             }
             __m512 acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
-            for (int64_t k = 0; k < nr; k++)
-                for (int u = 0; u < 4; u++) _mm512_storeu_ps(o + (r + k) * ldo + c + 16 * u, acc[k][u]);
+            for (int64_t k = 0; k < nr; k++) {
+                const __m512 sk = _mm512_set1_ps(scale[r + k]);
+                for (int u = 0; u < 4; u++) _mm512_storeu_ps(o + (r + k) * ldo + c + 16 * u, _mm512_mul_ps(acc[k][u], sk));
+            }
         }
         for (; c < d; c += 16) {
             __mmask16 m = tail_mask(d - c);
@@ -205,7 +218,8 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
                 a3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3][j]), vv, a3);
             }
             __m512 acc[4] = {a0, a1, a2, a3};
-            for (int64_t k = 0; k < nr; k++) _mm512_mask_storeu_ps(o + (r + k) * ldo + c, m, acc[k]);
+            for (int64_t k = 0; k < nr; k++)
+                _mm512_mask_storeu_ps(o + (r + k) * ldo + c, m, _mm512_mul_ps(acc[k], _mm512_set1_ps(scale[r + k])));
         }
     }
 }

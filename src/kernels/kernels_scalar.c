@@ -23,7 +23,7 @@ static void gelu(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-static void softmax(float *x, int64_t n) {
+static float softmax(float *x, int64_t n) {
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     double sum = 0;
@@ -31,8 +31,7 @@ static void softmax(float *x, int64_t n) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    return (float)(1.0 / sum);
 }
 
 static void pack_keys(const float *k, int64_t ldk, int64_t n, int64_t d, float *kp) {
@@ -52,12 +51,13 @@ static void scores(const float *q, int64_t ldq, int64_t rows, const float *kp, i
 }
 
 static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64_t n, const float *v, int64_t ldv,
-                         int64_t d, float *o, int64_t ldo) {
+                         int64_t d, const float *scale, float *o, int64_t ldo) {
     for (int64_t r = 0; r < rows; r++) {
         float *orow = o + r * ldo;
         for (int64_t c = 0; c < d; c++) orow[c] = 0;
         for (int64_t j = 0; j < n; j++)
             for (int64_t c = 0; c < d; c++) orow[c] += p[r * ldp + j] * v[j * ldv + c];
+        for (int64_t c = 0; c < d; c++) orow[c] *= scale[r];
     }
 }
 
