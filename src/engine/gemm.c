@@ -329,28 +329,42 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
     return RERANK_OK;
 }
 
+/* An int8 layer's GEMM: x quantized per token, u8 x s8 -> f32 scaled by
+ * W's scales into y; *raw says how to finish it. Every int8 layer runs the
+ * RR_EPI_NONE primitive (int8 primitives carry no post-ops: the epilogue is
+ * ours). */
+static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
+                                   rr_raw_out_t *raw) {
+    prim_t *p;
+    const void *src;
+    rerank_status_t st;
+    if ((st = get_prim(g, L->out, L->in, RR_EPI_NONE, L->prec, &p))) return st;
+    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", L->in, L->out);
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = exec(g, p, src, m, L->wq, NULL, L->wscale, y))) return st;
+    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wzero = L->wzero, .b = L->b};
+    return RERANK_OK;
+}
+
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y) {
     if (m <= 0) return RERANK_OK;
-    prim_t *p;
-    rerank_status_t st = get_prim(g, L->out, L->in, epi, L->prec, &p);
-    if (st) return st;
-    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no %s matmul for [%d x %d]", rerank_precision_str(L->prec),
-                            L->in, L->out);
     const size_t mn = (size_t)m * (size_t)L->out;
-    const void *src;
-    if ((st = prepare_src(g, L, x, m, &src))) return st;
-
+    rerank_status_t st;
     if (L->prec == RERANK_PRECISION_INT8) {
-        /* u8 x s8 -> f32 scaled by W's scales; the token scales, zero points,
-         * bias and epilogue after. */
+        /* the token scales, zero points, bias and epilogue after the GEMM */
         if (epi == RR_EPI_ACC && (st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "int8 output"))) return st;
-        float *raw = epi == RR_EPI_ACC ? g->tmp.p : y;
-        if ((st = exec(g, p, src, m, L->wq, NULL, L->wscale, raw))) return st;
-        epilogue(L, y, epi == RR_EPI_ACC ? raw : NULL, g->ascale.p, g->azero.p, m, epi, 1);
+        float *out = epi == RR_EPI_ACC ? g->tmp.p : y;
+        rr_raw_out_t raw;
+        if ((st = linear_int8(g, L, x, m, out, &raw))) return st;
+        epilogue(L, y, epi == RR_EPI_ACC ? out : NULL, raw.scale, raw.zero, m, epi, 1);
         return RERANK_OK;
     }
-
+    prim_t *p;
+    if ((st = get_prim(g, L->out, L->in, epi, L->prec, &p))) return st;
+    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no %s matmul for [%d x %d]", rerank_precision_str(L->prec),
+                            L->in, L->out);
+    const void *src;
+    if ((st = prepare_src(g, L, x, m, &src))) return st;
     const void *w = L->prec == RERANK_PRECISION_BF16 ? L->wq : L->w;
     if (p->fused || epi == RR_EPI_NONE) return exec(g, p, src, m, w, L->b, NULL, y);
     /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
@@ -369,15 +383,7 @@ rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x
                               rr_raw_out_t *raw) {
     *raw = (rr_raw_out_t){0};
     if (L->prec != RERANK_PRECISION_INT8) return rr_linear(g, L, x, m, RR_EPI_NONE, y);
-    if (m <= 0) return RERANK_OK;
-    prim_t *p;
-    const void *src;
-    rerank_status_t st;
-    if ((st = get_prim(g, L->out, L->in, RR_EPI_NONE, L->prec, &p))) return st;
-    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", L->in, L->out);
-    if ((st = prepare_src(g, L, x, m, &src)) || (st = exec(g, p, src, m, L->wq, NULL, L->wscale, y))) return st;
-    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wzero = L->wzero, .b = L->b};
-    return RERANK_OK;
+    return m <= 0 ? RERANK_OK : linear_int8(g, L, x, m, y, raw);
 }
 
 /* y += down(gelu(up(x))). fp32/bf16: two rr_linear calls through `ffn`.
@@ -392,12 +398,10 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
         rerank_status_t st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn);
         return st ? st : rr_linear(g, down, ffn, m, RR_EPI_ACC, y);
     }
-    prim_t *pu, *pd;
+    prim_t *pd;
     rerank_status_t st;
-    if ((st = get_prim(g, up->out, up->in, RR_EPI_GELU, up->prec, &pu)) ||
-        (st = get_prim(g, down->out, down->in, RR_EPI_ACC, down->prec, &pd)))
-        return st;
-    if (!pu || !pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for the feed-forward layers");
+    if ((st = get_prim(g, down->out, down->in, RR_EPI_NONE, down->prec, &pd))) return st;
+    if (!pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", down->in, down->out);
     const int64_t I = up->out;
     const int threads = omp_get_max_threads();
     if ((st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
@@ -407,19 +411,17 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
         (st = rr_buf_reserve(&g->tmp, (size_t)m * (size_t)down->out * sizeof(float), "int8 output")))
         return st;
     /* up: u8 x s8 -> raw f32 [m, I] */
-    const void *src;
-    if ((st = prepare_src(g, up, x, m, &src)) || (st = exec(g, pu, src, m, up->wq, NULL, up->wscale, ffn))) return st;
+    rr_raw_out_t ru;
+    if ((st = linear_int8(g, up, x, m, ffn, &ru))) return st;
     /* raw -> (raw - z wzero) s + b -> GELU -> u8 for down, one row at a time */
     const rr_kernels_t *k = rr_kernels();
-    const float *as = g->ascale.p;
-    const int32_t *az = g->azero.p;
     uint8_t *q2 = g->act2.p;
     float *s2 = g->ascale2.p, *rowbuf = g->rows.p;
     int32_t *z2 = g->azero2.p;
 #pragma omp parallel for schedule(static) if (m * I >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *row = rowbuf + (int64_t)omp_get_thread_num() * I;
-        k->dequant(row, ffn + r * I, up->wzero, (float)az[r], as[r], up->b, I, 0);
+        k->dequant(row, ffn + r * I, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, I, 0);
         k->gelu(row, I);
         k->quantize_u8(row, I, q2 + r * I, &s2[r], &z2[r]);
     }

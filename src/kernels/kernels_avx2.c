@@ -139,6 +139,12 @@ TARGET static void pack_keys(const float *k, int64_t ldk, int64_t n, int64_t d, 
     }
 }
 
+/* dst[0..16) = (lo | hi) * f: one output row of a 16-column tile. */
+TARGET static inline void store16_scaled(float *dst, __m256 lo, __m256 hi, __m256 f) {
+    _mm256_storeu_ps(dst, _mm256_mul_ps(lo, f));
+    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(hi, f));
+}
+
 /* 6 query rows x 16 key columns (one panel) per tile: 12 accumulators,
  * each pair of key loads feeds 6 rows (15 of the 16 ymm registers). */
 TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float *kp, int64_t ncols, int64_t d,
@@ -169,11 +175,8 @@ TARGET static void scores(const float *q, int64_t ldq, int64_t rows, const float
                 a50 = _mm256_fmadd_ps(b, k0, a50); a51 = _mm256_fmadd_ps(b, k1, a51);
             }
             float *sj = s + r * lds + j;
-#define STORE_ROW(k, lo, hi)                                                                   \
-    if (nr > k) {                                                                              \
-        _mm256_storeu_ps(sj + k * lds, _mm256_mul_ps(lo, vs));                                 \
-        _mm256_storeu_ps(sj + k * lds + 8, _mm256_mul_ps(hi, vs));                             \
-    }
+#define STORE_ROW(k, lo, hi) \
+    if (nr > k) store16_scaled(sj + k * lds, lo, hi, vs);
             STORE_ROW(0, a00, a01) STORE_ROW(1, a10, a11) STORE_ROW(2, a20, a21)
             STORE_ROW(3, a30, a31) STORE_ROW(4, a40, a41) STORE_ROW(5, a50, a51)
 #undef STORE_ROW
@@ -210,12 +213,8 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
                 a30 = _mm256_fmadd_ps(b, v0, a30); a31 = _mm256_fmadd_ps(b, v1, a31);
             }
             float *oc = o + r * ldo + c;
-#define STORE_ROW(k, lo, hi)                                                                   \
-    if (nr > k) {                                                                              \
-        const __m256 sk = _mm256_set1_ps(scale[r + k]);                                        \
-        _mm256_storeu_ps(oc + k * ldo, _mm256_mul_ps(lo, sk));                                 \
-        _mm256_storeu_ps(oc + k * ldo + 8, _mm256_mul_ps(hi, sk));                             \
-    }
+#define STORE_ROW(k, lo, hi) \
+    if (nr > k) store16_scaled(oc + k * ldo, lo, hi, _mm256_set1_ps(scale[r + k]));
             STORE_ROW(0, a00, a01) STORE_ROW(1, a10, a11) STORE_ROW(2, a20, a21) STORE_ROW(3, a30, a31)
 #undef STORE_ROW
         }
