@@ -68,8 +68,8 @@ $(BUILD)/librerank-app.a: $(APP_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^ $(if $(APP_OBJ),,)
 
-$(BUILD)/librerank.so: $(CORE_OBJ)
-	$(CC) -shared -Wl,-soname,$(RR_SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/librerank.so: $(CORE_OBJ) include/rerank.h
+	$(CC) -shared -Wl,-soname,$(RR_SONAME) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 	ln -sf librerank.so $(BUILD)/$(RR_SONAME)
 
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
@@ -129,7 +129,7 @@ clean:
 
 # install
 # `make install [PREFIX=/usr/local] [DESTDIR=/staging]`: the rerank binary,
-# librerank.a, librerank.so (soname librerank.so.MAJOR), include/rerank.h, a
+# librerank.a, librerank.so (soname librerank.so.MAJOR, or 0.MINOR before 1.0), include/rerank.h, a
 # pkg-config file (`pkg-config --cflags --libs rerank`) and the man page.
 # `make uninstall` with the same PREFIX/DESTDIR removes exactly those files.
 BINDIR       ?= $(PREFIX)/bin
@@ -138,7 +138,10 @@ INCLUDEDIR   ?= $(PREFIX)/include
 MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 RR_VERSION   := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
-RR_SONAME     = librerank.so.$(firstword $(subst ., ,$(RR_VERSION)))
+# The soname changes with the ABI: MAJOR, or 0.MINOR while MAJOR is 0
+# (0.x releases may change the ABI with each minor version).
+RR_VER_WORDS := $(subst ., ,$(RR_VERSION))
+RR_SONAME     = librerank.so.$(if $(filter 0,$(word 1,$(RR_VER_WORDS))),0.$(word 2,$(RR_VER_WORDS)),$(word 1,$(RR_VER_WORDS)))
 RR_REALNAME   = librerank.so.$(RR_VERSION)
 INSTALL      ?= install
 

@@ -11,6 +11,7 @@
 #include "common/utf8.h"
 #include "fuzz.h"
 #include "rerank.h"
+#include "../tests/tok_pair.h"
 
 RR_FUZZ_TARGET(tokenize);
 
@@ -50,12 +51,12 @@ static void check_one(const rerank_tokenizer_t *tok, const uint8_t *data, size_t
     while (cut > 0 && !(rr_utf8_valid(s, cut, NULL) && rr_utf8_valid(s + cut, size - cut, NULL))) cut--;
     int32_t overhead = rerank_tokenizer_pair_overhead(tok);
     int32_t max_len = overhead + 1 + (int32_t)(size % 23);
-    RR_FUZZ_CHECK(rerank_tokenize_pair(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST,
+    RR_FUZZ_CHECK(tok_pair(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT,
                                        &b) == RERANK_OK);
     RR_FUZZ_CHECK(b.n >= (size_t)overhead && b.n <= (size_t)max_len);
     for (size_t i = 0; i < b.n; i++) RR_FUZZ_CHECK(b.ids[i] >= 0 && b.ids[i] < vocab);
     rerank_encoding_t l = {0}, doc = {0};
-    RR_FUZZ_CHECK(rerank_tokenize_pair_ex(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST,
+    RR_FUZZ_CHECK(tok_pair(tok, s, cut, s + cut, size - cut, max_len, RERANK_TRUNC_LONGEST_FIRST,
                                           RERANK_TRUNC_LEFT, &l) == RERANK_OK);
     RR_FUZZ_CHECK(l.n == b.n && !memcmp(l.type_ids, b.type_ids, l.n * sizeof *l.type_ids));
     RR_FUZZ_CHECK(rerank_tokenize(tok, s + cut, size - cut, &doc) == RERANK_OK);
@@ -64,7 +65,7 @@ static void check_one(const rerank_tokenizer_t *tok, const uint8_t *data, size_t
     if (doc.n > 0 && max_len - overhead >= 2) RR_FUZZ_CHECK(l.ids[l.n - 2] == doc.ids[doc.n - 1]);
     rerank_encoding_free(&l);
     rerank_encoding_free(&doc);
-    RR_FUZZ_CHECK(rerank_tokenize_pair(tok, s, cut, s + cut, size - cut, 512, RERANK_TRUNC_FLAG, &b) ==
+    RR_FUZZ_CHECK(tok_pair(tok, s, cut, s + cut, size - cut, 512, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &b) ==
                   RERANK_OK);
 out:
     rerank_encoding_free(&a);

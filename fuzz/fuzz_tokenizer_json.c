@@ -8,6 +8,7 @@
 
 #include "fuzz.h"
 #include "rerank.h"
+#include "../tests/tok_pair.h"
 
 RR_FUZZ_TARGET(tokenizer_json);
 
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (rerank_tokenize(tok, texts[i], strlen(texts[i]), &enc) != RERANK_OK) continue;
             for (size_t k = 0; k < enc.n; k++) RR_FUZZ_CHECK(enc.ids[k] >= 0 && enc.ids[k] < vocab);
         }
-        if (rerank_tokenize_pair(tok, "q", 1, "doc", 3, 16, RERANK_TRUNC_LONGEST_FIRST, &enc) == RERANK_OK)
+        if (tok_pair(tok, "q", 1, "doc", 3, 16, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &enc) == RERANK_OK)
             for (size_t k = 0; k < enc.n; k++) RR_FUZZ_CHECK(enc.ids[k] >= 0 && enc.ids[k] < vocab);
         rerank_encoding_free(&enc);
         rerank_tokenizer_free(tok);

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 #define RERANK_VERSION_MAJOR 0
-#define RERANK_VERSION_MINOR 1
+#define RERANK_VERSION_MINOR 2
 #define RERANK_VERSION_PATCH 0
-#define RERANK_VERSION "0.1.0"
+#define RERANK_VERSION "0.2.0"
 
 typedef enum rerank_status {
     RERANK_OK = 0,
@@ -63,6 +63,9 @@ typedef enum rerank_truncation {
     /* transformers' default for pairs: remove one token at a time from the
      * longer sequence until the pair (with special tokens) fits. */
     RERANK_TRUNC_LONGEST_FIRST = 1,
+    /* Never cut: max_length is ignored, and a pair longer than a model's
+     * positions fails to score (RERANK_ERR_LIMIT) instead. */
+    RERANK_TRUNC_NONE = 2,
 } rerank_truncation_t;
 
 /* Which end of a sequence loses tokens when it is truncated (Hugging Face
@@ -96,21 +99,34 @@ void rerank_tokenizer_free(rerank_tokenizer_t *tok);
 rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
                                 size_t len, rerank_encoding_t *enc);
 
-/* Encode a (query, document) pair with the tokenizer's pair template
- * (special tokens, token type ids) truncated to max_length tokens in all
- * (max_length <= 0 means no truncation). */
-rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query,
-                                     size_t query_len, const char *doc, size_t doc_len,
-                                     int32_t max_length, rerank_truncation_t truncation,
-                                     rerank_encoding_t *enc);
+/* How a (query, document) pair becomes tokens: one struct for tokenizing
+ * and scoring. Start from rerank_pair_options_default(). */
+typedef struct rerank_pair_options {
+    /* Tokens in all, special tokens (or an LLM reranker's whole prompt)
+     * included. > 0: cut the pair to this length. 0: the default: no limit
+     * for a bare tokenizer (rerank_tokenize_pair); for a model, the model's
+     * default (512 for cross-encoders, 8192 for LLM rerankers). A model caps
+     * any length at the positions it has (rerank_model_info_t.max_positions). */
+    int32_t max_length;
+    rerank_truncation_t truncation;     /* default RERANK_TRUNC_FLAG             */
+    rerank_trunc_direction_t direction; /* default RERANK_TRUNC_RIGHT            */
+    /* LLM rerankers (e.g. Qwen3-Reranker): the task instruction of the
+     * prompt, instruction_len bytes of UTF-8; NULL = the model's default.
+     * Cross-encoders take no instruction: non-NULL is an error there. */
+    const char *instruction;
+    size_t instruction_len;
+} rerank_pair_options_t;
 
-/* rerank_tokenize_pair with a truncation direction: RERANK_TRUNC_RIGHT gives
- * exactly rerank_tokenize_pair; RERANK_TRUNC_LEFT keeps the last tokens of
- * each sequence that is cut (query and/or document) instead of the first. */
-rerank_status_t rerank_tokenize_pair_ex(const rerank_tokenizer_t *tok, const char *query,
-                                        size_t query_len, const char *doc, size_t doc_len,
-                                        int32_t max_length, rerank_truncation_t truncation,
-                                        rerank_trunc_direction_t direction, rerank_encoding_t *enc);
+/* Defaults: max_length 0, RERANK_TRUNC_FLAG from the right, no instruction. */
+rerank_pair_options_t rerank_pair_options_default(void);
+
+/* Encode a (query, document) pair with the tokenizer's pair template
+ * (special tokens, token type ids), truncated as `opts` says (NULL:
+ * defaults, i.e. not truncated). An instruction is an error here: only a
+ * model knows its prompt (rerank_model_tokenize_pair). */
+rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query, size_t query_len,
+                                     const char *doc, size_t doc_len, const rerank_pair_options_t *opts,
+                                     rerank_encoding_t *enc);
 
 /* Number of special tokens the pair template adds (e.g. 4 for XLM-R). */
 int32_t rerank_tokenizer_pair_overhead(const rerank_tokenizer_t *tok);
@@ -126,12 +142,16 @@ typedef struct rerank_model rerank_model_t;
 typedef enum rerank_precision {
     RERANK_PRECISION_FP32 = 0,
     RERANK_PRECISION_BF16 = 1,
-    RERANK_PRECISION_INT8 = 2,
+    RERANK_PRECISION_INT8 = 2, /* CPU only                                      */
+    RERANK_PRECISION_FP16 = 3, /* CUDA only                                     */
+    RERANK_PRECISION_FP8 = 4,  /* CUDA only, compute capability 8.9 and newer   */
 } rerank_precision_t;
 
-/* Static names: "fp32", "bf16", "int8"; parse returns -1 on unknown names. */
+/* Static names: "fp32", "bf16", "int8", "fp16", "fp8" ("unknown" otherwise). */
 const char *rerank_precision_str(rerank_precision_t p);
-int rerank_precision_parse(const char *name, rerank_precision_t *out);
+/* Parse one of those names; RERANK_ERR_INVALID_ARGUMENT (naming the valid
+ * ones) for anything else. */
+rerank_status_t rerank_precision_parse(const char *name, rerank_precision_t *out);
 
 typedef struct rerank_model_options {
     rerank_precision_t precision; /* compute precision (default fp32)          */
@@ -149,14 +169,21 @@ rerank_status_t rerank_model_load(const char *dir, const rerank_model_options_t 
                                   rerank_model_t **out);
 void rerank_model_free(rerank_model_t *model);
 
+/* What a loaded model is. Every string points into the model and stays
+ * valid until rerank_model_free(model). */
 typedef struct rerank_model_info {
     const char *architecture; /* e.g. "XLMRobertaForSequenceClassification" */
     const char *model_type;   /* e.g. "xlm-roberta", "bert"                 */
+    /* The model family that runs it: "xlm-roberta", "bert", ... */
+    const char *family;
     int32_t num_layers;
     int32_t hidden_size;
     int32_t num_heads;
+    int32_t num_kv_heads;     /* key/value heads (< num_heads: grouped-query) */
+    int32_t head_dim;
     int32_t intermediate_size;
     int32_t max_positions;    /* longest sequence the model accepts          */
+    int32_t default_max_length; /* what max_length 0 means for this model    */
     int32_t vocab_size;
     int32_t num_labels;
     rerank_precision_t precision; /* requested precision                        */
@@ -167,22 +194,33 @@ typedef struct rerank_model_info {
     const char *compute;
     const char *weights_dtype; /* dtype of the checkpoint: "F32", "F16", "BF16" */
     const char *device;        /* "cpu", "cuda:0", ...                          */
+    int64_t device_memory_bytes; /* bytes held on the device (0 on the CPU)   */
 } rerank_model_info_t;
 
 void rerank_model_get_info(const rerank_model_t *model, rerank_model_info_t *info);
 /* The model's tokenizer (owned by the model). */
 const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *model);
 
+/* 1 while the model can score; 0 after a device fault (e.g. a CUDA error
+ * that poisons the context): every later scoring call fails and the model
+ * must be freed and loaded again. Always 1 on the CPU. */
+int rerank_model_healthy(const rerank_model_t *model);
+
+/* The ids `model` scores for (query, doc): the tokenizer's pair template for
+ * cross-encoders, the model's prompt recipe for LLM rerankers. `opts` NULL:
+ * defaults (the model's default max_length). */
+rerank_status_t rerank_model_tokenize_pair(const rerank_model_t *model, const char *query, size_t query_len,
+                                           const char *doc, size_t doc_len, const rerank_pair_options_t *opts,
+                                           rerank_encoding_t *enc);
+
 typedef struct rerank_score_options {
-    int32_t max_length;             /* pair length cap; 0 = model default (512)  */
-    rerank_truncation_t truncation; /* default RERANK_TRUNC_FLAG                 */
-    int32_t layers;                 /* run only the first N layers; 0 = all      */
-    int normalize;                  /* 1: sigmoid of the logit; 0: raw logit     */
-    rerank_trunc_direction_t direction; /* default RERANK_TRUNC_RIGHT            */
+    rerank_pair_options_t pair; /* how text pairs become tokens (rerank_score) */
+    int32_t layers;             /* run only the first N layers; 0 = all        */
+    int normalize;              /* 1: sigmoid of the logit; 0: raw logit       */
 } rerank_score_options_t;
 
-/* Defaults: model max length, RERANK_TRUNC_FLAG from the right, all layers,
- * raw logits. */
+/* Defaults: rerank_pair_options_default() (the model's default length),
+ * all layers, raw logits. */
 rerank_score_options_t rerank_score_options_default(void);
 
 /* A tokenized pair as the model sees it (special tokens included). */

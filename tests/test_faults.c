@@ -66,8 +66,7 @@ static rerank_model_options_t model_opts(void) {
 
 /* tokenize_pair + score on a loaded model. */
 static rerank_status_t tok_and_score(rerank_model_t *m, rerank_encoding_t *enc, float *scores) {
-    rerank_status_t st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0],
-                                              strlen(k_docs[0]), 0, RERANK_TRUNC_FLAG, enc);
+    rerank_status_t st = rerank_model_tokenize_pair(m, k_query, strlen(k_query), k_docs[0], strlen(k_docs[0]), NULL, enc);
     if (st) return st;
     return rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);
 }
@@ -126,8 +125,7 @@ static int run_full(const char *dir, unsigned long n, const ref_t *ref) {
     if (!st) {
         CHECK_MSG(m != NULL, "load N=%lu: OK without a model", n);
         stage = 1;
-        st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0], strlen(k_docs[0]),
-                                  0, RERANK_TRUNC_FLAG, &enc);
+        st = rerank_model_tokenize_pair(m, k_query, strlen(k_query), k_docs[0], strlen(k_docs[0]), NULL, &enc);
         if (!st) {
             stage = 2;
             st = rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);
@@ -251,8 +249,7 @@ static void faults_score(const char *name) {
         float scores[N_DOCS] = {SENTINEL, SENTINEL, SENTINEL};
         int stage = 1;
         rr_alloc_fail_at(n);
-        rerank_status_t st = rerank_tokenize_pair(rerank_model_tokenizer(m), k_query, strlen(k_query), k_docs[0],
-                                                  strlen(k_docs[0]), 0, RERANK_TRUNC_FLAG, &enc);
+        rerank_status_t st = rerank_model_tokenize_pair(m, k_query, strlen(k_query), k_docs[0], strlen(k_docs[0]), NULL, &enc);
         if (!st) {
             stage = 2;
             st = rerank_score(m, k_query, strlen(k_query), k_docs, NULL, N_DOCS, NULL, scores);

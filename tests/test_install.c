@@ -79,7 +79,7 @@ TEST(test_make_install) {
     int rc = run(cmd, g_make_log, sizeof g_make_log);
     CHECK_MSG(rc == 0, "make install failed (rc=%d):\n%s", rc, g_make_log);
     const char *files[] = {"/usr/bin/rerank", "/usr/lib/librerank.a", "/usr/lib/librerank.so." RERANK_VERSION,
-                           "/usr/lib/librerank.so.0", "/usr/lib/librerank.so", "/usr/include/rerank.h",
+                           "/usr/lib/librerank.so.0.2", "/usr/lib/librerank.so", "/usr/include/rerank.h",
                            "/usr/lib/pkgconfig/rerank.pc", "/usr/share/man/man1/rerank.1"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[1024];
@@ -89,7 +89,7 @@ TEST(test_make_install) {
     char out[4096];
     snprintf(cmd, sizeof cmd, "readelf -d '%s/usr/lib/librerank.so." RERANK_VERSION "'", g_root);
     CHECK(run(cmd, out, sizeof out) == 0);
-    CHECK_MSG(strstr(out, "Library soname: [librerank.so.0]"), "%s", out);
+    CHECK_MSG(strstr(out, "Library soname: [librerank.so.0.2]"), "%s", out);
     snprintf(cmd, sizeof cmd, "'%s/usr/bin/rerank' version", g_root);
     CHECK(run(cmd, out, sizeof out) == 0);
     CHECK_MSG(strstr(out, "rerank " RERANK_VERSION), "%s", out);

@@ -95,8 +95,8 @@ static void check_text(const char *file, const char *model, const char *key) {
             const char *doc = json_string_value(jd);
             size_t dl = json_string_length(jd);
             rerank_score_options_t o = rerank_score_options_default();
-            o.max_length = (int32_t)json_integer_value(json_object_get(r, "max_length"));
-            o.truncation = strcmp(json_string_value(json_object_get(r, "truncation")), "flag") ? RERANK_TRUNC_LONGEST_FIRST
+            o.pair.max_length = (int32_t)json_integer_value(json_object_get(r, "max_length"));
+            o.pair.truncation = strcmp(json_string_value(json_object_get(r, "truncation")), "flag") ? RERANK_TRUNC_LONGEST_FIRST
                                                                                                : RERANK_TRUNC_FLAG;
             float s = 0;
             rerank_status_t st = rerank_score(m, json_string_value(jq), json_string_length(jq), &doc, &dl, 1, &o, &s);
@@ -145,12 +145,23 @@ TEST(info_and_options) {
     CHECK(rerank_model_tokenizer(m) == NULL);
 
     rerank_precision_t p;
-    CHECK(rerank_precision_parse("bf16", &p) == 0 && p == RERANK_PRECISION_BF16);
-    CHECK(rerank_precision_parse("int8", &p) == 0 && p == RERANK_PRECISION_INT8);
-    CHECK(rerank_precision_parse("fp16", &p) == -1);
+    CHECK(rerank_precision_parse("bf16", &p) == RERANK_OK && p == RERANK_PRECISION_BF16);
+    CHECK(rerank_precision_parse("int8", &p) == RERANK_OK && p == RERANK_PRECISION_INT8);
+    CHECK(rerank_precision_parse("fp16", &p) == RERANK_OK && p == RERANK_PRECISION_FP16);
+    CHECK(rerank_precision_parse("fp8", &p) == RERANK_OK && p == RERANK_PRECISION_FP8);
+    p = RERANK_PRECISION_INT8;
+    CHECK(rerank_precision_parse("fp64", &p) == RERANK_ERR_INVALID_ARGUMENT && p == RERANK_PRECISION_INT8);
+    CHECK(strstr(rerank_last_error(), "fp64") != NULL);
+    CHECK(rerank_precision_parse(NULL, &p) == RERANK_ERR_INVALID_ARGUMENT);
     CHECK(!strcmp(rerank_precision_str(RERANK_PRECISION_FP32), "fp32"));
+    CHECK(!strcmp(rerank_precision_str(RERANK_PRECISION_FP8), "fp8"));
+    CHECK(!strcmp(rerank_precision_str((rerank_precision_t)99), "unknown"));
     rerank_score_options_t so = rerank_score_options_default();
-    CHECK(so.max_length == 0 && so.truncation == RERANK_TRUNC_FLAG && so.layers == 0 && so.normalize == 0);
+    CHECK(so.pair.max_length == 0 && so.pair.truncation == RERANK_TRUNC_FLAG && so.pair.direction == RERANK_TRUNC_RIGHT &&
+          so.pair.instruction == NULL && so.layers == 0 && so.normalize == 0);
+    CHECK(!strcmp(info.family, "xlm-roberta") && info.num_kv_heads == 4 && info.head_dim == 8 &&
+          info.default_max_length == 512 && info.device_memory_bytes == 0);
+    CHECK(rerank_model_healthy(m) == 1);
 
     /* normalize = sigmoid of the logit */
     int32_t ids[] = {0, 100, 2, 2, 200, 2};

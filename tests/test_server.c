@@ -93,7 +93,7 @@ static int ref_scores(const char *q, const char *const *docs, size_t n, int norm
     rerank_score_options_t o = rerank_score_options_default();
     o.normalize = normalize;
     o.layers = layers;
-    o.max_length = 512;
+    o.pair.max_length = 512;
     return rerank_score(g_m, q, strlen(q), docs, NULL, n, &o, out) == RERANK_OK ? 0 : -1;
 }
 
@@ -101,8 +101,7 @@ static size_t ref_tokens(const char *q, const char *const *docs, size_t n) {
     size_t total = 0;
     rerank_encoding_t e = {0};
     for (size_t i = 0; i < n; i++) {
-        if (rerank_tokenize_pair(rerank_model_tokenizer(g_m), q, strlen(q), docs[i], strlen(docs[i]), 512,
-                                 RERANK_TRUNC_FLAG, &e) == RERANK_OK)
+        if (rerank_model_tokenize_pair(g_m, q, strlen(q), docs[i], strlen(docs[i]), NULL, &e) == RERANK_OK)
             total += e.n;
     }
     rerank_encoding_free(&e);
@@ -323,8 +322,8 @@ TEST(truncation_direction_left) {
     for (int left = 0; left < 2; left++) {
         rerank_score_options_t o = rerank_score_options_default();
         o.normalize = 1;
-        o.max_length = 512;
-        o.direction = left ? RERANK_TRUNC_LEFT : RERANK_TRUNC_RIGHT;
+        o.pair.max_length = 512;
+        o.pair.direction = left ? RERANK_TRUNC_LEFT : RERANK_TRUNC_RIGHT;
         CHECK(rerank_score(g_m, k_query, strlen(k_query), docs, NULL, 2, &o, g_long_want[left]) == RERANK_OK);
     }
     /* the two ends differ, so do the scores; the short document is not cut */
@@ -336,7 +335,7 @@ TEST(truncation_direction_left) {
     CHECK(ref_scores(k_query, docs, 2, 1, 0, dflt) == 0);
     CHECK_NEAR(dflt[0], g_long_want[0][0], 1e-6);
     rerank_score_options_t bad = rerank_score_options_default();
-    bad.direction = (rerank_trunc_direction_t)5;
+    bad.pair.direction = (rerank_trunc_direction_t)5;
     CHECK(rerank_score(g_m, k_query, strlen(k_query), docs, NULL, 2, &bad, dflt) == RERANK_ERR_INVALID_ARGUMENT);
 
     CHECK(direction_ok("Left", 1));

@@ -19,9 +19,11 @@ static atomic_ullong g_pairs_scored;
 
 /* Too long: the document loses bytes from its end (Right) or its start
  * (Left). */
-static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
-                                   rerank_truncation_t trunc, rerank_trunc_direction_t dir, rerank_encoding_t *enc) {
-    (void)ctx; (void)trunc;
+static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                   const rerank_pair_options_t *po, rerank_encoding_t *enc) {
+    (void)ctx;
+    const int32_t max_length = po->truncation == RERANK_TRUNC_NONE ? 0 : po->max_length;
+    const rerank_trunc_direction_t dir = po->direction;
     size_t n = qn + dn + 3;
     if (max_length > 0 && n > (size_t)max_length) {
         size_t cut = n - (size_t)max_length;

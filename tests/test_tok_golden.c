@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_pair.h"
 #include "tokenizer/internal.h"
 
 static rerank_tokenizer_t *load_model(const char *model) {
@@ -100,7 +101,7 @@ static int left_matches(const rerank_tokenizer_t *tok, const json_t *q, const js
          enc_eq(&want, golden_right);
     ok = ok && rr_template_apply(&tok->tpl, Q.v ? Q.v + (Q.n - na) : NULL, na, D.v ? D.v + (D.n - nb) : none, nb,
                                  &want) == RERANK_OK;
-    ok = ok && rerank_tokenize_pair_ex(tok, json_string_value(q), json_string_length(q), json_string_value(d),
+    ok = ok && tok_pair(tok, json_string_value(q), json_string_length(q), json_string_value(d),
                                        json_string_length(d), max_length, tr, RERANK_TRUNC_LEFT, &left) == RERANK_OK &&
          enc_eq(&want, &left);
     rr_ids_free(&Q);
@@ -126,9 +127,9 @@ static void golden_pairs(const char *label, const char *model, const char *file)
         const char *tr = json_string_value(json_object_get(rec, "truncation"));
         int lf = tr && !strcmp(tr, "longest_first");
         int32_t max_length = (int32_t)json_integer_value(json_object_get(rec, "max_length"));
-        rerank_status_t st = rerank_tokenize_pair(
+        rerank_status_t st = tok_pair(
             tok, json_string_value(q), json_string_length(q), json_string_value(d),
-            json_string_length(d), max_length, lf ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG, &enc);
+            json_string_length(d), max_length, lf ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &enc);
         int ok = st == RERANK_OK && same_ids(json_object_get(rec, "input_ids"), enc.ids, enc.n) &&
                  same_ids(json_object_get(rec, "token_type_ids"), enc.type_ids, enc.n);
         total[lf]++;

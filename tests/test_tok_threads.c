@@ -5,6 +5,7 @@
 
 #include "rerank.h"
 #include "test.h"
+#include "tok_pair.h"
 
 #define N_THREADS 4
 #define MAX_TEXTS 400
@@ -25,8 +26,8 @@ static void *worker(void *arg) {
         /* pairs too, alternating strategies */
         rerank_encoding_t pair = {0};
         int k = (i + 1) % j->n;
-        if (rerank_tokenize_pair(j->tok, j->texts[i], j->lens[i], j->texts[k], j->lens[k], 64,
-                                 i % 2 ? RERANK_TRUNC_FLAG : RERANK_TRUNC_LONGEST_FIRST, &pair) != RERANK_OK)
+        if (tok_pair(j->tok, j->texts[i], j->lens[i], j->texts[k], j->lens[k], 64,
+                                 i % 2 ? RERANK_TRUNC_FLAG : RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &pair) != RERANK_OK)
             j->errors++;
         rerank_encoding_free(&pair);
     }

@@ -11,6 +11,7 @@
 #include "common/limits.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_pair.h"
 #include "tokenizer/internal.h"
 
 static rerank_tokenizer_t *g_xlmr, *g_bert;
@@ -400,12 +401,12 @@ TEST(templates) {
     CHECK(rerank_tokenizer_vocab_size(g_xlmr) == 250002);
     CHECK(rerank_tokenizer_vocab_size(g_bert) == 30522);
     rerank_encoding_t e = {0};
-    CHECK(rerank_tokenize_pair(g_xlmr, "", 0, "", 0, 0, RERANK_TRUNC_FLAG, &e) == RERANK_OK);
+    CHECK(tok_pair(g_xlmr, "", 0, "", 0, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     CHECK_IDS(&e, 0, 2, 2, 2);
-    CHECK(rerank_tokenize_pair(g_xlmr, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, &e) == RERANK_OK);
+    CHECK(tok_pair(g_xlmr, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     CHECK_IDS(&e, 0, 10, 2, 2, 876, 2);
     for (size_t i = 0; i < e.n; i++) CHECK(e.type_ids[i] == 0);
-    CHECK(rerank_tokenize_pair(g_bert, "", 0, "", 0, 0, RERANK_TRUNC_LONGEST_FIRST, &e) == RERANK_OK);
+    CHECK(tok_pair(g_bert, "", 0, "", 0, 0, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     CHECK_IDS(&e, 101, 102, 102);
     CHECK(e.n == 3 && e.type_ids[0] == 0 && e.type_ids[1] == 0 && e.type_ids[2] == 1);
     rerank_encoding_free(&e);
@@ -432,7 +433,7 @@ TEST(templates) {
         rerank_status_t st = from_string(js, &t);
         CHECK_MSG(st == RERANK_OK, "case %zu: %s", c, rerank_last_error());
         if (!t) continue;
-        CHECK(rerank_tokenize_pair(t, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, &e) == RERANK_OK);
+        CHECK(tok_pair(t, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
         int ok = e.n == cases[c].n;
         for (size_t i = 0; ok && i < e.n; i++) ok = e.ids[i] == cases[c].ids[i] && e.type_ids[i] == cases[c].types[i];
         CHECK_MSG(ok, "template case %zu", c);
@@ -471,16 +472,16 @@ TEST(truncation) {
     const char *d = "Paris is the capital and most populous city of France, with an estimated "
                     "population of 2,102,650 residents as of January 2023 in an area of more than 105 km2.";
     rerank_encoding_t e = {0};
-    CHECK(rerank_tokenize_pair(g_xlmr, q, strlen(q), d, strlen(d), 0, L, &e) == RERANK_OK);
+    CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 0, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     size_t full = e.n;
     for (int32_t max = 8; max <= 64; max += 7) {
-        CHECK(rerank_tokenize_pair(g_xlmr, q, strlen(q), d, strlen(d), max, L, &e) == RERANK_OK);
+        CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), max, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
         CHECK(e.n == ((size_t)max < full ? (size_t)max : full));
-        CHECK(rerank_tokenize_pair(g_xlmr, q, strlen(q), d, strlen(d), max, F, &e) == RERANK_OK);
+        CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), max, F, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
         CHECK(e.n <= (size_t)max || max < 16);
     }
-    CHECK(rerank_tokenize_pair(g_xlmr, q, strlen(q), d, strlen(d), 3, L, &e) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(rerank_tokenize_pair(g_xlmr, q, strlen(q), d, strlen(d), 64, (rerank_truncation_t)7, &e) ==
+    CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 64, (rerank_truncation_t)7, RERANK_TRUNC_RIGHT, &e) ==
           RERANK_ERR_INVALID_ARGUMENT);
     rerank_encoding_free(&e);
 }
@@ -544,10 +545,10 @@ TEST(truncation_direction_hf) {
         rerank_tokenizer_t *t = cases[i].bert ? g_bert : g_xlmr;
         if (!t) { CHECK(t != NULL); continue; }
         const char *q = cases[i].q, *d = cases[i].d;
-        CHECK(rerank_tokenize_pair(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, &p) == RERANK_OK);
-        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_RIGHT, &r) ==
+        CHECK(tok_pair(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_RIGHT, &p) == RERANK_OK);
+        CHECK(tok_pair(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_RIGHT, &r) ==
               RERANK_OK);
-        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_LEFT, &l) ==
+        CHECK(tok_pair(t, q, strlen(q), d, strlen(d), cases[i].max, cases[i].tr, RERANK_TRUNC_LEFT, &l) ==
               RERANK_OK);
         CHECK_MSG(ids_list_eq(&p, cases[i].right), "case %zu: right (rerank_tokenize_pair)", i);
         CHECK_MSG(ids_list_eq(&r, cases[i].right), "case %zu: right", i);
@@ -590,9 +591,9 @@ TEST(truncation_direction_property) {
                 for (int s = 0; s < 2; s++)
                     for (int32_t max = s ? (int32_t)ov : 1; max <= 48; max++) {
                         rerank_truncation_t tr = s ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
-                        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_RIGHT, &r) ==
+                        CHECK(tok_pair(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_RIGHT, &r) ==
                               RERANK_OK);
-                        CHECK(rerank_tokenize_pair_ex(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_LEFT, &l) ==
+                        CHECK(tok_pair(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_LEFT, &l) ==
                               RERANK_OK);
                         size_t na = Q.n, nb = D.n;
                         rr_truncate_pair(&na, &nb, max, ov, tr);
@@ -615,16 +616,16 @@ TEST(truncation_direction_property) {
     CHECK(checked > 1000 && cut_left > checked / 4); /* the cases really cut */
     /* bad direction */
     if (g_xlmr) {
-        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, (rerank_trunc_direction_t)2, &l) ==
+        CHECK(tok_pair(g_xlmr, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, (rerank_trunc_direction_t)2, &l) ==
               RERANK_ERR_INVALID_ARGUMENT);
         CHECK(l.n == 0 && strstr(rerank_last_error(), "direction") != NULL);
-        CHECK(rerank_tokenize_pair_ex(NULL, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
+        CHECK(tok_pair(NULL, "a", 1, "b", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
               RERANK_ERR_INVALID_ARGUMENT);
-        CHECK(rerank_tokenize_pair_ex(g_xlmr, "ok", 2, "\xc3", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
+        CHECK(tok_pair(g_xlmr, "ok", 2, "\xc3", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) ==
               RERANK_ERR_INVALID_UTF8);
         /* no truncation: the direction changes nothing */
-        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) == RERANK_OK);
-        CHECK(rerank_tokenize_pair_ex(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &r) == RERANK_OK);
+        CHECK(tok_pair(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_LEFT, &l) == RERANK_OK);
+        CHECK(tok_pair(g_xlmr, "a b", 3, "c d", 3, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &r) == RERANK_OK);
         CHECK(l.n == r.n && !memcmp(l.ids, r.ids, l.n * sizeof *l.ids));
     }
     rerank_encoding_free(&r);
@@ -640,7 +641,7 @@ TEST(input_errors) {
     CHECK(rerank_tokenize(g_xlmr, "ab\xff", 3, &e) == RERANK_ERR_INVALID_UTF8 && e.n == 0);
     CHECK(strstr(rerank_last_error(), "offset 2") != NULL);
     CHECK(rerank_tokenize(g_xlmr, "\xed\xa0\x80", 3, &e) == RERANK_ERR_INVALID_UTF8); /* surrogate */
-    CHECK(rerank_tokenize_pair(g_xlmr, "ok", 2, "\xc3", 1, 16, RERANK_TRUNC_FLAG, &e) == RERANK_ERR_INVALID_UTF8);
+    CHECK(tok_pair(g_xlmr, "ok", 2, "\xc3", 1, 16, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_ERR_INVALID_UTF8);
     CHECK(rerank_tokenize(g_xlmr, NULL, 5, &e) == RERANK_ERR_INVALID_ARGUMENT);
     CHECK(rerank_tokenize(NULL, "a", 1, &e) == RERANK_ERR_INVALID_ARGUMENT);
     CHECK(rerank_tokenize(g_xlmr, "a", 1, NULL) == RERANK_ERR_INVALID_ARGUMENT);
@@ -747,7 +748,7 @@ TEST(fuzz_json) {
             rerank_encoding_t e = {0};
             static const char txt[] = "a  ab\xc3\xa9 [x] <unk>";
             rerank_tokenize(t, txt, sizeof txt - 1, &e);
-            rerank_tokenize_pair(t, "a", 1, "b a b a", 7, 5, RERANK_TRUNC_LONGEST_FIRST, &e);
+            tok_pair(t, "a", 1, "b a b a", 7, 5, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &e);
             rerank_encoding_free(&e);
             rerank_tokenizer_free(t);
         }
@@ -809,8 +810,8 @@ static void *thr_main(void *arg) {
     thr_job_t *j = arg;
     for (int r = 0; r < 20; r++)
         for (int i = 0; i < j->n; i++)
-            if (rerank_tokenize_pair(j->tok, j->texts[i], strlen(j->texts[i]), j->texts[(i + 1) % j->n],
-                                     strlen(j->texts[(i + 1) % j->n]), 32, RERANK_TRUNC_FLAG, &j->out[i]))
+            if (tok_pair(j->tok, j->texts[i], strlen(j->texts[i]), j->texts[(i + 1) % j->n],
+                                     strlen(j->texts[(i + 1) % j->n]), 32, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &j->out[i]))
                 j->errors++;
     return NULL;
 }
@@ -850,7 +851,7 @@ TEST(alloc_failures) {
         rerank_status_t st = load_text(js, &t);
         rerank_encoding_t e = {0};
         if (st == RERANK_OK) {
-            st = rerank_tokenize_pair(t, "a  a<unk>a", 10, "aa  zz", 6, 6, RERANK_TRUNC_LONGEST_FIRST, &e);
+            st = tok_pair(t, "a  a<unk>a", 10, "aa  zz", 6, 6, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &e);
         }
         int failed = rr_alloc_failed();
         rr_alloc_fail_at(0);

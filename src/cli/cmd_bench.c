@@ -171,7 +171,7 @@ int rr_cmd_bench(int argc, char **argv) {
     }
     if (!model_dir || (!workload == !input)) { usage(stderr); return 2; }
     rerank_model_options_t mo = rerank_model_options_default();
-    if (rerank_precision_parse(prec, &mo.precision)) {
+    if (rerank_precision_parse(prec, &mo.precision) != RERANK_OK) {
         fprintf(stderr, "rerank bench: unknown precision '%s' (fp32, bf16, int8)\n", prec);
         return 2;
     }
@@ -226,8 +226,7 @@ int rr_cmd_bench(int argc, char **argv) {
     } else {
         rerank_encoding_t enc = {0};
         for (size_t i = 0; i < w.n_pairs; i++)
-            if (!rerank_tokenize_pair(rerank_model_tokenizer(m), w.queries[i], w.qlen[i], w.docs[i], w.dlen[i],
-                                      info.max_positions < 512 ? info.max_positions : 512, RERANK_TRUNC_FLAG, &enc)) {
+            if (!rerank_model_tokenize_pair(m, w.queries[i], w.qlen[i], w.docs[i], w.dlen[i], &o.pair, &enc)) {
                 tokens += (double)enc.n;
                 flops += pair_flops(&info, run_layers, (double)enc.n);
                 attn_flops += attention_flops(&info, run_layers, (double)enc.n);

@@ -80,11 +80,10 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
 }
 
 /* Tokenize one pair into the batch (recording an error message on failure). */
-static void add_pair(const rerank_tokenizer_t *tok, batch_t *b, const char *q, size_t ql, const char *d,
+static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d,
                      size_t dl, const rerank_score_options_t *o) {
     int i = b->n++;
-    if (rerank_tokenize_pair_ex(tok, q, ql, d, dl, o->max_length, o->truncation, o->direction, &b->enc[i]) !=
-        RERANK_OK)
+    if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
         b->err[i] = strdup(rerank_last_error());
     else
         b->tokens += b->enc[i].n;
@@ -116,19 +115,19 @@ int rr_cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--query")) query = v;
         else if (!strcmp(a, "--doc")) docs[n_docs++] = v;
         else if (!strcmp(a, "--precision")) prec = v;
-        else if (!strcmp(a, "--max-length")) bad = rr_cli_int("score", a, v, 1, RR_MAX_SEQ_TOKENS, &opts.max_length);
+        else if (!strcmp(a, "--max-length")) bad = rr_cli_int("score", a, v, 1, RR_MAX_SEQ_TOKENS, &opts.pair.max_length);
         else if (!strcmp(a, "--layers")) bad = rr_cli_int("score", a, v, 0, RR_MAX_LAYERS, &opts.layers);
         else if (!strcmp(a, "--threads")) bad = rr_cli_int("score", a, v, 0, 4096, &threads);
         else if (!strcmp(a, "--batch-tokens")) bad = rr_cli_int("score", a, v, 1, 1 << 24, &batch_tokens);
-        else if (!strcmp(a, "--truncation")) bad = rr_cli_truncation("score", v, &opts.truncation);
-        else if (!strcmp(a, "--truncation-direction")) bad = rr_cli_direction("score", v, &opts.direction);
+        else if (!strcmp(a, "--truncation")) bad = rr_cli_truncation("score", v, &opts.pair.truncation);
+        else if (!strcmp(a, "--truncation-direction")) bad = rr_cli_direction("score", v, &opts.pair.direction);
         else { fprintf(stderr, "rerank score: unknown option '%s'\n", a); usage(stderr); bad = 1; }
         if (bad) { free(docs); return 2; }
     }
     rerank_model_options_t mopts = rerank_model_options_default();
     mopts.threads = threads;
-    if (rerank_precision_parse(prec, &mopts.precision) != 0) {
-        fprintf(stderr, "rerank score: --precision expects fp32, bf16 or int8, got '%s'\n", prec);
+    if (rerank_precision_parse(prec, &mopts.precision) != RERANK_OK) {
+        fprintf(stderr, "rerank score: --precision: %s\n", rerank_last_error());
         free(docs);
         return 2;
     }
@@ -157,12 +156,11 @@ int rr_cmd_score(int argc, char **argv) {
         free(docs);
         return 1;
     }
-    const rerank_tokenizer_t *tok = rerank_model_tokenizer(model);
     batch_t *b = calloc(1, sizeof *b);
     if (!b) { rerank_model_free(model); free(docs); return 1; }
     if (query) {
         for (int i = 0; i < n_docs; i++) {
-            add_pair(tok, b, query, strlen(query), docs[i], strlen(docs[i]), &opts);
+            add_pair(model, b, query, strlen(query), docs[i], strlen(docs[i]), &opts);
             if (b->n == MAX_BATCH_PAIRS || b->tokens >= (size_t)batch_tokens) rc |= flush(model, b, &opts);
         }
     } else {
@@ -174,7 +172,7 @@ int rr_cmd_score(int argc, char **argv) {
             json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
             json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
             if (json_is_string(q) && json_is_string(d)) {
-                add_pair(tok, b, json_string_value(q), json_string_length(q), json_string_value(d),
+                add_pair(model, b, json_string_value(q), json_string_length(q), json_string_value(d),
                          json_string_length(d), &opts);
             } else if (n < 0) {
                 snprintf(msg, sizeof msg, "line %ld: line too long (more than %zu bytes) or out of memory", lineno,

@@ -39,9 +39,8 @@ static void print_error(const char *msg) {
 
 int rr_cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *input = NULL;
-    int32_t max_length = 512;
-    rerank_truncation_t trunc = RERANK_TRUNC_FLAG;
-    rerank_trunc_direction_t dir = RERANK_TRUNC_RIGHT;
+    rerank_pair_options_t po = rerank_pair_options_default();
+    po.max_length = RR_DEFAULT_MAX_LENGTH;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -49,12 +48,12 @@ int rr_cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(a, "--input")) { if (!(input = rr_cli_value("tokenize", argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--max-length")) {
             if (!(v = rr_cli_value("tokenize", argc, argv, &i)) ||
-                rr_cli_int("tokenize", a, v, 0, RR_MAX_SEQ_TOKENS, &max_length)) return 2;
+                rr_cli_int("tokenize", a, v, 0, RR_MAX_SEQ_TOKENS, &po.max_length)) return 2;
         } else if (!strcmp(a, "--truncation")) {
-            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_truncation("tokenize", v, &trunc))
+            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_truncation("tokenize", v, &po.truncation))
                 return 2;
         } else if (!strcmp(a, "--truncation-direction")) {
-            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_direction("tokenize", v, &dir))
+            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_direction("tokenize", v, &po.direction))
                 return 2;
         } else {
             fprintf(stderr, "rerank tokenize: unknown option '%s'\n", a);
@@ -105,8 +104,8 @@ int rr_cmd_tokenize(int argc, char **argv) {
             st = rerank_tokenize(tok, json_string_value(text), json_string_length(text), &enc);
             if (st == RERANK_OK) { putchar('{'); print_ids("ids", enc.ids, enc.n); puts("}"); }
         } else if (json_is_string(q) && json_is_string(d)) {
-            st = rerank_tokenize_pair_ex(tok, json_string_value(q), json_string_length(q), json_string_value(d),
-                                         json_string_length(d), max_length, trunc, dir, &enc);
+            st = rerank_tokenize_pair(tok, json_string_value(q), json_string_length(q), json_string_value(d),
+                                      json_string_length(d), &po, &enc);
             if (st == RERANK_OK) {
                 putchar('{');
                 print_ids("input_ids", enc.ids, enc.n);

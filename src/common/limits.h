@@ -26,6 +26,10 @@
 /* Longest model input in tokens (max_position_embeddings of any supported
  * model, e.g. 8194 for bge-m3 family). */
 #define RR_MAX_SEQ_TOKENS 8192
+/* A cross-encoder's pair length when the caller names none: what
+ * FlagEmbedding and sentence-transformers use for bge-reranker-v2-m3 and
+ * ms-marco-MiniLM (capped at the model's positions). */
+#define RR_DEFAULT_MAX_LENGTH 512
 /* Model dimensions accepted from config.json (bounds scratch sizes). */
 #define RR_MAX_HIDDEN 16384
 #define RR_MAX_LAYERS 256

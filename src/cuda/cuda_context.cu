@@ -77,10 +77,11 @@ extern "C" rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weigh
     if (!cfg || !w) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_cuda_create: cfg or weights is NULL");
     rr_cu_dtype_t dt;
     switch (precision) {
-    case RERANK_PRECISION_FP32: dt = RR_CU_F16; break; /* fp16 storage, fp32 accumulation */
+    case RERANK_PRECISION_FP32: /* fp16 storage, fp32 accumulation */
+    case RERANK_PRECISION_FP16: dt = RR_CU_F16; break;
     case RERANK_PRECISION_BF16: dt = RR_CU_BF16; break;
     default:
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: precision %s is not supported (fp32 -> fp16, bf16)",
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: precision %s is not supported (fp16, bf16; fp32 computes in fp16)",
                         rerank_precision_str(precision));
     }
     rerank_status_t s = check_config(cfg);

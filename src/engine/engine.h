@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include "common/limits.h"
 #include "engine/backend.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -27,6 +28,12 @@ struct rerank_model {
     void *ctx;           /* the backend's state                          */
     pthread_mutex_t lock; /* one forward pass at a time                  */
 };
+
+/* What max_length 0 means for m: its family's default, capped at its
+ * positions. */
+static inline int32_t rr_model_default_max_length(const struct rerank_model *m) {
+    return m->cfg.usable_pos < RR_DEFAULT_MAX_LENGTH ? m->cfg.usable_pos : RR_DEFAULT_MAX_LENGTH;
+}
 
 /* The backend's time split so far (zeros where it does not measure). */
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p);

@@ -9,20 +9,21 @@
 
 #define RR_MAX_THREADS 4096
 
-static const char *const k_precision_names[] = {"fp32", "bf16", "int8"};
+static const char *const k_precision_names[] = {"fp32", "bf16", "int8", "fp16", "fp8"};
+#define RR_N_PRECISIONS (int)(sizeof k_precision_names / sizeof k_precision_names[0])
 
 const char *rerank_precision_str(rerank_precision_t p) {
-    return (unsigned)p < 3 ? k_precision_names[p] : "unknown";
+    return (unsigned)p < (unsigned)RR_N_PRECISIONS ? k_precision_names[p] : "unknown";
 }
 
-int rerank_precision_parse(const char *name, rerank_precision_t *out) {
-    if (!name) return -1;
-    for (int i = 0; i < 3; i++)
+rerank_status_t rerank_precision_parse(const char *name, rerank_precision_t *out) {
+    for (int i = 0; name && i < RR_N_PRECISIONS; i++)
         if (!strcmp(name, k_precision_names[i])) {
             if (out) *out = (rerank_precision_t)i;
-            return 0;
+            return RERANK_OK;
         }
-    return -1;
+    return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision '%.40s' (expected fp32, bf16, int8, fp16 or fp8)",
+                    name ? name : "(null)");
 }
 
 rerank_model_options_t rerank_model_options_default(void) {
@@ -30,8 +31,7 @@ rerank_model_options_t rerank_model_options_default(void) {
 }
 
 rerank_score_options_t rerank_score_options_default(void) {
-    return (rerank_score_options_t){
-        .max_length = 0, .truncation = RERANK_TRUNC_FLAG, .layers = 0, .normalize = 0, .direction = RERANK_TRUNC_RIGHT};
+    return (rerank_score_options_t){.pair = rerank_pair_options_default(), .layers = 0, .normalize = 0};
 }
 
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
@@ -44,7 +44,7 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
 /* Validate options; pick the backend and device index from o->device:
  * NULL or "cpu", "cuda" (= cuda:0) or "cuda:N". */
 static rerank_status_t check_options(const rerank_model_options_t *o, const rr_backend_t **backend, int *device) {
-    if ((unsigned)o->precision > RERANK_PRECISION_INT8)
+    if ((unsigned)o->precision >= (unsigned)RR_N_PRECISIONS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o->precision);
     if (o->threads < 0 || o->threads > RR_MAX_THREADS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "threads = %d must be in [0, %d]", o->threads, RR_MAX_THREADS);
@@ -135,9 +135,13 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     const rr_config_t *c = &m->cfg;
     info->architecture = c->architecture;
     info->model_type = c->model_type;
+    info->family = c->arch == RR_ARCH_BERT ? "bert" : "xlm-roberta";
     info->num_layers = c->layers;
     info->hidden_size = c->hidden;
     info->num_heads = c->heads;
+    info->num_kv_heads = c->heads;
+    info->head_dim = c->head_dim;
+    info->default_max_length = rr_model_default_max_length(m);
     info->intermediate_size = c->ffn;
     info->max_positions = c->usable_pos;
     info->vocab_size = c->vocab;
@@ -149,3 +153,5 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
 }
 
 const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *m) { return m ? m->tok : NULL; }
+
+int rerank_model_healthy(const rerank_model_t *m) { return m != NULL; }

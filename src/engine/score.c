@@ -64,6 +64,23 @@ rerank_status_t rerank_score_tokens(rerank_model_t *m, const rerank_pair_t *pair
     return RERANK_OK;
 }
 
+rerank_status_t rerank_model_tokenize_pair(const rerank_model_t *m, const char *query, size_t query_len,
+                                           const char *doc, size_t doc_len, const rerank_pair_options_t *opts,
+                                           rerank_encoding_t *enc) {
+    if (!m || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_model_tokenize_pair: NULL model or encoding");
+    if (!m->tok)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_model_tokenize_pair: model was loaded without a tokenizer");
+    rerank_pair_options_t o = opts ? *opts : rerank_pair_options_default();
+    if (o.max_length < 0) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "max_length = %d is negative", o.max_length);
+    if (o.instruction)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is a cross-encoder: it takes no instruction",
+                        m->cfg.architecture);
+    /* 0: the model's default; any length: at most the model's positions. */
+    if (o.max_length == 0) o.max_length = rr_model_default_max_length(m);
+    if (o.max_length > m->cfg.usable_pos) o.max_length = m->cfg.usable_pos;
+    return rerank_tokenize_pair(m->tok, query, query_len, doc, doc_len, &o, enc);
+}
+
 rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_len, const char *const *docs,
                              const size_t *doc_lens, size_t n_docs, const rerank_score_options_t *opts,
                              float *scores) {
@@ -73,13 +90,8 @@ rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_score: query, docs or scores is NULL");
     if (!m->tok) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_score: model was loaded without a tokenizer");
     rerank_score_options_t o = opts ? *opts : rerank_score_options_default();
-    if (o.max_length < 0) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "max_length = %d is negative", o.max_length);
-    if ((unsigned)o.truncation > RERANK_TRUNC_LONGEST_FIRST)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation %d", (int)o.truncation);
-    if ((unsigned)o.direction > RERANK_TRUNC_LEFT)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation direction %d", (int)o.direction);
-    int32_t max_len = o.max_length ? o.max_length : 512;
-    if (max_len > m->cfg.usable_pos) max_len = m->cfg.usable_pos;
+    if (o.layers < 0 || o.layers > m->cfg.layers)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "layers = %d must be in [0, %d]", o.layers, m->cfg.layers);
 
     /* Tokenize every pair into one buffer, then score them all. */
     rerank_status_t st = RERANK_OK;
@@ -95,8 +107,8 @@ rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_
             goto done;
         }
         size_t dl = doc_lens ? doc_lens[i] : strlen(docs[i]);
-        if ((st = rerank_tokenize_pair_ex(m->tok, query ? query : "", query_len, docs[i] ? docs[i] : "", dl,
-                                          max_len, o.truncation, o.direction, &enc))) {
+        if ((st = rerank_model_tokenize_pair(m, query ? query : "", query_len, docs[i] ? docs[i] : "", dl, &o.pair,
+                                             &enc))) {
             rr_error_prefix("document %zu", i);
             goto done;
         }

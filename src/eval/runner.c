@@ -13,7 +13,7 @@ rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
                               double *seconds) {
     rerank_score_options_t so = rerank_score_options_default();
     so.layers = cfg->layers;
-    so.max_length = cfg->max_length;
+    so.pair.max_length = cfg->max_length;
     so.normalize = 0;
     size_t maxn = 1;
     for (size_t i = 0; i < d->n_queries; i++)

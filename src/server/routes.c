@@ -68,11 +68,14 @@ enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
     if (!r->encs || !r->pairs || !r->scores) return rr_respond_error(r, 503, "unavailable", "out of memory");
     int truncate = r->req.truncate >= 0 ? r->req.truncate : s->cfg->auto_truncate;
     const char *what = r->route == RR_ROUTE_RERANK ? "texts" : "documents";
+    rerank_pair_options_t po = rerank_pair_options_default();
+    po.max_length = s->max_length;
+    po.truncation = truncate ? s->truncation : RERANK_TRUNC_NONE;
+    po.direction = r->req.direction;
     for (size_t i = 0; i < n; i++) {
         rerank_encoding_t *e = &r->encs[i];
         rerank_status_t st = s->backend.encode_pair(s->backend.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
-                                                    r->req.docs[i].n, truncate ? s->max_length : 0, s->truncation,
-                                                    r->req.direction, e);
+                                                    r->req.docs[i].n, &po, e);
         if (st != RERANK_OK)
             return rr_respond_error(r, encode_status(st), encode_status(st) == 500 ? "backend" : "validation",
                                     "%s[%zu]: %s", what, i, rerank_last_error());

@@ -13,14 +13,13 @@
 
 typedef struct model_backend {
     rerank_model_t *model;
-    const rerank_tokenizer_t *tok;
     rerank_score_options_t opts;
 } model_backend_t;
 
-static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
-                                 rerank_truncation_t trunc, rerank_trunc_direction_t dir, rerank_encoding_t *enc) {
+static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                 const rerank_pair_options_t *po, rerank_encoding_t *enc) {
     model_backend_t *mb = ctx;
-    return rerank_tokenize_pair_ex(mb->tok, q, qn, d, dn, max_length, trunc, dir, enc);
+    return rerank_model_tokenize_pair(mb->model, q, qn, d, dn, po, enc);
 }
 
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
@@ -45,8 +44,8 @@ int rr_cmd_serve(int argc, char **argv) {
     rr_alloc_init_json();
 
     rerank_precision_t prec;
-    if (rerank_precision_parse(cfg.precision, &prec) != 0) {
-        fprintf(stderr, "rerank serve: unknown --precision '%s'\n", cfg.precision);
+    if (rerank_precision_parse(cfg.precision, &prec) != RERANK_OK) {
+        fprintf(stderr, "rerank serve: --precision: %s\n", rerank_last_error());
         rr_server_config_free(&cfg);
         return 2;
     }
@@ -90,7 +89,6 @@ int rr_cmd_serve(int argc, char **argv) {
         rr_server_config_free(&cfg);
         return 1;
     }
-    mb.tok = rerank_model_tokenizer(mb.model);
     rerank_model_info_t mi;
     rerank_model_get_info(mb.model, &mi);
     int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : 512;
@@ -103,17 +101,17 @@ int rr_cmd_serve(int argc, char **argv) {
     }
     if (cfg.layers > mi.num_layers) cfg.layers = mi.num_layers;
     mb.opts = rerank_score_options_default();
-    mb.opts.max_length = max_len;
+    mb.opts.pair.max_length = max_len;
     mb.opts.layers = (int32_t)cfg.layers;
     mb.opts.normalize = 0;
-    mb.opts.truncation = !strcmp(cfg.truncation, "longest_first") ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
+    mb.opts.pair.truncation = !strcmp(cfg.truncation, "longest_first") ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
 
     /* One forward pass before reporting ready: the first call pays for
      * thread pools and kernel JIT (~0.4 s), which no request should see. */
     {
         rerank_encoding_t enc = {0};
         float warm;
-        if (rerank_tokenize_pair(mb.tok, "warm up", 7, "warm up", 7, max_len, mb.opts.truncation, &enc) == RERANK_OK) {
+        if (rerank_model_tokenize_pair(mb.model, "warm up", 7, "warm up", 7, &mb.opts.pair, &enc) == RERANK_OK) {
             rerank_pair_t p = {enc.ids, enc.type_ids, (int32_t)enc.n};
             if (rerank_score_tokens(mb.model, &p, 1, &mb.opts, &warm) != RERANK_OK)
                 fprintf(stderr, "rerank serve: warm-up forward pass failed: %s\n", rerank_last_error());
@@ -132,7 +130,7 @@ int rr_cmd_serve(int argc, char **argv) {
         .num_layers = mi.num_layers,
         .layers_used = cfg.layers > 0 ? (int32_t)cfg.layers : mi.num_layers,
         .max_length = max_len,
-        .truncation = mb.opts.truncation,
+        .truncation = mb.opts.pair.truncation,
     };
     rr_backend_t be = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score};
     if (rr_server_set_backend(srv, &be, &info) != RERANK_OK) {

@@ -13,14 +13,12 @@
 
 typedef struct rr_backend {
     void *ctx;
-    /* Encode (query, doc) with special tokens, truncated to max_length
-     * tokens (0 = no truncation) with strategy `trunc`, cutting from the
-     * end (RERANK_TRUNC_RIGHT) or the start (RERANK_TRUNC_LEFT) of the
-     * sequences that are too long. Must be thread-safe: it runs on the
-     * HTTP threads, once per document, with each request's own direction. */
+    /* Encode (query, doc) as the model scores it (special tokens or the
+     * prompt), truncated as `po` says (RERANK_TRUNC_NONE: not at all).
+     * Must be thread-safe: it runs on the HTTP threads, once per document,
+     * with each request's own options. */
     rerank_status_t (*encode_pair)(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
-                                   int32_t max_length, rerank_truncation_t trunc,
-                                   rerank_trunc_direction_t dir, rerank_encoding_t *enc);
+                                   const rerank_pair_options_t *po, rerank_encoding_t *enc);
     /* Raw logits of token pairs; called from the batcher thread only. */
     rr_score_fn score;
 } rr_backend_t;

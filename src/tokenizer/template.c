@@ -215,7 +215,7 @@ rerank_status_t rr_template_apply(const rr_template_t *t, const int32_t *a, size
 
 void rr_truncate_pair(size_t *na, size_t *nb, int32_t max_length, size_t overhead,
                       rerank_truncation_t strategy) {
-    if (max_length <= 0) return;
+    if (max_length <= 0 || strategy == RERANK_TRUNC_NONE) return;
     size_t max = (size_t)max_length;
     if (strategy == RERANK_TRUNC_FLAG) {
         /* FlagEmbedding: query to max*3//4, doc to max, then only_second */

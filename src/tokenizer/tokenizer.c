@@ -319,21 +319,26 @@ rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
     return st;
 }
 
-rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query,
-                                     size_t query_len, const char *doc, size_t doc_len,
-                                     int32_t max_length, rerank_truncation_t truncation,
-                                     rerank_encoding_t *enc) {
-    return rerank_tokenize_pair_ex(tok, query, query_len, doc, doc_len, max_length, truncation, RERANK_TRUNC_RIGHT,
-                                   enc);
+rerank_pair_options_t rerank_pair_options_default(void) {
+    return (rerank_pair_options_t){.max_length = 0, .truncation = RERANK_TRUNC_FLAG, .direction = RERANK_TRUNC_RIGHT};
 }
 
-rerank_status_t rerank_tokenize_pair_ex(const rerank_tokenizer_t *tok, const char *query,
-                                        size_t query_len, const char *doc, size_t doc_len,
-                                        int32_t max_length, rerank_truncation_t truncation,
-                                        rerank_trunc_direction_t direction, rerank_encoding_t *enc) {
+rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *query, size_t query_len,
+                                     const char *doc, size_t doc_len, const rerank_pair_options_t *opts,
+                                     rerank_encoding_t *enc) {
     if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: NULL tokenizer or encoding");
     enc->n = 0;
-    if (truncation != RERANK_TRUNC_FLAG && truncation != RERANK_TRUNC_LONGEST_FIRST)
+    const rerank_pair_options_t o = opts ? *opts : rerank_pair_options_default();
+    const int32_t max_length = o.max_length;
+    const rerank_truncation_t truncation = o.truncation;
+    const rerank_trunc_direction_t direction = o.direction;
+    if (max_length < 0)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: max_length %d is negative", max_length);
+    if (o.instruction)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                        "rerank_tokenize_pair: a tokenizer alone takes no instruction (only a model knows its "
+                        "prompt: rerank_model_tokenize_pair)");
+    if (truncation != RERANK_TRUNC_FLAG && truncation != RERANK_TRUNC_LONGEST_FIRST && truncation != RERANK_TRUNC_NONE)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation strategy %d", (int)truncation);
     if (direction != RERANK_TRUNC_RIGHT && direction != RERANK_TRUNC_LEFT)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation direction %d", (int)direction);
