@@ -24,7 +24,8 @@ endif
 
 override CFLAGS := $(CFLAGS_COMMON) $(CFLAGS)
 
-CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/engine/*.c)
+CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/families/*.c src/cpu/*.c \
+                      src/engine/*.c)
 APP_SRC  = $(wildcard src/server/*.c src/eval/*.c src/hub/*.c)
 CLI_SRC  = $(wildcard src/cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)

@@ -5,24 +5,25 @@
 
 #include "common/limits.h"
 #include "fuzz.h"
-#include "model/config.h"
+#include "families/family.h"
 
 RR_FUZZ_TARGET(config);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > (1u << 16)) return 0;
     rr_config_t c;
-    if (rr_config_parse((const char *)data, size, "fuzz", &c) != RERANK_OK) {
+    const rr_family_t *fam = NULL;
+    if (rr_family_config_parse((const char *)data, size, "fuzz", &c, &fam) != RERANK_OK) {
         RR_FUZZ_CHECK(rerank_last_error()[0] != 0);
         return 0;
     }
     RR_FUZZ_CHECK(c.hidden > 0 && c.hidden <= RR_MAX_HIDDEN);
     RR_FUZZ_CHECK(c.layers > 0 && c.layers <= RR_MAX_LAYERS);
-    RR_FUZZ_CHECK(c.heads > 0 && c.heads <= RR_MAX_HEADS && c.hidden % c.heads == 0);
-    RR_FUZZ_CHECK(c.head_dim * c.heads == c.hidden);
+    RR_FUZZ_CHECK(c.heads > 0 && c.heads <= RR_MAX_HEADS);
+    RR_FUZZ_CHECK(c.kv_heads > 0 && c.kv_heads <= c.heads && c.heads % c.kv_heads == 0);
+    RR_FUZZ_CHECK(c.head_dim > 0 && c.head_dim <= RR_MAX_HEAD_DIM);
     RR_FUZZ_CHECK(c.ffn > 0 && c.vocab > 0 && c.vocab <= RR_MAX_VOCAB);
-    RR_FUZZ_CHECK(c.usable_pos > 0 && c.usable_pos <= c.max_pos);
-    RR_FUZZ_CHECK(c.num_labels == 1);
-    RR_FUZZ_CHECK(c.arch == RR_ARCH_XLMR || c.arch == RR_ARCH_BERT);
+    RR_FUZZ_CHECK(c.usable_pos > 0 && c.usable_pos <= c.max_pos && c.usable_pos <= RR_MAX_SEQ_TOKENS);
+    RR_FUZZ_CHECK(fam != NULL && rr_family_find(c.architecture) == fam);
     return 0;
 }

@@ -18,22 +18,25 @@
 #define BUILT "without"
 #endif
 
-/* A fixture model on the CPU (weights on the host) and its CUDA context. */
-static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, rr_cuda_t **cuda) {
+/* A fixture model on the GPU (through the engine, as users load it). */
+static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), name);
+    rerank_model_options_t o = rerank_model_options_default();
+    o.device = "cuda:0";
+    o.precision = prec;
     rerank_model_t *m = NULL;
-    *cuda = NULL;
-    if (rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) != RERANK_OK) {
-        fprintf(stderr, "  load %s: %s\n", name, rerank_last_error());
-        return NULL;
-    }
-    if (rr_cuda_create(&m->cfg, &m->w, 0, prec, cuda) != RERANK_OK) {
-        fprintf(stderr, "  rr_cuda_create %s: %s\n", name, rerank_last_error());
-        rerank_model_free(m);
+    if (rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m) != RERANK_OK) {
+        fprintf(stderr, "  load %s on cuda:0: %s\n", name, rerank_last_error());
         return NULL;
     }
     return m;
+}
+
+static rerank_status_t score(rerank_model_t *m, const rerank_pair_t *p, size_t n, int32_t layers, float *out) {
+    rerank_score_options_t o = rerank_score_options_default();
+    o.layers = layers;
+    return rerank_score_tokens(m, p, n, &o, out);
 }
 
 /* Every record scored one at a time, all at once and in uneven chunks; each
@@ -42,10 +45,9 @@ static void check_golden(const char *file, const char *model, const char *key, i
                          rerank_precision_t prec, double tol) {
     golden_t *g = golden_load(file);
     CHECK(g != NULL && g->n == 409);
-    rr_cuda_t *cu = NULL;
-    rerank_model_t *m = g ? load_fixture(model, prec, &cu) : NULL;
-    CHECK(m != NULL && cu != NULL);
-    if (!m || !cu) {
+    rerank_model_t *m = g ? load_fixture(model, prec) : NULL;
+    CHECK(m != NULL);
+    if (!m) {
         golden_free(g);
         return;
     }
@@ -53,19 +55,19 @@ static void check_golden(const char *file, const char *model, const char *key, i
           *chunked = calloc(g->n, sizeof *chunked);
     double max_ref = 0, max_batch = 0;
     for (size_t i = 0; i < g->n; i++) {
-        rerank_status_t st = rr_cuda_forward(cu, &g->pairs[i], 1, layers, &single[i]);
+        rerank_status_t st = score(m, &g->pairs[i], 1, layers, &single[i]);
         CHECK_MSG(st == RERANK_OK, "record %zu: %s", i, rerank_last_error());
         double ref = golden_score(g, i, key);
         double d = fabs(single[i] - ref);
         if (!(d <= max_ref)) max_ref = d;
         CHECK_MSG(d <= tol, "%s record %zu: %.7f vs reference %.7f", key, i, single[i], ref);
     }
-    rerank_status_t st = rr_cuda_forward(cu, g->pairs, g->n, layers, batch);
+    rerank_status_t st = score(m, g->pairs, g->n, layers, batch);
     CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
     /* chunks of 1, 2, 3, ... pairs: many batch shapes, workspace reuse */
     for (size_t a = 0, k = 1; a < g->n && st == RERANK_OK; a += k, k++) {
         size_t cnt = g->n - a < k ? g->n - a : k;
-        st = rr_cuda_forward(cu, g->pairs + a, cnt, layers, chunked + a);
+        st = score(m, g->pairs + a, cnt, layers, chunked + a);
         CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
     }
     for (size_t i = 0; i < g->n; i++) {
@@ -75,9 +77,10 @@ static void check_golden(const char *file, const char *model, const char *key, i
         CHECK_MSG(d <= 1e-3, "%s record %zu: batched %.7f / chunked %.7f vs single %.7f", key, i, batch[i],
                   chunked[i], single[i]);
     }
-    printf("  %-20s %s: max |score - reference| = %.3g, max |batched - single| = %.3g (%s)\n", key,
-           rerank_precision_str(prec), max_ref, max_batch, rr_cuda_device_name(cu));
-    rr_cuda_free(cu);
+    rerank_model_info_t info;
+    rerank_model_get_info(m, &info);
+    printf("  %-20s %s: max |score - reference| = %.3g, max |batched - single| = %.3g (%s, compute %s)\n", key,
+           rerank_precision_str(prec), max_ref, max_batch, info.device, info.compute);
     rerank_model_free(m);
     free(single);
     free(batch);
@@ -124,64 +127,58 @@ TEST(attention_kernels) {
 }
 
 TEST(invalid_inputs) {
-    rr_cuda_t *cu = NULL;
-    rerank_model_t *m = load_fixture("tiny-bert", RERANK_PRECISION_FP32, &cu);
-    CHECK(m != NULL && cu != NULL);
-    if (!m || !cu) return;
+    rerank_model_t *m = load_fixture("tiny-bert", RERANK_PRECISION_FP32);
+    CHECK(m != NULL);
+    if (!m) return;
     int32_t ids[8] = {101, 2054, 102, 2054, 2003, 102, 0, 0}, types[8] = {0};
     float s = 7;
     rerank_pair_t p = {ids, types, 6};
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_OK && s != 7);
-    CHECK(rr_cuda_forward(cu, &p, 0, 0, &s) == RERANK_OK);
-    CHECK(rr_cuda_forward(cu, NULL, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(rr_cuda_forward(cu, &p, 1, 3, &s) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(rr_cuda_forward(cu, &p, 1, -1, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_OK && s != 7);
+    CHECK(score(m, &p, 0, 0, &s) == RERANK_OK);
+    CHECK(score(m, NULL, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 3, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, -1, &s) == RERANK_ERR_INVALID_ARGUMENT);
     ids[1] = 30522;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     ids[1] = 2054;
     types[2] = 2;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     types[2] = 0;
     p.n = 0;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     /* still usable after rejected input */
     p.n = 6;
     float s2 = 0;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s2) == RERANK_OK);
+    CHECK(score(m, &p, 1, 0, &s2) == RERANK_OK);
     CHECK_NEAR(s2, s, 1e-6);
-    rr_cuda_t *other = NULL;
-    CHECK(rr_cuda_create(&m->cfg, &m->w, 0, RERANK_PRECISION_INT8, &other) == RERANK_ERR_UNSUPPORTED);
-    CHECK(rr_cuda_create(&m->cfg, &m->w, 1 << 20, RERANK_PRECISION_FP32, &other) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(other == NULL);
-    rr_cuda_free(cu);
-    rr_cuda_free(NULL);
     rerank_model_free(m);
+    /* unsupported precision and missing device: clean errors, no model */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-bert", t_shared());
+    rerank_model_options_t o = rerank_model_options_default();
+    o.device = "cuda:0";
+    o.precision = RERANK_PRECISION_INT8;
+    rerank_model_t *other = NULL;
+    CHECK(rerank_model_load(dir, &o, &other) == RERANK_ERR_UNSUPPORTED && other == NULL);
+    o.precision = RERANK_PRECISION_FP32;
+    o.device = "cuda:999";
+    CHECK(rerank_model_load(dir, &o, &other) == RERANK_ERR_INVALID_ARGUMENT && other == NULL);
 }
 
-/* No device: rr_cuda_create must fail as "unsupported" with the message of
+/* No device: loading on cuda must fail as "unsupported" with the message of
  * this build (stub: built without CUDA; real: no device found). */
 TEST(no_device_reported) {
     CHECK(rr_cuda_available() == 0);
-    rr_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.hidden = 32, cfg.heads = 4, cfg.head_dim = 8, cfg.layers = 1, cfg.ffn = 64, cfg.num_labels = 1;
-    rr_weights_t w;
-    memset(&w, 0, sizeof w);
-    rr_cuda_t *c = (rr_cuda_t *)&cfg; /* must be reset to NULL */
-    CHECK(rr_cuda_create(&cfg, &w, 0, RERANK_PRECISION_FP32, &c) == RERANK_ERR_UNSUPPORTED);
-    CHECK(c == NULL);
 #ifdef RR_WITH_CUDA
     const char *want = "no CUDA device";
 #else
     const char *want = "built without CUDA";
 #endif
-    CHECK_MSG(strstr(rerank_last_error(), want) != NULL, "%s", rerank_last_error());
-    /* the same through the public API */
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
     rerank_model_options_t o = rerank_model_options_default();
     o.device = "cuda";
-    rerank_model_t *m = (rerank_model_t *)&cfg;
+    rerank_model_t *m = (rerank_model_t *)dir; /* must be reset to NULL */
     CHECK(rerank_model_load(dir, &o, &m) == RERANK_ERR_UNSUPPORTED && m == NULL);
     CHECK_MSG(strstr(rerank_last_error(), want) != NULL, "%s", rerank_last_error());
 }

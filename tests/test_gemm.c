@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 
-#include "engine/gemm.h"
+#include "cpu/gemm.h"
 #include "kernels/kernels.h"
 #include "test.h"
 

@@ -55,6 +55,46 @@ TEST(layernorm) {
     }
 }
 
+TEST(rms_norm) {
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        int hs[] = {1, 7, 8, 15, 16, 17, 64, 100, 128, 1024, 1031};
+        for (size_t t = 0; t < sizeof hs / sizeof hs[0]; t++) {
+            int h = hs[t];
+            float *x = malloc(h * sizeof *x), *y = malloc(h * sizeof *y), *g = malloc(h * sizeof *g);
+            for (int i = 0; i < h; i++) {
+                x[i] = y[i] = frand(-3, 5);
+                g[i] = frand(0.5f, 1.5f);
+            }
+            rr_kernels_scalar.rms_norm(x, g, h, 1e-6f);
+            k->rms_norm(y, g, h, 1e-6f);
+            float e = max_rel(y, x, (size_t)h, 1.0f);
+            CHECK_MSG(e < 1e-5f, "%s h=%d: rel err %g", k->name, h, e);
+            free(x); free(y); free(g);
+        }
+    }
+    /* The reference itself: x / rms * g on a row whose rms is 2. */
+    float x[4] = {2, -2, 2, -2}, g[4] = {1, 2, 3, 4};
+    rr_kernels_scalar.rms_norm(x, g, 4, 0.0f);
+    CHECK(x[0] == 1.0f && x[1] == -2.0f && x[2] == 3.0f && x[3] == -4.0f);
+}
+
+TEST(silu) {
+    enum { N = 4099 };
+    static float x[N], y[N];
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int i = 0; i < N; i++) x[i] = y[i] = -20.0f + 40.0f * (float)i / N;
+        x[0] = y[0] = 0; x[1] = y[1] = -100; x[2] = y[2] = 100;
+        rr_kernels_scalar.silu(x, N);
+        k->silu(y, N);
+        float worst = 0;
+        for (int i = 0; i < N; i++) worst = fmaxf(worst, fabsf(x[i] - y[i]) / fmaxf(1.0f, fabsf(x[i])));
+        CHECK_MSG(worst < 2e-6f, "%s: err %g", k->name, worst);
+        CHECK(y[0] == 0.0f && fabsf(y[1]) < 1e-30f && y[2] == 100.0f);
+    }
+}
+
 TEST(gelu) {
     enum { N = 4099 };
     static float x[N], y[N];
@@ -314,6 +354,8 @@ TEST(dequant) {
 int main(void) {
     RUN(variants_listed);
     RUN(layernorm);
+    RUN(rms_norm);
+    RUN(silu);
     RUN(gelu);
     RUN(softmax);
     RUN(pack_keys);

@@ -24,7 +24,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
-#include "engine/gemm.h"
+#include "cpu/gemm.h"
 
 static void usage(FILE *f) {
     fprintf(f,

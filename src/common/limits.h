@@ -34,5 +34,11 @@
 #define RR_MAX_HIDDEN 16384
 #define RR_MAX_LAYERS 256
 #define RR_MAX_HEADS 256
+/* Head size: 64 or 128 in every supported model; 512 bounds per-head
+ * scratch and stack buffers. */
+#define RR_MAX_HEAD_DIM 512
+/* max_position_embeddings accepted: Qwen3 declares 40960 (rotary positions,
+ * no table); inputs stay capped at RR_MAX_SEQ_TOKENS whatever it says. */
+#define RR_MAX_POSITIONS (1 << 20)
 
 #endif

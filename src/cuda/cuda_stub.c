@@ -7,22 +7,15 @@
 
 int rr_cuda_available(void) { return 0; }
 
-rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weights_t *w, int device,
-                               rerank_precision_t precision, rr_cuda_t **out) {
-    if (out) *out = NULL;
+static rerank_status_t stub_create(const rr_config_t *cfg, rr_weights_t *w, const rr_backend_opts_t *o, void **be) {
+    (void)cfg, (void)w, (void)o;
+    *be = NULL;
     return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
 }
 
-rerank_status_t rr_cuda_forward(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                float *logits) {
-    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
-}
+static void stub_destroy(void *be) { (void)be; }
 
-void rr_cuda_free(rr_cuda_t *c) { (void)c; }
-
-const char *rr_cuda_device_name(const rr_cuda_t *c) { return ""; }
-
-const char *rr_cuda_compute(const rr_cuda_t *c) { return ""; }
+const rr_blocks_t rr_blocks_cuda = {.name = "cuda", .create = stub_create, .destroy = stub_destroy};
 
 rerank_status_t rr_cuda_attention_selftest(int device, int heads, int head_dim, const int32_t *lens, size_t n,
                                            int bf16, double *max_err_simple, double *max_err_tc) {

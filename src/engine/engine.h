@@ -6,7 +6,8 @@
 #include <pthread.h>
 
 #include "common/limits.h"
-#include "engine/backend.h"
+#include "engine/blocks.h"
+#include "families/family.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "rerank.h"
@@ -17,25 +18,43 @@
  * layer group's buffers, see RR_GROUP_TOKENS_PER_THREAD). */
 #define RR_CHUNK_TOKENS 16384
 
+/* The engine's per-pass buffers: packed spans, counting-sort slots and
+ * position ids (grow-only). */
+typedef struct rr_pack {
+    rr_span_t *sp;
+    size_t *count;
+    int32_t *pos;
+    size_t cap_pairs, cap_len, cap_tokens;
+} rr_pack_t;
+
 struct rerank_model {
     rr_config_t cfg;
+    const rr_family_t *family;
     rr_weights_t w;
     rerank_tokenizer_t *tok;
     rerank_precision_t precision;
     int32_t threads;     /* OpenMP threads for a forward pass            */
     char device[32];     /* "cpu", "cuda:0", ...                          */
-    const rr_backend_t *backend;
-    void *ctx;           /* the backend's state                          */
+    const rr_blocks_t *backend;
+    void *be;            /* the backend's state                          */
+    rr_pack_t pack;
+    double forward_s;    /* time in forward passes so far                */
     pthread_mutex_t lock; /* one forward pass at a time                  */
 };
 
 /* What max_length 0 means for m: its family's default, capped at its
  * positions. */
 static inline int32_t rr_model_default_max_length(const struct rerank_model *m) {
-    return m->cfg.usable_pos < RR_DEFAULT_MAX_LENGTH ? m->cfg.usable_pos : RR_DEFAULT_MAX_LENGTH;
+    int32_t d = m->family->default_max_length;
+    return m->cfg.usable_pos < d ? m->cfg.usable_pos : d;
 }
 
-/* The backend's time split so far (zeros where it does not measure). */
+/* Logits of n_pairs validated pairs through the first `layers` layers
+ * (engine/forward.c; the caller holds the model lock and bounds the batch). */
+rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
+                                 float *logits);
+
+/* The time split so far (zeros where the backend does not measure). */
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
 
 /* rr_model_load flags. */

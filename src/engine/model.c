@@ -37,18 +37,19 @@ rerank_score_options_t rerank_score_options_default(void) {
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
     *p = (rr_profile_t){0};
     pthread_mutex_lock(&m->lock);
-    if (m->backend && m->backend->profile) m->backend->profile(m->ctx, p);
+    if (m->backend && m->backend->profile) m->backend->profile(m->be, p);
+    p->forward_s = m->forward_s;
     pthread_mutex_unlock(&m->lock);
 }
 
 /* Validate options; pick the backend and device index from o->device:
  * NULL or "cpu", "cuda" (= cuda:0) or "cuda:N". */
-static rerank_status_t check_options(const rerank_model_options_t *o, const rr_backend_t **backend, int *device) {
+static rerank_status_t check_options(const rerank_model_options_t *o, const rr_blocks_t **backend, int *device) {
     if ((unsigned)o->precision >= (unsigned)RR_N_PRECISIONS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o->precision);
     if (o->threads < 0 || o->threads > RR_MAX_THREADS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "threads = %d must be in [0, %d]", o->threads, RR_MAX_THREADS);
-    *backend = &rr_backend_cpu;
+    *backend = &rr_blocks_cpu;
     *device = 0;
     if (!o->device || !strcmp(o->device, "cpu")) return RERANK_OK;
     const char *d = o->device;
@@ -64,7 +65,7 @@ static rerank_status_t check_options(const rerank_model_options_t *o, const rr_b
         if (!digits) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "device '%.40s': missing device index", d);
         *device = n;
     }
-    *backend = &rr_backend_cuda;
+    *backend = &rr_blocks_cuda;
     return RERANK_OK;
 }
 
@@ -74,7 +75,7 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
     *out = NULL;
     if (!dir) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_model_load: dir is NULL");
     rerank_model_options_t o = opts ? *opts : rerank_model_options_default();
-    const rr_backend_t *backend;
+    const rr_blocks_t *backend;
     int device;
     rerank_status_t st = check_options(&o, &backend, &device);
     if (st) return st;
@@ -86,10 +87,10 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
     }
     m->precision = o.precision;
     m->threads = o.threads ? o.threads : omp_get_num_procs();
-    if (backend == &rr_backend_cpu) snprintf(m->device, sizeof m->device, "cpu");
+    if (backend == &rr_blocks_cpu) snprintf(m->device, sizeof m->device, "cpu");
     else snprintf(m->device, sizeof m->device, "cuda:%d", device);
-    if ((st = rr_config_load(dir, &m->cfg))) goto fail;
-    if ((st = rr_weights_load(dir, &m->cfg, &m->w))) goto fail;
+    if ((st = rr_family_config_load(dir, &m->cfg, &m->family))) goto fail;
+    if ((st = rr_weights_open(&m->w, dir)) || (st = m->family->bind(&m->w, &m->cfg))) goto fail;
     if (!(flags & RR_LOAD_NO_TOKENIZER) && (st = rerank_tokenizer_load(dir, &m->tok))) {
         rr_error_prefix("%s: tokenizer", dir);
         goto fail;
@@ -103,7 +104,7 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
         goto fail;
     }
     rr_backend_opts_t bo = {.precision = o.precision, .device = device, .threads = m->threads};
-    if ((st = backend->create(&m->cfg, &m->w, &bo, &m->ctx))) {
+    if ((st = backend->create(&m->cfg, &m->w, &bo, &m->be))) {
         rr_error_prefix("%s: %s backend", dir, backend->name);
         goto fail;
     }
@@ -121,9 +122,12 @@ rerank_status_t rerank_model_load(const char *dir, const rerank_model_options_t 
 
 void rerank_model_free(rerank_model_t *m) {
     if (!m) return;
-    if (m->backend) m->backend->destroy(m->ctx);
+    if (m->backend) m->backend->destroy(m->be);
     rerank_tokenizer_free(m->tok);
-    rr_weights_free(&m->w);
+    rr_weights_release(&m->w);
+    rr_free(m->pack.sp);
+    rr_free(m->pack.count);
+    rr_free(m->pack.pos);
     pthread_mutex_destroy(&m->lock);
     rr_free(m);
 }
@@ -135,11 +139,11 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     const rr_config_t *c = &m->cfg;
     info->architecture = c->architecture;
     info->model_type = c->model_type;
-    info->family = c->arch == RR_ARCH_BERT ? "bert" : "xlm-roberta";
+    info->family = m->family->name;
     info->num_layers = c->layers;
     info->hidden_size = c->hidden;
     info->num_heads = c->heads;
-    info->num_kv_heads = c->heads;
+    info->num_kv_heads = c->kv_heads;
     info->head_dim = c->head_dim;
     info->default_max_length = rr_model_default_max_length(m);
     info->intermediate_size = c->ffn;
@@ -147,11 +151,15 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     info->vocab_size = c->vocab;
     info->num_labels = c->num_labels;
     info->precision = m->precision;
-    info->compute = m->backend->compute ? m->backend->compute(m->ctx) : rerank_precision_str(m->precision);
-    info->weights_dtype = rr_dtype_name(m->w.word_emb.dtype);
+    info->compute = m->backend->compute ? m->backend->compute(m->be) : rerank_precision_str(m->precision);
+    info->weights_dtype = rr_dtype_name(m->w.dtype);
     info->device = m->device;
+    info->device_memory_bytes = m->backend->memory_used ? (int64_t)m->backend->memory_used(m->be) : 0;
 }
 
 const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *m) { return m ? m->tok : NULL; }
 
-int rerank_model_healthy(const rerank_model_t *m) { return m != NULL; }
+int rerank_model_healthy(const rerank_model_t *m) {
+    if (!m) return 0;
+    return m->backend->healthy ? m->backend->healthy(m->be) : 1;
+}

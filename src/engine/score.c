@@ -20,7 +20,7 @@ static rerank_status_t check_pair(const rerank_model_t *m, const rerank_pair_t *
         if (p->ids[j] < 0 || p->ids[j] >= c->vocab)
             return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: token %d has id %d outside the vocabulary [0, %d)",
                             i, j, p->ids[j], c->vocab);
-        if (p->type_ids && (p->type_ids[j] < 0 || p->type_ids[j] >= c->type_vocab))
+        if (p->type_ids && c->type_vocab > 0 && (p->type_ids[j] < 0 || p->type_ids[j] >= c->type_vocab))
             return rr_error(RERANK_ERR_INVALID_ARGUMENT,
                             "pair %zu: token %d has type id %d outside [0, %d) (type_vocab_size)", i, j,
                             p->type_ids[j], c->type_vocab);
@@ -50,7 +50,7 @@ rerank_status_t rerank_score_tokens(rerank_model_t *m, const rerank_pair_t *pair
     for (size_t a = 0; a < n_pairs && !st;) {
         size_t b = a, tokens = 0;
         while (b < n_pairs && (b == a || tokens + (size_t)pairs[b].n <= RR_CHUNK_TOKENS)) tokens += (size_t)pairs[b++].n;
-        st = m->backend->forward(m->ctx, pairs + a, b - a, layers, scores + a);
+        st = rr_model_forward(m, pairs + a, b - a, layers, scores + a);
         a = b;
     }
     omp_set_num_threads(prev_threads);

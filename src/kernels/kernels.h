@@ -23,8 +23,12 @@ typedef struct rr_kernels {
     /* One row of h values: x = LayerNorm(x + res) * g + b, res may be NULL. */
     void (*add_layernorm)(float *x, const float *res, const float *g, const float *b, int64_t h,
                           float eps);
+    /* One row of h values: x = x / sqrt(mean(x^2) + eps) * g (RMSNorm). */
+    void (*rms_norm)(float *x, const float *g, int64_t h, float eps);
     /* In place exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)). */
     void (*gelu)(float *x, int64_t n);
+    /* In place SiLU: x / (1 + exp(-x)). */
+    void (*silu)(float *x, int64_t n);
     /* Softmax of one row of n values, left unnormalized: x[i] = exp(x[i] -
      * max) in place; returns 1 / sum of them, the factor weighted_sum
      * applies to the row's output (one pass over the row less). */

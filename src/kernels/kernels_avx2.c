@@ -34,6 +34,32 @@ TARGET static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+TARGET static void rms_norm(float *x, const float *g, int64_t h, float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= h; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float ss = hsum8(acc);
+    for (; i < h; i++) ss += x[i] * x[i];
+    const float inv = 1.0f / sqrtf(ss / (float)h + eps);
+    const __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= h; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), vi)));
+    for (; i < h; i++) x[i] = g[i] * (x[i] * inv);
+}
+
+TARGET static void silu(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+    }
+    for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
 TARGET static inline float hmax8(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -313,7 +339,9 @@ TARGET static void dequant(float *y, const float *raw, const float *wz, float ze
 const rr_kernels_t rr_kernels_avx2 = {
     .name = "avx2",
     .add_layernorm = add_layernorm,
+    .rms_norm = rms_norm,
     .gelu = gelu,
+    .silu = silu,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,

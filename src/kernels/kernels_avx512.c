@@ -60,6 +60,29 @@ TARGET static void add_layernorm(float *x, const float *res, const float *g, con
     }
 }
 
+TARGET static void rms_norm(float *x, const float *g, int64_t h, float eps) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < h; i += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(tail_mask(h - i), x + i);
+        acc = _mm512_fmadd_ps(v, v, acc);
+    }
+    __m512 vi = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(acc) / (float)h + eps));
+    for (int64_t i = 0; i < h; i += 16) {
+        __mmask16 m = tail_mask(h - i);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + i), v));
+    }
+}
+
+TARGET static void silu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v)); /* exp(-x); inf past 88.7 */
+        _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+}
+
 TARGET static inline __m512 gelu16(__m512 x) {
     __m512 z = _mm512_mul_ps(x, _mm512_set1_ps((float)M_SQRT1_2));
     __m512 az = _mm512_abs_ps(z);
@@ -294,7 +317,9 @@ TARGET static void dequant(float *y, const float *raw, const float *wz, float ze
 const rr_kernels_t rr_kernels_avx512 = {
     .name = "avx512",
     .add_layernorm = add_layernorm,
+    .rms_norm = rms_norm,
     .gelu = gelu,
+    .silu = silu,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,

@@ -19,6 +19,17 @@ static void add_layernorm(float *x, const float *res, const float *g, const floa
     for (int64_t i = 0; i < h; i++) x[i] = (float)((x[i] - mean) * inv) * g[i] + b[i];
 }
 
+static void rms_norm(float *x, const float *g, int64_t h, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < h; i++) ss += (double)x[i] * x[i];
+    float inv = (float)(1.0 / sqrt(ss / (double)h + eps));
+    for (int64_t i = 0; i < h; i++) x[i] = g[i] * (x[i] * inv);
+}
+
+static void silu(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
 static void gelu(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
@@ -92,7 +103,9 @@ static void dequant(float *y, const float *raw, const float *wz, float zero, flo
 const rr_kernels_t rr_kernels_scalar = {
     .name = "scalar",
     .add_layernorm = add_layernorm,
+    .rms_norm = rms_norm,
     .gelu = gelu,
+    .silu = silu,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,

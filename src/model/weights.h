@@ -1,60 +1,107 @@
-/* weights.h — the model's tensors, by role, each with its shape.
+/* weights.h — a checkpoint's tensors as the blocks use them: views into the
+ * safetensors mapping, found by name and checked against their shapes.
  *
- * F32 tensors are views into the safetensors mapping (copied only when the
- * file leaves them misaligned); F16/BF16 tensors are converted to F32 once
- * at load — except the word-embedding table, which stays in the mapping in
- * its own dtype (1 GB in F32 for bge-m3): the lookup converts only the rows
+ * A model family binds its tensors with the helpers below into a struct of
+ * its own (rr_weights_t.family); every linear layer it binds is also listed
+ * in rr_weights_t.dense, so a backend can prepare each (convert, quantize,
+ * upload) without knowing the family.
+ *
+ * F32 tensors are views into the mapping (copied only when the file leaves
+ * them misaligned); F16/BF16 tensors are converted to F32 once at load —
+ * except embedding tables (rr_weights_table), which stay in the mapping in
+ * their own dtype (1 GB in F32 for bge-m3): a lookup converts only the rows
  * it reads. */
 #ifndef RR_MODEL_WEIGHTS_H
 #define RR_MODEL_WEIGHTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "model/config.h"
 #include "model/safetensors.h"
 
-typedef struct rr_vec { const float *p; int32_t n; } rr_vec_t;               /* [n]          */
-typedef struct rr_mat { const float *p; int32_t rows, cols; } rr_mat_t;      /* [rows, cols] */
-typedef struct rr_table {                                                    /* [rows, cols] */
-    const void *p;     /* in the mapping, possibly unaligned */
+/* A matrix [rows, cols] or a vector (rows = 1). p is F32 and aligned unless
+ * dtype says otherwise (embedding tables); p == NULL: absent. */
+typedef struct rr_tensor {
+    const void *p;
     rr_dtype_t dtype;
     int32_t rows, cols;
-} rr_table_t;
+} rr_tensor_t;
 
-/* A linear layer y = x W^T + b, W as stored by PyTorch: [out, in]. */
-typedef struct rr_dense { rr_mat_t w; rr_vec_t b; } rr_dense_t;
-typedef struct rr_norm { rr_vec_t g, b; } rr_norm_t; /* LayerNorm weight, bias: [H] */
+static inline const float *rr_f32(const rr_tensor_t *t) { return (const float *)t->p; }
 
-typedef struct rr_layer_weights {
-    rr_dense_t q, k, v;   /* attention.self.{query,key,value}: [H, H], [H]     */
-    rr_dense_t attn_out;  /* attention.output.dense: [H, H], [H]              */
-    rr_norm_t attn_norm;  /* attention.output.LayerNorm                       */
-    rr_dense_t ffn_up;    /* intermediate.dense: [I, H], [I]                  */
-    rr_dense_t ffn_down;  /* output.dense: [H, I], [H]                        */
-    rr_norm_t ffn_norm;   /* output.LayerNorm                                 */
-} rr_layer_weights_t;
+/* A linear layer y = x W^T + b, W as PyTorch stores it: [out, in]. */
+typedef struct rr_dense {
+    rr_tensor_t w;  /* [out, in] F32                                              */
+    rr_tensor_t b;  /* [1, out] F32; zeros where the checkpoint has no bias       */
+    int32_t id;     /* index in rr_weights_t.dense                                */
+    int keep_fp32;  /* a head layer: computed in fp32 whatever the precision      */
+} rr_dense_t;
+
+typedef enum rr_norm_kind {
+    RR_NORM_LAYER = 0, /* (x - mean) / sqrt(var + eps) * g (+ b)   */
+    RR_NORM_RMS = 1,   /* x / sqrt(mean(x^2) + eps) * g            */
+} rr_norm_kind_t;
+
+typedef struct rr_norm {
+    rr_tensor_t g, b; /* [1, n]; b: zeros for a LayerNorm without bias, NULL for RMS */
+    float eps;
+    rr_norm_kind_t kind;
+} rr_norm_t;
 
 typedef struct rr_weights {
-    rr_table_t word_emb;  /* embeddings.word_embeddings: [vocab, H]           */
-    rr_mat_t pos_emb;     /* embeddings.position_embeddings: [max_pos, H]     */
-    rr_mat_t type_emb;    /* embeddings.token_type_embeddings: [type_vocab, H]*/
-    rr_norm_t emb_norm;   /* embeddings.LayerNorm                             */
-    rr_layer_weights_t *layer; /* [layers]                                    */
-    rr_dense_t head_dense; /* XLM-R classifier.dense / BERT pooler.dense: [H, H] */
-    rr_dense_t head_out;   /* XLM-R classifier.out_proj / BERT classifier: [1, H] */
-
-    rr_st_set_t files;     /* the mappings the views point into               */
-    float **owned;         /* converted / realigned copies                    */
+    rr_st_set_t files;  /* the mappings the views point into                  */
+    rr_dtype_t dtype;   /* the checkpoint's: that of the first table bound     */
+    int has_dtype;
+    void *family;       /* the family's struct of views (one rr_malloc block)  */
+    rr_dense_t **dense; /* every linear layer bound, by id                     */
+    int32_t n_dense, cap_dense;
+    void **owned;       /* converted / realigned / stacked copies              */
     int32_t n_owned, cap_owned;
 } rr_weights_t;
 
-/* Map every tensor the architecture needs; errors name the tensor. */
-rerank_status_t rr_weights_load(const char *dir, const rr_config_t *cfg, rr_weights_t *w);
-void rr_weights_free(rr_weights_t *w);
-/* Fault in the mapped pages of the F32 views (not the word embeddings). */
-void rr_weights_prefault(const rr_weights_t *w, const rr_config_t *cfg);
-/* A backend that converted the tensor at p (n bytes) no longer reads it:
- * drop the mapped pages it covers (a no-op for converted copies). */
-void rr_weights_drop_pages(const rr_weights_t *w, const void *p, size_t n);
+/* Open DIR's checkpoint (model.safetensors or a sharded index). */
+rerank_status_t rr_weights_open(rr_weights_t *w, const char *dir);
+/* Release everything: copies, the family struct, the mappings. */
+void rr_weights_release(rr_weights_t *w);
+
+/* Tensor `name` is looked up as prefix + name, then bare (checkpoints saved
+ * from the base model carry no prefix). 1 if present. */
+int rr_weights_has(const rr_weights_t *w, const char *prefix, const char *name);
+/* An F32 matrix [d0, d1], or a vector [d0] when d1 < 0 (then rows = 1,
+ * cols = d0). Errors name the tensor and both shapes. */
+rerank_status_t rr_weights_f32(rr_weights_t *w, const char *prefix, const char *name, int64_t d0, int64_t d1,
+                               rr_tensor_t *t);
+/* A table [rows, cols] left in its checkpoint dtype (F32, F16 or BF16). */
+rerank_status_t rr_weights_table(rr_weights_t *w, const char *prefix, const char *name, int64_t rows, int64_t cols,
+                                 rr_tensor_t *t);
+/* Rows `which[0..n)` of a table as an F32 copy [n, cols] (e.g. two rows of
+ * an LM head). */
+rerank_status_t rr_weights_rows(rr_weights_t *w, const rr_tensor_t *table, const int32_t *which, int32_t n,
+                                rr_tensor_t *t);
+
+/* A linear layer `name`.weight [out, in] and, if `bias`, `name`.bias [out]
+ * (else zeros). Registered in w->dense. `d` must stay where it is (it lives
+ * in the family's struct). */
+rerank_status_t rr_weights_dense(rr_weights_t *w, const char *prefix, const char *name, int32_t out, int32_t in,
+                                 int bias, rr_dense_t *d);
+/* Several linear layers with the same input stacked into one [sum outs, in]
+ * (e.g. query, key, value: one GEMM instead of three). An owned F32 copy. */
+rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, const char *const *names,
+                                         const int32_t *outs, int n, int32_t in, int bias, rr_dense_t *d);
+/* A norm `name`.weight [n] (+ `name`.bias if `bias`). */
+rerank_status_t rr_weights_norm(rr_weights_t *w, const char *prefix, const char *name, int32_t n, int bias,
+                                rr_norm_kind_t kind, float eps, rr_norm_t *out);
+/* An owned F32 vector of n zeros (a missing bias). */
+rerank_status_t rr_weights_zeros(rr_weights_t *w, int32_t n, rr_tensor_t *t);
+/* An owned, zeroed allocation freed with the weights (e.g. the family struct
+ * or derived tables such as rotary cos/sin). NULL when out of memory. */
+void *rr_weights_alloc(rr_weights_t *w, size_t bytes);
+
+/* Fault in the mapped pages of every registered linear layer's weights. */
+void rr_weights_prefault(const rr_weights_t *w);
+/* A backend converted linear layer `id` and will not read its F32 weights
+ * again: free them if they are a copy, else drop the mapped pages they
+ * cover (neighbours stay mapped); its w.p becomes NULL. */
+void rr_weights_drop_dense(rr_weights_t *w, int32_t id);
 
 #endif

@@ -1,5 +1,5 @@
 /* scratch.c — aligned, pre-faulted, grow-only buffers. */
-#include "engine/scratch.h"
+#include "cpu/scratch.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -17,7 +17,7 @@ rerank_status_t rr_buf_reserve(rr_buf_t *b, size_t bytes, const char *what) {
     size_t want = bytes + bytes / 4;
     if (want < bytes || want > SIZE_MAX - HUGE_PAGE - ALIGN)
         return rr_error(RERANK_ERR_LIMIT, "scratch buffer %s: %zu bytes is too large", what, bytes);
-    rr_buf_free(b);
+    rr_buf_release(b);
     size_t total = want + (want >= HUGE_PAGE ? HUGE_PAGE : ALIGN);
     void *raw = rr_malloc(total);
     if (!raw) return rr_error(RERANK_ERR_NOMEM, "out of memory for scratch buffer %s (%zu bytes)", what, want);
@@ -31,7 +31,7 @@ rerank_status_t rr_buf_reserve(rr_buf_t *b, size_t bytes, const char *what) {
     return RERANK_OK;
 }
 
-void rr_buf_free(rr_buf_t *b) {
+void rr_buf_release(rr_buf_t *b) {
     rr_free(b->raw);
     memset(b, 0, sizeof *b);
 }

@@ -1,5 +1,5 @@
 /* gemm.c — oneDNN matmul primitives for the linear layers (see gemm.h). */
-#include "engine/gemm.h"
+#include "cpu/gemm.h"
 
 #include <dnnl.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
-#include "engine/scratch.h"
+#include "cpu/scratch.h"
 #include "kernels/kernels.h"
 
 typedef struct prim {
@@ -53,14 +53,14 @@ void rr_gemm_free(rr_gemm_t *g) {
     if (!g) return;
     for (int i = 0; i < g->n_prims; i++) dnnl_primitive_destroy(g->prims[i].p);
     rr_free(g->prims);
-    rr_buf_free(&g->act);
-    rr_buf_free(&g->ascale);
-    rr_buf_free(&g->azero);
-    rr_buf_free(&g->tmp);
-    rr_buf_free(&g->act2);
-    rr_buf_free(&g->ascale2);
-    rr_buf_free(&g->azero2);
-    rr_buf_free(&g->rows);
+    rr_buf_release(&g->act);
+    rr_buf_release(&g->ascale);
+    rr_buf_release(&g->azero);
+    rr_buf_release(&g->tmp);
+    rr_buf_release(&g->act2);
+    rr_buf_release(&g->ascale2);
+    rr_buf_release(&g->azero2);
+    rr_buf_release(&g->rows);
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
     rr_free(g);

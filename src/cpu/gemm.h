@@ -18,13 +18,9 @@
 
 #include <stdint.h>
 
+#include "engine/blocks.h"
 #include "rerank.h"
 
-typedef enum rr_epilogue {
-    RR_EPI_NONE = 0, /* y  = x W^T + b            */
-    RR_EPI_GELU = 1, /* y  = gelu(x W^T + b)      */
-    RR_EPI_ACC = 2,  /* y += x W^T + b (residual) */
-} rr_epilogue_t;
 
 typedef struct rr_gemm rr_gemm_t;
 

@@ -17,6 +17,6 @@ typedef struct rr_buf {
  * New memory is advised for huge pages and touched now, so the forward pass
  * does not pay first-touch page faults. */
 rerank_status_t rr_buf_reserve(rr_buf_t *b, size_t bytes, const char *what);
-void rr_buf_free(rr_buf_t *b);
+void rr_buf_release(rr_buf_t *b);
 
 #endif

@@ -1,0 +1,138 @@
+/* cpu_backend.c — the CPU backend's life: prepare every linear layer at the
+ * model's precision, size the buffers per pass, report what it ran. */
+#include <omp.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "cpu/cpu.h"
+
+static void cpu_destroy(void *ctx) {
+    rr_cpu_t *c = ctx;
+    if (!c) return;
+    for (int32_t i = 0; c->lin && i < c->w->n_dense; i++) rr_linear_release(&c->lin[i]);
+    rr_free(c->lin);
+    rr_scratch_t *s = &c->s;
+    rr_buf_t *bufs[] = {&s->x, &s->h, &s->wide, &s->ctx, &s->gated, &s->attn, &s->pool, &s->head};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rr_buf_release(bufs[i]);
+    rr_gemm_free(c->gemm);
+    rr_free(c);
+}
+
+/* Linear layer d at precision p; converted layers no longer read the F32
+ * weights (rr_weights_drop_dense frees or unmaps them). */
+static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precision_t p) {
+    rr_linear_t *L = &c->lin[d->id];
+    rerank_status_t st = rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), d->w.rows, d->w.cols, p);
+    if (!st && L->wq) {
+        L->w = NULL;
+        rr_weights_drop_dense(c->w, d->id);
+    }
+    return st;
+}
+
+static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const rr_backend_opts_t *o, void **out) {
+    *out = NULL;
+    if (o->precision == RERANK_PRECISION_FP16 || o->precision == RERANK_PRECISION_FP8)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "precision %s runs only on CUDA (the CPU has fp32, bf16 and int8)",
+                        rerank_precision_str(o->precision));
+    rr_cpu_t *c = rr_calloc(1, sizeof *c);
+    if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory creating the CPU backend");
+    c->cfg = cfg;
+    c->w = w;
+    c->prec = RERANK_PRECISION_FP32;
+    rerank_status_t st;
+    if ((st = rr_gemm_new(&c->gemm))) goto fail;
+    c->lin = rr_calloc(w->n_dense ? (size_t)w->n_dense : 1, sizeof *c->lin);
+    if (!c->lin) {
+        st = rr_error(RERANK_ERR_NOMEM, "out of memory for %d linear layers", w->n_dense);
+        goto fail;
+    }
+    /* fp32 reads the checkpoint's pages: fault them in now, not mid-batch
+     * (bf16/int8 read them once below, to convert). */
+    if (o->precision == RERANK_PRECISION_FP32) rr_weights_prefault(w);
+    int first = 1;
+    for (int32_t i = 0; i < w->n_dense; i++) {
+        const rr_dense_t *d = w->dense[i];
+        if ((st = prepare(c, d, d->keep_fp32 ? RERANK_PRECISION_FP32 : o->precision))) goto fail;
+        if (d->w.rows > c->widest) c->widest = d->w.rows;
+        /* Every layer converts the same way, so the first tells. */
+        if (!d->keep_fp32 && first) {
+            c->prec = c->lin[i].prec;
+            first = 0;
+        }
+    }
+    *out = c;
+    return RERANK_OK;
+fail:
+    cpu_destroy(c);
+    return st;
+}
+
+static const char *cpu_compute(const void *ctx) { return rerank_precision_str(((const rr_cpu_t *)ctx)->prec); }
+
+static void cpu_profile(const void *ctx, rr_profile_t *p) {
+    const rr_cpu_t *c = ctx;
+    *p = (rr_profile_t){.gemm_s = rr_gemm_seconds(c->gemm), .attention_s = c->attention_s};
+}
+
+static int64_t cpu_group_tokens(const void *ctx) {
+    const rr_cpu_t *c = ctx;
+    int64_t per = c->prec == RERANK_PRECISION_FP32 ? RR_GROUP_TOKENS_PER_THREAD_FP32 : RR_GROUP_TOKENS_PER_THREAD;
+    return (int64_t)omp_get_max_threads() * per;
+}
+
+/* Grow the buffers for batch b with groups of at most group_max tokens. */
+static rerank_status_t cpu_begin(void *ctx, const rr_batch_t *b, int64_t group_max) {
+    rr_cpu_t *c = ctx;
+    const rr_config_t *cfg = c->cfg;
+    rr_scratch_t *s = &c->s;
+    const size_t H = (size_t)cfg->hidden, f = sizeof(float), G = (size_t)group_max, P = b->n_pairs,
+                 A = (size_t)cfg->heads * (size_t)cfg->head_dim, n16 = ((size_t)b->max_n + 15) & ~(size_t)15;
+    const size_t threads = (size_t)omp_get_max_threads();
+    rerank_status_t st;
+    if ((st = rr_buf_reserve(&s->x, (size_t)b->tokens * H * f, "hidden")) ||
+
+        (st = rr_buf_reserve(&s->wide, G * (size_t)c->widest * f, "projections")) ||
+        (st = rr_buf_reserve(&s->ctx, G * A * f, "context")) ||
+
+        (st = rr_buf_reserve(&s->attn, threads * RR_ATTN_SCRATCH((size_t)cfg->head_dim, n16) * f, "attention")) ||
+        (st = rr_buf_reserve(&s->pool, P * H * f, "pooled")) || (st = rr_buf_reserve(&s->head, P * H * f, "head")))
+        return st;
+    c->b = b;
+    c->group_max = group_max;
+    return RERANK_OK;
+}
+
+static void cpu_group(void *ctx, size_t p0, size_t p1) {
+    rr_cpu_t *c = ctx;
+    const rr_span_t *sp = c->b->sp;
+    c->p0 = p0;
+    c->p1 = p1;
+    c->t0 = sp[p0].start;
+    c->n = sp[p1 - 1].start + sp[p1 - 1].n - sp[p0].start;
+}
+
+static rerank_status_t cpu_end(void *ctx) {
+    ((rr_cpu_t *)ctx)->b = NULL;
+    return RERANK_OK;
+}
+
+const rr_blocks_t rr_blocks_cpu = {
+    .name = "cpu",
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .compute = cpu_compute,
+    .profile = cpu_profile,
+    .group_tokens = cpu_group_tokens,
+    .begin = cpu_begin,
+    .group = cpu_group,
+    .end = cpu_end,
+    .embed = rr_cpu_embed,
+    .norm = rr_cpu_norm,
+    .linear = rr_cpu_linear,
+    .attention = rr_cpu_attention,
+    .ffn = rr_cpu_ffn,
+    .pool = rr_cpu_pool,
+    .classify = rr_cpu_classify,
+};

@@ -1,0 +1,63 @@
+/* family.h — a model family: how its config.json is read, which tensors it
+ * binds (names and shapes), and its forward pass written in the shared
+ * blocks of src/engine/blocks.h. One file per family in src/families/; the
+ * registry (registry.c) lists them. Adding a family: see docs/architecture.md. */
+#ifndef RR_FAMILIES_FAMILY_H
+#define RR_FAMILIES_FAMILY_H
+
+#include <jansson.h>
+
+#include "engine/blocks.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+struct rr_prompt; /* tokenizer/prompt.h */
+
+/* What a family's forward steps run with. */
+typedef struct rr_run {
+    const rr_blocks_t *B; /* the backend's blocks      */
+    void *be;             /* and its state             */
+    const rr_config_t *cfg;
+    const void *w;        /* the family's weights (rr_weights_t.family) */
+} rr_run_t;
+
+/* Call block `op` of the run's backend. */
+#define RR_BLOCK(r, op, ...) ((r)->B->op((r)->be, __VA_ARGS__))
+
+typedef struct rr_family {
+    const char *name;                  /* "xlm-roberta", "bert", ...           */
+    const char *const *architectures;  /* "architectures" values it runs; NULL-terminated */
+    /* Fill c from config.json (rr_cfg_* readers), rejecting what the family
+     * does not implement with RERANK_ERR_UNSUPPORTED. */
+    rerank_status_t (*config)(json_t *root, const char *what, rr_config_t *c);
+    /* Bind every tensor into w->family (a struct of the family's own,
+     * allocated with rr_weights_alloc). */
+    rerank_status_t (*bind)(rr_weights_t *w, const rr_config_t *c);
+    /* Position ids of a pair's n tokens. */
+    void (*positions)(const rr_config_t *c, const int32_t *ids, int64_t n, int32_t *pos);
+    /* The forward pass: embeddings, then layers 0..L-1 (each run group by
+     * group), then the head writing one logit per pair. */
+    rerank_status_t (*embed)(const rr_run_t *r);
+    rerank_status_t (*layer)(const rr_run_t *r, int32_t l);
+    rerank_status_t (*head)(const rr_run_t *r, float *logits);
+    /* Pair length when the caller names none (capped at the positions). */
+    int32_t default_max_length;
+    /* How text becomes ids: NULL = the tokenizer's pair template (a
+     * cross-encoder); else an LLM reranker's prompt recipe. */
+    const struct rr_prompt *prompt;
+} rr_family_t;
+
+/* The family that runs `architecture` ("architectures"[0]), or NULL. */
+const rr_family_t *rr_family_find(const char *architecture);
+
+/* Parse config JSON text (len bytes; `what` names it in errors): find the
+ * family by its architecture, let it fill *cfg. */
+rerank_status_t rr_family_config_parse(const char *text, size_t len, const char *what, rr_config_t *cfg,
+                                       const rr_family_t **fam);
+/* The same for DIR/config.json (or `path` itself if it ends in .json). */
+rerank_status_t rr_family_config_load(const char *path, rr_config_t *cfg, const rr_family_t **fam);
+
+/* Position ids counting from 0 (BERT, rotary families). */
+void rr_positions_from_zero(const rr_config_t *c, const int32_t *ids, int64_t n, int32_t *pos);
+
+#endif
