@@ -60,4 +60,12 @@ rerank_status_t rr_family_config_load(const char *path, rr_config_t *cfg, const 
 /* Position ids counting from 0 (BERT, rotary families). */
 void rr_positions_from_zero(const rr_config_t *c, const int32_t *ids, int64_t n, int32_t *pos);
 
+/* Rotary tables for head size dim (even) and positions [0, positions):
+ * cos/sin of pos * inv_freq[i], i < dim/2, computed in double, with
+ * inv_freq[i] = theta^(-2i/dim); ntk_factor f > 0 scales it NTK-style as
+ * GTE's "new" code does: inv_freq[i] = (theta f)^(-2i/dim) / f^(2/dim).
+ * The tables live with the weights (rr_weights_alloc). */
+rerank_status_t rr_rope_build(rr_weights_t *w, double theta, double ntk_factor, int32_t dim, int32_t positions,
+                              rr_rope_t *rope);
+
 #endif
