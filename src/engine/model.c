@@ -9,23 +9,6 @@
 
 #define RR_MAX_THREADS 4096
 
-static const char *const k_precision_names[] = {"fp32", "bf16", "int8", "fp16", "fp8"};
-#define RR_N_PRECISIONS (int)(sizeof k_precision_names / sizeof k_precision_names[0])
-
-const char *rerank_precision_str(rerank_precision_t p) {
-    return (unsigned)p < (unsigned)RR_N_PRECISIONS ? k_precision_names[p] : "unknown";
-}
-
-rerank_status_t rerank_precision_parse(const char *name, rerank_precision_t *out) {
-    for (int i = 0; name && i < RR_N_PRECISIONS; i++)
-        if (!strcmp(name, k_precision_names[i])) {
-            if (out) *out = (rerank_precision_t)i;
-            return RERANK_OK;
-        }
-    return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision '%.40s' (expected fp32, bf16, int8, fp16 or fp8)",
-                    name ? name : "(null)");
-}
-
 rerank_model_options_t rerank_model_options_default(void) {
     return (rerank_model_options_t){.precision = RERANK_PRECISION_FP32, .threads = 0, .device = NULL};
 }
@@ -45,7 +28,7 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
 /* Validate options; pick the backend and device index from o->device:
  * NULL or "cpu", "cuda" (= cuda:0) or "cuda:N". */
 static rerank_status_t check_options(const rerank_model_options_t *o, const rr_blocks_t **backend, int *device) {
-    if ((unsigned)o->precision >= (unsigned)RR_N_PRECISIONS)
+    if ((unsigned)o->precision > (unsigned)RERANK_PRECISION_FP8)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o->precision);
     if (o->threads < 0 || o->threads > RR_MAX_THREADS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "threads = %d must be in [0, %d]", o->threads, RR_MAX_THREADS);
