@@ -7,6 +7,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/limits.h"
+#include "common/sigmoid.h"
 #include "engine/engine.h"
 
 static rerank_status_t check_pair(const rerank_model_t *m, const rerank_pair_t *p, size_t i) {
@@ -60,7 +61,7 @@ rerank_status_t rerank_score_tokens(rerank_model_t *m, const rerank_pair_t *pair
         return st;
     }
     if (o.normalize)
-        for (size_t i = 0; i < n_pairs; i++) scores[i] = 1.0f / (1.0f + expf(-scores[i]));
+        for (size_t i = 0; i < n_pairs; i++) scores[i] = rr_sigmoid(scores[i]);
     return RERANK_OK;
 }
 
