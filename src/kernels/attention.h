@@ -51,7 +51,7 @@
 /* Keys per tile: the online softmax's step. Part of the int8 mode's
  * definition (p is rounded relative to the running max); a multiple of 32,
  * at most 512 (AVX2's float sums of u8 x s8 products stay exact). */
-#define RR_ATTN_TILE_KEYS 128
+#define RR_ATTN_TILE_KEYS 256
 /* Query rows per block: tiles are skipped per block under causal / window
  * masks; the score buffer holds 8 rows at a time. A multiple of 8. */
 #define RR_ATTN_BLOCK_ROWS 32

@@ -100,6 +100,18 @@ TARGET static inline __m256 exp2_8(__m256 x, int coarse) {
     return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), ok);
 }
 
+/* rr_attn_p8 on 8 lanes, as floats holding the integers. */
+TARGET static inline __m256 p8_8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(RR_ATTN_EXP2_MIN)); /* NaN -> the limit */
+    const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm256_sub_ps(x, n);
+    const float q[3] = {RR_ATTN_Q3};
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(q[2]), f, _mm256_set1_ps(q[1]));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(q[0]));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(255.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_round_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 /* s[r][0 .. ktp) for nr <= 8 rows, 4 rows x 16 keys per register tile
  * (rows past nr repeat row 0: computed, not stored). */
 TARGET static void scores(const float *q, int64_t dp, int64_t nr, const float *kp, int64_t ktp, const float *kfac,
@@ -162,16 +174,18 @@ TARGET static void softmax_row(rerank_precision_t mode, float *s, float *p, int6
         }
         mx = _mm256_max_ps(mx, x);
     }
-    const int coarse = mode == RERANK_PRECISION_INT8;
-    const float mn = fmaxf(*m, hmax8(mx)), mu = isinf(mn) ? 0.0f : mn;
-    *alpha = coarse ? rr_attn_exp2_coarse(*m - mu) : rr_attn_exp2_fine(*m - mu);
+    const float mn = rr_attn_max(*m, hmax8(mx)), mu = isinf(mn) ? 0.0f : mn;
+    *alpha = mode == RERANK_PRECISION_INT8 ? rr_attn_exp2_coarse(*m - mu) : rr_attn_exp2_fine(*m - mu);
     const __m256 vmu = _mm256_set1_ps(mu);
     __m256 sum = _mm256_setzero_ps();
     for (int64_t jj = 0; jj < ktp; jj += 8) {
-        __m256 e = exp2_8(_mm256_sub_ps(_mm256_loadu_ps(s + jj), vmu), coarse);
+        __m256 e;
         if (mode == RERANK_PRECISION_INT8) {
-            e = _mm256_round_ps(_mm256_mul_ps(e, _mm256_set1_ps(255.0f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        } else if (mode == RERANK_PRECISION_BF16) { /* e is 0 or normal: round the bits, no NaN care */
+            e = p8_8(_mm256_sub_ps(_mm256_loadu_ps(s + jj), vmu));
+        } else {
+            e = exp2_8(_mm256_sub_ps(_mm256_loadu_ps(s + jj), vmu), 0);
+        }
+        if (mode == RERANK_PRECISION_BF16) { /* e is 0 or normal: round the bits, no NaN care */
             const __m256i bits = _mm256_castps_si256(e);
             const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
             e = _mm256_castsi256_ps(_mm256_and_si256(

@@ -48,13 +48,24 @@ RR_T512 static void pack_q(const float *q, int64_t ldq, int64_t rows, float scal
     }
 }
 
+#define EPI(r, A0, A1)                                                                                        \
+    if (r < nr) {                                                                                             \
+        const __m512 f = _mm512_set1_ps(qfac[r]), x0 = _mm512_mul_ps(A0, f), x1 = _mm512_mul_ps(A1, f);          \
+        _mm512_storeu_ps(s + r * KT + jj, x0);                                                                \
+        _mm512_storeu_ps(s + r * KT + jj + 16, x1);                                                           \
+        mx##r = _mm512_max_ps(mx##r, _mm512_max_ps(x0, x1));                                                  \
+    }
+
 /* s[r][0 .. ktp) = qfac[r] * q[r] . key for nr <= 8 rows (rows past nr
- * repeat row 0: computed, not stored); kp: the tile's first panel. */
+ * repeat row 0: computed, not stored), 8 rows x 32 keys a register tile;
+ * kp: the tile's first panel; rowmax[r]: row r's max over all ktp keys. */
 RR_T512 static void scores(const float *q, int64_t dp, int64_t nr, const float *kp, int64_t ktp, const float *qfac,
-                           float *s) {
+                           float *s, float *rowmax) {
     const float *q0 = q, *q1 = q + (nr > 1) * dp, *q2 = q + (nr > 2) * 2 * dp, *q3 = q + (nr > 3) * 3 * dp,
                 *q4 = q + (nr > 4) * 4 * dp, *q5 = q + (nr > 5) * 5 * dp, *q6 = q + (nr > 6) * 6 * dp,
                 *q7 = q + (nr > 7) * 7 * dp;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 mx0 = ninf, mx1 = ninf, mx2 = ninf, mx3 = ninf, mx4 = ninf, mx5 = ninf, mx6 = ninf, mx7 = ninf;
     for (int64_t jj = 0; jj < ktp; jj += 32) {
         const float *k0p = kp + jj * dp, *k1p = k0p + 16 * dp;
         __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
@@ -70,20 +81,19 @@ RR_T512 static void scores(const float *q, int64_t dp, int64_t nr, const float *
             FMA2(a60, a61, _mm512_set1_ps(q6[c]), k0, k1);
             FMA2(a70, a71, _mm512_set1_ps(q7[c]), k0, k1);
         }
-        const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                                  {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
-        for (int64_t r = 0; r < nr; r++) {
-            const __m512 f = _mm512_set1_ps(qfac[r]);
-            _mm512_storeu_ps(s + r * KT + jj, _mm512_mul_ps(acc[r][0], f));
-            _mm512_storeu_ps(s + r * KT + jj + 16, _mm512_mul_ps(acc[r][1], f));
-        }
+        EPI(0, a00, a01) EPI(1, a10, a11) EPI(2, a20, a21) EPI(3, a30, a31)
+        EPI(4, a40, a41) EPI(5, a50, a51) EPI(6, a60, a61) EPI(7, a70, a71)
     }
+    const __m512 mx[8] = {mx0, mx1, mx2, mx3, mx4, mx5, mx6, mx7};
+    for (int64_t r = 0; r < nr; r++) rowmax[r] = _mm512_reduce_max_ps(mx[r]);
 }
+#undef EPI
 
 /* One row's online softmax step: p = exp2(s - mu) over ktp keys. */
-RR_T512 static void softmax_row(float *s, float *p, int64_t ktp, int64_t a, int64_t b, float *m, float *l,
-                                float *alpha) {
-    const float mt = rr_row_mask_max(s, ktp, a, b), mn = fmaxf(*m, mt), mu = isinf(mn) ? 0.0f : mn;
+RR_T512 static void softmax_row(float *s, float *p, int64_t ktp, int64_t a, int64_t b, float rowmax, float *m,
+                                float *l, float *alpha) {
+    const float mt = a == 0 && b == ktp ? rowmax : rr_row_mask_max(s, ktp, a, b);
+    const float mn = rr_attn_max(*m, mt), mu = isinf(mn) ? 0.0f : mn;
     *alpha = rr_attn_exp2_fine(*m - mu);
     const __m512 vmu = _mm512_set1_ps(mu);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
@@ -159,12 +169,14 @@ RR_T512 static void tile(const rr_attn_tile_t *t) {
     float *p = ws->p;
     for (int64_t r0 = 0; r0 < t->rows; r0 += 8) {
         const int64_t nr = t->rows - r0 < 8 ? t->rows - r0 : 8;
+        float rowmax[8];
         scores((const float *)ws->q + r0 * ws->dp, ws->dp, nr, (const float *)ws->k + t->j0 * ws->dp, ktp,
-               ws->qfac + r0, ws->s);
+               ws->qfac + r0, ws->s, rowmax);
         for (int64_t r = 0; r < nr; r++) {
             int64_t a, b;
             rr_attn_row_span(t, r0 + r, &a, &b);
-            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, &ws->m[r0 + r], &ws->l[r0 + r], &ws->alpha[r0 + r]);
+            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, rowmax[r], &ws->m[r0 + r], &ws->l[r0 + r],
+                        &ws->alpha[r0 + r]);
         }
         pv(p, nr, t->kt, (const float *)ws->v + t->j0 * ws->d16, ws->d16, ws->alpha + r0, ws->o + r0 * ws->d16);
     }

@@ -7,7 +7,7 @@
 
 #define TBF16 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512bf16")))
 #define KT RR_ATTN_TILE_KEYS
-#define DOT(acc, a, b) acc = _mm512_dpbf16_ps(acc, (__m512bh)(a), (__m512bh)(b))
+#define DOT RR_DPBF16
 
 /* Two channels (or keys) rounded to bf16 in one 32-bit lane: x0 low, x1 high. */
 TBF16 static inline __m512i pair16(__m512 x0, __m512 x1) {
@@ -64,9 +64,19 @@ TBF16 static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2
     }
 }
 
+#define EPI(r, A0, A1)                                                                                        \
+    if (r < nr) {                                                                                             \
+        const __m512 f = _mm512_set1_ps(qfac[r]), x0 = _mm512_mul_ps(A0, f), x1 = _mm512_mul_ps(A1, f);          \
+        _mm512_storeu_ps(s + r * KT + jj, x0);                                                                \
+        _mm512_storeu_ps(s + r * KT + jj + 16, x1);                                                           \
+        mx##r = _mm512_max_ps(mx##r, _mm512_max_ps(x0, x1));                                                  \
+    }
+
 /* As the fp32 scores, one channel pair per step. */
 TBF16 static void scores(const uint16_t *q, int64_t dp, int64_t nr, const uint16_t *kp, int64_t ktp, const float *qfac,
-                         float *s) {
+                         float *s, float *rowmax) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 mx0 = ninf, mx1 = ninf, mx2 = ninf, mx3 = ninf, mx4 = ninf, mx5 = ninf, mx6 = ninf, mx7 = ninf;
     const uint16_t *qr[8];
     for (int64_t r = 0; r < 8; r++) qr[r] = q + (r < nr ? r : 0) * dp;
     for (int64_t jj = 0; jj < ktp; jj += 32) {
@@ -92,21 +102,20 @@ TBF16 static void scores(const uint16_t *q, int64_t dp, int64_t nr, const uint16
             b = _mm512_set1_epi32(rr_ld32(qr[7] + c));
             DOT(a70, b, k0); DOT(a71, b, k1);
         }
-        const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                                  {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
-        for (int64_t r = 0; r < nr; r++) {
-            const __m512 f = _mm512_set1_ps(qfac[r]);
-            _mm512_storeu_ps(s + r * KT + jj, _mm512_mul_ps(acc[r][0], f));
-            _mm512_storeu_ps(s + r * KT + jj + 16, _mm512_mul_ps(acc[r][1], f));
-        }
+        EPI(0, a00, a01) EPI(1, a10, a11) EPI(2, a20, a21) EPI(3, a30, a31)
+        EPI(4, a40, a41) EPI(5, a50, a51) EPI(6, a60, a61) EPI(7, a70, a71)
     }
+    const __m512 mx[8] = {mx0, mx1, mx2, mx3, mx4, mx5, mx6, mx7};
+    for (int64_t r = 0; r < nr; r++) rowmax[r] = _mm512_reduce_max_ps(mx[r]);
 }
+#undef EPI
 
 /* One row's online softmax step; p stored as bf16 and summed as rounded
  * (a dot product with bf16 ones adds both halves of each lane exactly). */
-TBF16 static void softmax_row(float *s, uint16_t *p, int64_t ktp, int64_t a, int64_t b, float *m, float *l,
-                              float *alpha) {
-    const float mt = rr_row_mask_max(s, ktp, a, b), mn = fmaxf(*m, mt), mu = isinf(mn) ? 0.0f : mn;
+TBF16 static void softmax_row(float *s, uint16_t *p, int64_t ktp, int64_t a, int64_t b, float rowmax, float *m,
+                              float *l, float *alpha) {
+    const float mt = a == 0 && b == ktp ? rowmax : rr_row_mask_max(s, ktp, a, b);
+    const float mn = rr_attn_max(*m, mt), mu = isinf(mn) ? 0.0f : mn;
     *alpha = rr_attn_exp2_fine(*m - mu);
     const __m512 vmu = _mm512_set1_ps(mu);
     const __m512i ones = _mm512_set1_epi32(0x3f803f80);
@@ -179,12 +188,14 @@ TBF16 static void tile(const rr_attn_tile_t *t) {
     uint16_t *p = ws->p;
     for (int64_t r0 = 0; r0 < t->rows; r0 += 8) {
         const int64_t nr = t->rows - r0 < 8 ? t->rows - r0 : 8;
+        float rowmax[8];
         scores((const uint16_t *)ws->q + r0 * ws->dp, ws->dp, nr, (const uint16_t *)ws->k + t->j0 * ws->dp, ktp,
-               ws->qfac + r0, ws->s);
+               ws->qfac + r0, ws->s, rowmax);
         for (int64_t r = 0; r < nr; r++) {
             int64_t a, b;
             rr_attn_row_span(t, r0 + r, &a, &b);
-            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, &ws->m[r0 + r], &ws->l[r0 + r], &ws->alpha[r0 + r]);
+            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, rowmax[r], &ws->m[r0 + r], &ws->l[r0 + r],
+                        &ws->alpha[r0 + r]);
         }
         pv(p, nr, t->kt, (const uint16_t *)ws->v + t->j0 * ws->d16, ws->d16, ws->alpha + r0, ws->o + r0 * ws->d16);
     }

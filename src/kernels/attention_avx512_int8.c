@@ -8,7 +8,7 @@
 
 #define TVNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512vnni")))
 #define KT RR_ATTN_TILE_KEYS
-#define DOT(acc, a, b) acc = _mm512_dpbusd_epi32(acc, a, b)
+#define DOT RR_DPBUSD
 
 /* round(x * inv) clamped to +-127, in 32-bit lanes (rr_attn_s8). */
 TVNNI static inline __m512i s8x16(__m512 x, __m512 inv) {
@@ -82,75 +82,118 @@ TVNNI static void pack_v(const float *v, int64_t ldv, int64_t nk, const rr_attn_
         }
 }
 
-/* Query rows [rows][dp] as u8 (s8 + 128; padding 128), factor row scale * scale2. */
+/* Query rows as u8 (s8 + 128), in groups of 8 rows interleaved by channel
+ * quad, [rows / 8][dp / 4][8][4] (one base pointer serves the 8 broadcasts
+ * of a step); rows past `rows` in the last group hold 128 (zero). Factor:
+ * row scale * scale2. */
 TVNNI static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2, const rr_attn_ws_t *ws) {
-    uint8_t *qp = ws->q;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = q + r * ldq;
-        float scale, inv;
-        rr_attn_s8_scale(amax_row(x, ws->d), &scale, &inv);
-        const __m512 vi = _mm512_set1_ps(inv);
-        for (int64_t c = 0; c < ws->dp; c += 16) {
-            const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi),
-                                               _mm512_set1_epi32(128));
-            _mm512_mask_cvtepi32_storeu_epi8(qp + r * ws->dp + c, rr_tail16(ws->dp - c), u);
+    const int64_t dp = ws->dp;
+    uint8_t *qp = ws->q, row[RR_ATTN_MAX_D];
+    for (int64_t r = 0; r < ((rows + 7) & ~(int64_t)7); r++) {
+        if (r < rows) {
+            const float *x = q + r * ldq;
+            float scale, inv;
+            rr_attn_s8_scale(amax_row(x, ws->d), &scale, &inv);
+            const __m512 vi = _mm512_set1_ps(inv);
+            for (int64_t c = 0; c < dp; c += 16) {
+                const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi),
+                                                   _mm512_set1_epi32(128));
+                _mm512_mask_cvtepi32_storeu_epi8(row + c, rr_tail16(dp - c), u);
+            }
+            ws->qfac[r] = scale * scale2;
+        } else {
+            memset(row, 128, (size_t)dp);
         }
-        ws->qfac[r] = scale * scale2;
+        uint8_t *base = qp + (r >> 3) * 8 * dp + (r & 7) * 4;
+        for (int64_t c = 0; c < dp; c += 4) memcpy(base + c * 8, row + c, 4);
     }
 }
 
-/* s[r][j] = (float)(q8[r] . k8[j]) * kfac[j] * qfac[r], 8 rows x 32 keys a tile. */
+#define EPI(r, A0, A1)                                                                                        \
+    if (r < nr) {                                                                                             \
+        const __m512 f = _mm512_set1_ps(qfac[r]);                                                             \
+        const __m512 x0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(A0), f0), f),                        \
+                     x1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(A1), f1), f);                        \
+        _mm512_storeu_ps(s + r * KT + jj, x0);                                                                \
+        _mm512_storeu_ps(s + r * KT + jj + 16, x1);                                                           \
+        mx##r = _mm512_max_ps(mx##r, _mm512_max_ps(x0, x1));                                                  \
+    }
+
+/* s[r][j] = (float)(q8[r] . k8[j]) * kfac[j] * qfac[r] for the nr <= 8 rows
+ * of one group, 8 rows x 32 keys a register tile; rowmax[r]: the max of
+ * row r over all ktp keys (no mask). */
 TVNNI static void scores(const uint8_t *q, int64_t dp, int64_t nr, const int8_t *kp, const int32_t *kcorr,
-                         const float *kfac, int64_t ktp, const float *qfac, float *s) {
-    const uint8_t *qr[8];
-    for (int64_t r = 0; r < 8; r++) qr[r] = q + (r < nr ? r : 0) * dp;
+                         const float *kfac, int64_t ktp, const float *qfac, float *s, float *rowmax) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 mx0 = ninf, mx1 = ninf, mx2 = ninf, mx3 = ninf, mx4 = ninf, mx5 = ninf, mx6 = ninf, mx7 = ninf;
     for (int64_t jj = 0; jj < ktp; jj += 32) {
         const int8_t *k0p = kp + jj * dp, *k1p = k0p + 16 * dp;
         const __m512i c0 = _mm512_loadu_si512(kcorr + jj), c1 = _mm512_loadu_si512(kcorr + jj + 16);
         __m512i a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1, a40 = c0, a41 = c1,
                 a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
-        for (int64_t c = 0; c < dp; c += 4) {
+        const uint8_t *qc = q;
+        for (int64_t c = 0; c < dp; c += 4, qc += 32) {
             const __m512i k0 = _mm512_loadu_si512(k0p + c * 16), k1 = _mm512_loadu_si512(k1p + c * 16);
-            __m512i b = _mm512_set1_epi32(rr_ld32(qr[0] + c));
+            __m512i b = _mm512_set1_epi32(rr_ld32(qc));
             DOT(a00, b, k0); DOT(a01, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[1] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 4));
             DOT(a10, b, k0); DOT(a11, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[2] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 8));
             DOT(a20, b, k0); DOT(a21, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[3] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 12));
             DOT(a30, b, k0); DOT(a31, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[4] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 16));
             DOT(a40, b, k0); DOT(a41, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[5] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 20));
             DOT(a50, b, k0); DOT(a51, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[6] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 24));
             DOT(a60, b, k0); DOT(a61, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qr[7] + c));
+            b = _mm512_set1_epi32(rr_ld32(qc + 28));
             DOT(a70, b, k0); DOT(a71, b, k1);
         }
-        const __m512i acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                                   {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
         const __m512 f0 = _mm512_loadu_ps(kfac + jj), f1 = _mm512_loadu_ps(kfac + jj + 16);
-        for (int64_t r = 0; r < nr; r++) {
-            const __m512 f = _mm512_set1_ps(qfac[r]);
-            _mm512_storeu_ps(s + r * KT + jj, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), f0), f));
-            _mm512_storeu_ps(s + r * KT + jj + 16, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), f1), f));
-        }
+        EPI(0, a00, a01) EPI(1, a10, a11) EPI(2, a20, a21) EPI(3, a30, a31)
+        EPI(4, a40, a41) EPI(5, a50, a51) EPI(6, a60, a61) EPI(7, a70, a71)
     }
+    const __m512 mx[8] = {mx0, mx1, mx2, mx3, mx4, mx5, mx6, mx7};
+    for (int64_t r = 0; r < nr; r++) rowmax[r] = _mm512_reduce_max_ps(mx[r]);
+}
+#undef EPI
+
+/* rr_attn_p8 on 16 lanes, as int32. */
+TVNNI static inline __m512i p8x16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(RR_ATTN_EXP2_MIN));
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm512_sub_ps(x, n);
+    const float q[3] = {RR_ATTN_Q3};
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(q[2]), f, _mm512_set1_ps(q[1]));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(q[0]));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(255.0f));
+    return _mm512_cvtps_epi32(_mm512_scalef_ps(p, n));
 }
 
-/* One row's online softmax step: p = round(255 exp2(s - mu)) as u8, summed in integers. */
-TVNNI static void softmax_row(float *s, uint8_t *p, int64_t ktp, int64_t a, int64_t b, float *m, float *l,
-                              float *alpha) {
-    const float mt = rr_row_mask_max(s, ktp, a, b), mn = fmaxf(*m, mt), mu = isinf(mn) ? 0.0f : mn;
+/* One row's online softmax step: p8 = rr_attn_p8(s - mu), 64 at a time
+ * packed to bytes and summed by a dot product with ones. rowmax: the row's
+ * unmasked max from the scores (used when the row sees the whole tile). */
+TVNNI static void softmax_row(float *s, uint8_t *p, int64_t ktp, int64_t a, int64_t b, float rowmax, float *m,
+                              float *l, float *alpha) {
+    const float mt = a == 0 && b == ktp ? rowmax : rr_row_mask_max(s, ktp, a, b);
+    const float mn = rr_attn_max(*m, mt), mu = isinf(mn) ? 0.0f : mn;
     *alpha = rr_attn_exp2_coarse(*m - mu);
-    const __m512 vmu = _mm512_set1_ps(mu), k255 = _mm512_set1_ps(255.0f);
+    const __m512 vmu = _mm512_set1_ps(mu);
+    /* packus works within 128-bit lanes: put the 4-byte groups back in order */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15),
+                  ones = _mm512_set1_epi8(1);
     __m512i sum = _mm512_setzero_si512();
-    for (int64_t jj = 0; jj < ktp; jj += 16) {
-        const __m512i e = _mm512_cvtps_epi32(
-            _mm512_mul_ps(rr_exp2_coarse16(_mm512_sub_ps(_mm512_loadu_ps(s + jj), vmu)), k255));
-        _mm_storeu_si128((__m128i *)(p + jj), _mm512_cvtepi32_epi8(e));
-        sum = _mm512_add_epi32(sum, e);
+    for (int64_t jj = 0; jj < ktp; jj += 64) {
+        const int whole = jj + 64 <= ktp; /* else 32 left */
+        const __m512i e0 = p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj), vmu)),
+                      e1 = p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 16), vmu)),
+                      e2 = whole ? p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 32), vmu)) : _mm512_setzero_si512(),
+                      e3 = whole ? p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 48), vmu)) : _mm512_setzero_si512();
+        const __m512i bytes = _mm512_permutexvar_epi32(
+            order, _mm512_packus_epi16(_mm512_packus_epi32(e0, e1), _mm512_packus_epi32(e2, e3)));
+        _mm512_mask_storeu_epi8(p + jj, whole ? ~(__mmask64)0 : (__mmask64)0xffffffffu, bytes);
+        sum = _mm512_dpbusd_epi32(sum, bytes, ones);
     }
     *l = fmaf(*alpha, *l, (float)_mm512_reduce_add_epi32(sum));
     *m = mn;
@@ -215,12 +258,14 @@ TVNNI static void tile(const rr_attn_tile_t *t) {
     uint8_t *p = ws->p;
     for (int64_t r0 = 0; r0 < t->rows; r0 += 8) {
         const int64_t nr = t->rows - r0 < 8 ? t->rows - r0 : 8;
+        float rowmax[8];
         scores((const uint8_t *)ws->q + r0 * ws->dp, ws->dp, nr, (const int8_t *)ws->k + t->j0 * ws->dp,
-               ws->kcorr + t->j0, ws->kfac + t->j0, ktp, ws->qfac + r0, ws->s);
+               ws->kcorr + t->j0, ws->kfac + t->j0, ktp, ws->qfac + r0, ws->s, rowmax);
         for (int64_t r = 0; r < nr; r++) {
             int64_t a, b;
             rr_attn_row_span(t, r0 + r, &a, &b);
-            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, &ws->m[r0 + r], &ws->l[r0 + r], &ws->alpha[r0 + r]);
+            softmax_row(ws->s + r * KT, p + r * KT, ktp, a, b, rowmax[r], &ws->m[r0 + r], &ws->l[r0 + r],
+                        &ws->alpha[r0 + r]);
         }
         pv(p, nr, t->kt, (const int8_t *)ws->v + t->j0 * ws->d16, ws->d16, ws->alpha + r0, ws->o + r0 * ws->d16);
     }

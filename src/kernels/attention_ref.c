@@ -106,11 +106,11 @@ static void run_int8(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
                 int32_t dot = 0;
                 for (int64_t c = 0; c < d; c++) dot += q[c] * (int32_t)K[j * ws.dp + c];
                 s[j - t0] = (float)dot * ws.kfac[j] * qfac;
-                mt = fmaxf(mt, s[j - t0]);
+                mt = rr_attn_max(mt, s[j - t0]);
             }
-            const float mn = fmaxf(m, mt), mu = isinf(mn) ? 0.0f : mn, alpha = rr_attn_exp2_coarse(m - mu);
+            const float mn = rr_attn_max(m, mt), mu = isinf(mn) ? 0.0f : mn, alpha = rr_attn_exp2_coarse(m - mu);
             int32_t sum = 0;
-            for (int64_t j = js; j < je; j++) sum += p[j - t0] = rr_attn_u8(rr_attn_exp2_coarse(s[j - t0] - mu));
+            for (int64_t j = js; j < je; j++) sum += p[j - t0] = rr_attn_p8(s[j - t0] - mu);
             for (int64_t c = 0; c < d; c++) {
                 acc[c] = 0;
                 for (int64_t j = js; j < je; j++) acc[c] += p[j - t0] * (int32_t)V[j * ws.d16 + c];

@@ -21,6 +21,13 @@ static inline __mmask16 rr_span16(int64_t jj, int64_t a, int64_t b) {
     return (__mmask16)(lo & hi);
 }
 
+/* acc += a . b in place: u8 x s8 quads (vpdpbusd) or bf16 pairs (vdpbf16ps).
+ * Written as asm because gcc 12 surrounds the intrinsics with register
+ * copies of the accumulator (1.5x slower score and P V loops). b may be a
+ * memory operand. */
+#define RR_DPBUSD(acc, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b))
+#define RR_DPBF16(acc, a, b) __asm__("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b))
+
 static inline int32_t rr_ld32(const void *p) {
     int32_t v;
     memcpy(&v, p, 4);

@@ -71,11 +71,24 @@ static inline int32_t rr_attn_s8(float x, float inv) {
     return (int32_t)r;
 }
 
-/* u8 probability: round-half-even(255 e) for e = exp2(...) in [0, 1]. */
-static inline int32_t rr_attn_u8(float e) {
-    float r = nearbyintf(e * 255.0f);
-    return (int32_t)fminf(fmaxf(r, 0.0f), 255.0f);
+/* The int8 probability of x = s - mu <= 0: round-half-even(255 exp2(x)),
+ * with 255 folded into the coarse polynomial and x clamped at -125 (where
+ * the result is 0 anyway; the clamp also turns -inf and NaN into 0):
+ *   x' = max(x, -125), n = round(x'), f = x' - n,
+ *   p8 = round(poly255(f) * 2^n), poly255 = 255 + f (q1 + f (q2 + f q3)), q_i = fl(255 c_i).
+ * Relative error of poly255(f) 2^n against 255 exp2(x): within
+ * RR_ATTN_EXP2_COARSE_ERR (the same fit, coefficients scaled). */
+#define RR_ATTN_Q3 1.767871399e+02f, 6.176379395e+01f, 1.402727699e+01f
+static inline int32_t rr_attn_p8(float x) {
+    const float q[3] = {RR_ATTN_Q3};
+    x = x > RR_ATTN_EXP2_MIN ? x : RR_ATTN_EXP2_MIN; /* NaN -> the limit, as vmaxps(x, limit) */
+    const float n = nearbyintf(x), f = x - n;
+    const float p = fmaf(fmaf(fmaf(q[2], f, q[1]), f, q[0]), f, 255.0f) * rr_attn_pow2i((int32_t)n);
+    return (int32_t)nearbyintf(p); /* 0 <= p <= 255.03: no clamp needed */
 }
+
+/* max as vmaxps(a, b) computes it (b when either is NaN). */
+static inline float rr_attn_max(float a, float b) { return a > b ? a : b; }
 
 /* The score factor of the fp32 / bf16 modes (and the int8 one before the
  * row scale): scale * log2(e), rounded to float once. */
