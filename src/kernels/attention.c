@@ -39,13 +39,17 @@ const rr_attn_impl_t *rr_attn_impl_variant(rerank_precision_t mode, int i) {
 
 const rr_attn_impl_t *rr_attn_impl(rerank_precision_t mode) {
     if (!mode_ok(mode)) return NULL;
+    static const rr_attn_impl_t *chosen[3]; /* benign race: every thread computes the same value */
+    const rr_attn_impl_t *best = __atomic_load_n(&chosen[mode], __ATOMIC_ACQUIRE);
+    if (best) return best;
     const char *force = getenv("RERANK_KERNELS");
-    const rr_attn_impl_t *best = NULL;
     for (int i = 0; rr_attn_impl_variant(mode, i); i++) {
         const rr_attn_impl_t *im = rr_attn_impl_variant(mode, i);
         if (!force || !*force || !strcmp(force, im->name)) best = im;
     }
-    return best ? best : rr_attn_impl_variant(mode, 0);
+    if (!best) best = rr_attn_impl_variant(mode, 0);
+    __atomic_store_n(&chosen[mode], best, __ATOMIC_RELEASE);
+    return best;
 }
 
 size_t rr_attn_impl_scratch_size(const rr_attn_impl_t *im, int64_t nk_max, int64_t d) {

@@ -131,6 +131,8 @@ typedef struct rr_attn_impl {
     void (*pack_q)(const float *q, int64_t ldq, int64_t rows, float scale2, const rr_attn_ws_t *ws);
     /* Scores, online softmax update and O += P V for one tile. */
     void (*tile)(const rr_attn_tile_t *t);
+    /* out[c] = acc[c] * inv (* vfac[c] if vfac) for c < d: the last step. */
+    void (*finish)(const float *acc, float inv, const float *vfac, int64_t d, float *out);
     /* The mode's exp2 on n values (exposed for tests). */
     void (*exp2)(const float *x, int64_t n, float *y);
 } rr_attn_impl_t;

@@ -257,6 +257,17 @@ TARGET static void exp2_n(const float *x, int64_t n, float *y, int coarse) {
     }
 }
 
+TARGET static void finish(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
+    const __m256 vi = _mm256_set1_ps(inv);
+    int64_t c = 0;
+    for (; c + 8 <= d; c += 8) {
+        __m256 x = _mm256_mul_ps(_mm256_loadu_ps(acc + c), vi);
+        if (vfac) x = _mm256_mul_ps(x, _mm256_loadu_ps(vfac + c));
+        _mm256_storeu_ps(out + c, x);
+    }
+    for (; c < d; c++) out[c] = vfac ? acc[c] * inv * vfac[c] : acc[c] * inv;
+}
+
 /* Per mode entry points of the table. */
 #define MODE_FNS(tag, MODE, COARSE)                                                                                     \
     static void pack_k_##tag(const float *k, int64_t ldk, int64_t nk, const rr_attn_ws_t *ws) {                         \
@@ -277,7 +288,7 @@ MODE_FNS(int8, RERANK_PRECISION_INT8, 1)
 
 #define IMPL(tag, MODE) \
     [MODE] = {.name = "avx2", .mode = MODE, .k_bytes = 4, .v_bytes = 4, .q_bytes = 4, .p_bytes = 4, \
-              .pack_k = pack_k_##tag, .pack_v = pack_v_##tag, .pack_q = pack_q_##tag, .tile = tile_##tag, .exp2 = exp2_##tag}
+              .pack_k = pack_k_##tag, .pack_v = pack_v_##tag, .pack_q = pack_q_##tag, .tile = tile_##tag, .finish = finish, .exp2 = exp2_##tag}
 const rr_attn_impl_t rr_attn_avx2[3] = {IMPL(fp32, RERANK_PRECISION_FP32), IMPL(bf16, RERANK_PRECISION_BF16),
                                         IMPL(int8, RERANK_PRECISION_INT8)};
 #undef IMPL

@@ -7,23 +7,19 @@
 #define KT RR_ATTN_TILE_KEYS
 #define FMA2(a0, a1, b, k0, k1) (a0 = _mm512_fmadd_ps(b, k0, a0), a1 = _mm512_fmadd_ps(b, k1, a1))
 
-/* Panels of 16 keys, [nkp / 16][dp][16]: one gather per panel row. */
+/* Panels of 16 keys, [nkp / 16][dp][16]: 16 rows of 16 channels transposed at a time. */
 RR_T512 static void pack_k(const float *k, int64_t ldk, int64_t nk, const rr_attn_ws_t *ws) {
     const int64_t dp = ws->dp, d = ws->d;
     float *kp = ws->k;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int32_t)(ldk <= INT32_MAX / 16 ? ldk : 0)));
     for (int64_t j0 = 0; j0 < ws->nkp; j0 += 16) {
-        const __mmask16 m = rr_tail16(nk - j0);
         float *panel = kp + j0 * dp;
-        for (int64_t c = 0; c < dp; c++) {
-            if (c >= d || !m) {
-                _mm512_storeu_ps(panel + c * 16, _mm512_setzero_ps());
-            } else if (ldk <= INT32_MAX / 16) {
-                _mm512_storeu_ps(panel + c * 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, k + j0 * ldk + c, 4));
-            } else { /* gather offsets are 32-bit */
-                for (int64_t i = 0; i < 16; i++) panel[c * 16 + i] = j0 + i < nk ? k[(j0 + i) * ldk + c] : 0.0f;
-            }
+        for (int64_t c = 0; c < dp; c += 16) {
+            __m512i r[16];
+            for (int64_t i = 0; i < 16; i++)
+                r[i] = j0 + i < nk ? _mm512_maskz_loadu_epi32(rr_tail16(d - c), k + (j0 + i) * ldk + c)
+                                   : _mm512_setzero_si512();
+            rr_transpose16(r);
+            for (int64_t i = 0; i < 16 && c + i < dp; i++) _mm512_storeu_si512(panel + (c + i) * 16, r[i]);
         }
     }
 }
@@ -189,7 +185,11 @@ RR_T512 static void exp2_fine(const float *x, int64_t n, float *y) {
     }
 }
 
+RR_T512 static void finish(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
+    rr_finish16(acc, inv, vfac, d, out);
+}
+
 const rr_attn_impl_t rr_attn_avx512_fp32 = {
     .name = "avx512", .mode = RERANK_PRECISION_FP32, .k_bytes = 4, .v_bytes = 4, .q_bytes = 4, .p_bytes = 4,
-    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .exp2 = exp2_fine,
+    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .finish = finish, .exp2 = exp2_fine,
 };

@@ -14,29 +14,26 @@ TBF16 static inline __m512i pair16(__m512 x0, __m512 x1) {
     return _mm512_or_si512(rr_bf16_bits16(x0), _mm512_slli_epi32(rr_bf16_bits16(x1), 16));
 }
 
-/* Panels of 16 keys, [nkp / 16][dp / 2][16][2]: channels 2c, 2c + 1 of key j in one lane. */
+/* Panels of 16 keys, [nkp / 16][dp / 2][16][2]: channels 2c, 2c + 1 of key j in one lane;
+ * 16 rows of 32 channels rounded, paired and transposed at a time. */
 TBF16 static void pack_k(const float *k, int64_t ldk, int64_t nk, const rr_attn_ws_t *ws) {
     const int64_t dp = ws->dp, d = ws->d;
     uint16_t *kp = ws->k;
-    const int gather = ldk <= INT32_MAX / 16;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int32_t)(gather ? ldk : 0)));
+    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7); /* packus works within 128-bit lanes */
     for (int64_t j0 = 0; j0 < ws->nkp; j0 += 16) {
-        const __mmask16 m = rr_tail16(nk - j0);
-        for (int64_t c = 0; c < dp; c += 2) {
-            __m512 x[2];
-            for (int h = 0; h < 2; h++) {
-                if (c + h >= d || !m) {
-                    x[h] = _mm512_setzero_ps();
-                } else if (gather) {
-                    x[h] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, k + j0 * ldk + c + h, 4);
-                } else {
-                    float t[16];
-                    for (int64_t i = 0; i < 16; i++) t[i] = j0 + i < nk ? k[(j0 + i) * ldk + c + h] : 0.0f;
-                    x[h] = _mm512_loadu_ps(t);
-                }
+        uint16_t *panel = kp + j0 * dp;
+        for (int64_t c = 0; c < dp; c += 32) {
+            __m512i r[16];
+            for (int64_t i = 0; i < 16; i++) {
+                r[i] = _mm512_setzero_si512();
+                if (j0 + i >= nk) continue;
+                const float *x = k + (j0 + i) * ldk + c;
+                const __m512i lo = rr_bf16_bits16(_mm512_maskz_loadu_ps(rr_tail16(d - c), x)),
+                              hi = rr_bf16_bits16(_mm512_maskz_loadu_ps(rr_tail16(d - c - 16), x + 16));
+                r[i] = _mm512_permutexvar_epi64(order, _mm512_packus_epi32(lo, hi));
             }
-            _mm512_storeu_si512(kp + j0 * dp + c * 16, pair16(x[0], x[1]));
+            rr_transpose16(r);
+            for (int64_t i = 0; i < 16 && c + 2 * i < dp; i++) _mm512_storeu_si512(panel + (c + 2 * i) * 16, r[i]);
         }
     }
 }
@@ -208,7 +205,11 @@ TBF16 static void exp2_fine(const float *x, int64_t n, float *y) {
     }
 }
 
+TBF16 static void finish(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
+    rr_finish16(acc, inv, vfac, d, out);
+}
+
 const rr_attn_impl_t rr_attn_avx512_bf16 = {
     .name = "avx512", .mode = RERANK_PRECISION_BF16, .k_bytes = 2, .v_bytes = 2, .q_bytes = 2, .p_bytes = 2,
-    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .exp2 = exp2_fine,
+    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .finish = finish, .exp2 = exp2_fine,
 };

@@ -22,32 +22,50 @@ TVNNI static float amax_row(const float *x, int64_t d) {
     return _mm512_reduce_max_ps(m);
 }
 
-/* Keys: one scale per key; panels of 16 keys, [nkp / 16][dp / 4][16][4]. */
+/* Keys: one scale per key; panels of 16 keys, [nkp / 16][dp / 4][16][4]:
+ * per 16 keys and 16 channels, each key's quantized channels are packed to
+ * 4 dwords, and 16 x 4 dwords transposed to 4 panel rows; the correction
+ * -128 * sum follows from a dot product of each panel row with ones. */
 TVNNI static void pack_k(const float *k, int64_t ldk, int64_t nk, const rr_attn_ws_t *ws) {
     const int64_t dp = ws->dp, d = ws->d;
     int8_t *kp = ws->k;
-    int8_t row[RR_ATTN_MAX_D];
-    for (int64_t j = 0; j < ws->nkp; j++) {
-        int8_t *panel = kp + (j >> 4) * 16 * dp + (j & 15) * 4;
-        if (j >= nk) {
-            for (int64_t g = 0; g < dp / 4; g++) memset(panel + g * 64, 0, 4);
-            ws->kfac[j] = 0;
-            ws->kcorr[j] = 0;
-            continue;
+    /* dword p of a 4-key block Z holds key p / 4, group p % 4; lo/hi: groups
+     * 0-1 / 2-3 of two blocks; then the two halves of the 16 keys */
+    const __m512i ia = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29),
+                  ib = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31),
+                  i0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                  i1 = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31),
+                  ones = _mm512_set1_epi8(1);
+    for (int64_t j0 = 0; j0 < ws->nkp; j0 += 16) {
+        float inv[16];
+        for (int64_t i = 0; i < 16; i++) {
+            ws->kfac[j0 + i] = inv[i] = 0;
+            if (j0 + i < nk) rr_attn_s8_scale(amax_row(k + (j0 + i) * ldk, d), &ws->kfac[j0 + i], &inv[i]);
         }
-        const float *x = k + j * ldk;
-        float scale, inv;
-        rr_attn_s8_scale(amax_row(x, d), &scale, &inv);
-        const __m512 vi = _mm512_set1_ps(inv);
+        int8_t *panel = kp + j0 * dp;
         __m512i sum = _mm512_setzero_si512();
         for (int64_t c = 0; c < dp; c += 16) {
-            const __m512i q = s8x16(_mm512_maskz_loadu_ps(rr_tail16(d - c), x + c), vi);
-            sum = _mm512_add_epi32(sum, q);
-            _mm512_mask_cvtepi32_storeu_epi8(row + c, rr_tail16(dp - c), q);
+            __m512i z[4];
+            for (int64_t b4 = 0; b4 < 4; b4++) {
+                __m128i q4[4];
+                for (int64_t i = 0; i < 4; i++) {
+                    const int64_t j = j0 + 4 * b4 + i;
+                    const __m512 x = j < nk ? _mm512_maskz_loadu_ps(rr_tail16(d - c), k + j * ldk + c) : _mm512_setzero_ps();
+                    q4[i] = _mm512_cvtepi32_epi8(s8x16(x, _mm512_set1_ps(inv[4 * b4 + i])));
+                }
+                z[b4] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(q4[0]), q4[1], 1),
+                                                              q4[2], 2), q4[3], 3);
+            }
+            const __m512i lo01 = _mm512_permutex2var_epi32(z[0], ia, z[1]), hi01 = _mm512_permutex2var_epi32(z[0], ib, z[1]),
+                          lo23 = _mm512_permutex2var_epi32(z[2], ia, z[3]), hi23 = _mm512_permutex2var_epi32(z[2], ib, z[3]);
+            const __m512i row[4] = {_mm512_permutex2var_epi32(lo01, i0, lo23), _mm512_permutex2var_epi32(lo01, i1, lo23),
+                                    _mm512_permutex2var_epi32(hi01, i0, hi23), _mm512_permutex2var_epi32(hi01, i1, hi23)};
+            for (int64_t g = 0; g < 4 && c + 4 * g < dp; g++) {
+                _mm512_storeu_si512(panel + (c + 4 * g) * 16, row[g]);
+                sum = _mm512_dpbusd_epi32(sum, ones, row[g]);
+            }
         }
-        for (int64_t g = 0; g < dp / 4; g++) memcpy(panel + g * 64, row + 4 * g, 4);
-        ws->kfac[j] = scale;
-        ws->kcorr[j] = -128 * _mm512_reduce_add_epi32(sum);
+        _mm512_storeu_si512(ws->kcorr + j0, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-128)));
     }
 }
 
@@ -82,30 +100,20 @@ TVNNI static void pack_v(const float *v, int64_t ldv, int64_t nk, const rr_attn_
         }
 }
 
-/* Query rows as u8 (s8 + 128), in groups of 8 rows interleaved by channel
- * quad, [rows / 8][dp / 4][8][4] (one base pointer serves the 8 broadcasts
- * of a step); rows past `rows` in the last group hold 128 (zero). Factor:
- * row scale * scale2. */
+/* Query rows [rows][dp] as u8 (s8 + 128; padding 128), factor row scale * scale2. */
 TVNNI static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2, const rr_attn_ws_t *ws) {
-    const int64_t dp = ws->dp;
-    uint8_t *qp = ws->q, row[RR_ATTN_MAX_D];
-    for (int64_t r = 0; r < ((rows + 7) & ~(int64_t)7); r++) {
-        if (r < rows) {
-            const float *x = q + r * ldq;
-            float scale, inv;
-            rr_attn_s8_scale(amax_row(x, ws->d), &scale, &inv);
-            const __m512 vi = _mm512_set1_ps(inv);
-            for (int64_t c = 0; c < dp; c += 16) {
-                const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi),
-                                                   _mm512_set1_epi32(128));
-                _mm512_mask_cvtepi32_storeu_epi8(row + c, rr_tail16(dp - c), u);
-            }
-            ws->qfac[r] = scale * scale2;
-        } else {
-            memset(row, 128, (size_t)dp);
+    uint8_t *qp = ws->q;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = q + r * ldq;
+        float scale, inv;
+        rr_attn_s8_scale(amax_row(x, ws->d), &scale, &inv);
+        const __m512 vi = _mm512_set1_ps(inv);
+        for (int64_t c = 0; c < ws->dp; c += 16) {
+            const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi),
+                                               _mm512_set1_epi32(128));
+            _mm512_mask_cvtepi32_storeu_epi8(qp + r * ws->dp + c, rr_tail16(ws->dp - c), u);
         }
-        uint8_t *base = qp + (r >> 3) * 8 * dp + (r & 7) * 4;
-        for (int64_t c = 0; c < dp; c += 4) memcpy(base + c * 8, row + c, 4);
+        ws->qfac[r] = scale * scale2;
     }
 }
 
@@ -126,29 +134,30 @@ TVNNI static void scores(const uint8_t *q, int64_t dp, int64_t nr, const int8_t 
                          const float *kfac, int64_t ktp, const float *qfac, float *s, float *rowmax) {
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     __m512 mx0 = ninf, mx1 = ninf, mx2 = ninf, mx3 = ninf, mx4 = ninf, mx5 = ninf, mx6 = ninf, mx7 = ninf;
+    const uint8_t *qr[8];
+    for (int64_t r = 0; r < 8; r++) qr[r] = q + (r < nr ? r : 0) * dp; /* rows past nr repeat row 0 */
     for (int64_t jj = 0; jj < ktp; jj += 32) {
         const int8_t *k0p = kp + jj * dp, *k1p = k0p + 16 * dp;
         const __m512i c0 = _mm512_loadu_si512(kcorr + jj), c1 = _mm512_loadu_si512(kcorr + jj + 16);
         __m512i a00 = c0, a01 = c1, a10 = c0, a11 = c1, a20 = c0, a21 = c1, a30 = c0, a31 = c1, a40 = c0, a41 = c1,
                 a50 = c0, a51 = c1, a60 = c0, a61 = c1, a70 = c0, a71 = c1;
-        const uint8_t *qc = q;
-        for (int64_t c = 0; c < dp; c += 4, qc += 32) {
+        for (int64_t c = 0; c < dp; c += 4) {
             const __m512i k0 = _mm512_loadu_si512(k0p + c * 16), k1 = _mm512_loadu_si512(k1p + c * 16);
-            __m512i b = _mm512_set1_epi32(rr_ld32(qc));
+            __m512i b = _mm512_set1_epi32(rr_ld32(qr[0] + c));
             DOT(a00, b, k0); DOT(a01, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 4));
+            b = _mm512_set1_epi32(rr_ld32(qr[1] + c));
             DOT(a10, b, k0); DOT(a11, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 8));
+            b = _mm512_set1_epi32(rr_ld32(qr[2] + c));
             DOT(a20, b, k0); DOT(a21, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 12));
+            b = _mm512_set1_epi32(rr_ld32(qr[3] + c));
             DOT(a30, b, k0); DOT(a31, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 16));
+            b = _mm512_set1_epi32(rr_ld32(qr[4] + c));
             DOT(a40, b, k0); DOT(a41, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 20));
+            b = _mm512_set1_epi32(rr_ld32(qr[5] + c));
             DOT(a50, b, k0); DOT(a51, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 24));
+            b = _mm512_set1_epi32(rr_ld32(qr[6] + c));
             DOT(a60, b, k0); DOT(a61, b, k1);
-            b = _mm512_set1_epi32(rr_ld32(qc + 28));
+            b = _mm512_set1_epi32(rr_ld32(qr[7] + c));
             DOT(a70, b, k0); DOT(a71, b, k1);
         }
         const __m512 f0 = _mm512_loadu_ps(kfac + jj), f1 = _mm512_loadu_ps(kfac + jj + 16);
@@ -278,7 +287,11 @@ TVNNI static void exp2_coarse(const float *x, int64_t n, float *y) {
     }
 }
 
+TVNNI static void finish(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
+    rr_finish16(acc, inv, vfac, d, out);
+}
+
 const rr_attn_impl_t rr_attn_avx512_int8 = {
     .name = "avx512", .mode = RERANK_PRECISION_INT8, .k_bytes = 1, .v_bytes = 1, .q_bytes = 1, .p_bytes = 1,
-    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .exp2 = exp2_coarse,
+    .pack_k = pack_k, .pack_v = pack_v, .pack_q = pack_q, .tile = tile, .finish = finish, .exp2 = exp2_coarse,
 };

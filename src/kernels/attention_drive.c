@@ -28,15 +28,9 @@ static void block(const rr_attn_impl_t *im, const rr_attn_args_t *a, const rr_at
         for (int64_t r = 0; r < rows && full; r++) full = ws->lo[r] <= j0 && ws->hi[r] >= j0 + kt;
         im->tile(&(rr_attn_tile_t){.ws = ws, .rows = rows, .j0 = j0, .kt = kt, .full = full});
     }
-    const int int8 = im->mode == RERANK_PRECISION_INT8;
-    for (int64_t r = 0; r < rows; r++) {
-        const float inv = ws->l[r] > 0 ? 1.0f / ws->l[r] : 0.0f, *acc = ws->o + r * d16;
-        float *out = a->o + (h * a->nq + i0 + r) * a->ldo;
-        if (int8)
-            for (int64_t c = 0; c < d; c++) out[c] = acc[c] * inv * ws->vfac[c];
-        else
-            for (int64_t c = 0; c < d; c++) out[c] = acc[c] * inv;
-    }
+    const float *vfac = im->mode == RERANK_PRECISION_INT8 ? ws->vfac : NULL;
+    for (int64_t r = 0; r < rows; r++)
+        im->finish(ws->o + r * d16, ws->l[r] > 0 ? 1.0f / ws->l[r] : 0.0f, vfac, d, a->o + (h * a->nq + i0 + r) * a->ldo);
 }
 
 void rr_attn_drive(const rr_attn_impl_t *im, const rr_attn_args_t *a) {

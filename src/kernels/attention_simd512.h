@@ -89,4 +89,41 @@ RR_T512 static inline __m512i rr_bf16_bits16(__m512 x) {
     return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
 }
 
+/* In place: r[c] lane i <- r[i] lane c (a 16 x 16 matrix of 32-bit
+ * elements): the key panels are the transpose of the key rows. 64 shuffles. */
+RR_T512 static inline void rr_transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* r[i + e], lane l: rows i .. i + 3 at column 4 l + e */
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        const __m512i x0 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0x44), x1 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0xee),
+                      y0 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0x44),
+                      y1 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0xee);
+        t[e] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        t[4 + e] = _mm512_shuffle_i32x4(x0, y0, 0xdd);
+        t[8 + e] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        t[12 + e] = _mm512_shuffle_i32x4(x1, y1, 0xdd);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* The impl table's finish: out = acc * inv (* vfac), in that order. */
+RR_T512 static inline void rr_finish16(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
+    const __m512 vi = _mm512_set1_ps(inv);
+    for (int64_t c = 0; c < d; c += 16) {
+        const __mmask16 m = rr_tail16(d - c);
+        __m512 x = _mm512_mul_ps(_mm512_loadu_ps(acc + c), vi);
+        if (vfac) x = _mm512_mul_ps(x, _mm512_loadu_ps(vfac + c));
+        _mm512_mask_storeu_ps(out + c, m, x);
+    }
+}
+
 #endif
