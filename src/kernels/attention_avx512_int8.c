@@ -169,9 +169,11 @@ TVNNI static void scores(const uint8_t *q, int64_t dp, int64_t nr, const int8_t 
 }
 #undef EPI
 
-/* rr_attn_p8 on 16 lanes, as int32. */
+/* rr_attn_p8 on 16 lanes, as int32, without its clamp: below -125 the
+ * scaled value underflows to 0 here too, and -inf (masked keys) gives NaN,
+ * converted to INT_MIN, which the caller's unsigned saturating pack turns
+ * into 0 as rr_attn_p8 does (its sum is taken after the pack). */
 TVNNI static inline __m512i p8x16(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(RR_ATTN_EXP2_MIN));
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), f = _mm512_sub_ps(x, n);
     const float q[3] = {RR_ATTN_Q3};
     __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(q[2]), f, _mm512_set1_ps(q[1]));
