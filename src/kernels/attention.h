@@ -12,7 +12,7 @@
  *
  * in the mode's precision. Every implementation runs the same recurrence,
  * per row, over key tiles [t * RR_ATTN_TILE_KEYS, (t + 1) * RR_ATTN_TILE_KEYS)
- * that meet [lo, hi) (tiles no row of a block sees are never computed):
+ * that meet [lo, hi) (keys no row of a block of queries sees are never computed):
  *
  *   s_j   = the score in base-2 units, scale * log2(e) * q . k_j (-inf outside [lo, hi))
  *   m'    = max(m, max_j s_j);   mu = m' if finite, else 0
@@ -108,9 +108,10 @@ typedef struct rr_attn_ws {
     int64_t *lo, *hi; /* per block row: allowed keys [lo, hi) */
 } rr_attn_ws_t;
 
-/* One tile step of one block: keys [j0, j0 + kt), kt <= RR_ATTN_TILE_KEYS,
- * j0 a multiple of it; rows of the block [0, rows). full: every row may see
- * every key of the tile (no mask needed). */
+/* One tile step of one block: keys [j0, j0 + kt) of one key tile (the part
+ * of it the block's rows see, from a multiple of 32; kt <= RR_ATTN_TILE_KEYS);
+ * rows of the block [0, rows). full: every row may see every one of these
+ * keys (no mask needed). */
 typedef struct rr_attn_tile {
     const rr_attn_ws_t *ws;
     int64_t rows, j0, kt;

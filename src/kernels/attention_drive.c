@@ -22,8 +22,12 @@ static void block(const rr_attn_impl_t *im, const rr_attn_args_t *a, const rr_at
         ws->l[r] = 0.0f;
     }
     memset(ws->o, 0, (size_t)(rows * d16) * sizeof(float));
-    for (int64_t j0 = first / KT * KT; j0 < last; j0 += KT) {
-        const int64_t kt = a->nk - j0 < KT ? a->nk - j0 : KT;
+    for (int64_t t0 = first / KT * KT; t0 < last; t0 += KT) {
+        /* Within the tile, only the keys some row sees, from a multiple of
+         * 32: the others are masked for every row (their p is 0, they do not
+         * raise the max), so leaving them out changes no bit. */
+        const int64_t j0 = (first > t0 ? first : t0) & ~(int64_t)31, end = last < t0 + KT ? last : t0 + KT;
+        const int64_t kt = end - j0;
         int full = 1;
         for (int64_t r = 0; r < rows && full; r++) full = ws->lo[r] <= j0 && ws->hi[r] >= j0 + kt;
         im->tile(&(rr_attn_tile_t){.ws = ws, .rows = rows, .j0 = j0, .kt = kt, .full = full});
