@@ -71,11 +71,15 @@ typedef struct tcase {
     int64_t nq, nk, d, g, q_offset, window;
     int causal;
     int kind; /* 0 random, 1 large scores, 2 all-equal scores (identical keys) */
+    int interleave; /* rows of q and o interleaved by token, heads side by side (ldqh = ldoh = row size) */
     int64_t ld_pad;
     float *q, *k, *v; /* with row strides d + ld_pad */
 } tcase_t;
 
 static int64_t ld_of(const tcase_t *c) { return c->d + c->ld_pad; }
+
+/* Row index of query row i of head h in q (stride ld) and in outputs (stride ldo). */
+static int64_t row_of(const tcase_t *c, int64_t h, int64_t i) { return c->interleave ? i * c->g + h : h * c->nq + i; }
 
 static void make_case(tcase_t *c) {
     const int64_t ld = ld_of(c);
@@ -101,12 +105,14 @@ static rerank_status_t run(const rr_attn_impl_t *im, const tcase_t *c, int64_t h
     const int64_t ld = ld_of(c);
     const size_t bytes = rr_attn_impl_scratch_size(im, c->nk, c->d);
     void *scratch = xalloc(bytes);
-    rr_attn_args_t a = {.q = c->q, .ldq = ld, .k = c->k, .v = c->v, .ldk = ld, .ldv = ld, .o = o, .ldo = ldo,
+    rr_attn_args_t a = {.q = c->q, .ldq = c->interleave ? c->g * ld : ld, .ldqh = c->interleave ? ld : 0, .k = c->k,
+                        .v = c->v, .ldk = ld, .ldv = ld, .o = o, .ldo = c->interleave ? c->g * ldo : ldo,
+                        .ldoh = c->interleave ? ldo : 0,
                         .nq = c->nq, .nk = c->nk, .d = c->d, .g = c->g, .scale = 1.0f / sqrtf((float)c->d),
                         .causal = c->causal, .q_offset = c->q_offset, .window = c->window, .mode = im->mode,
                         .scratch = scratch, .scratch_bytes = bytes};
     if (!whole) {
-        a.q = c->q + (h * c->nq + i) * ld;
+        a.q = c->q + row_of(c, h, i) * ld;
         a.nq = 1;
         a.g = 1;
         a.q_offset = c->q_offset + i;
@@ -194,7 +200,7 @@ static int64_t g_flip_total, g_key_total;
 static void row_reference(const tcase_t *c, rerank_precision_t mode, const qops_t *Q, int64_t h, int64_t i,
                           rowref_t *R) {
     const int64_t d = c->d, ld = ld_of(c);
-    const float *qr = c->q + (h * c->nq + i) * ld;
+    const float *qr = c->q + row_of(c, h, i) * ld;
     int64_t lo, hi;
     allowed_keys(c, i, &lo, &hi);
     double q[RR_ATTN_MAX_D], qfac = Q->scale2;
@@ -372,7 +378,9 @@ static void check_case(tcase_t *c) {
                 for (int64_t r = 0; r < total; r++)
                     for (int64_t x = d; x < ldo; x++) outside += all[r * ldo + x] != 42.0f;
                 CHECK_MSG(!outside, "%s %s: %d writes past d", impl[v]->name, mode_name(mode), outside);
-                for (int64_t r = 0; r < nrows; r++) memcpy(out[v] + r * ldo, all + rows[r] * ldo, sizeof(float) * (size_t)ldo);
+                for (int64_t r = 0; r < nrows; r++)
+                    memcpy(out[v] + r * ldo, all + row_of(c, rows[r] / c->nq, rows[r] % c->nq) * ldo,
+                           sizeof(float) * (size_t)ldo);
                 free(all);
             }
         }
@@ -439,7 +447,7 @@ TEST(small_shapes) {
         for (int cfg = 0; cfg < 7; cfg++) {
             const int64_t n = ns[t];
             tcase_t c = {.nq = n, .nk = n, .d = ds[(t + (size_t)cfg) % 5], .g = 1 + cfg % 3 + (cfg % 3 == 2),
-                         .ld_pad = cfg % 2 ? 5 : 0};
+                         .ld_pad = cfg % 2 ? 5 : 0, .interleave = cfg % 3 == 2 && t % 2};
             switch (cfg) {
             case 1: c.causal = 1; break;                                   /* causal, q_offset 0 */
             case 2: c.causal = 1; c.q_offset = 37; c.nk = n + 37; break;   /* causal after a prefix */
@@ -457,7 +465,7 @@ TEST(small_shapes) {
 TEST(long_shapes) {
     tcase_t cases[] = {
         {.nq = 1000, .nk = 1000, .d = 64, .g = 1},
-        {.nq = 1000, .nk = 1000 + 24, .d = 128, .g = 2, .causal = 1, .q_offset = 24},
+        {.nq = 1000, .nk = 1000 + 24, .d = 128, .g = 2, .causal = 1, .q_offset = 24, .interleave = 1},
         {.nq = 1000, .nk = 1000, .d = 32, .g = 1, .window = 64},
         {.nq = 4096, .nk = 4096, .d = 64, .g = 1},
         {.nq = 4096, .nk = 4096, .d = 128, .g = 2, .causal = 1},
@@ -482,7 +490,8 @@ TEST(extreme_scores) {
  * keys: a whole call (blocks, heads) equals calls of one row, bit for bit,
  * in every implementation and mode; and a call repeated gives the same bits. */
 TEST(deterministic_rows) {
-    tcase_t c = {.nq = 77, .nk = 77 + 300, .d = 48, .g = 3, .causal = 1, .q_offset = 300, .window = 200, .ld_pad = 1};
+    tcase_t c = {.nq = 77, .nk = 77 + 300, .d = 48, .g = 3, .causal = 1, .q_offset = 300, .window = 200, .ld_pad = 1,
+                 .interleave = 1};
     make_case(&c);
     const int64_t ldo = c.d, total = c.g * c.nq;
     float *all = xalloc(sizeof(float) * (size_t)(total * ldo)), *again = xalloc(sizeof(float) * (size_t)(total * ldo)),
@@ -497,7 +506,7 @@ TEST(deterministic_rows) {
             int differ = 0;
             for (int64_t r = 0; r < total; r++) {
                 CHECK(run(im, &c, r / c.nq, r % c.nq, 0, one, ldo) == RERANK_OK);
-                differ += memcmp(one, all + r * ldo, sizeof(float) * (size_t)ldo) != 0;
+                differ += memcmp(one, all + row_of(&c, r / c.nq, r % c.nq) * ldo, sizeof(float) * (size_t)ldo) != 0;
             }
             CHECK_MSG(!differ, "%s %s: %d rows differ when computed alone", im->name, mode_name(im->mode), differ);
         }
@@ -579,6 +588,7 @@ TEST(bad_arguments) {
     BAD(d, RR_ATTN_MAX_D + 1, lim); BAD(nk, RR_ATTN_MAX_KEYS + 1, lim); BAD(nq, RR_ATTN_MAX_QUERIES + 1, lim);
     BAD(g, RR_ATTN_MAX_GROUP + 1, lim);
     BAD(ldq, d - 1, inv); BAD(ldk, 0, inv); BAD(ldv, d - 1, inv); BAD(ldo, d - 1, inv); BAD(ldq, (int64_t)1 << 40, inv);
+    BAD(ldqh, -1, inv); BAD(ldoh, (int64_t)1 << 40, inv);
     BAD(q_offset, -1, inv); BAD(window, -1, inv); BAD(scale, NAN, inv); BAD(scale, INFINITY, inv);
     BAD(mode, (rerank_precision_t)3, inv); BAD(scratch_bytes, bytes - 1, inv);
     BAD(scratch, (char *)scratch + 4, inv);

@@ -61,7 +61,7 @@ size_t rr_attn_scratch_size(int64_t nk_max, int64_t d, rerank_precision_t mode) 
     return rr_attn_impl_scratch_size(rr_attn_impl(mode), nk_max, d);
 }
 
-/* Strides up to 2^34 floats keep (g * nq) * ld within int64_t. */
+/* Strides up to 2^34 floats keep g * ldqh + nq * ld within int64_t. */
 #define MAX_LD ((int64_t)1 << 34)
 
 static rerank_status_t check(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
@@ -83,6 +83,9 @@ static rerank_status_t check(const rr_attn_impl_t *im, const rr_attn_args_t *a) 
         if (ld[i] < a->d || ld[i] > MAX_LD)
             return rr_error(bad, "attention: row stride %s=%lld, expected d=%lld..%lld", (const char *[]){"ldq", "ldk", "ldv", "ldo"}[i],
                             (long long)ld[i], (long long)a->d, (long long)MAX_LD);
+    if (a->ldqh < 0 || a->ldqh > MAX_LD || a->ldoh < 0 || a->ldoh > MAX_LD)
+        return rr_error(bad, "attention: head strides ldqh=%lld ldoh=%lld, expected 0..%lld", (long long)a->ldqh,
+                        (long long)a->ldoh, (long long)MAX_LD);
     if (a->q_offset < 0 || a->q_offset > RR_ATTN_MAX_KEYS || a->window < 0)
         return rr_error(bad, "attention: q_offset=%lld (0..%d) window=%lld (>= 0)", (long long)a->q_offset,
                         RR_ATTN_MAX_KEYS, (long long)a->window);

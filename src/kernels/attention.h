@@ -2,8 +2,8 @@
  * in fp32, bf16 or int8, tiled with an online softmax (flash-attention
  * style): memory O(tile * n) per thread, never an [n, n] score matrix.
  *
- * What one call computes, for query row i of head h (h < g, i < nq; row
- * h * nq + i of q and o) at position pos = q_offset + i:
+ * What one call computes, for query row i of head h (h < g, i < nq) at
+ * position pos = q_offset + i:
  *
  *   allowed keys   [lo, hi): lo = window ? max(0, pos - window) : 0,
  *                  hi = min(nk, causal ? pos + 1 : window ? pos + window + 1 : nk)
@@ -63,13 +63,14 @@
 #define RR_ATTN_MAX_GROUP 256
 
 typedef struct rr_attn_args {
-    const float *q;    /* [g * nq rows, d]: row i of head h at q + (h * nq + i) * ldq */
-    int64_t ldq;
+    const float *q;    /* row i of query head h at q + h * ldqh + i * ldq, d floats */
+    int64_t ldq, ldqh; /* ldqh 0: nq * ldq (head after head, [g * nq, d]) */
     const float *k;    /* [nk, d]: key j at k + j * ldk */
     const float *v;    /* [nk, d]: value j at v + j * ldv */
     int64_t ldk, ldv;
-    float *o;          /* output rows, same layout as q (ldo); must not overlap q, k, v or scratch */
-    int64_t ldo;
+    float *o;          /* row i of head h at o + h * ldoh + i * ldo; must not overlap q, k, v or scratch */
+    int64_t ldo, ldoh; /* ldoh 0: nq * ldo. Rows interleaved by token ([n, H] with heads side by side):
+                          ldq = ldo = row stride, ldqh = ldoh = d */
     int64_t nq, nk, d, g;
     float scale;       /* usually 1 / sqrt(d) */
     int causal;        /* query i (position q_offset + i) sees keys j <= q_offset + i */

@@ -10,7 +10,7 @@
 static void block(const rr_attn_impl_t *im, const rr_attn_args_t *a, const rr_attn_ws_t *ws, int64_t h, int64_t i0,
                   int64_t rows, float scale2) {
     const int64_t KT = RR_ATTN_TILE_KEYS, d = a->d, d16 = ws->d16;
-    im->pack_q(a->q + (h * a->nq + i0) * a->ldq, a->ldq, rows, scale2, ws);
+    im->pack_q(rr_attn_q_row(a, h, i0), a->ldq, rows, scale2, ws);
     int64_t first = a->nk, last = 0; /* union of the rows' allowed keys */
     for (int64_t r = 0; r < rows; r++) {
         rr_attn_row_keys(a, i0 + r, &ws->lo[r], &ws->hi[r]);
@@ -34,7 +34,7 @@ static void block(const rr_attn_impl_t *im, const rr_attn_args_t *a, const rr_at
     }
     const float *vfac = im->mode == RERANK_PRECISION_INT8 ? ws->vfac : NULL;
     for (int64_t r = 0; r < rows; r++)
-        im->finish(ws->o + r * d16, ws->l[r] > 0 ? 1.0f / ws->l[r] : 0.0f, vfac, d, a->o + (h * a->nq + i0 + r) * a->ldo);
+        im->finish(ws->o + r * d16, ws->l[r] > 0 ? 1.0f / ws->l[r] : 0.0f, vfac, d, rr_attn_o_row(a, h, i0 + r));
 }
 
 void rr_attn_drive(const rr_attn_impl_t *im, const rr_attn_args_t *a) {

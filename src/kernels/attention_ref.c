@@ -35,7 +35,8 @@ static void run_float(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
     double q[RR_ATTN_MAX_D], O[RR_ATTN_MAX_D], s[KT];
     for (int64_t row = 0; row < a->g * a->nq; row++) {
         const int64_t i = row % a->nq;
-        for (int64_t c = 0; c < d; c++) q[c] = bf16 ? to_bf16_value(a->q[row * a->ldq + c]) : a->q[row * a->ldq + c];
+        const float *x = rr_attn_q_row(a, row / a->nq, i);
+        for (int64_t c = 0; c < d; c++) q[c] = bf16 ? to_bf16_value(x[c]) : x[c];
         int64_t lo, hi;
         rr_attn_row_keys(a, i, &lo, &hi);
         double m = -INFINITY, l = 0;
@@ -60,7 +61,8 @@ static void run_float(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
             }
             m = mn;
         }
-        for (int64_t c = 0; c < d; c++) a->o[row * a->ldo + c] = l > 0 ? (float)(O[c] / l) : 0.0f;
+        float *out = rr_attn_o_row(a, row / a->nq, i);
+        for (int64_t c = 0; c < d; c++) out[c] = l > 0 ? (float)(O[c] / l) : 0.0f;
     }
 }
 
@@ -89,7 +91,7 @@ static void run_int8(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
     float O[RR_ATTN_MAX_D], s[KT];
     for (int64_t row = 0; row < a->g * a->nq; row++) {
         const int64_t i = row % a->nq;
-        const float *x = a->q + row * a->ldq;
+        const float *x = rr_attn_q_row(a, row / a->nq, i);
         float amax = 0;
         for (int64_t c = 0; c < d; c++) amax = fmaxf(amax, fabsf(x[c]));
         rr_attn_s8_scale(amax, &scale, &inv);
@@ -120,7 +122,8 @@ static void run_int8(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
             m = mn;
         }
         const float linv = l > 0 ? 1.0f / l : 0.0f;
-        for (int64_t c = 0; c < d; c++) a->o[row * a->ldo + c] = O[c] * linv * ws.vfac[c];
+        float *out = rr_attn_o_row(a, row / a->nq, i);
+        for (int64_t c = 0; c < d; c++) out[c] = O[c] * linv * ws.vfac[c];
     }
 }
 

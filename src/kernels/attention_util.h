@@ -94,6 +94,14 @@ static inline float rr_attn_max(float a, float b) { return a > b ? a : b; }
  * row scale): scale * log2(e), rounded to float once. */
 static inline float rr_attn_scale2(float scale) { return scale * 1.44269504088896341f; }
 
+/* Where row i of query head h is read and its output written. */
+static inline const float *rr_attn_q_row(const rr_attn_args_t *a, int64_t h, int64_t i) {
+    return a->q + h * (a->ldqh ? a->ldqh : a->nq * a->ldq) + i * a->ldq;
+}
+static inline float *rr_attn_o_row(const rr_attn_args_t *a, int64_t h, int64_t i) {
+    return a->o + h * (a->ldoh ? a->ldoh : a->nq * a->ldo) + i * a->ldo;
+}
+
 /* Allowed keys [*lo, *hi) of query i (see attention.h); *lo >= *hi: none. */
 void rr_attn_row_keys(const rr_attn_args_t *a, int64_t i, int64_t *lo, int64_t *hi);
 
