@@ -98,7 +98,7 @@ fuzz:
 	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
 	done
 
-test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen $(BUILD)/isa_peak
+test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench
 	bash tests/run.sh $(BUILD)
 
 check: test
@@ -191,6 +191,13 @@ isa_peak: $(BUILD)/isa_peak
 $(BUILD)/isa_peak: bench/isa_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# attention kernels against the one-thread GEMM ceiling (src/kernels/attention.h)
+.PHONY: attn_bench
+attn_bench: $(BUILD)/attn_bench
+$(BUILD)/attn_bench: bench/attn_bench.c $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librerank.a $(LDLIBS)
 
 # CUDA backend
 # `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank and links

@@ -24,6 +24,12 @@ static double now(void) {
 #define CHAINS(OP)                                                                                              \
     a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5);                             \
     a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);
+/* Hides the accumulators from the optimizer each iteration: without it the
+ * twelve chains (equal start, equal inputs) are merged into one, and the
+ * loop times one dependent chain instead of twelve independent ones. */
+#define OPAQUE12 \
+    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8), \
+                     "+v"(a9), "+v"(a10), "+v"(a11))
 #define SUM12(add) add(add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7))), add(add(a8, a9), add(a10, a11)))
 
 /* Each returns instructions per second; the volatile store keeps the chains. */
@@ -32,7 +38,7 @@ __attribute__((target("avx2,fma"), noinline)) static double fma_ymm(void) {
            a9 = a0, a10 = a0, a11 = a0, x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
     double t = now();
 #define F(a) _mm256_fmadd_ps(a, x, y)
-    for (long n = 0; n < N_ITER; n++) { __asm__ volatile(""); CHAINS(F) }
+    for (long n = 0; n < N_ITER; n++) { OPAQUE12; CHAINS(F) }
     t = now() - t;
     volatile float sink = _mm256_cvtss_f32(SUM12(_mm256_add_ps));
     (void)sink;
@@ -44,7 +50,7 @@ __attribute__((target("avx512f"), noinline)) static double fma_zmm(void) {
            a9 = a0, a10 = a0, a11 = a0, x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
     double t = now();
 #define G(a) _mm512_fmadd_ps(a, x, y)
-    for (long n = 0; n < N_ITER; n++) { __asm__ volatile(""); CHAINS(G) }
+    for (long n = 0; n < N_ITER; n++) { OPAQUE12; CHAINS(G) }
     t = now() - t;
     volatile float sink = _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
     (void)sink;
@@ -57,7 +63,7 @@ __attribute__((target("avx512f,avx512bf16"), noinline)) static double dpbf16_zmm
     __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80); /* 1.0 */
     double t = now();
 #define B(a) _mm512_dpbf16_ps(a, x, x)
-    for (long n = 0; n < N_ITER; n++) { __asm__ volatile(""); CHAINS(B) }
+    for (long n = 0; n < N_ITER; n++) { OPAQUE12; CHAINS(B) }
     t = now() - t;
     volatile float sink = _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
     (void)sink;
@@ -69,7 +75,7 @@ __attribute__((target("avx512f,avx512vnni"), noinline)) static double dpbusd_zmm
             a9 = a0, a10 = a0, a11 = a0, x = _mm512_set1_epi8(1);
     double t = now();
 #define V(a) _mm512_dpbusd_epi32(a, x, x)
-    for (long n = 0; n < N_ITER; n++) { __asm__ volatile(""); CHAINS(V) }
+    for (long n = 0; n < N_ITER; n++) { OPAQUE12; CHAINS(V) }
     t = now() - t;
     volatile int sink = _mm512_reduce_add_epi32(SUM12(_mm512_add_epi32));
     (void)sink;

@@ -21,6 +21,26 @@ measured tau (scripts/precision_agreement.py) should match the simulated one.
 Needs numpy (Debian: python3-numpy).
 
   python3 scripts/quant_sim.py --model ../shared/fixtures/models/tiny-xlmr
+
+Attention formats (src/kernels/attention.h), simulated with the same online
+softmax over 256-key tiles (p is rounded relative to the running max):
+
+  a8       rerank's int8 attention: q, k s8 per token, p u8 with the fixed
+           scale 1/255, v s8 per channel
+  a8qh     q, k s8 with one scale per head instead of per token
+  a8vh     v s8 with one scale per head instead of per channel
+  a8vt     v s8 per token (not a VNNI layout: shown for comparison)
+  a8pb     p in bf16 instead of u8 (q, k, v as a8)
+  a8pe     p exact (q, k, v as a8): what p's 8 bits cost
+  abf16    q, k, v, p rounded to bf16 (rerank's bf16 attention)
+
+  --attention a8,abf16,...        model runs with those attention formats
+                                  (combined with each --formats entry, and
+                                  "exact" for exact linear layers)
+  --attention-only a8,a8qh,...    no model: synthetic heads (d = 64, 128 to
+                                  2048 keys; soft, peaked, and outlier
+                                  keys/channels), error of o against exact
+                                  attention, relative to the rms of o
 """
 import argparse, json, math, struct, sys
 
@@ -43,7 +63,7 @@ def load_safetensors(path):
 
 
 def q_sym(x, qmax, axis):
-    amax = np.abs(x).max(axis=axis, keepdims=True)
+    amax = np.abs(x).max(axis=axis, keepdims=True)  # axis None: one scale for all
     s = np.where(amax > 0, amax / qmax, 1.0)
     return np.clip(np.round(x / s), -qmax, qmax) * s
 
@@ -74,6 +94,86 @@ FORMATS = {
 
 ERF = np.vectorize(math.erf)
 
+LOG2E = 1 / math.log(2)
+TILE = 256  # RR_ATTN_TILE_KEYS
+
+# attention format: (q and k quantizer, v quantizer, p rounding)
+ATTN = {
+    "exact": None,
+    "a8": ("tok", "chan", "u8"),
+    "a8qh": ("head", "chan", "u8"),
+    "a8vh": ("tok", "head", "u8"),
+    "a8vt": ("tok", "tok", "u8"),
+    "a8pb": ("tok", "chan", "bf16"),
+    "a8pe": ("tok", "chan", "exact"),
+    "abf16": ("bf16", "bf16", "bf16"),
+}
+
+
+def q_operand(x, how):
+    """x [n, d] quantized as one attention operand."""
+    if how == "tok":
+        return q_sym(x, 127, -1)
+    if how == "chan":
+        return q_sym(x, 127, 0)
+    if how == "head":
+        return q_sym(x, 127, None)
+    if how == "bf16":
+        return bf16(x)
+    return x
+
+
+def attention(q, k, v, scale, fmt):
+    """softmax(scale q k^T) v for one head, in attention format fmt (online
+    softmax over TILE-key tiles, base 2, as the kernels compute it)."""
+    if ATTN[fmt] is None:
+        s = q @ k.T * scale
+        a = np.exp(s - s.max(-1, keepdims=True))
+        return (a / a.sum(-1, keepdims=True)) @ v
+    qk, vq, pr = ATTN[fmt]
+    q, k, v = q_operand(q, qk), q_operand(k, qk), q_operand(v, vq)
+    s2 = q @ k.T * (scale * LOG2E)
+    n = q.shape[0]
+    m, l, o = np.full(n, -np.inf), np.zeros(n), np.zeros((n, v.shape[1]))
+    for t0 in range(0, k.shape[0], TILE):
+        st = s2[:, t0:t0 + TILE]
+        mn = np.maximum(m, st.max(1))
+        alpha = np.exp2(m - mn)
+        p = np.exp2(st - mn[:, None])
+        if pr == "u8":
+            p = np.round(p * 255) / 255
+        elif pr == "bf16":
+            p = bf16(p)
+        l = alpha * l + p.sum(1)
+        o = alpha[:, None] * o + p @ v[t0:t0 + TILE]
+        m = mn
+    return o / l[:, None]
+
+
+def attention_only(fmts, seed=1):
+    """Synthetic heads: the error of each format against exact attention."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n in (128, 512, 2048):
+        for kind in ("soft", "peaked", "outliers"):
+            d = 64
+            q, k, v = rng.standard_normal((n, d)), rng.standard_normal((n, d)), rng.standard_normal((n, d))
+            if kind == "peaked":
+                q, k = q * 2, k * 2  # scores ~ N(0, 16): a few keys dominate
+            if kind == "outliers":
+                k[rng.random(n) < 0.02] *= 6  # a few long keys
+                q[:, :2] *= 8  # two outlier channels (LLM-style activations)
+                k[:, :2] *= 8
+                v[:, 3] *= 10  # one loud value channel
+            cases.append((n, kind, q, k, v))
+    for n, kind, q, k, v in cases:
+        exact = attention(q, k, v, 1 / math.sqrt(q.shape[1]), "exact")
+        rms = math.sqrt(float((exact ** 2).mean()))
+        for f in fmts:
+            e = np.abs(attention(q, k, v, 1 / math.sqrt(q.shape[1]), f) - exact) / rms
+            print(json.dumps({"attention": f, "n": n, "kind": kind, "max_err_rel_rms": round(float(e.max()), 5),
+                              "rms_err_rel_rms": round(math.sqrt(float((e ** 2).mean())), 5)}), flush=True)
+
 
 class Model:
     def __init__(self, d):
@@ -82,6 +182,7 @@ class Model:
         emb = [k for k in self.w if k.endswith("embeddings.word_embeddings.weight")][0]
         self.pre = emb[: emb.index("embeddings.")]
         self.fmt = None
+        self.attn = "exact"
         self.wcache = {}
 
     def ln(self, x, name):
@@ -98,7 +199,7 @@ class Model:
             w, x = self.wcache[key], FORMATS[self.fmt][1](x)
         return x @ w.T + b
 
-    def score(self, ids, fmt):
+    def score(self, ids, fmt, attn="exact"):
         self.fmt, W, p, c = fmt, self.w, self.pre, self.cfg
         ids = np.asarray(ids)
         pos = np.arange(len(ids)) + c.get("pad_token_id", 1) + 1  # XLM-R positions start after padding_idx
@@ -112,9 +213,7 @@ class Model:
             ctx = np.zeros_like(x)
             for h in range(heads):
                 s = slice(h * d, (h + 1) * d)
-                a = q[:, s] @ k[:, s].T / math.sqrt(d)
-                a = np.exp(a - a.max(-1, keepdims=True))
-                ctx[:, s] = (a / a.sum(-1, keepdims=True)) @ v[:, s]
+                ctx[:, s] = attention(q[:, s], k[:, s], v[:, s], 1 / math.sqrt(d), attn)
             x = self.ln(self.linear(ctx, l + "attention.output.dense") + x, l + "attention.output.LayerNorm")
             f = self.linear(x, l + "intermediate.dense")
             f = 0.5 * f * (1 + ERF(f / math.sqrt(2)))
@@ -132,10 +231,17 @@ def kendall(a, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", help="model directory (not needed with --attention-only)")
     ap.add_argument("--pairs", default="../shared/fixtures/golden/pairs-xlmr.jsonl")
     ap.add_argument("--formats", default=",".join(FORMATS))
+    ap.add_argument("--attention", default="", help="attention formats to combine with each linear format")
+    ap.add_argument("--attention-only", default="", help="synthetic heads only, these attention formats")
     a = ap.parse_args()
+    if a.attention_only:
+        attention_only(a.attention_only.split(","))
+        return
+    if not a.model:
+        ap.error("--model is required (unless --attention-only)")
     m = Model(a.model)
     if "XLMRoberta" not in "".join(m.cfg.get("architectures", [])):
         sys.exit("quant_sim.py simulates XLMRobertaForSequenceClassification only")
@@ -143,10 +249,15 @@ def main():
     ids = [r["input_ids"] for r in map(json.loads, open(a.pairs))
            if r.get("truncation", "flag") == "flag" and len(r["input_ids"]) <= limit]
     exact = [m.score(x, None) for x in ids]
+    attns = [t for t in a.attention.split(",") if t] or ["exact"]
     for f in a.formats.split(","):
-        got = [m.score(x, f) for x in ids]
-        print(json.dumps({"format": f, "pairs": len(ids), "max_abs_diff": round(max(abs(u - v) for u, v in zip(exact, got)), 6),
-                          "kendall_tau": round(kendall(exact, got), 4)}), flush=True)
+        for t in attns:
+            got = [m.score(x, None if f == "exact" else f, t) for x in ids]
+            rec = {"format": f, "pairs": len(ids), "max_abs_diff": round(max(abs(u - v) for u, v in zip(exact, got)), 6),
+                   "kendall_tau": round(kendall(exact, got), 4)}
+            if a.attention:
+                rec["attention"] = t
+            print(json.dumps(rec), flush=True)
 
 
 if __name__ == "__main__":
