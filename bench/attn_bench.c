@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpu.h"
-#include "engine/gemm.h"
+#include "cpu/cpu.h"
+#include "cpu/gemm.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
