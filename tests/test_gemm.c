@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "engine/bench_api.h"
 #include "engine/gemm.h"
 #include "kernels/kernels.h"
 #include "test.h"

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/bench_api.h" /* rr_profile_t */
 #include "model/config.h"
 #include "model/weights.h"
 #include "rerank.h"
@@ -19,14 +20,6 @@ typedef struct rr_backend_opts {
     int device;  /* device index (cuda:N); 0 for the CPU */
     int threads; /* CPU threads the forward pass may use  */
 } rr_backend_opts_t;
-
-/* Where a backend's forward passes spent their time, in seconds summed
- * since it was created (wall clock of the calling thread). */
-typedef struct rr_profile {
-    double forward_s;   /* whole forward passes                          */
-    double gemm_s;      /* inside the GEMM library (the linear layers)   */
-    double attention_s; /* scores, softmax and weighted sums             */
-} rr_profile_t;
 
 typedef struct rr_backend {
     const char *name; /* "cpu", "cuda" */

@@ -35,9 +35,6 @@ static inline int32_t rr_model_default_max_length(const struct rerank_model *m) 
     return m->cfg.usable_pos < RR_DEFAULT_MAX_LENGTH ? m->cfg.usable_pos : RR_DEFAULT_MAX_LENGTH;
 }
 
-/* The backend's time split so far (zeros where it does not measure). */
-void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
-
 /* rr_model_load flags. */
 #define RR_LOAD_NO_TOKENIZER 1 /* tests: load without tokenizer.json */
 

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "engine/bench_api.h"
 #include "engine/scratch.h"
 #include "kernels/kernels.h"
 
