@@ -78,8 +78,8 @@ static int cmp_double(const void *a, const void *b) {
 static int score_runs(rerank_model_t *model, const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
                       rr_eval_run_t *r) {
     if (r->cfg.layers > r->model_layers) {
-        snprintf(r->error, sizeof r->error, "layers=%d is out of range: the model has %d layers (1..%d)",
-                 (int)r->cfg.layers, (int)r->model_layers, (int)r->model_layers);
+        snprintf(r->error, sizeof r->error, "out of range: the model has %d layers (1..%d)", (int)r->model_layers,
+                 (int)r->model_layers);
         return -1;
     }
     r->scores = rr_calloc(d->n_pairs ? d->n_pairs : 1, sizeof *r->scores);

@@ -32,12 +32,12 @@ static const opt_t k_opts[] = {
     {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
     {"threads", OPT_INT, OFF(threads), "0", 0, 4096, "N", "compute threads for the model; 0 = all cores"},
     {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_SRV_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
-    {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = 512 capped by the model"},
+    {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = the model's default (512 for cross-encoders), capped at its positions"},
     {"layers", OPT_INT, OFF(layers), "0", 0, RR_MAX_LAYERS, "N", "run only the first N encoder layers (faster, less accurate); 0 = all"},
     {"truncation", OPT_STR, OFF(truncation), "flag", 0, 0, "MODE", "pair truncation: flag (FlagEmbedding) or longest_first (transformers)"},
     {"auto-truncate", OPT_BOOL, OFF(auto_truncate), "1", 0, 1, NULL, "answer 413 for a pair over the max length when the request does not set \"truncate\" (default: cut it)"},
-    {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "0", 0, RR_SRV_MAX_BATCH_TOKENS, "N", "token budget of one forward pass (sum of pair lengths); 0 = by device: "
-     "16384 on the CPU (32 pairs of 512 fill its GEMMs, a batch stays under a second), 65536 on CUDA (a GPU needs 4x the work per pass to be busy; a pass takes milliseconds)"},
+    {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "0", 0, RR_SRV_MAX_BATCH_TOKENS, "N", "tokens per forward pass (sum of pair lengths); 0 = by device: 16384 on the CPU (a batch "
+     "stays under a second), 65536 on CUDA (a GPU needs more work per pass to be busy)"},
     {"max-batch-pairs", OPT_SIZE, OFF(max_batch_pairs), "256", 1, RR_SRV_MAX_BATCH_PAIRS, "N", "pairs per forward pass"},
     {"max-wait-ms", OPT_FLOAT, OFF(max_wait_ms), "2", 0, RR_SRV_MAX_WAIT_MS, "MS", "longest time a queued pair waits for its batch to fill"},
     {"max-queue-pairs", OPT_SIZE, OFF(max_queue_pairs), "4096", 1, RR_SRV_MAX_QUEUE_PAIRS, "N", "queued pairs bound; beyond it requests get 429 + Retry-After"},

@@ -119,7 +119,7 @@ int rr_cmd_serve(int argc, char **argv) {
         rr_server_config_free(&cfg);
         return 2;
     }
-    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : 512;
+    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : mi.default_max_length;
     /* max_positions is already the usable length (RoBERTa's offset removed). */
     if (mi.max_positions > 0 && max_len > mi.max_positions) max_len = mi.max_positions;
     if (cfg.max_batch_tokens < max_len) {
