@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/model_notes.h"
+#include "common/alloc.h"
 #include "hub/hub.h"
 
 /* ---- option tables ------------------------------------------------------ */
@@ -155,7 +156,7 @@ long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes) {
         if (n >= max_bytes) { too_long = 1; continue; }
         if (n + 1 >= *cap) {
             size_t ncap = *cap ? *cap * 2 : 4096;
-            char *nb = realloc(*buf, ncap);
+            char *nb = rr_realloc(*buf, ncap);
             if (!nb) { too_long = 1; continue; }
             *buf = nb;
             *cap = ncap;
@@ -166,7 +167,7 @@ long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes) {
     if (too_long) return -2;
     if (*buf) (*buf)[n] = 0;
     else {
-        *buf = malloc(1);
+        *buf = rr_malloc(1);
         if (!*buf) return -2;
         **buf = 0;
         *cap = 1;

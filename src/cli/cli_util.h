@@ -79,7 +79,7 @@ void rr_cli_close(FILE *f);
 
 /* Read one line (without the newline) into a growing buffer. Returns the
  * length, -1 at EOF, -2 if the line exceeds max_bytes (the rest of the line
- * is consumed). */
+ * is consumed). The buffer is rr_malloc'd: rr_free it. */
 long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes);
 
 /* Write s[0..n) as a JSON string literal (with quotes) to f. */

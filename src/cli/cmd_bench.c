@@ -195,7 +195,7 @@ static int load_text(const char *file, workload_t *w) {
         if (json_is_string(q) && json_is_string(d) && add_text(w, q, d)) rc = out_of_memory();
         json_decref(r);
     }
-    free(line);
+    rr_free(line);
     rr_cli_close(f);
     if (!rc && !w->n_pairs) {
         fprintf(stderr, "rerank bench: %s has no {\"query\", \"doc\"} lines\n", file);

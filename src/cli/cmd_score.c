@@ -122,7 +122,7 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
         json_decref(obj);
         if (full(b, a)) rc |= flush(model, b, &a->opts);
     }
-    free(line);
+    rr_free(line);
     return rc;
 }
 

@@ -118,7 +118,7 @@ static int tokenize_file(const tok_source_t *src, FILE *in, const rerank_pair_op
     int failed = 0;
     while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1)
         failed |= tokenize_line(src, line, n, ++lineno, po, &enc);
-    free(line);
+    rr_free(line);
     rerank_encoding_free(&enc);
     return failed;
 }
