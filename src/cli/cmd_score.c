@@ -141,7 +141,8 @@ static const char k_about[] =
     "scores; --normalize prints it here). A pair that cannot be scored gives {\"index\": i, \"error\": ...}\n"
     "(also on stderr) and the exit status is 1.";
 
-/* Parse argv into *a; returns 0, or the exit status (0 after --help). */
+/* Parse argv into *a; returns -1 to go on, else the exit status (0 after
+ * --help). */
 static int parse(int argc, char **argv, score_args_t *a) {
     const rr_cli_opt_t opts[] = {
         RR_CLI_OPT_MODEL(&a->model),

@@ -155,7 +155,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
         fprintf(stderr, "rerank eval: --model DIR is required (or --first-stage-only)\n");
         return 2;
     }
-    if (rr_cli_device("eval", a->device, &a->device)) return 2;
+    if (!a->first_stage_only && rr_cli_device("eval", a->device, &a->device)) return 2;
     if (a->first_stage_only && (a->compare || a->plot)) {
         fprintf(stderr, "rerank eval: --compare and --plot need a model, not --first-stage-only\n");
         return 2;
