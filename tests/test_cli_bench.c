@@ -40,7 +40,7 @@ static const char *str(json_t *j, const char *k) {
 
 /* Fields every bench line carries, and the relations between them. */
 static void check_line(json_t *j, double pairs, double tokens) {
-    static const char *fields[] = {"model", "workload", "compute", "precision", "threads", "layers", "runs",
+    static const char *fields[] = {"model", "workload", "compute", "device", "precision", "threads", "layers", "runs",
                                    "pairs", "tokens", "pairs_per_s", "pairs_per_s_min", "pairs_per_s_max",
                                    "tokens_per_s", "gflops_per_s", "gemm_ceiling_gflops", "fraction_of_ceiling",
                                    "gemm_batch_m", "gemm_at_batch_m_gflops", "peak_rss_mb", "load_s",
@@ -78,6 +78,7 @@ TEST(workload_w3) {
     if (!j) return;
     check_line(j, 1, 128); /* W3: one pair of 128 tokens */
     CHECK(!strcmp(str(j, "precision"), "fp32") && !strcmp(str(j, "compute"), "fp32"));
+    CHECK(!strcmp(str(j, "device"), "cpu"));
     CHECK(num(j, "runs") == 3 && num(j, "layers") == 2 && num(j, "threads") >= 1);
     CHECK(num(j, "gemm_batch_m") == 128);
     /* useful FLOPs of the README of ../shared/bench for H=32, I=64, 2 layers */

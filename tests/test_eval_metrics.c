@@ -648,6 +648,35 @@ TEST(e2e_tiny_xlmr_toy) {
     unlink(plot);
 }
 
+/* --runs 3: the speed is the median pass, with the slowest and fastest
+ * around it; the device and what the model computed in are reported. */
+TEST(cmd_runs_median_and_spread) {
+    char model[512], data[512];
+    snprintf(model, sizeof model, "%s/fixtures/models/tiny-xlmr", t_shared());
+    snprintf(data, sizeof data, "%s/eval/toy/reranker_examples_msmarco.jsonl", t_shared());
+    char *argv[] = {"eval", "--model", model, "--data", data, "--max-queries", "2", "--threads", "1",
+                    "--runs", "3", "--json", "--compare", "fp32,layers=1", NULL};
+    char *out;
+    int rc = run_eval(argv, 14, &out);
+    json_t *o = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK_MSG(rc == 0 && o, "exit %d: %s", rc, out ? out : "(no output)");
+    if (o) {
+        double med = json_num(o, "pairs_per_s", NULL), lo = json_num(o, "pairs_per_s_min", NULL),
+               hi = json_num(o, "pairs_per_s_max", NULL);
+        CHECK_MSG(lo > 0 && lo <= med && med <= hi, "%g <= %g <= %g", lo, med, hi);
+        CHECK(json_num(o, "runs", NULL) == 3);
+        CHECK(!strcmp(json_string_value(json_object_get(o, "compute")), "fp32"));
+        CHECK(!strcmp(json_string_value(json_object_get(o, "device")), "cpu"));
+        json_t *l1 = json_array_get(json_object_get(o, "compare"), 1);
+        CHECK(json_num(l1, "runs", NULL) == 3 && json_num(l1, "pairs_per_s_min", NULL) <= json_num(l1, "pairs_per_s", NULL));
+        json_decref(o);
+    }
+    free(out);
+    char *bad_runs[] = {"eval", "--model", model, "--data", data, "--runs", "101", NULL};
+    CHECK(run_eval(bad_runs, 7, &out) == 2);
+    free(out);
+}
+
 int main(void) {
     RUN(ndcg_hand_computed);
     RUN(ndcg_duplicate_grades_in_ideal);
@@ -670,5 +699,6 @@ int main(void) {
     RUN(cmd_first_stage_only_dl19_dl20);
     RUN(cmd_usage_errors);
     RUN(e2e_tiny_xlmr_toy);
+    RUN(cmd_runs_median_and_spread);
     TEST_MAIN_END();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/gemm.h"
+#include "engine/bench_api.h"
 #include "kernels/kernels.h"
 #include "test.h"
 

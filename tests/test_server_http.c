@@ -16,6 +16,7 @@
 /* ---- fake backend: one token per byte, logit from the pair length ---- */
 static atomic_int g_score_sleep_ms;
 static atomic_ullong g_pairs_scored;
+static atomic_int g_unhealthy; /* set by a "FAULT" document, as a device fault would */
 
 /* Too long: the document loses bytes from its end (Right) or its start
  * (Left). */
@@ -53,7 +54,8 @@ static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const ch
 
 /* logit = (n - 20) / 4, + 100 if the document's first token is '<', + 200
  * if its last is '>' (what truncation kept); a document containing "FAIL"
- * makes the batch fail */
+ * makes the batch fail, one containing "FAULT" fails it and leaves the
+ * model unhealthy (as a CUDA error that poisons the context would) */
 static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     (void)ctx;
     int ms = atomic_load(&g_score_sleep_ms);
@@ -64,6 +66,10 @@ static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t 
         for (int32_t k = 0; k + 3 < m; k++)
             if (ids[k] == 'F' && ids[k + 1] == 'A' && ids[k + 2] == 'I' && ids[k + 3] == 'L')
                 return rr_error(RERANK_ERR_INTERNAL, "fake backend failure");
+            else if (k + 4 < m && !memcmp((int32_t[]){'F', 'A', 'U', 'L', 'T'}, ids + k, 5 * sizeof *ids)) {
+                atomic_store(&g_unhealthy, 1);
+                return rr_error(RERANK_ERR_INTERNAL, "fake device fault");
+            }
         scores[i] = (float)(m - 20) / 4.0f;
         int32_t first = 0; /* [1] q [2] d [2]: the doc is type 1 between its separator and the last token */
         while (first < m && !(ty && ty[first] == 1)) first++;
@@ -74,6 +80,12 @@ static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t 
     }
     atomic_fetch_add(&g_pairs_scored, n);
     return RERANK_OK;
+}
+
+static void fake_state(void *ctx, rr_scorer_state_t *st) {
+    (void)ctx;
+    st->healthy = !atomic_load(&g_unhealthy);
+    st->device_memory_bytes = 123456789;
 }
 
 static double expect_logit(size_t qn, size_t dn) { return ((double)(qn + dn + 3) - 20.0) / 4.0; }
@@ -97,9 +109,10 @@ static int fx_start(fixture_t *f, const char **extra, int with_backend) {
     }
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", rr_server_port(f->srv));
     if (with_backend) {
-        rr_backend_t be = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score};
+        rr_backend_t be = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score, .state = fake_state};
         rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
-                                 .model_type = "fake", .precision = "fp32", .weights_dtype = "F32", .device = "cpu",
+                                 .model_type = "fake", .precision = "bf16", .compute = "fp32", .weights_dtype = "F32",
+                                 .device = "cuda:0",
                                  .num_layers = 2, .layers_used = 2, .max_length = 64};
         if (rr_server_set_backend(f->srv, &be, &info) != RERANK_OK) return -1;
     }
@@ -462,6 +475,55 @@ TEST(backend_failure_500) {
     bad("/rerank", "{\"query\":\"a\",\"texts\":[\"FAIL\"]}", 500, "backend");
 }
 
+/* The device fields of /info and /metrics (issue 22.5). */
+TEST(info_device_fields) {
+    resp_t r = http(fx.base, "GET", "/info", NULL);
+    json_t *j = parse(&r);
+    CHECK(r.status == 200);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "device")), "cuda:0"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "bf16"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "compute")), "fp32"));
+    CHECK(json_integer_value(json_object_get(j, "device_memory_bytes")) == 123456789);
+    CHECK(json_is_true(json_object_get(j, "healthy")));
+    json_decref(j);
+    resp_free(&r);
+    r = http(fx.base, "GET", "/metrics", NULL);
+    CHECK(r.status == 200 && r.body);
+    CHECK(r.body && strstr(r.body, "rerank_device_memory_bytes 123456789\n"));
+    CHECK(r.body && strstr(r.body, "rerank_model_healthy 1\n"));
+    CHECK(r.body && strstr(r.body, ",precision=\"bf16\",compute=\"fp32\",device=\"cuda:0\","));
+    resp_free(&r);
+}
+
+/* A batch that leaves the model unable to score (a device fault): the
+ * request gets its 500, then /ready, /health and new requests answer 503
+ * instead of serving errors, and /metrics says why. */
+TEST(unhealthy_model_503) {
+    resp_t r = http(fx.base, "GET", "/ready", NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    r = http(fx.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"FAULT\"]}");
+    CHECK(is_error(&r, 500, "backend"));
+    resp_free(&r);
+    r = http(fx.base, "GET", "/ready", NULL);
+    CHECK_MSG(r.status == 503 && r.body && strstr(r.body, "unhealthy"), "%ld %s", r.status, r.body ? r.body : "");
+    resp_free(&r);
+    r = http(fx.base, "GET", "/health", NULL);
+    CHECK(r.status == 503 && r.body && strstr(r.body, "unhealthy"));
+    resp_free(&r);
+    r = http(fx.base, "POST", "/rerank", k_good_tei);
+    CHECK(is_error(&r, 503, "unavailable"));
+    resp_free(&r);
+    r = http(fx.base, "GET", "/metrics", NULL);
+    CHECK(r.body && strstr(r.body, "rerank_ready 0\n") && strstr(r.body, "rerank_model_healthy 0\n"));
+    resp_free(&r);
+    atomic_store(&g_unhealthy, 0); /* the fake recovers; a real model would be reloaded */
+    r = http(fx.base, "GET", "/ready", NULL);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    CHECK(good_after(fx.base));
+}
+
 TEST(keep_alive) {
     CURL *c = curl_easy_init();
     resp_t a = http_ex(c, fx.base, "POST", "/rerank", k_good_tei, -1, NULL, 0);
@@ -787,6 +849,17 @@ TEST(config_table) {
     CHECK(rr_server_config_parse(&c, 2, (char **)bad6, NULL, devnull, devnull) == -1);
     const char *help[] = {"serve", "--help"};
     CHECK(rr_server_config_parse(&c, 2, (char **)help, NULL, devnull, devnull) == 1);
+    /* The token budget by device (0, the default), unless given. */
+    const char *cuda[] = {"serve", "--model", "m", "--device", "cuda:1"};
+    CHECK(rr_server_config_parse(&c, 5, (char **)cuda, NULL, devnull, devnull) == 0);
+    CHECK(c.max_batch_tokens == RR_SERVE_CUDA_BATCH_TOKENS && c.max_batch_tokens == 65536 && !strcmp(c.device, "cuda:1"));
+    rr_server_config_free(&c);
+    const char *cuda_given[] = {"serve", "--model", "m", "--device", "cuda", "--max-batch-tokens", "4096"};
+    CHECK(rr_server_config_parse(&c, 7, (char **)cuda_given, NULL, devnull, devnull) == 0);
+    CHECK(c.max_batch_tokens == 4096);
+    rr_server_config_free(&c);
+    const char *tiny[] = {"serve", "--model", "m", "--max-batch-tokens", "8"};
+    CHECK(rr_server_config_parse(&c, 5, (char **)tiny, NULL, devnull, devnull) == -1);
     fclose(devnull);
 }
 
@@ -795,6 +868,7 @@ static const char *fake_env(const char *name) {
     if (!strcmp(name, "RERANK_PORT")) return "9999";
     if (!strcmp(name, "RERANK_ACCESS_LOG")) return "false";
     if (!strcmp(name, "RERANK_API_KEY")) return "k";
+    if (!strcmp(name, "RERANK_DEVICE")) return "cuda";
     return NULL;
 }
 TEST(config_env_precedence) {
@@ -802,6 +876,11 @@ TEST(config_env_precedence) {
     const char *a[] = {"serve", "--port", "1234"};
     CHECK(rr_server_config_parse(&c, 3, (char **)a, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.model, "/env/model") && c.port == 1234 && c.access_log == 0 && !strcmp(c.api_key, "k"));
+    CHECK(!strcmp(c.device, "cuda") && c.max_batch_tokens == RR_SERVE_CUDA_BATCH_TOKENS); /* RERANK_DEVICE */
+    rr_server_config_free(&c);
+    const char *flag_wins[] = {"serve", "--device", "cpu"};
+    CHECK(rr_server_config_parse(&c, 3, (char **)flag_wins, fake_env, stdout, stderr) == 0);
+    CHECK(!strcmp(c.device, "cpu") && c.max_batch_tokens == RR_SERVE_CPU_BATCH_TOKENS);
     rr_server_config_free(&c);
     char *buf = NULL;
     size_t n = 0;
@@ -810,7 +889,8 @@ TEST(config_env_precedence) {
     fclose(m);
     const char *flags[] = {"--model", "--host", "--port", "--precision", "--threads", "--max-length", "--max-batch-tokens",
                            "--max-wait-ms", "--max-queue-pairs", "--max-docs", "--max-body-bytes", "--api-key",
-                           "--no-access-log", "--layers", "RERANK_PORT", "RERANK_API_KEY", "RERANK_MAX_BATCH_TOKENS"};
+                           "--no-access-log", "--layers", "RERANK_PORT", "RERANK_API_KEY", "RERANK_MAX_BATCH_TOKENS",
+                           "--device", "RERANK_DEVICE", "--no-auto-truncate"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) CHECK_MSG(strstr(buf, flags[i]) != NULL, "%s", flags[i]);
     free(buf);
 }
@@ -832,6 +912,8 @@ int main(void) {
     RUN(errors_size_limits);
     RUN(errors_routes);
     RUN(backend_failure_500);
+    RUN(info_device_fields);
+    RUN(unhealthy_model_503);
     RUN(keep_alive);
     RUN(auth);
     RUN(loading_state);

@@ -1,19 +1,10 @@
-/* cmd_bench.c — `rerank bench`: throughput on a standard workload.
- *
- *   rerank bench --model DIR --workload FILE:KEY [--precision P] [--threads N]
- *                [--layers N] [--runs R]
- *   rerank bench --model DIR --input FILE.jsonl ...   (text, tokenization included)
- *
- * Prints one JSON line: pairs_per_s (median of R runs after a warm-up),
- * pairs_per_s_min/max, tokens_per_s, gflops_per_s (useful FLOPs as in
- * ../shared/bench/README.md), gemm_ceiling_gflops (oneDNN GEMM M=8192,
- * K=1024, N=4096 at the same precision, measured in this run),
- * fraction_of_ceiling, peak_rss_mb, load_s; and where the time went, per
- * timed run (means): forward_s, gemm_s (inside the GEMM library),
- * attention_s, other_s (the rest: conversions, (de)quantization, GELU,
- * LayerNorm, embeddings; tokenization in text mode sits outside forward_s),
- * and linear_gflops_per_s (the linear layers' FLOPs over gemm_s: the GEMM
- * library's own speed inside the engine). */
+/* cmd_bench.c — `rerank bench`: throughput on a standard workload, in three
+ * steps: parse the arguments, measure (load the workload and the model,
+ * time the runs, count the work, time the bare GEMM ceiling), report (one
+ * JSON line). The fields are described by `rerank bench --help` and the
+ * README ("Performance"): pairs_per_s is the median of --runs timed runs
+ * after a warm-up; forward_s / gemm_s / attention_s / other_s are means
+ * per timed run from the engine's profile (engine/bench_api.h). */
 #include <jansson.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -23,17 +14,204 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "engine/engine.h"
-#include "cpu/gemm.h"
+#include "cli/model_notes.h"
+#include "common/alloc.h"
+#include "common/limits.h"
+#include "engine/bench_api.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rerank bench --model DIR (--workload FILE:KEY | --input FILE.jsonl)\n"
-            "                    [--precision fp32|bf16|int8] [--threads N] [--layers N] [--runs R]\n\n"
-            "  --workload FILE:KEY  token-id workload, e.g. ../shared/bench/workloads.json:W1\n"
-            "  --input FILE.jsonl   {\"query\", \"doc\"} lines: times tokenization + scoring\n"
-            "  --runs R             timed runs after one warm-up (default 3); the median is reported\n");
+#define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
+
+typedef struct bench_args {
+    const char *model, *workload, *input, *precision, *device;
+    int32_t threads, layers, runs;
+    rerank_model_options_t mo;
+} bench_args_t;
+
+typedef struct workload {
+    rerank_pair_t *pairs; /* token mode: pairs[i].ids point into ids */
+    int32_t *ids;
+    size_t n_pairs;
+    /* text mode: lines of {"query", "doc"} */
+    char **queries, **docs;
+    size_t *qlen, *dlen, cap;
+} workload_t;
+
+/* What one bench run found. */
+typedef struct measurement {
+    rerank_model_info_t info; /* its strings are only valid while loaded */
+    char compute[16], device[32]; /* kept from info for the report     */
+    int32_t layers;        /* layers run                                  */
+    double load_s;
+    double *times;         /* seconds of each timed run, sorted           */
+    double tokens, flops, attn_flops;
+    size_t calls;          /* scoring calls per run                       */
+    rr_profile_t before, after;
+    double peak_rss_mb;
+    int64_t batch_m;       /* tokens per scoring call, capped at 8192     */
+    double ceiling, at_m;  /* GEMM GFLOP/s at M = 8192 and at batch_m     */
+    int threads;
+} measurement_t;
+
+/* ---- parse -------------------------------------------------------------- */
+
+static const char k_about[] =
+    "Measure throughput on a standard workload and print one JSON line.";
+
+static const char k_fields[] =
+    "output (one JSON object): model, workload, compute (what the linear layers ran in), precision,\n"
+    "device, threads, layers, runs, pairs, tokens; pairs_per_s (median of the timed runs) and its\n"
+    "pairs_per_s_min / _max; tokens_per_s; gflops_per_s (useful FLOPs, ../shared/bench/README.md);\n"
+    "gemm_ceiling_gflops (the bare oneDNN GEMM M=8192 K=1024 N=4096 at the same precision, measured\n"
+    "in this run) and fraction_of_ceiling; gemm_batch_m and gemm_at_batch_m_gflops (that GEMM at the\n"
+    "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; and per timed\n"
+    "run: forward_s, gemm_s (inside the GEMM library), attention_s, other_s (the rest: conversions,\n"
+    "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs over\n"
+    "gemm_s). Text mode (--input) times tokenization too; it sits outside forward_s.";
+
+/* Returns -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, bench_args_t *a) {
+    const rr_cli_opt_t opts[] = {
+        RR_CLI_OPT_MODEL(&a->model),
+        {"--workload", RR_CLI_STR, &a->workload, "FILE:KEY",
+         "token-id workload, e.g. ../shared/bench/workloads.json:W1", 0, 0},
+        {"--input", RR_CLI_STR, &a->input, "FILE.jsonl",
+         "{\"query\", \"doc\"} lines: times tokenization + scoring (lines with the\nsame query in a row are one "
+         "scoring call)", 0, 0},
+        RR_CLI_OPT_PRECISION(&a->precision),
+        RR_CLI_OPT_DEVICE(&a->device),
+        RR_CLI_OPT_THREADS(&a->threads),
+        RR_CLI_OPT_LAYERS(&a->layers),
+        {"--runs", RR_CLI_INT, &a->runs, "R", "timed runs after one warm-up (default 3); the median is reported", 1,
+         1000},
+    };
+    const rr_cli_spec_t spec = {"bench", "--model DIR (--workload FILE:KEY | --input FILE.jsonl) [options]", k_about,
+                                opts, sizeof opts / sizeof *opts, k_fields};
+    int rc = rr_cli_parse(&spec, argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!a->model || !a->workload == !a->input) {
+        fprintf(stderr, "rerank bench: need --model and one of --workload FILE:KEY or --input FILE.jsonl "
+                        "(rerank bench --help)\n");
+        return 2;
+    }
+    a->mo = rerank_model_options_default();
+    a->mo.threads = a->threads;
+    if (rerank_precision_parse(a->precision, &a->mo.precision) != RERANK_OK) {
+        fprintf(stderr, "rerank bench: --precision: %s\n", rerank_last_error());
+        return 2;
+    }
+    return rr_cli_device("bench", a->device, &a->mo.device) ? 2 : -1;
 }
+
+/* ---- workload ----------------------------------------------------------- */
+
+static void workload_free(workload_t *w) {
+    rr_free(w->pairs);
+    rr_free(w->ids);
+    for (size_t i = 0; w->queries && i < w->n_pairs; i++) {
+        rr_free(w->queries[i]);
+        rr_free(w->docs[i]);
+    }
+    rr_free(w->queries);
+    rr_free(w->docs);
+    rr_free(w->qlen);
+    rr_free(w->dlen);
+    memset(w, 0, sizeof *w);
+}
+
+static int out_of_memory(void) {
+    fprintf(stderr, "rerank bench: out of memory\n");
+    return 1;
+}
+
+/* Token ids from FILE:KEY (a JSON object of lists of id lists). */
+static int load_tokens(const char *spec, workload_t *w) {
+    const char *colon = strrchr(spec, ':');
+    if (!colon) { fprintf(stderr, "rerank bench: --workload expects FILE:KEY\n"); return 2; }
+    char *file = rr_strndup(spec, (size_t)(colon - spec));
+    if (!file) return out_of_memory();
+    json_error_t e;
+    json_t *root = json_load_file(file, 0, &e);
+    rr_free(file);
+    if (!root) { fprintf(stderr, "rerank bench: %s: %s\n", spec, e.text); return 1; }
+    json_t *list = json_object_get(root, colon + 1);
+    size_t total = 0, n = json_array_size(list);
+    if (!json_is_array(list) || n == 0) {
+        fprintf(stderr, "rerank bench: %s: no workload named '%s'\n", spec, colon + 1);
+        json_decref(root);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) total += json_array_size(json_array_get(list, i));
+    w->pairs = rr_calloc(n, sizeof *w->pairs);
+    w->ids = rr_calloc(total ? total : 1, sizeof *w->ids);
+    if (!w->pairs || !w->ids) { json_decref(root); return out_of_memory(); }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(list, i);
+        w->pairs[i] = (rerank_pair_t){w->ids + at, NULL, (int32_t)json_array_size(p)};
+        for (size_t j = 0; j < json_array_size(p); j++) w->ids[at++] = (int32_t)json_integer_value(json_array_get(p, j));
+    }
+    w->n_pairs = n;
+    json_decref(root);
+    return 0;
+}
+
+/* Append one (query, doc) line to a text workload; -1 when out of memory. */
+static int add_text(workload_t *w, json_t *q, json_t *d) {
+    if (w->n_pairs == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        char **nq = rr_realloc(w->queries, cap * sizeof *nq);
+        if (nq) w->queries = nq;
+        char **nd = nq ? rr_realloc(w->docs, cap * sizeof *nd) : NULL;
+        if (nd) w->docs = nd;
+        size_t *nql = nd ? rr_realloc(w->qlen, cap * sizeof *nql) : NULL;
+        if (nql) w->qlen = nql;
+        size_t *ndl = nql ? rr_realloc(w->dlen, cap * sizeof *ndl) : NULL;
+        if (!ndl) return -1;
+        w->dlen = ndl;
+        w->cap = cap;
+    }
+    size_t i = w->n_pairs;
+    w->qlen[i] = json_string_length(q);
+    w->dlen[i] = json_string_length(d);
+    w->queries[i] = rr_malloc(w->qlen[i] + 1);
+    w->docs[i] = rr_malloc(w->dlen[i] + 1);
+    w->n_pairs++; /* counted now, so workload_free releases what was allocated */
+    if (!w->queries[i] || !w->docs[i]) return -1;
+    memcpy(w->queries[i], json_string_value(q), w->qlen[i] + 1);
+    memcpy(w->docs[i], json_string_value(d), w->dlen[i] + 1);
+    return 0;
+}
+
+static int load_text(const char *file, workload_t *w) {
+    FILE *f = rr_cli_open_input("bench", file);
+    if (!f) return 1;
+    char *line = NULL;
+    size_t cap = 0;
+    long n;
+    int rc = 0;
+    while (!rc && (n = rr_cli_getline(f, &line, &cap, MAX_LINE_BYTES)) != -1) {
+        json_t *r = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
+        json_t *q = json_object_get(r, "query"), *d = json_object_get(r, "doc");
+        if (json_is_string(q) && json_is_string(d) && add_text(w, q, d)) rc = out_of_memory();
+        json_decref(r);
+    }
+    rr_free(line);
+    rr_cli_close(f);
+    if (!rc && !w->n_pairs) {
+        fprintf(stderr, "rerank bench: %s has no {\"query\", \"doc\"} lines\n", file);
+        rc = 1;
+    }
+    return rc;
+}
+
+/* Text mode: lines [a, end) share a's query. */
+static size_t same_query_end(const workload_t *w, size_t a) {
+    size_t b = a + 1;
+    while (b < w->n_pairs && w->qlen[b] == w->qlen[a] && !memcmp(w->queries[b], w->queries[a], w->qlen[a])) b++;
+    return b;
+}
+
+/* ---- measure ------------------------------------------------------------ */
 
 static double now(void) {
     struct timespec ts;
@@ -46,96 +224,15 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-typedef struct workload {
-    rerank_pair_t *pairs; /* token mode */
-    int32_t *ids;
-    size_t n_pairs;
-    /* text mode */
-    char **queries, **docs;
-    size_t *qlen, *dlen;
-} workload_t;
-
-static void workload_free(workload_t *w) {
-    free(w->pairs);
-    free(w->ids);
-    for (size_t i = 0; w->queries && i < w->n_pairs; i++) { free(w->queries[i]); free(w->docs[i]); }
-    free(w->queries); free(w->docs); free(w->qlen); free(w->dlen);
-}
-
-static int load_tokens(const char *spec, workload_t *w) {
-    const char *colon = strrchr(spec, ':');
-    if (!colon) { fprintf(stderr, "rerank bench: --workload expects FILE:KEY\n"); return 2; }
-    char *file = strndup(spec, (size_t)(colon - spec));
-    json_error_t e;
-    json_t *root = json_load_file(file, 0, &e);
-    free(file);
-    if (!root) { fprintf(stderr, "rerank bench: %s: %s\n", spec, e.text); return 1; }
-    json_t *list = json_object_get(root, colon + 1);
-    size_t total = 0, n = json_array_size(list);
-    for (size_t i = 0; i < n; i++) total += json_array_size(json_array_get(list, i));
-    if (!json_is_array(list) || n == 0) {
-        fprintf(stderr, "rerank bench: %s: no workload named '%s'\n", spec, colon + 1);
-        json_decref(root);
-        return 1;
-    }
-    w->pairs = calloc(n, sizeof *w->pairs);
-    w->ids = calloc(total ? total : 1, sizeof *w->ids);
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_array_get(list, i);
-        w->pairs[i] = (rerank_pair_t){w->ids + at, NULL, (int32_t)json_array_size(p)};
-        for (size_t j = 0; j < json_array_size(p); j++) w->ids[at++] = (int32_t)json_integer_value(json_array_get(p, j));
-    }
-    w->n_pairs = n;
-    json_decref(root);
-    return 0;
-}
-
-static int load_text(const char *file, workload_t *w) {
-    FILE *f = fopen(file, "r");
-    if (!f) { fprintf(stderr, "rerank bench: cannot open %s\n", file); return 1; }
-    char *line = NULL;
-    size_t cap = 0, n = 0, alloc = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_error_t e;
-        json_t *r = json_loads(line, JSON_ALLOW_NUL, &e);
-        json_t *q = json_object_get(r, "query"), *d = json_object_get(r, "doc");
-        if (json_is_string(q) && json_is_string(d)) {
-            if (n == alloc) {
-                alloc = alloc ? 2 * alloc : 64;
-                w->queries = realloc(w->queries, alloc * sizeof *w->queries);
-                w->docs = realloc(w->docs, alloc * sizeof *w->docs);
-                w->qlen = realloc(w->qlen, alloc * sizeof *w->qlen);
-                w->dlen = realloc(w->dlen, alloc * sizeof *w->dlen);
-            }
-            w->qlen[n] = json_string_length(q);
-            w->dlen[n] = json_string_length(d);
-            w->queries[n] = malloc(w->qlen[n] + 1);
-            w->docs[n] = malloc(w->dlen[n] + 1);
-            memcpy(w->queries[n], json_string_value(q), w->qlen[n] + 1);
-            memcpy(w->docs[n], json_string_value(d), w->dlen[n] + 1);
-            n++;
-        }
-        json_decref(r);
-    }
-    free(line);
-    fclose(f);
-    w->n_pairs = n;
-    if (!n) { fprintf(stderr, "rerank bench: %s has no {\"query\", \"doc\"} lines\n", file); return 1; }
-    return 0;
-}
-
 /* One pass over the workload; text mode scores consecutive lines that share
  * a query in one call. */
 static rerank_status_t run_once(rerank_model_t *m, const workload_t *w, const rerank_score_options_t *o, float *scores) {
     if (w->pairs) return rerank_score_tokens(m, w->pairs, w->n_pairs, o, scores);
-    for (size_t a = 0; a < w->n_pairs;) {
-        size_t b = a + 1;
-        while (b < w->n_pairs && w->qlen[b] == w->qlen[a] && !memcmp(w->queries[b], w->queries[a], w->qlen[a])) b++;
-        rerank_status_t st = rerank_score(m, w->queries[a], w->qlen[a], (const char *const *)w->docs + a, w->dlen + a,
-                                          b - a, o, scores + a);
+    for (size_t a = 0, b; a < w->n_pairs; a = b) {
+        b = same_query_end(w, a);
+        rerank_status_t st = rerank_score(m, w->queries[a], w->qlen[a], (const char *const *)w->docs + a,
+                                          w->dlen + a, b - a, o, scores + a);
         if (st) return st;
-        a = b;
     }
     return RERANK_OK;
 }
@@ -151,132 +248,125 @@ static double pair_flops(const rerank_model_info_t *info, int32_t layers, double
     return 2 * n * (4 * H * H + 2 * H * I) * layers + attention_flops(info, layers, n);
 }
 
-int rr_cmd_bench(int argc, char **argv) {
-    const char *model_dir = NULL, *workload = NULL, *input = NULL, *prec = "fp32";
-    int32_t threads = 0, layers = 0, runs = 3;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (strncmp(a, "--", 2) || !(v = rr_cli_value("bench", argc, argv, &i))) { usage(stderr); return 2; }
-        int bad = 0;
-        if (!strcmp(a, "--model")) model_dir = v;
-        else if (!strcmp(a, "--workload")) workload = v;
-        else if (!strcmp(a, "--input")) input = v;
-        else if (!strcmp(a, "--precision")) prec = v;
-        else if (!strcmp(a, "--threads")) bad = rr_cli_int("bench", a, v, 0, 4096, &threads);
-        else if (!strcmp(a, "--layers")) bad = rr_cli_int("bench", a, v, 0, 256, &layers);
-        else if (!strcmp(a, "--runs")) bad = rr_cli_int("bench", a, v, 1, 1000, &runs);
-        else { fprintf(stderr, "rerank bench: unknown option %s\n", a); usage(stderr); return 2; }
-        if (bad) return 2;
-    }
-    if (!model_dir || (!workload == !input)) { usage(stderr); return 2; }
-    rerank_model_options_t mo = rerank_model_options_default();
-    if (rerank_precision_parse(prec, &mo.precision) != RERANK_OK) {
-        fprintf(stderr, "rerank bench: unknown precision '%s' (fp32, bf16, int8)\n", prec);
-        return 2;
-    }
-    mo.threads = threads;
+static void count_pair(measurement_t *r, double n) {
+    r->tokens += n;
+    r->flops += pair_flops(&r->info, r->layers, n);
+    r->attn_flops += attention_flops(&r->info, r->layers, n);
+}
 
-    workload_t w = {0};
-    int rc = workload ? load_tokens(workload, &w) : load_text(input, &w);
-    if (rc) { workload_free(&w); return rc; }
-
-    char resolved[4096];
-    if (rr_cli_model_dir("bench", model_dir, resolved, sizeof resolved)) { workload_free(&w); return 1; }
-    double t0 = now();
-    rerank_model_t *m = NULL;
-    if (rerank_model_load(resolved, &mo, &m) != RERANK_OK) {
-        fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
-        workload_free(&w);
-        return 1;
+/* Tokens and FLOPs of one run: from the workload, or re-tokenized. */
+static void count_work(rerank_model_t *m, const workload_t *w, const rerank_score_options_t *o, measurement_t *r) {
+    r->calls = 1;
+    if (w->pairs) {
+        for (size_t i = 0; i < w->n_pairs; i++) count_pair(r, w->pairs[i].n);
+        return;
     }
-    double load_s = now() - t0;
-    rerank_model_info_t info;
-    rerank_model_get_info(m, &info);
+    rerank_encoding_t enc = {0};
+    for (size_t i = 0; i < w->n_pairs; i++)
+        if (!rerank_model_tokenize_pair(m, w->queries[i], w->qlen[i], w->docs[i], w->dlen[i], &o->pair, &enc))
+            count_pair(r, (double)enc.n);
+    rerank_encoding_free(&enc);
+    r->calls = 0;
+    for (size_t a = 0; a < w->n_pairs; a = same_query_end(w, a)) r->calls++;
+}
+
+/* The warm-up and the timed runs. Returns 0 or 1 (message printed). */
+static int time_runs(rerank_model_t *m, const workload_t *w, const bench_args_t *a, measurement_t *r) {
     rerank_score_options_t o = rerank_score_options_default();
-    o.layers = layers;
-    int32_t run_layers = layers ? layers : info.num_layers;
-
-    float *scores = calloc(w.n_pairs, sizeof *scores);
-    double *times = calloc((size_t)runs, sizeof *times);
-    rerank_status_t st = run_once(m, &w, &o, scores); /* warm-up */
-    rr_profile_t prof0, prof1;
-    rr_model_profile(m, &prof0);
-    for (int r = 0; r < runs && !st; r++) {
-        double a = now();
-        st = run_once(m, &w, &o, scores);
-        times[r] = now() - a;
+    o.layers = a->layers;
+    float *scores = rr_calloc(w->n_pairs, sizeof *scores);
+    if (!scores) return out_of_memory();
+    rerank_status_t st = run_once(m, w, &o, scores); /* warm-up */
+    rr_model_profile(m, &r->before);
+    for (int i = 0; i < a->runs && !st; i++) {
+        double t = now();
+        st = run_once(m, w, &o, scores);
+        r->times[i] = now() - t;
     }
+    rr_free(scores);
     if (st) {
         fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
-        rerank_model_free(m);
-        workload_free(&w);
-        free(scores); free(times);
         return 1;
     }
-    rr_model_profile(m, &prof1);
-    /* Token counts: from the workload, or re-tokenized for text mode. */
-    double tokens = 0, flops = 0, attn_flops = 0;
-    if (w.pairs) {
-        for (size_t i = 0; i < w.n_pairs; i++) {
-            tokens += w.pairs[i].n;
-            flops += pair_flops(&info, run_layers, w.pairs[i].n);
-            attn_flops += attention_flops(&info, run_layers, w.pairs[i].n);
-        }
-    } else {
-        rerank_encoding_t enc = {0};
-        for (size_t i = 0; i < w.n_pairs; i++)
-            if (!rerank_model_tokenize_pair(m, w.queries[i], w.qlen[i], w.docs[i], w.dlen[i], &o.pair, &enc)) {
-                tokens += (double)enc.n;
-                flops += pair_flops(&info, run_layers, (double)enc.n);
-                attn_flops += attention_flops(&info, run_layers, (double)enc.n);
-            }
-        rerank_encoding_free(&enc);
-    }
-    qsort(times, (size_t)runs, sizeof *times, cmp_double);
-    double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    /* Peak RSS of loading and scoring, read before the ceiling GEMMs below
+    rr_model_profile(m, &r->after);
+    qsort(r->times, (size_t)a->runs, sizeof *r->times, cmp_double);
+    count_work(m, w, &o, r);
+    return 0;
+}
+
+/* The ceiling (M = 8192), and the same GEMM at the rows one call of this
+ * workload gives the linear layers (its tokens per scoring call): what the
+ * GEMM library itself reaches at that size. */
+static void measure_ceiling(const bench_args_t *a, measurement_t *r) {
+    r->batch_m = (int64_t)(r->tokens / (double)r->calls + 0.5);
+    if (r->batch_m > 8192) r->batch_m = 8192;
+    if (r->batch_m < 1) r->batch_m = 1;
+    if (rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, &r->ceiling) ||
+        rr_gemm_ceiling(a->mo.precision, r->batch_m, 1024, 4096, 3, r->threads, &r->at_m))
+        fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
+}
+
+/* Load, time, count. Returns 0 or the exit status. */
+static int measure(const bench_args_t *a, const workload_t *w, measurement_t *r) {
+    double t0 = now();
+    rerank_model_t *m = NULL;
+    if (rr_cli_load_model("bench", a->model, &a->mo, &m)) return 1;
+    r->load_s = now() - t0;
+    rerank_model_get_info(m, &r->info);
+    int rc = rr_cli_check_layers("bench", &r->info, a->layers) ? 2 : 0;
+    r->layers = a->layers ? a->layers : r->info.num_layers;
+    r->threads = a->threads ? a->threads : omp_get_num_procs();
+    if (!rc) rc = time_runs(m, w, a, r);
+    /* Peak RSS of loading and scoring, read before the ceiling GEMMs
      * allocate their own operands (≈170 MB at M = 8192 in fp32). */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    /* The ceiling (M = 8192), and the same GEMM at the rows one call of this
-     * workload gives the linear layers (its tokens per scoring call): what
-     * the GEMM library itself reaches at that size. */
-    const int nthr = threads ? threads : omp_get_num_procs();
-    double ceiling = 0, at_m = 0;
-    size_t calls = 1;
-    for (size_t i = 1; !w.pairs && i < w.n_pairs; i++)
-        calls += w.qlen[i] != w.qlen[i - 1] || memcmp(w.queries[i], w.queries[i - 1], w.qlen[i]);
-    int64_t batch_m = (int64_t)(tokens / (double)calls + 0.5);
-    if (batch_m > 8192) batch_m = 8192;
-    if (batch_m < 1) batch_m = 1;
-    if (rr_gemm_ceiling(mo.precision, 8192, 1024, 4096, 10, nthr, &ceiling) ||
-        rr_gemm_ceiling(mo.precision, batch_m, 1024, 4096, 3, nthr, &at_m))
-        fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
-    double gflops = flops / med / 1e9;
+    r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
+    snprintf(r->compute, sizeof r->compute, "%s", r->info.compute);
+    snprintf(r->device, sizeof r->device, "%s", r->info.device);
+    rerank_model_free(m);
+    if (!rc) measure_ceiling(a, r);
+    return rc;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static void report(const bench_args_t *a, const workload_t *w, const measurement_t *r) {
+    const int runs = a->runs;
+    const double med = runs % 2 ? r->times[runs / 2] : 0.5 * (r->times[runs / 2 - 1] + r->times[runs / 2]);
+    const double gflops = r->flops / med / 1e9, pairs = (double)w->n_pairs;
+    const char *wname = a->workload ? a->workload : a->input;
     printf("{\"model\": ");
-    rr_cli_json_string(stdout, model_dir, strlen(model_dir));
+    rr_cli_json_string(stdout, a->model, strlen(a->model));
     printf(", \"workload\": ");
-    const char *wname = workload ? workload : input;
     rr_cli_json_string(stdout, wname, strlen(wname));
-    rerank_model_info_t mi;
-    rerank_model_get_info(m, &mi);
-    printf(", \"compute\": \"%s\"", mi.compute);
+    printf(", \"compute\": \"%s\", \"device\": \"%s\"", r->compute, r->device);
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
            ", \"gemm_batch_m\": %lld, \"gemm_at_batch_m_gflops\": %.2f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f",
-           rerank_precision_str(mo.precision), nthr, run_layers, runs, w.n_pairs, tokens, (double)w.n_pairs / med,
-           (double)w.n_pairs / times[runs - 1], (double)w.n_pairs / times[0], tokens / med, gflops, ceiling,
-           ceiling > 0 ? gflops / ceiling : 0.0, (long long)batch_m, at_m, (double)ru.ru_maxrss / 1024.0, load_s);
-    const double fwd = (prof1.forward_s - prof0.forward_s) / runs, gemm = (prof1.gemm_s - prof0.gemm_s) / runs,
-                 attn = (prof1.attention_s - prof0.attention_s) / runs;
+           rerank_precision_str(a->mo.precision), r->threads, r->layers, runs, w->n_pairs, r->tokens, pairs / med,
+           pairs / r->times[runs - 1], pairs / r->times[0], r->tokens / med, gflops, r->ceiling,
+           r->ceiling > 0 ? gflops / r->ceiling : 0.0, (long long)r->batch_m, r->at_m, r->peak_rss_mb, r->load_s);
+    const double fwd = (r->after.forward_s - r->before.forward_s) / runs,
+                 gemm = (r->after.gemm_s - r->before.gemm_s) / runs,
+                 attn = (r->after.attention_s - r->before.attention_s) / runs;
     printf(", \"forward_s\": %.4f, \"gemm_s\": %.4f, \"attention_s\": %.4f, \"other_s\": %.4f"
            ", \"linear_gflops_per_s\": %.2f}\n",
-           fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? (flops - attn_flops) / gemm / 1e9 : 0.0);
-    rerank_model_free(m);
+           fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? (r->flops - r->attn_flops) / gemm / 1e9 : 0.0);
+}
+
+int rr_cmd_bench(int argc, char **argv) {
+    bench_args_t a = {.precision = "fp32", .runs = 3};
+    int rc = parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    workload_t w = {0};
+    measurement_t r = {0};
+    rc = a.workload ? load_tokens(a.workload, &w) : load_text(a.input, &w);
+    if (!rc && !(r.times = rr_calloc((size_t)a.runs, sizeof *r.times))) rc = out_of_memory();
+    if (!rc) rc = measure(&a, &w, &r);
+    if (!rc) report(&a, &w, &r);
+    rr_free(r.times);
     workload_free(&w);
-    free(scores);
-    free(times);
-    return 0;
+    return rc;
 }

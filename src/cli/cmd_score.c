@@ -1,7 +1,8 @@
 /* cmd_score.c — `rerank score`: one {"index": i, "score": s} line per pair,
  * in input order. Pairs come from --query/--doc flags or a JSONL file of
- * {"query", "doc"} lines; they are tokenized and scored in packed batches of
- * up to --batch-tokens tokens. A line that cannot be scored gives
+ * {"query", "doc"} lines; they are tokenized as the model scores them (its
+ * default length unless --max-length) and scored in packed batches of up to
+ * --batch-tokens tokens. A pair that cannot be scored gives
  * {"index": i, "error": "..."} and the command exits 1 at the end. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -9,35 +10,27 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/model_notes.h"
+#include "common/alloc.h"
 #include "common/limits.h"
 
 #define MAX_BATCH_PAIRS 256
+#define ERR_BYTES 256
+#define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rerank score --model DIR (--input FILE.jsonl | --query Q --doc D [--doc D ...])\n"
-            "                    [--max-length N] [--truncation flag|longest_first]\n"
-            "                    [--truncation-direction right|left] [--layers N]\n"
-            "                    [--normalize] [--threads N] [--precision fp32|bf16|int8]\n"
-            "                    [--batch-tokens N]\n\n"
-            "  --model DIR        Hugging Face model directory (config.json, model.safetensors, tokenizer.json)\n"
-            "  --input FILE       JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin)\n"
-            "  --query Q --doc D  score Q against each D (repeat --doc)\n"
-            "  --max-length N     pair length cap in tokens (default 512)\n"
-            "  --truncation S     flag (FlagEmbedding, default) or longest_first (transformers)\n"
-            "  --truncation-direction D\n"
-            "                     right (default): cut the end of a too-long query/doc; left: cut its start\n"
-            "  --layers N         run only the first N encoder layers (early exit; default all)\n"
-            "  --normalize        print sigmoid(logit) instead of the raw logit\n"
-            "  --threads N        worker threads (default: all cores)\n"
-            "  --precision P      fp32 (default), bf16 or int8\n"
-            "  --batch-tokens N   tokens per packed batch (default 8192)\n");
-}
+typedef struct score_args {
+    const char *model, *input, *query, *precision, *device;
+    rr_cli_list_t docs;
+    int32_t threads, batch_tokens;
+    int normalize;
+    rerank_score_options_t opts;
+} score_args_t;
 
-typedef struct {
+typedef struct batch {
     rerank_encoding_t enc[MAX_BATCH_PAIRS];
-    char *err[MAX_BATCH_PAIRS]; /* NULL = tokenized fine */
-    int n;                      /* pairs pending */
+    char err[MAX_BATCH_PAIRS][ERR_BYTES];      /* "" = tokenized fine        */
+    char score_err[MAX_BATCH_PAIRS][ERR_BYTES]; /* "" = scored fine (flush)   */
+    int n;                                      /* pairs pending              */
     size_t tokens;
     long first_index; /* input index of enc[0] */
 } batch_t;
@@ -49,28 +42,41 @@ static void print_error(long index, const char *msg) {
     puts("}");
 }
 
+/* The engine's message for a one-pair call starts "pair 0: ": the index
+ * the user knows is printed in front of it instead. */
+static void keep_error(char *dst, const char *msg) {
+    if (!strncmp(msg, "pair 0: ", 8)) msg += 8;
+    snprintf(dst, ERR_BYTES, "%s", msg);
+}
+
 /* Score and print the pending pairs; returns 1 if any pair failed. */
 static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t *opts) {
     rerank_pair_t pairs[MAX_BATCH_PAIRS];
     float scores[MAX_BATCH_PAIRS];
+    int slot[MAX_BATCH_PAIRS]; /* pending pair i is pairs[slot[i]], or -1 */
     int n_ok = 0, failed = 0;
-    for (int i = 0; i < b->n; i++)
-        if (!b->err[i])
-            pairs[n_ok++] = (rerank_pair_t){b->enc[i].ids, b->enc[i].type_ids, (int32_t)b->enc[i].n};
+    for (int i = 0; i < b->n; i++) {
+        slot[i] = b->err[i][0] ? -1 : n_ok;
+        if (slot[i] < 0) continue;
+        pairs[n_ok] = (rerank_pair_t){b->enc[i].ids, b->enc[i].type_ids, (int32_t)b->enc[i].n};
+        b->score_err[n_ok++][0] = 0;
+    }
     /* One call for the whole batch; if it fails, score pair by pair so that
      * one bad pair does not take the others with it. */
-    char *pair_err[MAX_BATCH_PAIRS] = {0};
-    if (n_ok && rerank_score_tokens(model, pairs, (size_t)n_ok, opts, scores) != RERANK_OK) {
+    if (n_ok && rerank_score_tokens(model, pairs, (size_t)n_ok, opts, scores) != RERANK_OK)
         for (int k = 0; k < n_ok; k++)
             if (rerank_score_tokens(model, &pairs[k], 1, opts, &scores[k]) != RERANK_OK)
-                pair_err[k] = strdup(rerank_last_error());
-    }
-    for (int i = 0, k = 0; i < b->n; i++) {
+                keep_error(b->score_err[k], rerank_last_error());
+    for (int i = 0; i < b->n; i++) {
         long index = b->first_index + i;
-        if (b->err[i]) { print_error(index, b->err[i]); failed = 1; free(b->err[i]); b->err[i] = NULL; continue; }
-        if (pair_err[k]) { print_error(index, pair_err[k]); failed = 1; free(pair_err[k]); }
-        else printf("{\"index\": %ld, \"score\": %.9g}\n", index, (double)scores[k]);
-        k++;
+        const char *err = slot[i] < 0 ? b->err[i] : b->score_err[slot[i]];
+        if (err[0]) {
+            print_error(index, err);
+            failed = 1;
+        } else {
+            printf("{\"index\": %ld, \"score\": %.9g}\n", index, (double)scores[slot[i]]);
+        }
+        b->err[i][0] = 0;
     }
     fflush(stdout);
     b->first_index += b->n;
@@ -79,120 +85,139 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
     return failed;
 }
 
-/* Tokenize one pair into the batch (recording an error message on failure). */
-static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d,
-                     size_t dl, const rerank_score_options_t *o) {
+/* Tokenize one pair into the batch (recording why it cannot be scored). */
+static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d, size_t dl,
+                     const rerank_score_options_t *o) {
     int i = b->n++;
-    if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
-        b->err[i] = strdup(rerank_last_error());
+    if (ql == 0) snprintf(b->err[i], ERR_BYTES, "the query is empty");
+    else if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
+        snprintf(b->err[i], ERR_BYTES, "%s", rerank_last_error());
     else
         b->tokens += b->enc[i].n;
 }
 
-static void add_error(batch_t *b, const char *msg) { b->err[b->n++] = strdup(msg); }
+static int full(const batch_t *b, const score_args_t *a) {
+    return b->n == MAX_BATCH_PAIRS || b->tokens >= (size_t)a->batch_tokens;
+}
+
+/* The pairs of a JSONL file, scored as they come. */
+static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_args_t *a) {
+    char *line = NULL;
+    size_t cap = 0;
+    long n, lineno = 0;
+    int rc = 0;
+    while ((n = rr_cli_getline(in, &line, &cap, MAX_LINE_BYTES)) != -1) {
+        lineno++;
+        json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
+        json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
+        if (json_is_string(q) && json_is_string(d))
+            add_pair(model, b, json_string_value(q), json_string_length(q), json_string_value(d),
+                     json_string_length(d), &a->opts);
+        else if (n < 0)
+            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: line too long (more than %zu bytes) or out of memory",
+                     lineno, MAX_LINE_BYTES);
+        else
+            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: expected a JSON object {\"query\": string, \"doc\": string}",
+                     lineno);
+        json_decref(obj);
+        if (full(b, a)) rc |= flush(model, b, &a->opts);
+    }
+    rr_free(line);
+    return rc;
+}
+
+static int score_flags(rerank_model_t *model, batch_t *b, const score_args_t *a) {
+    int rc = 0;
+    for (int i = 0; i < a->docs.n; i++) {
+        add_pair(model, b, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), &a->opts);
+        if (full(b, a)) rc |= flush(model, b, &a->opts);
+    }
+    return rc;
+}
+
+static const char k_about[] =
+    "Score (query, document) pairs: one {\"index\": i, \"score\": s} line per pair on stdout, in input\n"
+    "order. Scores are the model's raw logits (the server returns sigmoid(logit) unless asked for raw\n"
+    "scores; --normalize prints it here). A pair that cannot be scored gives {\"index\": i, \"error\": ...}\n"
+    "(also on stderr) and the exit status is 1.";
+
+/* Parse argv into *a; returns -1 to go on, else the exit status (0 after
+ * --help). */
+static int parse(int argc, char **argv, score_args_t *a) {
+    const rr_cli_opt_t opts[] = {
+        RR_CLI_OPT_MODEL(&a->model),
+        {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin)", 0, 0},
+        {"--query", RR_CLI_STR, &a->query, "Q", "score Q against each --doc D (Q must not be empty)", 0, 0},
+        {"--doc", RR_CLI_LIST, &a->docs, "D", "a document (repeat --doc)", 0, 0},
+        {"--max-length", RR_CLI_INT, &a->opts.pair.max_length, "N",
+         "pair length cap in tokens, special tokens included (default: the model's,\n512 for cross-encoders; "
+         "capped at its positions)", 1, RR_MAX_SEQ_TOKENS},
+        {"--truncation", RR_CLI_TRUNCATION, &a->opts.pair.truncation, "S",
+         "flag (FlagEmbedding, default), longest_first (transformers) or none\n(a pair over the model's positions "
+         "is an error)", 0, 0},
+        {"--truncation-direction", RR_CLI_DIRECTION, &a->opts.pair.direction, "D",
+         "right (default): cut the end of a too-long query/doc; left: cut its start", 0, 0},
+        RR_CLI_OPT_LAYERS(&a->opts.layers),
+        {"--normalize", RR_CLI_FLAG, &a->normalize, NULL, "print sigmoid(logit) instead of the raw logit", 0, 0},
+        RR_CLI_OPT_THREADS(&a->threads),
+        RR_CLI_OPT_PRECISION(&a->precision),
+        RR_CLI_OPT_DEVICE(&a->device),
+        {"--batch-tokens", RR_CLI_INT, &a->batch_tokens, "N", "tokens per packed batch (default 8192)", 1, 1 << 24},
+    };
+    const rr_cli_spec_t spec = {"score", "--model DIR (--input FILE.jsonl | --query Q --doc D [--doc D ...])\n[options]",
+                                k_about, opts, sizeof opts / sizeof *opts, NULL};
+    int rc = rr_cli_parse(&spec, argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    if (!a->model || (!a->input && !a->query) || (a->input && a->query) || (a->query && a->docs.n == 0) ||
+        (a->input && a->docs.n)) {
+        fprintf(stderr, "rerank score: need --model and either --input FILE or --query Q with --doc D "
+                        "(rerank score --help)\n");
+        return 2;
+    }
+    if (a->query && !*a->query) {
+        fprintf(stderr, "rerank score: --query is empty: a reranker ranks documents by a query\n");
+        return 2;
+    }
+    a->opts.normalize = a->normalize;
+    return -1;
+}
 
 int rr_cmd_score(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, *query = NULL, *prec = "fp32";
-    const char **docs = calloc((size_t)argc + 1, sizeof *docs);
-    int n_docs = 0, rc = 0;
-    int32_t batch_tokens = 8192, threads = 0;
-    rerank_score_options_t opts = rerank_score_options_default();
-    if (!docs) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); free(docs); return 0; }
-        if (!strcmp(a, "--normalize")) { opts.normalize = 1; continue; }
-        if (strncmp(a, "--", 2) || !(v = rr_cli_value("score", argc, argv, &i))) {
-            if (!v && !strncmp(a, "--", 2)) { free(docs); return 2; }
-            fprintf(stderr, "rerank score: unexpected argument '%s'\n", a);
-            usage(stderr);
-            free(docs);
-            return 2;
-        }
-        int bad = 0;
-        if (!strcmp(a, "--model")) model_dir = v;
-        else if (!strcmp(a, "--input")) input = v;
-        else if (!strcmp(a, "--query")) query = v;
-        else if (!strcmp(a, "--doc")) docs[n_docs++] = v;
-        else if (!strcmp(a, "--precision")) prec = v;
-        else if (!strcmp(a, "--max-length")) bad = rr_cli_int("score", a, v, 1, RR_MAX_SEQ_TOKENS, &opts.pair.max_length);
-        else if (!strcmp(a, "--layers")) bad = rr_cli_int("score", a, v, 0, RR_MAX_LAYERS, &opts.layers);
-        else if (!strcmp(a, "--threads")) bad = rr_cli_int("score", a, v, 0, 4096, &threads);
-        else if (!strcmp(a, "--batch-tokens")) bad = rr_cli_int("score", a, v, 1, 1 << 24, &batch_tokens);
-        else if (!strcmp(a, "--truncation")) bad = rr_cli_truncation("score", v, &opts.pair.truncation);
-        else if (!strcmp(a, "--truncation-direction")) bad = rr_cli_direction("score", v, &opts.pair.direction);
-        else { fprintf(stderr, "rerank score: unknown option '%s'\n", a); usage(stderr); bad = 1; }
-        if (bad) { free(docs); return 2; }
-    }
-    rerank_model_options_t mopts = rerank_model_options_default();
-    mopts.threads = threads;
-    if (rerank_precision_parse(prec, &mopts.precision) != RERANK_OK) {
+    score_args_t a = {.precision = "fp32", .batch_tokens = 8192, .opts = rerank_score_options_default()};
+    a.docs.cap = argc;
+    a.docs.v = rr_calloc((size_t)argc + 1, sizeof *a.docs.v);
+    if (!a.docs.v) { fprintf(stderr, "rerank score: out of memory\n"); return 1; }
+    rerank_model_options_t mo = rerank_model_options_default();
+    int rc = parse(argc, argv, &a);
+    if (rc < 0 && rerank_precision_parse(a.precision, &mo.precision) != RERANK_OK) {
         fprintf(stderr, "rerank score: --precision: %s\n", rerank_last_error());
-        free(docs);
-        return 2;
+        rc = 2;
     }
-    if (!model_dir || (!input && !query) || (input && query) || (query && n_docs == 0)) {
-        fprintf(stderr, "rerank score: need --model and either --input FILE or --query Q with --doc D\n");
-        usage(stderr);
-        free(docs);
-        return 2;
-    }
+    if (rc < 0 && rr_cli_device("score", a.device, &mo.device)) rc = 2;
     FILE *in = NULL;
-    if (input && !(in = strcmp(input, "-") ? fopen(input, "rb") : stdin)) {
-        fprintf(stderr, "rerank score: cannot open %s\n", input);
-        free(docs);
-        return 1;
-    }
+    if (rc < 0 && a.input && !(in = rr_cli_open_input("score", a.input))) rc = 1;
     rerank_model_t *model = NULL;
-    char resolved[4096];
-    if (rr_cli_model_dir("score", model_dir, resolved, sizeof resolved)) {
-        if (in && in != stdin) fclose(in);
-        free(docs);
-        return 1;
+    mo.threads = a.threads;
+    if (rc < 0 && rr_cli_load_model("score", a.model, &mo, &model)) rc = 1;
+    if (rc < 0) {
+        rerank_model_info_t mi;
+        rerank_model_get_info(model, &mi);
+        if (rr_cli_check_layers("score", &mi, a.opts.layers)) rc = 2;
+        else rr_cli_note_max_length("score", &mi, a.opts.pair.max_length);
     }
-    if (rerank_model_load(resolved, &mopts, &model) != RERANK_OK) {
-        fprintf(stderr, "rerank score: %s\n", rerank_last_error());
-        if (in && in != stdin) fclose(in);
-        free(docs);
-        return 1;
+    batch_t *b = rc < 0 ? rr_calloc(1, sizeof *b) : NULL;
+    if (rc < 0 && !b) {
+        fprintf(stderr, "rerank score: out of memory\n");
+        rc = 1;
     }
-    batch_t *b = calloc(1, sizeof *b);
-    if (!b) { rerank_model_free(model); free(docs); return 1; }
-    if (query) {
-        for (int i = 0; i < n_docs; i++) {
-            add_pair(model, b, query, strlen(query), docs[i], strlen(docs[i]), &opts);
-            if (b->n == MAX_BATCH_PAIRS || b->tokens >= (size_t)batch_tokens) rc |= flush(model, b, &opts);
-        }
-    } else {
-        char *line = NULL, msg[256];
-        size_t cap = 0;
-        long n, lineno = 0;
-        while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1) {
-            lineno++;
-            json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
-            json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
-            if (json_is_string(q) && json_is_string(d)) {
-                add_pair(model, b, json_string_value(q), json_string_length(q), json_string_value(d),
-                         json_string_length(d), &opts);
-            } else if (n < 0) {
-                snprintf(msg, sizeof msg, "line %ld: line too long (more than %zu bytes) or out of memory", lineno,
-                         2 * (size_t)RR_MAX_TEXT_BYTES + 4096);
-                add_error(b, msg);
-            } else {
-                snprintf(msg, sizeof msg, "line %ld: expected a JSON object {\"query\": string, \"doc\": string}",
-                         lineno);
-                add_error(b, msg);
-            }
-            json_decref(obj);
-            if (b->n == MAX_BATCH_PAIRS || b->tokens >= (size_t)batch_tokens) rc |= flush(model, b, &opts);
-        }
-        free(line);
+    if (rc < 0) {
+        rc = a.query ? score_flags(model, b, &a) : score_lines(model, b, in, &a);
+        if (b->n) rc |= flush(model, b, &a.opts);
+        for (int i = 0; i < MAX_BATCH_PAIRS; i++) rerank_encoding_free(&b->enc[i]);
     }
-    if (b->n) rc |= flush(model, b, &opts);
-    for (int i = 0; i < MAX_BATCH_PAIRS; i++) rerank_encoding_free(&b->enc[i]);
-    free(b);
+    rr_free(b);
     rerank_model_free(model);
-    if (in && in != stdin) fclose(in);
-    free(docs);
+    rr_cli_close(in);
+    rr_free(a.docs.v);
     return rc;
 }

@@ -1,29 +1,38 @@
 /* cmd_tokenize.c — `rerank tokenize`: token ids exactly as HF tokenizers.
  *
- * Input JSONL, one object per line:
+ * Input: JSONL (--input), one object per line, or --query Q --doc D flags:
  *   {"text": T}             -> {"ids": [...]}                      (no special tokens)
  *   {"query": Q, "doc": D}  -> {"input_ids": [...], "token_type_ids": [...]}
- * A line that cannot be processed gives {"error": "..."} on that output line
- * (order is kept) and the command exits 1 at the end. */
+ *                              (the pair as the model scores it: special tokens, truncated)
+ * With a model directory, pairs go through rerank_model_tokenize_pair (what
+ * the model scores: its default length, its prompt for an LLM reranker);
+ * with a bare tokenizer.json, through rerank_tokenize_pair (default length
+ * 512). A line that cannot be processed gives {"error": "..."} on that
+ * output line (order is kept) and the command exits 1 at the end. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/model_notes.h"
+#include "common/alloc.h"
 #include "common/limits.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rerank tokenize --model DIR --input FILE.jsonl [--max-length N]\n"
-            "                       [--truncation flag|longest_first] [--truncation-direction right|left]\n\n"
-            "  --model DIR        model directory (or tokenizer.json path)\n"
-            "  --input FILE       JSONL input ('-' = stdin); lines {\"text\"} or {\"query\",\"doc\"}\n"
-            "  --max-length N     pair length cap in tokens (default 512; 0 = none)\n"
-            "  --truncation S     flag (FlagEmbedding, default) or longest_first (transformers)\n"
-            "  --truncation-direction D\n"
-            "                     right (default): cut the end of a too-long query/doc; left: cut its start\n");
-}
+typedef struct tok_args {
+    const char *model, *input, *query;
+    rr_cli_list_t docs;
+    int32_t max_length; /* -1: not given */
+    rerank_pair_options_t po;
+} tok_args_t;
+
+/* Either a model (pairs as it scores them) or a bare tokenizer. */
+typedef struct tok_source {
+    rerank_model_t *model;
+    rerank_tokenizer_t *tok;
+    const rerank_tokenizer_t *use; /* the tokenizer texts go through */
+} tok_source_t;
 
 static void print_ids(const char *key, const int32_t *v, size_t n) {
     printf("\"%s\": [", key);
@@ -32,103 +41,173 @@ static void print_ids(const char *key, const int32_t *v, size_t n) {
 }
 
 static void print_error(const char *msg) {
+    fprintf(stderr, "rerank tokenize: %s\n", msg);
     fputs("{\"error\": ", stdout);
     rr_cli_json_string(stdout, msg, strlen(msg));
     puts("}");
 }
 
-int rr_cmd_tokenize(int argc, char **argv) {
-    const char *model = NULL, *input = NULL;
-    rerank_pair_options_t po = rerank_pair_options_default();
-    po.max_length = RR_DEFAULT_MAX_LENGTH;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--model")) { if (!(model = rr_cli_value("tokenize", argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--input")) { if (!(input = rr_cli_value("tokenize", argc, argv, &i))) return 2; }
-        else if (!strcmp(a, "--max-length")) {
-            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) ||
-                rr_cli_int("tokenize", a, v, 0, RR_MAX_SEQ_TOKENS, &po.max_length)) return 2;
-        } else if (!strcmp(a, "--truncation")) {
-            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_truncation("tokenize", v, &po.truncation))
-                return 2;
-        } else if (!strcmp(a, "--truncation-direction")) {
-            if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_direction("tokenize", v, &po.direction))
-                return 2;
+static rerank_status_t encode_pair(const tok_source_t *src, const char *q, size_t qn, const char *d, size_t dn,
+                                   const rerank_pair_options_t *po, rerank_encoding_t *enc) {
+    if (src->model) return rerank_model_tokenize_pair(src->model, q, qn, d, dn, po, enc);
+    return rerank_tokenize_pair(src->tok, q, qn, d, dn, po, enc);
+}
+
+/* Tokenize and print one pair; returns 0 or 1 (error line printed). */
+static int print_pair(const tok_source_t *src, const char *q, size_t qn, const char *d, size_t dn,
+                      const rerank_pair_options_t *po, rerank_encoding_t *enc, const char *where) {
+    if (encode_pair(src, q, qn, d, dn, po, enc) != RERANK_OK) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s%s", where, rerank_last_error());
+        print_error(msg);
+        return 1;
+    }
+    putchar('{');
+    print_ids("input_ids", enc->ids, enc->n);
+    fputs(", ", stdout);
+    print_ids("token_type_ids", enc->type_ids, enc->n);
+    puts("}");
+    return 0;
+}
+
+/* One JSONL line; returns 0 or 1 (error line printed). */
+static int tokenize_line(const tok_source_t *src, const char *line, long n, long lineno,
+                         const rerank_pair_options_t *po, rerank_encoding_t *enc) {
+    char msg[1200], where[32];
+    snprintf(where, sizeof where, "line %ld: ", lineno);
+    if (n == -2) {
+        snprintf(msg, sizeof msg, "%sline too long or out of memory", where);
+        print_error(msg);
+        return 1;
+    }
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &jerr);
+    json_t *text = json_object_get(obj, "text"), *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
+    int rc = 0;
+    if (!json_is_object(obj)) {
+        snprintf(msg, sizeof msg, "%sinvalid JSON object: %s", where, obj ? "not an object" : jerr.text);
+        print_error(msg);
+        rc = 1;
+    } else if (json_is_string(text)) {
+        if (rerank_tokenize(src->use, json_string_value(text), json_string_length(text), enc) != RERANK_OK) {
+            snprintf(msg, sizeof msg, "%s%s", where, rerank_last_error());
+            print_error(msg);
+            rc = 1;
         } else {
-            fprintf(stderr, "rerank tokenize: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            putchar('{');
+            print_ids("ids", enc->ids, enc->n);
+            puts("}");
         }
+    } else if (json_is_string(q) && json_is_string(d)) {
+        rc = print_pair(src, json_string_value(q), json_string_length(q), json_string_value(d), json_string_length(d),
+                        po, enc, where);
+    } else {
+        snprintf(msg, sizeof msg, "%sexpected {\"text\": string} or {\"query\": string, \"doc\": string}", where);
+        print_error(msg);
+        rc = 1;
     }
-    if (!model || !input) {
-        fprintf(stderr, "rerank tokenize: --model and --input are required\n");
-        usage(stderr);
-        return 2;
-    }
-    FILE *in = strcmp(input, "-") ? fopen(input, "rb") : stdin;
-    if (!in) { fprintf(stderr, "rerank tokenize: cannot open %s\n", input); return 1; }
-    rerank_tokenizer_t *tok = NULL;
-    char resolved[4096];
-    if (rr_cli_model_dir("tokenize", model, resolved, sizeof resolved)) {
-        if (in != stdin) fclose(in);
-        return 1;
-    }
-    if (rerank_tokenizer_load(resolved, &tok) != RERANK_OK) {
-        fprintf(stderr, "rerank tokenize: %s\n", rerank_last_error());
-        if (in != stdin) fclose(in);
-        return 1;
-    }
+    json_decref(obj);
+    return rc;
+}
+
+static int tokenize_file(const tok_source_t *src, FILE *in, const rerank_pair_options_t *po) {
     rerank_encoding_t enc = {0};
-    char *line = NULL, msg[1200];
+    char *line = NULL;
     size_t cap = 0;
     long n, lineno = 0;
     int failed = 0;
-    while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1) {
-        lineno++;
-        if (n == -2) {
-            snprintf(msg, sizeof msg, "line %ld: line too long or out of memory", lineno);
-            goto bad;
-        }
-        json_error_t jerr;
-        json_t *obj = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &jerr);
-        if (!obj || !json_is_object(obj)) {
-            snprintf(msg, sizeof msg, "line %ld: invalid JSON object: %s", lineno, obj ? "not an object" : jerr.text);
-            json_decref(obj);
-            goto bad;
-        }
-        json_t *text = json_object_get(obj, "text"), *q = json_object_get(obj, "query"),
-               *d = json_object_get(obj, "doc");
-        rerank_status_t st;
-        if (json_is_string(text)) {
-            st = rerank_tokenize(tok, json_string_value(text), json_string_length(text), &enc);
-            if (st == RERANK_OK) { putchar('{'); print_ids("ids", enc.ids, enc.n); puts("}"); }
-        } else if (json_is_string(q) && json_is_string(d)) {
-            st = rerank_tokenize_pair(tok, json_string_value(q), json_string_length(q), json_string_value(d),
-                                      json_string_length(d), &po, &enc);
-            if (st == RERANK_OK) {
-                putchar('{');
-                print_ids("input_ids", enc.ids, enc.n);
-                fputs(", ", stdout);
-                print_ids("token_type_ids", enc.type_ids, enc.n);
-                puts("}");
-            }
-        } else {
-            json_decref(obj);
-            snprintf(msg, sizeof msg, "line %ld: expected {\"text\": string} or {\"query\": string, \"doc\": string}", lineno);
-            goto bad;
-        }
-        json_decref(obj);
-        if (st == RERANK_OK) continue;
-        snprintf(msg, sizeof msg, "line %ld: %s", lineno, rerank_last_error());
-    bad:
-        fprintf(stderr, "rerank tokenize: %s\n", msg);
-        print_error(msg);
-        failed = 1;
-    }
-    free(line);
+    while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1)
+        failed |= tokenize_line(src, line, n, ++lineno, po, &enc);
+    rr_free(line);
     rerank_encoding_free(&enc);
-    rerank_tokenizer_free(tok);
-    if (in != stdin) fclose(in);
     return failed;
+}
+
+static int tokenize_flags(const tok_source_t *src, const tok_args_t *a) {
+    rerank_encoding_t enc = {0};
+    int failed = 0;
+    for (int i = 0; i < a->docs.n; i++)
+        failed |= print_pair(src, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), &a->po, &enc, "");
+    rerank_encoding_free(&enc);
+    return failed;
+}
+
+/* A directory with a config.json is a model; anything else a tokenizer
+ * (a tokenizer.json, or a directory holding one). */
+static int open_source(const char *arg, const tok_args_t *a, tok_source_t *src) {
+    char path[4096], cfg[4200];
+    struct stat st;
+    if (rr_cli_model_dir("tokenize", arg, path, sizeof path)) return 1;
+    snprintf(cfg, sizeof cfg, "%s/config.json", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(cfg, &st) == 0) {
+        rerank_model_options_t mo = rerank_model_options_default();
+        mo.threads = 1;
+        if (rerank_model_load(path, &mo, &src->model) != RERANK_OK) {
+            fprintf(stderr, "rerank tokenize: %s\n", rerank_last_error());
+            return 1;
+        }
+        rerank_model_info_t mi;
+        rerank_model_get_info(src->model, &mi);
+        rr_cli_note_max_length("tokenize", &mi, a->po.max_length);
+        src->use = rerank_model_tokenizer(src->model);
+        return 0;
+    }
+    if (rerank_tokenizer_load(path, &src->tok) != RERANK_OK) {
+        fprintf(stderr, "rerank tokenize: %s\n", rerank_last_error());
+        return 1;
+    }
+    src->use = src->tok;
+    return 0;
+}
+
+static const char k_about[] =
+    "Print token ids exactly as Hugging Face tokenizers does, one JSON object per input:\n"
+    "  {\"text\": T}            -> {\"ids\": [...]}  (T alone, no special tokens)\n"
+    "  {\"query\": Q, \"doc\": D} -> {\"input_ids\": [...], \"token_type_ids\": [...]}  (the pair with its\n"
+    "                           special tokens, truncated: what `rerank score` scores)\n"
+    "--query Q --doc D gives the pair lines without a file. With a model directory pairs are\n"
+    "tokenized as that model scores them (its default length); with a tokenizer.json as its\n"
+    "template says (default length 512).";
+
+int rr_cmd_tokenize(int argc, char **argv) {
+    tok_args_t a = {.max_length = -1, .po = rerank_pair_options_default()};
+    a.docs.cap = argc;
+    a.docs.v = rr_calloc((size_t)argc + 1, sizeof *a.docs.v);
+    if (!a.docs.v) { fprintf(stderr, "rerank tokenize: out of memory\n"); return 1; }
+    const rr_cli_opt_t opts[] = {
+        {"--model", RR_CLI_STR, &a.model, "DIR", "model directory (or Hub id), or the path of a tokenizer.json", 0, 0},
+        {"--input", RR_CLI_STR, &a.input, "FILE", "JSONL input ('-' = stdin): {\"text\"} or {\"query\", \"doc\"} lines", 0, 0},
+        {"--query", RR_CLI_STR, &a.query, "Q", "tokenize the pair (Q, D) for each --doc D", 0, 0},
+        {"--doc", RR_CLI_LIST, &a.docs, "D", "a document (repeat --doc)", 0, 0},
+        {"--max-length", RR_CLI_INT, &a.max_length, "N",
+         "pair length cap in tokens (default: the model's, 512 for a tokenizer.json;\n0 = none)", 0, RR_MAX_SEQ_TOKENS},
+        {"--truncation", RR_CLI_TRUNCATION, &a.po.truncation, "S",
+         "flag (FlagEmbedding, default), longest_first (transformers) or none", 0, 0},
+        {"--truncation-direction", RR_CLI_DIRECTION, &a.po.direction, "D",
+         "right (default): cut the end of a too-long query/doc; left: cut its start", 0, 0},
+    };
+    const rr_cli_spec_t spec = {"tokenize", "--model DIR (--input FILE.jsonl | --query Q --doc D [--doc D ...])\n[options]",
+                                k_about, opts, sizeof opts / sizeof *opts, NULL};
+    int rc = rr_cli_parse(&spec, argc, argv);
+    if (rc) { rr_free(a.docs.v); return rc == 1 ? 0 : 2; }
+    if (!a.model || !a.input == !a.query || (a.query && a.docs.n == 0) || (a.input && a.docs.n)) {
+        fprintf(stderr, "rerank tokenize: need --model and either --input FILE or --query Q with --doc D "
+                        "(rerank tokenize --help)\n");
+        rr_free(a.docs.v);
+        return 2;
+    }
+    /* --max-length 0: no truncation; not given: the model's default (0) for
+     * a model, RR_DEFAULT_MAX_LENGTH for a bare tokenizer (set below). */
+    if (a.max_length == 0) a.po.truncation = RERANK_TRUNC_NONE;
+    a.po.max_length = a.max_length > 0 ? a.max_length : 0;
+    FILE *in = a.input ? rr_cli_open_input("tokenize", a.input) : NULL;
+    tok_source_t src = {0};
+    rc = a.input && !in ? 1 : open_source(a.model, &a, &src);
+    if (!rc && !src.model && a.max_length < 0) a.po.max_length = RR_DEFAULT_MAX_LENGTH;
+    if (!rc) rc = in ? tokenize_file(&src, in, &a.po) : tokenize_flags(&src, &a);
+    rerank_model_free(src.model);
+    rerank_tokenizer_free(src.tok);
+    rr_cli_close(in);
+    rr_free(a.docs.v);
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "cpu/scratch.h"
+#include "engine/bench_api.h"
 #include "kernels/kernels.h"
 
 typedef struct prim {

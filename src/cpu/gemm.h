@@ -83,11 +83,4 @@ void rr_quantize_rows_s8(const float *x, int64_t m, int64_t k, int8_t *q, float 
  * (x ~= (q - zero) * scale; zero in [0, 255], 0.0 exact). */
 void rr_quantize_rows_u8(const float *x, int64_t m, int64_t k, uint8_t *q, float *scale, int32_t *zero);
 
-/* GFLOP/s of one [m x k] x [k x n] GEMM at `precision`: the same oneDNN
- * matmul primitive the engine uses, timed alone (activations converted or
- * quantized once beforehand, no int8 epilogue), best of `reps` after a
- * warm-up, on `threads`. */
-rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
-                                int threads, double *gflops);
-
 #endif

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/bench_api.h" /* rr_profile_t */
 #include "model/config.h"
 #include "model/weights.h"
 #include "rerank.h"
@@ -121,13 +122,6 @@ typedef struct rr_classifier {
     rr_fn_t f;     /* NONE or TANH         */
 } rr_classifier_t;
 
-/* Where a backend's forward passes spent their time, in seconds summed
- * since it was created (wall clock of the calling thread). */
-typedef struct rr_profile {
-    double forward_s;   /* whole forward passes                          */
-    double gemm_s;      /* inside the GEMM library (the linear layers)   */
-    double attention_s; /* scores, softmax and weighted sums             */
-} rr_profile_t;
 
 typedef struct rr_backend_opts {
     rerank_precision_t precision;

@@ -54,9 +54,6 @@ static inline int32_t rr_model_default_max_length(const struct rerank_model *m) 
 rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
                                  float *logits);
 
-/* The time split so far (zeros where the backend does not measure). */
-void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
-
 /* rr_model_load flags. */
 #define RR_LOAD_NO_TOKENIZER 1 /* tests: load without tokenizer.json */
 

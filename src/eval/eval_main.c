@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/limits.h"
@@ -33,12 +34,17 @@ static void usage(FILE *f) {
         "  --format F           trec-dl | jsonl (default: detected from the file)\n"
         "  --model DIR          Hugging Face model directory\n"
         "  --first-stage-only   evaluate the first-stage order only (no model)\n"
-        "  --precision P        fp32 | bf16 | int8 (default fp32)\n"
+        "  --precision P        fp32 | bf16 | int8 (default fp32); where the device has no\n"
+        "                       such path it computes in another one (stderr and the table say so)\n"
+        "  --device D           cpu (default), cuda or cuda:N (builds with make CUDA=1);\n"
+        "                       env RERANK_DEVICE, the flag wins\n"
         "  --layers N           run only the first N encoder layers\n"
         "  --max-length N       pair length cap in tokens (default: model's, 512)\n"
         "  --max-queries N      evaluate only the first N judged queries\n"
         "  --threads N          worker threads (default: all cores)\n"
         "  --batch N            pairs per scoring call (default: all candidates of a query)\n"
+        "  --runs N             timed passes over the data per configuration (default 1):\n"
+        "                       pairs/s is the median pass, the spread the slowest..fastest\n"
         "  --rel-threshold G    relevant = grade >= G (default 2 for trec-dl, 1 for jsonl)\n"
         "  --compare LIST       configurations to compare on the same pairs, comma-\n"
         "                       separated; each is '+'-joined settings fp32|bf16|int8,\n"
@@ -58,10 +64,10 @@ static void usage(FILE *f) {
 }
 
 typedef struct eval_args {
-    const char *model, *data, *qrels, *compare, *plot;
+    const char *model, *data, *qrels, *compare, *plot, *device;
     rr_eval_format_t format;
     rr_eval_config_t base;
-    long max_queries, threads, batch;
+    long max_queries, threads, batch, runs;
     double rel_threshold;
     int has_rel_threshold, json, first_stage_only;
     rr_plot_y_t plot_y;
@@ -87,6 +93,7 @@ static int bad(const char *opt, const char *val, const char *want) {
 static int parse_args(int argc, char **argv, eval_args_t *a) {
     memset(a, 0, sizeof *a);
     a->base.precision = RERANK_PRECISION_FP32;
+    a->runs = 1;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int missing = 0;
@@ -98,6 +105,10 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
         else if ((v = opt_value(argc, argv, &i, "--data", &missing))) a->data = v;
         else if ((v = opt_value(argc, argv, &i, "--qrels", &missing))) a->qrels = v;
         else if ((v = opt_value(argc, argv, &i, "--compare", &missing))) a->compare = v;
+        else if ((v = opt_value(argc, argv, &i, "--device", &missing))) a->device = v;
+        else if ((v = opt_value(argc, argv, &i, "--runs", &missing))) {
+            if (rr_eval_parse_int(v, 1, RR_EVAL_MAX_RUNS, &a->runs)) return bad("--runs", v, "1..100");
+        }
         else if ((v = opt_value(argc, argv, &i, "--plot-y", &missing))) {
             if (!strcmp(v, "ndcg")) a->plot_y = RR_PLOT_NDCG;
             else if (!strcmp(v, "agreement")) a->plot_y = RR_PLOT_AGREEMENT;
@@ -144,6 +155,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
         fprintf(stderr, "rerank eval: --model DIR is required (or --first-stage-only)\n");
         return 2;
     }
+    if (!a->first_stage_only && rr_cli_device("eval", a->device, &a->device)) return 2;
     if (a->first_stage_only && (a->compare || a->plot)) {
         fprintf(stderr, "rerank eval: --compare and --plot need a model, not --first-stage-only\n");
         return 2;
@@ -202,7 +214,7 @@ static int run(const eval_args_t *a) {
         runs = rr_calloc(n_cfg, sizeof *runs);
         if (!runs) { rr_error(RERANK_ERR_NOMEM, "out of memory"); goto err; }
         for (size_t i = 0; i < n_cfg; i++) runs[i].cfg = cfgs[i];
-        rr_eval_runner_opts_t ro = {a->model, (int32_t)a->threads, (size_t)a->batch, thr};
+        rr_eval_runner_opts_t ro = {resolved, (int32_t)a->threads, (size_t)a->batch, thr, a->device, (int)a->runs};
         rr_eval_run_all(&ro, &data, runs, n_cfg);
         for (size_t i = 0; i < n_cfg; i++)
             if (!runs[i].ok) fprintf(stderr, "rerank eval: %s: %s\n", runs[i].cfg.name, runs[i].error);

@@ -2,8 +2,10 @@
 #include "eval/runner.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/error.h"
 #include "eval/progress.h"
@@ -66,6 +68,48 @@ static void fail(rr_eval_run_t *r, const char *what) {
     snprintf(r->error, sizeof r->error, "%s: %s", what, rerank_last_error());
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Score the data set o->runs times under r->cfg; the median pass gives the
+ * speed. Returns 0 or -1 (r->error set). */
+static int score_runs(rerank_model_t *model, const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
+                      rr_eval_run_t *r) {
+    if (r->cfg.layers > r->model_layers) {
+        snprintf(r->error, sizeof r->error, "out of range: the model has %d layers (1..%d)", (int)r->model_layers,
+                 (int)r->model_layers);
+        return -1;
+    }
+    r->scores = rr_calloc(d->n_pairs ? d->n_pairs : 1, sizeof *r->scores);
+    if (!r->scores) {
+        rr_error(RERANK_ERR_NOMEM, "out of memory");
+        fail(r, "scoring");
+        return -1;
+    }
+    double secs[RR_EVAL_MAX_RUNS];
+    r->runs = o->runs < 1 ? 1 : o->runs > RR_EVAL_MAX_RUNS ? RR_EVAL_MAX_RUNS : o->runs;
+    for (int k = 0; k < r->runs; k++)
+        if (rr_eval_score(model, d, &r->cfg, o->batch, r->scores, &secs[k])) {
+            fail(r, "scoring");
+            rr_free(r->scores);
+            r->scores = NULL;
+            return -1;
+        }
+    qsort(secs, (size_t)r->runs, sizeof *secs, cmp_double);
+    r->pairs = d->n_pairs;
+    r->seconds = r->runs % 2 ? secs[r->runs / 2] : 0.5 * (secs[r->runs / 2 - 1] + secs[r->runs / 2]);
+    r->pairs_per_s = r->seconds > 0 ? (double)r->pairs / r->seconds : 0;
+    r->pairs_per_s_min = secs[r->runs - 1] > 0 ? (double)r->pairs / secs[r->runs - 1] : 0;
+    r->pairs_per_s_max = secs[0] > 0 ? (double)r->pairs / secs[0] : 0;
+    if (rr_eval_quality(d, r->scores, o->rel_threshold, &r->quality)) {
+        fail(r, "metrics");
+        return -1;
+    }
+    return 0;
+}
+
 size_t rr_eval_run_all(const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
                        rr_eval_run_t *runs, size_t n) {
     size_t ok = 0;
@@ -78,37 +122,27 @@ size_t rr_eval_run_all(const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
         rerank_model_options_t mo = rerank_model_options_default();
         mo.precision = prec;
         mo.threads = o->threads;
+        mo.device = o->device;
         rerank_model_t *model = NULL;
         rerank_status_t st = rerank_model_load(o->model_dir, &mo, &model);
         char what[96];
         snprintf(what, sizeof what, "loading the model (%s)", rr_eval_precision_name(prec));
         rerank_model_info_t info;
         memset(&info, 0, sizeof info);
-        if (!st) rerank_model_get_info(model, &info);
+        if (!st) {
+            rerank_model_get_info(model, &info);
+            rr_cli_note_compute("eval", &info);
+        }
         for (size_t j = i; j < n; j++) {
             rr_eval_run_t *r = &runs[j];
             if (done[j] || r->cfg.precision != prec) continue;
             done[j] = 1;
             if (st) { fail(r, what); continue; }
             r->model_layers = info.num_layers;
-            r->scores = rr_calloc(d->n_pairs ? d->n_pairs : 1, sizeof *r->scores);
-            if (!r->scores) {
-                rr_error(RERANK_ERR_NOMEM, "out of memory");
-                fail(r, "scoring");
-                continue;
-            }
-            if (rr_eval_score(model, d, &r->cfg, o->batch, r->scores, &r->seconds)) {
-                fail(r, "scoring");
-                rr_free(r->scores);
-                r->scores = NULL;
-                continue;
-            }
-            r->pairs = d->n_pairs;
-            r->pairs_per_s = r->seconds > 0 ? (double)r->pairs / r->seconds : 0;
-            if (rr_eval_quality(d, r->scores, o->rel_threshold, &r->quality)) {
-                fail(r, "metrics");
-                continue;
-            }
+            snprintf(r->compute, sizeof r->compute, "%s", info.compute);
+            snprintf(r->device, sizeof r->device, "%s", info.device);
+            rr_cli_note_max_length("eval", &info, r->cfg.max_length);
+            if (score_runs(model, o, d, r)) continue;
             r->ok = 1;
             ok++;
         }

@@ -4,8 +4,10 @@
  * Pairs are scored query by query with rerank_score (all candidates of a
  * query in one call, or chunks of `batch`), raw logits (normalize = 0). The
  * model is loaded once per distinct precision; layers and max_length are
- * per-call score options. A configuration whose model fails to load or
- * score records the error and the others still run. */
+ * per-call score options. Each configuration scores the data set `runs`
+ * times (after one untimed warm-up call); its speed is the median pass and
+ * the spread the slowest and fastest. A configuration whose model fails to
+ * load or score records the error and the others still run. */
 #ifndef RR_EVAL_RUNNER_H
 #define RR_EVAL_RUNNER_H
 
@@ -18,20 +20,28 @@ typedef struct rr_eval_run {
     int ok;                  /* 1 when every pair was scored           */
     char error[512];         /* why not, when !ok                      */
     double *scores;          /* data->n_pairs scores (flat), owned     */
-    size_t pairs;            /* pairs scored                           */
-    double seconds;          /* wall time of the scoring calls          */
-    double pairs_per_s;
+    size_t pairs;            /* pairs scored (per pass)                */
+    double seconds;          /* wall time of the median pass            */
+    double pairs_per_s;      /* of the median pass                      */
+    double pairs_per_s_min, pairs_per_s_max; /* slowest, fastest pass    */
+    int runs;                /* timed passes                            */
     int32_t model_layers;    /* encoder layers of the loaded model      */
+    char compute[16];        /* what the linear layers computed in      */
+    char device[32];         /* where: "cpu", "cuda:0"                  */
     rr_query_metrics_t quality;
     int has_agreement;       /* agreement with runs[0] computed         */
     rr_eval_agreement_t agree;
 } rr_eval_run_t;
+
+#define RR_EVAL_MAX_RUNS 100
 
 typedef struct rr_eval_runner_opts {
     const char *model_dir;
     int32_t threads;     /* 0 = all cores */
     size_t batch;        /* 0 = all candidates of a query per call */
     double rel_threshold;
+    const char *device;  /* NULL = the CPU */
+    int runs;            /* timed passes, 1..RR_EVAL_MAX_RUNS (0 = 1) */
 } rr_eval_runner_opts_t;
 
 /* Score `d` with the model under one configuration (already loaded). */

@@ -28,14 +28,16 @@ static const opt_t k_opts[] = {
     {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "model name reported by the API (default: the directory name)"},
     {"host", OPT_STR, OFF(host), "127.0.0.1", 0, 0, "ADDR", "address to bind; use 0.0.0.0 or :: to accept remote clients"},
     {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
-    {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16 or int8"},
+    {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16, int8 (CPU); fp16, fp8 (CUDA)"},
+    {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
     {"threads", OPT_INT, OFF(threads), "0", 0, 4096, "N", "compute threads for the model; 0 = all cores"},
     {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_SRV_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
-    {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = 512 capped by the model"},
+    {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = the model's default (512 for cross-encoders), capped at its positions"},
     {"layers", OPT_INT, OFF(layers), "0", 0, RR_MAX_LAYERS, "N", "run only the first N encoder layers (faster, less accurate); 0 = all"},
     {"truncation", OPT_STR, OFF(truncation), "flag", 0, 0, "MODE", "pair truncation: flag (FlagEmbedding) or longest_first (transformers)"},
-    {"auto-truncate", OPT_BOOL, OFF(auto_truncate), "1", 0, 1, NULL, "truncate long pairs when a request does not set \"truncate\" (--no-auto-truncate: 413 instead)"},
-    {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "16384", RR_SRV_MIN_BATCH_TOKENS, RR_SRV_MAX_BATCH_TOKENS, "N", "token budget of one forward pass (sum of pair lengths)"},
+    {"auto-truncate", OPT_BOOL, OFF(auto_truncate), "1", 0, 1, NULL, "answer 413 for a pair over the max length when the request does not set \"truncate\" (default: cut it)"},
+    {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "0", 0, RR_SRV_MAX_BATCH_TOKENS, "N", "tokens per forward pass (sum of pair lengths); 0 = by device: 16384 on the CPU (a batch "
+     "stays under a second), 65536 on CUDA (a GPU needs more work per pass to be busy)"},
     {"max-batch-pairs", OPT_SIZE, OFF(max_batch_pairs), "256", 1, RR_SRV_MAX_BATCH_PAIRS, "N", "pairs per forward pass"},
     {"max-wait-ms", OPT_FLOAT, OFF(max_wait_ms), "2", 0, RR_SRV_MAX_WAIT_MS, "MS", "longest time a queued pair waits for its batch to fill"},
     {"max-queue-pairs", OPT_SIZE, OFF(max_queue_pairs), "4096", 1, RR_SRV_MAX_QUEUE_PAIRS, "N", "queued pairs bound; beyond it requests get 429 + Retry-After"},
@@ -46,7 +48,7 @@ static const opt_t k_opts[] = {
     {"timeout", OPT_INT, OFF(timeout_s), "30", 1, RR_SRV_MAX_TIMEOUT_S, "S", "read/write/idle timeout per connection, seconds"},
     {"shutdown-timeout", OPT_INT, OFF(shutdown_timeout_s), "30", 0, RR_SRV_MAX_TIMEOUT_S, "S", "on SIGTERM/SIGINT, how long queued work may finish"},
     {"api-key", OPT_STR, OFF(api_key), NULL, 0, 0, "KEY", "require 'Authorization: Bearer KEY' (prefer the env var: flags show in ps)"},
-    {"access-log", OPT_BOOL, OFF(access_log), "1", 0, 1, NULL, "one line per request on stderr (--no-access-log disables)"},
+    {"access-log", OPT_BOOL, OFF(access_log), "1", 0, 1, NULL, "no access log (default: one line per request on stderr)"},
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
 
@@ -70,7 +72,8 @@ void rr_server_config_help(FILE *out) {
         else
             snprintf(flag, sizeof flag, "--%s %s", o->name, o->arg);
         fprintf(out, "  %-26s %s\n  %-26s [env %s", flag, o->help, "", env);
-        if (o->def) fprintf(out, ", default %s", o->kind == OPT_BOOL ? (!strcmp(o->def, "1") ? "on" : "off") : o->def);
+        if (o->kind == OPT_BOOL) fprintf(out, "=%s does the same", !strcmp(o->def, "1") ? "0" : "1");
+        else if (o->def) fprintf(out, ", default %s", o->def);
         fprintf(out, "]\n");
     }
     fprintf(out, "  %-26s %s\n", "--help", "this text");
@@ -220,12 +223,15 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
         goto fail;
     }
     if (cfg->max_text_bytes > cfg->max_body_bytes) cfg->max_text_bytes = cfg->max_body_bytes;
-    if (strcmp(cfg->truncation, "flag") && strcmp(cfg->truncation, "longest_first")) {
-        fprintf(err, "rerank serve: --truncation must be flag or longest_first\n");
+    if (cfg->max_batch_tokens == 0)
+        cfg->max_batch_tokens = strncmp(cfg->device, "cuda", 4) ? RR_SERVE_CPU_BATCH_TOKENS : RR_SERVE_CUDA_BATCH_TOKENS;
+    if (cfg->max_batch_tokens < RR_SRV_MIN_BATCH_TOKENS) {
+        fprintf(err, "rerank serve: --max-batch-tokens %ld is below %d (0 = by device)\n", cfg->max_batch_tokens,
+                RR_SRV_MIN_BATCH_TOKENS);
         goto fail;
     }
-    if (strcmp(cfg->precision, "fp32") && strcmp(cfg->precision, "bf16") && strcmp(cfg->precision, "int8")) {
-        fprintf(err, "rerank serve: --precision must be fp32, bf16 or int8\n");
+    if (strcmp(cfg->truncation, "flag") && strcmp(cfg->truncation, "longest_first")) {
+        fprintf(err, "rerank serve: --truncation must be flag or longest_first\n");
         goto fail;
     }
     if (cfg->api_key && (strlen(cfg->api_key) == 0 || strlen(cfg->api_key) > RR_SRV_MAX_API_KEY_BYTES)) {

@@ -12,7 +12,8 @@ typedef struct rr_server_config {
     char *model_id;       /* name reported by the API (default: dir name)*/
     char *host;           /* bind address                                */
     long port;            /* 0 = any free port                           */
-    char *precision;      /* fp32 | bf16 | int8                          */
+    char *precision;      /* fp32 | bf16 | int8 | fp16 | fp8             */
+    char *device;         /* cpu | cuda | cuda:N                         */
     long threads;         /* compute threads, 0 = all cores              */
     long http_threads;    /* HTTP threads (parse + tokenize)             */
     long max_length;      /* pair length cap in tokens, 0 = model's      */
@@ -32,6 +33,13 @@ typedef struct rr_server_config {
     char *api_key;
     int access_log;
 } rr_server_config_t;
+
+/* --max-batch-tokens 0 (the default) becomes the device's budget: on the
+ * CPU 32 full 512-token pairs, enough to fill the GEMMs while one batch
+ * stays well under a second; on a GPU four times that, because a GPU needs
+ * more work per forward pass to be busy and such a pass takes milliseconds. */
+#define RR_SERVE_CPU_BATCH_TOKENS 16384
+#define RR_SERVE_CUDA_BATCH_TOKENS 65536
 
 /* Parse defaults, then RERANK_* environment variables, then argv (argv[0] is
  * the command name). Returns 0 on success, 1 if --help was printed to `out`,

@@ -220,6 +220,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
+/* Why binding failed, kept by mhd_log on the thread in rr_server_start:
+ * MHD's own line names port 0 (it is given a sockaddr), so the reason goes
+ * into our error, which names the real address. */
+static _Thread_local char t_bind_error[128];
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
@@ -228,6 +233,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     while (n && buf[n - 1] == '\n') buf[--n] = 0;
     /* Our own MHD_NO after a client went away (cancelled request). */
     if (strstr(buf, "Application reported internal error")) return;
+    if (!strncmp(buf, "Failed to bind to port", 22)) {
+        const char *why = strstr(buf, ": ");
+        snprintf(t_bind_error, sizeof t_bind_error, "%s", why ? why + 2 : buf);
+        return;
+    }
     fprintf(stderr, "rerank: http: %s\n", buf);
 }
 
@@ -262,6 +272,7 @@ rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out
     memset(&ss, 0, sizeof ss);
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen < sizeof ss ? ai->ai_addrlen : sizeof ss);
     freeaddrinfo(ai);
+    t_bind_error[0] = 0;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -270,8 +281,8 @@ rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out
         on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, rr_sock_notify, s, MHD_OPTION_END);
     if (!s->daemon) {
         rr_server_free(s);
-        return rr_error(RERANK_ERR_IO, "cannot listen on %s port %ld (address in use, or not permitted?)", cfg->host,
-                        cfg->port);
+        return rr_error(RERANK_ERR_IO, "cannot listen on %s port %ld: %s", cfg->host, cfg->port,
+                        t_bind_error[0] ? t_bind_error : "address in use, or not permitted?");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : (int)cfg->port;
@@ -289,11 +300,11 @@ static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seco
 rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info) {
     s->backend = *be;
     s->info = *info;
-    const char *src[6] = {info->model_id, info->architecture, info->model_type,
-                          info->precision, info->weights_dtype, info->device};
-    const char **dst[6] = {&s->info.model_id, &s->info.architecture, &s->info.model_type,
-                           &s->info.precision, &s->info.weights_dtype, &s->info.device};
-    for (int i = 0; i < 6; i++) {
+    const char *src[7] = {info->model_id, info->architecture, info->model_type, info->precision,
+                          info->compute ? info->compute : info->precision, info->weights_dtype, info->device};
+    const char **dst[7] = {&s->info.model_id, &s->info.architecture, &s->info.model_type, &s->info.precision,
+                           &s->info.compute, &s->info.weights_dtype, &s->info.device};
+    for (int i = 0; i < 7; i++) {
         const char *v = src[i] ? src[i] : "";
         s->info_strings[i] = rr_strndup(v, strlen(v));
         if (!s->info_strings[i]) return rr_error(RERANK_ERR_NOMEM, "out of memory");
@@ -341,7 +352,7 @@ void rr_server_free(rr_server_t *s) {
     rr_watch_stop(s);
     rr_batcher_free(s->batcher);
     rr_metrics_free(s->metrics);
-    for (int i = 0; i < 6; i++) rr_free(s->info_strings[i]);
+    for (int i = 0; i < 7; i++) rr_free(s->info_strings[i]);
     pthread_mutex_destroy(&s->watch_mu);
     rr_free(s);
 }

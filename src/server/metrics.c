@@ -201,13 +201,21 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
     sb_value(&b, "rerank_queue_tokens", "gauge", "Tokens waiting for a batch.", (double)g->queue_tokens);
     sb_value(&b, "rerank_queue_requests", "gauge", "Requests with pairs waiting for a batch.", (double)g->queue_jobs);
     sb_value(&b, "rerank_in_flight_requests", "gauge", "Requests being received, queued or answered.", (double)g->in_flight);
-    sb_value(&b, "rerank_ready", "gauge", "1 when the model is loaded and the server accepts work.", (double)g->ready);
+    sb_value(&b, "rerank_ready", "gauge", "1 when the model is loaded, healthy and the server accepts work.", (double)g->ready);
+    sb_value(&b, "rerank_model_healthy", "gauge", "0 once the model failed on its device and cannot score.",
+             (double)g->healthy);
+    sb_value(&b, "rerank_device_memory_bytes", "gauge", "Bytes the model holds on its device (0 on the CPU).",
+             (double)g->device_memory_bytes);
     sb_printf(&b, "# HELP rerank_model_info The served model.\n# TYPE rerank_model_info gauge\nrerank_model_info{model=\"");
     sb_label(&b, g->model);
     sb_printf(&b, "\",architecture=\"");
     sb_label(&b, g->architecture);
     sb_printf(&b, "\",precision=\"");
     sb_label(&b, g->precision);
+    sb_printf(&b, "\",compute=\"");
+    sb_label(&b, g->compute);
+    sb_printf(&b, "\",device=\"");
+    sb_label(&b, g->device);
     sb_printf(&b, "\",version=\"");
     sb_label(&b, g->version);
     sb_printf(&b, "\",max_length=\"%ld\"} 1\n", g->max_length);

@@ -25,8 +25,10 @@ typedef struct rr_metrics rr_metrics_t;
 typedef struct rr_metrics_gauges {
     size_t queue_pairs, queue_tokens, queue_jobs;
     long in_flight;
-    int ready;
-    const char *model, *architecture, *precision, *version;
+    int ready;   /* loaded, healthy and accepting work */
+    int healthy; /* the model can still score          */
+    long long device_memory_bytes;
+    const char *model, *architecture, *precision, *compute, *device, *version;
     long max_length;
 } rr_metrics_gauges_t;
 

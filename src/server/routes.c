@@ -42,10 +42,21 @@ static int encode_status(rerank_status_t st) {
     }
 }
 
+/* The scorer's state now: healthy and nothing on a device without a state
+ * callback. The callback is read only once the scorer is set (READY was
+ * stored after it). */
+static rr_scorer_state_t scorer_state(rr_server_t *s, int state) {
+    rr_scorer_state_t st = {.healthy = 1, .device_memory_bytes = 0};
+    if (state != RR_STATE_LOADING && s->backend.state) s->backend.state(s->backend.ctx, &st);
+    return st;
+}
+
 enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
+    if (!scorer_state(s, state).healthy)
+        return rr_respond_error(r, 503, "unavailable", "the model failed on its device and cannot score; restart the server");
     if (state == RR_STATE_DRAINING && !r->before_drain)
         return rr_respond_error(r, 503, "unavailable", "the server is shutting down");
 
@@ -162,7 +173,7 @@ static enum MHD_Result respond_json(rr_conn_req_t *r, int status, json_t *j) {
     return rr_respond(r, status, "application/json", body, strlen(body), status == 503 ? RR_SRV_RETRY_AFTER_S : 0);
 }
 
-static json_t *info_json(rr_server_t *s) {
+static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     const rr_server_config_t *c = s->cfg;
     json_t *j = json_object();
     if (!j) return NULL;
@@ -173,7 +184,10 @@ static json_t *info_json(rr_server_t *s) {
     json_object_set_new(j, "architecture", json_string(s->info.architecture));
     json_object_set_new(j, "precision", json_string(s->info.precision));
     json_object_set_new(j, "weights_dtype", json_string(s->info.weights_dtype));
+    json_object_set_new(j, "compute", json_string(s->info.compute));
     json_object_set_new(j, "device", json_string(s->info.device));
+    json_object_set_new(j, "device_memory_bytes", json_integer(st->device_memory_bytes));
+    json_object_set_new(j, "healthy", json_boolean(st->healthy));
     json_object_set_new(j, "num_layers", json_integer(s->info.num_layers));
     json_object_set_new(j, "layers_used", json_integer(s->info.layers_used));
     json_object_set_new(j, "max_input_length", json_integer(s->info.max_length));
@@ -196,17 +210,20 @@ static json_t *info_json(rr_server_t *s) {
 enum MHD_Result rr_route_get(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
+    rr_scorer_state_t sst = scorer_state(s, state);
     switch (r->route) {
     case RR_ROUTE_HEALTH:
         if (state == RR_STATE_LOADING) return respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
+        if (!sst.healthy) return respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
         return respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
     case RR_ROUTE_READY:
         if (state != RR_STATE_READY)
             return respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
+        if (!sst.healthy) return respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
         return respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
     case RR_ROUTE_INFO:
         if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
-        return respond_json(r, 200, info_json(s));
+        return respond_json(r, 200, info_json(s, &sst));
     case RR_ROUTE_OPENAPI: {
         size_t n = strlen(rr_openapi_json);
         char *body = rr_strndup(rr_openapi_json, n);
@@ -223,10 +240,14 @@ enum MHD_Result rr_route_get(rr_conn_req_t *r) {
             g.queue_jobs = st.queued_jobs;
         }
         g.in_flight = atomic_load(&s->in_flight);
-        g.ready = state == RR_STATE_READY;
+        g.ready = state == RR_STATE_READY && sst.healthy;
+        g.healthy = sst.healthy;
+        g.device_memory_bytes = sst.device_memory_bytes;
         g.model = s->info.model_id ? s->info.model_id : "";
         g.architecture = s->info.architecture ? s->info.architecture : "";
         g.precision = s->info.precision ? s->info.precision : "";
+        g.compute = s->info.compute ? s->info.compute : "";
+        g.device = s->info.device ? s->info.device : "";
         g.version = rerank_version();
         g.max_length = s->info.max_length;
         size_t len = 0;

@@ -1,10 +1,12 @@
 /* serve_main.c — `rerank serve`: configuration, model loading, signals. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "hub/hub.h"
 #include "rerank.h"
@@ -14,6 +16,7 @@
 typedef struct model_backend {
     rerank_model_t *model;
     rerank_score_options_t opts;
+    atomic_int healthy; /* cleared when a failed batch left the model unable to score */
 } model_backend_t;
 
 static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
@@ -24,7 +27,21 @@ static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char
 
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     model_backend_t *mb = ctx;
-    return rerank_score_tokens(mb->model, pairs, n, &mb->opts, scores);
+    rerank_status_t st = rerank_score_tokens(mb->model, pairs, n, &mb->opts, scores);
+    if (st != RERANK_OK && !rerank_model_healthy(mb->model)) {
+        if (atomic_exchange(&mb->healthy, 0))
+            fprintf(stderr, "rerank: the model cannot score any more (%s): /ready answers 503; restart the server\n",
+                    rerank_last_error());
+    }
+    return st;
+}
+
+static void mb_state(void *ctx, rr_scorer_state_t *out) {
+    model_backend_t *mb = ctx;
+    rerank_model_info_t mi;
+    rerank_model_get_info(mb->model, &mi);
+    out->healthy = atomic_load(&mb->healthy);
+    out->device_memory_bytes = mi.device_memory_bytes;
 }
 
 static const char *base_name(const char *path, char *buf, size_t cap) {
@@ -43,9 +60,13 @@ int rr_cmd_serve(int argc, char **argv) {
     if (pr < 0) return 2;
     rr_alloc_init_json();
 
-    rerank_precision_t prec;
-    if (rerank_precision_parse(cfg.precision, &prec) != RERANK_OK) {
+    rerank_model_options_t mo = rerank_model_options_default();
+    if (rerank_precision_parse(cfg.precision, &mo.precision) != RERANK_OK) {
         fprintf(stderr, "rerank serve: --precision: %s\n", rerank_last_error());
+        rr_server_config_free(&cfg);
+        return 2;
+    }
+    if (rr_cli_device("serve", cfg.device, &mo.device)) {
         rr_server_config_free(&cfg);
         return 2;
     }
@@ -67,12 +88,11 @@ int rr_cmd_serve(int argc, char **argv) {
     const char *shown_host = strchr(cfg.host, ':') ? "[%s]" : "%s";
     char hostbuf[300];
     snprintf(hostbuf, sizeof hostbuf, shown_host, cfg.host);
-    fprintf(stderr, "rerank: listening on http://%s:%d\n", hostbuf, rr_server_port(srv));
+    fprintf(stderr, "rerank: loading model %s; http://%s:%d answers 503 until it is ready\n", cfg.model, hostbuf,
+            rr_server_port(srv));
 
-    rerank_model_options_t mo = rerank_model_options_default();
-    mo.precision = prec;
     mo.threads = (int32_t)cfg.threads;
-    model_backend_t mb = {0};
+    model_backend_t mb = {.healthy = 1};
     /* A directory, or a Hub id (ORG/NAME[@REV]) taken from the cache or
      * downloaded; /health answers 503 "loading" meanwhile. */
     char model_dir[4096];
@@ -91,7 +111,15 @@ int rr_cmd_serve(int argc, char **argv) {
     }
     rerank_model_info_t mi;
     rerank_model_get_info(mb.model, &mi);
-    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : 512;
+    rr_cli_note_compute("serve", &mi);
+    rr_cli_note_max_length("serve", &mi, (int32_t)cfg.max_length);
+    if (rr_cli_check_layers("serve", &mi, (int32_t)cfg.layers)) {
+        rr_server_free(srv);
+        rerank_model_free(mb.model);
+        rr_server_config_free(&cfg);
+        return 2;
+    }
+    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : mi.default_max_length;
     /* max_positions is already the usable length (RoBERTa's offset removed). */
     if (mi.max_positions > 0 && max_len > mi.max_positions) max_len = mi.max_positions;
     if (cfg.max_batch_tokens < max_len) {
@@ -99,7 +127,6 @@ int rr_cmd_serve(int argc, char **argv) {
                 cfg.max_batch_tokens, max_len);
         cfg.max_batch_tokens = max_len;
     }
-    if (cfg.layers > mi.num_layers) cfg.layers = mi.num_layers;
     mb.opts = rerank_score_options_default();
     mb.opts.pair.max_length = max_len;
     mb.opts.layers = (int32_t)cfg.layers;
@@ -125,6 +152,7 @@ int rr_cmd_serve(int argc, char **argv) {
         .architecture = mi.architecture,
         .model_type = mi.model_type,
         .precision = rerank_precision_str(mi.precision),
+        .compute = mi.compute,
         .weights_dtype = mi.weights_dtype,
         .device = mi.device,
         .num_layers = mi.num_layers,
@@ -132,7 +160,7 @@ int rr_cmd_serve(int argc, char **argv) {
         .max_length = max_len,
         .truncation = mb.opts.pair.truncation,
     };
-    rr_backend_t be = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score};
+    rr_backend_t be = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state};
     if (rr_server_set_backend(srv, &be, &info) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
         rr_server_free(srv);
@@ -140,8 +168,10 @@ int rr_cmd_serve(int argc, char **argv) {
         rr_server_config_free(&cfg);
         return 1;
     }
-    fprintf(stderr, "rerank: ready: model %s (%s, %s, %d layers, max length %d), port %d\n", info.model_id,
-            info.architecture ? info.architecture : "?", info.precision, info.layers_used, max_len, rr_server_port(srv));
+    fprintf(stderr, "rerank: listening on http://%s:%d\n", hostbuf, rr_server_port(srv));
+    fprintf(stderr, "rerank: ready: model %s (%s, %s on %s, %d layers, max length %d, %ld tokens per batch), port %d\n",
+            info.model_id, info.architecture ? info.architecture : "?", info.compute, info.device, info.layers_used,
+            max_len, cfg.max_batch_tokens, rr_server_port(srv));
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -11,6 +11,12 @@
 #include "server/batcher.h"
 #include "server/config.h"
 
+/* The model's state now, for /health, /ready, /info and /metrics. */
+typedef struct rr_scorer_state {
+    int healthy;                 /* 0 once the model cannot score any more */
+    int64_t device_memory_bytes; /* held on its device (0 on the CPU)      */
+} rr_scorer_state_t;
+
 typedef struct rr_backend {
     void *ctx;
     /* Encode (query, doc) as the model scores it (special tokens or the
@@ -21,6 +27,10 @@ typedef struct rr_backend {
                                    const rerank_pair_options_t *po, rerank_encoding_t *enc);
     /* Raw logits of token pairs; called from the batcher thread only. */
     rr_score_fn score;
+    /* Optional (NULL: always healthy, nothing on a device). Called on the
+     * HTTP threads: must be thread-safe. An unhealthy model (a device
+     * fault) makes /health, /ready and the rerank routes answer 503. */
+    void (*state)(void *ctx, rr_scorer_state_t *st);
 } rr_backend_t;
 
 /* What /info, /metrics and the Cohere "model" field report. */
@@ -28,7 +38,8 @@ typedef struct rr_server_info {
     const char *model_id;
     const char *architecture;
     const char *model_type;
-    const char *precision;
+    const char *precision;     /* requested                                  */
+    const char *compute;       /* what the linear layers compute in          */
     const char *weights_dtype;
     const char *device;
     int32_t num_layers;    /* of the checkpoint          */

@@ -39,7 +39,7 @@ struct rr_server {
     atomic_ullong seq;
     rr_backend_t backend;
     rr_server_info_t info;
-    char *info_strings[6];
+    char *info_strings[7];
     rr_batcher_t *batcher;
     rr_metrics_t *metrics;
     rr_api_limits_t limits;

@@ -1,0 +1,29 @@
+/* bench_api.h — what `rerank bench` measures beyond the public API: where a
+ * model's forward passes spent their time, and the bare GEMM ceiling it is
+ * compared with. Internal (not installed); the engine defines both. */
+#ifndef RR_ENGINE_BENCH_API_H
+#define RR_ENGINE_BENCH_API_H
+
+#include <stdint.h>
+
+#include "rerank.h"
+
+/* Where a backend's forward passes spent their time, in seconds summed
+ * since it was created (wall clock of the calling thread). */
+typedef struct rr_profile {
+    double forward_s;   /* whole forward passes                          */
+    double gemm_s;      /* inside the GEMM library (the linear layers)   */
+    double attention_s; /* scores, softmax and weighted sums             */
+} rr_profile_t;
+
+/* The backend's time split so far (zeros where it does not measure). */
+void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
+
+/* GFLOP/s of one [m x k] x [k x n] GEMM at `precision`: the same oneDNN
+ * matmul primitive the engine uses, timed alone (activations converted or
+ * quantized once beforehand, no int8 epilogue), best of `reps` after a
+ * warm-up, on `threads`. */
+rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
+                                int threads, double *gflops);
+
+#endif
