@@ -15,7 +15,10 @@
 
 #include "rerank.h"
 
-#define FIELD(obj, type, f) json_object_set_new(obj, #f, json_integer((json_int_t)offsetof(type, f)))
+/* a field as [offset, size] */
+#define FIELD(obj, type, f)                                                                          \
+    json_object_set_new(obj, #f, json_pack("[I, I]", (json_int_t)offsetof(type, f),                  \
+                                           (json_int_t)sizeof(((type *)0)->f)))
 #define STRUCT(root, type, ...)                                                     \
     do {                                                                            \
         json_t *s = json_object(), *fl = json_object();                             \
@@ -26,7 +29,7 @@
     } while (0)
 #define CONST(obj, name) json_object_set_new(obj, #name, json_integer(name))
 
-/* The layout of every struct the binding passes through ctypes, with each field's offset. */
+/* The layout of every struct the binding passes through ctypes: its size, each field's offset and size. */
 static char *layout_json(void) {
     json_t *root = json_object(), *structs = json_object(), *consts = json_object();
     STRUCT(structs, rerank_encoding_t, FIELD(fl, rerank_encoding_t, ids); FIELD(fl, rerank_encoding_t, type_ids);

@@ -15,6 +15,7 @@ import threading
 import time
 import weakref
 
+import harness
 import rerank
 from harness import Harness
 
@@ -38,17 +39,10 @@ def golden(name):
 
 
 def cli_scores(model, records, *flags):
-    """`rerank score --input --threads 1` over records' query/doc, one score per record. (One thread
-    here and in the models below: on a busy 2-core machine OpenMP's barriers make two threads slower.)"""
+    """`rerank score --threads 1` over records' query/doc. (One thread here and in most models below:
+    on a busy 2-core machine OpenMP's barriers make two threads slower than one.)"""
     lines = "".join(json.dumps({"query": r["query"], "doc": r["doc"]}) + "\n" for r in records)
-    out = subprocess.run([os.path.join(ARGS.build, "rerank"), "score", "--model", model, "--input", "-", "--threads", "1"]
-                         + list(flags),
-                         input=lines.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    if out.returncode:
-        raise RuntimeError("rerank score failed: %s" % out.stderr.decode(errors="replace"))
-    scores = [json.loads(line) for line in out.stdout.decode().splitlines()]
-    assert [s["index"] for s in scores] == list(range(len(records)))
-    return [s["score"] for s in scores]
+    return harness.cli_scores(ARGS.build, model, lines, ("--threads", "1") + flags)
 
 
 def rss_mib():
@@ -80,10 +74,11 @@ def test_layout():
             name, c["size"], _native.ctypes.sizeof(py)))
         names = [f[0] for f in py._fields_]
         H.check(sorted(names) == sorted(c["fields"]), "%s fields: C %s, ctypes %s" % (name, sorted(c["fields"]), names))
-        for field, off in c["fields"].items():
+        for field, (off, size) in c["fields"].items():
             if field in names:
-                H.check(getattr(py, field).offset == off, "offsetof(%s, %s): C %d, ctypes %d" % (
-                    name, field, off, getattr(py, field).offset))
+                got = getattr(py, field)
+                H.check((got.offset, got.size) == (off, size), "%s.%s: C offset %d size %d, ctypes offset %d size %d"
+                        % (name, field, off, size, got.offset, got.size))
     for name, value in layout["constants"].items():
         H.check(_native.CONSTANTS.get(name) == value, "%s: C %d, binding %r" % (name, value, _native.CONSTANTS.get(name)))
     H.check(set(layout["constants"]) == set(_native.CONSTANTS), "constants differ: %s" % (

@@ -1,6 +1,24 @@
-"""harness.py — the Python side of tests/test.h: named checks, "ok NAME" / "not ok NAME" lines, a RESULT line."""
+"""harness.py — the Python side of tests/test.h (named checks, "ok NAME" / "not ok NAME" lines, a RESULT
+line), and the C CLI's scores the Python tests compare with."""
+import json
+import os
+import subprocess
 import sys
 import traceback
+
+
+def cli_scores(build, model, jsonl, flags=(), env=None):
+    """`BUILD/rerank score --model MODEL --input -` over jsonl ({"query", "doc"} lines): one score per line."""
+    p = subprocess.run([os.path.join(build, "rerank"), "score", "--model", model, "--input", "-"] + list(flags),
+                       input=jsonl.encode("utf-8"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       check=False)
+    if p.returncode:
+        raise RuntimeError("rerank score failed (%d): %s" % (p.returncode, p.stderr.decode(errors="replace")))
+    rows = [json.loads(line) for line in p.stdout.decode().split("\n") if line]
+    lines = sum(1 for line in jsonl.split("\n") if line.strip())  # not splitlines(): texts may hold U+2028
+    if [r["index"] for r in rows] != list(range(lines)):
+        raise RuntimeError("rerank score printed indexes %s" % [r["index"] for r in rows])
+    return [r["score"] for r in rows]
 
 
 class Harness:

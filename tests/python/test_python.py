@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Harness  # noqa: E402
 
 H = Harness()
@@ -60,11 +61,8 @@ def run(cmd, env=None, input=None):
 
 
 def cli_scores(model, jsonl_path):
-    rc, out = run([os.path.join(ARGS.build, "rerank"), "score", "--model", model, "--input", jsonl_path],
-                  env=lib_env())
-    if rc:
-        raise RuntimeError("rerank score failed (%d): %s" % (rc, out))
-    return [json.loads(line)["score"] for line in out.splitlines() if line.startswith("{")]
+    with open(jsonl_path, encoding="utf-8") as f:
+        return harness.cli_scores(ARGS.build, model, f.read(), env=lib_env())
 
 
 def scores_match(got, want, what):
