@@ -12,7 +12,8 @@ PKGS=(
   libssl-dev         # libcrypto (EVP SHA-256): `rerank pull` verifies LFS blobs
   nginx              # load balancer for scripts/scaleout-test.sh (not needed to build)
   curl               # HTTP client used by the server integration tests
-  python3-numpy      # ../shared/tools/make_random_model.py (benchmarks only)
+  python3-numpy      # ../shared/tools/make_random_model.py (benchmarks); predict() arrays in the Python test
+  python3-venv       # the Python package's test: a fresh venv, `pip install ./python` (bundles pip, offline)
 )
 missing=()
 for p in "${PKGS[@]}"; do
