@@ -231,7 +231,8 @@ typedef struct rerank_pair {
 } rerank_pair_t;
 
 /* Score pre-tokenized pairs; scores[i] for pairs[i]. Pairs may have
- * different lengths; results do not depend on batch composition.
+ * different lengths; a pair gets the same score in any batch up to float
+ * rounding (about 1e-6 in fp32: the GEMM library blocks rows by batch size).
  * Ids are checked against the vocabulary, lengths against max positions. */
 rerank_status_t rerank_score_tokens(rerank_model_t *model, const rerank_pair_t *pairs,
                                     size_t n_pairs, const rerank_score_options_t *opts,

@@ -13,7 +13,7 @@
 #include "rerank.h"
 
 /* Tokens per forward pass: larger batches are split into chunks of whole
- * pairs (results never depend on batch composition). Bounds scratch memory
+ * pairs (a pair scores the same in any chunk, up to float rounding). Bounds scratch memory
  * (the hidden states, tokens x H x 4 bytes: 64 MB for bge-m3, plus one
  * layer group's buffers, see RR_GROUP_TOKENS_PER_THREAD). */
 #define RR_CHUNK_TOKENS 16384
