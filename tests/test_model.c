@@ -147,7 +147,8 @@ TEST(info_and_options) {
     rerank_precision_t p;
     CHECK(rerank_precision_parse("bf16", &p) == 0 && p == RERANK_PRECISION_BF16);
     CHECK(rerank_precision_parse("int8", &p) == 0 && p == RERANK_PRECISION_INT8);
-    CHECK(rerank_precision_parse("fp16", &p) == -1);
+    CHECK(rerank_precision_parse("fp16", &p) == 0 && p == RERANK_PRECISION_FP16); /* CUDA only, but a name */
+    CHECK(rerank_precision_parse("fp64", &p) == -1);
     CHECK(!strcmp(rerank_precision_str(RERANK_PRECISION_FP32), "fp32"));
     rerank_score_options_t so = rerank_score_options_default();
     CHECK(so.max_length == 0 && so.truncation == RERANK_TRUNC_FLAG && so.layers == 0 && so.normalize == 0);

@@ -24,7 +24,33 @@ const char *rr_cuda_device_name(const rr_cuda_t *c) { return ""; }
 
 const char *rr_cuda_compute(const rr_cuda_t *c) { return ""; }
 
-rerank_status_t rr_cuda_attention_selftest(int device, int heads, int head_dim, const int32_t *lens, size_t n,
-                                           int bf16, double *max_err_simple, double *max_err_tc) {
+int rr_cuda_healthy(const rr_cuda_t *c) { return 0; }
+
+size_t rr_cuda_memory_used(const rr_cuda_t *c) { return 0; }
+
+long rr_cuda_launch_count(const rr_cuda_t *c) { return 0; }
+
+rerank_status_t rr_cuda_attention_selftest(int device, const rr_cuda_attn_case_t *t, const int32_t *lens, size_t n,
+                                           double *max_err) {
     return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
 }
+
+rerank_status_t rr_cuda_attention_bench(int device, const rr_cuda_attn_case_t *t, const int32_t *lens, size_t n,
+                                        int reps, double *ms) {
+    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
+rerank_status_t rr_cuda_rows_selftest(int device, int bf16, char *report, size_t cap, double *worst) {
+    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
+rerank_status_t rr_cuda_fp8_gemm_selftest(int device, int n, int out, int in, int tensor_w, double *err_q,
+                                          double *err_full) {
+    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
+rerank_status_t rr_cuda_gemm_bench(int device, int type, int m, int n, int k, double *tflops) {
+    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
+rerank_status_t rr_cuda_inject_fault(rr_cuda_t *c) { return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA); }

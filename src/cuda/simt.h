@@ -115,6 +115,35 @@ RR_DEV uint16_t pack2_e4m3(float lo, float hi) {
     return (uint16_t)__nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
 }
 
+/* 8 consecutive values (16- or 32-byte aligned) as floats, and back. */
+RR_DEV void ld8(const float *p, float v[8]) {
+    const float4 a = ((const float4 *)p)[0], b = ((const float4 *)p)[1];
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+RR_DEV void st8(float *p, const float v[8]) {
+    ((float4 *)p)[0] = make_float4(v[0], v[1], v[2], v[3]);
+    ((float4 *)p)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+template <typename T> RR_DEV void ld8(const T *p, float v[8]) {
+    const uint4 a = *(const uint4 *)p;
+    unpack2<T>(a.x, &v[0], &v[1]);
+    unpack2<T>(a.y, &v[2], &v[3]);
+    unpack2<T>(a.z, &v[4], &v[5]);
+    unpack2<T>(a.w, &v[6], &v[7]);
+}
+template <typename T> RR_DEV void st8(T *p, const float v[8]) {
+    *(uint4 *)p = make_uint4(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]), pack2<T>(v[4], v[5]), pack2<T>(v[6], v[7]));
+}
+/* 8 values * mul as E4M3 (8-byte aligned). */
+RR_DEV void st8_e4m3(uint8_t *p, const float v[8], float mul) {
+    *(uint2 *)p = make_uint2((uint32_t)pack2_e4m3(v[0] * mul, v[1] * mul) | (uint32_t)pack2_e4m3(v[2] * mul, v[3] * mul) << 16,
+                             (uint32_t)pack2_e4m3(v[4] * mul, v[5] * mul) | (uint32_t)pack2_e4m3(v[6] * mul, v[7] * mul) << 16);
+}
+RR_DEV float erf_(float x) { return erff(x); }
+RR_DEV float tanh_(float x) { return tanhf(x); }
+RR_DEV float exp_(float x) { return __expf(x); }
+RR_DEV float rsqrt_(float x) { return rsqrtf(x); }
+
 } /* namespace rr_simt */
 
 #else /* host emulation: implemented by tests/simt_emu.cc */
@@ -175,6 +204,26 @@ template <typename T> inline void unpack2(uint32_t v, float *lo, float *hi) {
     *hi = to_f32(T{(uint16_t)(v >> 16)});
 }
 inline uint16_t pack2_e4m3(float lo, float hi) { return (uint16_t)(f32_to_e4m3(lo) | f32_to_e4m3(hi) << 8); }
+
+inline void ld8(const float *p, float v[8]) {
+    for (int i = 0; i < 8; i++) v[i] = p[i];
+}
+inline void st8(float *p, const float v[8]) {
+    for (int i = 0; i < 8; i++) p[i] = v[i];
+}
+template <typename T> inline void ld8(const T *p, float v[8]) {
+    for (int i = 0; i < 8; i++) v[i] = to_f32(p[i]);
+}
+template <typename T> inline void st8(T *p, const float v[8]) {
+    for (int i = 0; i < 8; i++) p[i] = from_f32<T>(v[i]);
+}
+inline void st8_e4m3(uint8_t *p, const float v[8], float mul) {
+    for (int i = 0; i < 8; i++) p[i] = f32_to_e4m3(v[i] * mul);
+}
+inline float erf_(float x) { return erff(x); }
+inline float tanh_(float x) { return tanhf(x); }
+inline float exp_(float x) { return expf(x); }
+inline float rsqrt_(float x) { return 1.0f / sqrtf(x); }
 
 } /* namespace rr_simt */
 

@@ -67,6 +67,9 @@ static rerank_status_t init_qkv(rr_cpu_t *c, rr_cpu_layer_t *L, const rr_layer_w
 static rerank_status_t cpu_create(const rr_config_t *cfg, const rr_weights_t *w, const rr_backend_opts_t *o,
                                   void **out) {
     *out = NULL;
+    if (o->precision == RERANK_PRECISION_FP16 || o->precision == RERANK_PRECISION_FP8)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "precision %s is only available on CUDA (device cuda); the CPU "
+                        "computes in fp32, bf16 or int8", rerank_precision_str(o->precision));
     rr_cpu_t *c = rr_calloc(1, sizeof *c);
     if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory creating the CPU backend");
     c->cfg = cfg;

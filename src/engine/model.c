@@ -9,15 +9,16 @@
 
 #define RR_MAX_THREADS 4096
 
-static const char *const k_precision_names[] = {"fp32", "bf16", "int8"};
+static const char *const k_precision_names[] = {"fp32", "bf16", "int8", "fp16", "fp8"};
+#define N_PRECISIONS (sizeof k_precision_names / sizeof k_precision_names[0])
 
 const char *rerank_precision_str(rerank_precision_t p) {
-    return (unsigned)p < 3 ? k_precision_names[p] : "unknown";
+    return (unsigned)p < N_PRECISIONS ? k_precision_names[p] : "unknown";
 }
 
 int rerank_precision_parse(const char *name, rerank_precision_t *out) {
     if (!name) return -1;
-    for (int i = 0; i < 3; i++)
+    for (unsigned i = 0; i < N_PRECISIONS; i++)
         if (!strcmp(name, k_precision_names[i])) {
             if (out) *out = (rerank_precision_t)i;
             return 0;
@@ -44,7 +45,7 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
 /* Validate options; pick the backend and device index from o->device:
  * NULL or "cpu", "cuda" (= cuda:0) or "cuda:N". */
 static rerank_status_t check_options(const rerank_model_options_t *o, const rr_backend_t **backend, int *device) {
-    if ((unsigned)o->precision > RERANK_PRECISION_INT8)
+    if ((unsigned)o->precision >= N_PRECISIONS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o->precision);
     if (o->threads < 0 || o->threads > RR_MAX_THREADS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "threads = %d must be in [0, %d]", o->threads, RR_MAX_THREADS);
