@@ -173,14 +173,20 @@ template <typename T> double out_at(const rr_rows::out_desc &o, size_t r, int w,
 }
 
 // Residual add + LayerNorm / RMSNorm against float64; counts elements out of tolerance.
-template <typename T, int NV> int check_norm(size_t rows, int w, int rms, int prenorm, int fp8, bool with_y) {
+template <typename T, int NV> int check_norm(size_t rows, int w, int rms, int prenorm, int fp8, bool with_y, int y_dt = 0) {
     std::vector<float> x = randv(rows * w, 3.0f), y = randv(rows * w, 2.0f), bias = randv(w, 0.5f),
                        g = randv(w, 1.0f), b = randv(w, 0.3f), x0 = x;
     std::vector<uint8_t> outb(rows * w * 2 + 64, 0xee);
     std::vector<float> scale(rows, -1.0f);
     rr_rows::norm_params p;
     p.x = x.data();
-    p.y = with_y ? y.data() : nullptr;
+    std::vector<uint16_t> y16(y.size());
+    for (size_t i = 0; i < y.size(); i++) { // a 16-bit y (FP8 GEMMs without fp32 output): its rounded values
+        y16[i] = rr_simt::from_f32<T>(y[i]).x;
+        if (y_dt) y[i] = rr_simt::to_f32(T{y16[i]});
+    }
+    p.y = !with_y ? nullptr : y_dt ? (const void *)y16.data() : (const void *)y.data();
+    p.y_dt = y_dt ? kind_of<T>() : 0;
     p.bias = with_y ? bias.data() : nullptr;
     p.gamma = g.data();
     p.beta = rms ? nullptr : b.data();
@@ -260,6 +266,10 @@ TEST(rows_norm) {
     const int wide2 = check_norm<f16, 2>(2, 8200, 0, 0, 1, true), wide4 = check_norm<f16, 4>(1, 16400, 1, 0, 0, true);
     CHECK(wide2 == 0);
     CHECK(wide4 == 0);
+    // the residual branch in 16 bits
+    const int y16 = check_norm<f16, 1>(3, 1024, 0, 0, 1, true, 1), yb16 = check_norm<bf16, 1>(3, 256, 1, 1, 0, true, 1);
+    CHECK(y16 == 0);
+    CHECK(yb16 == 0);
 }
 
 TEST(rows_act) {
@@ -295,6 +305,7 @@ TEST(rows_embed) {
     p.temb = temb.data();
     p.norm.x = x.data();
     p.norm.y = nullptr;
+    p.norm.y_dt = 0;
     p.norm.bias = nullptr;
     p.norm.gamma = g.data();
     p.norm.beta = b.data();

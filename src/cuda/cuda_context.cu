@@ -126,8 +126,11 @@ static rerank_status_t create(rr_cuda_t *c, const rr_weights_t *w) {
     c->dev_bytes += c->gemm.ws_size;
     if ((s = rr_cu_upload_weights(c, w))) return s;
     c->attn = (rr_cu_attn_t){c->cfg.heads, c->cfg.heads, c->cfg.head_dim, 0, -1, 0.0f};
-    /* An FP8 GEMM the library cannot run should fail here, not on the first request. */
+    /* An FP8 GEMM the library cannot run should fail here, not on the first request. Where it has no FP8
+     * kernel with fp32 output, the residual layers write fp16 (the norm kernel reads either). */
     const rr_cu_layer_t *L = &c->layer[0];
+    if (c->wdt == RR_CU_E4M3 && rr_cu_gemm_prepare(&c->gemm, &L->o, 128) == RERANK_ERR_UNSUPPORTED)
+        for (int32_t l = 0; l < c->cfg.layers; l++) c->layer[l].o.out_dt = c->layer[l].down.out_dt = c->dt;
     if ((s = rr_cu_gemm_prepare(&c->gemm, &L->qkv, 128)) || (s = rr_cu_gemm_prepare(&c->gemm, &L->o, 128)) ||
         (s = rr_cu_gemm_prepare(&c->gemm, &L->up, 128)) || (s = rr_cu_gemm_prepare(&c->gemm, &L->down, 128))) {
         rr_error_prefix("%s (compute capability %d.%d)", prop.name, prop.major, prop.minor);

@@ -44,9 +44,10 @@ static rerank_status_t capture(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n
         (st = rr_cu_gemm_prepare(&c->gemm, &L->up, T)) || (st = rr_cu_gemm_prepare(&c->gemm, &L->down, T)))
         return st;
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
-    const long launches = c->launches;
+    const long launches = c->launches, gemms = c->gemm.launches;
     st = rr_cu_forward_chunk(c, T, P, max_n, layers);
     c->launches = launches; /* captured, not launched */
+    c->gemm.launches = gemms;
     cudaGraph_t g = NULL;
     const cudaError_t e = cudaStreamEndCapture(c->stream, &g);
     if (!st && e != cudaSuccess) st = rr_cu_fail(e, "cudaStreamEndCapture");

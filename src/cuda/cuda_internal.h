@@ -114,10 +114,11 @@ typedef struct rr_cu_norm {
 /* Widest row the row kernels take (values; a multiple of 8). */
 #define RR_CU_MAX_ROW 32768
 
-/* x = norm(x + y + bias) (post-norm; prenorm = 0) or x += y + bias, out = norm(x) (prenorm = 1), y / bias
- * optional (fp32); out [rows, w] fp16 / bf16, or E4M3 with a scale per row. One pass, one block per row. */
-rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const float *y, const float *bias, int prenorm,
-                               int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
+/* x = norm(x + y + bias) (post-norm; prenorm = 0) or x += y + bias, out = norm(x) (prenorm = 1); y (fp32,
+ * fp16 or bf16: y_dt) and bias (fp32) optional; out [rows, w] fp16 / bf16, or E4M3 with a scale per row.
+ * One pass, one block per row. */
+rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, rr_cu_dtype_t y_dt, const float *bias,
+                               int prenorm, int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
 /* out = act(y + bias) or, gated, act(y1 + b1) * (y2 + b2) for y = [y1 | y2] ([rows, 2w]); y fp16 / bf16,
  * bias fp32 (or NULL), out [rows, w] of y's type (may be y when not gated) or E4M3 with row scales. */
 rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *bias, rr_cu_act_t act, int gated,
@@ -184,9 +185,9 @@ int rr_cu_attention_tc_ok(int32_t head_dim);
 
 typedef struct rr_cu_layer {
     rr_cu_linear_t qkv;  /* [3H, H] (q rows, then k, then v) + bias, out act dt */
-    rr_cu_linear_t o;    /* [H, H] -> fp32, bias in bo                          */
+    rr_cu_linear_t o;    /* [H, H] -> fp32 (act dt where FP8 has no fp32 out), bias in bo */
     rr_cu_linear_t up;   /* [I, H] -> act dt, bias in b1                        */
-    rr_cu_linear_t down; /* [H, I] -> fp32, bias in b2                          */
+    rr_cu_linear_t down; /* [H, I] -> like o, bias in b2                        */
     float *bo, *b1, *b2;
     rr_cu_norm_t ln1, ln2;
 } rr_cu_layer_t;
@@ -198,7 +199,7 @@ typedef struct rr_cu_ws {
     size_t bytes;
     int32_t *d_in;       /* ids [T] | types [T] | positions [T] | cu [P+1]          */
     float *x32;          /* [T, H] residual stream                                  */
-    float *y32;          /* [T, H] fp32 output of the attention-out / FFN-down GEMMs */
+    float *y32;          /* [T, H] output of the attention-out / FFN-down GEMMs (fp32) */
     void *xh;            /* [T, max(H, I)] GEMM input: dt, or E4M3 in fp8 mode      */
     float *xs;           /* [T] row scales of xh (fp8 mode)                         */
     void *qkv;           /* [T, 3H] dt                                              */
@@ -236,7 +237,7 @@ struct rr_cuda {
     size_t chunk_tokens; /* most tokens per device pass; halved when memory runs out */
     size_t ws_limit;    /* RERANK_CUDA_WORKSPACE_MB in bytes (0: none): larger workspaces count as out of memory */
     int use_graphs;     /* RERANK_CUDA_GRAPHS=0 disables                          */
-    long launches;      /* kernels, GEMMs and graph launches enqueued so far      */
+    long launches;      /* kernels (not GEMMs: c->gemm counts those) and graph launches so far */
 
     /* weights (device) */
     void *word;         /* [vocab, H] dt                                       */

@@ -99,14 +99,16 @@ static rr_rows::out_desc out_of(const rr_cu_mat_t *m) {
 #define QUANT_BF16(NV) quant_kernel<__nv_bfloat16, NV>
 #define QUANT_F32(NV) quant_kernel<float, NV>
 
-rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const float *y, const float *bias, int prenorm,
-                               int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s) {
+rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, rr_cu_dtype_t y_dt, const float *bias,
+                               int prenorm, int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s) {
     if (rows <= 0) return RERANK_OK;
     rerank_status_t st = check_rows(rows, w, "normalization");
     if (st) return st;
+    if (y && y_dt == RR_CU_E4M3) return rr_error(RERANK_ERR_INTERNAL, "cuda: normalization of an E4M3 input");
     rr_rows::norm_params p;
     p.x = x;
     p.y = y;
+    p.y_dt = y_dt == RR_CU_F16 ? 1 : y_dt == RR_CU_BF16 ? 2 : 0;
     p.bias = bias;
     p.gamma = nm->gamma;
     p.beta = nm->rms ? NULL : nm->beta;
@@ -136,6 +138,7 @@ rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm,
     p.temb = e->temb;
     p.norm.x = x;
     p.norm.y = NULL;
+    p.norm.y_dt = 0;
     p.norm.bias = NULL;
     p.norm.gamma = nm->gamma;
     p.norm.beta = nm->rms ? NULL : nm->beta;

@@ -71,8 +71,8 @@ static rerank_status_t norm_case(int bf16, size_t rows, int w, int rms, int pren
         return st;
     const rr_cu_norm_t nm = {(const float *)dg.p, rms ? NULL : (const float *)db.p, 1e-5f, rms};
     const rr_cu_mat_t out = {dout.p, fp8 ? RR_CU_E4M3 : bf16 ? RR_CU_BF16 : RR_CU_F16, (float *)dscale.p};
-    if ((st = rr_cu_add_norm(&nm, (float *)dx.p, (const float *)dy.p, (const float *)dbias.p, prenorm, (int64_t)rows,
-                             w, &out, 0)))
+    if ((st = rr_cu_add_norm(&nm, (float *)dx.p, dy.p, RR_CU_F32, (const float *)dbias.p, prenorm, (int64_t)rows, w,
+                             &out, 0)))
         return st;
     std::vector<float> gx(rows * w);
     CU(cudaMemcpy(gx.data(), dx.p, gx.size() * 4, cudaMemcpyDeviceToHost));

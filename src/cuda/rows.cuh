@@ -1,7 +1,8 @@
 /* rows.cuh — bodies of the row-wise kernels (one thread block per token row, sized to the row: thread k
  * holds the 8-value vectors k, k + threads, ... of the row in registers, NV of them), written against
  * simt.h so the host emulator runs them too (tests/test_cuda_emu.cc). cuda_rows.cu launches them.
- *   norm_row:  x <- x + y + bias (residual add of a GEMM output, both optional), then LayerNorm or RMSNorm;
+ *   norm_row:  x <- x + y + bias (residual add of a GEMM output, fp32 / fp16 / bf16, both optional), then
+ *              LayerNorm or RMSNorm;
  *              x keeps the normalized row (post-norm, BERT / XLM-R) or the sum (pre-norm), and the
  *              normalized row is also written as fp16 / bf16 or as FP8 E4M3 with a per-row scale.
  *   embed_row: x = word[id] + type[type id] + pos[position], then the same normalization.
@@ -83,7 +84,8 @@ RR_DEV void store_row(const out_desc &o, size_t r, int w, float (&v)[NV][8], int
 
 struct norm_params {
     float *x;            /* [rows, w] residual stream (read, written)           */
-    const float *y;      /* [rows, w] or NULL: added to x (a GEMM output)       */
+    const void *y;       /* [rows, w] or NULL: added to x (a GEMM output)       */
+    int y_dt;            /* y's type: 0 fp32, 1 fp16, 2 bf16                    */
     const float *bias;   /* [w] or NULL: added with y                           */
     const float *gamma;  /* [w]                                                 */
     const float *beta;   /* [w] or NULL (RMSNorm, or a LayerNorm without shift) */
@@ -141,7 +143,10 @@ template <typename T, int NV> RR_DEV void norm_row(const norm_params &p, size_t 
         ld8(p.x + r * (size_t)w + c, v[k]);
         if (p.y) {
             float y[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            ld8(p.y + r * (size_t)w + c, y);
+            const size_t at = r * (size_t)w + c;
+            if (p.y_dt == 1) ld8((const f16 *)p.y + at, y);
+            else if (p.y_dt == 2) ld8((const bf16 *)p.y + at, y);
+            else ld8((const float *)p.y + at, y);
             if (p.bias) ld8(p.bias + c, b);
             RR_UNROLL
             for (int e = 0; e < 8; e++) v[k][e] += y[e] + b[e]; /* x + (y + b), the order of y = dense(.) + b */
