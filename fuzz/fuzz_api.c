@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     RR_FUZZ_CHECK(r.n_docs >= 1 && r.n_docs <= lim.max_docs);
-    RR_FUZZ_CHECK(r.query.n >= 1 && r.query.n <= lim.max_text_bytes && rr_utf8_valid(r.query.s, r.query.n, NULL));
+    RR_FUZZ_CHECK(r.query.n <= lim.max_text_bytes && rr_utf8_valid(r.query.s, r.query.n, NULL));
     for (size_t i = 0; i < r.n_docs; i++)
         RR_FUZZ_CHECK(r.docs[i].n <= lim.max_text_bytes && rr_utf8_valid(r.docs[i].s, r.docs[i].n, NULL));
     RR_FUZZ_CHECK(r.top_n <= r.n_docs);

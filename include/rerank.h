@@ -143,8 +143,8 @@ typedef enum rerank_precision {
     RERANK_PRECISION_FP32 = 0,
     RERANK_PRECISION_BF16 = 1,
     RERANK_PRECISION_INT8 = 2, /* CPU only                                      */
-    RERANK_PRECISION_FP16 = 3, /* CUDA only                                     */
-    RERANK_PRECISION_FP8 = 4,  /* CUDA only, compute capability 8.9 and newer   */
+    RERANK_PRECISION_FP16 = 3, /* CUDA only: fp16, fp32 accumulation (what fp32 computes in on CUDA) */
+    RERANK_PRECISION_FP8 = 4,  /* CUDA only, compute capability 8.9+: FP8 E4M3 linear layers        */
 } rerank_precision_t;
 
 /* Static names: "fp32", "bf16", "int8", "fp16", "fp8" ("unknown" otherwise). */

@@ -377,7 +377,7 @@ TEST(errors_then_good) {
         {"POST", "/rerank", "not json", 400},
         {"POST", "/rerank", "{\"query\":7,\"texts\":[\"b\"]}", 400},
         {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[2]}", 400},
-        {"POST", "/rerank", "{\"query\":\"\",\"texts\":[\"b\"]}", 400},
+        {"POST", "/rerank", "{\"texts\":[\"b\"]}", 400}, /* no query at all; an empty one is scored */
         {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[]}", 400},
         {"POST", "/rerank", "{\"query\":\"a\xff\",\"texts\":[\"b\"]}", 400},
         {"POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"],\"truncation_direction\":\"Up\"}", 400},

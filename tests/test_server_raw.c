@@ -429,12 +429,14 @@ TEST(too_many_documents) {
 }
 
 TEST(empty_values) {
-    EXPECT("/rerank", "{\"query\":\"\",\"texts\":[\"a\"]}", 400, "validation");
     EXPECT("/rerank", "{\"query\":\"q\",\"texts\":[]}", 400, "validation");
     EXPECT("/v2/rerank", "{\"query\":\"q\",\"documents\":[]}", 400, "validation");
     EXPECT("/rerank", "{}", 400, "validation");
-    /* An empty document is a valid (low-scoring) text. */
-    rresp_t r = post_json("/rerank", "{\"query\":\"q\",\"texts\":[\"\",\"a\"]}");
+    /* An empty query or document is scored like any text (as TEI does). */
+    rresp_t r = post_json("/rerank", "{\"query\":\"\",\"texts\":[\"a\"]}");
+    CHECK(n_results(&r) == 1);
+    rr_free_resp(&r);
+    r = post_json("/rerank", "{\"query\":\"q\",\"texts\":[\"\",\"a\"]}");
     CHECK(n_results(&r) == 2);
     rr_free_resp(&r);
     r = post_json("/v1/rerank", "{\"query\":\"q\",\"documents\":[{\"text\":\"\"}]}");

@@ -89,8 +89,7 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
 static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d, size_t dl,
                      const rerank_score_options_t *o) {
     int i = b->n++;
-    if (ql == 0) snprintf(b->err[i], ERR_BYTES, "the query is empty");
-    else if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
+    if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
         snprintf(b->err[i], ERR_BYTES, "%s", rerank_last_error());
     else
         b->tokens += b->enc[i].n;
@@ -147,7 +146,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
     const rr_cli_opt_t opts[] = {
         RR_CLI_OPT_MODEL(&a->model),
         {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin)", 0, 0},
-        {"--query", RR_CLI_STR, &a->query, "Q", "score Q against each --doc D (Q must not be empty)", 0, 0},
+        {"--query", RR_CLI_STR, &a->query, "Q", "score Q against each --doc D", 0, 0},
         {"--doc", RR_CLI_LIST, &a->docs, "D", "a document (repeat --doc)", 0, 0},
         {"--max-length", RR_CLI_INT, &a->opts.pair.max_length, "N",
          "pair length cap in tokens, special tokens included (default: the model's,\n512 for cross-encoders; "
@@ -172,10 +171,6 @@ static int parse(int argc, char **argv, score_args_t *a) {
         (a->input && a->docs.n)) {
         fprintf(stderr, "rerank score: need --model and either --input FILE or --query Q with --doc D "
                         "(rerank score --help)\n");
-        return 2;
-    }
-    if (a->query && !*a->query) {
-        fprintf(stderr, "rerank score: --query is empty: a reranker ranks documents by a query\n");
         return 2;
     }
     a->opts.normalize = a->normalize;

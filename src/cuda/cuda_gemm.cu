@@ -1,93 +1,79 @@
-/* cuda_gemm.cu — the linear layers through cuBLASLt.
+/* cuda_gemm.cu — linear layers through cuBLASLt.
  *
- * Row-major y[n, out] = x[n, in] W^T with W [out, in] (PyTorch layout) is,
- * in cuBLASLt's column-major terms, D (out x n, ld out) = op(A) B with
- * A = W seen as a column-major [in x out] matrix (ld in) and op = T, and
- * B = x seen as column-major [in x n] (ld in), op = N (the "TN" layout the
- * tensor-core kernels prefer). The bias epilogue adds bias[out] to every
- * column of D, i.e. to every row of y.
+ * Row-major y[n, out] = x[n, in] W^T with W [out, in] (PyTorch layout) is, in cuBLASLt's column-major
+ * terms, D (out x n, ld out) = op(A) B with A = W seen as a column-major [in x out] matrix (ld in) and
+ * op = T, and B = x seen as column-major [in x n] (ld in), op = N: the "TN" layout, which FP8 requires and
+ * the tensor-core kernels prefer. The bias epilogue adds bias[out] to every column of D, i.e. every row of y.
  *
- * A, B: fp16 or bf16; compute and scale fp32. QKV and FFN-up write dt with a
- * dt bias (cuBLASLt's bias type follows D's type). The attention-output and
- * FFN-down projections write the fp32 residual stream in place with
- * beta = 1 (C == D, which cuBLASLt allows with identical layouts), so the
- * residual add is fused and done in fp32, with an fp32 bias.
+ * Types: A and B fp16 / bf16 with fp32 compute, D fp16 / bf16 (bias of the same type) or fp32 (no bias:
+ * the residual layers add their fp32 bias in the normalization kernel). FP8: A and B E4M3 with outer-vector
+ * scaling (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F): a float per output channel of W (A, length M = out)
+ * and per token of x (B, length N = n), D[i][j] = scale_a[i] scale_b[j] sum_k a[i][k] b[k][j]; D fp16 with
+ * an fp16 bias, or fp32. Where the library has no such kernel (older cuBLASLt, GPUs below sm_89) the
+ * heuristic finds nothing and rr_cu_gemm_prepare reports it.
  *
- * cuBLASLt's GELU epilogues use the tanh approximation (PyTorch's fused
- * addmm+GELU path is documented as tanh-approximate for that reason, see
- * pytorch/pytorch#104061), whereas BERT / XLM-R use the exact erf GELU: FFN-up
- * therefore uses the bias-only epilogue and rr_cu_gelu (cuda_kernels.cu)
- * applies the exact GELU in fp32 afterwards.
+ * cuBLASLt's GELU epilogues use the tanh approximation, whereas BERT / XLM-R use the exact erf GELU, so the
+ * FFN-up layer has no epilogue and rr_cu_bias_act adds the bias and applies the exact GELU in one pass.
  *
- * Algorithms come from cublasLtMatmulAlgoGetHeuristic once per (kind, n)
- * and are cached with their layouts (RR_GEMM_CACHE token counts per kind,
- * round robin). */
+ * Plans (descriptor, layouts, algorithm from cublasLtMatmulAlgoGetHeuristic) are cached per (shape, types,
+ * bias, tokens), RR_GEMM_CACHE of them, replaced round robin. Per call only the pointers (bias, scales) are
+ * set on the plan's descriptor, which cuBLASLt reads when the call is enqueued (graph capture included). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda/cuda_internal.h"
 
 #define RR_LT_WORKSPACE (32u << 20) /* NVIDIA recommends 32 MiB on Hopper */
 
-rerank_status_t rr_cublas_fail(cublasStatus_t s, const char *call) {
-    return rr_error(RERANK_ERR_INTERNAL, "cublasLt: %s: %s (%d)", call, cublasLtGetStatusString(s), (int)s);
-}
-
-static int accumulates(int k) { return k == RR_GEMM_OUT || k == RR_GEMM_DOWN; }
-
-static rr_cu_dtype_t out_type(const rr_cu_gemm_t *g, int k) { return accumulates(k) ? RR_CU_F32 : g->dt; }
-
-rerank_status_t rr_cu_gemm_init(rr_cu_gemm_t *g, rr_cu_dtype_t dt, int32_t hidden, int32_t ffn) {
+rerank_status_t rr_cu_gemm_init(rr_cu_gemm_t *g) {
     memset(g, 0, sizeof *g);
-    g->dt = dt;
     CUBLAS(cublasLtCreate(&g->lt));
     g->ws_size = RR_LT_WORKSPACE;
     CU(cudaMalloc(&g->ws, g->ws_size));
-    const int32_t outs[RR_GEMM_KINDS] = {3 * hidden, hidden, ffn, hidden};
-    const int32_t ins[RR_GEMM_KINDS] = {hidden, hidden, hidden, ffn};
-    for (int k = 0; k < RR_GEMM_KINDS; k++) {
-        g->out[k] = outs[k];
-        g->in[k] = ins[k];
-        CUBLAS(cublasLtMatmulDescCreate(&g->desc[k], CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-        cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        CUBLAS(cublasLtMatmulDescSetAttribute(g->desc[k], CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-        CUBLAS(cublasLtMatmulDescSetAttribute(g->desc[k], CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-        CUBLAS(cublasLtMatmulDescSetAttribute(g->desc[k], CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    }
+    const char *fast = getenv("RERANK_CUDA_FP8_FAST");
+    g->fp8_fast = fast && !strcmp(fast, "1");
     return RERANK_OK;
 }
 
-static void drop_entry(rr_cu_algo_entry_t *e) {
-    if (e->a) cublasLtMatrixLayoutDestroy(e->a);
-    if (e->b) cublasLtMatrixLayoutDestroy(e->b);
-    if (e->c) cublasLtMatrixLayoutDestroy(e->c);
-    memset(e, 0, sizeof *e);
+static void drop_plan(rr_cu_plan_t *p) {
+    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+    if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+    if (p->desc) cublasLtMatmulDescDestroy(p->desc);
+    memset(p, 0, sizeof *p);
 }
 
 void rr_cu_gemm_destroy(rr_cu_gemm_t *g) {
-    for (int k = 0; k < RR_GEMM_KINDS; k++) {
-        for (int i = 0; i < RR_GEMM_CACHE; i++) drop_entry(&g->cache[k][i]);
-        if (g->desc[k]) cublasLtMatmulDescDestroy(g->desc[k]);
-    }
+    for (int i = 0; i < RR_GEMM_CACHE; i++) drop_plan(&g->plan[i]);
     if (g->ws) cudaFree(g->ws);
     if (g->lt) cublasLtDestroy(g->lt);
     memset(g, 0, sizeof *g);
 }
 
-/* Find, or build, the cache entry of (kind, n). */
-static rerank_status_t lookup(rr_cu_gemm_t *g, int k, int64_t n, rr_cu_algo_entry_t **entry) {
-    for (int i = 0; i < RR_GEMM_CACHE; i++)
-        if (g->cache[k][i].n == n) {
-            *entry = &g->cache[k][i];
-            return RERANK_OK;
-        }
-    rr_cu_algo_entry_t *e = &g->cache[k][g->next[k]];
-    g->next[k] = (g->next[k] + 1) % RR_GEMM_CACHE;
-    drop_entry(e); /* n = 0 until complete */
-    const int32_t out = g->out[k], in = g->in[k];
-    CUBLAS(cublasLtMatrixLayoutCreate(&e->a, rr_cu_cuda_type(g->dt), (uint64_t)in, (uint64_t)out, in));
-    CUBLAS(cublasLtMatrixLayoutCreate(&e->b, rr_cu_cuda_type(g->dt), (uint64_t)in, (uint64_t)n, in));
-    CUBLAS(cublasLtMatrixLayoutCreate(&e->c, rr_cu_cuda_type(out_type(g, k)), (uint64_t)out, (uint64_t)n, out));
+static int same(const rr_cu_plan_t *p, const rr_cu_linear_t *L, int64_t n) {
+    return p->n == n && p->out == L->out && p->in == L->in && p->in_dt == L->in_dt && p->out_dt == L->out_dt &&
+           p->bias == (L->bias != NULL);
+}
+
+static rerank_status_t build(rr_cu_gemm_t *g, rr_cu_plan_t *p, const rr_cu_linear_t *L, int64_t n) {
+    const int fp8 = L->in_dt == RR_CU_E4M3;
+    CUBLAS(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    const cublasLtEpilogue_t epi = L->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    if (fp8) {
+        const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+        CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
+        CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
+        const int8_t fast = (int8_t)g->fp8_fast;
+        CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+    }
+    const cudaDataType_t ab = rr_cu_cuda_type(L->in_dt), cd = rr_cu_cuda_type(L->out_dt);
+    CUBLAS(cublasLtMatrixLayoutCreate(&p->a, ab, (uint64_t)L->in, (uint64_t)L->out, L->in));
+    CUBLAS(cublasLtMatrixLayoutCreate(&p->b, ab, (uint64_t)L->in, (uint64_t)n, L->in));
+    CUBLAS(cublasLtMatrixLayoutCreate(&p->c, cd, (uint64_t)L->out, (uint64_t)n, L->out));
 
     cublasLtMatmulPreference_t pref;
     CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
@@ -98,29 +84,64 @@ static rerank_status_t lookup(rr_cu_gemm_t *g, int k, int64_t n, rr_cu_algo_entr
     memset(&res, 0, sizeof res);
     int found = 0;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(g->lt, g->desc[k], e->a, e->b, e->c, e->c, pref, 1, &res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(g->lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
+    if ((s == CUBLAS_STATUS_SUCCESS && found < 1) || s == CUBLAS_STATUS_NOT_SUPPORTED)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cublasLt %d: no %s GEMM for %lld x %d x %d (%s output%s)",
+                        (int)cublasLtGetVersion(), fp8 ? "FP8 (E4M3, per-channel x per-token scales)" : "fp16/bf16",
+                        (long long)n, (int)L->out, (int)L->in, L->out_dt == RR_CU_F32 ? "fp32" : "16-bit",
+                        L->bias ? ", bias" : "");
     if (s != CUBLAS_STATUS_SUCCESS) return rr_cublas_fail(s, "cublasLtMatmulAlgoGetHeuristic");
-    if (found < 1)
-        return rr_error(RERANK_ERR_INTERNAL, "cublasLt: no algorithm for a %lld x %d x %d GEMM", (long long)n,
-                        (int)out, (int)in);
-    e->algo = res.algo;
-    e->n = n;
-    *entry = e;
+    p->algo = res.algo;
     return RERANK_OK;
 }
 
-rerank_status_t rr_cu_gemm(rr_cu_gemm_t *g, rr_cu_gemm_kind_t k, int64_t n, const void *x, const void *w,
-                           const void *bias, void *y, cudaStream_t stream) {
+static rerank_status_t lookup(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n, rr_cu_plan_t **out) {
+    for (int i = 0; i < RR_GEMM_CACHE; i++)
+        if (same(&g->plan[i], L, n)) {
+            *out = &g->plan[i];
+            return RERANK_OK;
+        }
+    rr_cu_plan_t *p = &g->plan[g->next];
+    g->next = (g->next + 1) % RR_GEMM_CACHE;
+    drop_plan(p); /* n = 0 (empty) until complete */
+    rerank_status_t st = build(g, p, L, n);
+    if (st) {
+        drop_plan(p);
+        return st;
+    }
+    p->out = L->out;
+    p->in = L->in;
+    p->in_dt = L->in_dt;
+    p->out_dt = L->out_dt;
+    p->bias = L->bias != NULL;
+    p->n = n;
+    *out = p;
+    return RERANK_OK;
+}
+
+rerank_status_t rr_cu_gemm_prepare(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n) {
+    rr_cu_plan_t *p;
+    return n > 0 ? lookup(g, L, n, &p) : RERANK_OK;
+}
+
+rerank_status_t rr_cu_linear(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n, const rr_cu_mat_t *x, void *y,
+                             cudaStream_t s) {
     if (n <= 0) return RERANK_OK;
-    rr_cu_algo_entry_t *e = NULL;
-    rerank_status_t st = lookup(g, (int)k, n, &e);
+    if (x->dt != L->in_dt || (L->bias && L->out_dt == RR_CU_F32) || (L->in_dt == RR_CU_E4M3 && (!x->scale || !L->w_scale)))
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: linear layer %d x %d: input type or scales do not match",
+                        (int)L->out, (int)L->in);
+    rr_cu_plan_t *p;
+    rerank_status_t st = lookup(g, L, n, &p);
     if (st) return st;
-    /* The descriptor is read when the call is enqueued, so one descriptor
-     * per kind with the bias pointer set per call is safe. */
-    CUBLAS(cublasLtMatmulDescSetAttribute(g->desc[k], CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    const float alpha = 1.0f, beta = accumulates((int)k) ? 1.0f : 0.0f;
-    CUBLAS(cublasLtMatmul(g->lt, g->desc[k], &alpha, w, e->a, x, e->b, &beta, y, e->c, y, e->c, &e->algo, g->ws,
-                          g->ws_size, stream));
+    if (L->bias) CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &L->bias, sizeof L->bias));
+    if (L->in_dt == RR_CU_E4M3) {
+        CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &L->w_scale, sizeof L->w_scale));
+        CUBLAS(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x->scale, sizeof x->scale));
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    CUBLAS(cublasLtMatmul(g->lt, p->desc, &alpha, L->w, p->a, x->data, p->b, &beta, y, p->c, y, p->c, &p->algo, g->ws,
+                          g->ws_size, s));
+    g->launches++;
     return RERANK_OK;
 }

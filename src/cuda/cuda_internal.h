@@ -1,5 +1,5 @@
-/* cuda_internal.h — shared by the .cu files of src/cuda: the context, error
- * helpers and the kernel launchers. C++ (nvcc) only. */
+/* cuda_internal.h — shared by the .cu files of src/cuda: error helpers, the building blocks (one launch
+ * function per concern, usable on their own by a model family's block), and the context. C++ (nvcc) only. */
 #ifndef RR_CUDA_INTERNAL_H
 #define RR_CUDA_INTERNAL_H
 
@@ -20,7 +20,7 @@ void rr_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 }
 #include "cuda/cuda_backend.h"
 
-/* A CUDA runtime call that failed becomes RERANK_ERR_INTERNAL
+/* A CUDA runtime call that failed becomes RERANK_ERR_NOMEM (out of device memory) or RERANK_ERR_INTERNAL
  * "cuda: <call>: <message>"; the enclosing function returns it. */
 rerank_status_t rr_cu_fail(cudaError_t e, const char *call);
 rerank_status_t rr_cublas_fail(cublasStatus_t s, const char *call);
@@ -37,12 +37,12 @@ rerank_status_t rr_cublas_fail(cublasStatus_t s, const char *call);
 /* After a kernel launch: configuration errors surface here. */
 #define CU_LAUNCHED(what) CU(cudaGetLastError())
 
-/* Element type of weights and activations fed to tensor cores. */
-typedef enum rr_cu_dtype { RR_CU_F16 = 0, RR_CU_BF16 = 1, RR_CU_F32 = 2 } rr_cu_dtype_t;
+/* Element types. E4M3 (FP8) matrices carry one float scale per row (value = byte * scale). */
+typedef enum rr_cu_dtype { RR_CU_F16 = 0, RR_CU_BF16 = 1, RR_CU_F32 = 2, RR_CU_E4M3 = 3 } rr_cu_dtype_t;
 
-static inline size_t rr_cu_dtype_size(rr_cu_dtype_t t) { return t == RR_CU_F32 ? 4 : 2; }
+static inline size_t rr_cu_dtype_size(rr_cu_dtype_t t) { return t == RR_CU_F32 ? 4 : t == RR_CU_E4M3 ? 1 : 2; }
 static inline cudaDataType_t rr_cu_cuda_type(rr_cu_dtype_t t) {
-    return t == RR_CU_F16 ? CUDA_R_16F : t == RR_CU_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    return t == RR_CU_F16 ? CUDA_R_16F : t == RR_CU_BF16 ? CUDA_R_16BF : t == RR_CU_E4M3 ? CUDA_R_8F_E4M3 : CUDA_R_32F;
 }
 
 /* Sub-allocations are aligned to 256 bytes: cuBLASLt's heuristics assume it
@@ -50,115 +50,241 @@ static inline cudaDataType_t rr_cu_cuda_type(rr_cu_dtype_t t) {
 #define RR_CU_ALIGN 256
 static inline size_t rr_cu_align(size_t n) { return (n + RR_CU_ALIGN - 1) & ~(size_t)(RR_CU_ALIGN - 1); }
 
-/* ---- GEMM (cuda_gemm.cu) --------------------------------------------- */
+/* A row-major matrix [rows, cols] on the device; E4M3 matrices have scale[rows]. */
+typedef struct rr_cu_mat {
+    void *data;
+    rr_cu_dtype_t dt;
+    float *scale;
+} rr_cu_mat_t;
 
-/* The four linear layers of a layer; each has its own shape and epilogue. */
-typedef enum rr_cu_gemm_kind {
-    RR_GEMM_QKV = 0,  /* [T,H] x [3H,H]^T + b -> [T,3H] dt                  */
-    RR_GEMM_OUT = 1,  /* [T,H] x [H,H]^T + b + x32 -> x32 (fp32, residual)  */
-    RR_GEMM_UP = 2,   /* [T,H] x [I,H]^T + b -> [T,I] dt (GELU separately)  */
-    RR_GEMM_DOWN = 3, /* [T,I] x [H,I]^T + b + x32 -> x32 (fp32, residual)  */
-    RR_GEMM_KINDS = 4,
-} rr_cu_gemm_kind_t;
+/* ---- linear layers (cuda_gemm.cu) -------------------------------------------------------------------- */
 
-#define RR_GEMM_CACHE 16 /* algorithms remembered per kind (distinct token counts) */
+/* y [n, out] = x [n, in] W^T (+ bias), W [out, in] row-major (PyTorch layout), x and W of one type: fp16 /
+ * bf16, or E4M3 with per-row scales on both (w_scale[out] per output channel, x's per token), accumulated in
+ * fp32; y fp16 / bf16 (with an optional bias of that type) or fp32 (no bias). */
+typedef struct rr_cu_linear {
+    const void *w;
+    const float *w_scale; /* E4M3 only */
+    const void *bias;     /* [out] of out_dt, or NULL; not with an fp32 y */
+    int32_t out, in;
+    rr_cu_dtype_t in_dt, out_dt;
+} rr_cu_linear_t;
 
-typedef struct rr_cu_algo_entry {
+#define RR_GEMM_CACHE 64 /* (shape, types, tokens) combinations remembered */
+
+typedef struct rr_cu_plan {
     int64_t n; /* tokens; 0 = empty slot */
+    int32_t out, in;
+    rr_cu_dtype_t in_dt, out_dt;
+    int bias;
+    cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, c; /* W, x, y (C == D) */
     cublasLtMatmulAlgo_t algo;
-} rr_cu_algo_entry_t;
+} rr_cu_plan_t;
 
 typedef struct rr_cu_gemm {
     cublasLtHandle_t lt;
     void *ws;        /* cuBLASLt workspace */
     size_t ws_size;
-    rr_cu_dtype_t dt; /* A/B type */
-    cublasLtMatmulDesc_t desc[RR_GEMM_KINDS];
-    int32_t out[RR_GEMM_KINDS], in[RR_GEMM_KINDS];
-    rr_cu_algo_entry_t cache[RR_GEMM_KINDS][RR_GEMM_CACHE];
-    int next[RR_GEMM_KINDS];
+    int fp8_fast;    /* CUBLASLT_MATMUL_DESC_FAST_ACCUM for E4M3 (RERANK_CUDA_FP8_FAST=1) */
+    rr_cu_plan_t plan[RR_GEMM_CACHE];
+    int next;
+    long launches;   /* cublasLtMatmul calls so far */
 } rr_cu_gemm_t;
 
-rerank_status_t rr_cu_gemm_init(rr_cu_gemm_t *g, rr_cu_dtype_t dt, int32_t hidden, int32_t ffn);
+rerank_status_t rr_cu_gemm_init(rr_cu_gemm_t *g);
 void rr_cu_gemm_destroy(rr_cu_gemm_t *g);
-/* y = x W^T + bias (+ y when the kind accumulates), x [n, in], W [out, in]
- * row-major, y [n, out] row-major. */
-rerank_status_t rr_cu_gemm(rr_cu_gemm_t *g, rr_cu_gemm_kind_t kind, int64_t n, const void *x, const void *w,
-                           const void *bias, void *y, cudaStream_t stream);
+/* Choose (and cache) the algorithm for L at n tokens without running it: a shape / type combination the
+ * library cannot run fails here (RERANK_ERR_UNSUPPORTED). */
+rerank_status_t rr_cu_gemm_prepare(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n);
+rerank_status_t rr_cu_linear(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n, const rr_cu_mat_t *x, void *y,
+                             cudaStream_t s);
 
-/* ---- the context (cuda_context.cu, cuda_weights.cu, cuda_forward.cu) ---- */
+/* ---- row kernels (cuda_rows.cu; bodies in rows.cuh) ----------------------------------------------------- */
+
+typedef enum rr_cu_act { RR_ACT_GELU = 0, RR_ACT_GELU_TANH = 1, RR_ACT_SILU = 2 } rr_cu_act_t;
+
+/* A normalization layer: LayerNorm (gamma, beta) or RMSNorm (gamma; beta NULL). */
+typedef struct rr_cu_norm {
+    const float *gamma, *beta;
+    float eps;
+    int rms;
+} rr_cu_norm_t;
+
+/* Widest row the row kernels take (values; a multiple of 8). */
+#define RR_CU_MAX_ROW 32768
+
+/* x = norm(x + y + bias) (post-norm; prenorm = 0) or x += y + bias, out = norm(x) (prenorm = 1); y (fp32,
+ * fp16 or bf16: y_dt) and bias (fp32) optional; out [rows, w] fp16 / bf16, or E4M3 with a scale per row.
+ * One pass, one block per row. */
+rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, rr_cu_dtype_t y_dt, const float *bias,
+                               int prenorm, int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
+/* out = act(y + bias) or, gated, act(y1 + b1) * (y2 + b2) for y = [y1 | y2] ([rows, 2w]); y fp16 / bf16,
+ * bias fp32 (or NULL), out [rows, w] of y's type (may be y when not gated) or E4M3 with row scales. */
+rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *bias, rr_cu_act_t act, int gated,
+                               int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
+/* out (E4M3, scale per row) = x [rows, w] (fp16 / bf16 / fp32); fixed_scale > 0 uses that scale for every
+ * row (per-tensor), else each row's amax / 448. */
+rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t rows, int32_t w, float fixed_scale,
+                                    const rr_cu_mat_t *out, cudaStream_t s);
+/* Token embeddings: x = word[ids] + type[types] + pos[positions] (word fp16 / bf16, the others fp32), then
+ * the embedding LayerNorm (post-norm: x keeps the normalized row), out as in rr_cu_add_norm. */
+typedef struct rr_cu_embed {
+    const int32_t *ids, *types, *pos;
+    const void *word;
+    rr_cu_dtype_t word_dt;
+    const float *pemb, *temb;
+} rr_cu_embed_t;
+rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm, float *x, int64_t rows, int32_t w,
+                                 const rr_cu_mat_t *out, cudaStream_t s);
+/* dst[i] = convert(src[i]): n raw elements of checkpoint dtype src_dt (RR_DT_F32/F16/BF16) to dst_dt. */
+rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtype_t dst_dt, size_t n,
+                              cudaStream_t s);
+/* Sequence classification head: logits[p] = out_b + out_w . tanh(head_w x[cu[p]] + head_b) (fp32), 0 for an
+ * empty sequence (cu[p] == cu[p+1]). */
+rerank_status_t rr_cu_head(const float *x, const int32_t *cu, int64_t P, int32_t hidden, const float *head_w,
+                           const float *head_b, const float *out_w, const float *out_b, float *logits,
+                           cudaStream_t s);
+
+/* ---- attention (cuda_flash.cu; legacy kernels in cuda_attention_legacy.cu) --------------------------- */
+
+typedef struct rr_cu_attn {
+    int32_t heads, kv_heads, head_dim; /* kv_heads divides heads (grouped-query when smaller)      */
+    int32_t causal;                    /* 1: query i sees keys j <= i                               */
+    int32_t window;                    /* -1: none; else |i - j| <= window (sliding-window layers) */
+    float scale;                       /* 0: 1 / sqrt(head_dim)                                     */
+} rr_cu_attn_t;
+
+typedef enum rr_cu_attn_impl {
+    RR_ATTN_FLASH = 0,   /* tensor-core flash kernel, 64 query rows per block (default)      */
+    RR_ATTN_FLASH8 = 1,  /* the same with 128 query rows per block (8 warps), head_dim 64 / 128 */
+    RR_ATTN_LEGACY = 2,  /* the previous WMMA kernel (head_dim 32, 64, 128) / CUDA-core kernel */
+    RR_ATTN_SIMPLE = 3,  /* the CUDA-core kernel (fp32 math, any head_dim <= 128)             */
+} rr_cu_attn_impl_t;
+
+/* ctx [T, heads*d] = softmax(scale q k^T + mask) v per sequence (cu_seqlens [P+1]) and head, q / k / v read
+ * from qkv [T, (heads + 2 kv_heads) d] (the fused projection). max_n: longest sequence (or more). The
+ * legacy kernels take only bidirectional attention with kv_heads == heads and the default scale; the flash
+ * kernel needs head_dim % 8 == 0 (else the CUDA-core kernel runs). */
+rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P, int32_t max_n,
+                                const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl, cudaStream_t s);
+/* Parse RERANK_CUDA_ATTN (flash, flash8, legacy, simple; unset = flash); -1 for anything else. */
+int rr_cu_attn_impl_from_env(void);
+rerank_status_t rr_cu_attention_legacy(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P,
+                                       int32_t max_n, int32_t heads, int32_t head_dim, rr_cu_dtype_t dt, int tc,
+                                       cudaStream_t s);
+int rr_cu_attention_tc_ok(int32_t head_dim);
+/* Largest head_dim any attention kernel supports. */
+#define RR_CU_ATTN_MAX_D 128
+
+/* ---- the context ---------------------------------------------------------------------------------------
+ * Files, each depending only on those above it: cuda_errors.cu (errors, health), cuda_weights.cu (device
+ * memory, upload), cuda_pass.cu (the device part of a forward pass), cuda_graph.cu (the same as CUDA
+ * graphs), cuda_forward.cu (rr_cuda_forward: validation, chunking, packing, workspace), cuda_context.cu
+ * (create / free / queries). */
 
 typedef struct rr_cu_layer {
-    void *wqkv, *bqkv;  /* [3H, H], [3H] dt (q rows, then k, then v)       */
-    void *wo;           /* [H, H] dt                                       */
-    float *bo;          /* [H]                                             */
-    float *ln1_g, *ln1_b;
-    void *w1, *b1;      /* [I, H], [I] dt                                  */
-    void *w2;           /* [H, I] dt                                       */
-    float *b2;          /* [H]                                             */
-    float *ln2_g, *ln2_b;
+    rr_cu_linear_t qkv;  /* [3H, H] (q rows, then k, then v) + bias, out act dt */
+    rr_cu_linear_t o;    /* [H, H] -> fp32 (act dt where FP8 has no fp32 out), bias in bo */
+    rr_cu_linear_t up;   /* [I, H] -> act dt, bias in b1                        */
+    rr_cu_linear_t down; /* [H, I] -> like o, bias in b2                        */
+    float *bo, *b1, *b2;
+    rr_cu_norm_t ln1, ln2;
 } rr_cu_layer_t;
+
+/* Device buffers of one chunk of up to cap_tokens tokens / cap_pairs pairs. */
+typedef struct rr_cu_ws {
+    size_t cap_tokens, cap_pairs;
+    void *base;          /* one cudaMalloc holding the buffers below                */
+    size_t bytes;
+    int32_t *d_in;       /* ids [T] | types [T] | positions [T] | cu [P+1]          */
+    float *x32;          /* [T, H] residual stream                                  */
+    float *y32;          /* [T, H] output of the attention-out / FFN-down GEMMs (fp32) */
+    void *xh;            /* [T, max(H, I)] GEMM input: dt, or E4M3 in fp8 mode      */
+    float *xs;           /* [T] row scales of xh (fp8 mode)                         */
+    void *qkv;           /* [T, 3H] dt                                              */
+    void *ctx;           /* [T, H] dt                                               */
+    void *ffn;           /* [T, I] dt                                               */
+    float *d_logits;     /* [P]                                                     */
+} rr_cu_ws_t;
+
+#define RR_CU_GRAPHS 16             /* captured forward passes kept (least recently used goes) */
+#define RR_CU_GRAPH_MAX_TOKENS 2048 /* larger chunks run without a graph                       */
+
+typedef struct rr_cu_graph {
+    int64_t T, P;        /* bucketed shape; T = 0: empty slot */
+    int32_t max_n, layers;
+    cudaGraphExec_t exec;
+    unsigned long used;  /* LRU stamp */
+} rr_cu_graph_t;
 
 struct rr_cuda {
     int device;
     char name[256];
-    rr_cu_dtype_t dt;
+    int cc_major, cc_minor;
+    rr_cu_dtype_t dt;   /* activations, attention: F16 / BF16                     */
+    rr_cu_dtype_t wdt;  /* GEMM inputs and weights: dt, or E4M3 (fp8)             */
+    rerank_precision_t precision;
+    int fp8_tensor;     /* fp8 weights: 1 = one scale per tensor, 0 = per output channel */
     rr_config_t cfg;
     cudaStream_t stream;
     rr_cu_gemm_t gemm;
-    int attn_tc;        /* 1: tensor-core attention kernel for this head_dim */
+    rr_cu_attn_t attn;
+    rr_cu_attn_impl_t attn_impl;
+    int healthy;        /* 0 after a sticky device error                          */
+    char fault[256];    /* that error                                             */
+    size_t dev_bytes;   /* device memory held (weights, workspaces)               */
+    size_t chunk_tokens; /* most tokens per device pass; halved when memory runs out */
+    size_t ws_limit;    /* RERANK_CUDA_WORKSPACE_MB in bytes (0: none): larger workspaces count as out of memory */
+    int use_graphs;     /* RERANK_CUDA_GRAPHS=0 disables                          */
+    long launches;      /* kernels (not GEMMs: c->gemm counts those) and graph launches so far */
 
     /* weights (device) */
-    void *word;         /* [vocab, H] dt                                   */
-    float *pos, *type;  /* [max_pos, H], [type_vocab, H]                   */
-    float *emb_g, *emb_b;
-    rr_cu_layer_t *layer; /* host array [layers]                           */
-    float *head_w, *head_b; /* [H, H], [H] fp32 (XLM-R dense / BERT pooler) */
-    float *out_w, *out_b;   /* [H], [1] fp32                               */
-    void **allocs;      /* every cudaMalloc of the weights, for free        */
+    void *word;         /* [vocab, H] dt                                       */
+    float *pos, *type;  /* [max_pos, H], [type_vocab, H]                       */
+    rr_cu_norm_t emb_ln;
+    rr_cu_layer_t *layer; /* host array [layers]                               */
+    float *head_w, *head_b; /* [H, H], [H] fp32 (XLM-R dense / BERT pooler)     */
+    float *out_w, *out_b;   /* [H], [1] fp32                                   */
+    void **allocs;      /* every cudaMalloc of the weights, for free            */
+    size_t *alloc_bytes;
     size_t n_allocs, cap_allocs;
 
-    /* per-batch workspace, grown to the largest batch */
-    size_t cap_tokens, cap_pairs;
-    void *ws;           /* one cudaMalloc holding the buffers below         */
-    int32_t *d_in;      /* this batch: ids [T], types [T], pos [T], cu [P+1] */
-    const int32_t *ids, *types, *posi, *cu; /* into d_in for this batch     */
-    float *x32;         /* [T, H] residual stream                           */
-    void *xh;           /* [T, H] dt: LayerNorm output, GEMM input          */
-    void *qkv;          /* [T, 3H] dt                                       */
-    void *ctx;          /* [T, H] dt                                        */
-    void *ffn;          /* [T, I] dt                                        */
-    float *d_logits;    /* [P]                                              */
-    int32_t *h_in;      /* pinned host mirror of d_in                       */
-    float *h_logits;    /* pinned [P]                                       */
+    rr_cu_ws_t ws;
+    int32_t *h_in[2];   /* pinned, double-buffered packed input (chunk k uses k & 1) */
+    size_t h_in_cap;    /* int32 values each                                     */
+    cudaEvent_t in_done[2]; /* the copy out of h_in[i] finished                    */
+    float *h_logits;    /* pinned, the logits of one call                        */
+    size_t h_logits_cap;
+
+    rr_cu_graph_t graph[RR_CU_GRAPHS];
+    unsigned long graph_clock;
 };
 
-/* cuda_weights.cu: upload everything; errors name the tensor. */
+/* cuda_errors.cu: after a failure, find out whether the device hit a sticky error (the context is then
+ * unusable: healthy = 0, fault says why). Returns st. */
+rerank_status_t rr_cu_note_failure(rr_cuda_t *c, rerank_status_t st);
+
+/* cuda_weights.cu: cudaMalloc counted in c->dev_bytes (out of memory: RERANK_ERR_NOMEM naming `what`),
+ * and the weights upload (errors name the tensor). */
+rerank_status_t rr_cu_malloc(rr_cuda_t *c, void **p, size_t bytes, const char *what);
+void rr_cu_free(rr_cuda_t *c, void *p, size_t bytes);
 rerank_status_t rr_cu_upload_weights(rr_cuda_t *c, const rr_weights_t *w);
 void rr_cu_free_weights(rr_cuda_t *c);
 
-/* ---- kernels (cuda_kernels.cu, cuda_attention.cu) ---------------------- */
+/* cuda_pass.cu: the device part of one chunk (embeddings .. logits) on c->stream, reading the packed input
+ * in c->ws.d_in: T tokens, P pairs (cu [P+1]), max_n the longest pair. */
+rerank_status_t rr_cu_forward_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int32_t layers);
 
-/* dst[i] = convert(src[i]); src holds n raw elements of checkpoint dtype
- * src_dt (RR_DT_F32/F16/BF16), dst is dst_dt. */
-rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtype_t dst_dt, size_t n,
-                              cudaStream_t s);
-/* x32[t] = LN(word[ids[t]] + type[types[t]] + pos[pos[t]]); xh = (dt)x32. */
-rerank_status_t rr_cu_embed(const rr_cuda_t *c, int64_t T, cudaStream_t s);
-/* x32[t] = LN(x32[t]) in place; xh = (dt)x32. */
-rerank_status_t rr_cu_layernorm(const rr_cuda_t *c, int64_t T, const float *g, const float *b, cudaStream_t s);
-/* y = gelu_erf(y) over n elements of dt. */
-rerank_status_t rr_cu_gelu(void *y, rr_cu_dtype_t dt, int64_t n, cudaStream_t s);
-/* logits[p] = out_b + out_w . tanh(head_w x32[cu[p]] + head_b). */
-rerank_status_t rr_cu_head(const rr_cuda_t *c, int64_t P, cudaStream_t s);
-/* ctx = softmax(q k^T / sqrt(d)) v per sequence and head, qkv [T, 3H]
- * packed as [q | k | v], sequences given by cu_seqlens [P+1]. tc selects
- * the tensor-core kernel (only where rr_cu_attention_tc_ok(head_dim)). */
-rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P, int32_t max_n,
-                                int32_t heads, int32_t head_dim, rr_cu_dtype_t dt, int tc, cudaStream_t s);
-int rr_cu_attention_tc_ok(int32_t head_dim);
-/* Largest head_dim the CUDA-core kernel supports. */
-#define RR_CU_ATTN_MAX_D 128
+/* cuda_graph.cu: chunks of up to RR_CU_GRAPH_MAX_TOKENS tokens run as captured CUDA graphs, one per bucketed
+ * shape (rr_cu_graph_bucket: T, P, max_n rounded up; the caller packs the padding: extra tokens outside
+ * every pair, extra pairs empty). */
+int rr_cu_graph_bucket(const rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int64_t *bT, int64_t *bP,
+                       int32_t *bmax_n);
+rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n, int32_t layers);
+void rr_cu_graphs_clear(rr_cuda_t *c);
+
+/* cuda_forward.cu: the chunk workspace (device and pinned host). */
+void rr_cu_ws_release(rr_cuda_t *c);
 
 #endif

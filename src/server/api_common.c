@@ -93,9 +93,7 @@ rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_te
     json_t *q = json_object_get(root, "query");
     if (!q) return rr_api_fail(RR_API_BAD_REQUEST, err, cap, "missing field \"query\"");
     rr_api_status_t st = rr_api_get_text(q, "\"query\"", lim->max_text_bytes, out, err, cap);
-    if (st) return st;
-    if (out->n == 0) return rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"query\" must not be empty");
-    return RR_API_OK;
+    return st; /* an empty query is scored, as by TEI and Hugging Face tokenizers */
 }
 
 void rr_rerank_req_free(rr_rerank_req_t *req) {

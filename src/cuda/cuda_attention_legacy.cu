@@ -1,5 +1,7 @@
-/* cuda_attention.cu — scaled dot-product attention over packed
- * variable-length sequences (cu_seqlens), flash-attention style: each block
+/* cuda_attention_legacy.cu — the previous attention kernels, kept for A/B
+ * against the flash kernel (cuda_flash.cu; RERANK_CUDA_ATTN=legacy / simple).
+ * Scaled dot-product attention over packed variable-length sequences
+ * (cu_seqlens), bidirectional, kv heads == heads: each block
  * owns a tile of query rows of one (sequence, head), streams the keys and
  * values through shared memory one tile at a time and keeps a running
  * (online) softmax — max m, denominator l, unnormalized output o — so the
@@ -293,8 +295,9 @@ static rerank_status_t tc_dispatch(const void *qkv, void *ctx, const int32_t *cu
 
 int rr_cu_attention_tc_ok(int32_t head_dim) { return head_dim == 32 || head_dim == 64 || head_dim == 128; }
 
-rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P, int32_t max_n,
-                                int32_t heads, int32_t head_dim, rr_cu_dtype_t dt, int tc, cudaStream_t s) {
+rerank_status_t rr_cu_attention_legacy(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P,
+                                       int32_t max_n, int32_t heads, int32_t head_dim, rr_cu_dtype_t dt, int tc,
+                                       cudaStream_t s) {
     if (P <= 0 || max_n <= 0) return RERANK_OK;
     if (head_dim < 1 || head_dim > RR_CU_ATTN_MAX_D)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (at most %d)", (int)head_dim,

@@ -1,0 +1,58 @@
+/* rows_ref.h — float64 references of the row kernels (rows.cuh), shared by the GPU self-test
+ * (cuda_selftest_rows.cu) and the host emulation test (tests/test_cuda_emu.cc). Plain C / C++. */
+#ifndef RR_CUDA_ROWS_REF_H
+#define RR_CUDA_ROWS_REF_H
+
+#include <math.h>
+#include <stddef.h>
+
+/* One row: v = x + (y + bias) (y, bias may be NULL); n = LayerNorm(v) (beta may be NULL) or, rms, RMSNorm.
+ * xo gets v (prenorm) or n; no gets n. Returns amax of n. */
+static inline double rr_ref_norm_row(const float *x, const float *y, const float *bias, const float *g,
+                                     const float *b, int w, double eps, int rms, int prenorm, double *xo,
+                                     double *no) {
+    double mean = 0, sq = 0, amax = 0;
+    for (int i = 0; i < w; i++) {
+        no[i] = (double)x[i] + (y ? (double)y[i] + (bias ? (double)bias[i] : 0.0) : 0.0);
+        mean += no[i];
+    }
+    mean = rms ? 0 : mean / w;
+    for (int i = 0; i < w; i++) sq += (no[i] - mean) * (no[i] - mean);
+    const double inv = 1.0 / sqrt(sq / w + eps);
+    for (int i = 0; i < w; i++) {
+        const double v = no[i];
+        no[i] = (v - mean) * inv * g[i] + (b && !rms ? b[i] : 0.0);
+        xo[i] = prenorm ? v : no[i];
+        if (fabs(no[i]) > amax) amax = fabs(no[i]);
+    }
+    return amax;
+}
+
+/* act: 0 exact GELU, 1 tanh GELU, 2 SiLU. */
+static inline double rr_ref_act(int act, double a) {
+    if (act == 0) return 0.5 * a * (1 + erf(a / sqrt(2.0)));
+    if (act == 1) return 0.5 * a * (1 + tanh(sqrt(2 / M_PI) * (a + 0.044715 * a * a * a)));
+    return a / (1 + exp(-a));
+}
+
+/* One row: out[i] = act(y[i] + b[i]), or gated act(y[i] + b[i]) * (y[w + i] + b[w + i]). Returns amax. */
+static inline double rr_ref_act_row(const float *y, const float *bias, int w, int act, int gated, double *out) {
+    double amax = 0;
+    for (int i = 0; i < w; i++) {
+        out[i] = rr_ref_act(act, (double)y[i] + (bias ? bias[i] : 0.0f));
+        if (gated) out[i] *= (double)y[w + i] + (bias ? bias[w + i] : 0.0f);
+        if (fabs(out[i]) > amax) amax = fabs(out[i]);
+    }
+    return amax;
+}
+
+/* Allowed |got - ref| for an output stored as: 0 fp32, 1 fp16, 2 bf16, 3 E4M3 with row scale `scale` (half a
+ * step of the format at |ref|, plus float rounding of the inputs). */
+static inline double rr_ref_tol(int kind, double ref, double scale) {
+    if (kind == 0) return 8e-6 * fabs(ref) + 1e-5;
+    if (kind == 1) return fabs(ref) / 2048 + 1e-5;
+    if (kind == 2) return fabs(ref) / 256 + 1e-5;
+    return fabs(ref) / 16 + scale / 1024 + 1e-5;
+}
+
+#endif
