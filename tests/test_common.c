@@ -1,5 +1,10 @@
-/* test_common.c — UTF-8 validation, the string map, the fault-injecting allocator, errors. */
+/* test_common.c — UTF-8 validation, the string map, the fault-injecting allocator, errors, the clock. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/strmap.h"
 #include "common/utf8.h"
@@ -107,6 +112,53 @@ TEST(error_messages_are_per_thread_and_prefixable) {
     CHECK(!strcmp(rerank_version(), RERANK_VERSION));
 }
 
+TEST(clock_is_monotonic_and_in_seconds) {
+    double prev = rr_now_s();
+    for (int i = 0; i < 100000; i++) {
+        double t = rr_now_s();
+        CHECK(t >= prev);
+        if (t < prev) break;
+        prev = t;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double direct = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9, ours = rr_now_s();
+    CHECK_MSG(ours >= direct && ours - direct < 0.5, "rr_now_s %.9f vs CLOCK_MONOTONIC %.9f", ours, direct);
+    double a = rr_now_s();
+    struct timespec nap = {0, 30 * 1000000L};
+    nanosleep(&nap, NULL);
+    double dt = rr_now_s() - a;
+    CHECK_MSG(dt >= 0.029 && dt < 5.0, "30 ms nap measured as %.6f s", dt);
+}
+
+TEST(clock_timespec_converts_and_times_out_a_monotonic_wait) {
+    struct timespec ts = rr_clock_timespec(12.25);
+    CHECK(ts.tv_sec == 12 && ts.tv_nsec == 250000000L);
+    ts = rr_clock_timespec(3.0);
+    CHECK(ts.tv_sec == 3 && ts.tv_nsec == 0);
+    ts = rr_clock_timespec(-1.0);
+    CHECK(ts.tv_sec == 0 && ts.tv_nsec == 0);
+    ts = rr_clock_timespec(0.9999999999);
+    CHECK(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+    /* The deadline it gives a CLOCK_MONOTONIC condition variable is honoured. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_t cv;
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    double t0 = rr_now_s();
+    struct timespec dl = rr_clock_timespec(t0 + 0.05);
+    pthread_mutex_lock(&mu);
+    int rc = 0;
+    while (rc != ETIMEDOUT) rc = pthread_cond_timedwait(&cv, &mu, &dl);
+    pthread_mutex_unlock(&mu);
+    double waited = rr_now_s() - t0;
+    CHECK_MSG(waited >= 0.049 && waited < 5.0, "a 50 ms deadline waited %.6f s", waited);
+    pthread_cond_destroy(&cv);
+}
+
 int main(void) {
     RUN(utf8_valid_accepts_wellformed);
     RUN(utf8_valid_rejects_malformed);
@@ -115,5 +167,7 @@ int main(void) {
     RUN(alloc_fault_injection_fails_exactly_nth);
     RUN(strmap_survives_every_allocation_failure);
     RUN(error_messages_are_per_thread_and_prefixable);
+    RUN(clock_is_monotonic_and_in_seconds);
+    RUN(clock_timespec_converts_and_times_out_a_monotonic_wait);
     TEST_MAIN_END();
 }

@@ -23,6 +23,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 
@@ -33,12 +34,6 @@ static void usage(FILE *f) {
             "  --workload FILE:KEY  token-id workload, e.g. ../shared/bench/workloads.json:W1\n"
             "  --input FILE.jsonl   {\"query\", \"doc\"} lines: times tokenization + scoring\n"
             "  --runs R             timed runs after one warm-up (default 3); the median is reported\n");
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -183,14 +178,14 @@ int rr_cmd_bench(int argc, char **argv) {
 
     char resolved[4096];
     if (rr_cli_model_dir("bench", model_dir, resolved, sizeof resolved)) { workload_free(&w); return 1; }
-    double t0 = now();
+    double t0 = rr_now_s();
     rerank_model_t *m = NULL;
     if (rerank_model_load(resolved, &mo, &m) != RERANK_OK) {
         fprintf(stderr, "rerank bench: %s\n", rerank_last_error());
         workload_free(&w);
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = rr_now_s() - t0;
     rerank_model_info_t info;
     rerank_model_get_info(m, &info);
     rerank_score_options_t o = rerank_score_options_default();
@@ -203,9 +198,9 @@ int rr_cmd_bench(int argc, char **argv) {
     rr_profile_t prof0, prof1;
     rr_model_profile(m, &prof0);
     for (int r = 0; r < runs && !st; r++) {
-        double a = now();
+        double a = rr_now_s();
         st = run_once(m, &w, &o, scores);
-        times[r] = now() - a;
+        times[r] = rr_now_s() - a;
     }
     if (st) {
         fprintf(stderr, "rerank bench: %s\n", rerank_last_error());

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
@@ -76,12 +77,6 @@ typedef struct hub_file {
     long long size; /* -1 unknown */
 } hub_file_t;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -134,7 +129,7 @@ static const char *human(double bytes, char *buf, size_t n) {
 
 static void progress_draw(hub_resp_t *r, int final) {
     if (!r->show_progress) return;
-    double t = now_s();
+    double t = rr_now_s();
     if (!final && t - r->t_last < 0.1) return;
     r->t_last = t;
     long long done = r->have + r->received;
@@ -488,7 +483,7 @@ static rerank_status_t hub_fetch_blob(hub_ctx_t *c, const hub_file_t *f) {
         r.fname = f->name;
         r.total = f->size;
         r.show_progress = show;
-        r.t_start = r.t_last = now_s();
+        r.t_start = r.t_last = rr_now_s();
         if (c->stats && have > 0 && attempt == 0) c->stats->resumed += (unsigned long long)have;
         if (!(f->size >= 0 && have == f->size)) { /* else: already complete, just verify */
             if (!c->quiet && !show) {

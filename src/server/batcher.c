@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "server/server_limits.h"
 
@@ -36,12 +37,6 @@ struct rr_batcher {
     float *scores;
     rr_job_t **notify;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static size_t pair_cost(const rerank_pair_t *p) { return p->n > 0 ? (size_t)p->n : 1; }
 
@@ -78,21 +73,15 @@ static void *worker_main(void *arg) {
         if (!b->stopping && b->queued_tokens < b->cfg.max_batch_tokens &&
             b->queued_pairs < b->cfg.max_batch_pairs) {
             double deadline = b->head->t_submit_ + b->cfg.max_wait_ms * 1e-3;
-            double now = now_s();
-            if (now < deadline) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                double wait = deadline - now;
-                long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e9);
-                ts.tv_sec += (time_t)(ns / 1000000000LL);
-                ts.tv_nsec = (long)(ns % 1000000000LL);
+            if (rr_now_s() < deadline) {
+                struct timespec ts = rr_clock_timespec(deadline);
                 pthread_cond_timedwait(&b->cv, &b->mu, &ts);
                 continue; /* re-evaluate: more pairs, cancel, or deadline */
             }
         }
         /* Form a batch from the head of the queue. */
         size_t n = 0, tokens = 0;
-        double now = now_s();
+        double now = rr_now_s();
         rr_job_t *j = b->head;
         while (j && n < b->cap) {
             int full = 0;
@@ -120,9 +109,9 @@ static void *worker_main(void *arg) {
         }
         pthread_mutex_unlock(&b->mu);
 
-        double t0 = now_s();
+        double t0 = rr_now_s();
         rerank_status_t st = b->score(b->score_ctx, b->pairs, n, b->scores);
-        double dt = now_s() - t0;
+        double dt = rr_now_s() - t0;
         char msg[256] = "";
         if (st != RERANK_OK) snprintf(msg, sizeof msg, "%s: %s", rerank_status_str(st), rerank_last_error());
         if (b->obs.on_batch) b->obs.on_batch(b->obs.ctx, n, tokens, dt);
@@ -214,7 +203,7 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
         pthread_mutex_unlock(&b->mu);
         return RR_SUBMIT_FULL;
     }
-    job->t_submit_ = now_s();
+    job->t_submit_ = rr_now_s();
     job->queued_ = 1;
     job->qprev_ = b->tail;
     if (b->tail) b->tail->qnext_ = job; else b->head = job;

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "server/server_internal.h"
 #include "server/server_limits.h"
 

@@ -87,7 +87,6 @@ struct rr_conn_req {
 };
 
 /* http.c */
-double rr_now_s(void);
 enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
                            int retry_after);
 enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...)
