@@ -34,6 +34,7 @@ while IFS= read -r obj; do
     rel=${obj#"$BUILD"/}
     src=${rel%.o}.c
     [ -f "$ROOT/$src" ] || src=${rel%.o}.cu
+    [ -f "$ROOT/$src" ] || continue # stale object of a deleted source
     "$NM" -g "$obj" 2>/dev/null | awk -v f="$src" '
         NF == 2 && $1 == "U" { print "U", f, $2; next }
         NF == 3 && $2 !~ /^[Uvw]$/ { print "D", f, $3 }' >>"$tmp/syms"

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "server/config.h"
+#include "server/route.h"
 #include "server/server.h"
 #include "test.h"
 
@@ -115,6 +116,7 @@ typedef struct resp {
     size_t len;
     char retry_after[32];
     char ctype[128];
+    char allow[64];
     long connects;
     CURLcode rc;
 } resp_t;
@@ -135,6 +137,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
     size_t k = sz * n;
     if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
     if (k > 14 && !strncasecmp(p, "Content-Type: ", 14)) snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(k - 16), p + 14);
+    if (k > 7 && !strncasecmp(p, "Allow: ", 7)) snprintf(r->allow, sizeof r->allow, "%.*s", (int)(k - 9), p + 7);
     return k;
 }
 
@@ -163,7 +166,8 @@ static resp_t http_ex(CURL *c, const char *base, const char *method, const char 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body_len >= 0 ? body_len : (long)strlen(body));
     }
-    if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (method && !strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     r.rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
@@ -454,6 +458,54 @@ TEST(errors_routes) {
     CHECK(r.status == 404 || r.status == 400);
     resp_free(&r);
     CHECK(good_after(fx.base));
+}
+
+/* Every route of the table dispatches with each method it accepts (and its
+ * metrics series carries its path); every other method answers 405 with the
+ * table's Allow header; a path outside the table answers 404. */
+TEST(route_table_dispatch) {
+    static const char *const k_methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+    CHECK(rr_route_count() == RR_ROUTE_OTHER);
+    for (size_t i = 0; i < rr_route_count(); i++) {
+        const rr_route_def_t *d = rr_route_at(i);
+        CHECK(d && rr_route_find(d->path) == d && rr_route_get_def(d->route) == d);
+        CHECK(!strcmp(rr_route_path(d->route), d->path));
+        if (!d) continue;
+        for (size_t m = 0; m < sizeof k_methods / sizeof *k_methods; m++) {
+            const char *meth = k_methods[m];
+            unsigned bit = rr_route_method(meth);
+            const char *good = d->route == RR_ROUTE_RERANK ? k_good_tei : "{\"query\":\"abc\",\"documents\":[\"x\",\"y\"]}";
+            const char *body = !strcmp(meth, "POST") || !strcmp(meth, "PUT") ? good : NULL;
+            resp_t r = http(fx.base, meth, d->path, body);
+            if (bit & d->methods) {
+                CHECK_MSG(r.status == 200, "%s %s: %ld %s", meth, d->path, r.status, r.body ? r.body : "");
+            } else {
+                CHECK_MSG(r.status == 405 && !strcmp(r.allow, rr_route_allow(d)), "%s %s: %ld, Allow '%s' (want '%s')",
+                          meth, d->path, r.status, r.allow, rr_route_allow(d));
+                if (strcmp(meth, "HEAD")) CHECK(is_error(&r, 405, "method_not_allowed"));
+            }
+            resp_free(&r);
+        }
+    }
+    CHECK(!strcmp(rr_route_allow(rr_route_find("/rerank")), "POST"));
+    CHECK(!strcmp(rr_route_allow(rr_route_find("/health")), "GET, HEAD"));
+    CHECK(rr_route_find("/nope") == NULL && rr_route_find("/rerank/") == NULL && rr_route_find(NULL) == NULL);
+    CHECK(!strcmp(rr_route_path(RR_ROUTE_OTHER), "other"));
+    resp_t r = http(fx.base, "GET", "/no/such/route", NULL);
+    CHECK(is_error(&r, 404, "not_found") && r.allow[0] == 0);
+    resp_free(&r);
+    r = http(fx.base, "POST", "/rerank/", k_good_tei);
+    CHECK(is_error(&r, 404, "not_found"));
+    resp_free(&r);
+    /* the metrics series are labelled from the same table */
+    r = http(fx.base, "GET", "/metrics", NULL);
+    for (size_t i = 0; i < rr_route_count(); i++) {
+        char want[96];
+        snprintf(want, sizeof want, "rerank_requests_total{route=\"%s\",status=\"200\"}", rr_route_at(i)->path);
+        CHECK_MSG(r.body && strstr(r.body, want), "missing %s", want);
+    }
+    CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"other\",status=\"404\"}"));
+    resp_free(&r);
 }
 
 TEST(backend_failure_500) {
@@ -829,6 +881,7 @@ int main(void) {
     RUN(errors_413_422);
     RUN(errors_size_limits);
     RUN(errors_routes);
+    RUN(route_table_dispatch);
     RUN(backend_failure_500);
     RUN(keep_alive);
     RUN(auth);

@@ -153,13 +153,6 @@ enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r) {
     return rr_respond(r, 200, "application/json", body, len, 0);
 }
 
-static enum MHD_Result respond_json(rr_conn_req_t *r, int status, json_t *j) {
-    char *body = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-    json_decref(j);
-    if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");
-    return rr_respond(r, status, "application/json", body, strlen(body), status == 503 ? RR_SRV_RETRY_AFTER_S : 0);
-}
-
 static json_t *info_json(rr_server_t *s) {
     const rr_server_config_t *c = s->cfg;
     json_t *j = json_object();
@@ -196,15 +189,15 @@ enum MHD_Result rr_route_get(rr_conn_req_t *r) {
     int state = atomic_load(&s->state);
     switch (r->route) {
     case RR_ROUTE_HEALTH:
-        if (state == RR_STATE_LOADING) return respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
-        return respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        if (state == RR_STATE_LOADING) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
+        return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
     case RR_ROUTE_READY:
         if (state != RR_STATE_READY)
-            return respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
-        return respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
+            return rr_respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
+        return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
     case RR_ROUTE_INFO:
         if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
-        return respond_json(r, 200, info_json(s));
+        return rr_respond_json(r, 200, info_json(s));
     case RR_ROUTE_OPENAPI: {
         size_t n = strlen(rr_openapi_json);
         char *body = rr_strndup(rr_openapi_json, n);

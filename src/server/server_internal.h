@@ -1,7 +1,8 @@
-/* server_internal.h — state shared by http.c, routes.c and watch.c. */
+/* server_internal.h — state shared by the server's files: http.c (dispatch) -> routes.c (handlers) -> respond.c, watch.c. */
 #ifndef RR_SERVER_INTERNAL_H
 #define RR_SERVER_INTERNAL_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -86,11 +87,17 @@ struct rr_conn_req {
     rr_conn_req_t *wnext, *wprev;
 };
 
-/* http.c */
+/* respond.c: queue r's response (takes `body`, an rr_malloc'd buffer or
+ * NULL; X-Request-Id, Retry-After when retry_after > 0, Allow on 405 from
+ * the route table, WWW-Authenticate on 401, Connection: close when
+ * draining). */
 enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
                            int retry_after);
+/* {"error": {"message", "type", "code"}} (Retry-After on 429 and 503). */
 enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Compact JSON of j (consumed; NULL answers 503). */
+enum MHD_Result rr_respond_json(rr_conn_req_t *r, int status, json_t *j);
 
 /* routes.c */
 enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r);
