@@ -1,4 +1,4 @@
-/* test_server_http.c — the HTTP server in-process with a fake backend:
+/* test_server_http.c — the HTTP server in-process with a fake scorer:
  * routes, API shapes, every error status, auth, 429, disconnects, drain.
  * (test_server.c runs the real binary with the tiny model.) */
 #include <curl/curl.h>
@@ -14,7 +14,7 @@
 #include "server/server.h"
 #include "test.h"
 
-/* ---- fake backend: one token per byte, logit from the pair length ---- */
+/* ---- fake scorer: one token per byte, logit from the pair length ---- */
 static atomic_int g_score_sleep_ms;
 static atomic_ullong g_pairs_scored;
 
@@ -85,7 +85,7 @@ typedef struct fixture {
     char base[64];
 } fixture_t;
 
-static int fx_start(fixture_t *f, const char **extra, int with_backend) {
+static int fx_start(fixture_t *f, const char **extra, int with_scorer) {
     const char *argv[64] = {"serve", "--model", "fake", "--port", "0", "--no-access-log", "--max-length", "64"};
     int argc = 8;
     for (int i = 0; extra && extra[i]; i++) argv[argc++] = extra[i];
@@ -95,12 +95,12 @@ static int fx_start(fixture_t *f, const char **extra, int with_backend) {
         return -1;
     }
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", rr_server_port(f->srv));
-    if (with_backend) {
-        rr_backend_t be = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score};
+    if (with_scorer) {
+        rr_scorer_t sc = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score};
         rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
                                  .model_type = "fake", .precision = "fp32", .weights_dtype = "F32", .device = "cpu",
                                  .num_layers = 2, .layers_used = 2, .max_length = 64};
-        if (rr_server_set_backend(f->srv, &be, &info) != RERANK_OK) return -1;
+        if (rr_server_set_scorer(f->srv, &sc, &info) != RERANK_OK) return -1;
     }
     return 0;
 }

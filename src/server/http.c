@@ -233,8 +233,8 @@ static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds) {
 }
 static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seconds); }
 
-rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info) {
-    s->backend = *be;
+rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
+    s->scorer = *sc;
     s->info = *info;
     const char *src[6] = {info->model_id, info->architecture, info->model_type,
                           info->precision, info->weights_dtype, info->device};
@@ -253,7 +253,7 @@ rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, co
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs};
     rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
-    rerank_status_t st = rr_batcher_create(&bc, be->score, be->ctx, &obs, &s->batcher);
+    rerank_status_t st = rr_batcher_create(&bc, sc->score, sc->ctx, &obs, &s->batcher);
     if (st) return st;
     atomic_store(&s->state, RR_STATE_READY);
     return RERANK_OK;

@@ -71,7 +71,7 @@ enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
     const char *what = r->route == RR_ROUTE_RERANK ? "texts" : "documents";
     for (size_t i = 0; i < n; i++) {
         rerank_encoding_t *e = &r->encs[i];
-        rerank_status_t st = s->backend.encode_pair(s->backend.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
+        rerank_status_t st = s->scorer.encode_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
                                                     r->req.docs[i].n, truncate ? s->max_length : 0, s->truncation,
                                                     r->req.direction, e);
         if (st != RERANK_OK)

@@ -11,20 +11,20 @@
 #include "server/config.h"
 #include "server/server.h"
 
-typedef struct model_backend {
+typedef struct model_scorer {
     rerank_model_t *model;
     const rerank_tokenizer_t *tok;
     rerank_score_options_t opts;
-} model_backend_t;
+} model_scorer_t;
 
 static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn, int32_t max_length,
                                  rerank_truncation_t trunc, rerank_trunc_direction_t dir, rerank_encoding_t *enc) {
-    model_backend_t *mb = ctx;
+    model_scorer_t *mb = ctx;
     return rerank_tokenize_pair_ex(mb->tok, q, qn, d, dn, max_length, trunc, dir, enc);
 }
 
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
-    model_backend_t *mb = ctx;
+    model_scorer_t *mb = ctx;
     return rerank_score_tokens(mb->model, pairs, n, &mb->opts, scores);
 }
 
@@ -73,7 +73,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rerank_model_options_t mo = rerank_model_options_default();
     mo.precision = prec;
     mo.threads = (int32_t)cfg.threads;
-    model_backend_t mb = {0};
+    model_scorer_t mb = {0};
     /* A directory, or a Hub id (ORG/NAME[@REV]) taken from the cache or
      * downloaded; /health answers 503 "loading" meanwhile. */
     char model_dir[4096];
@@ -134,8 +134,8 @@ int rr_cmd_serve(int argc, char **argv) {
         .max_length = max_len,
         .truncation = mb.opts.truncation,
     };
-    rr_backend_t be = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score};
-    if (rr_server_set_backend(srv, &be, &info) != RERANK_OK) {
+    rr_scorer_t sc = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score};
+    if (rr_server_set_scorer(srv, &sc, &info) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
         rr_server_free(srv);
         rerank_model_free(mb.model);

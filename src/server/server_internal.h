@@ -38,7 +38,7 @@ struct rr_server {
     atomic_int state;
     atomic_long in_flight;
     atomic_ullong seq;
-    rr_backend_t backend;
+    rr_scorer_t scorer;
     rr_server_info_t info;
     char *info_strings[6];
     rr_batcher_t *batcher;
