@@ -106,7 +106,7 @@ static int fx_start(fixture_t *f, const char **extra, int with_scorer) {
 }
 static void fx_stop(fixture_t *f) {
     rr_server_free(f->srv);
-    rr_server_config_free(&f->cfg);
+    rr_server_config_release(&f->cfg);
 }
 
 /* ---- HTTP client ---- */
@@ -822,7 +822,7 @@ TEST(config_table) {
     CHECK(rr_server_config_parse(&c, 9, (char **)a1, NULL, devnull, devnull) == 0);
     CHECK(c.port == 0 && c.max_body_bytes == 2 << 20 && c.max_wait_ms == 0.5 && c.access_log == 0);
     CHECK(!strcmp(c.host, "127.0.0.1") && c.max_batch_tokens == 16384 && c.max_docs == 1000);
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     const char *bad1[] = {"serve", "--model", "m", "--port", "70000"};
     CHECK(rr_server_config_parse(&c, 5, (char **)bad1, NULL, devnull, devnull) == -1);
     const char *bad2[] = {"serve", "--port", "1"};
@@ -852,7 +852,7 @@ TEST(config_env_precedence) {
     const char *a[] = {"serve", "--port", "1234"};
     CHECK(rr_server_config_parse(&c, 3, (char **)a, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.model, "/env/model") && c.port == 1234 && c.access_log == 0 && !strcmp(c.api_key, "k"));
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);

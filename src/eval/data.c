@@ -109,7 +109,7 @@ char *rr_eval_default_qrels(const char *data_path) {
 
 /* ---- queries -------------------------------------------------------- */
 
-static void query_free(rr_eval_query_t *q) {
+static void query_release(rr_eval_query_t *q) {
     for (size_t i = 0; i < q->n; i++) {
         if (q->docids) rr_free(q->docids[i]);
         if (q->docs) rr_free(q->docs[i]);
@@ -125,9 +125,9 @@ static void query_free(rr_eval_query_t *q) {
     memset(q, 0, sizeof *q);
 }
 
-void rr_eval_data_free(rr_eval_data_t *d) {
+void rr_eval_data_release(rr_eval_data_t *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n_queries; i++) query_free(&d->queries[i]);
+    for (size_t i = 0; i < d->n_queries; i++) query_release(&d->queries[i]);
     rr_free(d->queries);
     memset(d, 0, sizeof *d);
 }
@@ -136,13 +136,13 @@ void rr_eval_data_truncate(rr_eval_data_t *d, size_t max_queries) {
     if (max_queries == 0 || max_queries >= d->n_queries) return;
     for (size_t i = max_queries; i < d->n_queries; i++) {
         d->n_pairs -= d->queries[i].n;
-        query_free(&d->queries[i]);
+        query_release(&d->queries[i]);
     }
     d->n_queries = max_queries;
 }
 
 /* Allocate the per-candidate arrays of `q` for n candidates (strings NULL).
- * q->n is set first so query_free can release partial work. */
+ * q->n is set first so query_release can release partial work. */
 static rerank_status_t query_alloc(rr_eval_query_t *q, size_t n, size_t n_judged) {
     q->n = n;
     q->docids = rr_calloc(n, sizeof *q->docids);
@@ -366,12 +366,12 @@ rerank_status_t rr_eval_parse_jsonl(const char *buf, size_t len, const char *nam
             if (st) rr_error_prefix("%s:%zu", name, line);
         }
         if (st) {
-            rr_eval_data_free(out);
+            rr_eval_data_release(out);
             return st;
         }
     }
     if (out->n_queries == 0) {
-        rr_eval_data_free(out);
+        rr_eval_data_release(out);
         return rr_error(RERANK_ERR_FORMAT, "%s: no queries", name);
     }
     return RERANK_OK;
@@ -477,7 +477,7 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
     }
     json_decref(root);
     json_decref(qrels);
-    if (st) rr_eval_data_free(out);
+    if (st) rr_eval_data_release(out);
     return st;
 }
 

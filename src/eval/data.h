@@ -94,6 +94,7 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
 
 /* Keep only the first `max_queries` queries (0 = all). */
 void rr_eval_data_truncate(rr_eval_data_t *d, size_t max_queries);
-void rr_eval_data_free(rr_eval_data_t *d);
+/* Release the buffers of d (the struct is the caller's; zeroed after). */
+void rr_eval_data_release(rr_eval_data_t *d);
 
 #endif

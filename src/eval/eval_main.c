@@ -230,7 +230,7 @@ err:
 out:
     if (runs) rr_eval_runs_free(runs, n_cfg);
     rr_free(runs);
-    rr_eval_data_free(&data);
+    rr_eval_data_release(&data);
     rr_free(qrels_owned);
     return rc;
 }

@@ -170,7 +170,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-rerank_status_t rr_batcher_create(const rr_batcher_config_t *cfg, rr_score_fn score,
+rerank_status_t rr_batcher_new(const rr_batcher_config_t *cfg, rr_score_fn score,
                                   void *score_ctx, const rr_batch_observer_t *obs,
                                   rr_batcher_t **out) {
     *out = NULL;

@@ -140,7 +140,7 @@ range:
     return -1;
 }
 
-void rr_server_config_free(rr_server_config_t *cfg) {
+void rr_server_config_release(rr_server_config_t *cfg) {
     for (size_t i = 0; i < N_OPTS; i++)
         if (k_opts[i].kind == OPT_STR) {
             char **p = (char **)((char *)cfg + k_opts[i].off);
@@ -173,7 +173,7 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
         const char *arg = argv[a];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             rr_server_config_help(out);
-            rr_server_config_free(cfg);
+            rr_server_config_release(cfg);
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -234,6 +234,6 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
     }
     return 0;
 fail:
-    rr_server_config_free(cfg);
+    rr_server_config_release(cfg);
     return -1;
 }

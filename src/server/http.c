@@ -253,7 +253,7 @@ rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs};
     rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
-    rerank_status_t st = rr_batcher_create(&bc, sc->score, sc->ctx, &obs, &s->batcher);
+    rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &s->batcher);
     if (st) return st;
     atomic_store(&s->state, RR_STATE_READY);
     return RERANK_OK;

@@ -29,7 +29,7 @@ void rr_conn_req_release_rerank(rr_conn_req_t *r) {
     r->pairs = NULL;
     r->scores = NULL;
     size_t n_docs = r->req.n_docs;
-    rr_rerank_req_free(&r->req);
+    rr_rerank_req_release(&r->req);
     r->req.n_docs = n_docs; /* kept for the access log */
 }
 

@@ -47,7 +47,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rerank_precision_t prec;
     if (rerank_precision_parse(cfg.precision, &prec) != 0) {
         fprintf(stderr, "rerank serve: unknown --precision '%s'\n", cfg.precision);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 2;
     }
     /* Signals are taken by sigwait below: block them before any thread
@@ -62,7 +62,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rr_server_t *srv = NULL;
     if (rr_server_start(&cfg, &srv) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     const char *shown_host = strchr(cfg.host, ':') ? "[%s]" : "%s";
@@ -80,14 +80,14 @@ int rr_cmd_serve(int argc, char **argv) {
     if (rr_hub_resolve(cfg.model, model_dir, sizeof model_dir) != RERANK_OK) {
         fprintf(stderr, "rerank serve: cannot find model '%s': %s\n", cfg.model, rerank_last_error());
         rr_server_free(srv);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     int from_hub = strcmp(model_dir, cfg.model) != 0;
     if (rerank_model_load(model_dir, &mo, &mb.model) != RERANK_OK) {
         fprintf(stderr, "rerank serve: cannot load model '%s': %s\n", cfg.model, rerank_last_error());
         rr_server_free(srv);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     mb.tok = rerank_model_tokenizer(mb.model);
@@ -139,7 +139,7 @@ int rr_cmd_serve(int argc, char **argv) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
         rr_server_free(srv);
         rerank_model_free(mb.model);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     fprintf(stderr, "rerank: ready: model %s (%s, %s, %d layers, max length %d), port %d\n", info.model_id,
@@ -152,7 +152,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rr_server_drain(srv, (double)cfg.shutdown_timeout_s);
     rr_server_free(srv);
     rerank_model_free(mb.model);
-    rr_server_config_free(&cfg);
+    rr_server_config_release(&cfg);
     fprintf(stderr, "rerank: stopped\n");
     return 0;
 }
