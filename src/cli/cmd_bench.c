@@ -24,6 +24,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 
@@ -158,7 +159,7 @@ int rr_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--workload")) workload = v;
         else if (!strcmp(a, "--input")) input = v;
         else if (!strcmp(a, "--precision")) prec = v;
-        else if (!strcmp(a, "--threads")) bad = rr_cli_int("bench", a, v, 0, 4096, &threads);
+        else if (!strcmp(a, "--threads")) bad = rr_cli_int("bench", a, v, 0, RR_MAX_THREADS, &threads);
         else if (!strcmp(a, "--layers")) bad = rr_cli_int("bench", a, v, 0, 256, &layers);
         else if (!strcmp(a, "--runs")) bad = rr_cli_int("bench", a, v, 1, 1000, &runs);
         else { fprintf(stderr, "rerank bench: unknown option %s\n", a); usage(stderr); return 2; }
@@ -222,7 +223,7 @@ int rr_cmd_bench(int argc, char **argv) {
         rerank_encoding_t enc = {0};
         for (size_t i = 0; i < w.n_pairs; i++)
             if (!rerank_tokenize_pair(rerank_model_tokenizer(m), w.queries[i], w.qlen[i], w.docs[i], w.dlen[i],
-                                      info.max_positions < 512 ? info.max_positions : 512, RERANK_TRUNC_FLAG, &enc)) {
+                                      info.max_positions < RR_DEFAULT_MAX_LENGTH ? info.max_positions : RR_DEFAULT_MAX_LENGTH, RERANK_TRUNC_FLAG, &enc)) {
                 tokens += (double)enc.n;
                 flops += pair_flops(&info, run_layers, (double)enc.n);
                 attn_flops += attention_flops(&info, run_layers, (double)enc.n);

@@ -118,7 +118,7 @@ int rr_cmd_score(int argc, char **argv) {
         else if (!strcmp(a, "--precision")) prec = v;
         else if (!strcmp(a, "--max-length")) bad = rr_cli_int("score", a, v, 1, RR_MAX_SEQ_TOKENS, &opts.max_length);
         else if (!strcmp(a, "--layers")) bad = rr_cli_int("score", a, v, 0, RR_MAX_LAYERS, &opts.layers);
-        else if (!strcmp(a, "--threads")) bad = rr_cli_int("score", a, v, 0, 4096, &threads);
+        else if (!strcmp(a, "--threads")) bad = rr_cli_int("score", a, v, 0, RR_MAX_THREADS, &threads);
         else if (!strcmp(a, "--batch-tokens")) bad = rr_cli_int("score", a, v, 1, 1 << 24, &batch_tokens);
         else if (!strcmp(a, "--truncation")) bad = rr_cli_truncation("score", v, &opts.truncation);
         else if (!strcmp(a, "--truncation-direction")) bad = rr_cli_direction("score", v, &opts.direction);

@@ -39,7 +39,7 @@ static void print_error(const char *msg) {
 
 int rr_cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *input = NULL;
-    int32_t max_length = 512;
+    int32_t max_length = RR_DEFAULT_MAX_LENGTH;
     rerank_truncation_t trunc = RERANK_TRUNC_FLAG;
     rerank_trunc_direction_t dir = RERANK_TRUNC_RIGHT;
     for (int i = 1; i < argc; i++) {

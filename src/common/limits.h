@@ -4,6 +4,11 @@
 #ifndef RR_LIMITS_H
 #define RR_LIMITS_H
 
+/* A limit's value as a string literal, for help and error texts (the
+ * limits used this way are plain integer literals). */
+#define RR_LIMIT_STR(x) RR_LIMIT_STR_(x)
+#define RR_LIMIT_STR_(x) #x
+
 /* tokenizer.json larger than this is refused: the biggest real ones (XLM-R,
  * 250k pieces) are 17 MB; 512 MB bounds the JSON parser's memory. */
 #define RR_MAX_TOKENIZER_JSON_BYTES (512ull << 20)
@@ -26,6 +31,19 @@
 /* Longest model input in tokens (max_position_embeddings of any supported
  * model, e.g. 8194 for bge-m3 family). */
 #define RR_MAX_SEQ_TOKENS 8192
+/* Pair length in tokens when the caller sets none (score, tokenize, serve),
+ * capped by the model's positions: what FlagEmbedding's reranker and the
+ * bge / ms-marco model cards use. */
+#define RR_DEFAULT_MAX_LENGTH 512
+/* Bytes of one vocabulary piece or added token in tokenizer.json: real ones
+ * are a few dozen bytes; the cap bounds the lookup keys' scratch. */
+#define RR_MAX_PIECE_BYTES 4096
+/* Compute threads (--threads, rerank_model_options_t.threads): far above
+ * any CPU's cores; bounds the per-thread scratch arrays. */
+#define RR_MAX_THREADS 4096
+/* HTTP threads of `rerank serve` (request parsing and tokenization run
+ * there): more only adds contention for the one batcher. */
+#define RR_MAX_HTTP_THREADS 256
 /* Model dimensions accepted from config.json (bounds scratch sizes). */
 #define RR_MAX_HIDDEN 16384
 #define RR_MAX_LAYERS 256

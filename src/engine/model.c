@@ -5,9 +5,9 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "engine/engine.h"
 
-#define RR_MAX_THREADS 4096
 
 static const char *const k_precision_names[] = {"fp32", "bf16", "int8"};
 

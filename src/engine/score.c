@@ -78,7 +78,7 @@ rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation %d", (int)o.truncation);
     if ((unsigned)o.direction > RERANK_TRUNC_LEFT)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown truncation direction %d", (int)o.direction);
-    int32_t max_len = o.max_length ? o.max_length : 512;
+    int32_t max_len = o.max_length ? o.max_length : RR_DEFAULT_MAX_LENGTH;
     if (max_len > m->cfg.usable_pos) max_len = m->cfg.usable_pos;
 
     /* Tokenize every pair into one buffer, then score them all. */

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "hub/hub.h"
 #include "rerank.h"
 #include "server/config.h"
@@ -93,7 +94,7 @@ int rr_cmd_serve(int argc, char **argv) {
     mb.tok = rerank_model_tokenizer(mb.model);
     rerank_model_info_t mi;
     rerank_model_get_info(mb.model, &mi);
-    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : 512;
+    int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : RR_DEFAULT_MAX_LENGTH;
     /* max_positions is already the usable length (RoBERTa's offset removed). */
     if (mi.max_positions > 0 && max_len > mi.max_positions) max_len = mi.max_positions;
     if (cfg.max_batch_tokens < max_len) {

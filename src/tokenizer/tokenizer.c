@@ -61,7 +61,7 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         a->len = json_string_length(c);
         if (!rr_utf8_valid(json_string_value(c), a->len, NULL))
             return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu].content is not UTF-8", i);
-        if (a->len > 4096) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than 4096 bytes", i);
+        if (a->len > RR_MAX_PIECE_BYTES) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than %d bytes", i, RR_MAX_PIECE_BYTES);
         a->content = rr_strndup(json_string_value(c), a->len);
         if (!a->content) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
         tok->n_added++;
