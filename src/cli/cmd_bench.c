@@ -24,9 +24,11 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/limits.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
+#include "model/json_load.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -62,10 +64,10 @@ static int load_tokens(const char *spec, workload_t *w) {
     const char *colon = strrchr(spec, ':');
     if (!colon) { fprintf(stderr, "rerank bench: --workload expects FILE:KEY\n"); return 2; }
     char *file = strndup(spec, (size_t)(colon - spec));
-    json_error_t e;
-    json_t *root = json_load_file(file, 0, &e);
+    json_t *root = NULL;
+    rerank_status_t st = file ? rr_json_parse_file(file, RR_MAX_DATA_FILE_BYTES, &root) : rr_error(RERANK_ERR_NOMEM, "out of memory");
     free(file);
-    if (!root) { fprintf(stderr, "rerank bench: %s: %s\n", spec, e.text); return 1; }
+    if (st) { fprintf(stderr, "rerank bench: %s: %s\n", spec, rerank_last_error()); return 1; }
     json_t *list = json_object_get(root, colon + 1);
     size_t total = 0, n = json_array_size(list);
     for (size_t i = 0; i < n; i++) total += json_array_size(json_array_get(list, i));

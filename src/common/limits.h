@@ -14,6 +14,10 @@
 #define RR_MAX_TOKENIZER_JSON_BYTES (512ull << 20)
 /* config.json: real ones are ~1 KB. */
 #define RR_MAX_CONFIG_JSON_BYTES (16u << 20)
+/* Data files read whole (eval datasets and qrels, bench workloads): TREC DL
+ * files are ~3 MB, the bench workloads ~130 KB; 1 GiB bounds memory for
+ * anything plausible. */
+#define RR_MAX_DATA_FILE_BYTES (1ull << 30)
 /* safetensors JSON header: the format itself caps it at 100 MB. */
 #define RR_MAX_SAFETENSORS_HEADER_BYTES (100u << 20)
 /* Tensors per safetensors file / shards per index: generous for any BERT-like

@@ -30,9 +30,6 @@
 
 #include "rerank.h"
 
-/* Largest data or qrels file read (whole-file JSON parse). TREC DL files are
- * ~3 MB; 1 GiB bounds memory for anything plausible. */
-#define RR_EVAL_MAX_FILE_BYTES (1ull << 30)
 /* Candidates per query and queries per file. */
 #define RR_EVAL_MAX_CANDIDATES 100000u
 #define RR_EVAL_MAX_QUERIES 10000000u

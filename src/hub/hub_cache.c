@@ -18,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/limits.h"
 
 void rr_hub_options_init(rr_hub_options_t *o) {
@@ -172,6 +173,8 @@ rerank_status_t rr_hub_cache_root(const char *override, char *out, size_t n) {
 int rr_hub_read_token(char *out, size_t n) {
     const char *v = env("HF_TOKEN");
     if (!v) v = env("HUGGING_FACE_HUB_TOKEN");
+    /* The token file is read into a fixed buffer (a token is ~40 bytes), so
+     * no allocation can fail and silently drop the token. */
     char path[RR_HUB_PATH], buf[2048];
     if (!v) {
         const char *p = env("HF_TOKEN_PATH");
@@ -224,7 +227,7 @@ int rr_hub_exists(const char *path) {
 static int read_ref(const char *repo_dir, const char *revision, char commit[65]) {
     char path[RR_HUB_PATH];
     if (rr_hub_fmt(path, sizeof path, "%s/refs/%s", repo_dir, revision)) return -1;
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "r"); /* a fixed buffer: a commit hash is 40 or 64 bytes */
     if (!f) return -1;
     char buf[128];
     size_t k = fread(buf, 1, sizeof buf - 1, f);
@@ -261,15 +264,17 @@ void rr_hub_free_names(char **names, size_t n) {
 rerank_status_t rr_hub_index_shards(const char *index_path, char ***out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    struct stat st;
-    if (stat(index_path, &st)) return rr_error(RERANK_ERR_IO, "%s: %s", index_path, strerror(errno));
-    if ((unsigned long long)st.st_size > RR_MAX_CONFIG_JSON_BYTES)
-        return rr_error(RERANK_ERR_LIMIT, "%s: larger than %u bytes", index_path,
-                        RR_MAX_CONFIG_JSON_BYTES);
+    char *text = NULL;
+    size_t len = 0;
+    rerank_status_t st = rr_file_read(index_path, RR_MAX_CONFIG_JSON_BYTES, &text, &len);
+    if (st) return st;
+    /* jansson's own allocator here (not rr_json_parse, which routes it
+     * through rr_malloc): jansson 2.14's lexer corrupts its heap when an
+     * allocation fails mid-parse, which the fault-injection tests would hit. */
     json_error_t jerr;
-    json_t *root = json_load_file(index_path, 0, &jerr);
-    if (!root)
-        return rr_error(RERANK_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    rr_free(text);
+    if (!root) return rr_error(RERANK_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm)) {
         json_decref(root);
