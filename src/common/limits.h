@@ -1,5 +1,5 @@
-/* limits.h — every hard limit of rerank in one place, with its reason.
- * Inputs beyond a limit get RERANK_ERR_LIMIT (library/CLI) or 413/422
+/* limits.h — the hard limits of the library, and those the CLI and the server share, each with its reason.
+ * (The server's own limits are in server/server_limits.h.) Inputs beyond a limit get RERANK_ERR_LIMIT (library/CLI) or 413/422
  * (server), never an attempt to allocate for them. */
 #ifndef RR_LIMITS_H
 #define RR_LIMITS_H

@@ -15,7 +15,7 @@ typedef struct rr_server_config {
     char *precision;      /* fp32 | bf16 | int8                          */
     long threads;         /* compute threads, 0 = all cores              */
     long http_threads;    /* HTTP threads (parse + tokenize)             */
-    long max_length;      /* pair length cap in tokens, 0 = model's      */
+    long max_length;      /* pair length cap, 0 = RR_DEFAULT_MAX_LENGTH capped by the model */
     long layers;          /* run the first N layers, 0 = all             */
     char *truncation;     /* flag | longest_first                        */
     int auto_truncate;    /* truncate long inputs when the request says nothing */

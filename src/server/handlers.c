@@ -1,4 +1,4 @@
-/* routes.c — what each route does once its request is complete. */
+/* handlers.c — what each route does once its request is complete (the table that names the routes is route.c). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,7 +43,7 @@ static int encode_status(rerank_status_t st) {
     }
 }
 
-enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
@@ -125,7 +125,7 @@ static void make_uuid(char out[37]) {
              b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     rr_watch_remove(s, r);
     if (r->job.status == RR_JOB_CANCELLED) {
@@ -184,7 +184,7 @@ static json_t *info_json(rr_server_t *s) {
     return j;
 }
 
-enum MHD_Result rr_route_get(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_get(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     switch (r->route) {

@@ -106,15 +106,15 @@ static enum MHD_Result request_body(rr_conn_req_t *r, const char *data, size_t n
 /* Whole request received, or resumed after the batcher finished: run the
  * route's handler. */
 static enum MHD_Result request_complete(rr_conn_req_t *r) {
-    if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_route_rerank_finish(r);
+    if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_handle_rerank_finish(r);
     const rr_route_def_t *rd = rr_route_get_def(r->route);
     if (rd && (rd->methods & RR_METHOD_POST)) {
         if (r->too_large)
             return rr_respond_error(r, 413, "validation", "request body is larger than %ld bytes",
                                     r->srv->cfg->max_body_bytes);
-        return rr_route_rerank_start(r);
+        return rr_handle_rerank_start(r);
     }
-    return rr_route_get(r);
+    return rr_handle_get(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

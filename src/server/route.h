@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Route ids: the request dispatcher (http.c), the handlers (routes.c) and
+/* Route ids: the request dispatcher (http.c), the handlers (handlers.c) and
  * the metrics' route labels (metrics.c) all read route.c's table. */
 typedef enum rr_route {
     RR_ROUTE_RERANK = 0, /* POST /rerank      */

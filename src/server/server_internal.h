@@ -1,4 +1,4 @@
-/* server_internal.h — state shared by the server's files: http.c (dispatch) -> routes.c (handlers) -> respond.c, watch.c. */
+/* server_internal.h — state shared by the server's files: http.c (dispatch) -> handlers.c -> respond.c, watch.c. */
 #ifndef RR_SERVER_INTERNAL_H
 #define RR_SERVER_INTERNAL_H
 
@@ -99,10 +99,10 @@ enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type,
 /* Compact JSON of j (consumed; NULL answers 503). */
 enum MHD_Result rr_respond_json(rr_conn_req_t *r, int status, json_t *j);
 
-/* routes.c */
-enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r);
-enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r);
-enum MHD_Result rr_route_get(rr_conn_req_t *r);
+/* handlers.c */
+enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r);
+enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r);
+enum MHD_Result rr_handle_get(rr_conn_req_t *r);
 void rr_conn_req_release_rerank(rr_conn_req_t *r);
 
 /* watch.c */
