@@ -1,14 +1,67 @@
-# rerank — build, test, sanitize.  `make help` lists the targets.
+# rerank — build, test, sanitize, install.  `make help` lists the targets.
+# Order: variables, sources, modes (SAN=, CUDA=), rules, tests, install; the
+# generated header dependencies are included last.
+
+# ---- variables --------------------------------------------------------------
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
 OPT     ?= -O2
 PREFIX  ?= /usr/local
+CUDA       ?= 0
+CUDA_HOME  ?= /usr/local/cuda
+NVCC       ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCHS ?= 80 89 90
+NVCCFLAGS  ?= -O3
+# register spills / local memory in a kernel are warnings (the kernels are meant to have none)
+NVCC_WARN  ?= -Xptxas -warn-spills,-warn-lmem-usage
+FUZZ_SECONDS ?= 60
+INSTALL      ?= install
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
                 -fPIC -fopenmp -D_GNU_SOURCE -Iinclude -Isrc
-LDLIBS  = -ldnnl -lutf8proc -ljansson -lmicrohttpd -lcurl -lcrypto -lm -lpthread
+# What librerank needs (OpenMP comes with -fopenmp at link time), and what
+# only the server, the hub client and the CLI add on top of it.
+CORE_LIBS = -ldnnl -lutf8proc -ljansson -lm -lpthread
+APP_LIBS  = -lmicrohttpd -lcurl -lcrypto
+RR_VERSION := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
+# The soname changes with the ABI: MAJOR, or 0.MINOR while MAJOR is 0
+# (0.x releases may change the ABI with each minor version).
+RR_VER_WORDS := $(subst ., ,$(RR_VERSION))
+RR_SONAME   = librerank.so.$(if $(filter 0,$(word 1,$(RR_VER_WORDS))),0.$(word 2,$(RR_VER_WORDS)),$(word 1,$(RR_VER_WORDS)))
+RR_REALNAME = librerank.so.$(RR_VERSION)
 
+# ---- sources ----------------------------------------------------------------
+CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/families/*.c src/cpu/*.c \
+                      src/engine/*.c)
+APP_SRC  = $(wildcard src/server/*.c src/eval/*.c src/hub/*.c)
+CLI_SRC  = $(wildcard src/cli/*.c)
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_HELPERS = $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES = $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Each fuzz target's corpus is replayed as an ordinary test (no libFuzzer).
+REGRESS_OBJ = $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/regress_main.o
+TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
+# Everything `make test` runs besides the test binaries.
+TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench \
+            $(BUILD)/tests/test_cuda_emu
+# Concurrency tests run under ThreadSanitizer.
+TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server test_server_http)))
+
+# ---- modes ------------------------------------------------------------------
 ifeq ($(SAN),asan)
   CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -21,38 +74,57 @@ ifeq ($(SAN),tsan)
   CFLAGS_COMMON += -fsanitize=thread -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=thread
 endif
+# A sanitized librerank.so leaves the sanitizer's symbols to the program that
+# loads it; an ordinary one must resolve every symbol from CORE_LIBS alone.
+ifeq ($(SAN),)
+  SO_LDFLAGS = -Wl,--no-undefined
+endif
 
 override CFLAGS := $(CFLAGS_COMMON) $(CFLAGS)
 
-CORE_SRC = $(wildcard src/common/*.c src/tokenizer/*.c src/model/*.c src/kernels/*.c src/families/*.c src/cpu/*.c \
-                      src/engine/*.c)
-APP_SRC  = $(wildcard src/server/*.c src/eval/*.c src/hub/*.c)
-CLI_SRC  = $(wildcard src/cli/*.c)
-TEST_SRC = $(wildcard tests/test_*.c)
-TEST_HELPERS = $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+# CUDA backend: `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank
+# and links cudart + cuBLASLt (CUDA_HOME; CUDA_ARCHS "80 89 90": A100, L4 /
+# Ada, H100 / H200, plus PTX of the last for newer GPUs). The default build
+# compiles src/cuda/cuda_stub.c instead (no device, RERANK_ERR_UNSUPPORTED).
+# Switching CUDA= in one BUILD directory rebuilds the backend objects and both
+# libraries (the mode is kept in a stamp file); a separate directory keeps
+# CUDA objects apart: `make CUDA=1 BUILD=build-cuda test`.
+CUDA_GENCODE = $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+               -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
+CUDA_STAMP = $(BUILD)/cuda-mode.stamp
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA)" ] || echo "$(CUDA)" > $(CUDA_STAMP); })
+ifeq ($(CUDA),1)
+  CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard src/cuda/*.cu))
+  override CFLAGS += -DRR_WITH_CUDA
+  CORE_LIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+else
+  CUDA_OBJ = $(BUILD)/src/cuda/cuda_stub.o
+endif
+LDLIBS = $(APP_LIBS) $(CORE_LIBS)
 
-CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
-APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
-TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
-TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
-FUZZ_NAMES = $(FUZZ_SRC:fuzz/fuzz_%.c=%)
-# Each fuzz target's corpus is replayed as an ordinary test (no libFuzzer).
-TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
-FUZZ_SECONDS ?= 60
-
-.PHONY: all lib test check asan tsan fuzz clean help deps
+# ---- rules ------------------------------------------------------------------
+.PHONY: all help deps
 all: $(BUILD)/rerank $(BUILD)/librerank.a $(BUILD)/librerank.so
 
 help:
-	@echo "make deps      install Debian build/run dependencies (apt-get)"
-	@echo "make           build $(BUILD)/rerank, librerank.a, librerank.so"
-	@echo "make test      build and run all tests"
-	@echo "make check     everything CI runs: test + asan + tsan"
-	@echo "make asan      run all tests under AddressSanitizer + UBSan (build-asan/)"
-	@echo "make fuzz      run every libFuzzer target for FUZZ_SECONDS (clang)"
-	@echo "make tsan      run concurrency tests under ThreadSanitizer (build-tsan/)"
+	@echo "targets (BUILD=DIR puts everything in DIR, default build/):"
+	@echo "  make all          build $(BUILD)/rerank, librerank.a, librerank.so (the default)"
+	@echo "  make deps         install the Debian build/run dependencies (apt-get)"
+	@echo "  make test         build and run all tests (TESTS=\"test_a test_b\" runs only those)"
+	@echo "  make test-bins    build what make test runs, without running it"
+	@echo "  make check        everything CI runs: test + asan + tsan"
+	@echo "  make asan         all tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "  make tsan         the concurrency tests under ThreadSanitizer (build-tsan/)"
+	@echo "  make fuzz         every libFuzzer target for FUZZ_SECONDS=60 s (clang; FUZZ_TARGETS=\"...\")"
+	@echo "  make loadgen      $(BUILD)/loadgen, the HTTP load generator for rerank serve"
+	@echo "  make isa_peak     $(BUILD)/isa_peak, the SIMD multiply-add issue rate (GEMM ceilings)"
+	@echo "  make attn_bench   $(BUILD)/attn_bench, the CPU attention kernels against the one-thread GEMM ceiling"
+	@echo "  make install      rerank, librerank, rerank.h, rerank.pc, man page (PREFIX=/usr/local, DESTDIR=)"
+	@echo "  make uninstall    remove exactly what install put there (same PREFIX, DESTDIR)"
+	@echo "  make clean        remove build/, build-asan/, build-tsan/, build-fuzz/, build-cuda/"
+	@echo "  make clean-cuda   remove build-cuda/"
+	@echo "  make help         this text"
+	@echo "modes: CUDA=1 (CUDA backend; CUDA_HOME, CUDA_ARCHS=\"80 89 90\"), SAN=asan|tsan|fuzz, OPT=-O2, CC=cc"
 
 deps:
 	bash scripts/install-deps.sh
@@ -61,45 +133,84 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/librerank.a: $(CORE_OBJ)
+$(BUILD)/src/cuda/%.o: src/cuda/%.cu $(CUDA_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) -std=c++17 $(NVCCFLAGS) $(NVCC_WARN) -g $(CUDA_GENCODE) -Xcompiler -fPIC,-Wall,-Wextra -Iinclude -Isrc \
+	  -DRR_WITH_CUDA -MMD -MP -c $< -o $@
+# The legacy attention kernels (kept for A/B runs) spill a few bytes: no spill warnings for them.
+$(BUILD)/src/cuda/cuda_attention_legacy.o: NVCC_WARN :=
+$(BUILD)/src/cuda/cuda_stub.o: $(CUDA_STAMP)
+
+$(BUILD)/librerank.a: $(CORE_OBJ) $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/librerank-app.a: $(APP_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^ $(if $(APP_OBJ),,)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/librerank.so: $(CORE_OBJ) include/rerank.h
-	$(CC) -shared -Wl,-soname,$(RR_SONAME) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+# The shared library links the core's libraries only (not APP_LIBS); its
+# soname comes from include/rerank.h's version.
+$(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h
+	$(CC) -shared -fopenmp -Wl,-soname,$(RR_SONAME) $(SO_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIBS)
 	ln -sf librerank.so $(BUILD)/$(RR_SONAME)
 
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
 
+.PHONY: loadgen isa_peak attn_bench
+loadgen: $(BUILD)/loadgen
+$(BUILD)/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< -lcurl -ljansson -lpthread -lm
+
+isa_peak: $(BUILD)/isa_peak
+$(BUILD)/isa_peak: bench/isa_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $<
+
+# attention kernels against the one-thread GEMM ceiling (src/kernels/attention.h)
+attn_bench: $(BUILD)/attn_bench
+$(BUILD)/attn_bench: bench/attn_bench.c $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/librerank.a $(LDLIBS)
+
+.PHONY: clean clean-cuda
+clean: clean-cuda
+	rm -rf build build-asan build-tsan build-fuzz
+clean-cuda:
+	rm -rf build-cuda
+
+# ---- tests ------------------------------------------------------------------
+.PHONY: test test-bins check asan tsan fuzz
+# Objects only the test binaries use are kept, so that a second `make test`
+# compiles and links nothing (tests/test_layout.sh checks it).
+.SECONDARY: $(TEST_HELPER_OBJ) $(REGRESS_OBJ)
+
+test-bins: $(TEST_BIN) $(TEST_DEPS)
+test: test-bins
+	bash tests/run.sh $(BUILD)
+
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+# The test binaries also depend on the mode (RR_WITH_CUDA in test_cuda.c).
+$(BUILD)/tests/test_cuda: $(CUDA_STAMP)
 
-$(BUILD)/tests/test_regress_%: fuzz/fuzz_%.c fuzz/regress_main.c $(BUILD)/librerank-app.a $(BUILD)/librerank.a
+# The hand-written CUDA kernels (src/cuda/*.cuh) also compile for the host
+# against a SIMT emulator (tests/simt_emu.cc) and run in every build, GPU or
+# not: tests/test_cuda_emu checks their index math against float64 references.
+CXX ?= g++
+EMU_SAN = $(filter -fsanitize=% -fno-omit-frame-pointer -fno-sanitize-recover=%,$(CFLAGS))
+$(BUILD)/tests/test_cuda_emu: tests/test_cuda_emu.cc tests/simt_emu.cc tests/simt_emu.h tests/test.h \
+                              $(wildcard src/cuda/*.cuh src/cuda/*_ref.h) src/cuda/simt.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifuzz $(LDFLAGS) -o $@ fuzz/fuzz_$*.c fuzz/regress_main.c $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
+	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wshadow $(EMU_SAN) -Isrc -Itests -o $@ tests/test_cuda_emu.cc \
+	  tests/simt_emu.cc
 
-# `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="tokenize ..."]`: run each libFuzzer
-# target (clang) for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<name>.
-FUZZ_TARGETS ?= $(FUZZ_NAMES)
-fuzz:
-	$(MAKE) BUILD=build-fuzz SAN=fuzz CC=clang build-fuzz/librerank.a build-fuzz/librerank-app.a
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p build-fuzz/corpus/$$t; \
-	  clang $(CFLAGS_COMMON) -fsanitize=fuzzer,address,undefined -fopenmp=libgomp -Ifuzz -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c \
-	    build-fuzz/librerank-app.a build-fuzz/librerank.a $(LDLIBS); \
-	  dict=""; [ -f fuzz/$$t.dict ] && dict="-dict=fuzz/$$t.dict"; \
-	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
-	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
-	done
-
-test: $(TEST_BIN) $(BUILD)/rerank $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench
-	bash tests/run.sh $(BUILD)
+$(BUILD)/tests/test_regress_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/regress_main.o $(BUILD)/librerank-app.a $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
 
 check: test
 	$(MAKE) asan
@@ -117,35 +228,29 @@ asan:
 # covers models loaded with threads = 1; RERANK_THREADS=1 (the env form of
 # `rerank serve --threads`) covers the servers test_server starts, whose
 # default (0 = all cores, omp_get_num_procs) ignores OMP_NUM_THREADS.
-TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server test_server_http)))
 tsan:
 	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
 	OMP_NUM_THREADS=1 RERANK_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  TESTS="$(patsubst %.c,%,$(TSAN_TESTS))" bash tests/run.sh build-tsan
 
-clean:
-	rm -rf build build-asan build-tsan build-fuzz
+# `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="tokenize ..."]`: run each libFuzzer
+# target (clang) for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<name>.
+fuzz:
+	$(MAKE) BUILD=build-fuzz SAN=fuzz CC=clang build-fuzz/librerank.a build-fuzz/librerank-app.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  clang $(CFLAGS_COMMON) -fsanitize=fuzzer,address,undefined -fopenmp=libgomp -Ifuzz -o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c \
+	    build-fuzz/librerank-app.a build-fuzz/librerank.a $(LDLIBS); \
+	  dict=""; [ -f fuzz/$$t.dict ] && dict="-dict=fuzz/$$t.dict"; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 $$dict build-fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
-
-# install
+# ---- install ----------------------------------------------------------------
 # `make install [PREFIX=/usr/local] [DESTDIR=/staging]`: the rerank binary,
-# librerank.a, librerank.so (soname librerank.so.MAJOR, or 0.MINOR before 1.0), include/rerank.h, a
+# librerank.a, librerank.so (soname librerank.so.MAJOR), include/rerank.h, a
 # pkg-config file (`pkg-config --cflags --libs rerank`) and the man page.
 # `make uninstall` with the same PREFIX/DESTDIR removes exactly those files.
-BINDIR       ?= $(PREFIX)/bin
-LIBDIR       ?= $(PREFIX)/lib
-INCLUDEDIR   ?= $(PREFIX)/include
-MANDIR       ?= $(PREFIX)/share/man
-PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-RR_VERSION   := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
-# The soname changes with the ABI: MAJOR, or 0.MINOR while MAJOR is 0
-# (0.x releases may change the ABI with each minor version).
-RR_VER_WORDS := $(subst ., ,$(RR_VERSION))
-RR_SONAME     = librerank.so.$(if $(filter 0,$(word 1,$(RR_VER_WORDS))),0.$(word 2,$(RR_VER_WORDS)),$(word 1,$(RR_VER_WORDS)))
-RR_REALNAME   = librerank.so.$(RR_VERSION)
-INSTALL      ?= install
-
 .PHONY: install uninstall $(BUILD)/rerank.pc  # .pc: always regenerated (PREFIX may change)
 $(BUILD)/rerank.pc: include/rerank.h Makefile
 	@mkdir -p $(dir $@)
@@ -156,7 +261,7 @@ $(BUILD)/rerank.pc: include/rerank.h Makefile
 	  'Description: cross-encoder reranking engine (bge-reranker, ms-marco cross-encoders) for CPUs' \
 	  'Version: $(RR_VERSION)' \
 	  'Libs: -L$${libdir} -lrerank' \
-	  'Libs.private: -ldnnl -lutf8proc -ljansson -lgomp -lm -lpthread' \
+	  'Libs.private: $(CORE_LIBS) -lgomp' \
 	  'Cflags: -I$${includedir}' > $@
 
 install: all $(BUILD)/rerank.pc
@@ -178,76 +283,5 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/librerank.so $(DESTDIR)$(INCLUDEDIR)/rerank.h \
 	  $(DESTDIR)$(PKGCONFIGDIR)/rerank.pc $(DESTDIR)$(MANDIR)/man1/rerank.1
 
-# server load generator
-.PHONY: loadgen
-loadgen: $(BUILD)/loadgen
-$(BUILD)/loadgen: bench/loadgen.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcurl -ljansson -lpthread -lm
-
-# issue rate of the SIMD multiply-add instructions (explains GEMM ceilings)
-.PHONY: isa_peak
-isa_peak: $(BUILD)/isa_peak
-$(BUILD)/isa_peak: bench/isa_peak.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
-
-# attention kernels against the one-thread GEMM ceiling (src/kernels/attention.h)
-.PHONY: attn_bench
-attn_bench: $(BUILD)/attn_bench
-$(BUILD)/attn_bench: bench/attn_bench.c $(BUILD)/librerank.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librerank.a $(LDLIBS)
-
-# CUDA backend
-# `make CUDA=1` compiles src/cuda/*.cu with nvcc into librerank and links
-# cudart + cuBLASLt (CUDA_HOME, default /usr/local/cuda; CUDA_ARCHS, default
-# "80 89 90": A100, L4 / Ada, H100 / H200, plus PTX of the last for newer
-# GPUs). The default build compiles src/cuda/cuda_stub.c instead (no device,
-# RERANK_ERR_UNSUPPORTED). Switching CUDA= in one BUILD directory rebuilds
-# the backend objects and both libraries (the mode is kept in a stamp file).
-CUDA       ?= 0
-CUDA_HOME  ?= /usr/local/cuda
-NVCC       ?= $(CUDA_HOME)/bin/nvcc
-CUDA_ARCHS ?= 80 89 90
-NVCCFLAGS  ?= -O3
-# register spills / local memory in a kernel are warnings (the kernels are meant to have none)
-NVCC_WARN  ?= -Xptxas -warn-spills,-warn-lmem-usage
-CUDA_GENCODE = $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
-               -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
-CUDA_STAMP = $(BUILD)/cuda-mode.stamp
-$(shell mkdir -p $(BUILD) && { [ "$$(cat $(CUDA_STAMP) 2>/dev/null)" = "$(CUDA)" ] || echo "$(CUDA)" > $(CUDA_STAMP); })
-ifeq ($(CUDA),1)
-  CUDA_OBJ = $(patsubst %.cu,$(BUILD)/%.o,$(wildcard src/cuda/*.cu))
-  override CFLAGS += -DRR_WITH_CUDA
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
-$(BUILD)/src/cuda/%.o: src/cuda/%.cu $(CUDA_STAMP)
-	@mkdir -p $(dir $@)
-	$(NVCC) -std=c++17 $(NVCCFLAGS) $(NVCC_WARN) -g $(CUDA_GENCODE) -Xcompiler -fPIC,-Wall,-Wextra -Iinclude -Isrc -DRR_WITH_CUDA \
-	  -MMD -MP -c $< -o $@
-# The legacy attention kernels (kept for A/B runs) spill a few bytes: no spill warnings for them.
-$(BUILD)/src/cuda/cuda_attention_legacy.o: NVCC_WARN :=
-else
-  CUDA_OBJ = $(BUILD)/src/cuda/cuda_stub.o
-$(BUILD)/src/cuda/cuda_stub.o: $(CUDA_STAMP)
-endif
-$(BUILD)/librerank.a $(BUILD)/librerank.so: $(CUDA_OBJ)
-# The test binaries also depend on the mode (RR_WITH_CUDA in test_cuda.c).
-$(BUILD)/tests/test_cuda: $(CUDA_STAMP)
-# A separate directory keeps CUDA objects apart from the default build:
-# `make CUDA=1 BUILD=build-cuda test`.
-.PHONY: clean-cuda
-clean: clean-cuda
-clean-cuda:
-	rm -rf build-cuda
-# The hand-written kernels (src/cuda/*.cuh) also compile for the host against a
-# SIMT emulator (tests/simt_emu.cc) and run in every build, GPU or not:
-# tests/test_cuda_emu checks their index math against float64 references.
-CXX ?= g++
-EMU_SAN = $(filter -fsanitize=% -fno-omit-frame-pointer -fno-sanitize-recover=%,$(CFLAGS))
-$(BUILD)/tests/test_cuda_emu: tests/test_cuda_emu.cc tests/simt_emu.cc tests/simt_emu.h tests/test.h \
-                              $(wildcard src/cuda/*.cuh src/cuda/*_ref.h) src/cuda/simt.h
-	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wshadow $(EMU_SAN) -Isrc -Itests -o $@ tests/test_cuda_emu.cc \
-	  tests/simt_emu.cc
-test: $(BUILD)/tests/test_cuda_emu
+# ---- generated header dependencies (last) -----------------------------------
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

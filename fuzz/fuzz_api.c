@@ -66,6 +66,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_decref(j);
     rr_free(out);
     rr_free(scores);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     return 0;
 }

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Run every test binary in BUILD/tests and print the totals as
-# "N passed, N failed" (the line CI reads). Exit non-zero on any failure.
-# TESTS="test_a test_b" limits the run to those binaries.
+# Run every test binary in BUILD/tests, then every tests/test_*.sh script
+# (given BUILD as its argument; it prints "RESULT passed=N failed=M" like a
+# binary), and print the totals as "N passed, N failed" (the line CI reads).
+# Exit non-zero on any failure. TESTS="test_a test_b" limits the run to
+# those (a script's name is without .sh).
 set -u
 BUILD=${1:-build}
 passed=0; failed=0; broken=()
-for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  case "$t" in *.d|*.o) continue;; esac
-  name=$(basename "$t")
+for t in "$BUILD"/tests/test_* "$(dirname "$0")"/test_*.sh; do
+  case "$t" in *.d|*.o) continue;; *.sh) [ -f "$t" ] || continue;; *) [ -x "$t" ] || continue;; esac
+  name=$(basename "$t" .sh)
   if [ -n "${TESTS:-}" ] && ! grep -qw "$name" <<<"$TESTS"; then continue; fi
   echo "== $name"
-  out=$("$t" 2>&1); rc=$?
+  case "$t" in
+    *.sh) out=$(bash "$t" "$BUILD" 2>&1); rc=$?;;
+    *) out=$("$t" 2>&1); rc=$?;;
+  esac
   printf '%s\n' "$out" | grep -v '^ok ' | head -200
   line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -1)
   if [ -z "$line" ]; then

@@ -9,12 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double sp_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void *reader_main(void *p) {
     srvproc_t *s = p;
     char buf[4096];
@@ -67,8 +61,8 @@ int sp_start(srvproc_t *s, const char *bin, const char *model, const char **extr
     s->fd = pfd[0];
     pthread_create(&s->reader, NULL, reader_main, s);
     const char *tag = "listening on http://127.0.0.1:";
-    double end = sp_now() + 120;
-    while (sp_now() < end) {
+    double end = rr_now_s() + 120;
+    while (rr_now_s() < end) {
         pthread_mutex_lock(&s->mu);
         const char *l = s->log ? strstr(s->log, tag) : NULL;
         if (l && !s->port) s->port = atoi(l + strlen(tag));
@@ -92,9 +86,9 @@ int sp_stop(srvproc_t *s, int sig) {
     if (s->pid <= 0) return -1;
     kill(s->pid, sig);
     int st = 0;
-    double end = sp_now() + 30;
+    double end = rr_now_s() + 30;
     pid_t w = 0;
-    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && sp_now() < end) usleep(10000);
+    while ((w = waitpid(s->pid, &st, WNOHANG)) == 0 && rr_now_s() < end) usleep(10000);
     if (w == 0) {
         kill(s->pid, SIGKILL);
         waitpid(s->pid, &st, 0);

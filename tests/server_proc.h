@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/clock.h" /* rr_now_s, used with these helpers */
+
 typedef struct srvproc {
     pid_t pid;
     int fd; /* read end of the child's stderr */
@@ -20,7 +22,6 @@ typedef struct srvproc {
     int eof;
 } srvproc_t;
 
-double sp_now(void);
 /* Start `BIN serve --model MODEL --port 0 [extra...]` with optional
  * environment settings "NAME=VALUE"; returns 0 once the server says it is
  * ready (within 120 s), else -1 after printing its stderr. */

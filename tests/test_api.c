@@ -25,10 +25,10 @@ TEST(tei_ok) {
     CHECK(r.kind == RR_API_TEI && r.n_docs == 2 && r.query.n == 1 && r.docs[1].n == 2 && !memcmp(r.docs[1].s, "bb", 2));
     CHECK(r.raw_scores == 1 && r.return_text == 1 && r.truncate == 0 && r.top_n == 0);
     CHECK(r.direction == RERANK_TRUNC_RIGHT);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     CHECK(tei("{\"query\":\"q\",\"texts\":[\"a\"],\"truncate\":null,\"raw_scores\":null}", &r) == RR_API_OK);
     CHECK(r.truncate == -1 && r.raw_scores == 0 && r.direction == RERANK_TRUNC_RIGHT);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     /* truncation_direction: Left / Right in any case; null = absent = Right */
     const struct { const char *v; rerank_trunc_direction_t want; } dirs[] = {
         {"\"Left\"", RERANK_TRUNC_LEFT}, {"\"left\"", RERANK_TRUNC_LEFT}, {"\"LEFT\"", RERANK_TRUNC_LEFT},
@@ -40,15 +40,15 @@ TEST(tei_ok) {
                  dirs[i].v);
         CHECK_MSG(tei(body, &r) == RR_API_OK, "%s", dirs[i].v);
         CHECK_MSG(r.direction == dirs[i].want && r.truncate == 1, "%s", dirs[i].v);
-        rr_rerank_req_free(&r);
+        rr_rerank_req_release(&r);
     }
     /* Cohere has no such member: always Right */
     CHECK(coh("{\"query\":\"q\",\"documents\":[\"a\"],\"truncation_direction\":\"Left\"}", &r) == RR_API_OK);
     CHECK(r.direction == RERANK_TRUNC_RIGHT);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     CHECK(tei("{\"query\":\"a\\u0000b\",\"texts\":[\"\"]}", &r) == RR_API_OK);
     CHECK(r.query.n == 3 && r.docs[0].n == 0);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
 }
 
 TEST(cohere_ok) {
@@ -56,10 +56,10 @@ TEST(cohere_ok) {
     CHECK(coh("{\"model\":\"m\",\"query\":\"q\",\"documents\":[\"a\",{\"text\":\"bb\",\"id\":7}],\"top_n\":5,"
               "\"return_documents\":true}", &r) == RR_API_OK);
     CHECK(r.n_docs == 2 && r.top_n == 2 && r.return_text == 1 && r.model.n == 1 && r.docs[1].n == 2);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     CHECK(coh("{\"query\":\"q\",\"documents\":[\"a\"],\"top_n\":null}", &r) == RR_API_OK);
     CHECK(r.top_n == 0 && r.return_text == 0);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
 }
 
 TEST(statuses) {
@@ -147,13 +147,13 @@ TEST(render) {
     rr_free(s);
     sc[0] = INFINITY;
     CHECK(rr_api_render_cohere(&r, sc, "id", "m", 1, &len) == NULL);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     CHECK(tei("{\"query\":\"q\",\"texts\":[\"a\",\"b\"],\"return_text\":true}", &r) == RR_API_OK);
     float t[2] = {0.25f, 0.75f};
     s = rr_api_render_tei(&r, t, &len);
     CHECK(s && !strcmp(s, "[{\"index\":1,\"score\":0.75,\"text\":\"b\"},{\"index\":0,\"score\":0.25,\"text\":\"a\"}]"));
     rr_free(s);
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     s = rr_api_render_error(400, "validation", "bad \"thing\"", &len);
     CHECK(s && !strcmp(s, "{\"error\":{\"message\":\"bad \\\"thing\\\"\",\"type\":\"validation\",\"code\":400}}"));
     rr_free(s);
@@ -182,7 +182,7 @@ TEST(alloc_failures) {
             /* any outcome is fine: no crash, no leak (ASan) */
         }
         rr_free(s);
-        rr_rerank_req_free(&r);
+        rr_rerank_req_release(&r);
     }
     CHECK(completed);
 }
@@ -231,7 +231,7 @@ TEST(mutation_fuzz) {
             CHECK(st == RR_API_BAD_REQUEST || st == RR_API_TOO_LARGE || st == RR_API_UNPROCESSABLE);
             CHECK(err[0] != 0);
         }
-        rr_rerank_req_free(&r);
+        rr_rerank_req_release(&r);
     }
     CHECK(ok > 100 && bad > 100);
 }

@@ -115,7 +115,7 @@ TEST(single_job_scores) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default();
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t;
     tjob_init(&t, 5, 10, 3);
     CHECK(rr_batcher_submit(b, &t.job) == RR_SUBMIT_OK);
@@ -133,7 +133,7 @@ TEST(split_across_batches_and_budget) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default(); /* 64 tokens, 16 pairs */
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t;
     tjob_init(&t, 100, 0, 10); /* 1000 tokens: >= 16 batches of <= 6 pairs */
     CHECK(rr_batcher_submit(b, &t.job) == RR_SUBMIT_OK);
@@ -151,7 +151,7 @@ TEST(oversized_pair_runs_alone) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default();
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t;
     tjob_init(&t, 3, 0, 100); /* each pair alone exceeds the budget */
     CHECK(rr_batcher_submit(b, &t.job) == RR_SUBMIT_OK);
@@ -166,7 +166,7 @@ TEST(jobs_share_batches_fifo) {
     rr_batcher_config_t c = cfg_default();
     c.max_batch_tokens = 1000; c.max_batch_pairs = 64; c.max_wait_ms = 1;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t blocker, t[20];
     fake_gate(&f, 1);
     tjob_init(&blocker, 1, 9000, 1);
@@ -196,7 +196,7 @@ TEST(max_wait_holds_small_batch) {
     rr_batcher_config_t c = cfg_default();
     c.max_batch_tokens = 1000; c.max_wait_ms = 50;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t1, t2;
     tjob_init(&t1, 2, 0, 2);
     tjob_init(&t2, 2, 10, 2);
@@ -219,7 +219,7 @@ TEST(full_batch_does_not_wait) {
     rr_batcher_config_t c = cfg_default();
     c.max_batch_tokens = 8; c.max_wait_ms = 5000;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t;
     tjob_init(&t, 4, 0, 2); /* exactly the budget */
     struct timespec a, z;
@@ -237,7 +237,7 @@ TEST(queue_full_and_closed) {
     rr_batcher_config_t c = cfg_default();
     c.max_queue_pairs = 10;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t blocker, t1, t2, big;
     fake_gate(&f, 1);
     tjob_init(&blocker, 1, 0, 1);
@@ -265,7 +265,7 @@ TEST(cancel_queued_and_inflight) {
     rr_batcher_config_t c = cfg_default();
     c.max_batch_tokens = 4;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t a, q, after;
     fake_gate(&f, 1);
     tjob_init(&a, 6, 0, 1); /* first 4 pairs go in flight, 2 stay queued */
@@ -298,7 +298,7 @@ TEST(cancel_all) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default();
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t blk, t[5];
     fake_gate(&f, 1);
     tjob_init(&blk, 1, 0, 1);
@@ -321,7 +321,7 @@ TEST(scorer_failure_fails_jobs_then_recovers) {
     rr_batcher_config_t c = cfg_default();
     c.max_batch_tokens = 4;
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
     static tjob_t t, u;
     f.fail_next = 1;
     tjob_init(&t, 10, 0, 1); /* first batch fails: the rest is dropped */
@@ -374,7 +374,7 @@ TEST(concurrent_submitters) {
     c.max_queue_pairs = 50;
     rr_batch_observer_t o = {.on_batch = obs_batch, .on_queue_wait = obs_wait};
     rr_batcher_t *b = NULL;
-    CHECK(rr_batcher_create(&c, fake_score, &f, &o, &b) == RERANK_OK);
+    CHECK(rr_batcher_new(&c, fake_score, &f, &o, &b) == RERANK_OK);
     pthread_t th[8];
     sub_arg_t args[8];
     for (int i = 0; i < 8; i++) {
@@ -399,12 +399,12 @@ TEST(create_validates_and_alloc_faults) {
     rr_batcher_config_t c = cfg_default();
     rr_batcher_t *b = (rr_batcher_t *)1;
     c.max_batch_tokens = 0;
-    CHECK(rr_batcher_create(&c, fake_score, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT && b == NULL);
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT && b == NULL);
     c = cfg_default();
-    CHECK(rr_batcher_create(&c, NULL, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(rr_batcher_new(&c, NULL, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT);
     for (unsigned long n = 1; n < 20; n++) {
         rr_alloc_fail_at(n);
-        rerank_status_t s = rr_batcher_create(&c, fake_score, &f, NULL, &b);
+        rerank_status_t s = rr_batcher_new(&c, fake_score, &f, NULL, &b);
         int failed = rr_alloc_failed();
         rr_alloc_fail_at(0);
         if (!failed) { CHECK(s == RERANK_OK); rr_batcher_free(b); break; }

@@ -169,7 +169,7 @@ TEST(trec_parse_unjudged_and_skipped) {
           RERANK_OK);
     CHECK(d.n_queries == 2 && d.skipped == 1 && d.n_pairs == 5);
     CHECK(d.default_rel_threshold == 2.0);
-    if (d.n_queries != 2) { rr_eval_data_free(&d); return; }
+    if (d.n_queries != 2) { rr_eval_data_release(&d); return; }
     rr_eval_query_t *q = &d.queries[0];
     CHECK(!strcmp(q->qid, "1") && !strcmp(q->text, "q one") && q->n == 3 && q->n_judged == 3);
     CHECK(q->grades[0] == 0 && q->grades[1] == 2 && q->grades[2] == 0); /* d3 unjudged = 0 */
@@ -203,7 +203,7 @@ TEST(trec_parse_unjudged_and_skipped) {
     CHECK_NEAR(a.kendall_tau, (-2.0 / sqrt(6.0) - 1.0) / 2, 1e-12);
     rr_eval_data_truncate(&d, 1);
     CHECK(d.n_queries == 1 && d.n_pairs == 3);
-    rr_eval_data_free(&d);
+    rr_eval_data_release(&d);
 }
 
 TEST(trec_parse_errors) {
@@ -245,7 +245,7 @@ static void check_trec_figure(const char *year, size_t queries, double expect) {
     CHECK(rr_eval_quality(&d, NULL, d.default_rel_threshold, &m) == RERANK_OK);
     CHECK_MSG(round4(m.ndcg10) == expect, "%s nDCG@10 %.6f, expected %.4f", year, m.ndcg10, expect);
     CHECK(m.mrr10 > 0 && m.mrr10 <= 1 && m.recall100 > 0 && m.recall100 <= 1);
-    rr_eval_data_free(&d);
+    rr_eval_data_release(&d);
 }
 
 TEST(trec_dl19_bm25_ndcg10) { check_trec_figure("dl19", 43, 0.5058); }
@@ -283,8 +283,8 @@ TEST(jsonl_both_shapes) {
     CHECK(rr_eval_parse_jsonl(k_jsonl, strlen(k_jsonl), "mem.jsonl", &d2) == RERANK_OK);
     for (size_t i = 0; i < b->n && d2.n_queries == 3; i++)
         CHECK(!strcmp(b->docs[i], d2.queries[1].docs[i]));
-    rr_eval_data_free(&d2);
-    rr_eval_data_free(&d);
+    rr_eval_data_release(&d2);
+    rr_eval_data_release(&d);
 }
 
 static void expect_jsonl_error(const char *text, const char *needle) {
@@ -329,7 +329,7 @@ TEST(jsonl_alloc_failures) {
         rr_alloc_fail_at(0);
         if (st == RERANK_OK) {
             CHECK(d.n_queries == 3);
-            rr_eval_data_free(&d);
+            rr_eval_data_release(&d);
             if (!failed) completed = 1;
         } else {
             CHECK(d.queries == NULL);
@@ -350,7 +350,7 @@ TEST(toy_jsonl_file) {
     CHECK(rr_eval_quality(&d, NULL, 1, &m) == RERANK_OK);
     CHECK(m.recall100 == 1.0); /* every positive is among the candidates */
     CHECK(m.ndcg10 < 1.0);     /* the shuffle is not the perfect pos-first order */
-    rr_eval_data_free(&d);
+    rr_eval_data_release(&d);
 }
 
 /* ---- --compare ------------------------------------------------------ */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "engine/engine.h"
 #include "test.h"
 
@@ -47,12 +48,6 @@ typedef struct ref {
     size_t n;
     float scores[N_DOCS];
 } ref_t;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void fixture_dir(char *dir, size_t n, const char *name) {
     snprintf(dir, n, "%s/fixtures/models/%s", t_shared(), name);
@@ -212,7 +207,7 @@ static void faults_load(const char *name, unsigned long tok_head, unsigned long 
     if (tok_hi > dense_hi && mid_runs) stride = (tok_hi - dense_hi + mid_runs - 1) / mid_runs;
     if (tok_hi > dense_hi && !mid_runs) stride = tok_hi - dense_hi + 1;
     if (!stride) stride = 1;
-    double t0 = now_s();
+    double t0 = rr_now_s();
     unsigned long tried = 0, n = 1, last_n = 0;
     for (;;) {
         int injected = run_full(dir, n, &ref);
@@ -228,7 +223,7 @@ static void faults_load(const char *name, unsigned long tok_head, unsigned long 
            "in 1..%lu and %lu..%lu, stride %lu in %lu..%lu (tokenizer); N=%lu (past the load) ran without an "
            "injected failure; %.1f s\n",
            name, load_allocs, cw, tok, be, tried, dense_hi, tok_hi + 1, load_allocs, stride, dense_hi, tok_hi,
-           last_n, now_s() - t0);
+           last_n, rr_now_s() - t0);
     CHECK_MSG(last_n == total + 1, "%s: first run without an injected failure at N=%lu, expected %lu", name, last_n,
               total + 1);
 }
@@ -242,7 +237,7 @@ static void faults_score(const char *name) {
     rerank_model_options_t o = model_opts();
     rerank_model_t *m = NULL;
     if (rerank_model_load(dir, &o, &m)) { CHECK(!"load"); return; }
-    double t0 = now_s();
+    double t0 = rr_now_s();
     unsigned long n = 1;
     for (;; n++) {
         rerank_encoding_t enc = {0};
@@ -275,7 +270,7 @@ static void faults_score(const char *name) {
     }
     rerank_model_free(m);
     printf("# %s tokenize+score: every N in 1..%lu (N=%lu ran without an injected failure); %.1f s\n", name, n - 1,
-           n, now_s() - t0);
+           n, rr_now_s() - t0);
 }
 
 /* ---- short reads ------------------------------------------------------------ */
@@ -363,7 +358,7 @@ static void short_reads(const char *name) {
     fixture_dir(rel, sizeof rel, name);
     if (!realpath(rel, src)) { CHECK(!"realpath"); return; } /* symlinks in tmp must be absolute */
     if (!mkdtemp(tmp)) { CHECK(!"mkdtemp"); return; }
-    double t0 = now_s();
+    double t0 = rr_now_s();
     struct stat sb;
     char path[PATH_MAX + 256];
     long offs[256];
@@ -409,7 +404,7 @@ static void short_reads(const char *name) {
     unstage_dir(tmp);
     rmdir(tmp);
     printf("# %s short reads: model.safetensors at %d offsets, config.json at %d, tokenizer.json at %d; %.1f s\n",
-           name, tried_st, tried_cfg, tried_tok, now_s() - t0);
+           name, tried_st, tried_cfg, tried_tok, rr_now_s() - t0);
 }
 
 TEST(faults_load_tiny_bert) { faults_load("tiny-bert", 100, 200); }

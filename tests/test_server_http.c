@@ -1,4 +1,4 @@
-/* test_server_http.c — the HTTP server in-process with a fake backend:
+/* test_server_http.c — the HTTP server in-process with a fake scorer:
  * routes, API shapes, every error status, auth, 429, disconnects, drain.
  * (test_server.c runs the real binary with the tiny model.) */
 #include <curl/curl.h>
@@ -10,10 +10,11 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "server/config.h"
+#include "server/route.h"
 #include "server/server.h"
 #include "test.h"
 
-/* ---- fake backend: one token per byte, logit from the pair length ---- */
+/* ---- fake scorer: one token per byte, logit from the pair length ---- */
 static atomic_int g_score_sleep_ms;
 static atomic_ullong g_pairs_scored;
 static atomic_int g_unhealthy; /* set by a "FAULT" document, as a device fault would */
@@ -98,7 +99,7 @@ typedef struct fixture {
     char base[64];
 } fixture_t;
 
-static int fx_start(fixture_t *f, const char **extra, int with_backend) {
+static int fx_start(fixture_t *f, const char **extra, int with_scorer) {
     const char *argv[64] = {"serve", "--model", "fake", "--port", "0", "--no-access-log", "--max-length", "64"};
     int argc = 8;
     for (int i = 0; extra && extra[i]; i++) argv[argc++] = extra[i];
@@ -108,19 +109,19 @@ static int fx_start(fixture_t *f, const char **extra, int with_backend) {
         return -1;
     }
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", rr_server_port(f->srv));
-    if (with_backend) {
-        rr_backend_t be = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score, .state = fake_state};
+    if (with_scorer) {
+        rr_scorer_t sc = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score, .state = fake_state};
         rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
                                  .model_type = "fake", .precision = "bf16", .compute = "fp32", .weights_dtype = "F32",
                                  .device = "cuda:0",
                                  .num_layers = 2, .layers_used = 2, .max_length = 64};
-        if (rr_server_set_backend(f->srv, &be, &info) != RERANK_OK) return -1;
+        if (rr_server_set_scorer(f->srv, &sc, &info) != RERANK_OK) return -1;
     }
     return 0;
 }
 static void fx_stop(fixture_t *f) {
     rr_server_free(f->srv);
-    rr_server_config_free(&f->cfg);
+    rr_server_config_release(&f->cfg);
 }
 
 /* ---- HTTP client ---- */
@@ -130,6 +131,7 @@ typedef struct resp {
     size_t len;
     char retry_after[32];
     char ctype[128];
+    char allow[64];
     long connects;
     CURLcode rc;
 } resp_t;
@@ -150,6 +152,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
     size_t k = sz * n;
     if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
     if (k > 14 && !strncasecmp(p, "Content-Type: ", 14)) snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(k - 16), p + 14);
+    if (k > 7 && !strncasecmp(p, "Allow: ", 7)) snprintf(r->allow, sizeof r->allow, "%.*s", (int)(k - 9), p + 7);
     return k;
 }
 
@@ -178,7 +181,8 @@ static resp_t http_ex(CURL *c, const char *base, const char *method, const char 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body_len >= 0 ? body_len : (long)strlen(body));
     }
-    if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (method && !strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     r.rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
@@ -469,6 +473,54 @@ TEST(errors_routes) {
     CHECK(r.status == 404 || r.status == 400);
     resp_free(&r);
     CHECK(good_after(fx.base));
+}
+
+/* Every route of the table dispatches with each method it accepts (and its
+ * metrics series carries its path); every other method answers 405 with the
+ * table's Allow header; a path outside the table answers 404. */
+TEST(route_table_dispatch) {
+    static const char *const k_methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+    CHECK(rr_route_count() == RR_ROUTE_OTHER);
+    for (size_t i = 0; i < rr_route_count(); i++) {
+        const rr_route_def_t *d = rr_route_at(i);
+        CHECK(d && rr_route_find(d->path) == d && rr_route_get_def(d->route) == d);
+        CHECK(!strcmp(rr_route_path(d->route), d->path));
+        if (!d) continue;
+        for (size_t m = 0; m < sizeof k_methods / sizeof *k_methods; m++) {
+            const char *meth = k_methods[m];
+            unsigned bit = rr_route_method(meth);
+            const char *good = d->route == RR_ROUTE_RERANK ? k_good_tei : "{\"query\":\"abc\",\"documents\":[\"x\",\"y\"]}";
+            const char *body = !strcmp(meth, "POST") || !strcmp(meth, "PUT") ? good : NULL;
+            resp_t r = http(fx.base, meth, d->path, body);
+            if (bit & d->methods) {
+                CHECK_MSG(r.status == 200, "%s %s: %ld %s", meth, d->path, r.status, r.body ? r.body : "");
+            } else {
+                CHECK_MSG(r.status == 405 && !strcmp(r.allow, rr_route_allow(d)), "%s %s: %ld, Allow '%s' (want '%s')",
+                          meth, d->path, r.status, r.allow, rr_route_allow(d));
+                if (strcmp(meth, "HEAD")) CHECK(is_error(&r, 405, "method_not_allowed"));
+            }
+            resp_free(&r);
+        }
+    }
+    CHECK(!strcmp(rr_route_allow(rr_route_find("/rerank")), "POST"));
+    CHECK(!strcmp(rr_route_allow(rr_route_find("/health")), "GET, HEAD"));
+    CHECK(rr_route_find("/nope") == NULL && rr_route_find("/rerank/") == NULL && rr_route_find(NULL) == NULL);
+    CHECK(!strcmp(rr_route_path(RR_ROUTE_OTHER), "other"));
+    resp_t r = http(fx.base, "GET", "/no/such/route", NULL);
+    CHECK(is_error(&r, 404, "not_found") && r.allow[0] == 0);
+    resp_free(&r);
+    r = http(fx.base, "POST", "/rerank/", k_good_tei);
+    CHECK(is_error(&r, 404, "not_found"));
+    resp_free(&r);
+    /* the metrics series are labelled from the same table */
+    r = http(fx.base, "GET", "/metrics", NULL);
+    for (size_t i = 0; i < rr_route_count(); i++) {
+        char want[96];
+        snprintf(want, sizeof want, "rerank_requests_total{route=\"%s\",status=\"200\"}", rr_route_at(i)->path);
+        CHECK_MSG(r.body && strstr(r.body, want), "missing %s", want);
+    }
+    CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"other\",status=\"404\"}"));
+    resp_free(&r);
 }
 
 TEST(backend_failure_500) {
@@ -834,7 +886,7 @@ TEST(config_table) {
     CHECK(rr_server_config_parse(&c, 9, (char **)a1, NULL, devnull, devnull) == 0);
     CHECK(c.port == 0 && c.max_body_bytes == 2 << 20 && c.max_wait_ms == 0.5 && c.access_log == 0);
     CHECK(!strcmp(c.host, "127.0.0.1") && c.max_batch_tokens == 16384 && c.max_docs == 1000);
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     const char *bad1[] = {"serve", "--model", "m", "--port", "70000"};
     CHECK(rr_server_config_parse(&c, 5, (char **)bad1, NULL, devnull, devnull) == -1);
     const char *bad2[] = {"serve", "--port", "1"};
@@ -853,11 +905,11 @@ TEST(config_table) {
     const char *cuda[] = {"serve", "--model", "m", "--device", "cuda:1"};
     CHECK(rr_server_config_parse(&c, 5, (char **)cuda, NULL, devnull, devnull) == 0);
     CHECK(c.max_batch_tokens == RR_SERVE_CUDA_BATCH_TOKENS && c.max_batch_tokens == 65536 && !strcmp(c.device, "cuda:1"));
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     const char *cuda_given[] = {"serve", "--model", "m", "--device", "cuda", "--max-batch-tokens", "4096"};
     CHECK(rr_server_config_parse(&c, 7, (char **)cuda_given, NULL, devnull, devnull) == 0);
     CHECK(c.max_batch_tokens == 4096);
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     const char *tiny[] = {"serve", "--model", "m", "--max-batch-tokens", "8"};
     CHECK(rr_server_config_parse(&c, 5, (char **)tiny, NULL, devnull, devnull) == -1);
     fclose(devnull);
@@ -877,11 +929,11 @@ TEST(config_env_precedence) {
     CHECK(rr_server_config_parse(&c, 3, (char **)a, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.model, "/env/model") && c.port == 1234 && c.access_log == 0 && !strcmp(c.api_key, "k"));
     CHECK(!strcmp(c.device, "cuda") && c.max_batch_tokens == RR_SERVE_CUDA_BATCH_TOKENS); /* RERANK_DEVICE */
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     const char *flag_wins[] = {"serve", "--device", "cpu"};
     CHECK(rr_server_config_parse(&c, 3, (char **)flag_wins, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.device, "cpu") && c.max_batch_tokens == RR_SERVE_CPU_BATCH_TOKENS);
-    rr_server_config_free(&c);
+    rr_server_config_release(&c);
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
@@ -911,6 +963,7 @@ int main(void) {
     RUN(errors_413_422);
     RUN(errors_size_limits);
     RUN(errors_routes);
+    RUN(route_table_dispatch);
     RUN(backend_failure_500);
     RUN(info_device_fields);
     RUN(unhealthy_model_503);

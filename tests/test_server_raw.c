@@ -91,7 +91,7 @@ static size_t rc_write(rconn_t *c, const void *p, size_t n) {
 static int rc_fill(rconn_t *c, double deadline) {
     if (c->eof) return 0;
     for (;;) {
-        int ms = (int)((deadline - sp_now()) * 1000);
+        int ms = (int)((deadline - rr_now_s()) * 1000);
         if (ms <= 0) return -1;
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, ms);
@@ -134,7 +134,7 @@ static const char *find_header(const char *head, const char *name) {
 /* Read one response (Content-Length, chunked or read-to-EOF body). */
 static rresp_t rc_read(rconn_t *c, double timeout_s) {
     rresp_t r = {0};
-    double deadline = sp_now() + timeout_s;
+    double deadline = rr_now_s() + timeout_s;
     char *e;
     while (!(c->buf && (e = memmem(c->buf, c->len, "\r\n\r\n", 4))))
         if (rc_fill(c, deadline) <= 0) return r;
@@ -192,7 +192,7 @@ static rresp_t rc_read(rconn_t *c, double timeout_s) {
 
 /* Connection closed by the server within timeout_s (EOF after any bytes). */
 static int rc_closed_within(rconn_t *c, double timeout_s) {
-    double deadline = sp_now() + timeout_s;
+    double deadline = rr_now_s() + timeout_s;
     int k;
     while ((k = rc_fill(c, deadline)) > 0) {}
     return k == 0;
@@ -486,18 +486,18 @@ static void *slowloris_main(void *p) {
     rconn_t c;
     if (rc_open(&c) != 0) return NULL;
     const char *req = "POST /rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    double t0 = sp_now();
+    double t0 = rr_now_s();
     /* One byte every 200 ms, for up to 3x the timeout. */
-    for (size_t i = 0; req[i] && sp_now() - t0 < 3.0 * TIMEOUT_S; i++) {
+    for (size_t i = 0; req[i] && rr_now_s() - t0 < 3.0 * TIMEOUT_S; i++) {
         if (rc_write(&c, req + i, 1) != 1) break;
         a->sent = i + 1;
         struct pollfd pfd = {.fd = c.fd, .events = POLLIN | POLLRDHUP};
         if (poll(&pfd, 1, 200) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) break;
     }
-    a->sent_s = sp_now() - t0;
+    a->sent_s = rr_now_s() - t0;
     if (rc_closed_within(&c, 0.5)) {
         a->closed = 1;
-        a->closed_after = sp_now() - t0;
+        a->closed_after = rr_now_s() - t0;
     }
     rc_close(&c);
     return NULL;
@@ -512,8 +512,8 @@ TEST(slowloris) {
     pthread_t th;
     pthread_create(&th, NULL, slowloris_main, &a);
     int served = 0, good = 0;
-    double t0 = sp_now();
-    while (sp_now() - t0 < TIMEOUT_S + 0.5) {
+    double t0 = rr_now_s();
+    while (rr_now_s() - t0 < TIMEOUT_S + 0.5) {
         served++;
         good += still_good();
         usleep(100000);

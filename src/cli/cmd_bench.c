@@ -16,8 +16,10 @@
 #include "cli/commands.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/limits.h"
 #include "engine/bench_api.h"
+#include "model/json_load.h"
 
 #define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
@@ -129,10 +131,10 @@ static int load_tokens(const char *spec, workload_t *w) {
     if (!colon) { fprintf(stderr, "rerank bench: --workload expects FILE:KEY\n"); return 2; }
     char *file = rr_strndup(spec, (size_t)(colon - spec));
     if (!file) return out_of_memory();
-    json_error_t e;
-    json_t *root = json_load_file(file, 0, &e);
+    json_t *root = NULL;
+    rerank_status_t st = rr_json_parse_file(file, RR_MAX_DATA_FILE_BYTES, &root);
     rr_free(file);
-    if (!root) { fprintf(stderr, "rerank bench: %s: %s\n", spec, e.text); return 1; }
+    if (st) { fprintf(stderr, "rerank bench: %s: %s\n", spec, rerank_last_error()); return 1; }
     json_t *list = json_object_get(root, colon + 1);
     size_t total = 0, n = json_array_size(list);
     if (!json_is_array(list) || n == 0) {
@@ -213,12 +215,6 @@ static size_t same_query_end(const workload_t *w, size_t a) {
 
 /* ---- measure ------------------------------------------------------------ */
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -279,9 +275,9 @@ static int time_runs(rerank_model_t *m, const workload_t *w, const bench_args_t 
     rerank_status_t st = run_once(m, w, &o, scores); /* warm-up */
     rr_model_profile(m, &r->before);
     for (int i = 0; i < a->runs && !st; i++) {
-        double t = now();
+        double t = rr_now_s();
         st = run_once(m, w, &o, scores);
-        r->times[i] = now() - t;
+        r->times[i] = rr_now_s() - t;
     }
     rr_free(scores);
     if (st) {
@@ -308,10 +304,10 @@ static void measure_ceiling(const bench_args_t *a, measurement_t *r) {
 
 /* Load, time, count. Returns 0 or the exit status. */
 static int measure(const bench_args_t *a, const workload_t *w, measurement_t *r) {
-    double t0 = now();
+    double t0 = rr_now_s();
     rerank_model_t *m = NULL;
     if (rr_cli_load_model("bench", a->model, &a->mo, &m)) return 1;
-    r->load_s = now() - t0;
+    r->load_s = rr_now_s() - t0;
     rerank_model_get_info(m, &r->info);
     int rc = rr_cli_check_layers("bench", &r->info, a->layers) ? 2 : 0;
     r->layers = a->layers ? a->layers : r->info.num_layers;

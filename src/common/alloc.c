@@ -1,3 +1,4 @@
+/* alloc.c — rr_malloc & co. with the fault injection of the tests (see alloc.h). */
 #include "alloc.h"
 
 #include <jansson.h>

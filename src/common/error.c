@@ -1,3 +1,4 @@
+/* error.c — the calling thread's last error message (see error.h). */
 #include "error.h"
 
 #include <stdarg.h>

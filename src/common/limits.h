@@ -1,14 +1,23 @@
-/* limits.h — every hard limit of rerank in one place, with its reason.
- * Inputs beyond a limit get RERANK_ERR_LIMIT (library/CLI) or 413/422
+/* limits.h — the hard limits of the library, and those the CLI and the server share, each with its reason.
+ * (The server's own limits are in server/server_limits.h.) Inputs beyond a limit get RERANK_ERR_LIMIT (library/CLI) or 413/422
  * (server), never an attempt to allocate for them. */
 #ifndef RR_LIMITS_H
 #define RR_LIMITS_H
+
+/* A limit's value as a string literal, for help and error texts (the
+ * limits used this way are plain integer literals). */
+#define RR_LIMIT_STR(x) RR_LIMIT_STR_(x)
+#define RR_LIMIT_STR_(x) #x
 
 /* tokenizer.json larger than this is refused: the biggest real ones (XLM-R,
  * 250k pieces) are 17 MB; 512 MB bounds the JSON parser's memory. */
 #define RR_MAX_TOKENIZER_JSON_BYTES (512ull << 20)
 /* config.json: real ones are ~1 KB. */
 #define RR_MAX_CONFIG_JSON_BYTES (16u << 20)
+/* Data files read whole (eval datasets and qrels, bench workloads): TREC DL
+ * files are ~3 MB, the bench workloads ~130 KB; 1 GiB bounds memory for
+ * anything plausible. */
+#define RR_MAX_DATA_FILE_BYTES (1ull << 30)
 /* safetensors JSON header: the format itself caps it at 100 MB. */
 #define RR_MAX_SAFETENSORS_HEADER_BYTES (100u << 20)
 /* Tensors per safetensors file / shards per index: generous for any BERT-like
@@ -30,6 +39,15 @@
  * FlagEmbedding and sentence-transformers use for bge-reranker-v2-m3 and
  * ms-marco-MiniLM (capped at the model's positions). */
 #define RR_DEFAULT_MAX_LENGTH 512
+/* Bytes of one vocabulary piece or added token in tokenizer.json: real ones
+ * are a few dozen bytes; the cap bounds the lookup keys' scratch. */
+#define RR_MAX_PIECE_BYTES 4096
+/* Compute threads (--threads, rerank_model_options_t.threads): far above
+ * any CPU's cores; bounds the per-thread scratch arrays. */
+#define RR_MAX_THREADS 4096
+/* HTTP threads of `rerank serve` (request parsing and tokenization run
+ * there): more only adds contention for the one batcher. */
+#define RR_MAX_HTTP_THREADS 256
 /* Model dimensions accepted from config.json (bounds scratch sizes). */
 #define RR_MAX_HIDDEN 16384
 #define RR_MAX_LAYERS 256

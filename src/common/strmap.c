@@ -1,3 +1,4 @@
+/* strmap.c — the open-addressing string -> int32 map (see strmap.h). */
 #include "strmap.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* utf8.c — strict UTF-8 validation, decoding and encoding (see utf8.h). */
 #include "utf8.h"
 
 int rr_utf8_valid(const char *str, size_t n, size_t *bad_at) {

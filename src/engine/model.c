@@ -5,9 +5,9 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "engine/engine.h"
 
-#define RR_MAX_THREADS 4096
 
 rerank_model_options_t rerank_model_options_default(void) {
     return (rerank_model_options_t){.precision = RERANK_PRECISION_FP32, .threads = 0, .device = NULL};

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/limits.h"
 
 const char *rr_eval_format_str(rr_eval_format_t f) {
@@ -31,40 +31,6 @@ int rr_eval_format_parse(const char *name, rr_eval_format_t *out) {
 }
 
 /* ---- files ---------------------------------------------------------- */
-
-static rerank_status_t read_file(const char *path, char **buf, size_t *len) {
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return rr_error(RERANK_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return rr_error(RERANK_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > RR_EVAL_MAX_FILE_BYTES) {
-        fclose(f);
-        return rr_error(RERANK_ERR_LIMIT, "%s: %lld bytes, more than the %llu-byte limit", path,
-                        (long long)st.st_size, (unsigned long long)RR_EVAL_MAX_FILE_BYTES);
-    }
-    size_t n = (size_t)st.st_size;
-    char *b = rr_malloc(n + 1);
-    if (!b) {
-        fclose(f);
-        return rr_error(RERANK_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        rr_free(b);
-        return rr_error(RERANK_ERR_IO, "%s: short read", path);
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return RERANK_OK;
-}
 
 rerank_status_t rr_eval_detect_format(const char *path, rr_eval_format_t *out) {
     FILE *f = fopen(path, "rb");
@@ -109,7 +75,7 @@ char *rr_eval_default_qrels(const char *data_path) {
 
 /* ---- queries -------------------------------------------------------- */
 
-static void query_free(rr_eval_query_t *q) {
+static void query_release(rr_eval_query_t *q) {
     for (size_t i = 0; i < q->n; i++) {
         if (q->docids) rr_free(q->docids[i]);
         if (q->docs) rr_free(q->docs[i]);
@@ -125,9 +91,9 @@ static void query_free(rr_eval_query_t *q) {
     memset(q, 0, sizeof *q);
 }
 
-void rr_eval_data_free(rr_eval_data_t *d) {
+void rr_eval_data_release(rr_eval_data_t *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n_queries; i++) query_free(&d->queries[i]);
+    for (size_t i = 0; i < d->n_queries; i++) query_release(&d->queries[i]);
     rr_free(d->queries);
     memset(d, 0, sizeof *d);
 }
@@ -136,13 +102,13 @@ void rr_eval_data_truncate(rr_eval_data_t *d, size_t max_queries) {
     if (max_queries == 0 || max_queries >= d->n_queries) return;
     for (size_t i = max_queries; i < d->n_queries; i++) {
         d->n_pairs -= d->queries[i].n;
-        query_free(&d->queries[i]);
+        query_release(&d->queries[i]);
     }
     d->n_queries = max_queries;
 }
 
 /* Allocate the per-candidate arrays of `q` for n candidates (strings NULL).
- * q->n is set first so query_free can release partial work. */
+ * q->n is set first so query_release can release partial work. */
 static rerank_status_t query_alloc(rr_eval_query_t *q, size_t n, size_t n_judged) {
     q->n = n;
     q->docids = rr_calloc(n, sizeof *q->docids);
@@ -366,12 +332,12 @@ rerank_status_t rr_eval_parse_jsonl(const char *buf, size_t len, const char *nam
             if (st) rr_error_prefix("%s:%zu", name, line);
         }
         if (st) {
-            rr_eval_data_free(out);
+            rr_eval_data_release(out);
             return st;
         }
     }
     if (out->n_queries == 0) {
-        rr_eval_data_free(out);
+        rr_eval_data_release(out);
         return rr_error(RERANK_ERR_FORMAT, "%s: no queries", name);
     }
     return RERANK_OK;
@@ -477,7 +443,7 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
     }
     json_decref(root);
     json_decref(qrels);
-    if (st) rr_eval_data_free(out);
+    if (st) rr_eval_data_release(out);
     return st;
 }
 
@@ -488,13 +454,13 @@ rerank_status_t rr_eval_data_load(const char *path, const char *qrels_path,
     if (format == RR_EVAL_FMT_AUTO && (st = rr_eval_detect_format(path, &format))) return st;
     char *buf = NULL, *qbuf = NULL, *derived = NULL;
     size_t len = 0, qlen = 0;
-    if ((st = read_file(path, &buf, &len))) return st;
+    if ((st = rr_file_read(path, RR_MAX_DATA_FILE_BYTES, &buf, &len))) return st;
     if (format == RR_EVAL_FMT_JSONL) {
         st = rr_eval_parse_jsonl(buf, len, path, out);
     } else {
         if (!qrels_path) qrels_path = derived = rr_eval_default_qrels(path);
         if (!qrels_path) st = RERANK_ERR_INVALID_ARGUMENT;
-        else if (!(st = read_file(qrels_path, &qbuf, &qlen))) {
+        else if (!(st = rr_file_read(qrels_path, RR_MAX_DATA_FILE_BYTES, &qbuf, &qlen))) {
             st = rr_eval_parse_trec_dl(buf, len, qbuf, qlen, path, out);
             if (st && !strncmp(rerank_last_error(), "qrels:", 6))
                 rr_error_prefix("%s", qrels_path);

@@ -30,9 +30,6 @@
 
 #include "rerank.h"
 
-/* Largest data or qrels file read (whole-file JSON parse). TREC DL files are
- * ~3 MB; 1 GiB bounds memory for anything plausible. */
-#define RR_EVAL_MAX_FILE_BYTES (1ull << 30)
 /* Candidates per query and queries per file. */
 #define RR_EVAL_MAX_CANDIDATES 100000u
 #define RR_EVAL_MAX_QUERIES 10000000u
@@ -94,6 +91,7 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
 
 /* Keep only the first `max_queries` queries (0 = all). */
 void rr_eval_data_truncate(rr_eval_data_t *d, size_t max_queries);
-void rr_eval_data_free(rr_eval_data_t *d);
+/* Release the buffers of d (the struct is the caller's; zeroed after). */
+void rr_eval_data_release(rr_eval_data_t *d);
 
 #endif

@@ -130,7 +130,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
             if (rr_eval_parse_int(v, 1, RR_EVAL_MAX_QUERIES, &a->max_queries))
                 return bad("--max-queries", v, "a positive integer");
         } else if ((v = opt_value(argc, argv, &i, "--threads", &missing))) {
-            if (rr_eval_parse_int(v, 0, 4096, &a->threads)) return bad("--threads", v, "0..4096");
+            if (rr_eval_parse_int(v, 0, RR_MAX_THREADS, &a->threads)) return bad("--threads", v, "0.." RR_LIMIT_STR(RR_MAX_THREADS));
         } else if ((v = opt_value(argc, argv, &i, "--batch", &missing))) {
             if (rr_eval_parse_int(v, 1, RR_EVAL_MAX_CANDIDATES, &a->batch))
                 return bad("--batch", v, "a positive integer");
@@ -242,7 +242,7 @@ err:
 out:
     if (runs) rr_eval_runs_free(runs, n_cfg);
     rr_free(runs);
-    rr_eval_data_free(&data);
+    rr_eval_data_release(&data);
     rr_free(qrels_owned);
     return rc;
 }

@@ -3,14 +3,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-double rr_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "common/clock.h"
 
 static void draw(rr_progress_t *p, double now) {
     double el = now - p->start;
@@ -32,7 +27,7 @@ void rr_progress_start(rr_progress_t *p, size_t total, const char *label) {
     memset(p, 0, sizeof *p);
     p->enabled = isatty(STDERR_FILENO);
     p->total = total;
-    p->start = rr_now();
+    p->start = rr_now_s();
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
     if (p->enabled) draw(p, p->start);
 }
@@ -40,7 +35,7 @@ void rr_progress_start(rr_progress_t *p, size_t total, const char *label) {
 void rr_progress_add(rr_progress_t *p, size_t n) {
     p->done += n;
     if (!p->enabled) return;
-    double now = rr_now();
+    double now = rr_now_s();
     if (now - p->last_draw >= 0.1 || p->done >= p->total) draw(p, now);
 }
 

@@ -12,9 +12,6 @@ typedef struct rr_progress {
     char label[64];
 } rr_progress_t;
 
-/* Monotonic clock in seconds. */
-double rr_now(void);
-
 void rr_progress_start(rr_progress_t *p, size_t total, const char *label);
 void rr_progress_add(rr_progress_t *p, size_t n);
 /* Erase the bar (call before printing anything else, and at the end). */

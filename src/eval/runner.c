@@ -7,6 +7,7 @@
 
 #include "cli/model_notes.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "eval/progress.h"
 
@@ -39,7 +40,7 @@ rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
     }
     rr_progress_t prog;
     rr_progress_start(&prog, d->n_pairs, cfg->name);
-    double t0 = rr_now();
+    double t0 = rr_now_s();
     size_t off = 0;
     for (size_t i = 0; i < d->n_queries && !st; i++) {
         const rr_eval_query_t *q = &d->queries[i];
@@ -57,7 +58,7 @@ rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
         }
         off += q->n;
     }
-    *seconds = rr_now() - t0;
+    *seconds = rr_now_s() - t0;
     rr_progress_end(&prog);
     rr_free(buf);
     return st;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
@@ -76,12 +77,6 @@ typedef struct hub_file {
     long long size; /* -1 unknown */
 } hub_file_t;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -134,7 +129,7 @@ static const char *human(double bytes, char *buf, size_t n) {
 
 static void progress_draw(hub_resp_t *r, int final) {
     if (!r->show_progress) return;
-    double t = now_s();
+    double t = rr_now_s();
     if (!final && t - r->t_last < 0.1) return;
     r->t_last = t;
     long long done = r->have + r->received;
@@ -431,6 +426,178 @@ static int curl_retryable(CURLcode rc) {
     }
 }
 
+/* Outcome of one step of a blob download. */
+typedef enum { STEP_OK = 0, STEP_RETRY, STEP_FAIL } step_t;
+
+/* 1 if blobs/<etag> is there with the expected size (when known). */
+static int blob_ready(const char *blob, const hub_file_t *f) {
+    long long bs = file_size(blob);
+    return bs >= 0 && (f->size < 0 || bs == f->size);
+}
+
+/* Wait before attempt number `attempt` (>= 1): 0.5 s, 1 s, 2 s, ... 8 s. */
+static void retry_pause(const hub_ctx_t *c, int attempt) {
+    double wait = 0.5 * (double)(1 << (attempt - 1 < 4 ? attempt - 1 : 4));
+    if (!c->quiet) fprintf(stderr, "rerank pull: %s; retrying in %.1f s\n", rerank_last_error(), wait);
+    struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Open blobs/<etag>.incomplete (created if absent) and feed what it already
+ * holds to md, so the download resumes there; *have = its length. */
+static step_t open_partial(const char *inc, const hub_file_t *f, EVP_MD_CTX *md, FILE **fp, long long *have,
+                           rerank_status_t *st) {
+    *have = file_size(inc);
+    if (*have < 0) *have = 0;
+    *fp = fopen(inc, *have > 0 ? "r+b" : "w+b");
+    if (!*fp) {
+        *st = rr_error(RERANK_ERR_IO, "%s: %s", inc, strerror(errno));
+        return STEP_FAIL;
+    }
+    if (f->size >= 0 && *have > f->size) { /* longer than the file: start over */
+        if (ftruncate(fileno(*fp), 0)) { /* checked later by the size test */ }
+        *have = 0;
+    }
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    if (*have > 0 && hash_prefix(*fp, *have, md)) {
+        fclose(*fp);
+        *fp = NULL;
+        *st = rr_error(RERANK_ERR_IO, "%s: cannot read the partial download", inc);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+/* One line per file when there is no progress bar. */
+static void announce(const hub_ctx_t *c, const hub_file_t *f, long long have, int show_progress) {
+    if (c->quiet || show_progress) return;
+    char a[32], b[32];
+    if (have > 0)
+        fprintf(stderr, "rerank pull: downloading %s (%s), resuming at %s\n", f->name, human((double)f->size, a, sizeof a),
+                human((double)have, b, sizeof b));
+    else
+        fprintf(stderr, "rerank pull: downloading %s (%s)\n", f->name,
+                f->size >= 0 ? human((double)f->size, a, sizeof a) : "size unknown");
+}
+
+/* GET the file from byte `have` on into fp (open on `inc`), following
+ * redirects. STEP_RETRY: a transient failure (the next attempt resumes);
+ * STEP_FAIL: give up; *st holds the message in both cases. */
+static step_t download(hub_ctx_t *c, const hub_file_t *f, const char *inc, FILE *fp, EVP_MD_CTX *md, long long have,
+                       rerank_status_t *st) {
+    hub_resp_t r;
+    memset(&r, 0, sizeof r);
+    r.out = fp;
+    r.md = md;
+    r.have = have;
+    r.fname = f->name;
+    r.total = f->size;
+    r.show_progress = c->progress && !c->quiet;
+    r.t_start = r.t_last = rr_now_s();
+    announce(c, f, have, r.show_progress);
+    char url[4096], errbuf[CURL_ERROR_SIZE];
+    if (file_url(c, c->commit, f->name, url, sizeof url)) {
+        *st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "URL too long");
+        return STEP_FAIL;
+    }
+    CURLcode rc = CURLE_OK;
+    int hop;
+    for (hop = 0; hop <= HUB_MAX_REDIRECTS; hop++) {
+        r.content_length = r.linked_size = -1;
+        rc = perform(c, url, 0, r.have, &r, errbuf);
+        if (rc != CURLE_OK || r.status < 300 || r.status >= 400) break;
+        if (redirect_url(c, url, sizeof url)) { hop = HUB_MAX_REDIRECTS + 1; break; }
+    }
+    if (r.received > 0) progress_draw(&r, 1);
+    if (c->stats) c->stats->bytes += (unsigned long long)r.received;
+    int flush_bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
+    if (hop > HUB_MAX_REDIRECTS) {
+        *st = rr_error(RERANK_ERR_IO, "%s: %s: too many or bad redirects", c->repo, f->name);
+        return STEP_FAIL;
+    }
+    if (r.write_failed || flush_bad) {
+        *st = rr_error(RERANK_ERR_IO, "%s: write failed: %s", inc, strerror(errno));
+        return STEP_FAIL;
+    }
+    if (r.range_mismatch) { /* wrong piece: start over on the next attempt */
+        if (ftruncate(fileno(fp), 0)) { }
+        *st = rr_error(RERANK_ERR_IO, "%s: the server answered the Range request with another range (%s)", f->name,
+                       r.content_range);
+        return STEP_RETRY;
+    }
+    if (rc == CURLE_OK && r.status == 416) {
+        if (ftruncate(fileno(fp), 0)) { }
+        *st = rr_error(RERANK_ERR_IO, "%s: the partial download does not fit the file (416)", f->name);
+        return STEP_RETRY;
+    }
+    if (rc != CURLE_OK) {
+        *st = rr_error(RERANK_ERR_IO,
+                       "%s: download interrupted after %lld of %lld bytes (%s); the partial file "
+                       "is kept and the next pull resumes it",
+                       f->name, r.have + r.received, f->size, curl_msg(rc, errbuf));
+        return curl_retryable(rc) ? STEP_RETRY : STEP_FAIL;
+    }
+    if (r.status != 200 && r.status != 206) {
+        *st = http_error(c, f->name, &r);
+        return r.status >= 500 || r.status == 429 ? STEP_RETRY : STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+/* Check the complete download (size, sha256 when the etag is one) and
+ * rename it to blobs/<etag>. */
+static step_t install_blob(hub_ctx_t *c, const hub_file_t *f, const char *inc, const char *blob, EVP_MD_CTX *md,
+                           rerank_status_t *st) {
+    long long got = file_size(inc);
+    if (f->size >= 0 && got != f->size) {
+        *st = rr_error(RERANK_ERR_IO, "%s: got %lld bytes, expected %lld; the partial file is kept and the next pull resumes it",
+                       f->name, got, f->size);
+        return STEP_RETRY;
+    }
+    unsigned char dig[32];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, dig, &dl);
+    char hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+    if (rr_hub_is_sha256(f->etag) && strcmp(hex, f->etag)) {
+        unlink(inc);
+        *st = rr_error(RERANK_ERR_FORMAT,
+                       "%s: sha256 mismatch: expected %s, got %s; the download is corrupt and "
+                       "was deleted (nothing was added to the snapshot)",
+                       f->name, f->etag, hex);
+        return STEP_FAIL; /* a corrupt body is not retried: the server would send it again */
+    }
+    if (rename(inc, blob)) {
+        *st = rr_error(RERANK_ERR_IO, "rename %s: %s", inc, strerror(errno));
+        return STEP_FAIL;
+    }
+    if (c->stats) c->stats->downloaded++;
+    *st = RERANK_OK;
+    return STEP_OK;
+}
+
+/* Download, verify and install one blob, with up to c->retries retries
+ * (each resumes the partial file). Called with the blob's lock held. */
+static rerank_status_t fetch_locked(hub_ctx_t *c, const hub_file_t *f, const char *inc, const char *blob) {
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    rerank_status_t st = RERANK_OK;
+    step_t step = STEP_RETRY;
+    for (int attempt = 0; attempt <= c->retries && step == STEP_RETRY; attempt++) {
+        if (attempt > 0) retry_pause(c, attempt);
+        FILE *fp = NULL;
+        long long have = 0;
+        if ((step = open_partial(inc, f, md, &fp, &have, &st)) != STEP_OK) break;
+        if (c->stats && have > 0 && attempt == 0) c->stats->resumed += (unsigned long long)have;
+        if (!(f->size >= 0 && have == f->size)) /* else: already complete, just verify */
+            step = download(c, f, inc, fp, md, have, &st);
+        fclose(fp);
+        if (step == STEP_OK) step = install_blob(c, f, inc, blob, md, &st);
+    }
+    EVP_MD_CTX_free(md);
+    return st;
+}
+
 /* Make blobs/<etag> hold the file: reuse it if present, otherwise download
  * into blobs/<etag>.incomplete (resuming what is there), verify, rename. */
 static rerank_status_t hub_fetch_blob(hub_ctx_t *c, const hub_file_t *f) {
@@ -439,9 +606,7 @@ static rerank_status_t hub_fetch_blob(hub_ctx_t *c, const hub_file_t *f) {
         rr_hub_fmt(inc, sizeof inc, "%s.incomplete", blob) ||
         rr_hub_fmt(lock, sizeof lock, "%s/%s.lock", c->lock_dir, f->etag))
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cache path too long");
-    long long bs = file_size(blob);
-    if (bs >= 0 && (f->size < 0 || bs == f->size)) return RERANK_OK;
-
+    if (blob_ready(blob, f)) return RERANK_OK;
     /* Same lock file as huggingface_hub (filelock uses flock on Unix), so a
      * Python download and ours never write one blob at once. */
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -450,142 +615,7 @@ static rerank_status_t hub_fetch_blob(hub_ctx_t *c, const hub_file_t *f) {
         close(lfd);
         return rr_error(RERANK_ERR_IO, "%s: flock: %s", lock, strerror(errno));
     }
-    rerank_status_t st = RERANK_OK;
-    bs = file_size(blob);
-    if (bs >= 0 && (f->size < 0 || bs == f->size)) goto out_unlock;
-
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md) { st = rr_error(RERANK_ERR_NOMEM, "out of memory"); goto out_unlock; }
-    int show = c->progress && !c->quiet;
-    char url[4096], errbuf[CURL_ERROR_SIZE];
-    int attempts = c->retries + 1, done = 0;
-    for (int attempt = 0; attempt < attempts && !done; attempt++) {
-        if (attempt > 0) {
-            double wait = 0.5 * (double)(1 << (attempt - 1 < 4 ? attempt - 1 : 4));
-            if (!c->quiet) fprintf(stderr, "rerank pull: %s; retrying in %.1f s\n", rerank_last_error(), wait);
-            struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-            nanosleep(&ts, NULL);
-        }
-        long long have = file_size(inc);
-        if (have < 0) have = 0;
-        FILE *fp = fopen(inc, have > 0 ? "r+b" : "w+b");
-        if (!fp) { st = rr_error(RERANK_ERR_IO, "%s: %s", inc, strerror(errno)); break; }
-        if (f->size >= 0 && have > f->size) { /* longer than the file: start over */
-            if (ftruncate(fileno(fp), 0)) { /* checked below by the size test */ }
-            have = 0;
-        }
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        if (have > 0 && hash_prefix(fp, have, md)) {
-            fclose(fp);
-            st = rr_error(RERANK_ERR_IO, "%s: cannot read the partial download", inc);
-            break;
-        }
-        hub_resp_t r;
-        memset(&r, 0, sizeof r);
-        r.out = fp;
-        r.md = md;
-        r.have = have;
-        r.fname = f->name;
-        r.total = f->size;
-        r.show_progress = show;
-        r.t_start = r.t_last = now_s();
-        if (c->stats && have > 0 && attempt == 0) c->stats->resumed += (unsigned long long)have;
-        if (!(f->size >= 0 && have == f->size)) { /* else: already complete, just verify */
-            if (!c->quiet && !show) {
-                char a[32], b[32];
-                if (have > 0)
-                    fprintf(stderr, "rerank pull: downloading %s (%s), resuming at %s\n", f->name,
-                            human((double)f->size, a, sizeof a), human((double)have, b, sizeof b));
-                else
-                    fprintf(stderr, "rerank pull: downloading %s (%s)\n", f->name,
-                            f->size >= 0 ? human((double)f->size, a, sizeof a) : "size unknown");
-            }
-            if (file_url(c, c->commit, f->name, url, sizeof url)) {
-                fclose(fp);
-                st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "URL too long");
-                break;
-            }
-            CURLcode rc = CURLE_OK;
-            int hop;
-            for (hop = 0; hop <= HUB_MAX_REDIRECTS; hop++) {
-                r.content_length = r.linked_size = -1;
-                rc = perform(c, url, 0, r.have, &r, errbuf);
-                if (rc != CURLE_OK || r.status < 300 || r.status >= 400) break;
-                if (redirect_url(c, url, sizeof url)) { hop = HUB_MAX_REDIRECTS + 1; break; }
-            }
-            if (r.received > 0) progress_draw(&r, 1);
-            if (c->stats) c->stats->bytes += (unsigned long long)r.received;
-            int flush_bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-            if (hop > HUB_MAX_REDIRECTS) {
-                fclose(fp);
-                st = rr_error(RERANK_ERR_IO, "%s: %s: too many or bad redirects", c->repo, f->name);
-                break;
-            }
-            if (r.write_failed || flush_bad) {
-                fclose(fp);
-                st = rr_error(RERANK_ERR_IO, "%s: write failed: %s", inc, strerror(errno));
-                break;
-            }
-            if (r.range_mismatch) { /* wrong piece: start over on the next attempt */
-                if (ftruncate(fileno(fp), 0)) { }
-                fclose(fp);
-                st = rr_error(RERANK_ERR_IO, "%s: the server answered the Range request with another range (%s)",
-                              f->name, r.content_range);
-                continue;
-            }
-            if (rc == CURLE_OK && r.status == 416) {
-                if (ftruncate(fileno(fp), 0)) { }
-                fclose(fp);
-                st = rr_error(RERANK_ERR_IO, "%s: the partial download does not fit the file (416)", f->name);
-                continue;
-            }
-            if (rc != CURLE_OK) {
-                fclose(fp);
-                st = rr_error(RERANK_ERR_IO,
-                              "%s: download interrupted after %lld of %lld bytes (%s); the partial file "
-                              "is kept and the next pull resumes it",
-                              f->name, r.have + r.received, f->size, curl_msg(rc, errbuf));
-                if (curl_retryable(rc)) continue;
-                break;
-            }
-            if (r.status != 200 && r.status != 206) {
-                fclose(fp);
-                st = http_error(c, f->name, &r);
-                if (r.status >= 500 || r.status == 429) continue;
-                break;
-            }
-        }
-        fclose(fp);
-        /* verify */
-        long long got = file_size(inc);
-        if (f->size >= 0 && got != f->size) {
-            st = rr_error(RERANK_ERR_IO, "%s: got %lld bytes, expected %lld; the partial file is kept and the next pull resumes it",
-                          f->name, got, f->size);
-            continue;
-        }
-        unsigned char dig[32];
-        unsigned int dl = 0;
-        EVP_DigestFinal_ex(md, dig, &dl);
-        char hex[65];
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-        if (rr_hub_is_sha256(f->etag) && strcmp(hex, f->etag)) {
-            unlink(inc);
-            st = rr_error(RERANK_ERR_FORMAT,
-                          "%s: sha256 mismatch: expected %s, got %s; the download is corrupt and "
-                          "was deleted (nothing was added to the snapshot)",
-                          f->name, f->etag, hex);
-            break; /* a corrupt body is not retried: the server would send it again */
-        }
-        if (rename(inc, blob)) {
-            st = rr_error(RERANK_ERR_IO, "rename %s: %s", inc, strerror(errno));
-            break;
-        }
-        if (c->stats) c->stats->downloaded++;
-        st = RERANK_OK;
-        done = 1;
-    }
-    EVP_MD_CTX_free(md);
-out_unlock:
+    rerank_status_t st = blob_ready(blob, f) ? RERANK_OK : fetch_locked(c, f, inc, blob);
     flock(lfd, LOCK_UN);
     close(lfd);
     return st;
@@ -704,6 +734,94 @@ static rerank_status_t pull_files(hub_ctx_t *c, hub_file_t *files, int *n) {
     return RERANK_OK;
 }
 
+/* Fill c from the options: repository, revision, output settings. */
+static void ctx_init(hub_ctx_t *c, const char *repo_id, const char *revision, const rr_hub_options_t *opts,
+                     rr_hub_stats_t *stats) {
+    c->repo = repo_id;
+    c->revision = revision;
+    c->quiet = opts->quiet;
+    c->progress = opts->progress < 0 ? isatty(2) : opts->progress;
+    const char *np = getenv("HF_HUB_DISABLE_PROGRESS_BARS");
+    if (opts->progress < 0 && np && *np && strcmp(np, "0")) c->progress = 0;
+    c->retries = opts->retries < 0 ? 3 : opts->retries;
+    c->stats = stats;
+}
+
+/* The cache root, the repository's folder in it and its lock folder. */
+static rerank_status_t ctx_paths(hub_ctx_t *c, const char *cache_dir) {
+    rerank_status_t st = rr_hub_cache_root(cache_dir, c->cache, sizeof c->cache);
+    if (st) return st;
+    if (rr_hub_repo_dir(c->cache, c->repo, c->repo_dir, sizeof c->repo_dir) ||
+        rr_hub_fmt(c->lock_dir, sizeof c->lock_dir, "%s/.locks/%s", c->cache, strrchr(c->repo_dir, '/') + 1))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cache path too long");
+    return RERANK_OK;
+}
+
+/* A complete cached snapshot of the revision into out (stats->commit set). */
+static rerank_status_t cached_snapshot(hub_ctx_t *c, const char *cache_dir, char *out, size_t n) {
+    rerank_status_t st = rr_hub_find_cached(c->repo, c->revision, cache_dir, out, n);
+    if (st) return st;
+    const char *cm = strrchr(out, '/');
+    snprintf(c->stats->commit, sizeof c->stats->commit, "%s", cm ? cm + 1 : "");
+    return RERANK_OK;
+}
+
+/* Everything the network needs: the endpoint and its origin, the token, a
+ * curl handle, the cache folders to download into. */
+static rerank_status_t ctx_connect(hub_ctx_t *c, const rr_hub_options_t *opts) {
+    const char *ep = opts->endpoint && *opts->endpoint ? opts->endpoint : getenv("HF_ENDPOINT");
+    if (!ep || !*ep) ep = HUB_DEFAULT_ENDPOINT;
+    if (rr_hub_fmt(c->endpoint, sizeof c->endpoint, "%s", ep))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "endpoint too long");
+    size_t el = strlen(c->endpoint);
+    while (el && c->endpoint[el - 1] == '/') c->endpoint[--el] = 0;
+    if (strncmp(c->endpoint, "http://", 7) && strncmp(c->endpoint, "https://", 8))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "endpoint '%s' must start with http:// or https://", ep);
+    pthread_once(&g_curl_once, curl_init_once);
+    if (url_origin(c->endpoint, c->origin, sizeof c->origin))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "bad endpoint URL '%s'", ep);
+    if (opts->token) {
+        if (*opts->token && !rr_hub_fmt(c->token, sizeof c->token, "%s", opts->token)) c->has_token = 1;
+    } else {
+        c->has_token = rr_hub_read_token(c->token, sizeof c->token);
+    }
+    c->curl = curl_easy_init();
+    if (!c->curl) return rr_error(RERANK_ERR_INTERNAL, "curl_easy_init failed");
+    char blobs[RR_HUB_PATH];
+    if (rr_hub_fmt(blobs, sizeof blobs, "%s/blobs", c->repo_dir) || rr_hub_mkdirs(blobs) ||
+        rr_hub_mkdirs(c->lock_dir))
+        return rr_error(RERANK_ERR_IO, "cannot create the cache directories under %s: %s", c->repo_dir,
+                        strerror(errno));
+    return RERANK_OK;
+}
+
+/* The Hub could not be reached: a complete cached snapshot of the revision
+ * stands in for it (with a warning), else the network error stands. */
+static rerank_status_t fall_back_to_cache(hub_ctx_t *c, const char *cache_dir, char *out, size_t n) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rerank_last_error());
+    if (cached_snapshot(c, cache_dir, out, n) != RERANK_OK) return rr_error(RERANK_ERR_IO, "%s", msg);
+    if (!c->quiet) fprintf(stderr, "rerank pull: warning: %s; using the cached snapshot %s\n", msg, out);
+    return RERANK_OK;
+}
+
+/* Every blob is in place: now (and only now) populate snapshots/<commit>
+ * and refs/<revision>, and write the snapshot's path to out. */
+static rerank_status_t write_snapshot(hub_ctx_t *c, const hub_file_t *files, int nfiles, char *out, size_t n) {
+    char snap[RR_HUB_PATH];
+    if (rr_hub_fmt(snap, sizeof snap, "%s/snapshots/%s", c->repo_dir, c->commit))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cache path too long");
+    if (rr_hub_mkdirs(snap)) return rr_error(RERANK_ERR_IO, "%s: %s", snap, strerror(errno));
+    rerank_status_t st;
+    for (int i = 0; i < nfiles; i++)
+        if ((st = link_file(c, snap, &files[i]))) return st;
+    if ((st = write_ref(c))) return st;
+    c->stats->files = nfiles;
+    if (rr_hub_fmt(out, n, "%s", snap))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "output buffer too small for %s", snap);
+    return RERANK_OK;
+}
+
 rerank_status_t rr_hub_pull(const char *repo_id, const rr_hub_options_t *opts, char *snapshot_dir,
                             size_t n_out, rr_hub_stats_t *stats) {
     rr_hub_options_t defaults;
@@ -731,88 +849,24 @@ rerank_status_t rr_hub_pull(const char *repo_id, const rr_hub_options_t *opts, c
         rr_free(files);
         return rr_error(RERANK_ERR_NOMEM, "out of memory");
     }
-    rerank_status_t st;
-    c->repo = repo_id;
-    c->revision = revision;
-    c->quiet = opts->quiet;
-    c->progress = opts->progress < 0 ? isatty(2) : opts->progress;
-    const char *np = getenv("HF_HUB_DISABLE_PROGRESS_BARS");
-    if (opts->progress < 0 && np && *np && strcmp(np, "0")) c->progress = 0;
-    c->retries = opts->retries < 0 ? 3 : opts->retries;
-    c->stats = stats;
+    ctx_init(c, repo_id, revision, opts, stats);
     int offline = opts->offline || rr_hub_env_offline();
-    char snap[RR_HUB_PATH];
     int nfiles = 0;
-
-    if ((st = rr_hub_cache_root(opts->cache_dir, c->cache, sizeof c->cache))) goto out;
-    if (rr_hub_repo_dir(c->cache, repo_id, c->repo_dir, sizeof c->repo_dir) ||
-        rr_hub_fmt(c->lock_dir, sizeof c->lock_dir, "%s/.locks/%s", c->cache, strrchr(c->repo_dir, '/') + 1)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "cache path too long");
-        goto out;
-    }
+    hub_file_t config;
+    rerank_status_t st = ctx_paths(c, opts->cache_dir);
+    if (st) goto out;
     /* A commit is immutable: a complete snapshot of it needs no network. */
     if (offline || rr_hub_is_commit(revision)) {
-        st = rr_hub_find_cached(repo_id, revision, opts->cache_dir, snapshot_dir, n_out);
-        if (st == RERANK_OK || offline) {
-            if (st) rr_error_prefix("offline (HF_HUB_OFFLINE)");
-            else {
-                const char *cm = strrchr(snapshot_dir, '/');
-                snprintf(stats->commit, sizeof stats->commit, "%s", cm ? cm + 1 : "");
-            }
-            goto out;
-        }
+        st = cached_snapshot(c, opts->cache_dir, snapshot_dir, n_out);
+        if (st && offline) rr_error_prefix("offline (HF_HUB_OFFLINE)");
+        if (st == RERANK_OK || offline) goto out;
     }
-    const char *ep = opts->endpoint && *opts->endpoint ? opts->endpoint : getenv("HF_ENDPOINT");
-    if (!ep || !*ep) ep = HUB_DEFAULT_ENDPOINT;
-    if (rr_hub_fmt(c->endpoint, sizeof c->endpoint, "%s", ep)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "endpoint too long");
-        goto out;
-    }
-    size_t el = strlen(c->endpoint);
-    while (el && c->endpoint[el - 1] == '/') c->endpoint[--el] = 0;
-    if (strncmp(c->endpoint, "http://", 7) && strncmp(c->endpoint, "https://", 8)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "endpoint '%s' must start with http:// or https://", ep);
-        goto out;
-    }
-    pthread_once(&g_curl_once, curl_init_once);
-    if (url_origin(c->endpoint, c->origin, sizeof c->origin)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "bad endpoint URL '%s'", ep);
-        goto out;
-    }
-    if (opts->token) {
-        if (*opts->token && !rr_hub_fmt(c->token, sizeof c->token, "%s", opts->token)) c->has_token = 1;
-    } else {
-        c->has_token = rr_hub_read_token(c->token, sizeof c->token);
-    }
-    c->curl = curl_easy_init();
-    if (!c->curl) {
-        st = rr_error(RERANK_ERR_INTERNAL, "curl_easy_init failed");
-        goto out;
-    }
-    char blobs[RR_HUB_PATH];
-    if (rr_hub_fmt(blobs, sizeof blobs, "%s/blobs", c->repo_dir) || rr_hub_mkdirs(blobs) ||
-        rr_hub_mkdirs(c->lock_dir)) {
-        st = rr_error(RERANK_ERR_IO, "cannot create the cache directories under %s: %s", c->repo_dir,
-                      strerror(errno));
-        goto out;
-    }
-
+    if ((st = ctx_connect(c, opts))) goto out;
     /* config.json first: its HEAD tells the commit the revision points to;
      * every other file is then fetched at that commit. */
-    hub_file_t f;
-    int h = hub_head(c, revision, "config.json", &f, c->commit);
+    int h = hub_head(c, revision, "config.json", &config, c->commit);
     if (h == HEAD_NETWORK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", rerank_last_error());
-        if (rr_hub_find_cached(repo_id, revision, opts->cache_dir, snapshot_dir, n_out) == RERANK_OK) {
-            if (!c->quiet)
-                fprintf(stderr, "rerank pull: warning: %s; using the cached snapshot %s\n", msg, snapshot_dir);
-            const char *cm = strrchr(snapshot_dir, '/');
-            snprintf(stats->commit, sizeof stats->commit, "%s", cm ? cm + 1 : "");
-            st = RERANK_OK;
-            goto out;
-        }
-        st = rr_error(RERANK_ERR_IO, "%s", msg);
+        st = fall_back_to_cache(c, opts->cache_dir, snapshot_dir, n_out);
         goto out;
     }
     if (h != HEAD_OK) { /* message already set */
@@ -821,26 +875,10 @@ rerank_status_t rr_hub_pull(const char *repo_id, const rr_hub_options_t *opts, c
     }
     stats->used_network = 1;
     snprintf(stats->commit, sizeof stats->commit, "%s", c->commit);
-    if ((st = hub_fetch_blob(c, &f)) || (st = add_file(files, &nfiles, &f))) goto out;
-    if ((st = pull_files(c, files, &nfiles))) goto out;
-
-    /* every blob is in place: now (and only now) populate the snapshot */
-    if (rr_hub_fmt(snap, sizeof snap, "%s/snapshots/%s", c->repo_dir, c->commit)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "cache path too long");
+    if ((st = hub_fetch_blob(c, &config)) || (st = add_file(files, &nfiles, &config)) ||
+        (st = pull_files(c, files, &nfiles)))
         goto out;
-    }
-    if (rr_hub_mkdirs(snap)) {
-        st = rr_error(RERANK_ERR_IO, "%s: %s", snap, strerror(errno));
-        goto out;
-    }
-    for (int i = 0; i < nfiles; i++)
-        if ((st = link_file(c, snap, &files[i]))) goto out;
-    if ((st = write_ref(c))) goto out;
-    stats->files = nfiles;
-    if (rr_hub_fmt(snapshot_dir, n_out, "%s", snap)) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "output buffer too small for %s", snap);
-        snapshot_dir[0] = 0;
-    }
+    st = write_snapshot(c, files, nfiles, snapshot_dir, n_out);
 out:
     if (c->curl) curl_easy_cleanup(c->curl);
     memset(c->token, 0, sizeof c->token);

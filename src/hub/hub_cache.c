@@ -1,5 +1,4 @@
-/* hub_cache.c — the Hugging Face cache layout: paths, validation, lookup of
- * cached snapshots, and rr_hub_resolve. No network code here (see hub.c). */
+/* hub_cache.c — the Hugging Face cache layout: paths, validation, lookup of cached snapshots; no network code (see hub.c). */
 #include "hub/hub.h"
 #include "hub/hub_internal.h"
 
@@ -19,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/limits.h"
 
 void rr_hub_options_init(rr_hub_options_t *o) {
@@ -173,6 +173,8 @@ rerank_status_t rr_hub_cache_root(const char *override, char *out, size_t n) {
 int rr_hub_read_token(char *out, size_t n) {
     const char *v = env("HF_TOKEN");
     if (!v) v = env("HUGGING_FACE_HUB_TOKEN");
+    /* The token file is read into a fixed buffer (a token is ~40 bytes), so
+     * no allocation can fail and silently drop the token. */
     char path[RR_HUB_PATH], buf[2048];
     if (!v) {
         const char *p = env("HF_TOKEN_PATH");
@@ -225,7 +227,7 @@ int rr_hub_exists(const char *path) {
 static int read_ref(const char *repo_dir, const char *revision, char commit[65]) {
     char path[RR_HUB_PATH];
     if (rr_hub_fmt(path, sizeof path, "%s/refs/%s", repo_dir, revision)) return -1;
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "r"); /* a fixed buffer: a commit hash is 40 or 64 bytes */
     if (!f) return -1;
     char buf[128];
     size_t k = fread(buf, 1, sizeof buf - 1, f);
@@ -262,15 +264,17 @@ void rr_hub_free_names(char **names, size_t n) {
 rerank_status_t rr_hub_index_shards(const char *index_path, char ***out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    struct stat st;
-    if (stat(index_path, &st)) return rr_error(RERANK_ERR_IO, "%s: %s", index_path, strerror(errno));
-    if ((unsigned long long)st.st_size > RR_MAX_CONFIG_JSON_BYTES)
-        return rr_error(RERANK_ERR_LIMIT, "%s: larger than %u bytes", index_path,
-                        RR_MAX_CONFIG_JSON_BYTES);
+    char *text = NULL;
+    size_t len = 0;
+    rerank_status_t st = rr_file_read(index_path, RR_MAX_CONFIG_JSON_BYTES, &text, &len);
+    if (st) return st;
+    /* jansson's own allocator here (not rr_json_parse, which routes it
+     * through rr_malloc): jansson 2.14's lexer corrupts its heap when an
+     * allocation fails mid-parse, which the fault-injection tests would hit. */
     json_error_t jerr;
-    json_t *root = json_load_file(index_path, 0, &jerr);
-    if (!root)
-        return rr_error(RERANK_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    rr_free(text);
+    if (!root) return rr_error(RERANK_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm)) {
         json_decref(root);
@@ -338,39 +342,4 @@ rerank_status_t rr_hub_find_cached(const char *repo_id, const char *revision, co
 int rr_hub_env_offline(void) {
     const char *v = env("HF_HUB_OFFLINE");
     return v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
-}
-
-rerank_status_t rr_hub_resolve(const char *name_or_dir, char *out_dir, size_t n) {
-    if (!name_or_dir || !*name_or_dir || !out_dir || n == 0)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_hub_resolve: empty model name");
-    struct stat st;
-    if (stat(name_or_dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return rr_error(RERANK_ERR_IO, "%s: not a directory (--model expects a model directory or ORG/NAME)", name_or_dir);
-        if (rr_hub_fmt(out_dir, n, "%s", name_or_dir))
-            return rr_error(RERANK_ERR_INVALID_ARGUMENT, "path too long: %s", name_or_dir);
-        return RERANK_OK;
-    }
-    /* ORG/NAME or ORG/NAME@REVISION; a bare NAME is not taken as a Hub id
-     * here, so a mistyped directory name does not start a download. */
-    char id[128], rev[256] = "main";
-    const char *at = strchr(name_or_dir, '@');
-    size_t idlen = at ? (size_t)(at - name_or_dir) : strlen(name_or_dir);
-    if (idlen < sizeof id) {
-        memcpy(id, name_or_dir, idlen);
-        id[idlen] = 0;
-    } else {
-        id[0] = 0;
-    }
-    if (at && rr_hub_fmt(rev, sizeof rev, "%s", at + 1)) rev[0] = 0;
-    if (!strchr(id, '/') || !rr_hub_valid_repo_id(id) || !rr_hub_valid_revision(rev))
-        return rr_error(RERANK_ERR_IO, "%s: no such model directory (and not a Hub id ORG/NAME[@REVISION])",
-                        name_or_dir);
-    if (rr_hub_find_cached(id, rev, NULL, out_dir, n) == RERANK_OK) return RERANK_OK;
-    rr_hub_options_t o;
-    rr_hub_options_init(&o);
-    o.revision = rev;
-    rerank_status_t s = rr_hub_pull(id, &o, out_dir, n, NULL);
-    if (s) rr_error_prefix("--model %s", name_or_dir);
-    return s;
 }

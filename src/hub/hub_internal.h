@@ -1,5 +1,4 @@
-/* hub_internal.h — helpers shared by hub.c (network) and hub_cache.c
- * (cache layout). Not part of any public API. */
+/* hub_internal.h — the cache-layout helpers of hub_cache.c that hub.c (network) and hub_resolve.c use; not public. */
 #ifndef RR_HUB_INTERNAL_H
 #define RR_HUB_INTERNAL_H
 

@@ -192,7 +192,7 @@ rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, co
 }
 
 rerank_status_t rr_weights_norm(rr_weights_t *w, const char *prefix, const char *name, int32_t n, int bias,
-                                rr_norm_kind_t kind, float eps, rr_norm_t *out) {
+                                rr_norm_type_t kind, float eps, rr_norm_t *out) {
     char gn[200], bn[200];
     snprintf(gn, sizeof gn, "%s.weight", name);
     snprintf(bn, sizeof bn, "%s.bias", name);

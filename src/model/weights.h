@@ -37,15 +37,15 @@ typedef struct rr_dense {
     int keep_fp32;  /* a head layer: computed in fp32 whatever the precision      */
 } rr_dense_t;
 
-typedef enum rr_norm_kind {
+typedef enum rr_norm_type {
     RR_NORM_LAYER = 0, /* (x - mean) / sqrt(var + eps) * g (+ b)   */
     RR_NORM_RMS = 1,   /* x / sqrt(mean(x^2) + eps) * g            */
-} rr_norm_kind_t;
+} rr_norm_type_t;
 
 typedef struct rr_norm {
     rr_tensor_t g, b; /* [1, n]; b: zeros for a LayerNorm without bias, NULL for RMS */
     float eps;
-    rr_norm_kind_t kind;
+    rr_norm_type_t kind;
 } rr_norm_t;
 
 typedef struct rr_weights {
@@ -90,7 +90,7 @@ rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, co
                                          const int32_t *outs, int n, int32_t in, int bias, rr_dense_t *d);
 /* A norm `name`.weight [n] (+ `name`.bias if `bias`). */
 rerank_status_t rr_weights_norm(rr_weights_t *w, const char *prefix, const char *name, int32_t n, int bias,
-                                rr_norm_kind_t kind, float eps, rr_norm_t *out);
+                                rr_norm_type_t kind, float eps, rr_norm_t *out);
 /* An owned F32 vector of n zeros (a missing bias). */
 rerank_status_t rr_weights_zeros(rr_weights_t *w, int32_t n, rr_tensor_t *t);
 /* An owned, zeroed allocation freed with the weights (e.g. the family struct

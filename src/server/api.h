@@ -45,13 +45,14 @@ typedef struct rr_rerank_req {
 } rr_rerank_req_t;
 
 /* Decode a request body. On failure returns the status, writes a message to
- * err (cap bytes, NUL-terminated) and leaves *out empty (free is a no-op). */
+ * err (cap bytes, NUL-terminated) and leaves *out empty (releasing it is a no-op). */
 rr_api_status_t rr_api_parse_tei(const char *body, size_t n, const rr_api_limits_t *lim,
                                  rr_rerank_req_t *out, char *err, size_t cap);
 rr_api_status_t rr_api_parse_cohere(const char *body, size_t n, rr_api_kind_t kind,
                                     const rr_api_limits_t *lim, rr_rerank_req_t *out,
                                     char *err, size_t cap);
-void rr_rerank_req_free(rr_rerank_req_t *req);
+/* Release the buffers of a decoded request (the struct is the caller's). */
+void rr_rerank_req_release(rr_rerank_req_t *req);
 
 /* Fill order[0..n) with indices sorted by score, best first (ties: lower
  * index first; NaN last). */

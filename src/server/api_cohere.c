@@ -69,7 +69,7 @@ rr_api_status_t rr_api_parse_cohere(const char *body, size_t n, rr_api_kind_t ki
     *out = r;
     return RR_API_OK;
 fail:
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     return st;
 }
 

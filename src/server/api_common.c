@@ -96,7 +96,7 @@ rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_te
     return st; /* an empty query is scored, as by TEI and Hugging Face tokenizers */
 }
 
-void rr_rerank_req_free(rr_rerank_req_t *req) {
+void rr_rerank_req_release(rr_rerank_req_t *req) {
     if (!req) return;
     if (req->root_) json_decref((json_t *)req->root_);
     rr_free(req->docs);

@@ -51,7 +51,7 @@ rr_api_status_t rr_api_parse_tei(const char *body, size_t n, const rr_api_limits
     *out = r;
     return RR_API_OK;
 fail:
-    rr_rerank_req_free(&r);
+    rr_rerank_req_release(&r);
     return st;
 }
 

@@ -5,9 +5,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "server/server_limits.h"
 
@@ -37,12 +37,6 @@ struct rr_batcher {
     rr_job_t **notify;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static size_t pair_cost(const rerank_pair_t *p) { return p->n > 0 ? (size_t)p->n : 1; }
 
 static void q_remove(rr_batcher_t *b, rr_job_t *j) {
@@ -69,87 +63,105 @@ static int ready_to_notify(const rr_job_t *j) {
     return j->finished_ == j->next_;
 }
 
+/* Wait (b->mu held) until a batch is due: the queue holds a batch's worth
+ * of tokens or pairs, the oldest pair's max_wait_ms is over, or the batcher
+ * is stopping. Returns 0 when stopping with an empty queue. */
+static int wait_for_batch(rr_batcher_t *b) {
+    for (;;) {
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->cv, &b->mu);
+        if (!b->head) return 0; /* stopping and drained */
+        if (b->stopping || b->queued_tokens >= b->cfg.max_batch_tokens || b->queued_pairs >= b->cfg.max_batch_pairs)
+            return 1;
+        double deadline = b->head->t_submit_ + b->cfg.max_wait_ms * 1e-3;
+        if (rr_now_s() >= deadline) return 1;
+        struct timespec ts = rr_clock_timespec(deadline);
+        pthread_cond_timedwait(&b->cv, &b->mu, &ts); /* then re-evaluate: more pairs, cancel, or deadline */
+    }
+}
+
+/* Take pairs from the head of the queue, in order, into the batch slots
+ * (b->mu held) until the token budget or the pair cap; returns the number
+ * of pairs and their tokens in *tokens_out. */
+static size_t take_batch(rr_batcher_t *b, size_t *tokens_out) {
+    size_t n = 0, tokens = 0;
+    double now = rr_now_s();
+    rr_job_t *j = b->head;
+    while (j && n < b->cap) {
+        int full = 0;
+        while (j->next_ < j->n_pairs) {
+            size_t c = pair_cost(&j->pairs[j->next_]);
+            if (n == b->cap || (n > 0 && tokens + c > b->cfg.max_batch_tokens)) { full = 1; break; }
+            if (!j->first_taken_) {
+                j->first_taken_ = 1;
+                if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
+            }
+            b->slot_job[n] = j;
+            b->slot_idx[n] = j->next_;
+            b->pairs[n] = j->pairs[j->next_];
+            n++;
+            tokens += c;
+            j->next_++;
+            j->tokens_left_ -= c;
+            b->queued_pairs--;
+            b->queued_tokens -= c;
+        }
+        rr_job_t *nx = j->qnext_;
+        if (j->next_ == j->n_pairs) q_remove(b, j);
+        if (full) break;
+        j = nx;
+    }
+    *tokens_out = tokens;
+    return n;
+}
+
+/* Hand the batch's results to its jobs (b->mu held): scores on success,
+ * else the failure (st, msg) to every job in it, whose other pairs leave
+ * the queue. Jobs now complete go to b->notify; returns their number. */
+static size_t complete_batch(rr_batcher_t *b, size_t n, rerank_status_t st, const char *msg) {
+    b->batches++;
+    for (size_t i = 0; i < n; i++) {
+        rr_job_t *j = b->slot_job[i];
+        j->finished_++;
+        if (st == RERANK_OK) {
+            j->scores[b->slot_idx[i]] = b->scores[i];
+            b->pairs_scored++;
+            b->tokens_scored += pair_cost(&b->pairs[i]);
+        } else if (j->status == RR_JOB_OK) {
+            j->status = RR_JOB_FAILED;
+            snprintf(j->error, sizeof j->error, "%s", msg);
+            drop_rest(b, j);
+        }
+    }
+    size_t n_notify = 0;
+    for (size_t i = 0; i < n; i++) {
+        rr_job_t *j = b->slot_job[i];
+        if (ready_to_notify(j)) {
+            j->notified_ = 1;
+            b->notify[n_notify++] = j;
+        }
+    }
+    return n_notify;
+}
+
+/* The worker: wait and take under the lock, score without it, complete
+ * under it, call the jobs' `done` without it. */
 static void *worker_main(void *arg) {
     rr_batcher_t *b = arg;
     pthread_mutex_lock(&b->mu);
-    for (;;) {
-        while (!b->head && !b->stopping) pthread_cond_wait(&b->cv, &b->mu);
-        if (!b->head) break; /* stopping and drained */
-        if (!b->stopping && b->queued_tokens < b->cfg.max_batch_tokens &&
-            b->queued_pairs < b->cfg.max_batch_pairs) {
-            double deadline = b->head->t_submit_ + b->cfg.max_wait_ms * 1e-3;
-            double now = now_s();
-            if (now < deadline) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                double wait = deadline - now;
-                long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e9);
-                ts.tv_sec += (time_t)(ns / 1000000000LL);
-                ts.tv_nsec = (long)(ns % 1000000000LL);
-                pthread_cond_timedwait(&b->cv, &b->mu, &ts);
-                continue; /* re-evaluate: more pairs, cancel, or deadline */
-            }
-        }
-        /* Form a batch from the head of the queue. */
-        size_t n = 0, tokens = 0;
-        double now = now_s();
-        rr_job_t *j = b->head;
-        while (j && n < b->cap) {
-            int full = 0;
-            while (j->next_ < j->n_pairs) {
-                size_t c = pair_cost(&j->pairs[j->next_]);
-                if (n == b->cap || (n > 0 && tokens + c > b->cfg.max_batch_tokens)) { full = 1; break; }
-                if (!j->first_taken_) {
-                    j->first_taken_ = 1;
-                    if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
-                }
-                b->slot_job[n] = j;
-                b->slot_idx[n] = j->next_;
-                b->pairs[n] = j->pairs[j->next_];
-                n++;
-                tokens += c;
-                j->next_++;
-                j->tokens_left_ -= c;
-                b->queued_pairs--;
-                b->queued_tokens -= c;
-            }
-            rr_job_t *nx = j->qnext_;
-            if (j->next_ == j->n_pairs) q_remove(b, j);
-            if (full) break;
-            j = nx;
-        }
+    while (wait_for_batch(b)) {
+        size_t tokens = 0;
+        size_t n = take_batch(b, &tokens);
         pthread_mutex_unlock(&b->mu);
 
-        double t0 = now_s();
+        double t0 = rr_now_s();
         rerank_status_t st = b->score(b->score_ctx, b->pairs, n, b->scores);
-        double dt = now_s() - t0;
+        double dt = rr_now_s() - t0;
         char msg[256] = "";
         if (st != RERANK_OK) snprintf(msg, sizeof msg, "%s: %s", rerank_status_str(st), rerank_last_error());
         if (b->obs.on_batch) b->obs.on_batch(b->obs.ctx, n, tokens, dt);
 
         pthread_mutex_lock(&b->mu);
-        b->batches++;
-        size_t n_notify = 0;
-        for (size_t i = 0; i < n; i++) {
-            rr_job_t *jj = b->slot_job[i];
-            jj->finished_++;
-            if (st == RERANK_OK) {
-                jj->scores[b->slot_idx[i]] = b->scores[i];
-                b->pairs_scored++;
-                b->tokens_scored += pair_cost(&b->pairs[i]);
-            } else if (jj->status == RR_JOB_OK) {
-                jj->status = RR_JOB_FAILED;
-                snprintf(jj->error, sizeof jj->error, "%s", msg);
-                drop_rest(b, jj);
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            rr_job_t *jj = b->slot_job[i];
-            if (ready_to_notify(jj)) {
-                jj->notified_ = 1;
-                b->notify[n_notify++] = jj;
-            }
-        }
+        size_t n_notify = complete_batch(b, n, st, msg);
         pthread_mutex_unlock(&b->mu);
         for (size_t i = 0; i < n_notify; i++) b->notify[i]->done(b->notify[i], b->notify[i]->user);
         pthread_mutex_lock(&b->mu);
@@ -158,7 +170,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-rerank_status_t rr_batcher_create(const rr_batcher_config_t *cfg, rr_score_fn score,
+rerank_status_t rr_batcher_new(const rr_batcher_config_t *cfg, rr_score_fn score,
                                   void *score_ctx, const rr_batch_observer_t *obs,
                                   rr_batcher_t **out) {
     *out = NULL;
@@ -214,7 +226,7 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
         pthread_mutex_unlock(&b->mu);
         return RR_SUBMIT_FULL;
     }
-    job->t_submit_ = now_s();
+    job->t_submit_ = rr_now_s();
     job->queued_ = 1;
     job->qprev_ = b->tail;
     if (b->tail) b->tail->qnext_ = job; else b->head = job;

@@ -76,7 +76,7 @@ typedef struct rr_batcher_stats {
     unsigned long long batches, pairs_scored, tokens_scored;
 } rr_batcher_stats_t;
 
-rerank_status_t rr_batcher_create(const rr_batcher_config_t *cfg, rr_score_fn score,
+rerank_status_t rr_batcher_new(const rr_batcher_config_t *cfg, rr_score_fn score,
                                   void *score_ctx, const rr_batch_observer_t *obs,
                                   rr_batcher_t **out);
 /* Queue a job (its pairs must stay valid until `done`). */

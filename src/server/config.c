@@ -30,8 +30,8 @@ static const opt_t k_opts[] = {
     {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
     {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16, int8 (CPU); fp16, fp8 (CUDA)"},
     {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
-    {"threads", OPT_INT, OFF(threads), "0", 0, 4096, "N", "compute threads for the model; 0 = all cores"},
-    {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_SRV_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
+    {"threads", OPT_INT, OFF(threads), "0", 0, RR_MAX_THREADS, "N", "compute threads for the model; 0 = all cores"},
+    {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
     {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = the model's default (512 for cross-encoders), capped at its positions"},
     {"layers", OPT_INT, OFF(layers), "0", 0, RR_MAX_LAYERS, "N", "run only the first N encoder layers (faster, less accurate); 0 = all"},
     {"truncation", OPT_STR, OFF(truncation), "flag", 0, 0, "MODE", "pair truncation: flag (FlagEmbedding) or longest_first (transformers)"},
@@ -143,7 +143,7 @@ range:
     return -1;
 }
 
-void rr_server_config_free(rr_server_config_t *cfg) {
+void rr_server_config_release(rr_server_config_t *cfg) {
     for (size_t i = 0; i < N_OPTS; i++)
         if (k_opts[i].kind == OPT_STR) {
             char **p = (char **)((char *)cfg + k_opts[i].off);
@@ -176,7 +176,7 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
         const char *arg = argv[a];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             rr_server_config_help(out);
-            rr_server_config_free(cfg);
+            rr_server_config_release(cfg);
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -240,6 +240,6 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
     }
     return 0;
 fail:
-    rr_server_config_free(cfg);
+    rr_server_config_release(cfg);
     return -1;
 }

@@ -16,7 +16,7 @@ typedef struct rr_server_config {
     char *device;         /* cpu | cuda | cuda:N                         */
     long threads;         /* compute threads, 0 = all cores              */
     long http_threads;    /* HTTP threads (parse + tokenize)             */
-    long max_length;      /* pair length cap in tokens, 0 = model's      */
+    long max_length;      /* pair length cap, 0 = RR_DEFAULT_MAX_LENGTH capped by the model */
     long layers;          /* run the first N layers, 0 = all             */
     char *truncation;     /* flag | longest_first                        */
     int auto_truncate;    /* truncate long inputs when the request says nothing */
@@ -43,11 +43,11 @@ typedef struct rr_server_config {
 
 /* Parse defaults, then RERANK_* environment variables, then argv (argv[0] is
  * the command name). Returns 0 on success, 1 if --help was printed to `out`,
- * -1 on a usage error (message written to `err`). Free with
- * rr_server_config_free. `getenv_fn` may be NULL (uses getenv). */
+ * -1 on a usage error (message written to `err`). Release its strings
+ * with rr_server_config_release. `getenv_fn` may be NULL (uses getenv). */
 int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
                            const char *(*getenv_fn)(const char *), FILE *out, FILE *err);
-void rr_server_config_free(rr_server_config_t *cfg);
+void rr_server_config_release(rr_server_config_t *cfg);
 void rr_server_config_help(FILE *out);
 
 #endif

@@ -1,5 +1,4 @@
-/* http.c — libmicrohttpd plumbing: daemon start/stop, request bodies,
- * routing, responses, access log and request metrics. */
+/* http.c — libmicrohttpd plumbing: daemon start/stop, request bodies, dispatch through the route table, access log and request metrics. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -8,79 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/route.h"
 #include "server/server_internal.h"
 #include "server/server_limits.h"
-
-double rr_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
-                           int retry_after) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        rr_free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    char id[32];
-    snprintf(id, sizeof id, "%llu", r->id);
-    MHD_add_response_header(resp, "X-Request-Id", id);
-    if (retry_after > 0) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry_after);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-    }
-    if (status == 405) {
-        const char *allow = r->route == RR_ROUTE_RERANK || r->route == RR_ROUTE_V1 || r->route == RR_ROUTE_V2 ? "POST" : "GET, HEAD";
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    }
-    if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (atomic_load(&r->srv->state) == RR_STATE_DRAINING)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->status = status;
-    r->resp_bytes = len;
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    size_t len = 0;
-    char *body = rr_api_render_error(status, type, msg, &len);
-    if (!body) return rr_respond(r, status, "text/plain", NULL, 0, 0);
-    int retry = (status == 429 || status == 503) ? RR_SRV_RETRY_AFTER_S : 0;
-    return rr_respond(r, status, "application/json", body, len, retry);
-}
-
-typedef struct route_def {
-    const char *path;
-    rr_route_t route;
-    int post;    /* 1: POST route, 0: GET/HEAD route */
-    int open;    /* 1: no API key needed             */
-} route_def_t;
-
-static const route_def_t k_routes[] = {
-    {"/rerank", RR_ROUTE_RERANK, 1, 0},   {"/v1/rerank", RR_ROUTE_V1, 1, 0},
-    {"/v2/rerank", RR_ROUTE_V2, 1, 0},    {"/health", RR_ROUTE_HEALTH, 0, 1},
-    {"/ready", RR_ROUTE_READY, 0, 1},     {"/info", RR_ROUTE_INFO, 0, 0},
-    {"/metrics", RR_ROUTE_METRICS, 0, 1}, {"/openapi.json", RR_ROUTE_OPENAPI, 0, 0},
-};
 
 static void format_client(struct MHD_Connection *c, char *out, size_t cap) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -99,54 +35,94 @@ static void copy_trunc(char *dst, size_t cap, const char *src) {
     dst[n] = 0;
 }
 
+/* First call for a request (headers complete): set up its state, then
+ * answer at once what the table rules out: unknown path (404), method
+ * (405), API key (401), a declared body over the limit (413). */
+static enum MHD_Result request_begin(rr_server_t *s, struct MHD_Connection *conn, const char *url, const char *method,
+                                     void **con_cls) {
+    rr_conn_req_t *r = rr_calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->srv = s;
+    r->conn = conn;
+    r->t0 = rr_now_s();
+    r->id = atomic_fetch_add(&s->seq, 1) + 1;
+    r->route = RR_ROUTE_OTHER;
+    r->status = 0;
+    r->before_drain = atomic_load(&s->state) != RR_STATE_DRAINING;
+    copy_trunc(r->method, sizeof r->method, method);
+    copy_trunc(r->path, sizeof r->path, url);
+    format_client(conn, r->client, sizeof r->client);
+    atomic_fetch_add(&s->in_flight, 1);
+    *con_cls = r;
+    rr_sock_set_in_request(s, conn, 1); /* headers are complete: no header deadline */
+
+    const rr_route_def_t *rd = rr_route_find(url);
+    if (!rd) return rr_respond_error(r, 404, "not_found", "no route %s", r->path);
+    r->route = rd->route;
+    if (!(rr_route_method(method) & rd->methods))
+        return rr_respond_error(r, 405, "method_not_allowed", "%s %s is not allowed", r->method, r->path);
+    if (!rd->open && s->cfg->api_key) {
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!rr_auth_check(h, s->cfg->api_key))
+            return rr_respond_error(r, 401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY)");
+    }
+    if (rd->methods & RR_METHOD_POST) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            unsigned long long n = strtoull(cl, NULL, 10);
+            if (n > (unsigned long long)s->cfg->max_body_bytes)
+                return rr_respond_error(r, 413, "validation", "request body is %llu bytes; the limit is %ld", n,
+                                        s->cfg->max_body_bytes);
+        }
+    }
+    return MHD_YES;
+}
+
+/* Append a piece of the body, within --max-body-bytes (beyond it the rest
+ * is counted and dropped, and the request answers 413 once complete). */
+static enum MHD_Result request_body(rr_conn_req_t *r, const char *data, size_t n) {
+    size_t max = (size_t)r->srv->cfg->max_body_bytes;
+    if (r->too_large || r->len + n > max) {
+        r->too_large = 1;
+        r->discarded += n;
+        /* A client streaming far past the limit is cut off. */
+        return r->discarded > 4 * max ? MHD_NO : MHD_YES;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t nc = r->cap ? r->cap : 4096;
+        while (nc < r->len + n + 1) nc *= 2;
+        if (nc > max + 1) nc = max + 1;
+        char *nb = rr_realloc(r->body, nc);
+        if (!nb) return MHD_NO;
+        r->body = nb;
+        r->cap = nc;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = 0;
+    return MHD_YES;
+}
+
+/* Whole request received, or resumed after the batcher finished: run the
+ * route's handler. */
+static enum MHD_Result request_complete(rr_conn_req_t *r) {
+    if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_handle_rerank_finish(r);
+    const rr_route_def_t *rd = rr_route_get_def(r->route);
+    if (rd && (rd->methods & RR_METHOD_POST)) {
+        if (r->too_large)
+            return rr_respond_error(r, 413, "validation", "request body is larger than %ld bytes",
+                                    r->srv->cfg->max_body_bytes);
+        return rr_handle_rerank_start(r);
+    }
+    return rr_handle_get(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-    rr_server_t *s = cls;
     (void)version;
     rr_conn_req_t *r = *con_cls;
-    if (!r) {
-        r = rr_calloc(1, sizeof *r);
-        if (!r) return MHD_NO;
-        r->srv = s;
-        r->conn = conn;
-        r->t0 = rr_now_s();
-        r->id = atomic_fetch_add(&s->seq, 1) + 1;
-        r->route = RR_ROUTE_OTHER;
-        r->status = 0;
-        r->before_drain = atomic_load(&s->state) != RR_STATE_DRAINING;
-        copy_trunc(r->method, sizeof r->method, method);
-        copy_trunc(r->path, sizeof r->path, url);
-        format_client(conn, r->client, sizeof r->client);
-        atomic_fetch_add(&s->in_flight, 1);
-        *con_cls = r;
-        rr_sock_set_in_request(s, conn, 1); /* headers are complete: no header deadline */
-
-        const route_def_t *rd = NULL;
-        for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++)
-            if (!strcmp(url, k_routes[i].path)) rd = &k_routes[i];
-        if (!rd) return rr_respond_error(r, 404, "not_found", "no route %s", r->path);
-        r->route = rd->route;
-        int is_post = !strcmp(method, "POST");
-        int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-        if (rd->post ? !is_post : !is_get)
-            return rr_respond_error(r, 405, "method_not_allowed", "%s %s is not allowed", r->method, r->path);
-        if (!rd->open && s->cfg->api_key) {
-            const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-            if (!rr_auth_check(h, s->cfg->api_key))
-                return rr_respond_error(r, 401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY)");
-        }
-        if (rd->post) {
-            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl) {
-                unsigned long long n = strtoull(cl, NULL, 10);
-                if (n > (unsigned long long)s->cfg->max_body_bytes)
-                    return rr_respond_error(r, 413, "validation", "request body is %llu bytes; the limit is %ld", n,
-                                            s->cfg->max_body_bytes);
-            }
-        }
-        return MHD_YES;
-    }
+    if (!r) return request_begin(cls, conn, url, method, con_cls);
     if (r->status) { /* response already queued (early error); drop any body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -154,38 +130,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large || r->len + n > (size_t)s->cfg->max_body_bytes) {
-            r->too_large = 1;
-            r->discarded += n;
-            /* A client streaming far past the limit is cut off. */
-            return r->discarded > 4 * (size_t)s->cfg->max_body_bytes ? MHD_NO : MHD_YES;
-        }
-        if (r->len + n + 1 > r->cap) {
-            size_t nc = r->cap ? r->cap : 4096;
-            while (nc < r->len + n + 1) nc *= 2;
-            if (nc > (size_t)s->cfg->max_body_bytes + 1) nc = (size_t)s->cfg->max_body_bytes + 1;
-            char *nb = rr_realloc(r->body, nc);
-            if (!nb) return MHD_NO;
-            r->body = nb;
-            r->cap = nc;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        r->body[r->len] = 0;
-        return MHD_YES;
+        return request_body(r, upload_data, n);
     }
-    /* Whole request received, or resumed after the batcher finished. */
-    if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_route_rerank_finish(r);
-    switch (r->route) {
-    case RR_ROUTE_RERANK:
-    case RR_ROUTE_V1:
-    case RR_ROUTE_V2:
-        if (r->too_large)
-            return rr_respond_error(r, 413, "validation", "request body is larger than %ld bytes", s->cfg->max_body_bytes);
-        return rr_route_rerank_start(r);
-    default:
-        return rr_route_get(r);
-    }
+    return request_complete(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -297,8 +244,8 @@ static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds) {
 }
 static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seconds); }
 
-rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info) {
-    s->backend = *be;
+rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
+    s->scorer = *sc;
     s->info = *info;
     const char *src[7] = {info->model_id, info->architecture, info->model_type, info->precision,
                           info->compute ? info->compute : info->precision, info->weights_dtype, info->device};
@@ -317,7 +264,7 @@ rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, co
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs};
     rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
-    rerank_status_t st = rr_batcher_create(&bc, be->score, be->ctx, &obs, &s->batcher);
+    rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &s->batcher);
     if (st) return st;
     atomic_store(&s->state, RR_STATE_READY);
     return RERANK_OK;

@@ -9,10 +9,6 @@
 
 #include "common/alloc.h"
 
-static const char *k_paths[RR_ROUTE_COUNT] = {"/rerank", "/v1/rerank", "/v2/rerank", "/health", "/ready",
-                                              "/info", "/metrics", "/openapi.json", "other"};
-const char *rr_route_path(rr_route_t r) { return r < RR_ROUTE_COUNT ? k_paths[r] : "other"; }
-
 static const int k_codes[] = {200, 400, 401, 404, 405, 408, 413, 422, 429, 499, 500, 503}; /* 499: client went away */
 #define N_CODES (sizeof k_codes / sizeof k_codes[0])
 
@@ -174,16 +170,16 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
         for (size_t c = 0; c <= N_CODES; c++) {
             if (!m->requests[r][c]) continue;
             if (c < N_CODES)
-                sb_printf(&b, "rerank_requests_total{route=\"%s\",status=\"%d\"} %llu\n", k_paths[r], k_codes[c], m->requests[r][c]);
+                sb_printf(&b, "rerank_requests_total{route=\"%s\",status=\"%d\"} %llu\n", rr_route_path((rr_route_t)r), k_codes[c], m->requests[r][c]);
             else
-                sb_printf(&b, "rerank_requests_total{route=\"%s\",status=\"other\"} %llu\n", k_paths[r], m->requests[r][c]);
+                sb_printf(&b, "rerank_requests_total{route=\"%s\",status=\"other\"} %llu\n", rr_route_path((rr_route_t)r), m->requests[r][c]);
         }
     sb_printf(&b, "# HELP rerank_request_duration_seconds Time from the first byte of a request to its response.\n"
                   "# TYPE rerank_request_duration_seconds histogram\n");
     for (int r = 0; r < RR_ROUTE_COUNT; r++) {
         if (!m->latency[r].total) continue;
         char lab[64];
-        snprintf(lab, sizeof lab, "route=\"%s\"", k_paths[r]);
+        snprintf(lab, sizeof lab, "route=\"%s\"", rr_route_path((rr_route_t)r));
         sb_hist(&b, "rerank_request_duration_seconds", lab, &m->latency[r]);
     }
     sb_one_hist(&b, "rerank_queue_wait_seconds", "Time a request's first pair waited in the batch queue.", &m->queue_wait);

@@ -4,20 +4,7 @@
 
 #include <stddef.h>
 
-typedef enum rr_route {
-    RR_ROUTE_RERANK = 0, /* POST /rerank      */
-    RR_ROUTE_V1,         /* POST /v1/rerank   */
-    RR_ROUTE_V2,         /* POST /v2/rerank   */
-    RR_ROUTE_HEALTH,
-    RR_ROUTE_READY,
-    RR_ROUTE_INFO,
-    RR_ROUTE_METRICS,
-    RR_ROUTE_OPENAPI,
-    RR_ROUTE_OTHER,      /* 404 / 405         */
-    RR_ROUTE_COUNT
-} rr_route_t;
-
-const char *rr_route_path(rr_route_t r);
+#include "server/route.h" /* per-route series, labelled with the route's path */
 
 typedef struct rr_metrics rr_metrics_t;
 

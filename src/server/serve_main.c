@@ -8,25 +8,26 @@
 #include "cli/commands.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "hub/hub.h"
 #include "rerank.h"
 #include "server/config.h"
 #include "server/server.h"
 
-typedef struct model_backend {
+typedef struct model_scorer {
     rerank_model_t *model;
     rerank_score_options_t opts;
     atomic_int healthy; /* cleared when a failed batch left the model unable to score */
-} model_backend_t;
+} model_scorer_t;
 
 static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
                                  const rerank_pair_options_t *po, rerank_encoding_t *enc) {
-    model_backend_t *mb = ctx;
+    model_scorer_t *mb = ctx;
     return rerank_model_tokenize_pair(mb->model, q, qn, d, dn, po, enc);
 }
 
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
-    model_backend_t *mb = ctx;
+    model_scorer_t *mb = ctx;
     rerank_status_t st = rerank_score_tokens(mb->model, pairs, n, &mb->opts, scores);
     if (st != RERANK_OK && !rerank_model_healthy(mb->model)) {
         if (atomic_exchange(&mb->healthy, 0))
@@ -37,7 +38,7 @@ static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n,
 }
 
 static void mb_state(void *ctx, rr_scorer_state_t *out) {
-    model_backend_t *mb = ctx;
+    model_scorer_t *mb = ctx;
     rerank_model_info_t mi;
     rerank_model_get_info(mb->model, &mi);
     out->healthy = atomic_load(&mb->healthy);
@@ -63,11 +64,11 @@ int rr_cmd_serve(int argc, char **argv) {
     rerank_model_options_t mo = rerank_model_options_default();
     if (rerank_precision_parse(cfg.precision, &mo.precision) != RERANK_OK) {
         fprintf(stderr, "rerank serve: --precision: %s\n", rerank_last_error());
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 2;
     }
     if (rr_cli_device("serve", cfg.device, &mo.device)) {
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 2;
     }
     /* Signals are taken by sigwait below: block them before any thread
@@ -82,7 +83,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rr_server_t *srv = NULL;
     if (rr_server_start(&cfg, &srv) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     const char *shown_host = strchr(cfg.host, ':') ? "[%s]" : "%s";
@@ -92,21 +93,21 @@ int rr_cmd_serve(int argc, char **argv) {
             rr_server_port(srv));
 
     mo.threads = (int32_t)cfg.threads;
-    model_backend_t mb = {.healthy = 1};
+    model_scorer_t mb = {.healthy = 1};
     /* A directory, or a Hub id (ORG/NAME[@REV]) taken from the cache or
      * downloaded; /health answers 503 "loading" meanwhile. */
     char model_dir[4096];
     if (rr_hub_resolve(cfg.model, model_dir, sizeof model_dir) != RERANK_OK) {
         fprintf(stderr, "rerank serve: cannot find model '%s': %s\n", cfg.model, rerank_last_error());
         rr_server_free(srv);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     int from_hub = strcmp(model_dir, cfg.model) != 0;
     if (rerank_model_load(model_dir, &mo, &mb.model) != RERANK_OK) {
         fprintf(stderr, "rerank serve: cannot load model '%s': %s\n", cfg.model, rerank_last_error());
         rr_server_free(srv);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     rerank_model_info_t mi;
@@ -116,7 +117,7 @@ int rr_cmd_serve(int argc, char **argv) {
     if (rr_cli_check_layers("serve", &mi, (int32_t)cfg.layers)) {
         rr_server_free(srv);
         rerank_model_free(mb.model);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 2;
     }
     int32_t max_len = cfg.max_length > 0 ? (int32_t)cfg.max_length : mi.default_max_length;
@@ -160,12 +161,12 @@ int rr_cmd_serve(int argc, char **argv) {
         .max_length = max_len,
         .truncation = mb.opts.pair.truncation,
     };
-    rr_backend_t be = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state};
-    if (rr_server_set_backend(srv, &be, &info) != RERANK_OK) {
+    rr_scorer_t sc = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state};
+    if (rr_server_set_scorer(srv, &sc, &info) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
         rr_server_free(srv);
         rerank_model_free(mb.model);
-        rr_server_config_free(&cfg);
+        rr_server_config_release(&cfg);
         return 1;
     }
     fprintf(stderr, "rerank: listening on http://%s:%d\n", hostbuf, rr_server_port(srv));
@@ -180,7 +181,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rr_server_drain(srv, (double)cfg.shutdown_timeout_s);
     rr_server_free(srv);
     rerank_model_free(mb.model);
-    rr_server_config_free(&cfg);
+    rr_server_config_release(&cfg);
     fprintf(stderr, "rerank: stopped\n");
     return 0;
 }

@@ -1,6 +1,5 @@
-/* server.h — the HTTP reranking server, independent of where scores come
- * from: a backend supplies tokenization and scoring (the real model in
- * serve_main.c, a fake one in the tests). */
+/* server.h — the HTTP reranking server, independent of where scores come from: a scorer supplies tokenization and scoring.
+ * (The real model is the scorer in serve_main.c, a fake one in the tests.) */
 #ifndef RR_SERVER_SERVER_H
 #define RR_SERVER_SERVER_H
 
@@ -17,7 +16,9 @@ typedef struct rr_scorer_state {
     int64_t device_memory_bytes; /* held on its device (0 on the CPU)      */
 } rr_scorer_state_t;
 
-typedef struct rr_backend {
+/* Not the engine's compute backend (engine/blocks.h): the calls the
+ * server needs from a model. */
+typedef struct rr_scorer {
     void *ctx;
     /* Encode (query, doc) as the model scores it (special tokens or the
      * prompt), truncated as `po` says (RERANK_TRUNC_NONE: not at all).
@@ -31,7 +32,7 @@ typedef struct rr_backend {
      * HTTP threads: must be thread-safe. An unhealthy model (a device
      * fault) makes /health, /ready and the rerank routes answer 503. */
     void (*state)(void *ctx, rr_scorer_state_t *st);
-} rr_backend_t;
+} rr_scorer_t;
 
 /* What /info, /metrics and the Cohere "model" field report. */
 typedef struct rr_server_info {
@@ -50,13 +51,13 @@ typedef struct rr_server_info {
 
 typedef struct rr_server rr_server_t;
 
-/* Bind and start serving (health answers 503 "loading" until a backend is
+/* Bind and start serving (health answers 503 "loading" until a scorer is
  * set). `cfg` is copied by reference and must outlive the server. */
 rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out);
 int rr_server_port(const rr_server_t *s);
-/* Attach the backend (strings in info are copied): starts the batcher and
+/* Attach the scorer (strings in info are copied): starts the batcher and
  * makes the rerank routes available. */
-rerank_status_t rr_server_set_backend(rr_server_t *s, const rr_backend_t *be, const rr_server_info_t *info);
+rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info);
 /* Graceful stop: refuse new connections and new requests, let in-flight
  * requests finish for up to timeout_s seconds, cancel the rest. */
 void rr_server_drain(rr_server_t *s, double timeout_s);

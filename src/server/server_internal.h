@@ -1,7 +1,8 @@
-/* server_internal.h — state shared by http.c, routes.c and watch.c. */
+/* server_internal.h — state shared by the server's files: http.c (dispatch) -> handlers.c -> respond.c, watch.c. */
 #ifndef RR_SERVER_INTERNAL_H
 #define RR_SERVER_INTERNAL_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,7 +38,7 @@ struct rr_server {
     atomic_int state;
     atomic_long in_flight;
     atomic_ullong seq;
-    rr_backend_t backend;
+    rr_scorer_t scorer;
     rr_server_info_t info;
     char *info_strings[7];
     rr_batcher_t *batcher;
@@ -86,17 +87,22 @@ struct rr_conn_req {
     rr_conn_req_t *wnext, *wprev;
 };
 
-/* http.c */
-double rr_now_s(void);
+/* respond.c: queue r's response (takes `body`, an rr_malloc'd buffer or
+ * NULL; X-Request-Id, Retry-After when retry_after > 0, Allow on 405 from
+ * the route table, WWW-Authenticate on 401, Connection: close when
+ * draining). */
 enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
                            int retry_after);
+/* {"error": {"message", "type", "code"}} (Retry-After on 429 and 503). */
 enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Compact JSON of j (consumed; NULL answers 503). */
+enum MHD_Result rr_respond_json(rr_conn_req_t *r, int status, json_t *j);
 
-/* routes.c */
-enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r);
-enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r);
-enum MHD_Result rr_route_get(rr_conn_req_t *r);
+/* handlers.c */
+enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r);
+enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r);
+enum MHD_Result rr_handle_get(rr_conn_req_t *r);
 void rr_conn_req_release_rerank(rr_conn_req_t *r);
 
 /* watch.c */

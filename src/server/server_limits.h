@@ -1,68 +1,59 @@
-/* server_limits.h — every hard limit and default of `rerank serve`, with its
- * reason. Configurable values are clamped to [MIN, MAX] by config.c; the
- * request decoders refuse input beyond them with 413 (too large) before
- * allocating for it. */
+/* server_limits.h — every hard limit of `rerank serve`, with its reason; the defaults live in config.c's option table. */
 #ifndef RR_SERVER_LIMITS_H
 #define RR_SERVER_LIMITS_H
 
+/* Configurable values are clamped to [MIN, MAX] by config.c; the request
+ * decoders refuse input beyond them with 413 (too large) before allocating
+ * for it. Limits shared with the library and the CLI (threads, text bytes,
+ * sequence length) are in common/limits.h. */
 #include "common/limits.h"
 
-/* Request body: a 1000-document request of ~2 KB passages is ~2 MB of JSON;
- * 8 MiB leaves room for long documents. Hard cap 256 MiB: the body is held
- * in memory and parsed into a tree (~3x) per connection. */
-#define RR_SRV_DEFAULT_MAX_BODY_BYTES (8ull << 20)
+/* Request body: a 1000-document request of ~2 KB passages is ~2 MB of JSON
+ * (hence the default of 8 MiB, room for long documents). Hard cap 256 MiB:
+ * the body is held in memory and parsed into a tree (~3x) per connection. */
 #define RR_SRV_MAX_BODY_BYTES (256ull << 20)
 /* JSON values (array elements, object members) per body: a valid request
  * has ~2 per document; this bounds jansson's tree for bodies like
  * [1,1,1,...] (~40 bytes of tree per value) before parsing. */
 #define RR_SRV_JSON_VALUES_PER_DOC 8
 #define RR_SRV_JSON_VALUES_BASE 256
-/* Documents per request: Cohere's API caps at 1000. Hard cap 100000. */
-#define RR_SRV_DEFAULT_MAX_DOCS 1000
+/* Documents per request: Cohere's API caps at 1000 (the default). Hard cap
+ * 100000. */
 #define RR_SRV_MAX_DOCS 100000
 /* Bytes of one query or document: a 512-token pair needs at most a few KB
- * of text; 1 MiB is generous yet bounds tokenizer work per text. Never above
- * the library's RR_MAX_TEXT_BYTES. */
-#define RR_SRV_DEFAULT_MAX_TEXT_BYTES (1ull << 20)
+ * of text, so the default of 1 MiB is generous yet bounds tokenizer work
+ * per text. Never above the library's RR_MAX_TEXT_BYTES. */
 #define RR_SRV_MAX_TEXT_BYTES RR_MAX_TEXT_BYTES
-/* Batcher: token budget per forward pass (sum of pair lengths). 16384 is 32
- * full 512-token pairs: enough to fill a CPU's GEMMs, small enough that one
- * batch takes well under a second on a server CPU. It must hold one pair of
- * max length, so its minimum is RR_MAX_SEQ_TOKENS's smallest useful value. */
-#define RR_SRV_DEFAULT_MAX_BATCH_TOKENS 16384
+/* Batcher: token budget per forward pass (sum of pair lengths). The default
+ * 16384 is 32 full 512-token pairs: enough to fill a CPU's GEMMs, small
+ * enough that one batch takes well under a second on a server CPU. It must
+ * hold one pair of max length (serve raises it to the max length if not). */
 #define RR_SRV_MIN_BATCH_TOKENS 16
 #define RR_SRV_MAX_BATCH_TOKENS (1 << 22)
 /* Pairs per batch: bounds the per-batch arrays (tiny pairs would otherwise
  * make batches of 16384 pairs of one token). */
-#define RR_SRV_DEFAULT_MAX_BATCH_PAIRS 256
 #define RR_SRV_MAX_BATCH_PAIRS 65536
 /* Longest time the oldest queued pair waits for a batch to fill. */
-#define RR_SRV_DEFAULT_MAX_WAIT_MS 2.0
 #define RR_SRV_MAX_WAIT_MS 10000.0
 /* Queue bound (pairs waiting, not yet in a batch). Beyond it requests get
- * 429 at once instead of queueing for seconds: 4096 pairs is ~1-2 s of work
- * for a base-size model on a large CPU. Must be >= --max-docs so that any
- * valid request fits an empty queue. */
-#define RR_SRV_DEFAULT_MAX_QUEUE_PAIRS 4096
+ * 429 at once instead of queueing for seconds: the default of 4096 pairs is
+ * ~1-2 s of work for a base-size model on a large CPU. Must be >= --max-docs
+ * so that any valid request fits an empty queue. */
 #define RR_SRV_MAX_QUEUE_PAIRS (1 << 24)
 /* Retry-After seconds sent with 429 / 503. */
 #define RR_SRV_RETRY_AFTER_S 1
-/* Connections: each holds a socket and MHD's per-connection pool; 1024
- * stays below the usual 1024-fd soft limit with the listening socket,
- * epoll and model files accounted for via MHD's own fd checks. */
-#define RR_SRV_DEFAULT_MAX_CONNECTIONS 1000
+/* Connections: each holds a socket and MHD's per-connection pool; the
+ * default of 1000 stays below the usual 1024-fd soft limit with the
+ * listening socket, epoll and model files accounted for via MHD's own fd
+ * checks. */
 #define RR_SRV_MAX_CONNECTIONS 65536
 /* MHD per-connection memory pool (request line, headers, write buffer).
  * Bodies are copied out into our own bounded buffer. */
 #define RR_SRV_CONNECTION_MEMORY (64u << 10)
-/* Idle/read/write timeout per connection (seconds, MHD semantics: no
- * progress for this long closes the connection). */
-#define RR_SRV_DEFAULT_TIMEOUT_S 30
+/* Idle/read/write timeout per connection and the graceful-shutdown timeout
+ * (seconds; MHD semantics for the former: no progress for this long closes
+ * the connection). */
 #define RR_SRV_MAX_TIMEOUT_S 3600
-/* HTTP worker threads (parse + tokenize happen there). */
-#define RR_SRV_MAX_HTTP_THREADS 256
-/* Graceful shutdown: how long queued work may take before it is cancelled. */
-#define RR_SRV_DEFAULT_SHUTDOWN_TIMEOUT_S 30
 /* API keys longer than this are refused at startup (and bound the
  * Authorization header we compare against). */
 #define RR_SRV_MAX_API_KEY_BYTES 1024

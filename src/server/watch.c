@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "server/server_internal.h"
 #include "server/server_limits.h"
 

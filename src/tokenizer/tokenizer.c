@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/limits.h"
 #include "common/utf8.h"
 #include "tokenizer/internal.h"
@@ -61,7 +62,7 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         a->len = json_string_length(c);
         if (!rr_utf8_valid(json_string_value(c), a->len, NULL))
             return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu].content is not UTF-8", i);
-        if (a->len > 4096) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than 4096 bytes", i);
+        if (a->len > RR_MAX_PIECE_BYTES) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than %d bytes", i, RR_MAX_PIECE_BYTES);
         a->content = rr_strndup(json_string_value(c), a->len);
         if (!a->content) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
         tok->n_added++;
@@ -149,35 +150,6 @@ fail:
     return st;
 }
 
-static rerank_status_t read_file(const char *path, char **buf, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return rr_error(RERANK_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return rr_error(RERANK_ERR_IO, "%s is not a regular file", path);
-    }
-    if ((unsigned long long)sb.st_size > RR_MAX_TOKENIZER_JSON_BYTES) {
-        fclose(f);
-        return rr_error(RERANK_ERR_LIMIT, "%s is %lld bytes (limit %llu)", path, (long long)sb.st_size,
-                        RR_MAX_TOKENIZER_JSON_BYTES);
-    }
-    size_t sz = (size_t)sb.st_size;
-    char *b = rr_malloc(sz + 1);
-    if (!b) { fclose(f); return rr_error(RERANK_ERR_NOMEM, "out of memory reading %s", path); }
-    size_t got = fread(b, 1, sz, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != sz || err) {
-        rr_free(b);
-        return rr_error(RERANK_ERR_IO, "short read on %s", path);
-    }
-    b[sz] = 0;
-    *buf = b;
-    *n = sz;
-    return RERANK_OK;
-}
-
 rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out) {
     if (!out) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenizer_load: out is NULL");
     *out = NULL;
@@ -194,7 +166,7 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     const char *fp = file ? file : path;
     char *buf = NULL;
     size_t n = 0;
-    rerank_status_t st = read_file(fp, &buf, &n);
+    rerank_status_t st = rr_file_read(fp, RR_MAX_TOKENIZER_JSON_BYTES, &buf, &n);
     if (st) { rr_free(file); return st; }
     rr_vocab_t pre;
     if ((st = rr_vocab_fast_parse(buf, &n, &pre))) {

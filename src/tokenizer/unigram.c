@@ -288,8 +288,8 @@ rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr
             st = rr_error(RERANK_ERR_FORMAT, "tokenizer.json: Unigram vocab entry %zu is not valid UTF-8", i);
             break;
         }
-        if (len > 4096) {
-            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than 4096 bytes", i);
+        if (len > RR_MAX_PIECE_BYTES) {
+            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than %d bytes", i, RR_MAX_PIECE_BYTES);
             break;
         }
         u->scores[i] = sc;

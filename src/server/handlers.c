@@ -1,4 +1,4 @@
-/* routes.c — what each route does once its request is complete. */
+/* handlers.c — what each route does once its request is complete (the table that names the routes is route.c). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "server/server_internal.h"
 #include "server/server_limits.h"
 
@@ -28,7 +29,7 @@ void rr_conn_req_release_rerank(rr_conn_req_t *r) {
     r->pairs = NULL;
     r->scores = NULL;
     size_t n_docs = r->req.n_docs;
-    rr_rerank_req_free(&r->req);
+    rr_rerank_req_release(&r->req);
     r->req.n_docs = n_docs; /* kept for the access log */
 }
 
@@ -47,11 +48,11 @@ static int encode_status(rerank_status_t st) {
  * stored after it). */
 static rr_scorer_state_t scorer_state(rr_server_t *s, int state) {
     rr_scorer_state_t st = {.healthy = 1, .device_memory_bytes = 0};
-    if (state != RR_STATE_LOADING && s->backend.state) s->backend.state(s->backend.ctx, &st);
+    if (state != RR_STATE_LOADING && s->scorer.state) s->scorer.state(s->scorer.ctx, &st);
     return st;
 }
 
-enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
@@ -85,7 +86,7 @@ enum MHD_Result rr_route_rerank_start(rr_conn_req_t *r) {
     po.direction = r->req.direction;
     for (size_t i = 0; i < n; i++) {
         rerank_encoding_t *e = &r->encs[i];
-        rerank_status_t st = s->backend.encode_pair(s->backend.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
+        rerank_status_t st = s->scorer.encode_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
                                                     r->req.docs[i].n, &po, e);
         if (st != RERANK_OK)
             return rr_respond_error(r, encode_status(st), encode_status(st) == 500 ? "backend" : "validation",
@@ -138,7 +139,7 @@ static void make_uuid(char out[37]) {
              b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     rr_watch_remove(s, r);
     if (r->job.status == RR_JOB_CANCELLED) {
@@ -164,13 +165,6 @@ enum MHD_Result rr_route_rerank_finish(rr_conn_req_t *r) {
     }
     if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");
     return rr_respond(r, 200, "application/json", body, len, 0);
-}
-
-static enum MHD_Result respond_json(rr_conn_req_t *r, int status, json_t *j) {
-    char *body = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-    json_decref(j);
-    if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");
-    return rr_respond(r, status, "application/json", body, strlen(body), status == 503 ? RR_SRV_RETRY_AFTER_S : 0);
 }
 
 static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
@@ -207,23 +201,23 @@ static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     return j;
 }
 
-enum MHD_Result rr_route_get(rr_conn_req_t *r) {
+enum MHD_Result rr_handle_get(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     rr_scorer_state_t sst = scorer_state(s, state);
     switch (r->route) {
     case RR_ROUTE_HEALTH:
-        if (state == RR_STATE_LOADING) return respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
-        if (!sst.healthy) return respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
-        return respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        if (state == RR_STATE_LOADING) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
+        if (!sst.healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
+        return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
     case RR_ROUTE_READY:
         if (state != RR_STATE_READY)
-            return respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
-        if (!sst.healthy) return respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
-        return respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
+            return rr_respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
+        if (!sst.healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
+        return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
     case RR_ROUTE_INFO:
         if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
-        return respond_json(r, 200, info_json(s, &sst));
+        return rr_respond_json(r, 200, info_json(s, &sst));
     case RR_ROUTE_OPENAPI: {
         size_t n = strlen(rr_openapi_json);
         char *body = rr_strndup(rr_openapi_json, n);
