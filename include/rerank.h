@@ -60,8 +60,10 @@ typedef enum rerank_truncation {
      * to max_length, special tokens added, then only the document is cut so
      * the pair fits max_length. Default. */
     RERANK_TRUNC_FLAG = 0,
-    /* transformers' default for pairs: remove one token at a time from the
-     * longer sequence until the pair (with special tokens) fits. */
+    /* transformers' default for pairs, as Hugging Face tokenizers >= 0.23
+     * does it: each side counted up to the word where it reaches max_length;
+     * the shorter side kept whole if the other still gets as many tokens,
+     * else the budget split in halves (the odd token to the longer side). */
     RERANK_TRUNC_LONGEST_FIRST = 1,
     /* Never cut: max_length is ignored, and a pair longer than a model's
      * positions fails to score (RERANK_ERR_LIMIT) instead. */

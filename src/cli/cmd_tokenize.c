@@ -47,8 +47,9 @@ int rr_cmd_tokenize(int argc, char **argv) {
         if (!strcmp(a, "--model")) { if (!(model = rr_cli_value("tokenize", argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--input")) { if (!(input = rr_cli_value("tokenize", argc, argv, &i))) return 2; }
         else if (!strcmp(a, "--max-length")) {
+            /* a tokenizer alone has no positions to cap the length at */
             if (!(v = rr_cli_value("tokenize", argc, argv, &i)) ||
-                rr_cli_int("tokenize", a, v, 0, RR_MAX_SEQ_TOKENS, &po.max_length)) return 2;
+                rr_cli_int("tokenize", a, v, 0, INT32_MAX, &po.max_length)) return 2;
         } else if (!strcmp(a, "--truncation")) {
             if (!(v = rr_cli_value("tokenize", argc, argv, &i)) || rr_cli_truncation("tokenize", v, &po.truncation))
                 return 2;

@@ -262,8 +262,9 @@ rerank_status_t rr_template_apply(const rr_template_t *t, const int32_t *a, size
 
 /* ---- truncation (pure arithmetic, for tests) ---------------------------- */
 
-/* Lengths after pair truncation. max_length <= 0: unchanged. For FLAG, *na
- * and *nb are the untruncated lengths in and the kept lengths out. */
+/* Lengths after pair truncation. max_length <= 0: unchanged. *na and *nb
+ * are the sides' counts in (their lengths, or for LONGEST_FIRST the counts of
+ * rr_enc_limit_t's early exit at max_length) and the kept lengths out. */
 void rr_truncate_pair(size_t *na, size_t *nb, int32_t max_length, size_t overhead,
                       rerank_truncation_t strategy);
 
@@ -288,8 +289,24 @@ struct rerank_tokenizer {
  * rr_unigram_create; may be NULL). */
 rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
                                        rerank_tokenizer_t **out);
-/* Tokenize without special tokens, appending ids. */
+/* Hugging Face tokenizers' (>= 0.23) early exit under truncation
+ * (PreTokenizedString::tokenize_with_limit): a sequence is tokenized only up
+ * to the pre-tokenized word at which its ids reach `max`, counted from its
+ * start (added tokens count, but only the end of a word stops it). Pair
+ * truncation splits those counts, not the full lengths: with both sides
+ * longer than `max`, both count as about `max`. */
+typedef struct rr_enc_limit {
+    size_t max;   /* in: 0 = no limit                                         */
+    int full;     /* in: 1 = tokenize the whole text anyway (Left truncation  */
+                  /*     needs its end), only measure the count               */
+    size_t count; /* out: the ids the early exit leaves (all of them if the  */
+                  /*      text never reaches max)                             */
+} rr_enc_limit_t;
+
+/* Tokenize without special tokens, appending ids. lim (may be NULL: no
+ * limit): see rr_enc_limit_t; without lim->full, ids get only the first
+ * lim->count ids. */
 rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
-                                    rr_ids_t *ids);
+                                    rr_enc_limit_t *lim, rr_ids_t *ids);
 
 #endif

@@ -227,6 +227,9 @@ typedef struct {
     rr_sbuf_t norm;
     rr_words_t words;
     rr_splits_t sub;
+    rr_enc_limit_t *lim; /* NULL: no limit */
+    size_t base;         /* ids->n when the call started */
+    int stopped;         /* the limit was reached at the end of a word */
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
@@ -235,16 +238,29 @@ static void scratch_free(scratch_t *s) {
     rr_free(s->sub.v);
 }
 
+/* After a word went through the model: has the sequence reached the limit? */
+static void check_limit(scratch_t *sc, const rr_ids_t *ids) {
+    if (!sc->lim || !sc->lim->max || sc->stopped) return;
+    if (ids->n - sc->base >= sc->lim->max) {
+        sc->lim->count = ids->n - sc->base;
+        sc->stopped = 1;
+    }
+}
+
+/* 1 when encoding must stop here (limit reached and the caller wants the prefix only). */
+static int must_stop(const scratch_t *sc) { return sc->stopped && !sc->lim->full; }
+
 /* Pre-tokenize and model one piece of normalized text. */
 static rerank_status_t encode_piece(const rerank_tokenizer_t *tok, const char *s, size_t n,
                                     int first, scratch_t *sc, rr_ids_t *ids) {
     rerank_status_t st = rr_pretokenize(tok->pretok, s, n, first, &sc->words);
-    for (size_t i = 0; !st && i < sc->words.n; i++) {
+    for (size_t i = 0; !st && i < sc->words.n && !must_stop(sc); i++) {
         const char *w = sc->words.text.p + sc->words.w[i].start;
         size_t wl = sc->words.w[i].len;
         if (wl == 0) continue;
         if (tok->model_kind == RR_MODEL_UNIGRAM) st = rr_unigram_encode(tok->unigram, w, wl, ids);
         else st = rr_wordpiece_word(tok->wordpiece, w, wl, &ids->v, &ids->n, &ids->cap);
+        check_limit(sc, ids);
     }
     return st;
 }
@@ -258,7 +274,7 @@ static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char 
         return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
     sc->sub.n = 0;
     if ((st = rr_added_split(tok->added, tok->n_added, 1, sc->norm.p, sc->norm.n, &sc->sub))) return st;
-    for (size_t i = 0; !st && i < sc->sub.n; i++) {
+    for (size_t i = 0; !st && i < sc->sub.n && !must_stop(sc); i++) {
         const rr_split_t *p = &sc->sub.v[i];
         if (p->id >= 0) st = rr_ids_push(ids, p->id);
         else st = encode_piece(tok, sc->norm.p + p->start, p->end - p->start, first && p->start == 0, sc, ids);
@@ -267,24 +283,25 @@ static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char 
 }
 
 rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
-                                    rr_ids_t *ids) {
-    scratch_t sc = {0};
+                                    rr_enc_limit_t *lim, rr_ids_t *ids) {
+    scratch_t sc = {.lim = lim, .base = ids->n};
     rr_splits_t sp = {0};
     rerank_status_t st = RERANK_OK;
-    if (len == 0) return RERANK_OK;
+    if (len == 0) goto done;
     if (tok->has_raw_added) {
         if ((st = rr_added_split(tok->added, tok->n_added, 0, text, len, &sp))) goto done;
     } else {
         st = encode_segment(tok, text, len, 1, &sc, ids);
         goto done;
     }
-    for (size_t i = 0; !st && i < sp.n; i++) {
+    for (size_t i = 0; !st && i < sp.n && !must_stop(&sc); i++) {
         const rr_split_t *p = &sp.v[i];
         if (p->id >= 0) st = rr_ids_push(ids, p->id);
         else if (p->end > p->start)
             st = encode_segment(tok, text + p->start, p->end - p->start, p->start == 0, &sc, ids);
     }
 done:
+    if (lim && !sc.stopped) lim->count = ids->n - sc.base;
     rr_free(sp.v);
     scratch_free(&sc);
     return st;
@@ -307,7 +324,7 @@ rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
     rerank_status_t st = check_text("text", text, len);
     if (st) return st;
     rr_ids_t ids = {0};
-    st = rr_tokenizer_encode(tok, text, len, &ids);
+    st = rr_tokenizer_encode(tok, text, len, NULL, &ids);
     if (!st) {
         /* plain sequence, all type ids 0 */
         rr_tpl_item_t a = {.seq = 0};
@@ -350,14 +367,24 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
     rerank_status_t st;
     if ((st = check_text("query", query, query_len)) || (st = check_text("document", doc, doc_len)))
         return st;
+    /* Each side is tokenized only up to where its length is decided (HF
+     * tokenizers >= 0.23 under truncation; transformers' FlagEmbedding path
+     * tokenizes each side with its own max_length): Right stops there, Left
+     * needs the whole side but the same count. */
+    rr_enc_limit_t ql = {0}, dl = {0};
+    if (max_length > 0 && truncation != RERANK_TRUNC_NONE) {
+        ql.max = truncation == RERANK_TRUNC_FLAG ? (size_t)max_length * 3 / 4 : (size_t)max_length;
+        dl.max = (size_t)max_length;
+        ql.full = dl.full = direction == RERANK_TRUNC_LEFT;
+    }
     rr_ids_t q = {0}, d = {0};
-    st = rr_tokenizer_encode(tok, query, query_len, &q);
-    if (!st) st = rr_tokenizer_encode(tok, doc, doc_len, &d);
+    st = rr_tokenizer_encode(tok, query, query_len, &ql, &q);
+    if (!st) st = rr_tokenizer_encode(tok, doc, doc_len, &dl, &d);
     if (!st) {
-        size_t na = q.n, nb = d.n;
+        size_t na = ql.count, nb = dl.count;
         rr_truncate_pair(&na, &nb, max_length, overhead, truncation);
-        /* The kept lengths do not depend on the direction (tokenizers'
-         * truncate_encodings; transformers' FlagEmbedding steps are suffix
+        /* The kept lengths do not depend on the direction (counted from the
+         * start either way; transformers' FlagEmbedding steps are suffix
          * cuts too, so their composition keeps the last nb tokens). Left
          * keeps each sequence's last tokens. */
         const int32_t *qv = q.v, *dv = d.v;
