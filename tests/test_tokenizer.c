@@ -68,7 +68,7 @@ static rr_precompiled_t *xlmr_charsmap(void) {
     if (!json_is_string(pc) || rr_base64_decode(json_string_value(pc), json_string_length(pc), &blob, &n))
         return NULL;
     rr_precompiled_t *p = NULL;
-    rr_precompiled_create(blob, n, &p);
+    rr_precompiled_new(blob, n, &p);
     rr_free(blob);
     return p;
 }
@@ -78,7 +78,7 @@ static int pc_norm_is(rr_precompiled_t *pc, const char *in, const char *want) {
     rerank_status_t st = rr_precompiled_normalize(pc, in, strlen(in), &b);
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    normalize(%s) = '%.*s', want '%s'\n", in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     return ok;
 }
 
@@ -109,25 +109,25 @@ TEST(precompiled_lookups) {
     rr_sbuf_t b = {0};
     CHECK(rr_precompiled_normalize(pc, in, k, &b) == RERANK_OK);
     CHECK(b.n > k + 40 * 20 && b.p[b.n - 1] == 'a');
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_precompiled_free(pc);
 }
 
 TEST(precompiled_bad_blobs) {
     rr_precompiled_t *pc = NULL;
     unsigned char b1[2] = {1, 2};
-    CHECK(rr_precompiled_create(b1, 2, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b1, 2, &pc) == RERANK_ERR_FORMAT && !pc);
     unsigned char b2[8] = {0xff, 0, 0, 0, 1, 2, 3, 4}; /* trie larger than blob */
-    CHECK(rr_precompiled_create(b2, 8, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b2, 8, &pc) == RERANK_ERR_FORMAT && !pc);
     unsigned char b3[8] = {3, 0, 0, 0, 1, 2, 3, 4}; /* not a multiple of 4 */
-    CHECK(rr_precompiled_create(b3, 8, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b3, 8, &pc) == RERANK_ERR_FORMAT && !pc);
     /* a garbage trie never reads out of bounds */
     unsigned char b4[12] = {4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 'x', 0, 'y', 0};
-    CHECK(rr_precompiled_create(b4, 12, &pc) == RERANK_OK);
+    CHECK(rr_precompiled_new(b4, 12, &pc) == RERANK_OK);
     if (pc) {
         rr_sbuf_t out = {0};
         CHECK(rr_precompiled_normalize(pc, "hello \xc3\xa9", 8, &out) == RERANK_OK);
-        rr_sbuf_free(&out);
+        rr_sbuf_release(&out);
         rr_precompiled_free(pc);
     }
     unsigned char *blob;
@@ -147,7 +147,7 @@ static int replace_is(const char *pattern, int literal, const char *content, con
     json_t *o = json_pack("{s:s, s:o, s:s}", "type", "Replace", "pattern", pat, "content", content);
     (void)js;
     rr_normalizer_t *nz = NULL;
-    rerank_status_t st = rr_normalizer_parse(o, &nz);
+    rerank_status_t st = rr_normalizer_new(o, &nz);
     json_decref(o);
     if (st) { fprintf(stderr, "    compile %s: %s\n", pattern, rerank_last_error()); return 0; }
     rr_sbuf_t b = {0};
@@ -155,7 +155,7 @@ static int replace_is(const char *pattern, int literal, const char *content, con
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    replace(/%s/, '%s', '%s') = '%.*s', want '%s'\n", pattern, content,
                      in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_normalizer_free(nz);
     return ok;
 }
@@ -197,14 +197,14 @@ TEST(replace_and_regex) {
 static int norm_is(const char *json, const char *in, const char *want) {
     json_t *o = json_loads(json, 0, NULL);
     rr_normalizer_t *nz = NULL;
-    rerank_status_t st = rr_normalizer_parse(o, &nz);
+    rerank_status_t st = rr_normalizer_new(o, &nz);
     json_decref(o);
     if (st) { fprintf(stderr, "    %s: %s\n", json, rerank_last_error()); return 0; }
     rr_sbuf_t b = {0};
     st = rr_normalize(nz, in, strlen(in), &b);
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    %s('%s') = '%.*s', want '%s'\n", json, in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_normalizer_free(nz);
     return ok;
 }
@@ -223,7 +223,7 @@ TEST(other_normalizers) {
                   "{\"type\":\"Lowercase\"}]}", "\xc3\x89T\xc3\x89", "ete"));
     json_t *o = json_loads("{\"type\":\"Nmt\"}", 0, NULL);
     rr_normalizer_t *nz = NULL;
-    CHECK(rr_normalizer_parse(o, &nz) == RERANK_ERR_UNSUPPORTED && !nz);
+    CHECK(rr_normalizer_new(o, &nz) == RERANK_ERR_UNSUPPORTED && !nz);
     CHECK(strstr(rerank_last_error(), "Nmt") != NULL);
     json_decref(o);
 }
@@ -233,7 +233,7 @@ TEST(other_normalizers) {
 static int words_are(const char *json, const char *in, int first, const char *const *want, size_t nw) {
     json_t *o = json_loads(json, 0, NULL);
     rr_pretok_t *p = NULL;
-    rerank_status_t st = rr_pretok_parse(o, &p);
+    rerank_status_t st = rr_pretok_new(o, &p);
     json_decref(o);
     if (st) { fprintf(stderr, "    %s: %s\n", json, rerank_last_error()); return 0; }
     rr_words_t w = {0};
@@ -246,7 +246,7 @@ static int words_are(const char *json, const char *in, int first, const char *co
         for (size_t i = 0; i < w.n; i++) fprintf(stderr, " [%.*s]", (int)w.w[i].len, w.text.p + w.w[i].start);
         fprintf(stderr, "\n");
     }
-    rr_words_free(&w);
+    rr_words_release(&w);
     rr_pretok_free(p);
     return ok;
 }
@@ -275,10 +275,10 @@ TEST(metaspace) {
     CHECK(words_are(seq, "  x \t y ", 1, w7, 2));
     json_t *o = json_loads("{\"type\":\"ByteLevel\"}", 0, NULL);
     rr_pretok_t *p = NULL;
-    CHECK(rr_pretok_parse(o, &p) == RERANK_ERR_UNSUPPORTED && !p);
+    CHECK(rr_pretok_new(o, &p) == RERANK_ERR_UNSUPPORTED && !p);
     json_decref(o);
     o = json_loads("{\"type\":\"Metaspace\",\"replacement\":\"ab\"}", 0, NULL);
-    CHECK(rr_pretok_parse(o, &p) == RERANK_ERR_FORMAT && !p);
+    CHECK(rr_pretok_new(o, &p) == RERANK_ERR_FORMAT && !p);
     json_decref(o);
 }
 
@@ -293,7 +293,7 @@ static int viterbi_is(rr_unigram_t *u, const char *s, const int32_t *want, size_
         for (size_t i = 0; i < ids.n; i++) fprintf(stderr, "%s%d", i ? "," : "", ids.v[i]);
         fprintf(stderr, "]\n");
     }
-    rr_ids_free(&ids);
+    rr_ids_release(&ids);
     return ok;
 }
 #define VITERBI(u, s, ...)                                                       \
@@ -306,7 +306,7 @@ TEST(unigram_viterbi) {
     const char *pieces[] = {"<unk>", "a", "b", "ab", "abc", "c", "xy", "\xc3\xa9", "b"};
     const double scores[] = {0, -1, -2, -1.5, -10, -3, -1, -1, -2.5};
     rr_unigram_t *u = NULL;
-    CHECK(rr_unigram_create_raw(pieces, scores, 9, 0, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(pieces, scores, 9, 0, 0, &u) == RERANK_OK);
     if (!u) return;
     int32_t id;
     CHECK(rr_unigram_lookup(u, "b", 1, &id) && id == 8); /* duplicates: last id wins */
@@ -320,12 +320,12 @@ TEST(unigram_viterbi) {
     /* ties keep the first candidate: ab (from position 0) over a + b */
     const char *p2[] = {"<unk>", "a", "b", "ab"};
     const double s2[] = {0, -1, -1, -2};
-    CHECK(rr_unigram_create_raw(p2, s2, 4, 0, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p2, s2, 4, 0, 0, &u) == RERANK_OK);
     if (u) { VITERBI(u, "ab", 3); rr_unigram_free(u); }
     /* byte fallback */
     const char *p3[] = {"<unk>", "a", "<0x71>", "<0xC3>", "<0xA9>"};
     const double s3[] = {0, -1, -5, -5, -5};
-    CHECK(rr_unigram_create_raw(p3, s3, 5, 0, 1, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p3, s3, 5, 0, 1, &u) == RERANK_OK);
     if (u) {
         VITERBI(u, "aq", 1, 2);
         VITERBI(u, "\xc3\xa9", 3, 4);
@@ -333,11 +333,11 @@ TEST(unigram_viterbi) {
         rr_unigram_free(u);
     }
     /* no unk id: an unknown character is an error, not a crash */
-    CHECK(rr_unigram_create_raw(p2, s2, 4, -1, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p2, s2, 4, -1, 0, &u) == RERANK_OK);
     if (u) {
         rr_ids_t ids = {0};
         CHECK(rr_unigram_encode(u, "az", 2, &ids) == RERANK_ERR_UNSUPPORTED);
-        rr_ids_free(&ids);
+        rr_ids_release(&ids);
         rr_unigram_free(u);
     }
 }
@@ -780,7 +780,7 @@ TEST(fast_vocab_path) {
         rerank_tokenizer_free(t);
         json_decref(root);
     }
-    rr_vocab_free(&v);
+    rr_vocab_release(&v);
     /* malformed vocab: left for jansson */
     strcpy(buf, "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1],[\"b\"]]}}");
     n = strlen(buf);

@@ -26,8 +26,8 @@ static inline rerank_status_t tok_expect_pair(const rerank_tokenizer_t *tok, con
         size_t qs = dir == RERANK_TRUNC_LEFT ? Q.n - na : 0, ds = dir == RERANK_TRUNC_LEFT ? D.n - nb : 0;
         st = rr_template_apply(&tok->tpl, Q.v ? Q.v + qs : NULL, na, D.v ? D.v + ds : none, nb, want);
     }
-    rr_ids_free(&Q);
-    rr_ids_free(&D);
+    rr_ids_release(&Q);
+    rr_ids_release(&D);
     return st;
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/utf8.h"
+#include "tokenizer/charclass.h"
 #include "tokenizer/internal.h"
 
 static rerank_status_t push(rr_splits_t *o, size_t a, size_t b, int32_t id) {
@@ -64,8 +65,8 @@ rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_n
         if (a->single_word) {
             int len;
             int start_space = start == 0 ||
-                              !rr_re_is_word(rr_utf8_decode(s, n, prev_cp(s, start), &len));
-            int stop_space = stop == n || !rr_re_is_word(rr_utf8_decode(s, n, stop, &len));
+                              !rr_uc_is_word(rr_utf8_decode(s, n, prev_cp(s, start), &len));
+            int stop_space = stop == n || !rr_uc_is_word(rr_utf8_decode(s, n, stop, &len));
             if (!start_space || !stop_space) continue;
         }
         if (a->lstrip) {
@@ -73,7 +74,7 @@ rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_n
             while (ns > 0) {
                 size_t k = prev_cp(s, ns);
                 int len;
-                if (!rr_re_is_space(rr_utf8_decode(s, n, k, &len))) break;
+                if (!rr_uc_is_space(rr_utf8_decode(s, n, k, &len))) break;
                 ns = k;
             }
             start = ns > start_offset ? ns : start_offset;
@@ -81,7 +82,7 @@ rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_n
         if (a->rstrip) {
             while (stop < n) {
                 int len;
-                if (!rr_re_is_space(rr_utf8_decode(s, n, stop, &len))) break;
+                if (!rr_uc_is_space(rr_utf8_decode(s, n, stop, &len))) break;
                 stop += (size_t)len;
             }
         }

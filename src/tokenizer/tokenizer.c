@@ -24,21 +24,18 @@ void rerank_tokenizer_free(rerank_tokenizer_t *tok) {
     if (!tok) return;
     rr_normalizer_free(tok->normalizer);
     rr_pretok_free(tok->pretok);
-    rr_unigram_free(tok->unigram);
-    rr_wordpiece_free(tok->wordpiece);
+    if (tok->model.ops) tok->model.ops->free(tok->model.impl);
     for (size_t i = 0; i < tok->n_added; i++) rr_free(tok->added[i].content);
     rr_free(tok->added);
-    rr_template_free(&tok->tpl);
+    rr_template_release(&tok->tpl);
     rr_free(tok);
 }
 
+/* The models a tokenizer.json may name (tok_model.h); BPE plugs in here. */
+static const rr_tok_model_ops_t *const k_models[] = {&rr_unigram_ops, &rr_wordpiece_ops};
+
 static int model_lookup(const rerank_tokenizer_t *tok, const char *s, size_t n, int32_t *id) {
-    if (tok->model_kind == RR_MODEL_UNIGRAM) return rr_unigram_lookup(tok->unigram, s, n, id);
-    char buf[256];
-    if (n >= sizeof buf) return 0;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    return rr_wordpiece_lookup(tok->wordpiece, buf, n, id);
+    return tok->model.ops->token_id(tok->model.impl, s, n, id);
 }
 
 static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
@@ -85,14 +82,14 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         for (size_t i = 0; i < tok->n_added; i++) {
             rr_added_t *a = &tok->added[i];
             if (!a->normalized || !a->len) continue;
-            if ((st = rr_normalize(tok->normalizer, a->content, a->len, &b))) { rr_sbuf_free(&b); return st; }
+            if ((st = rr_normalize(tok->normalizer, a->content, a->len, &b))) { rr_sbuf_release(&b); return st; }
             char *c2 = rr_strndup(b.p ? b.p : "", b.n);
-            if (!c2) { rr_sbuf_free(&b); return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory"); }
+            if (!c2) { rr_sbuf_release(&b); return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory"); }
             rr_free(a->content);
             a->content = c2;
             a->len = b.n;
         }
-        rr_sbuf_free(&b);
+        rr_sbuf_release(&b);
     }
     return RERANK_OK;
 }
@@ -115,28 +112,22 @@ rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre
         const json_t *v = json_object_get(model, "vocab");
         mtype = json_is_array(v) ? "Unigram" : json_object_get(model, "merges") ? "BPE" : "WordPiece";
     }
-    if (!strcmp(mtype, "Unigram")) {
-        tok->model_kind = RR_MODEL_UNIGRAM;
-        if ((st = rr_unigram_create(model, pre, &tok->unigram))) goto fail;
-        tok->vocab_size = rr_unigram_size(tok->unigram);
-    } else if (!strcmp(mtype, "WordPiece")) {
-        tok->model_kind = RR_MODEL_WORDPIECE;
-        if ((st = rr_wordpiece_create(model, NULL, NULL, &tok->wordpiece))) goto fail;
-        const json_t *v = json_object_get(model, "vocab");
-        int32_t maxid = -1;
-        const char *k;
-        const json_t *val;
-        json_object_foreach((json_t *)v, k, val) {
-            if (json_is_integer(val) && json_integer_value(val) > maxid && json_integer_value(val) < RR_MAX_VOCAB)
-                maxid = (int32_t)json_integer_value(val);
-        }
-        tok->vocab_size = maxid + 1;
-    } else {
+    for (size_t i = 0; i < sizeof k_models / sizeof *k_models && !tok->model.ops; i++)
+        if (!strcmp(mtype, k_models[i]->type)) tok->model.ops = k_models[i];
+    if (!tok->model.ops) {
         st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece)", mtype);
         goto fail;
     }
-    if ((st = rr_normalizer_parse(json_object_get(root, "normalizer"), &tok->normalizer))) goto fail;
-    if ((st = rr_pretok_parse(json_object_get(root, "pre_tokenizer"), &tok->pretok))) goto fail;
+    {
+        static const rr_vocab_t none;
+        if ((st = tok->model.ops->load(model, pre ? pre : &none, &tok->model.impl, &tok->model.vocab_size))) {
+            tok->model.ops = NULL;
+            goto fail;
+        }
+    }
+    tok->vocab_size = tok->model.vocab_size;
+    if ((st = rr_normalizer_new(json_object_get(root, "normalizer"), &tok->normalizer))) goto fail;
+    if ((st = rr_pretok_new(json_object_get(root, "pre_tokenizer"), &tok->pretok))) goto fail;
     if ((st = rr_template_parse(json_object_get(root, "post_processor"), &tok->tpl))) goto fail;
     if ((st = parse_added(json_object_get(root, "added_tokens"), tok))) goto fail;
     for (size_t i = 0; i < tok->tpl.n_pair; i++)
@@ -207,7 +198,7 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     json_t *root = json_loadb(buf, n, JSON_ALLOW_NUL, &jerr);
     rr_free(buf);
     if (!root) {
-        rr_vocab_free(&pre);
+        rr_vocab_release(&pre);
         st = rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line,
                       jerr.column, jerr.text);
         rr_free(file);
@@ -215,7 +206,7 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     }
     st = rr_tokenizer_from_json(root, &pre, out);
     json_decref(root);
-    rr_vocab_free(&pre);
+    rr_vocab_release(&pre);
     if (st) rr_error_prefix("%s", fp);
     rr_free(file);
     return st;
@@ -233,8 +224,8 @@ typedef struct {
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
-    rr_sbuf_free(&s->norm);
-    rr_words_free(&s->words);
+    rr_sbuf_release(&s->norm);
+    rr_words_release(&s->words);
     rr_free(s->sub.v);
 }
 
@@ -258,8 +249,7 @@ static rerank_status_t encode_piece(const rerank_tokenizer_t *tok, const char *s
         const char *w = sc->words.text.p + sc->words.w[i].start;
         size_t wl = sc->words.w[i].len;
         if (wl == 0) continue;
-        if (tok->model_kind == RR_MODEL_UNIGRAM) st = rr_unigram_encode(tok->unigram, w, wl, ids);
-        else st = rr_wordpiece_word(tok->wordpiece, w, wl, &ids->v, &ids->n, &ids->cap);
+        st = tok->model.ops->encode(tok->model.impl, w, wl, ids);
         check_limit(sc, ids);
     }
     return st;
@@ -331,7 +321,7 @@ rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
         rr_template_t plain = {.single = &a, .n_single = 1};
         st = rr_template_apply(&plain, ids.v, ids.n, NULL, 0, enc);
     }
-    rr_ids_free(&ids);
+    rr_ids_release(&ids);
     if (st) enc->n = 0;
     return st;
 }
@@ -395,8 +385,8 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
         static const int32_t empty[1] = {0};
         st = rr_template_apply(&tok->tpl, qv, na, dv ? dv : empty, nb, enc);
     }
-    rr_ids_free(&q);
-    rr_ids_free(&d);
+    rr_ids_release(&q);
+    rr_ids_release(&d);
     if (st) enc->n = 0;
     return st;
 }

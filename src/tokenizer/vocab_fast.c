@@ -15,9 +15,10 @@
 #include "common/error.h"
 #include "common/limits.h"
 #include "common/utf8.h"
-#include "tokenizer/internal.h"
+#include "tokenizer/tok_util.h"
+#include "tokenizer/vocab_fast.h"
 
-void rr_vocab_free(rr_vocab_t *v) {
+void rr_vocab_release(rr_vocab_t *v) {
     rr_free(v->arena);
     rr_free(v->off);
     rr_free(v->len);
@@ -220,8 +221,8 @@ static rerank_status_t parse_vocab(const char *s, size_t n, size_t i, size_t *en
 bad:
     st = RERANK_OK; /* not our business: the jansson path will decide */
 fail:
-    rr_sbuf_free(&arena);
-    rr_vocab_free(v);
+    rr_sbuf_release(&arena);
+    rr_vocab_release(v);
     return st;
 }
 
