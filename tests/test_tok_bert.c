@@ -13,18 +13,10 @@
 #include "common/utf8.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_json.h"
 #include "tokenizer/internal.h"
 
 static rerank_tokenizer_t *g_bert; /* tiny-bert's tokenizer */
-
-static rerank_status_t from_string(const char *js, rerank_tokenizer_t **out) {
-    json_error_t e;
-    json_t *root = json_loads(js, 0, &e);
-    if (!root) { *out = NULL; return rr_error(RERANK_ERR_FORMAT, "test json: %s", e.text); }
-    rerank_status_t st = rr_tokenizer_from_json(root, NULL, out);
-    json_decref(root);
-    return st;
-}
 
 /* A tokenizer that echoes its normalized text: no pre-tokenizer, and a
  * Unigram model of only the 256 byte pieces <0xXX> (ids 1..256) with
@@ -39,7 +31,7 @@ static rerank_tokenizer_t *echo_tokenizer(const char *normalizer) {
     for (int b = 0; b < 256; b++) k += (size_t)snprintf(js + k, cap - k, ", [\"<0x%02X>\", -1]", b);
     snprintf(js + k, cap - k, "]}}");
     rerank_tokenizer_t *t = NULL;
-    rerank_status_t st = from_string(js, &t);
+    rerank_status_t st = tok_from_string(js, &t);
     CHECK_MSG(st == RERANK_OK, "echo tokenizer %s: %s", normalizer, rerank_last_error());
     free(js);
     return t;
@@ -83,7 +75,7 @@ static rerank_tokenizer_t *wp_tokenizer(const char *vocab, int pretok) {
     snprintf(js, sizeof js, "{\"pre_tokenizer\": %s, \"model\": {\"type\": \"WordPiece\", \"vocab\": %s}}",
              pretok ? "{\"type\": \"BertPreTokenizer\"}" : "null", vocab);
     rerank_tokenizer_t *t = NULL;
-    rerank_status_t st = from_string(js, &t);
+    rerank_status_t st = tok_from_string(js, &t);
     CHECK_MSG(st == RERANK_OK, "%s: %s", js, rerank_last_error());
     return t;
 }
@@ -121,7 +113,7 @@ TEST(normalizer_options) {
         char js[512];
         snprintf(js, sizeof js, "{\"normalizer\": %s, \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}}", bad[i]);
         rerank_tokenizer_t *t = NULL;
-        CHECK(from_string(js, &t) == RERANK_ERR_FORMAT && !t);
+        CHECK(tok_from_string(js, &t) == RERANK_ERR_FORMAT && !t);
         CHECK(strstr(rerank_last_error(), "BertNormalizer.") != NULL);
     }
 }
@@ -293,7 +285,7 @@ TEST(wordpiece_words) {
 TEST(wordpiece_load_errors) {
     rerank_tokenizer_t *t = NULL;
     /* unk_token must be in the vocab */
-    CHECK(from_string("{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"vocab\": {\"a\": 0, \"##b\": 1}}}",
+    CHECK(tok_from_string("{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"vocab\": {\"a\": 0, \"##b\": 1}}}",
                       &t) == RERANK_ERR_FORMAT && !t);
     CHECK(strstr(rerank_last_error(), "unk_token") != NULL);
     /* no normalizer, no pre-tokenizer: the whole text is one word */
@@ -315,7 +307,7 @@ TEST(wordpiece_load_errors) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         t = NULL;
-        rerank_status_t st = from_string(bad[i], &t);
+        rerank_status_t st = tok_from_string(bad[i], &t);
         CHECK_MSG(st == RERANK_ERR_FORMAT && !t, "case %zu: status %d", i, (int)st);
         rerank_tokenizer_free(t);
     }

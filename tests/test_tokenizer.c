@@ -11,6 +11,7 @@
 #include "common/limits.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_json.h"
 #include "tok_expect.h"
 #include "tok_pair.h"
 #include "tokenizer/internal.h"
@@ -28,15 +29,6 @@ static rerank_tokenizer_t *load_fixture(const char *model) {
 }
 
 /* A tokenizer from a JSON string (no file). */
-static rerank_status_t from_string(const char *js, rerank_tokenizer_t **out) {
-    json_error_t e;
-    json_t *root = json_loads(js, 0, &e);
-    if (!root) { *out = NULL; return rr_error(RERANK_ERR_FORMAT, "test json: %s", e.text); }
-    rerank_status_t st = rr_tokenizer_from_json(root, NULL, out);
-    json_decref(root);
-    return st;
-}
-
 static int ids_eq(const rerank_encoding_t *e, const int32_t *want, size_t n) {
     if (e->n != n) return 0;
     for (size_t i = 0; i < n; i++)
@@ -273,7 +265,7 @@ TEST(metaspace) {
                       "{\"type\":\"Metaspace\",\"replacement\":\"" MS "\",\"prepend_scheme\":\"always\"}]}";
     const char *w7[] = {MS "x", MS "y"};
     CHECK(words_are(seq, "  x \t y ", 1, w7, 2));
-    json_t *o = json_loads("{\"type\":\"ByteLevel\"}", 0, NULL);
+    json_t *o = json_loads("{\"type\":\"Split\",\"pattern\":{\"String\":\"x\"},\"behavior\":\"Contiguous\"}", 0, NULL);
     rr_pretok_t *p = NULL;
     CHECK(rr_pretok_new(o, &p) == RERANK_ERR_UNSUPPORTED && !p);
     json_decref(o);
@@ -360,10 +352,15 @@ TEST(added_token_split) {
         {"tok atok tok", 3, {0, 3, 9}, {3, 9, 12}, {7, -1, 7}}, /* single word */
         {"norm", 1, {0}, {4}, {-1}},                            /* normalized: other pass */
         {"", 0, {0}, {0}, {0}},
+        {"<s<s>", 2, {0, 2}, {2, 5}, {-1, 0}},                  /* a failed walk restarts one byte on */
     };
+    rr_added_trie_t *raw = NULL, *norm = NULL;
+    CHECK(rr_added_trie_new(toks, nt, 0, &raw) == RERANK_OK && raw);
+    CHECK(rr_added_trie_new(toks, nt, 1, &norm) == RERANK_OK && norm);
+    if (!raw || !norm) { rr_added_trie_free(raw); rr_added_trie_free(norm); return; }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rr_splits_t sp = {0};
-        CHECK(rr_added_split(toks, nt, 0, cases[c].in, strlen(cases[c].in), &sp) == RERANK_OK);
+        CHECK(rr_added_split(toks, raw, cases[c].in, strlen(cases[c].in), &sp) == RERANK_OK);
         int ok = sp.n == (size_t)cases[c].n;
         for (int i = 0; ok && i < cases[c].n; i++)
             ok = sp.v[i].start == cases[c].s[i] && sp.v[i].end == cases[c].e[i] && sp.v[i].id == cases[c].id[i];
@@ -371,9 +368,13 @@ TEST(added_token_split) {
         rr_free(sp.v);
     }
     rr_splits_t sp = {0};
-    CHECK(rr_added_split(toks, nt, 1, "a norm b", 8, &sp) == RERANK_OK);
+    CHECK(rr_added_split(toks, norm, "a norm b", 8, &sp) == RERANK_OK);
     CHECK(sp.n == 3 && sp.v[1].id == 8);
     rr_free(sp.v);
+    rr_added_trie_free(raw);
+    rr_added_trie_free(norm);
+    /* no token of a class: no trie */
+    CHECK(rr_added_trie_new(toks + 4, 1, 0, &raw) == RERANK_OK && !raw);
 }
 
 TEST(xlmr_added_tokens_in_text) {
@@ -431,7 +432,7 @@ TEST(templates) {
         char js[1024];
         snprintf(js, sizeof js, base, cases[c].pp);
         rerank_tokenizer_t *t = NULL;
-        rerank_status_t st = from_string(js, &t);
+        rerank_status_t st = tok_from_string(js, &t);
         CHECK_MSG(st == RERANK_OK, "case %zu: %s", c, rerank_last_error());
         if (!t) continue;
         CHECK(tok_pair(t, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
@@ -678,7 +679,8 @@ TEST(load_errors) {
         {"{", RERANK_ERR_FORMAT, "invalid JSON"},
         {"[]", RERANK_ERR_FORMAT, "not an object"},
         {"{}", RERANK_ERR_FORMAT, "model"},
-        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}", RERANK_ERR_UNSUPPORTED, "BPE"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}", RERANK_ERR_FORMAT, "BPE vocab is empty"},
+        {"{\"model\":{\"type\":\"Bigram\"}}", RERANK_ERR_UNSUPPORTED, "Bigram"},
         {"{" TINY_MODEL ",\"normalizer\":{\"type\":\"Nmt\"}}", RERANK_ERR_UNSUPPORTED, "Nmt"},
         {"{" TINY_MODEL ",\"pre_tokenizer\":{\"type\":\"Digits\"}}", RERANK_ERR_UNSUPPORTED, "Digits"},
         {"{" TINY_MODEL ",\"post_processor\":{\"type\":\"Foo\"}}", RERANK_ERR_UNSUPPORTED, "Foo"},

@@ -18,6 +18,7 @@
 
 #include "rerank.h"
 #include "tokenizer/bert.h"
+#include "tokenizer/split_scan.h"
 #include "tokenizer/tok_model.h"
 #include "tokenizer/tok_util.h"
 #include "tokenizer/vocab_fast.h"
@@ -101,6 +102,8 @@ typedef enum rr_pretok_kind {
     RR_PRETOK_METASPACE,
     RR_PRETOK_WHITESPACE_SPLIT,
     RR_PRETOK_BERT,
+    RR_PRETOK_SPLIT,
+    RR_PRETOK_BYTE_LEVEL,
 } rr_pretok_kind_t;
 
 typedef enum { RR_PREPEND_ALWAYS, RR_PREPEND_FIRST, RR_PREPEND_NEVER } rr_prepend_t;
@@ -113,7 +116,19 @@ typedef struct rr_pretok {
     int replacement_len;
     rr_prepend_t prepend;
     int split;
+    /* SPLIT: a dedicated scanner for a known pattern, else a regex.c one;
+     * `removed`: matches are dropped (Removed), else kept (Isolated).
+     * BYTE_LEVEL: scan = GPT-2's scanner when use_regex, else NULL. */
+    rr_split_scanner_t scan;
+    rr_regex_t *re;
+    int removed, add_prefix_space;
 } rr_pretok_t;
+
+/* Split (parse and apply) and ByteLevel (pretok_split.c). */
+rerank_status_t rr_pretok_split_parse(const json_t *j, rr_pretok_t *p);
+rerank_status_t rr_pretok_byte_level_parse(const json_t *j, rr_pretok_t *p);
+rerank_status_t rr_pretok_split_apply(const rr_pretok_t *p, const char *s, size_t n, int first, rr_words_t *out);
+rerank_status_t rr_pretok_byte_level_apply(const rr_pretok_t *p, const char *s, size_t n, int first, rr_words_t *out);
 
 /* Build from a "pre_tokenizer" member (NULL/json null -> *out = NULL). */
 rerank_status_t rr_pretok_new(const json_t *j, rr_pretok_t **out);
@@ -156,11 +171,19 @@ typedef struct rr_splits {
     size_t n, cap;
 } rr_splits_t;
 
-/* Split s[0..n) on the given added tokens (HF AddedVocabulary::find_matches:
- * leftmost-longest matches, single_word / lstrip / rstrip). toks[] with
- * `normalized` == want_normalized take part. Appends to *out. */
-rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_normalized,
-                               const char *s, size_t n, rr_splits_t *out);
+/* The added tokens of one class (normalized or not) as a byte trie. */
+typedef struct rr_added_trie rr_added_trie_t;
+
+/* Build the trie of toks[] with `normalized` == want_normalized; *out =
+ * NULL when there is none. */
+rerank_status_t rr_added_trie_new(const rr_added_t *toks, size_t n_toks, int want_normalized, rr_added_trie_t **out);
+void rr_added_trie_free(rr_added_trie_t *t);
+
+/* Split s[0..n) on the tokens of `trie` (indices into toks[]), as HF's
+ * AddedVocabulary::find_matches: leftmost-longest matches, single_word /
+ * lstrip / rstrip. Appends to *out. */
+rerank_status_t rr_added_split(const rr_added_t *toks, const rr_added_trie_t *trie, const char *s, size_t n,
+                               rr_splits_t *out);
 
 /* ---- post-processor template ------------------------------------------- */
 
@@ -201,7 +224,7 @@ struct rerank_tokenizer {
     rr_tok_model_t model;
     rr_added_t *added;
     size_t n_added;
-    int has_normalized_added, has_raw_added;
+    rr_added_trie_t *raw_added, *norm_added; /* NULL: no such tokens */
     rr_template_t tpl;
     int32_t vocab_size;
 };
@@ -229,5 +252,8 @@ typedef struct rr_enc_limit {
  * lim->count ids. */
 rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
                                     rr_enc_limit_t *lim, rr_ids_t *ids);
+/* A text the caller passed (named `what` in the message): not NULL unless
+ * empty, at most RR_MAX_TEXT_BYTES, valid UTF-8. */
+rerank_status_t rr_tokenizer_check_text(const char *what, const char *s, size_t n);
 
 #endif

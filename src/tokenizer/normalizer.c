@@ -216,7 +216,12 @@ static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_
     case RR_NORM_SEQUENCE: return apply_sequence(nz, s, n, out);
     case RR_NORM_PRECOMPILED: return rr_precompiled_normalize(nz->pc, s, n, out);
     case RR_NORM_REPLACE: return apply_replace(nz, s, n, out);
-    case RR_NORM_NFC: return apply_utf8proc(s, n, UTF8PROC_COMPOSE, out);
+    case RR_NORM_NFC:
+        /* text below U+0300 is NFC already: nothing there decomposes or
+         * composes with a neighbour (a byte >= 0xCC starts U+0300 or up) */
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)s[i] >= 0xCC) return apply_utf8proc(s, n, UTF8PROC_COMPOSE, out);
+        return rr_sbuf_append(out, s, n);
     case RR_NORM_NFD: return apply_utf8proc(s, n, UTF8PROC_DECOMPOSE, out);
     case RR_NORM_NFKC: return apply_utf8proc(s, n, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
     case RR_NORM_NFKD: return apply_utf8proc(s, n, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);

@@ -1,5 +1,6 @@
 /* pretok.c — tokenizer.json "pre_tokenizer": Metaspace, WhitespaceSplit,
- * BertPreTokenizer (bert.h) and Sequence of those. */
+ * BertPreTokenizer (bert.h), Split and ByteLevel (pretok_split.c) and
+ * Sequence of those. */
 #include <string.h>
 
 #include "common/alloc.h"
@@ -13,6 +14,7 @@
 static void pretok_clear(rr_pretok_t *p) {
     for (size_t i = 0; i < p->n_children; i++) pretok_clear(&p->children[i]);
     rr_free(p->children);
+    rr_regex_free(p->re);
     memset(p, 0, sizeof *p);
 }
 
@@ -76,6 +78,8 @@ static rerank_status_t parse_into(const json_t *j, rr_pretok_t *p, int depth) {
     if (!strcmp(type, "Metaspace")) return parse_metaspace(j, p);
     if (!strcmp(type, "WhitespaceSplit")) { p->kind = RR_PRETOK_WHITESPACE_SPLIT; return RERANK_OK; }
     if (!strcmp(type, "BertPreTokenizer")) { p->kind = RR_PRETOK_BERT; return RERANK_OK; }
+    if (!strcmp(type, "Split")) return rr_pretok_split_parse(j, p);
+    if (!strcmp(type, "ByteLevel")) return rr_pretok_byte_level_parse(j, p);
     return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported pre_tokenizer type \"%s\"", type);
 }
 
@@ -177,6 +181,8 @@ static rerank_status_t apply_one(const rr_pretok_t *p, const char *s, size_t n, 
     case RR_PRETOK_METASPACE: return metaspace(p, s, n, first, out);
     case RR_PRETOK_WHITESPACE_SPLIT: return whitespace_split(s, n, first, out);
     case RR_PRETOK_BERT: return rr_bert_pretokenize(s, n, first, out);
+    case RR_PRETOK_SPLIT: return rr_pretok_split_apply(p, s, n, first, out);
+    case RR_PRETOK_BYTE_LEVEL: return rr_pretok_byte_level_apply(p, s, n, first, out);
     }
     RR_ASSERT(0 && "unknown pre-tokenizer kind");
     return RERANK_ERR_INTERNAL;

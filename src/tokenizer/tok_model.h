@@ -31,5 +31,6 @@ typedef struct rr_tok_model {
 
 extern const rr_tok_model_ops_t rr_unigram_ops;   /* unigram.c   */
 extern const rr_tok_model_ops_t rr_wordpiece_ops; /* wordpiece.c */
+extern const rr_tok_model_ops_t rr_bpe_ops;       /* bpe.c       */
 
 #endif

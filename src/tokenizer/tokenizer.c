@@ -25,6 +25,8 @@ void rerank_tokenizer_free(rerank_tokenizer_t *tok) {
     rr_normalizer_free(tok->normalizer);
     rr_pretok_free(tok->pretok);
     if (tok->model.ops) tok->model.ops->free(tok->model.impl);
+    rr_added_trie_free(tok->raw_added);
+    rr_added_trie_free(tok->norm_added);
     for (size_t i = 0; i < tok->n_added; i++) rr_free(tok->added[i].content);
     rr_free(tok->added);
     rr_template_release(&tok->tpl);
@@ -32,7 +34,7 @@ void rerank_tokenizer_free(rerank_tokenizer_t *tok) {
 }
 
 /* The models a tokenizer.json may name (tok_model.h); BPE plugs in here. */
-static const rr_tok_model_ops_t *const k_models[] = {&rr_unigram_ops, &rr_wordpiece_ops};
+static const rr_tok_model_ops_t *const k_models[] = {&rr_unigram_ops, &rr_wordpiece_ops, &rr_bpe_ops};
 
 static int model_lookup(const rerank_tokenizer_t *tok, const char *s, size_t n, int32_t *id) {
     return tok->model.ops->token_id(tok->model.impl, s, n, id);
@@ -58,7 +60,8 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         a->len = json_string_length(c);
         if (!rr_utf8_valid(json_string_value(c), a->len, NULL))
             return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu].content is not UTF-8", i);
-        if (a->len > 4096) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than 4096 bytes", i);
+        if (a->len > RR_MAX_TOKEN_BYTES)
+            return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than %d bytes", i, RR_MAX_TOKEN_BYTES);
         a->content = rr_strndup(json_string_value(c), a->len);
         if (!a->content) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
         tok->n_added++;
@@ -72,11 +75,9 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         int32_t mid;
         a->id = model_lookup(tok, a->content, a->len, &mid) ? mid : (int32_t)json_integer_value(id);
         if (a->len == 0) continue;
-        if (a->normalized) tok->has_normalized_added = 1;
-        else tok->has_raw_added = 1;
         if (a->id + 1 > tok->vocab_size) tok->vocab_size = a->id + 1;
     }
-    if (tok->has_normalized_added && tok->normalizer) {
+    if (tok->normalizer) {
         /* normalized tokens are matched on normalized text: normalize them */
         rr_sbuf_t b = {0};
         for (size_t i = 0; i < tok->n_added; i++) {
@@ -91,7 +92,8 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         }
         rr_sbuf_release(&b);
     }
-    return RERANK_OK;
+    if ((st = rr_added_trie_new(tok->added, tok->n_added, 0, &tok->raw_added))) return st;
+    return rr_added_trie_new(tok->added, tok->n_added, 1, &tok->norm_added);
 }
 
 rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
@@ -115,7 +117,7 @@ rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre
     for (size_t i = 0; i < sizeof k_models / sizeof *k_models && !tok->model.ops; i++)
         if (!strcmp(mtype, k_models[i]->type)) tok->model.ops = k_models[i];
     if (!tok->model.ops) {
-        st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece)", mtype);
+        st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece, BPE)", mtype);
         goto fail;
     }
     {
@@ -260,10 +262,9 @@ static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char 
                                       int first, scratch_t *sc, rr_ids_t *ids) {
     rerank_status_t st = rr_normalize(tok->normalizer, s, n, &sc->norm);
     if (st || sc->norm.n == 0) return st;
-    if (!tok->has_normalized_added)
-        return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
+    if (!tok->norm_added) return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
     sc->sub.n = 0;
-    if ((st = rr_added_split(tok->added, tok->n_added, 1, sc->norm.p, sc->norm.n, &sc->sub))) return st;
+    if ((st = rr_added_split(tok->added, tok->norm_added, sc->norm.p, sc->norm.n, &sc->sub))) return st;
     for (size_t i = 0; !st && i < sc->sub.n && !must_stop(sc); i++) {
         const rr_split_t *p = &sc->sub.v[i];
         if (p->id >= 0) st = rr_ids_push(ids, p->id);
@@ -278,8 +279,8 @@ rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *t
     rr_splits_t sp = {0};
     rerank_status_t st = RERANK_OK;
     if (len == 0) goto done;
-    if (tok->has_raw_added) {
-        if ((st = rr_added_split(tok->added, tok->n_added, 0, text, len, &sp))) goto done;
+    if (tok->raw_added) {
+        if ((st = rr_added_split(tok->added, tok->raw_added, text, len, &sp))) goto done;
     } else {
         st = encode_segment(tok, text, len, 1, &sc, ids);
         goto done;
@@ -297,7 +298,7 @@ done:
     return st;
 }
 
-static rerank_status_t check_text(const char *what, const char *s, size_t n) {
+rerank_status_t rr_tokenizer_check_text(const char *what, const char *s, size_t n) {
     if (!s && n) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is NULL with length %zu", what, n);
     if (n > RR_MAX_TEXT_BYTES)
         return rr_error(RERANK_ERR_LIMIT, "%s is %zu bytes (limit %u)", what, n, RR_MAX_TEXT_BYTES);
@@ -311,7 +312,7 @@ rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
                                 rerank_encoding_t *enc) {
     if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize: NULL tokenizer or encoding");
     enc->n = 0;
-    rerank_status_t st = check_text("text", text, len);
+    rerank_status_t st = rr_tokenizer_check_text("text", text, len);
     if (st) return st;
     rr_ids_t ids = {0};
     st = rr_tokenizer_encode(tok, text, len, NULL, &ids);
@@ -355,7 +356,7 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
                         "rerank_tokenize_pair: max_length %d is below the %zu special tokens of a pair",
                         max_length, overhead);
     rerank_status_t st;
-    if ((st = check_text("query", query, query_len)) || (st = check_text("document", doc, doc_len)))
+    if ((st = rr_tokenizer_check_text("query", query, query_len)) || (st = rr_tokenizer_check_text("document", doc, doc_len)))
         return st;
     /* Each side is tokenized only up to where its length is decided (HF
      * tokenizers >= 0.23 under truncation; transformers' FlagEmbedding path

@@ -286,8 +286,8 @@ static rerank_status_t unigram_load(const json_t *model, const rr_vocab_t *pre, 
             st = rr_error(RERANK_ERR_FORMAT, "tokenizer.json: Unigram vocab entry %zu is not valid UTF-8", i);
             break;
         }
-        if (len > 4096) {
-            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than 4096 bytes", i);
+        if (len > RR_MAX_TOKEN_BYTES) {
+            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than %d bytes", i, RR_MAX_TOKEN_BYTES);
             break;
         }
         u->scores[i] = sc;
