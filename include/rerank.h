@@ -92,8 +92,9 @@ typedef struct rerank_encoding {
 void rerank_encoding_free(rerank_encoding_t *enc);
 
 /* Load a Hugging Face `tokenizer.json` (path to the file or to a directory
- * containing it). Supports Unigram (XLM-R / SentencePiece) and WordPiece
- * (BERT) models with their normalizers, pre-tokenizers and post-processors. */
+ * containing it). Supports Unigram (XLM-R / SentencePiece), WordPiece
+ * (BERT) and byte-level BPE (Qwen2/Qwen3, GPT-2 style as ModernBERT) models
+ * with their normalizers, pre-tokenizers, added tokens and post-processors. */
 rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out);
 void rerank_tokenizer_free(rerank_tokenizer_t *tok);
 

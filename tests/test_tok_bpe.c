@@ -323,6 +323,36 @@ TEST(alloc_failures) {
     json_decref(root);
 }
 
+/* Added tokens with their flags, through rerank_tokenize: normalized ones
+ * match the normalized text, the others the raw text; single_word,
+ * lstrip / rstrip (as ModernBERT's [MASK]); the longest match wins (as
+ * ModernBERT's runs of spaces). Vocab: the bytes a b space (ids 0..2). */
+TEST(added_token_flags) {
+    const char *js =
+        "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false},"
+        "\"added_tokens\":["
+        "{\"id\":10,\"content\":\"\u00e9\",\"normalized\":true},"
+        "{\"id\":11,\"content\":\"\u00e8\",\"normalized\":false},"
+        "{\"id\":12,\"content\":\"[M]\",\"lstrip\":true,\"special\":true},"
+        "{\"id\":13,\"content\":\"<r>\",\"rstrip\":true,\"special\":true},"
+        "{\"id\":14,\"content\":\"ab\",\"single_word\":true,\"normalized\":false},"
+        "{\"id\":15,\"content\":\"  \",\"normalized\":true},{\"id\":16,\"content\":\"   \",\"normalized\":true}],"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"\u0120\":2},\"merges\":[]}}";
+    /* é written decomposed is the normalized token; è decomposed is not the raw one */
+    IDS(js, "e\xCC\x81", 10);
+    IDS(js, "\xC3\xA8", 11);
+    IDS(js, "ae\xCC\x80", 0); /* the raw token is not matched on decomposed text; è has no byte tokens */
+    /* lstrip swallows the spaces before, rstrip those after */
+    IDS(js, "a [M]b", 0, 12, 1);
+    IDS(js, "a<r> b", 0, 13, 1);
+    /* single_word: only where no word char touches it */
+    IDS(js, "ab", 14);
+    IDS(js, "aab", 0, 0, 1);
+    IDS(js, "a ab b", 0, 2, 14, 2, 1);
+    /* runs of spaces: the longest token, then the rest */
+    IDS(js, "a     b", 0, 16, 15, 1);
+}
+
 int main(void) {
     rr_alloc_init_json();
     RUN(merge_order);
@@ -334,5 +364,6 @@ int main(void) {
     RUN(load_errors_and_limits);
     RUN(word_cache_per_model);
     RUN(alloc_failures);
+    RUN(added_token_flags);
     TEST_MAIN_END();
 }

@@ -237,7 +237,10 @@ TEST(qwen3_tokenize) { golden_tokenize("qwen3", "tiny-qwen3", "tokenize-qwen3.js
 TEST(qwen3_untied_tokenize) { golden_tokenize("qwen3 (\"a b\" merges)", "tiny-qwen3-untied", "tokenize-qwen3.jsonl", 2739); }
 TEST(bert_pairs) { golden_pairs("bert", "tiny-bert", "pairs-bert.jsonl", 409); }
 
+TEST(modernbert_tokenize) { golden_tokenize("modernbert", "tiny-modernbert", "tokenize-modernbert.jsonl", 2839); }
 
+TEST(modernbert_pairs) { golden_pairs("modernbert", "tiny-modernbert", "pairs-modernbert.jsonl", 300); }
+TEST(gte_pairs) { golden_pairs("gte", "tiny-gte", "pairs-gte.jsonl", 300); }
 
 int main(void) {
     RUN(xlmr_tokenize);
@@ -247,5 +250,8 @@ int main(void) {
     RUN(truncation_pairs);
     RUN(qwen3_tokenize);
     RUN(qwen3_untied_tokenize);
+    RUN(modernbert_tokenize);
+    RUN(modernbert_pairs);
+    RUN(gte_pairs);
     TEST_MAIN_END();
 }
