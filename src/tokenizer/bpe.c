@@ -313,7 +313,7 @@ static void wc_store(wc_entry_t *slot, uint32_t serial, const char *s, size_t n,
     slot->len = (uint8_t)n;
     slot->n = (uint8_t)count;
     memcpy(slot->key, s, n);
-    memcpy(slot->ids, ids, count * sizeof *ids);
+    if (count) memcpy(slot->ids, ids, count * sizeof *ids);
 }
 
 static wc_entry_t *wc_slot(wc_entry_t *t, const char *s, size_t n) {
@@ -408,7 +408,7 @@ static rerank_status_t bpe_encode(const void *impl, const char *s, size_t n, rr_
         if (slot->serial == b->serial && slot->len == n && !memcmp(slot->key, s, n)) {
             rerank_status_t st = rr_ids_reserve(ids, slot->n);
             if (st) return st;
-            memcpy(ids->v + ids->n, slot->ids, slot->n * sizeof *slot->ids);
+            if (slot->n) memcpy(ids->v + ids->n, slot->ids, slot->n * sizeof *slot->ids);
             ids->n += slot->n;
             return RERANK_OK;
         }
@@ -465,7 +465,7 @@ static rerank_status_t bpe_encode(const void *impl, const char *s, size_t n, rr_
                               memory_order_relaxed);
     rerank_status_t st = rr_ids_reserve(ids, count);
     for (int32_t i = k && !st ? 0 : -1; i >= 0; i = sy[i].next) ids->v[ids->n++] = sy[i].id;
-    if (!st) wc_store(slot, b->serial, s, n, ids->v + ids->n - count, count);
+    if (!st) wc_store(slot, b->serial, s, n, count ? ids->v + ids->n - count : NULL, count);
     rr_free(heap);
     return st;
 }

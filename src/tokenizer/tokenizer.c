@@ -201,8 +201,10 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     rr_free(buf);
     if (!root) {
         rr_vocab_release(&pre);
-        st = rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line,
-                      jerr.column, jerr.text);
+        st = json_error_code(&jerr) == json_error_out_of_memory
+                 ? rr_error(RERANK_ERR_NOMEM, "%s: out of memory parsing the JSON", fp)
+                 : rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line, jerr.column,
+                            jerr.text);
         rr_free(file);
         return st;
     }

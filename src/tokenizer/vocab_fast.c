@@ -115,13 +115,14 @@ static int hex4(const char *s, size_t n, size_t i, uint32_t *v) {
     return 1;
 }
 
-/* Decode the string at s[*i] == '"' into the arena; 0 on trouble. */
+/* Decode the string at s[*i] == '"' into the arena: 1, or 0 on a format
+ * surprise (the jansson path decides), -1 out of memory (error set). */
 static int read_string(const char *s, size_t n, size_t *i, rr_sbuf_t *a) {
     size_t k = *i + 1;
     for (;;) {
         size_t run = k;
         while (k < n && s[k] != '"' && s[k] != '\\' && (unsigned char)s[k] >= 0x20) k++;
-        if (rr_sbuf_append(a, s + run, k - run)) return 0;
+        if (rr_sbuf_append(a, s + run, k - run)) return -1;
         if (k >= n || (unsigned char)s[k] < 0x20) return 0;
         if (s[k] == '"') { *i = k + 1; return 1; }
         if (++k >= n) return 0;
@@ -148,12 +149,12 @@ static int read_string(const char *s, size_t n, size_t *i, rr_sbuf_t *a) {
                 k += 6;
                 v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
             }
-            if (rr_sbuf_append_cp(a, v)) return 0;
+            if (rr_sbuf_append_cp(a, v)) return -1;
             continue;
         }
         default: return 0;
         }
-        if (rr_sbuf_append(a, &c, 1)) return 0;
+        if (rr_sbuf_append(a, &c, 1)) return -1;
     }
 }
 
@@ -227,7 +228,9 @@ static rerank_status_t parse_vocab(const char *s, size_t n, size_t i, size_t *en
         i = skip_ws(s, n, i + 1);
         if (i >= n || s[i] != '"') goto bad;
         size_t a0 = arena.n;
-        if (!read_string(s, n, &i, &arena)) goto bad;
+        int r = read_string(s, n, &i, &arena);
+        if (r < 0) { st = RERANK_ERR_NOMEM; goto fail; }
+        if (!r) goto bad;
         i = skip_ws(s, n, i);
         if (i >= n || s[i] != ',') goto bad;
         i = skip_ws(s, n, i + 1);
@@ -267,7 +270,8 @@ static rerank_status_t parse_bpe_vocab(const char *s, size_t n, size_t i, size_t
         i = skip_ws(s, n, i);
         if (i >= n || s[i] != '"') return RERANK_OK;
         size_t a0 = arena->n;
-        if (!read_string(s, n, &i, arena)) return RERANK_OK;
+        int r = read_string(s, n, &i, arena);
+        if (r <= 0) return r < 0 ? RERANK_ERR_NOMEM : RERANK_OK;
         i = skip_ws(s, n, i);
         if (i >= n || s[i] != ':') return RERANK_OK;
         i = skip_ws(s, n, i + 1);
@@ -299,7 +303,8 @@ static rerank_status_t parse_bpe_merges(const char *s, size_t n, size_t i, size_
         if (i >= n || k / 2 >= RR_MAX_VOCAB || arena->n > UINT32_MAX / 2) return RERANK_OK;
         size_t a0 = arena->n, a1, b0;
         if (s[i] == '"') {
-            if (!read_string(s, n, &i, arena)) return RERANK_OK;
+            int r = read_string(s, n, &i, arena);
+            if (r <= 0) return r < 0 ? RERANK_ERR_NOMEM : RERANK_OK;
             /* exactly one space: "a b" */
             const char *sp = memchr(arena->p + a0, ' ', arena->n - a0);
             if (!sp || memchr(sp + 1, ' ', arena->n - a0 - (size_t)(sp + 1 - (arena->p + a0)))) return RERANK_OK;
@@ -307,12 +312,14 @@ static rerank_status_t parse_bpe_merges(const char *s, size_t n, size_t i, size_
             b0 = a1 + 1;
         } else if (s[i] == '[') {
             i = skip_ws(s, n, i + 1);
-            if (i >= n || s[i] != '"' || !read_string(s, n, &i, arena)) return RERANK_OK;
+            int r = i < n && s[i] == '"' ? read_string(s, n, &i, arena) : 0;
+            if (r <= 0) return r < 0 ? RERANK_ERR_NOMEM : RERANK_OK;
             a1 = b0 = arena->n;
             i = skip_ws(s, n, i);
             if (i >= n || s[i] != ',') return RERANK_OK;
             i = skip_ws(s, n, i + 1);
-            if (i >= n || s[i] != '"' || !read_string(s, n, &i, arena)) return RERANK_OK;
+            r = i < n && s[i] == '"' ? read_string(s, n, &i, arena) : 0;
+            if (r <= 0) return r < 0 ? RERANK_ERR_NOMEM : RERANK_OK;
             i = skip_ws(s, n, i);
             if (i >= n || s[i] != ']') return RERANK_OK;
             i++;
