@@ -60,8 +60,10 @@ typedef enum rerank_truncation {
      * to max_length, special tokens added, then only the document is cut so
      * the pair fits max_length. Default. */
     RERANK_TRUNC_FLAG = 0,
-    /* transformers' default for pairs: remove one token at a time from the
-     * longer sequence until the pair (with special tokens) fits. */
+    /* transformers' default for pairs, as Hugging Face tokenizers >= 0.23
+     * does it: each side counted up to the word where it reaches max_length;
+     * the shorter side kept whole if the other still gets as many tokens,
+     * else the budget split in halves (the odd token to the longer side). */
     RERANK_TRUNC_LONGEST_FIRST = 1,
     /* Never cut: max_length is ignored, and a pair longer than a model's
      * positions fails to score (RERANK_ERR_LIMIT) instead. */
@@ -90,8 +92,9 @@ typedef struct rerank_encoding {
 void rerank_encoding_free(rerank_encoding_t *enc);
 
 /* Load a Hugging Face `tokenizer.json` (path to the file or to a directory
- * containing it). Supports Unigram (XLM-R / SentencePiece) and WordPiece
- * (BERT) models with their normalizers, pre-tokenizers and post-processors. */
+ * containing it). Supports Unigram (XLM-R / SentencePiece), WordPiece
+ * (BERT) and byte-level BPE (Qwen2/Qwen3, GPT-2 style as ModernBERT) models
+ * with their normalizers, pre-tokenizers, added tokens and post-processors. */
 rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out);
 void rerank_tokenizer_free(rerank_tokenizer_t *tok);
 

@@ -5,6 +5,9 @@
  * asan` runs this under ASan/LSan). Also truncated copies of the model files
  * (short reads) must fail cleanly.
  *
+ * The byte-level BPE tokenizers (Qwen3, ModernBERT) are covered on their
+ * own (faults_tokenizer) until their model families load.
+ *
  * Phases per fixture model:
  *  - load: the whole sequence armed at N for every allocation of the load,
  *    except inside the tokenizer: loading tokenizer.json makes hundreds
@@ -407,6 +410,72 @@ static void short_reads(const char *name) {
            name, tried_st, tried_cfg, tried_tok, rr_now_s() - t0);
 }
 
+/* A tokenizer alone (byte-level BPE ones, ahead of their model families):
+ * load + tokenize_pair armed at N for every N in 1..head, then a stride
+ * covering the rest in about mid_runs runs (each failed Qwen3 load parses
+ * up to 11 MB), then past the end. Each run ends in the reference ids or in
+ * a clean error (a status and a message, nothing returned): NOMEM, or FORMAT
+ * where jansson reports its own failed allocation as a parse error. */
+static int tok_run(const char *dir, unsigned long n, rerank_encoding_t *enc, rerank_status_t *st,
+                   unsigned long *allocs) {
+    rerank_tokenizer_t *t = NULL;
+    rerank_pair_options_t po = rerank_pair_options_default();
+    po.max_length = 64;
+    po.truncation = RERANK_TRUNC_LONGEST_FIRST;
+    rr_alloc_fail_at(n);
+    *st = rerank_tokenizer_load(dir, &t);
+    if (*st) CHECK(t == NULL);
+    if (!*st) *st = rerank_tokenize_pair(t, k_query, strlen(k_query), k_docs[1], strlen(k_docs[1]), &po, enc);
+    int injected = rr_alloc_failed();
+    if (allocs) *allocs = rr_alloc_count(); /* before disarming resets it */
+    rr_alloc_fail_at(0);
+    rerank_tokenizer_free(t);
+    return injected;
+}
+
+static void faults_tokenizer(const char *name, unsigned long head, unsigned long mid_runs) {
+    char dir[512];
+    fixture_dir(dir, sizeof dir, name);
+    rerank_encoding_t ref = {0}, enc = {0};
+    rerank_status_t st;
+    tok_run(dir, 0, &ref, &st, NULL); /* unarmed; also makes this thread's word cache */
+    CHECK_MSG(st == RERANK_OK && ref.n > 0, "%s: %s", name, rerank_last_error());
+    if (st) return;
+    unsigned long total = 0;
+    tok_run(dir, ULONG_MAX, &enc, &st, &total);
+    CHECK(total > head);
+    unsigned long stride = total > head && mid_runs ? (total - head + mid_runs - 1) / mid_runs : 1;
+    double t0 = rr_now_s();
+    unsigned long tried = 0, n = 1;
+    for (;; tried++) {
+        enc.n = 0;
+        int injected = tok_run(dir, n, &enc, &st, NULL);
+        int same = st == RERANK_OK && enc.n == ref.n && !memcmp(enc.ids, ref.ids, ref.n * sizeof *ref.ids);
+        if (injected) {
+            /* a clean error, or (an allocation whose failure jansson absorbs)
+             * the reference ids */
+            CHECK_MSG(st ? enc.n == 0 && rerank_last_error()[0] : same, "%s N=%lu: status %d (%s)", name, n, (int)st,
+                      rerank_last_error());
+        } else {
+            CHECK_MSG(same, "%s N=%lu: no failure injected, status %d", name, n, (int)st);
+            break;
+        }
+        if (t_cur_failed > 20 || tried > head + mid_runs + 10) {
+            CHECK_MSG(0, "%s: still failing after %lu runs", name, tried);
+            break;
+        }
+        n = n < head ? n + 1 : n + stride;
+        if (n > total) n = total + 1;
+    }
+    CHECK_MSG(n == total + 1, "%s: first run without an injected failure at N=%lu, expected %lu", name, n, total + 1);
+    printf("# %s tokenizer load + tokenize_pair: %lu allocations; tried %lu N (every N in 1..%lu, then stride %lu); "
+           "%.1f s\n", name, total, tried + 1, head, stride, rr_now_s() - t0);
+    rerank_encoding_free(&ref);
+    rerank_encoding_free(&enc);
+}
+
+TEST(faults_tokenizer_qwen3) { faults_tokenizer("tiny-qwen3", 40, 25); }
+TEST(faults_tokenizer_modernbert) { faults_tokenizer("tiny-modernbert", 150, 60); }
 TEST(faults_load_tiny_bert) { faults_load("tiny-bert", 100, 200); }
 TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr", 30, 30); }
 TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
@@ -421,5 +490,7 @@ int main(void) {
     RUN(faults_load_tiny_xlmr);
     RUN(short_reads_tiny_bert);
     RUN(short_reads_tiny_xlmr);
+    RUN(faults_tokenizer_qwen3);
+    RUN(faults_tokenizer_modernbert);
     TEST_MAIN_END();
 }

@@ -1,15 +1,17 @@
 /* test_tok_golden.c — the whole tokenizer (rerank_tokenize /
  * rerank_tokenize_pair) against Hugging Face tokenizers 0.23 goldens in
  * ../shared/fixtures/golden: every id must be identical. The same pairs
- * truncated from the left (rerank_tokenize_pair_ex, RERANK_TRUNC_LEFT) must
- * keep the golden's per-sequence lengths, with the last tokens of each
- * sequence instead of the first (tokenizers' TruncationDirection::Left). */
+ * truncated from the left (RERANK_TRUNC_LEFT) must keep the golden's
+ * per-sequence lengths, with the last tokens of each sequence instead of the
+ * first. pairs-truncation.jsonl (longest_first corner cases, tokenizers
+ * >= 0.23's early exit) must be identical too. */
 #include <jansson.h>
 #include <time.h>
 
 #include "common/alloc.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_expect.h"
 #include "tok_pair.h"
 #include "tokenizer/internal.h"
 
@@ -45,7 +47,7 @@ static FILE *open_golden(const char *name) {
     return f;
 }
 
-static void golden_tokenize(const char *label, const char *model, const char *file) {
+static void golden_tokenize(const char *label, const char *model, const char *file, int want_total) {
     rerank_tokenizer_t *tok = load_model(model);
     FILE *f = open_golden(file);
     if (!tok || !f) { if (f) fclose(f); rerank_tokenizer_free(tok); return; }
@@ -74,7 +76,7 @@ static void golden_tokenize(const char *label, const char *model, const char *fi
     free(line);
     fclose(f);
     printf("%s tokenize: %d/%d identical\n", label, same, total);
-    CHECK(total == 2449);
+    CHECK(total == want_total);
     CHECK(same == total);
     rerank_encoding_free(&enc);
     rerank_tokenizer_free(tok);
@@ -85,33 +87,25 @@ static int enc_eq(const rerank_encoding_t *a, const rerank_encoding_t *b) {
            !memcmp(a->type_ids, b->type_ids, a->n * sizeof *a->type_ids);
 }
 
-/* Left truncation of one golden pair: the untruncated sequences, the kept
- * lengths (which must rebuild the golden, Right, encoding exactly) and
- * their tails in the template. 1 if the Left encoding is that. */
+/* Left truncation of one golden pair: the kept lengths (which must rebuild
+ * the golden, Right, encoding exactly) and each side's tail in the
+ * template. 1 if the Left encoding is that. */
 static int left_matches(const rerank_tokenizer_t *tok, const json_t *q, const json_t *d, int32_t max_length,
                         rerank_truncation_t tr, const rerank_encoding_t *golden_right) {
-    rr_ids_t Q = {0}, D = {0};
     rerank_encoding_t want = {0}, left = {0};
-    static const int32_t none[1] = {0};
-    int ok = rr_tokenizer_encode(tok, json_string_value(q), json_string_length(q), &Q) == RERANK_OK &&
-             rr_tokenizer_encode(tok, json_string_value(d), json_string_length(d), &D) == RERANK_OK;
-    size_t na = Q.n, nb = D.n, ov = rr_template_overhead(&tok->tpl, 1);
-    rr_truncate_pair(&na, &nb, max_length, ov, tr);
-    ok = ok && rr_template_apply(&tok->tpl, Q.v, na, D.v ? D.v : none, nb, &want) == RERANK_OK &&
-         enc_eq(&want, golden_right);
-    ok = ok && rr_template_apply(&tok->tpl, Q.v ? Q.v + (Q.n - na) : NULL, na, D.v ? D.v + (D.n - nb) : none, nb,
-                                 &want) == RERANK_OK;
-    ok = ok && tok_pair(tok, json_string_value(q), json_string_length(q), json_string_value(d),
-                                       json_string_length(d), max_length, tr, RERANK_TRUNC_LEFT, &left) == RERANK_OK &&
+    const char *qs = json_string_value(q), *ds = json_string_value(d);
+    size_t ql = json_string_length(q), dl = json_string_length(d);
+    int ok = tok_expect_pair(tok, qs, ql, ds, dl, max_length, tr, RERANK_TRUNC_RIGHT, &want) == RERANK_OK &&
+             enc_eq(&want, golden_right);
+    ok = ok && tok_expect_pair(tok, qs, ql, ds, dl, max_length, tr, RERANK_TRUNC_LEFT, &want) == RERANK_OK;
+    ok = ok && tok_pair(tok, qs, ql, ds, dl, max_length, tr, RERANK_TRUNC_LEFT, &left) == RERANK_OK &&
          enc_eq(&want, &left);
-    rr_ids_free(&Q);
-    rr_ids_free(&D);
     rerank_encoding_free(&want);
     rerank_encoding_free(&left);
     return ok;
 }
 
-static void golden_pairs(const char *label, const char *model, const char *file) {
+static void golden_pairs(const char *label, const char *model, const char *file, int want_total) {
     rerank_tokenizer_t *tok = load_model(model);
     FILE *f = open_golden(file);
     if (!tok || !f) { if (f) fclose(f); rerank_tokenizer_free(tok); return; }
@@ -155,7 +149,7 @@ static void golden_pairs(const char *label, const char *model, const char *file)
     printf("%s pairs: flag %d/%d identical, longest_first %d/%d identical "
            "(untruncated-corner records: %d/%d); truncated from the left: %d/%d as expected\n",
            label, same[0], total[0], same[1], total[1], noted_same, noted, left_same, total[0] + total[1]);
-    CHECK(total[0] + total[1] == 409);
+    CHECK(total[0] + total[1] == want_total);
     CHECK(same[0] == total[0]);
     CHECK(same[1] == total[1]);
     CHECK(left_same == total[0] + total[1]);
@@ -163,15 +157,101 @@ static void golden_pairs(const char *label, const char *model, const char *file)
     rerank_tokenizer_free(tok);
 }
 
-TEST(xlmr_tokenize) { golden_tokenize("xlmr", "tiny-xlmr", "tokenize-xlmr.jsonl"); }
-TEST(xlmr_pairs) { golden_pairs("xlmr", "tiny-xlmr", "pairs-xlmr.jsonl"); }
-TEST(bert_tokenize) { golden_tokenize("bert", "tiny-bert", "tokenize-bert.jsonl"); }
-TEST(bert_pairs) { golden_pairs("bert", "tiny-bert", "pairs-bert.jsonl"); }
+/* pairs-truncation.jsonl: every record without a note identical (ids and
+ * type ids), Right and, with the same lengths, Left. Records with a note
+ * (max_length below the special tokens, where HF subtracts them from an
+ * unsigned length) get a clear error instead; max_length 0 there means "no
+ * limit" in this library, so those must come out untruncated. */
+TEST(truncation_pairs) {
+    rerank_tokenizer_t *tk[2] = {load_model("tiny-xlmr"), load_model("tiny-bert")};
+    FILE *f = open_golden("pairs-truncation.jsonl");
+    if (!tk[0] || !tk[1] || !f) { if (f) fclose(f); rerank_tokenizer_free(tk[0]); rerank_tokenizer_free(tk[1]); return; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t ll;
+    int total = 0, plain = 0, same = 0, left_same = 0, noted = 0, noted_ok = 0, shown = 0;
+    rerank_encoding_t enc = {0}, full = {0};
+    while ((ll = getline(&line, &cap, f)) > 0) {
+        json_t *rec = json_loadb(line, (size_t)ll, JSON_ALLOW_NUL, NULL);
+        if (!rec) continue;
+        total++;
+        const rerank_tokenizer_t *tok = tk[!strcmp(json_string_value(json_object_get(rec, "tokenizer")), "bert")];
+        const json_t *q = json_object_get(rec, "query"), *d = json_object_get(rec, "doc");
+        const char *qs = json_string_value(q), *ds = json_string_value(d);
+        size_t ql = json_string_length(q), dl = json_string_length(d);
+        int32_t max_length = (int32_t)json_integer_value(json_object_get(rec, "max_length"));
+        CHECK(!strcmp(json_string_value(json_object_get(rec, "truncation")), "longest_first"));
+        rerank_status_t st = tok_pair(tok, qs, ql, ds, dl, max_length, RERANK_TRUNC_LONGEST_FIRST, RERANK_TRUNC_RIGHT, &enc);
+        if (json_object_get(rec, "note")) {
+            noted++;
+            int ok;
+            if (max_length > 0) {
+                ok = st == RERANK_ERR_INVALID_ARGUMENT && strstr(rerank_last_error(), "special tokens") && enc.n == 0;
+            } else {
+                ok = st == RERANK_OK &&
+                     tok_pair(tok, qs, ql, ds, dl, 0, RERANK_TRUNC_NONE, RERANK_TRUNC_RIGHT, &full) == RERANK_OK &&
+                     enc_eq(&enc, &full);
+            }
+            noted_ok += ok;
+            if (!ok && shown++ < 5)
+                fprintf(stderr, "  noted record id=%lld max_length=%d: status %d (%s)\n",
+                        (long long)json_integer_value(json_object_get(rec, "id")), max_length, (int)st,
+                        st ? rerank_last_error() : "ok");
+            json_decref(rec);
+            continue;
+        }
+        plain++;
+        int ok = st == RERANK_OK && same_ids(json_object_get(rec, "input_ids"), enc.ids, enc.n) &&
+                 same_ids(json_object_get(rec, "token_type_ids"), enc.type_ids, enc.n);
+        same += ok;
+        left_same += ok && left_matches(tok, q, d, max_length, RERANK_TRUNC_LONGEST_FIRST, &enc);
+        if (!ok && shown++ < 5) {
+            fprintf(stderr, "  mismatch id=%lld case=%s max_length=%d%s%s\n",
+                    (long long)json_integer_value(json_object_get(rec, "id")),
+                    json_string_value(json_object_get(rec, "case")), max_length, st ? " error: " : "",
+                    st ? rerank_last_error() : "");
+            show("ids", json_object_get(rec, "input_ids"), enc.ids, st ? 0 : enc.n);
+        }
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    printf("truncation pairs: %d/%d identical, Left as expected %d/%d; noted records (max_length below the "
+           "specials): %d/%d give the error (or, at 0, no truncation)\n",
+           same, plain, left_same, plain, noted_ok, noted);
+    CHECK(total == 707 && plain == 686 && noted == 21);
+    CHECK(same == plain);
+    CHECK(left_same == plain);
+    CHECK(noted_ok == noted);
+    rerank_encoding_free(&enc);
+    rerank_encoding_free(&full);
+    rerank_tokenizer_free(tk[0]);
+    rerank_tokenizer_free(tk[1]);
+}
+
+TEST(xlmr_tokenize) { golden_tokenize("xlmr", "tiny-xlmr", "tokenize-xlmr.jsonl", 2449); }
+TEST(xlmr_pairs) { golden_pairs("xlmr", "tiny-xlmr", "pairs-xlmr.jsonl", 409); }
+TEST(bert_tokenize) { golden_tokenize("bert", "tiny-bert", "tokenize-bert.jsonl", 2449); }
+TEST(qwen3_tokenize) { golden_tokenize("qwen3", "tiny-qwen3", "tokenize-qwen3.jsonl", 2739); }
+/* the same tokenizer with its merges written as "a b" strings */
+TEST(qwen3_untied_tokenize) { golden_tokenize("qwen3 (\"a b\" merges)", "tiny-qwen3-untied", "tokenize-qwen3.jsonl", 2739); }
+TEST(bert_pairs) { golden_pairs("bert", "tiny-bert", "pairs-bert.jsonl", 409); }
+
+TEST(modernbert_tokenize) { golden_tokenize("modernbert", "tiny-modernbert", "tokenize-modernbert.jsonl", 2839); }
+
+TEST(modernbert_pairs) { golden_pairs("modernbert", "tiny-modernbert", "pairs-modernbert.jsonl", 300); }
+TEST(gte_pairs) { golden_pairs("gte", "tiny-gte", "pairs-gte.jsonl", 300); }
 
 int main(void) {
     RUN(xlmr_tokenize);
     RUN(xlmr_pairs);
     RUN(bert_tokenize);
     RUN(bert_pairs);
+    RUN(truncation_pairs);
+    RUN(qwen3_tokenize);
+    RUN(qwen3_untied_tokenize);
+    RUN(modernbert_tokenize);
+    RUN(modernbert_pairs);
+    RUN(gte_pairs);
     TEST_MAIN_END();
 }

@@ -1,5 +1,6 @@
 /* test_tok_threads.c — one tokenizer shared by several threads gives the same
- * ids as a single thread (run under ThreadSanitizer by `make tsan`). */
+ * ids as a single thread, for each tokenizer model (Unigram, WordPiece,
+ * byte-level BPE); run under ThreadSanitizer by `make tsan`. */
 #include <jansson.h>
 #include <pthread.h>
 
@@ -89,9 +90,15 @@ static void run_model(const char *model, const char *golden) {
 
 TEST(xlmr_shared_across_threads) { run_model("tiny-xlmr", "tokenize-xlmr.jsonl"); }
 TEST(bert_shared_across_threads) { run_model("tiny-bert", "tokenize-bert.jsonl"); }
+/* byte-level BPE: the per-token memo is shared (atomics), the word caches are
+ * per thread */
+TEST(qwen3_shared_across_threads) { run_model("tiny-qwen3", "tokenize-qwen3.jsonl"); }
+TEST(modernbert_shared_across_threads) { run_model("tiny-modernbert", "tokenize-modernbert.jsonl"); }
 
 int main(void) {
     RUN(xlmr_shared_across_threads);
     RUN(bert_shared_across_threads);
+    RUN(qwen3_shared_across_threads);
+    RUN(modernbert_shared_across_threads);
     TEST_MAIN_END();
 }

@@ -11,6 +11,8 @@
 #include "common/limits.h"
 #include "rerank.h"
 #include "test.h"
+#include "tok_json.h"
+#include "tok_expect.h"
 #include "tok_pair.h"
 #include "tokenizer/internal.h"
 
@@ -27,15 +29,6 @@ static rerank_tokenizer_t *load_fixture(const char *model) {
 }
 
 /* A tokenizer from a JSON string (no file). */
-static rerank_status_t from_string(const char *js, rerank_tokenizer_t **out) {
-    json_error_t e;
-    json_t *root = json_loads(js, 0, &e);
-    if (!root) { *out = NULL; return rr_error(RERANK_ERR_FORMAT, "test json: %s", e.text); }
-    rerank_status_t st = rr_tokenizer_from_json(root, NULL, out);
-    json_decref(root);
-    return st;
-}
-
 static int ids_eq(const rerank_encoding_t *e, const int32_t *want, size_t n) {
     if (e->n != n) return 0;
     for (size_t i = 0; i < n; i++)
@@ -67,7 +60,7 @@ static rr_precompiled_t *xlmr_charsmap(void) {
     if (!json_is_string(pc) || rr_base64_decode(json_string_value(pc), json_string_length(pc), &blob, &n))
         return NULL;
     rr_precompiled_t *p = NULL;
-    rr_precompiled_create(blob, n, &p);
+    rr_precompiled_new(blob, n, &p);
     rr_free(blob);
     return p;
 }
@@ -77,7 +70,7 @@ static int pc_norm_is(rr_precompiled_t *pc, const char *in, const char *want) {
     rerank_status_t st = rr_precompiled_normalize(pc, in, strlen(in), &b);
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    normalize(%s) = '%.*s', want '%s'\n", in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     return ok;
 }
 
@@ -108,25 +101,25 @@ TEST(precompiled_lookups) {
     rr_sbuf_t b = {0};
     CHECK(rr_precompiled_normalize(pc, in, k, &b) == RERANK_OK);
     CHECK(b.n > k + 40 * 20 && b.p[b.n - 1] == 'a');
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_precompiled_free(pc);
 }
 
 TEST(precompiled_bad_blobs) {
     rr_precompiled_t *pc = NULL;
     unsigned char b1[2] = {1, 2};
-    CHECK(rr_precompiled_create(b1, 2, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b1, 2, &pc) == RERANK_ERR_FORMAT && !pc);
     unsigned char b2[8] = {0xff, 0, 0, 0, 1, 2, 3, 4}; /* trie larger than blob */
-    CHECK(rr_precompiled_create(b2, 8, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b2, 8, &pc) == RERANK_ERR_FORMAT && !pc);
     unsigned char b3[8] = {3, 0, 0, 0, 1, 2, 3, 4}; /* not a multiple of 4 */
-    CHECK(rr_precompiled_create(b3, 8, &pc) == RERANK_ERR_FORMAT && !pc);
+    CHECK(rr_precompiled_new(b3, 8, &pc) == RERANK_ERR_FORMAT && !pc);
     /* a garbage trie never reads out of bounds */
     unsigned char b4[12] = {4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 'x', 0, 'y', 0};
-    CHECK(rr_precompiled_create(b4, 12, &pc) == RERANK_OK);
+    CHECK(rr_precompiled_new(b4, 12, &pc) == RERANK_OK);
     if (pc) {
         rr_sbuf_t out = {0};
         CHECK(rr_precompiled_normalize(pc, "hello \xc3\xa9", 8, &out) == RERANK_OK);
-        rr_sbuf_free(&out);
+        rr_sbuf_release(&out);
         rr_precompiled_free(pc);
     }
     unsigned char *blob;
@@ -146,7 +139,7 @@ static int replace_is(const char *pattern, int literal, const char *content, con
     json_t *o = json_pack("{s:s, s:o, s:s}", "type", "Replace", "pattern", pat, "content", content);
     (void)js;
     rr_normalizer_t *nz = NULL;
-    rerank_status_t st = rr_normalizer_parse(o, &nz);
+    rerank_status_t st = rr_normalizer_new(o, &nz);
     json_decref(o);
     if (st) { fprintf(stderr, "    compile %s: %s\n", pattern, rerank_last_error()); return 0; }
     rr_sbuf_t b = {0};
@@ -154,7 +147,7 @@ static int replace_is(const char *pattern, int literal, const char *content, con
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    replace(/%s/, '%s', '%s') = '%.*s', want '%s'\n", pattern, content,
                      in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_normalizer_free(nz);
     return ok;
 }
@@ -196,14 +189,14 @@ TEST(replace_and_regex) {
 static int norm_is(const char *json, const char *in, const char *want) {
     json_t *o = json_loads(json, 0, NULL);
     rr_normalizer_t *nz = NULL;
-    rerank_status_t st = rr_normalizer_parse(o, &nz);
+    rerank_status_t st = rr_normalizer_new(o, &nz);
     json_decref(o);
     if (st) { fprintf(stderr, "    %s: %s\n", json, rerank_last_error()); return 0; }
     rr_sbuf_t b = {0};
     st = rr_normalize(nz, in, strlen(in), &b);
     int ok = !st && b.n == strlen(want) && (!b.n || !memcmp(b.p, want, b.n));
     if (!ok) fprintf(stderr, "    %s('%s') = '%.*s', want '%s'\n", json, in, (int)b.n, b.p ? b.p : "", want);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&b);
     rr_normalizer_free(nz);
     return ok;
 }
@@ -222,7 +215,7 @@ TEST(other_normalizers) {
                   "{\"type\":\"Lowercase\"}]}", "\xc3\x89T\xc3\x89", "ete"));
     json_t *o = json_loads("{\"type\":\"Nmt\"}", 0, NULL);
     rr_normalizer_t *nz = NULL;
-    CHECK(rr_normalizer_parse(o, &nz) == RERANK_ERR_UNSUPPORTED && !nz);
+    CHECK(rr_normalizer_new(o, &nz) == RERANK_ERR_UNSUPPORTED && !nz);
     CHECK(strstr(rerank_last_error(), "Nmt") != NULL);
     json_decref(o);
 }
@@ -232,7 +225,7 @@ TEST(other_normalizers) {
 static int words_are(const char *json, const char *in, int first, const char *const *want, size_t nw) {
     json_t *o = json_loads(json, 0, NULL);
     rr_pretok_t *p = NULL;
-    rerank_status_t st = rr_pretok_parse(o, &p);
+    rerank_status_t st = rr_pretok_new(o, &p);
     json_decref(o);
     if (st) { fprintf(stderr, "    %s: %s\n", json, rerank_last_error()); return 0; }
     rr_words_t w = {0};
@@ -245,7 +238,7 @@ static int words_are(const char *json, const char *in, int first, const char *co
         for (size_t i = 0; i < w.n; i++) fprintf(stderr, " [%.*s]", (int)w.w[i].len, w.text.p + w.w[i].start);
         fprintf(stderr, "\n");
     }
-    rr_words_free(&w);
+    rr_words_release(&w);
     rr_pretok_free(p);
     return ok;
 }
@@ -272,12 +265,12 @@ TEST(metaspace) {
                       "{\"type\":\"Metaspace\",\"replacement\":\"" MS "\",\"prepend_scheme\":\"always\"}]}";
     const char *w7[] = {MS "x", MS "y"};
     CHECK(words_are(seq, "  x \t y ", 1, w7, 2));
-    json_t *o = json_loads("{\"type\":\"ByteLevel\"}", 0, NULL);
+    json_t *o = json_loads("{\"type\":\"Split\",\"pattern\":{\"String\":\"x\"},\"behavior\":\"Contiguous\"}", 0, NULL);
     rr_pretok_t *p = NULL;
-    CHECK(rr_pretok_parse(o, &p) == RERANK_ERR_UNSUPPORTED && !p);
+    CHECK(rr_pretok_new(o, &p) == RERANK_ERR_UNSUPPORTED && !p);
     json_decref(o);
     o = json_loads("{\"type\":\"Metaspace\",\"replacement\":\"ab\"}", 0, NULL);
-    CHECK(rr_pretok_parse(o, &p) == RERANK_ERR_FORMAT && !p);
+    CHECK(rr_pretok_new(o, &p) == RERANK_ERR_FORMAT && !p);
     json_decref(o);
 }
 
@@ -292,7 +285,7 @@ static int viterbi_is(rr_unigram_t *u, const char *s, const int32_t *want, size_
         for (size_t i = 0; i < ids.n; i++) fprintf(stderr, "%s%d", i ? "," : "", ids.v[i]);
         fprintf(stderr, "]\n");
     }
-    rr_ids_free(&ids);
+    rr_ids_release(&ids);
     return ok;
 }
 #define VITERBI(u, s, ...)                                                       \
@@ -305,7 +298,7 @@ TEST(unigram_viterbi) {
     const char *pieces[] = {"<unk>", "a", "b", "ab", "abc", "c", "xy", "\xc3\xa9", "b"};
     const double scores[] = {0, -1, -2, -1.5, -10, -3, -1, -1, -2.5};
     rr_unigram_t *u = NULL;
-    CHECK(rr_unigram_create_raw(pieces, scores, 9, 0, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(pieces, scores, 9, 0, 0, &u) == RERANK_OK);
     if (!u) return;
     int32_t id;
     CHECK(rr_unigram_lookup(u, "b", 1, &id) && id == 8); /* duplicates: last id wins */
@@ -319,12 +312,12 @@ TEST(unigram_viterbi) {
     /* ties keep the first candidate: ab (from position 0) over a + b */
     const char *p2[] = {"<unk>", "a", "b", "ab"};
     const double s2[] = {0, -1, -1, -2};
-    CHECK(rr_unigram_create_raw(p2, s2, 4, 0, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p2, s2, 4, 0, 0, &u) == RERANK_OK);
     if (u) { VITERBI(u, "ab", 3); rr_unigram_free(u); }
     /* byte fallback */
     const char *p3[] = {"<unk>", "a", "<0x71>", "<0xC3>", "<0xA9>"};
     const double s3[] = {0, -1, -5, -5, -5};
-    CHECK(rr_unigram_create_raw(p3, s3, 5, 0, 1, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p3, s3, 5, 0, 1, &u) == RERANK_OK);
     if (u) {
         VITERBI(u, "aq", 1, 2);
         VITERBI(u, "\xc3\xa9", 3, 4);
@@ -332,11 +325,11 @@ TEST(unigram_viterbi) {
         rr_unigram_free(u);
     }
     /* no unk id: an unknown character is an error, not a crash */
-    CHECK(rr_unigram_create_raw(p2, s2, 4, -1, 0, &u) == RERANK_OK);
+    CHECK(rr_unigram_new_raw(p2, s2, 4, -1, 0, &u) == RERANK_OK);
     if (u) {
         rr_ids_t ids = {0};
         CHECK(rr_unigram_encode(u, "az", 2, &ids) == RERANK_ERR_UNSUPPORTED);
-        rr_ids_free(&ids);
+        rr_ids_release(&ids);
         rr_unigram_free(u);
     }
 }
@@ -359,10 +352,15 @@ TEST(added_token_split) {
         {"tok atok tok", 3, {0, 3, 9}, {3, 9, 12}, {7, -1, 7}}, /* single word */
         {"norm", 1, {0}, {4}, {-1}},                            /* normalized: other pass */
         {"", 0, {0}, {0}, {0}},
+        {"<s<s>", 2, {0, 2}, {2, 5}, {-1, 0}},                  /* a failed walk restarts one byte on */
     };
+    rr_added_trie_t *raw = NULL, *norm = NULL;
+    CHECK(rr_added_trie_new(toks, nt, 0, &raw) == RERANK_OK && raw);
+    CHECK(rr_added_trie_new(toks, nt, 1, &norm) == RERANK_OK && norm);
+    if (!raw || !norm) { rr_added_trie_free(raw); rr_added_trie_free(norm); return; }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rr_splits_t sp = {0};
-        CHECK(rr_added_split(toks, nt, 0, cases[c].in, strlen(cases[c].in), &sp) == RERANK_OK);
+        CHECK(rr_added_split(toks, raw, cases[c].in, strlen(cases[c].in), &sp) == RERANK_OK);
         int ok = sp.n == (size_t)cases[c].n;
         for (int i = 0; ok && i < cases[c].n; i++)
             ok = sp.v[i].start == cases[c].s[i] && sp.v[i].end == cases[c].e[i] && sp.v[i].id == cases[c].id[i];
@@ -370,9 +368,13 @@ TEST(added_token_split) {
         rr_free(sp.v);
     }
     rr_splits_t sp = {0};
-    CHECK(rr_added_split(toks, nt, 1, "a norm b", 8, &sp) == RERANK_OK);
+    CHECK(rr_added_split(toks, norm, "a norm b", 8, &sp) == RERANK_OK);
     CHECK(sp.n == 3 && sp.v[1].id == 8);
     rr_free(sp.v);
+    rr_added_trie_free(raw);
+    rr_added_trie_free(norm);
+    /* no token of a class: no trie */
+    CHECK(rr_added_trie_new(toks + 4, 1, 0, &raw) == RERANK_OK && !raw);
 }
 
 TEST(xlmr_added_tokens_in_text) {
@@ -430,7 +432,7 @@ TEST(templates) {
         char js[1024];
         snprintf(js, sizeof js, base, cases[c].pp);
         rerank_tokenizer_t *t = NULL;
-        rerank_status_t st = from_string(js, &t);
+        rerank_status_t st = tok_from_string(js, &t);
         CHECK_MSG(st == RERANK_OK, "case %zu: %s", c, rerank_last_error());
         if (!t) continue;
         CHECK(tok_pair(t, "a", 1, "b", 1, 0, RERANK_TRUNC_FLAG, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
@@ -584,10 +586,6 @@ TEST(truncation_direction_property) {
         for (size_t qi = 0; qi < nt; qi++)
             for (size_t di = 0; di < nt; di++) {
                 const char *q = texts[qi], *d = texts[di];
-                rr_ids_t Q = {0}, D = {0};
-                CHECK(rr_tokenizer_encode(t, q, strlen(q), &Q) == RERANK_OK);
-                CHECK(rr_tokenizer_encode(t, d, strlen(d), &D) == RERANK_OK);
-                static const int32_t none[1] = {0};
                 for (int s = 0; s < 2; s++)
                     for (int32_t max = s ? (int32_t)ov : 1; max <= 48; max++) {
                         rerank_truncation_t tr = s ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
@@ -595,13 +593,12 @@ TEST(truncation_direction_property) {
                               RERANK_OK);
                         CHECK(tok_pair(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_LEFT, &l) ==
                               RERANK_OK);
-                        size_t na = Q.n, nb = D.n;
-                        rr_truncate_pair(&na, &nb, max, ov, tr);
-                        CHECK(rr_template_apply(&t->tpl, Q.v, na, D.v ? D.v : none, nb, &want) == RERANK_OK);
+                        CHECK(tok_expect_pair(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_RIGHT, &want) ==
+                              RERANK_OK);
                         int ok_r = want.n == r.n && !memcmp(want.ids, r.ids, r.n * sizeof *r.ids) &&
                                    !memcmp(want.type_ids, r.type_ids, r.n * sizeof *r.ids);
-                        CHECK(rr_template_apply(&t->tpl, Q.v ? Q.v + (Q.n - na) : NULL, na,
-                                                D.v ? D.v + (D.n - nb) : none, nb, &want) == RERANK_OK);
+                        CHECK(tok_expect_pair(t, q, strlen(q), d, strlen(d), max, tr, RERANK_TRUNC_LEFT, &want) ==
+                              RERANK_OK);
                         int ok_l = want.n == l.n && !memcmp(want.ids, l.ids, l.n * sizeof *l.ids) &&
                                    !memcmp(want.type_ids, l.type_ids, l.n * sizeof *l.ids);
                         CHECK_MSG(ok_r && ok_l, "%s q%zu d%zu %s max %d: right %s, left %s", b ? "bert" : "xlmr", qi, di,
@@ -609,8 +606,6 @@ TEST(truncation_direction_property) {
                         checked++;
                         cut_left += l.n != r.n || memcmp(l.ids, r.ids, l.n * sizeof *l.ids) != 0;
                     }
-                rr_ids_free(&Q);
-                rr_ids_free(&D);
             }
     }
     CHECK(checked > 1000 && cut_left > checked / 4); /* the cases really cut */
@@ -684,7 +679,8 @@ TEST(load_errors) {
         {"{", RERANK_ERR_FORMAT, "invalid JSON"},
         {"[]", RERANK_ERR_FORMAT, "not an object"},
         {"{}", RERANK_ERR_FORMAT, "model"},
-        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}", RERANK_ERR_UNSUPPORTED, "BPE"},
+        {"{\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}", RERANK_ERR_FORMAT, "BPE vocab is empty"},
+        {"{\"model\":{\"type\":\"Bigram\"}}", RERANK_ERR_UNSUPPORTED, "Bigram"},
         {"{" TINY_MODEL ",\"normalizer\":{\"type\":\"Nmt\"}}", RERANK_ERR_UNSUPPORTED, "Nmt"},
         {"{" TINY_MODEL ",\"pre_tokenizer\":{\"type\":\"Digits\"}}", RERANK_ERR_UNSUPPORTED, "Digits"},
         {"{" TINY_MODEL ",\"post_processor\":{\"type\":\"Foo\"}}", RERANK_ERR_UNSUPPORTED, "Foo"},
@@ -786,7 +782,7 @@ TEST(fast_vocab_path) {
         rerank_tokenizer_free(t);
         json_decref(root);
     }
-    rr_vocab_free(&v);
+    rr_vocab_release(&v);
     /* malformed vocab: left for jansson */
     strcpy(buf, "{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1],[\"b\"]]}}");
     n = strlen(buf);

@@ -180,7 +180,7 @@ int rr_cmd_tokenize(int argc, char **argv) {
         {"--query", RR_CLI_STR, &a.query, "Q", "tokenize the pair (Q, D) for each --doc D", 0, 0},
         {"--doc", RR_CLI_LIST, &a.docs, "D", "a document (repeat --doc)", 0, 0},
         {"--max-length", RR_CLI_INT, &a.max_length, "N",
-         "pair length cap in tokens (default: the model's, 512 for a tokenizer.json;\n0 = none)", 0, RR_MAX_SEQ_TOKENS},
+         "pair length cap in tokens (default: the model's, 512 for a tokenizer.json;\n0 = none; a model caps it at its positions)", 0, INT32_MAX},
         {"--truncation", RR_CLI_TRUNCATION, &a.po.truncation, "S",
          "flag (FlagEmbedding, default), longest_first (transformers) or none", 0, 0},
         {"--truncation-direction", RR_CLI_DIRECTION, &a.po.direction, "D",

@@ -28,6 +28,10 @@
 #define RR_MAX_TENSOR_DIMS 8
 /* Vocabulary entries; also bounds token ids. 1<<24 covers any real model. */
 #define RR_MAX_VOCAB (1 << 24)
+/* Bytes of one token string in a tokenizer.json (vocab entries, merges,
+ * added tokens): real ones are under 300 (XLM-R's longest piece is 16 chars,
+ * Qwen's 128-space token 256 bytes once byte-level mapped). */
+#define RR_MAX_TOKEN_BYTES 4096
 /* Bytes of one text given to the tokenizer (1 query or document). A pair is
  * truncated to <= 8192 tokens anyway; 16 MB of text is far beyond useful and
  * bounds the tokenizer's O(n) scratch. */
@@ -39,9 +43,6 @@
  * FlagEmbedding and sentence-transformers use for bge-reranker-v2-m3 and
  * ms-marco-MiniLM (capped at the model's positions). */
 #define RR_DEFAULT_MAX_LENGTH 512
-/* Bytes of one vocabulary piece or added token in tokenizer.json: real ones
- * are a few dozen bytes; the cap bounds the lookup keys' scratch. */
-#define RR_MAX_PIECE_BYTES 4096
 /* Compute threads (--threads, rerank_model_options_t.threads): far above
  * any CPU's cores; bounds the per-thread scratch arrays. */
 #define RR_MAX_THREADS 4096

@@ -31,6 +31,7 @@
 #include "common/error.h"
 #include "common/utf8.h"
 #include "tokenizer/bert.h"
+#include "tokenizer/charclass.h"
 
 /* Unicode 8.0 general category Cf, as inclusive ranges. */
 static const uint32_t FORMAT_U8[][2] = {
@@ -105,50 +106,21 @@ static int is_mn_u8(uint32_t cp) {
     return cp >= 0x300 && rr_cp_in_ranges(NONSPACING_U8, sizeof NONSPACING_U8 / sizeof *NONSPACING_U8, cp);
 }
 
-/* ---- growable output ---------------------------------------------------- */
-
-typedef struct {
-    char **buf;
-    size_t *n, *cap;
-} outbuf_t;
-
-static rerank_status_t out_reserve(outbuf_t *o, size_t extra) {
-    if (*o->cap - *o->n >= extra) return RERANK_OK;
-    size_t need = *o->n + extra;
-    if (need < *o->n) return rr_error(RERANK_ERR_LIMIT, "bert normalizer: output too large");
-    size_t nc = *o->cap ? *o->cap : 64;
-    while (nc < need) {
-        if (nc > ((size_t)-1) / 2) { nc = need; break; }
-        nc *= 2;
-    }
-    char *p = rr_realloc(*o->buf, nc);
-    if (!p) return rr_error(RERANK_ERR_NOMEM, "bert normalizer: out of memory");
-    *o->buf = p;
-    *o->cap = nc;
-    return RERANK_OK;
-}
-
 /* Stage 4 (lowercase) and the final UTF-8 encoding. */
-static rerank_status_t emit_final(const rr_bert_norm_opts_t *opt, outbuf_t *o, uint32_t cp) {
-    rerank_status_t st = out_reserve(o, 8);
-    if (st) return st;
+static rerank_status_t emit_final(const rr_bert_norm_opts_t *opt, rr_sbuf_t *o, uint32_t cp) {
     if (opt->lowercase) {
-        if (cp == 0x130) { /* the one unconditional multi-char lowercase mapping */
-            *o->n += (size_t)rr_utf8_encode(0x69, *o->buf + *o->n);
-            *o->n += (size_t)rr_utf8_encode(0x307, *o->buf + *o->n);
-            return RERANK_OK;
-        }
+        if (cp == 0x130) /* the one unconditional multi-char lowercase mapping */
+            return rr_sbuf_append(o, "i\xcc\x87", 3);
         cp = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
     }
-    *o->n += (size_t)rr_utf8_encode(cp, *o->buf + *o->n);
-    return RERANK_OK;
+    return rr_sbuf_append_cp(o, cp);
 }
 
 /* ---- stage 3: NFD + drop Mn, with canonical reordering ------------------ */
 
 typedef struct {
     const rr_bert_norm_opts_t *opt;
-    outbuf_t *out;
+    rr_sbuf_t *out;
     /* pending run of non-starters (ccc > 0) that survived the Mn filter */
     uint32_t *run;
     size_t nrun, caprun;
@@ -235,17 +207,6 @@ static rerank_status_t stage3(nfd_state_t *s, uint32_t cp) {
 
 /* ---- stages 1 and 2 ------------------------------------------------------ */
 
-int rr_bert_is_whitespace(uint32_t cp) {
-    switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20:
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
-        return 1;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
-    }
-}
-
 /* HF "control": Cc, Cf (Unicode 8.0) or Co, except \t \n \r. (Cs cannot
  * occur in valid UTF-8.) */
 static int is_control(uint32_t cp) {
@@ -266,46 +227,30 @@ static int is_chinese_char(uint32_t cp) {
 
 rerank_status_t rr_bert_norm_opts_parse(const json_t *normalizer, rr_bert_norm_opts_t *out) {
     memset(out, 0, sizeof *out);
-    if (!normalizer || json_is_null(normalizer)) return RERANK_OK;
-    if (!json_is_object(normalizer))
-        return rr_error(RERANK_ERR_FORMAT, "normalizer: expected an object");
-    const char *type = json_string_value(json_object_get(normalizer, "type"));
-    if (!type || strcmp(type, "BertNormalizer") != 0)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "normalizer type %s not supported on the BERT path",
-                        type ? type : "(missing)");
     static const char *const names[] = {"clean_text", "handle_chinese_chars", "lowercase"};
     int vals[3] = {1, 1, 1};
     for (int i = 0; i < 3; i++) {
         json_t *v = json_object_get(normalizer, names[i]);
         if (!v || json_is_null(v)) continue;
         if (!json_is_boolean(v))
-            return rr_error(RERANK_ERR_FORMAT, "BertNormalizer.%s: expected a boolean", names[i]);
+            return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: BertNormalizer.%s must be a boolean", names[i]);
         vals[i] = json_is_true(v);
     }
-    out->enabled = 1;
     out->clean_text = vals[0];
     out->handle_chinese_chars = vals[1];
     out->lowercase = vals[2];
     json_t *sa = json_object_get(normalizer, "strip_accents");
     if (!sa || json_is_null(sa)) out->strip_accents = out->lowercase;
     else if (json_is_boolean(sa)) out->strip_accents = json_is_true(sa);
-    else return rr_error(RERANK_ERR_FORMAT, "BertNormalizer.strip_accents: expected a boolean or null");
+    else return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: BertNormalizer.strip_accents must be a boolean or null");
     return RERANK_OK;
 }
 
-rerank_status_t rr_bert_normalize(const rr_bert_norm_opts_t *o, const char *text, size_t len,
-                                  char **buf, size_t *n, size_t *cap) {
-    outbuf_t out = {buf, n, cap};
-    rerank_status_t st;
-    if (!o->enabled) {
-        if ((st = out_reserve(&out, len))) return st;
-        if (len) memcpy(*buf + *n, text, len);
-        *n += len;
-        return RERANK_OK;
-    }
+rerank_status_t rr_bert_normalize(const rr_bert_norm_opts_t *o, const char *text, size_t len, rr_sbuf_t *out) {
     /* typical growth is small; reserve the input size up front */
-    if ((st = out_reserve(&out, len + len / 8 + 16))) return st;
-    nfd_state_t s = {o, &out, NULL, 0, 0};
+    rerank_status_t st = rr_sbuf_reserve(out, len + len / 8 + 16);
+    if (st) return st;
+    nfd_state_t s = {o, out, NULL, 0, 0};
     size_t i = 0;
     while (i < len) {
         int cl;
@@ -313,7 +258,7 @@ rerank_status_t rr_bert_normalize(const rr_bert_norm_opts_t *o, const char *text
         i += (size_t)cl;
         if (o->clean_text) {
             if (cp == 0 || cp == 0xFFFD || is_control(cp)) continue;
-            if (rr_bert_is_whitespace(cp)) cp = ' ';
+            if (rr_uc_is_space(cp)) cp = ' ';
         }
         if (o->handle_chinese_chars && is_chinese_char(cp)) {
             if ((st = stage3(&s, ' ')) || (st = stage3(&s, cp)) || (st = stage3(&s, ' '))) break;

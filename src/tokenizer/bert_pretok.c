@@ -12,10 +12,9 @@
  * been recategorized since; it is checked equal to the crate's tables.
  * (The golden file pins this: id 2343 contains U+061D.) */
 
-#include "common/alloc.h"
-#include "common/error.h"
 #include "common/utf8.h"
 #include "tokenizer/bert.h"
+#include "tokenizer/charclass.h"
 
 /* Unicode 8.0 general categories Pc Pd Ps Pe Pi Pf Po, as inclusive ranges. */
 static const uint32_t PUNCT_U8[][2] = {
@@ -55,17 +54,6 @@ static const uint32_t PUNCT_U8[][2] = {
     {0x1DA87, 0x1DA8B},
 };
 
-int rr_cp_in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-
 int rr_bert_is_punct(uint32_t cp) {
     if (cp < 0x80)
         return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
@@ -73,39 +61,21 @@ int rr_bert_is_punct(uint32_t cp) {
     return rr_cp_in_ranges(PUNCT_U8, sizeof PUNCT_U8 / sizeof *PUNCT_U8, cp);
 }
 
-static rerank_status_t push_span(rr_bert_span_t **spans, size_t *n, size_t *cap, size_t start,
-                                 size_t len) {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        size_t bytes;
-        if (nc < *cap || rr_mul_size(nc, sizeof **spans, &bytes))
-            return rr_error(RERANK_ERR_LIMIT, "bert pre-tokenizer: too many words");
-        rr_bert_span_t *p = rr_realloc(*spans, bytes);
-        if (!p) return rr_error(RERANK_ERR_NOMEM, "bert pre-tokenizer: out of memory");
-        *spans = p;
-        *cap = nc;
-    }
-    (*spans)[*n].start = start;
-    (*spans)[*n].len = len;
-    (*n)++;
-    return RERANK_OK;
-}
-
-rerank_status_t rr_bert_pretokenize(const char *text, size_t len, rr_bert_span_t **spans,
-                                    size_t *n, size_t *cap) {
+rerank_status_t rr_bert_pretokenize(const char *text, size_t len, int first, rr_words_t *out) {
+    size_t base = out->text.n;
+    rerank_status_t st = rr_sbuf_append(&out->text, text, len);
     size_t i = 0, word = 0; /* word: start of the current word */
-    rerank_status_t st;
-    while (i < len) {
+    while (!st && i < len) {
         int cl;
         uint32_t cp = rr_utf8_decode(text, len, i, &cl);
-        int ws = rr_bert_is_whitespace(cp);
+        int ws = rr_uc_is_space(cp);
         if (ws || rr_bert_is_punct(cp)) {
-            if (i > word && (st = push_span(spans, n, cap, word, i - word))) return st;
-            if (!ws && (st = push_span(spans, n, cap, i, (size_t)cl))) return st;
+            if (i > word && (st = rr_words_push(out, base + word, i - word, first && word == 0))) break;
+            if (!ws && (st = rr_words_push(out, base + i, (size_t)cl, first && i == 0))) break;
             word = i + (size_t)cl;
         }
         i += (size_t)cl;
     }
-    if (len > word && (st = push_span(spans, n, cap, word, len - word))) return st;
-    return RERANK_OK;
+    if (!st && len > word) st = rr_words_push(out, base + word, len - word, first && word == 0);
+    return st;
 }

@@ -1,11 +1,7 @@
-/* internal.h — shared internals of the tokenizer module (src/tokenizer/).
- *
- * For other engineers of this module (e.g. the BERT path): you may include
- * this header for the small growable containers below (rr_ids_t, rr_sbuf_t);
- * they follow the same (pointer, length, capacity) convention as bert.h and
- * grow with rr_realloc. Everything else here is the framework's private
- * pipeline description (normalizers, pre-tokenizers, models, templates); it
- * is immutable after rerank_tokenizer_load and shared by all threads.
+/* internal.h — shared internals of the tokenizer module (src/tokenizer/):
+ * the pipeline description (normalizers, pre-tokenizers, the model seam,
+ * added tokens, templates), immutable after rerank_tokenizer_load and
+ * shared by all threads.
  *
  * Pipeline of one text, exactly as Hugging Face `tokenizers`:
  *   raw text -> split on non-normalized added tokens
@@ -22,47 +18,20 @@
 
 #include "rerank.h"
 #include "tokenizer/bert.h"
+#include "tokenizer/split_scan.h"
+#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_util.h"
+#include "tokenizer/vocab_fast.h"
 
-/* ---- growable containers ------------------------------------------------ */
-
-typedef struct rr_ids {
-    int32_t *v;
-    size_t n, cap;
-} rr_ids_t;
-
-typedef struct rr_sbuf {
-    char *p;
-    size_t n, cap;
-} rr_sbuf_t;
-
-/* Ensure room for `extra` more elements (RERANK_ERR_NOMEM / LIMIT on failure). */
-rerank_status_t rr_ids_reserve(rr_ids_t *v, size_t extra);
-rerank_status_t rr_ids_push(rr_ids_t *v, int32_t id);
-void rr_ids_free(rr_ids_t *v);
-
-rerank_status_t rr_sbuf_reserve(rr_sbuf_t *b, size_t extra);
-rerank_status_t rr_sbuf_append(rr_sbuf_t *b, const char *s, size_t n);
-rerank_status_t rr_sbuf_append_cp(rr_sbuf_t *b, uint32_t cp);
-void rr_sbuf_free(rr_sbuf_t *b);
-
-/* Generic grow helper: make *p hold at least `need` elements of `elem` bytes. */
-rerank_status_t rr_grow(void **p, size_t *cap, size_t need, size_t elem);
-
-/* ---- JSON helpers (tokenizer.json) -------------------------------------- */
-
-/* Object member "type" as a string, or NULL. */
-const char *rr_json_type(const json_t *obj);
-/* Optional boolean member: *out = default when absent/null; error if not bool. */
-rerank_status_t rr_json_bool(const json_t *obj, const char *key, int dflt, int *out,
-                             const char *ctx);
+/* Base64 (standard alphabet, '=' padding optional) into a new rr_malloc'd blob. */
+rerank_status_t rr_base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_n);
 
 /* ---- Precompiled charsmap (SentencePiece) -------------------------------- */
 
 typedef struct rr_precompiled rr_precompiled_t;
 
 /* Parse the raw (base64-decoded) charsmap blob. */
-rerank_status_t rr_precompiled_create(const unsigned char *blob, size_t n,
-                                      rr_precompiled_t **out);
+rerank_status_t rr_precompiled_new(const unsigned char *blob, size_t n, rr_precompiled_t **out);
 void rr_precompiled_free(rr_precompiled_t *pc);
 /* Shortest-prefix replacement for s[0..n): 1 and (*rep, *rep_len) if the
  * trie has an entry that is a prefix of s, else 0. */
@@ -71,8 +40,6 @@ int rr_precompiled_transform(const rr_precompiled_t *pc, const char *s, size_t n
 /* HF's grapheme-wise normalization of s (valid UTF-8), appended to out. */
 rerank_status_t rr_precompiled_normalize(const rr_precompiled_t *pc, const char *s, size_t n,
                                          rr_sbuf_t *out);
-/* Base64 (standard alphabet, '=' padding optional) into a new rr_malloc'd blob. */
-rerank_status_t rr_base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_n);
 
 /* ---- tiny regex (Replace / Split patterns) ------------------------------ */
 
@@ -92,10 +59,6 @@ void rr_regex_free(rr_regex_t *re);
  * -1 on allocation failure. Linear time (Pike VM). */
 int rr_regex_find(const rr_regex_t *re, const char *s, size_t n, size_t from, size_t *ms,
                   size_t *me);
-
-/* Unicode \s (White_Space) and \w (Alphabetic, marks, Nd, Pc, joiners). */
-int rr_re_is_space(uint32_t c);
-int rr_re_is_word(uint32_t c);
 
 /* ---- normalizers -------------------------------------------------------- */
 
@@ -126,8 +89,8 @@ typedef struct rr_normalizer {
     rr_bert_norm_opts_t bert;       /* BERT */
 } rr_normalizer_t;
 
-/* Parse a "normalizer" member (NULL/json null -> *out = NULL, no normalizer). */
-rerank_status_t rr_normalizer_parse(const json_t *j, rr_normalizer_t **out);
+/* Build from a "normalizer" member (NULL/json null -> *out = NULL, no normalizer). */
+rerank_status_t rr_normalizer_new(const json_t *j, rr_normalizer_t **out);
 void rr_normalizer_free(rr_normalizer_t *n);
 /* Normalize s[0..n) into out (out is reset first). */
 rerank_status_t rr_normalize(const rr_normalizer_t *nz, const char *s, size_t n, rr_sbuf_t *out);
@@ -139,6 +102,8 @@ typedef enum rr_pretok_kind {
     RR_PRETOK_METASPACE,
     RR_PRETOK_WHITESPACE_SPLIT,
     RR_PRETOK_BERT,
+    RR_PRETOK_SPLIT,
+    RR_PRETOK_BYTE_LEVEL,
 } rr_pretok_kind_t;
 
 typedef enum { RR_PREPEND_ALWAYS, RR_PREPEND_FIRST, RR_PREPEND_NEVER } rr_prepend_t;
@@ -151,61 +116,36 @@ typedef struct rr_pretok {
     int replacement_len;
     rr_prepend_t prepend;
     int split;
+    /* SPLIT: a dedicated scanner for a known pattern, else a regex.c one;
+     * `removed`: matches are dropped (Removed), else kept (Isolated).
+     * BYTE_LEVEL: scan = GPT-2's scanner when use_regex, else NULL. */
+    rr_split_scanner_t scan;
+    rr_regex_t *re;
+    int removed, add_prefix_space;
 } rr_pretok_t;
 
-/* A word list: words are byte ranges of `text`; `first` marks a word that
- * starts at offset 0 of the original input (Metaspace prepend_scheme first). */
-typedef struct rr_word {
-    size_t start, len;
-    int first;
-} rr_word_t;
+/* Split (parse and apply) and ByteLevel (pretok_split.c). */
+rerank_status_t rr_pretok_split_parse(const json_t *j, rr_pretok_t *p);
+rerank_status_t rr_pretok_byte_level_parse(const json_t *j, rr_pretok_t *p);
+rerank_status_t rr_pretok_split_apply(const rr_pretok_t *p, const char *s, size_t n, int first, rr_words_t *out);
+rerank_status_t rr_pretok_byte_level_apply(const rr_pretok_t *p, const char *s, size_t n, int first, rr_words_t *out);
 
-typedef struct rr_words {
-    rr_sbuf_t text;
-    rr_word_t *w;
-    size_t n, cap;
-} rr_words_t;
-
-rerank_status_t rr_words_push(rr_words_t *ws, size_t start, size_t len, int first);
-void rr_words_reset(rr_words_t *ws);
-void rr_words_free(rr_words_t *ws);
-
-rerank_status_t rr_pretok_parse(const json_t *j, rr_pretok_t **out);
+/* Build from a "pre_tokenizer" member (NULL/json null -> *out = NULL). */
+rerank_status_t rr_pretok_new(const json_t *j, rr_pretok_t **out);
 void rr_pretok_free(rr_pretok_t *p);
 /* Pre-tokenize s[0..n) (one piece of normalized text; `first`: it starts at
  * offset 0 of the input) into *out (reset first). */
 rerank_status_t rr_pretokenize(const rr_pretok_t *p, const char *s, size_t n, int first,
                                rr_words_t *out);
 
-/* ---- Unigram model -------------------------------------------------------- */
+/* ---- Unigram model: test hooks (the tokenizer reaches it through rr_unigram_ops) */
 
 typedef struct rr_unigram rr_unigram_t;
 
-/* A Unigram vocab parsed outside jansson (vocab_fast.c): piece i is
- * arena[off[i] .. off[i] + len[i]), with score[i]. */
-typedef struct rr_vocab {
-    char *arena;
-    size_t arena_n;
-    uint32_t *off, *len;
-    double *score;
-    size_t n;
-} rr_vocab_t;
-
-/* If buf (a whole tokenizer.json, *n bytes) has a Unigram model.vocab array,
- * parse it into *out and cut it out of buf (replaced by "[]", *n updated);
- * otherwise leave buf as is and set out->n = 0. */
-rerank_status_t rr_vocab_fast_parse(char *buf, size_t *n, rr_vocab_t *out);
-void rr_vocab_free(rr_vocab_t *v);
-
-/* Build from tokenizer.json's "model" object (type Unigram). `pre` (may be
- * NULL) is the vocab when vocab_fast.c already took it out of the JSON. */
-rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr_unigram_t **out);
-/* Build from arrays (tests): pieces[i] NUL-terminated, scores[i]. unk_id < 0: none. */
-rerank_status_t rr_unigram_create_raw(const char *const *pieces, const double *scores,
-                                      size_t n, int32_t unk_id, int byte_fallback,
-                                      rr_unigram_t **out);
+/* Build from arrays: pieces[i] NUL-terminated, scores[i]. unk_id < 0: none. */
+rerank_status_t rr_unigram_new_raw(const char *const *pieces, const double *scores, size_t n, int32_t unk_id,
+                                   int byte_fallback, rr_unigram_t **out);
 void rr_unigram_free(rr_unigram_t *u);
-int32_t rr_unigram_size(const rr_unigram_t *u);
 /* Exact piece lookup: 1 and *id if found. */
 int rr_unigram_lookup(const rr_unigram_t *u, const char *s, size_t n, int32_t *id);
 /* Viterbi-segment one word and append its ids. */
@@ -231,11 +171,19 @@ typedef struct rr_splits {
     size_t n, cap;
 } rr_splits_t;
 
-/* Split s[0..n) on the given added tokens (HF AddedVocabulary::find_matches:
- * leftmost-longest matches, single_word / lstrip / rstrip). toks[] with
- * `normalized` == want_normalized take part. Appends to *out. */
-rerank_status_t rr_added_split(const rr_added_t *toks, size_t n_toks, int want_normalized,
-                               const char *s, size_t n, rr_splits_t *out);
+/* The added tokens of one class (normalized or not) as a byte trie. */
+typedef struct rr_added_trie rr_added_trie_t;
+
+/* Build the trie of toks[] with `normalized` == want_normalized; *out =
+ * NULL when there is none. */
+rerank_status_t rr_added_trie_new(const rr_added_t *toks, size_t n_toks, int want_normalized, rr_added_trie_t **out);
+void rr_added_trie_free(rr_added_trie_t *t);
+
+/* Split s[0..n) on the tokens of `trie` (indices into toks[]), as HF's
+ * AddedVocabulary::find_matches: leftmost-longest matches, single_word /
+ * lstrip / rstrip. Appends to *out. */
+rerank_status_t rr_added_split(const rr_added_t *toks, const rr_added_trie_t *trie, const char *s, size_t n,
+                               rr_splits_t *out);
 
 /* ---- post-processor template ------------------------------------------- */
 
@@ -253,7 +201,7 @@ typedef struct rr_template {
 
 /* Parse "post_processor" (null -> plain A / A B with type ids 0 / 1). */
 rerank_status_t rr_template_parse(const json_t *j, rr_template_t *out);
-void rr_template_free(rr_template_t *t);
+void rr_template_release(rr_template_t *t);
 /* Number of special ids in the single (is_pair 0) or pair template. */
 size_t rr_template_overhead(const rr_template_t *t, int is_pair);
 /* Fill enc from a (and b, for the pair template when b != NULL). */
@@ -262,34 +210,50 @@ rerank_status_t rr_template_apply(const rr_template_t *t, const int32_t *a, size
 
 /* ---- truncation (pure arithmetic, for tests) ---------------------------- */
 
-/* Lengths after pair truncation. max_length <= 0: unchanged. For FLAG, *na
- * and *nb are the untruncated lengths in and the kept lengths out. */
+/* Lengths after pair truncation. max_length <= 0: unchanged. *na and *nb
+ * are the sides' counts in (their lengths, or for LONGEST_FIRST the counts of
+ * rr_enc_limit_t's early exit at max_length) and the kept lengths out. */
 void rr_truncate_pair(size_t *na, size_t *nb, int32_t max_length, size_t overhead,
                       rerank_truncation_t strategy);
 
 /* ---- the tokenizer -------------------------------------------------------- */
 
-typedef enum { RR_MODEL_UNIGRAM, RR_MODEL_WORDPIECE } rr_model_kind_t;
-
 struct rerank_tokenizer {
     rr_normalizer_t *normalizer; /* may be NULL */
     rr_pretok_t *pretok;         /* may be NULL */
-    rr_model_kind_t model_kind;
-    rr_unigram_t *unigram;
-    rr_wordpiece_t *wordpiece;
+    rr_tok_model_t model;
     rr_added_t *added;
     size_t n_added;
-    int has_normalized_added, has_raw_added;
+    rr_added_trie_t *raw_added, *norm_added; /* NULL: no such tokens */
     rr_template_t tpl;
     int32_t vocab_size;
 };
 
-/* Build a tokenizer from a parsed tokenizer.json root (`pre`: see
- * rr_unigram_create; may be NULL). */
+/* Build a tokenizer from a parsed tokenizer.json root (`pre`: the tables
+ * rr_vocab_fast_parse took out of it; may be NULL). */
 rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
                                        rerank_tokenizer_t **out);
-/* Tokenize without special tokens, appending ids. */
+/* Hugging Face tokenizers' (>= 0.23) early exit under truncation
+ * (PreTokenizedString::tokenize_with_limit): a sequence is tokenized only up
+ * to the pre-tokenized word at which its ids reach `max`, counted from its
+ * start (added tokens count, but only the end of a word stops it). Pair
+ * truncation splits those counts, not the full lengths: with both sides
+ * longer than `max`, both count as about `max`. */
+typedef struct rr_enc_limit {
+    size_t max;   /* in: 0 = no limit                                         */
+    int full;     /* in: 1 = tokenize the whole text anyway (Left truncation  */
+                  /*     needs its end), only measure the count               */
+    size_t count; /* out: the ids the early exit leaves (all of them if the  */
+                  /*      text never reaches max)                             */
+} rr_enc_limit_t;
+
+/* Tokenize without special tokens, appending ids. lim (may be NULL: no
+ * limit): see rr_enc_limit_t; without lim->full, ids get only the first
+ * lim->count ids. */
 rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
-                                    rr_ids_t *ids);
+                                    rr_enc_limit_t *lim, rr_ids_t *ids);
+/* A text the caller passed (named `what` in the message): not NULL unless
+ * empty, at most RR_MAX_TEXT_BYTES, valid UTF-8. */
+rerank_status_t rr_tokenizer_check_text(const char *what, const char *s, size_t n);
 
 #endif

@@ -1,7 +1,7 @@
 /* normalizer.c — tokenizer.json "normalizer": parsing and application.
  * Supported types: Sequence, Precompiled, Replace (String or Regex pattern),
  * Lowercase, NFC, NFD, NFKC, NFKD, Strip, StripAccents, Prepend and
- * BertNormalizer (the BERT path, bert.h). Anything else is
+ * BertNormalizer (bert.h). Anything else is
  * RERANK_ERR_UNSUPPORTED naming the type. */
 #include <string.h>
 #include <utf8proc.h>
@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/utf8.h"
+#include "tokenizer/charclass.h"
 #include "tokenizer/internal.h"
 
 #define RR_MAX_NORM_DEPTH 16
@@ -74,7 +75,7 @@ static rerank_status_t parse_into(const json_t *j, rr_normalizer_t *n, int depth
             return st;
         }
         n->kind = RR_NORM_PRECOMPILED;
-        st = rr_precompiled_create(blob, bn, &n->pc);
+        st = rr_precompiled_new(blob, bn, &n->pc);
         rr_free(blob);
         return st;
     }
@@ -115,7 +116,7 @@ static rerank_status_t parse_into(const json_t *j, rr_normalizer_t *n, int depth
     return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported normalizer type \"%s\"", type);
 }
 
-rerank_status_t rr_normalizer_parse(const json_t *j, rr_normalizer_t **out) {
+rerank_status_t rr_normalizer_new(const json_t *j, rr_normalizer_t **out) {
     *out = NULL;
     if (!j || json_is_null(j)) return RERANK_OK;
     rr_normalizer_t *n = rr_calloc(1, sizeof *n);
@@ -187,42 +188,40 @@ static rerank_status_t apply_utf8proc(const char *s, size_t n, utf8proc_option_t
     return st;
 }
 
-/* Rust char::is_whitespace (Unicode White_Space). */
-static int is_ws(uint32_t c) {
-    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
 static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_t n,
-                                 rr_sbuf_t *out, rr_sbuf_t *tmp);
+                                 rr_sbuf_t *out);
 
 static rerank_status_t apply_sequence(const rr_normalizer_t *nz, const char *s, size_t n,
-                                      rr_sbuf_t *out, rr_sbuf_t *tmp) {
+                                      rr_sbuf_t *out) {
     /* ping-pong: child i reads `cur` and writes the other buffer */
     rr_sbuf_t a = {0}, b = {0};
     rerank_status_t st = rr_sbuf_append(&a, s, n);
     for (size_t i = 0; !st && i < nz->n_children; i++) {
         b.n = 0;
-        st = apply_one(&nz->children[i], a.p, a.n, &b, tmp);
+        st = apply_one(&nz->children[i], a.p, a.n, &b);
         rr_sbuf_t t = a;
         a = b;
         b = t;
     }
     if (!st) st = rr_sbuf_append(out, a.p, a.n);
-    rr_sbuf_free(&a);
-    rr_sbuf_free(&b);
+    rr_sbuf_release(&a);
+    rr_sbuf_release(&b);
     return st;
 }
 
 static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_t n,
-                                 rr_sbuf_t *out, rr_sbuf_t *tmp) {
+                                 rr_sbuf_t *out) {
     rerank_status_t st = RERANK_OK;
     switch (nz->kind) {
-    case RR_NORM_SEQUENCE: return apply_sequence(nz, s, n, out, tmp);
+    case RR_NORM_SEQUENCE: return apply_sequence(nz, s, n, out);
     case RR_NORM_PRECOMPILED: return rr_precompiled_normalize(nz->pc, s, n, out);
     case RR_NORM_REPLACE: return apply_replace(nz, s, n, out);
-    case RR_NORM_NFC: return apply_utf8proc(s, n, UTF8PROC_COMPOSE, out);
+    case RR_NORM_NFC:
+        /* text below U+0300 is NFC already: nothing there decomposes or
+         * composes with a neighbour (a byte >= 0xCC starts U+0300 or up) */
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)s[i] >= 0xCC) return apply_utf8proc(s, n, UTF8PROC_COMPOSE, out);
+        return rr_sbuf_append(out, s, n);
     case RR_NORM_NFD: return apply_utf8proc(s, n, UTF8PROC_DECOMPOSE, out);
     case RR_NORM_NFKC: return apply_utf8proc(s, n, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
     case RR_NORM_NFKD: return apply_utf8proc(s, n, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
@@ -253,7 +252,7 @@ static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_
             while (a < b) {
                 int len;
                 uint32_t c = rr_utf8_decode(s, n, a, &len);
-                if (!is_ws(c)) break;
+                if (!rr_uc_is_space(c)) break;
                 a += (size_t)len;
             }
         if (nz->strip_right)
@@ -262,7 +261,7 @@ static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_
                 while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
                 int len;
                 uint32_t c = rr_utf8_decode(s, n, k, &len);
-                if (!is_ws(c)) break;
+                if (!rr_uc_is_space(c)) break;
                 b = k;
             }
         return rr_sbuf_append(out, s + a, b - a);
@@ -271,7 +270,7 @@ static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_
         if (n && (st = rr_sbuf_append(out, nz->content, nz->content_len))) return st;
         return rr_sbuf_append(out, s, n);
     case RR_NORM_BERT:
-        return rr_bert_normalize(&nz->bert, s, n, &out->p, &out->n, &out->cap);
+        return rr_bert_normalize(&nz->bert, s, n, out);
     }
     RR_ASSERT(0 && "unknown normalizer kind");
     return RERANK_ERR_INTERNAL;
@@ -280,5 +279,5 @@ static rerank_status_t apply_one(const rr_normalizer_t *nz, const char *s, size_
 rerank_status_t rr_normalize(const rr_normalizer_t *nz, const char *s, size_t n, rr_sbuf_t *out) {
     out->n = 0;
     if (!nz) return rr_sbuf_append(out, s, n);
-    return apply_one(nz, s, n, out, NULL);
+    return apply_one(nz, s, n, out);
 }

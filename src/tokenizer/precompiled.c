@@ -27,7 +27,7 @@ struct rr_precompiled {
     uint8_t ascii_plain[128]; /* 1: this ASCII byte alone has no entry */
 };
 
-rerank_status_t rr_precompiled_create(const unsigned char *blob, size_t n,
+rerank_status_t rr_precompiled_new(const unsigned char *blob, size_t n,
                                       rr_precompiled_t **out) {
     *out = NULL;
     if (n < 4) return rr_error(RERANK_ERR_FORMAT, "precompiled_charsmap: blob too short (%zu bytes)", n);

@@ -1,41 +1,20 @@
 /* pretok.c — tokenizer.json "pre_tokenizer": Metaspace, WhitespaceSplit,
- * BertPreTokenizer (bert.h) and Sequence of those. */
+ * BertPreTokenizer (bert.h), Split and ByteLevel (pretok_split.c) and
+ * Sequence of those. */
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/utf8.h"
+#include "tokenizer/charclass.h"
 #include "tokenizer/internal.h"
 
 #define RR_MAX_PRETOK_DEPTH 16
 
-rerank_status_t rr_words_push(rr_words_t *ws, size_t start, size_t len, int first) {
-    if (ws->n == ws->cap) {
-        rerank_status_t st = rr_grow((void **)&ws->w, &ws->cap, ws->n + 1, sizeof *ws->w);
-        if (st) return st;
-    }
-    ws->w[ws->n].start = start;
-    ws->w[ws->n].len = len;
-    ws->w[ws->n].first = first;
-    ws->n++;
-    return RERANK_OK;
-}
-
-void rr_words_reset(rr_words_t *ws) {
-    ws->n = 0;
-    ws->text.n = 0;
-}
-
-void rr_words_free(rr_words_t *ws) {
-    rr_sbuf_free(&ws->text);
-    rr_free(ws->w);
-    ws->w = NULL;
-    ws->n = ws->cap = 0;
-}
-
 static void pretok_clear(rr_pretok_t *p) {
     for (size_t i = 0; i < p->n_children; i++) pretok_clear(&p->children[i]);
     rr_free(p->children);
+    rr_regex_free(p->re);
     memset(p, 0, sizeof *p);
 }
 
@@ -99,10 +78,12 @@ static rerank_status_t parse_into(const json_t *j, rr_pretok_t *p, int depth) {
     if (!strcmp(type, "Metaspace")) return parse_metaspace(j, p);
     if (!strcmp(type, "WhitespaceSplit")) { p->kind = RR_PRETOK_WHITESPACE_SPLIT; return RERANK_OK; }
     if (!strcmp(type, "BertPreTokenizer")) { p->kind = RR_PRETOK_BERT; return RERANK_OK; }
+    if (!strcmp(type, "Split")) return rr_pretok_split_parse(j, p);
+    if (!strcmp(type, "ByteLevel")) return rr_pretok_byte_level_parse(j, p);
     return rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported pre_tokenizer type \"%s\"", type);
 }
 
-rerank_status_t rr_pretok_parse(const json_t *j, rr_pretok_t **out) {
+rerank_status_t rr_pretok_new(const json_t *j, rr_pretok_t **out) {
     *out = NULL;
     if (!j || json_is_null(j)) return RERANK_OK;
     rr_pretok_t *p = rr_calloc(1, sizeof *p);
@@ -111,13 +92,6 @@ rerank_status_t rr_pretok_parse(const json_t *j, rr_pretok_t **out) {
     if (st) { rr_pretok_free(p); return st; }
     *out = p;
     return RERANK_OK;
-}
-
-/* Rust char::is_whitespace. */
-static int is_ws(uint32_t c) {
-    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
 }
 
 /* Metaspace: ' ' -> replacement, maybe prepend it, then split so that every
@@ -165,7 +139,7 @@ static rerank_status_t whitespace_split(const char *s, size_t n, int first, rr_w
     while (i < n) {
         int len;
         uint32_t c = rr_utf8_decode(s, n, i, &len);
-        if (is_ws(c)) {
+        if (rr_uc_is_space(c)) {
             if (in_word && (st = rr_words_push(out, base + ws, i - ws, first && ws == 0))) return st;
             in_word = 0;
         } else if (!in_word) {
@@ -178,32 +152,13 @@ static rerank_status_t whitespace_split(const char *s, size_t n, int first, rr_w
     return RERANK_OK;
 }
 
-static rerank_status_t bert_split(const char *s, size_t n, int first, rr_words_t *out) {
-    size_t base = out->text.n;
-    rerank_status_t st = rr_sbuf_append(&out->text, s, n);
-    if (st) return st;
-    rr_bert_span_t *sp = NULL;
-    size_t ns = 0, cap = 0;
-    st = rr_bert_pretokenize(s, n, &sp, &ns, &cap);
-    for (size_t i = 0; !st && i < ns; i++) {
-        if (sp[i].start > n || sp[i].len > n - sp[i].start) {
-            st = rr_error(RERANK_ERR_INTERNAL, "BertPreTokenizer returned a span out of range");
-            break;
-        }
-        st = rr_words_push(out, base + sp[i].start, sp[i].len, first && sp[i].start == 0);
-    }
-    rr_free(sp);
-    return st;
-}
-
 static rerank_status_t apply_one(const rr_pretok_t *p, const char *s, size_t n, int first,
                                  rr_words_t *out);
 
 static rerank_status_t apply_sequence(const rr_pretok_t *p, const char *s, size_t n, int first,
                                       rr_words_t *out) {
     rr_words_t a = {0}, b = {0};
-    rerank_status_t st = rr_sbuf_append(&a.text, s, n);
-    if (!st && n) st = rr_words_push(&a, 0, n, first);
+    rerank_status_t st = rr_words_push_text(&a, s, n, first);
     for (size_t c = 0; !st && c < p->n_children; c++) {
         rr_words_reset(&b);
         for (size_t i = 0; !st && i < a.n; i++)
@@ -212,13 +167,9 @@ static rerank_status_t apply_sequence(const rr_pretok_t *p, const char *s, size_
         a = b;
         b = t;
     }
-    for (size_t i = 0; !st && i < a.n; i++) {
-        size_t base = out->text.n;
-        st = rr_sbuf_append(&out->text, a.text.p + a.w[i].start, a.w[i].len);
-        if (!st) st = rr_words_push(out, base, a.w[i].len, a.w[i].first);
-    }
-    rr_words_free(&a);
-    rr_words_free(&b);
+    for (size_t i = 0; !st && i < a.n; i++) st = rr_words_push_text(out, a.text.p + a.w[i].start, a.w[i].len, a.w[i].first);
+    rr_words_release(&a);
+    rr_words_release(&b);
     return st;
 }
 
@@ -229,7 +180,9 @@ static rerank_status_t apply_one(const rr_pretok_t *p, const char *s, size_t n, 
     case RR_PRETOK_SEQUENCE: return apply_sequence(p, s, n, first, out);
     case RR_PRETOK_METASPACE: return metaspace(p, s, n, first, out);
     case RR_PRETOK_WHITESPACE_SPLIT: return whitespace_split(s, n, first, out);
-    case RR_PRETOK_BERT: return bert_split(s, n, first, out);
+    case RR_PRETOK_BERT: return rr_bert_pretokenize(s, n, first, out);
+    case RR_PRETOK_SPLIT: return rr_pretok_split_apply(p, s, n, first, out);
+    case RR_PRETOK_BYTE_LEVEL: return rr_pretok_byte_level_apply(p, s, n, first, out);
     }
     RR_ASSERT(0 && "unknown pre-tokenizer kind");
     return RERANK_ERR_INTERNAL;
@@ -238,10 +191,6 @@ static rerank_status_t apply_one(const rr_pretok_t *p, const char *s, size_t n, 
 rerank_status_t rr_pretokenize(const rr_pretok_t *p, const char *s, size_t n, int first,
                                rr_words_t *out) {
     rr_words_reset(out);
-    if (!p) {
-        rerank_status_t st = rr_sbuf_append(&out->text, s, n);
-        if (st || n == 0) return st;
-        return rr_words_push(out, 0, n, first);
-    }
+    if (!p) return n ? rr_words_push_text(out, s, n, first) : RERANK_OK;
     return apply_one(p, s, n, first, out);
 }

@@ -11,6 +11,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/utf8.h"
+#include "tokenizer/charclass.h"
 #include "tokenizer/internal.h"
 
 #define RE_MAX_INSTS 4096
@@ -44,33 +45,16 @@ struct rr_regex {
 
 enum { C_S = 1, C_D = 2, C_W = 4, C_NS = 8, C_ND = 16, C_NW = 32 };
 
-int rr_re_is_space(uint32_t c) {
-    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
 static int is_digit(uint32_t c) {
     return utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ND;
 }
-int rr_re_is_word(uint32_t c) {
-    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    switch (utf8proc_category((utf8proc_int32_t)c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default: return c == 0x200C || c == 0x200D;
-    }
-}
-
 static int cls_flags_match(int f, uint32_t c) {
-    if ((f & C_S) && rr_re_is_space(c)) return 1;
+    if ((f & C_S) && rr_uc_is_space(c)) return 1;
     if ((f & C_D) && is_digit(c)) return 1;
-    if ((f & C_W) && rr_re_is_word(c)) return 1;
-    if ((f & C_NS) && !rr_re_is_space(c)) return 1;
+    if ((f & C_W) && rr_uc_is_word(c)) return 1;
+    if ((f & C_NS) && !rr_uc_is_space(c)) return 1;
     if ((f & C_ND) && !is_digit(c)) return 1;
-    if ((f & C_NW) && !rr_re_is_word(c)) return 1;
+    if ((f & C_NW) && !rr_uc_is_word(c)) return 1;
     return 0;
 }
 

@@ -13,7 +13,7 @@ static void items_free(rr_tpl_item_t *it, size_t n) {
     rr_free(it);
 }
 
-void rr_template_free(rr_template_t *t) {
+void rr_template_release(rr_template_t *t) {
     items_free(t->single, t->n_single);
     items_free(t->pair, t->n_pair);
     memset(t, 0, sizeof *t);
@@ -164,13 +164,13 @@ rerank_status_t rr_template_parse(const json_t *j, rr_template_t *out) {
         if ((st = add_item(&out->single, &out->n_single, 0, NULL, 0, 0)) ||
             (st = add_item(&out->pair, &out->n_pair, 0, NULL, 0, 0)) ||
             (st = add_item(&out->pair, &out->n_pair, 1, NULL, 0, 1))) {
-            rr_template_free(out);
+            rr_template_release(out);
             return st;
         }
         return RERANK_OK;
     }
     st = parse_one(j, out, 0);
-    if (st) rr_template_free(out);
+    if (st) rr_template_release(out);
     return st;
 }
 

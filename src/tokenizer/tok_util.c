@@ -1,5 +1,5 @@
-/* tok_util.c — growable containers, JSON helpers and base64 for the
- * tokenizer module. */
+/* tok_util.c — growable containers and JSON helpers (tok_util.h) and
+ * base64 for the tokenizer module. */
 #include <string.h>
 
 #include "common/alloc.h"
@@ -37,7 +37,7 @@ rerank_status_t rr_ids_push(rr_ids_t *v, int32_t id) {
     return RERANK_OK;
 }
 
-void rr_ids_free(rr_ids_t *v) {
+void rr_ids_release(rr_ids_t *v) {
     rr_free(v->v);
     v->v = NULL;
     v->n = v->cap = 0;
@@ -64,10 +64,40 @@ rerank_status_t rr_sbuf_append_cp(rr_sbuf_t *b, uint32_t cp) {
     return rr_sbuf_append(b, tmp, (size_t)k);
 }
 
-void rr_sbuf_free(rr_sbuf_t *b) {
+void rr_sbuf_release(rr_sbuf_t *b) {
     rr_free(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
+}
+
+rerank_status_t rr_words_push(rr_words_t *ws, size_t start, size_t len, int first) {
+    if (ws->n == ws->cap) {
+        rerank_status_t st = rr_grow((void **)&ws->w, &ws->cap, ws->n + 1, sizeof *ws->w);
+        if (st) return st;
+    }
+    ws->w[ws->n].start = start;
+    ws->w[ws->n].len = len;
+    ws->w[ws->n].first = first;
+    ws->n++;
+    return RERANK_OK;
+}
+
+rerank_status_t rr_words_push_text(rr_words_t *ws, const char *s, size_t n, int first) {
+    size_t base = ws->text.n;
+    rerank_status_t st = rr_sbuf_append(&ws->text, s, n);
+    return st ? st : rr_words_push(ws, base, n, first);
+}
+
+void rr_words_reset(rr_words_t *ws) {
+    ws->n = 0;
+    ws->text.n = 0;
+}
+
+void rr_words_release(rr_words_t *ws) {
+    rr_sbuf_release(&ws->text);
+    rr_free(ws->w);
+    ws->w = NULL;
+    ws->n = ws->cap = 0;
 }
 
 const char *rr_json_type(const json_t *obj) {

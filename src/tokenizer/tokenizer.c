@@ -25,21 +25,20 @@ void rerank_tokenizer_free(rerank_tokenizer_t *tok) {
     if (!tok) return;
     rr_normalizer_free(tok->normalizer);
     rr_pretok_free(tok->pretok);
-    rr_unigram_free(tok->unigram);
-    rr_wordpiece_free(tok->wordpiece);
+    if (tok->model.ops) tok->model.ops->free(tok->model.impl);
+    rr_added_trie_free(tok->raw_added);
+    rr_added_trie_free(tok->norm_added);
     for (size_t i = 0; i < tok->n_added; i++) rr_free(tok->added[i].content);
     rr_free(tok->added);
-    rr_template_free(&tok->tpl);
+    rr_template_release(&tok->tpl);
     rr_free(tok);
 }
 
+/* The models a tokenizer.json may name (tok_model.h); BPE plugs in here. */
+static const rr_tok_model_ops_t *const k_models[] = {&rr_unigram_ops, &rr_wordpiece_ops, &rr_bpe_ops};
+
 static int model_lookup(const rerank_tokenizer_t *tok, const char *s, size_t n, int32_t *id) {
-    if (tok->model_kind == RR_MODEL_UNIGRAM) return rr_unigram_lookup(tok->unigram, s, n, id);
-    char buf[256];
-    if (n >= sizeof buf) return 0;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    return rr_wordpiece_lookup(tok->wordpiece, buf, n, id);
+    return tok->model.ops->token_id(tok->model.impl, s, n, id);
 }
 
 static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
@@ -62,7 +61,8 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         a->len = json_string_length(c);
         if (!rr_utf8_valid(json_string_value(c), a->len, NULL))
             return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: added_tokens[%zu].content is not UTF-8", i);
-        if (a->len > RR_MAX_PIECE_BYTES) return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than %d bytes", i, RR_MAX_PIECE_BYTES);
+        if (a->len > RR_MAX_TOKEN_BYTES)
+            return rr_error(RERANK_ERR_LIMIT, "tokenizer.json: added_tokens[%zu] longer than %d bytes", i, RR_MAX_TOKEN_BYTES);
         a->content = rr_strndup(json_string_value(c), a->len);
         if (!a->content) return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory");
         tok->n_added++;
@@ -76,26 +76,25 @@ static rerank_status_t parse_added(const json_t *arr, rerank_tokenizer_t *tok) {
         int32_t mid;
         a->id = model_lookup(tok, a->content, a->len, &mid) ? mid : (int32_t)json_integer_value(id);
         if (a->len == 0) continue;
-        if (a->normalized) tok->has_normalized_added = 1;
-        else tok->has_raw_added = 1;
         if (a->id + 1 > tok->vocab_size) tok->vocab_size = a->id + 1;
     }
-    if (tok->has_normalized_added && tok->normalizer) {
+    if (tok->normalizer) {
         /* normalized tokens are matched on normalized text: normalize them */
         rr_sbuf_t b = {0};
         for (size_t i = 0; i < tok->n_added; i++) {
             rr_added_t *a = &tok->added[i];
             if (!a->normalized || !a->len) continue;
-            if ((st = rr_normalize(tok->normalizer, a->content, a->len, &b))) { rr_sbuf_free(&b); return st; }
+            if ((st = rr_normalize(tok->normalizer, a->content, a->len, &b))) { rr_sbuf_release(&b); return st; }
             char *c2 = rr_strndup(b.p ? b.p : "", b.n);
-            if (!c2) { rr_sbuf_free(&b); return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory"); }
+            if (!c2) { rr_sbuf_release(&b); return rr_error(RERANK_ERR_NOMEM, "tokenizer.json: out of memory"); }
             rr_free(a->content);
             a->content = c2;
             a->len = b.n;
         }
-        rr_sbuf_free(&b);
+        rr_sbuf_release(&b);
     }
-    return RERANK_OK;
+    if ((st = rr_added_trie_new(tok->added, tok->n_added, 0, &tok->raw_added))) return st;
+    return rr_added_trie_new(tok->added, tok->n_added, 1, &tok->norm_added);
 }
 
 rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre,
@@ -116,28 +115,22 @@ rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre
         const json_t *v = json_object_get(model, "vocab");
         mtype = json_is_array(v) ? "Unigram" : json_object_get(model, "merges") ? "BPE" : "WordPiece";
     }
-    if (!strcmp(mtype, "Unigram")) {
-        tok->model_kind = RR_MODEL_UNIGRAM;
-        if ((st = rr_unigram_create(model, pre, &tok->unigram))) goto fail;
-        tok->vocab_size = rr_unigram_size(tok->unigram);
-    } else if (!strcmp(mtype, "WordPiece")) {
-        tok->model_kind = RR_MODEL_WORDPIECE;
-        if ((st = rr_wordpiece_create(model, NULL, NULL, &tok->wordpiece))) goto fail;
-        const json_t *v = json_object_get(model, "vocab");
-        int32_t maxid = -1;
-        const char *k;
-        const json_t *val;
-        json_object_foreach((json_t *)v, k, val) {
-            if (json_is_integer(val) && json_integer_value(val) > maxid && json_integer_value(val) < RR_MAX_VOCAB)
-                maxid = (int32_t)json_integer_value(val);
-        }
-        tok->vocab_size = maxid + 1;
-    } else {
-        st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece)", mtype);
+    for (size_t i = 0; i < sizeof k_models / sizeof *k_models && !tok->model.ops; i++)
+        if (!strcmp(mtype, k_models[i]->type)) tok->model.ops = k_models[i];
+    if (!tok->model.ops) {
+        st = rr_error(RERANK_ERR_UNSUPPORTED, "tokenizer.json: unsupported model type \"%s\" (supported: Unigram, WordPiece, BPE)", mtype);
         goto fail;
     }
-    if ((st = rr_normalizer_parse(json_object_get(root, "normalizer"), &tok->normalizer))) goto fail;
-    if ((st = rr_pretok_parse(json_object_get(root, "pre_tokenizer"), &tok->pretok))) goto fail;
+    {
+        static const rr_vocab_t none;
+        if ((st = tok->model.ops->load(model, pre ? pre : &none, &tok->model.impl, &tok->model.vocab_size))) {
+            tok->model.ops = NULL;
+            goto fail;
+        }
+    }
+    tok->vocab_size = tok->model.vocab_size;
+    if ((st = rr_normalizer_new(json_object_get(root, "normalizer"), &tok->normalizer))) goto fail;
+    if ((st = rr_pretok_new(json_object_get(root, "pre_tokenizer"), &tok->pretok))) goto fail;
     if ((st = rr_template_parse(json_object_get(root, "post_processor"), &tok->tpl))) goto fail;
     if ((st = parse_added(json_object_get(root, "added_tokens"), tok))) goto fail;
     for (size_t i = 0; i < tok->tpl.n_pair; i++)
@@ -179,15 +172,17 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     json_t *root = json_loadb(buf, n, JSON_ALLOW_NUL, &jerr);
     rr_free(buf);
     if (!root) {
-        rr_vocab_free(&pre);
-        st = rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line,
-                      jerr.column, jerr.text);
+        rr_vocab_release(&pre);
+        st = json_error_code(&jerr) == json_error_out_of_memory
+                 ? rr_error(RERANK_ERR_NOMEM, "%s: out of memory parsing the JSON", fp)
+                 : rr_error(RERANK_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", fp, jerr.line, jerr.column,
+                            jerr.text);
         rr_free(file);
         return st;
     }
     st = rr_tokenizer_from_json(root, &pre, out);
     json_decref(root);
-    rr_vocab_free(&pre);
+    rr_vocab_release(&pre);
     if (st) rr_error_prefix("%s", fp);
     rr_free(file);
     return st;
@@ -199,24 +194,39 @@ typedef struct {
     rr_sbuf_t norm;
     rr_words_t words;
     rr_splits_t sub;
+    rr_enc_limit_t *lim; /* NULL: no limit */
+    size_t base;         /* ids->n when the call started */
+    int stopped;         /* the limit was reached at the end of a word */
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
-    rr_sbuf_free(&s->norm);
-    rr_words_free(&s->words);
+    rr_sbuf_release(&s->norm);
+    rr_words_release(&s->words);
     rr_free(s->sub.v);
 }
+
+/* After a word went through the model: has the sequence reached the limit? */
+static void check_limit(scratch_t *sc, const rr_ids_t *ids) {
+    if (!sc->lim || !sc->lim->max || sc->stopped) return;
+    if (ids->n - sc->base >= sc->lim->max) {
+        sc->lim->count = ids->n - sc->base;
+        sc->stopped = 1;
+    }
+}
+
+/* 1 when encoding must stop here (limit reached and the caller wants the prefix only). */
+static int must_stop(const scratch_t *sc) { return sc->stopped && !sc->lim->full; }
 
 /* Pre-tokenize and model one piece of normalized text. */
 static rerank_status_t encode_piece(const rerank_tokenizer_t *tok, const char *s, size_t n,
                                     int first, scratch_t *sc, rr_ids_t *ids) {
     rerank_status_t st = rr_pretokenize(tok->pretok, s, n, first, &sc->words);
-    for (size_t i = 0; !st && i < sc->words.n; i++) {
+    for (size_t i = 0; !st && i < sc->words.n && !must_stop(sc); i++) {
         const char *w = sc->words.text.p + sc->words.w[i].start;
         size_t wl = sc->words.w[i].len;
         if (wl == 0) continue;
-        if (tok->model_kind == RR_MODEL_UNIGRAM) st = rr_unigram_encode(tok->unigram, w, wl, ids);
-        else st = rr_wordpiece_word(tok->wordpiece, w, wl, &ids->v, &ids->n, &ids->cap);
+        st = tok->model.ops->encode(tok->model.impl, w, wl, ids);
+        check_limit(sc, ids);
     }
     return st;
 }
@@ -226,11 +236,10 @@ static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char 
                                       int first, scratch_t *sc, rr_ids_t *ids) {
     rerank_status_t st = rr_normalize(tok->normalizer, s, n, &sc->norm);
     if (st || sc->norm.n == 0) return st;
-    if (!tok->has_normalized_added)
-        return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
+    if (!tok->norm_added) return encode_piece(tok, sc->norm.p, sc->norm.n, first, sc, ids);
     sc->sub.n = 0;
-    if ((st = rr_added_split(tok->added, tok->n_added, 1, sc->norm.p, sc->norm.n, &sc->sub))) return st;
-    for (size_t i = 0; !st && i < sc->sub.n; i++) {
+    if ((st = rr_added_split(tok->added, tok->norm_added, sc->norm.p, sc->norm.n, &sc->sub))) return st;
+    for (size_t i = 0; !st && i < sc->sub.n && !must_stop(sc); i++) {
         const rr_split_t *p = &sc->sub.v[i];
         if (p->id >= 0) st = rr_ids_push(ids, p->id);
         else st = encode_piece(tok, sc->norm.p + p->start, p->end - p->start, first && p->start == 0, sc, ids);
@@ -239,30 +248,31 @@ static rerank_status_t encode_segment(const rerank_tokenizer_t *tok, const char 
 }
 
 rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *text, size_t len,
-                                    rr_ids_t *ids) {
-    scratch_t sc = {0};
+                                    rr_enc_limit_t *lim, rr_ids_t *ids) {
+    scratch_t sc = {.lim = lim, .base = ids->n};
     rr_splits_t sp = {0};
     rerank_status_t st = RERANK_OK;
-    if (len == 0) return RERANK_OK;
-    if (tok->has_raw_added) {
-        if ((st = rr_added_split(tok->added, tok->n_added, 0, text, len, &sp))) goto done;
+    if (len == 0) goto done;
+    if (tok->raw_added) {
+        if ((st = rr_added_split(tok->added, tok->raw_added, text, len, &sp))) goto done;
     } else {
         st = encode_segment(tok, text, len, 1, &sc, ids);
         goto done;
     }
-    for (size_t i = 0; !st && i < sp.n; i++) {
+    for (size_t i = 0; !st && i < sp.n && !must_stop(&sc); i++) {
         const rr_split_t *p = &sp.v[i];
         if (p->id >= 0) st = rr_ids_push(ids, p->id);
         else if (p->end > p->start)
             st = encode_segment(tok, text + p->start, p->end - p->start, p->start == 0, &sc, ids);
     }
 done:
+    if (lim && !sc.stopped) lim->count = ids->n - sc.base;
     rr_free(sp.v);
     scratch_free(&sc);
     return st;
 }
 
-static rerank_status_t check_text(const char *what, const char *s, size_t n) {
+rerank_status_t rr_tokenizer_check_text(const char *what, const char *s, size_t n) {
     if (!s && n) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is NULL with length %zu", what, n);
     if (n > RR_MAX_TEXT_BYTES)
         return rr_error(RERANK_ERR_LIMIT, "%s is %zu bytes (limit %u)", what, n, RR_MAX_TEXT_BYTES);
@@ -276,17 +286,17 @@ rerank_status_t rerank_tokenize(const rerank_tokenizer_t *tok, const char *text,
                                 rerank_encoding_t *enc) {
     if (!tok || !enc) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize: NULL tokenizer or encoding");
     enc->n = 0;
-    rerank_status_t st = check_text("text", text, len);
+    rerank_status_t st = rr_tokenizer_check_text("text", text, len);
     if (st) return st;
     rr_ids_t ids = {0};
-    st = rr_tokenizer_encode(tok, text, len, &ids);
+    st = rr_tokenizer_encode(tok, text, len, NULL, &ids);
     if (!st) {
         /* plain sequence, all type ids 0 */
         rr_tpl_item_t a = {.seq = 0};
         rr_template_t plain = {.single = &a, .n_single = 1};
         st = rr_template_apply(&plain, ids.v, ids.n, NULL, 0, enc);
     }
-    rr_ids_free(&ids);
+    rr_ids_release(&ids);
     if (st) enc->n = 0;
     return st;
 }
@@ -320,16 +330,26 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
                         "rerank_tokenize_pair: max_length %d is below the %zu special tokens of a pair",
                         max_length, overhead);
     rerank_status_t st;
-    if ((st = check_text("query", query, query_len)) || (st = check_text("document", doc, doc_len)))
+    if ((st = rr_tokenizer_check_text("query", query, query_len)) || (st = rr_tokenizer_check_text("document", doc, doc_len)))
         return st;
+    /* Each side is tokenized only up to where its length is decided (HF
+     * tokenizers >= 0.23 under truncation; transformers' FlagEmbedding path
+     * tokenizes each side with its own max_length): Right stops there, Left
+     * needs the whole side but the same count. */
+    rr_enc_limit_t ql = {0}, dl = {0};
+    if (max_length > 0 && truncation != RERANK_TRUNC_NONE) {
+        ql.max = truncation == RERANK_TRUNC_FLAG ? (size_t)max_length * 3 / 4 : (size_t)max_length;
+        dl.max = (size_t)max_length;
+        ql.full = dl.full = direction == RERANK_TRUNC_LEFT;
+    }
     rr_ids_t q = {0}, d = {0};
-    st = rr_tokenizer_encode(tok, query, query_len, &q);
-    if (!st) st = rr_tokenizer_encode(tok, doc, doc_len, &d);
+    st = rr_tokenizer_encode(tok, query, query_len, &ql, &q);
+    if (!st) st = rr_tokenizer_encode(tok, doc, doc_len, &dl, &d);
     if (!st) {
-        size_t na = q.n, nb = d.n;
+        size_t na = ql.count, nb = dl.count;
         rr_truncate_pair(&na, &nb, max_length, overhead, truncation);
-        /* The kept lengths do not depend on the direction (tokenizers'
-         * truncate_encodings; transformers' FlagEmbedding steps are suffix
+        /* The kept lengths do not depend on the direction (counted from the
+         * start either way; transformers' FlagEmbedding steps are suffix
          * cuts too, so their composition keeps the last nb tokens). Left
          * keeps each sequence's last tokens. */
         const int32_t *qv = q.v, *dv = d.v;
@@ -340,8 +360,8 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
         static const int32_t empty[1] = {0};
         st = rr_template_apply(&tok->tpl, qv, na, dv ? dv : empty, nb, enc);
     }
-    rr_ids_free(&q);
-    rr_ids_free(&d);
+    rr_ids_release(&q);
+    rr_ids_release(&d);
     if (st) enc->n = 0;
     return st;
 }

@@ -4,11 +4,12 @@
  * min_score - 10 as <unk>, consecutive unknowns are fused into one token
  * (fuse_unk), ties keep the first candidate (shorter piece, earlier start).
  *
- * The trie is built once at load from the sorted pieces, breadth-first, so
- * each node's children are contiguous with their labels in one byte array:
- * 11 bytes a node
+ * The trie is built once at load from the sorted pieces, depth-first: a
+ * node's children get one contiguous block (labels in one byte array) when
+ * the node is visited, then each child's subtree follows; 11 bytes a node
  * (about 1.5 M nodes for XLM-R's 250k pieces). Duplicate pieces map to the
- * last id, like HF's token_to_ids HashMap. */
+ * last id, like HF's token_to_ids HashMap. The model plugs into the
+ * tokenizer through rr_unigram_ops (tok_model.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,8 +73,6 @@ void rr_unigram_free(rr_unigram_t *u) {
     rr_free(u->scores);
     rr_free(u);
 }
-
-int32_t rr_unigram_size(const rr_unigram_t *u) { return (int32_t)u->n_vocab; }
 
 /* Child of `node` along byte c, or -1. Children's labels are contiguous. */
 static inline int32_t child_of(const rr_unigram_t *u, uint32_t node, uint8_t c) {
@@ -197,9 +196,8 @@ static rerank_status_t finish(rr_unigram_t *u, piece_key_t *keys, size_t n_keys)
     return RERANK_OK;
 }
 
-rerank_status_t rr_unigram_create_raw(const char *const *pieces, const double *scores,
-                                      size_t n, int32_t unk_id, int byte_fallback,
-                                      rr_unigram_t **out) {
+rerank_status_t rr_unigram_new_raw(const char *const *pieces, const double *scores, size_t n, int32_t unk_id,
+                                   int byte_fallback, rr_unigram_t **out) {
     *out = NULL;
     if (n == 0) return rr_error(RERANK_ERR_FORMAT, "Unigram: empty vocabulary");
     if (n > RR_MAX_VOCAB) return rr_error(RERANK_ERR_LIMIT, "Unigram: vocabulary too large");
@@ -230,8 +228,8 @@ rerank_status_t rr_unigram_create_raw(const char *const *pieces, const double *s
     return RERANK_OK;
 }
 
-rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr_unigram_t **out) {
-    *out = NULL;
+static rerank_status_t unigram_load(const json_t *model, const rr_vocab_t *pre, void **impl, int32_t *vocab_size) {
+    *impl = NULL;
     const json_t *vocab = json_object_get(model, "vocab");
     if (!json_is_array(vocab))
         return rr_error(RERANK_ERR_FORMAT, "tokenizer.json: Unigram model needs a \"vocab\" array of [piece, score]");
@@ -288,8 +286,8 @@ rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr
             st = rr_error(RERANK_ERR_FORMAT, "tokenizer.json: Unigram vocab entry %zu is not valid UTF-8", i);
             break;
         }
-        if (len > RR_MAX_PIECE_BYTES) {
-            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than %d bytes", i, RR_MAX_PIECE_BYTES);
+        if (len > RR_MAX_TOKEN_BYTES) {
+            st = rr_error(RERANK_ERR_LIMIT, "tokenizer.json: Unigram piece %zu longer than %d bytes", i, RR_MAX_TOKEN_BYTES);
             break;
         }
         u->scores[i] = sc;
@@ -299,7 +297,8 @@ rerank_status_t rr_unigram_create(const json_t *model, const rr_vocab_t *pre, rr
     if (!st) st = finish(u, keys, nk);
     rr_free(keys);
     if (st) { rr_unigram_free(u); return st; }
-    *out = u;
+    *impl = u;
+    *vocab_size = (int32_t)n;
     return RERANK_OK;
 }
 
@@ -407,3 +406,15 @@ rerank_status_t rr_unigram_encode(const rr_unigram_t *u, const char *s, size_t n
     rr_free(heap);
     return st;
 }
+
+static rerank_status_t unigram_encode(const void *impl, const char *s, size_t n, rr_ids_t *ids) {
+    return rr_unigram_encode(impl, s, n, ids);
+}
+
+static int unigram_token_id(const void *impl, const char *s, size_t n, int32_t *id) {
+    return rr_unigram_lookup(impl, s, n, id);
+}
+
+static void unigram_free(void *impl) { rr_unigram_free(impl); }
+
+const rr_tok_model_ops_t rr_unigram_ops = {"Unigram", unigram_load, unigram_encode, unigram_token_id, unigram_free};

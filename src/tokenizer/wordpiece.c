@@ -1,5 +1,7 @@
-/* wordpiece.c — Hugging Face's WordPiece model (greedy longest match first)
- * and the whole BERT path (normalize -> pre-tokenize -> WordPiece). */
+/* wordpiece.c — Hugging Face's WordPiece model (greedy longest match first,
+ * "##"-style continuation prefix; a word longer than
+ * max_input_chars_per_word chars or with an unmatchable piece becomes the
+ * single unk id), plugged into the tokenizer as rr_wordpiece_ops. */
 #include <string.h>
 
 #include "common/alloc.h"
@@ -7,7 +9,7 @@
 #include "common/limits.h"
 #include "common/strmap.h"
 #include "common/utf8.h"
-#include "tokenizer/bert.h"
+#include "tokenizer/tok_model.h"
 
 /* A continuing_subword_prefix longer than this is refused (real: "##"). */
 #define RR_WP_MAX_PREFIX 64
@@ -19,45 +21,24 @@ struct rr_wordpiece {
     size_t max_key; /* longest vocab key in bytes: bounds each match attempt */
     size_t prefix_len;
     char prefix[RR_WP_MAX_PREFIX];
-    rr_bert_norm_opts_t norm;
-    int pretok; /* 1: BertPreTokenizer, 0: none (whole text is one word) */
 };
 
-int rr_wordpiece_lookup(const rr_wordpiece_t *wp, const char *piece, size_t len, int32_t *id) {
-    return rr_strmap_get(wp->vocab, piece, len, id);
-}
+typedef struct rr_wordpiece rr_wordpiece_t;
 
-int32_t rr_wordpiece_unk_id(const rr_wordpiece_t *wp) { return wp->unk_id; }
-
-void rr_wordpiece_free(rr_wordpiece_t *wp) {
+static void wordpiece_free(void *impl) {
+    rr_wordpiece_t *wp = impl;
     if (!wp) return;
     rr_strmap_free(wp->vocab);
     rr_free(wp);
 }
 
-rerank_status_t rr_wordpiece_create(const json_t *model, const json_t *normalizer,
-                                    const json_t *pre_tokenizer, rr_wordpiece_t **out) {
-    *out = NULL;
-    if (!json_is_object(model)) return rr_error(RERANK_ERR_FORMAT, "model: expected an object");
-    const char *type = json_string_value(json_object_get(model, "type"));
-    if (type && strcmp(type, "WordPiece") != 0)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "model type %s is not WordPiece", type);
-
+static rerank_status_t wordpiece_load(const json_t *model, const rr_vocab_t *pre, void **impl, int32_t *vocab_size) {
+    (void)pre;
+    *impl = NULL;
     rr_wordpiece_t *wp = rr_calloc(1, sizeof *wp);
     if (!wp) return rr_error(RERANK_ERR_NOMEM, "wordpiece: out of memory");
-    rerank_status_t st = rr_bert_norm_opts_parse(normalizer, &wp->norm);
-    if (st) goto fail;
-
-    if (pre_tokenizer && !json_is_null(pre_tokenizer)) {
-        const char *pt = json_string_value(json_object_get(pre_tokenizer, "type"));
-        if (!json_is_object(pre_tokenizer) || !pt || strcmp(pt, "BertPreTokenizer") != 0) {
-            st = rr_error(RERANK_ERR_UNSUPPORTED,
-                          "pre_tokenizer type %s not supported on the BERT path",
-                          pt ? pt : "(missing)");
-            goto fail;
-        }
-        wp->pretok = 1;
-    }
+    rerank_status_t st;
+    int32_t max_id = -1;
 
     /* continuing_subword_prefix (default "##") */
     json_t *pj = json_object_get(model, "continuing_subword_prefix");
@@ -120,6 +101,7 @@ rerank_status_t rr_wordpiece_create(const json_t *model, const json_t *normalize
         if ((st = rr_strmap_put(wp->vocab, key, klen, (int32_t)json_integer_value(val))))
             goto fail;
         if (klen > wp->max_key) wp->max_key = klen;
+        if (json_integer_value(val) > max_id) max_id = (int32_t)json_integer_value(val);
     }
 
     /* unk_token (default "[UNK]") must be in the vocab */
@@ -138,26 +120,12 @@ rerank_status_t rr_wordpiece_create(const json_t *model, const json_t *normalize
         st = rr_error(RERANK_ERR_FORMAT, "WordPiece: unk_token \"%.40s\" is not in the vocab", unk);
         goto fail;
     }
-    *out = wp;
+    *impl = wp;
+    *vocab_size = max_id + 1;
     return RERANK_OK;
 fail:
-    rr_wordpiece_free(wp);
+    wordpiece_free(wp);
     return st;
-}
-
-static rerank_status_t push_id(int32_t **ids, size_t *n, size_t *cap, int32_t id) {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        size_t bytes;
-        if (nc < *cap || rr_mul_size(nc, sizeof **ids, &bytes))
-            return rr_error(RERANK_ERR_LIMIT, "wordpiece: too many tokens");
-        int32_t *p = rr_realloc(*ids, bytes);
-        if (!p) return rr_error(RERANK_ERR_NOMEM, "wordpiece: out of memory");
-        *ids = p;
-        *cap = nc;
-    }
-    (*ids)[(*n)++] = id;
-    return RERANK_OK;
 }
 
 /* Length in bytes of the UTF-8 char that ends at s[end-1]. */
@@ -167,14 +135,14 @@ static size_t last_char_len(const char *s, size_t end) {
     return k;
 }
 
-rerank_status_t rr_wordpiece_word(const rr_wordpiece_t *wp, const char *word, size_t len,
-                                  int32_t **ids, size_t *n, size_t *cap) {
+static rerank_status_t wordpiece_encode(const void *impl, const char *word, size_t len, rr_ids_t *ids) {
+    const rr_wordpiece_t *wp = impl;
     if (len == 0) return RERANK_OK;
     /* count chars, stopping as soon as the limit is passed */
     size_t chars = 0;
     for (size_t i = 0; i < len; i++)
         if (((unsigned char)word[i] & 0xC0) != 0x80 && ++chars > wp->max_chars)
-            return push_id(ids, n, cap, wp->unk_id);
+            return rr_ids_push(ids, wp->unk_id);
 
     /* key = prefix + piece; a word has at most max_chars * 4 bytes */
     char stackbuf[512];
@@ -186,7 +154,7 @@ rerank_status_t rr_wordpiece_word(const rr_wordpiece_t *wp, const char *word, si
     }
     memcpy(key, wp->prefix, wp->prefix_len);
 
-    size_t n0 = *n;
+    size_t n0 = ids->n;
     rerank_status_t st = RERANK_OK;
     size_t start = 0;
     while (start < len) {
@@ -215,37 +183,20 @@ rerank_status_t rr_wordpiece_word(const rr_wordpiece_t *wp, const char *word, si
             end -= last_char_len(word, end);
         }
         if (id < 0) { /* no piece matches: the whole word is unknown */
-            *n = n0;
-            st = push_id(ids, n, cap, wp->unk_id);
+            ids->n = n0;
+            st = rr_ids_push(ids, wp->unk_id);
             break;
         }
-        if ((st = push_id(ids, n, cap, id))) break;
+        if ((st = rr_ids_push(ids, id))) break;
         start = end;
     }
     if (key != stackbuf) rr_free(key);
     return st;
 }
 
-rerank_status_t rr_wordpiece_encode(const rr_wordpiece_t *wp, const char *text, size_t len,
-                                    int32_t **ids, size_t *n, size_t *cap) {
-    if (len > RR_MAX_TEXT_BYTES)
-        return rr_error(RERANK_ERR_LIMIT, "text of %zu bytes exceeds the limit of %u", len,
-                        RR_MAX_TEXT_BYTES);
-    char *norm = NULL;
-    size_t nlen = 0, ncap = 0;
-    rr_bert_span_t *spans = NULL;
-    size_t ns = 0, scap = 0;
-    rerank_status_t st = rr_bert_normalize(&wp->norm, text, len, &norm, &nlen, &ncap);
-    if (!st) {
-        if (wp->pretok) {
-            st = rr_bert_pretokenize(norm, nlen, &spans, &ns, &scap);
-            for (size_t i = 0; !st && i < ns; i++)
-                st = rr_wordpiece_word(wp, norm + spans[i].start, spans[i].len, ids, n, cap);
-        } else {
-            st = rr_wordpiece_word(wp, norm, nlen, ids, n, cap);
-        }
-    }
-    rr_free(spans);
-    rr_free(norm);
-    return st;
+static int wordpiece_token_id(const void *impl, const char *s, size_t n, int32_t *id) {
+    return rr_strmap_get(((const rr_wordpiece_t *)impl)->vocab, s, n, id);
 }
+
+const rr_tok_model_ops_t rr_wordpiece_ops = {"WordPiece", wordpiece_load, wordpiece_encode, wordpiece_token_id,
+                                             wordpiece_free};
