@@ -198,6 +198,9 @@ typedef struct rerank_model_info {
     const char *weights_dtype; /* dtype of the checkpoint: "F32", "F16", "BF16" */
     const char *device;        /* "cpu", "cuda:0", ...                          */
     int64_t device_memory_bytes; /* bytes held on the device (0 on the CPU)   */
+    /* An LLM reranker's prompt recipe (e.g. "qwen3-reranker"), or "" for a
+     * cross-encoder (the tokenizer's pair template). */
+    const char *prompt;
 } rerank_model_info_t;
 
 void rerank_model_get_info(const rerank_model_t *model, rerank_model_info_t *info);

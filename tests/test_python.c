@@ -48,7 +48,8 @@ static char *layout_json(void) {
            FIELD(fl, rerank_model_info_t, vocab_size); FIELD(fl, rerank_model_info_t, num_labels);
            FIELD(fl, rerank_model_info_t, precision); FIELD(fl, rerank_model_info_t, compute);
            FIELD(fl, rerank_model_info_t, weights_dtype); FIELD(fl, rerank_model_info_t, device);
-           FIELD(fl, rerank_model_info_t, device_memory_bytes););
+           FIELD(fl, rerank_model_info_t, device_memory_bytes);
+           FIELD(fl, rerank_model_info_t, prompt););
     STRUCT(structs, rerank_score_options_t, FIELD(fl, rerank_score_options_t, pair);
            FIELD(fl, rerank_score_options_t, layers); FIELD(fl, rerank_score_options_t, normalize););
     STRUCT(structs, rerank_pair_t, FIELD(fl, rerank_pair_t, ids); FIELD(fl, rerank_pair_t, type_ids);

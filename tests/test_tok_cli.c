@@ -3,8 +3,10 @@
  * longest_first --max-length N` on {"query","doc"} lines must print the
  * golden {"input_ids","token_type_ids"} for every record without a note;
  * noted records (max_length below the special tokens) get an error line.
- * The tokenizer alone (a model directory would also cap at its positions).
- * Records are grouped by (tokenizer, max_length): one CLI run per group. */
+ * Both with the tokenizer alone and with the model directory (a cross-encoder
+ * asked for more than its positions tokenizes at that length: tokenize is the
+ * tokenizer's contract; only scoring caps). Records are grouped by
+ * (tokenizer, max_length): one CLI run per group. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "test.h"
 
 static char g_build[1024];
+static const char *g_src = "/tokenizer.json"; /* after tiny-X: the tokenizer alone, or "" (the model) */
 
 typedef struct {
     json_t *recs[512];
@@ -42,9 +45,9 @@ static void run_group(const group_t *g, char *out, int *same, int *plain, int *n
     fclose(f);
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "%s/rerank tokenize --model %s/fixtures/models/tiny-%s/tokenizer.json --input %s --truncation longest_first "
+             "%s/rerank tokenize --model %s/fixtures/models/tiny-%s%s --input %s --truncation longest_first "
              "--max-length %ld 2>/dev/null",
-             g_build, t_shared(), g->tok, in_path, g->max_length);
+             g_build, t_shared(), g->tok, g_src, in_path, g->max_length);
     int rc = sp_run(cmd, out, OUT_CAP);
     unlink(in_path);
     int any_noted = 0;
@@ -78,7 +81,7 @@ static void run_group(const group_t *g, char *out, int *same, int *plain, int *n
     CHECK_MSG(rc == (any_noted && g->max_length > 0 ? 1 : 0), "%s max_length %ld: exit %d", g->tok, g->max_length, rc);
 }
 
-TEST(truncation_golden_cli) {
+static void truncation_golden_cli(void) {
     char path[1024];
     snprintf(path, sizeof path, "%s/fixtures/golden/pairs-truncation.jsonl", t_shared());
     FILE *f = fopen(path, "r");
@@ -116,16 +119,20 @@ TEST(truncation_golden_cli) {
     free(out);
     for (size_t g = 0; g < ng; g++)
         for (size_t i = 0; i < groups[g].n; i++) json_decref(groups[g].recs[i]);
-    printf("rerank tokenize on pairs-truncation.jsonl (%zu CLI runs): %d/%d identical; noted records %d/%d give "
-           "the error (or, at max_length 0, no truncation)\n", ng, same, plain, noted_ok, noted);
+    printf("rerank tokenize --model tiny-X%s on pairs-truncation.jsonl (%zu CLI runs): %d/%d identical; noted records %d/%d give "
+           "the error (or, at max_length 0, no truncation)\n", g_src, ng, same, plain, noted_ok, noted);
     CHECK(total == 707 && plain == 686 && noted == 21);
     CHECK(same == plain);
     CHECK(noted_ok == noted);
 }
 
+TEST(truncation_golden_tokenizer) { g_src = "/tokenizer.json"; truncation_golden_cli(); }
+TEST(truncation_golden_model) { g_src = ""; truncation_golden_cli(); }
+
 int main(int argc, char **argv) {
     (void)argc;
     sp_build_dir(argv[0], g_build, sizeof g_build);
-    RUN(truncation_golden_cli);
+    RUN(truncation_golden_tokenizer);
+    RUN(truncation_golden_model);
     TEST_MAIN_END();
 }

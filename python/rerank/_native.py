@@ -66,6 +66,7 @@ class ModelInfo(ctypes.Structure):  # rerank_model_info_t
         ("weights_dtype", ctypes.c_char_p),
         ("device", ctypes.c_char_p),
         ("device_memory_bytes", ctypes.c_int64),
+        ("prompt", ctypes.c_char_p),
     ]
 
 

@@ -5,7 +5,9 @@
  *   {"query": Q, "doc": D}  -> {"input_ids": [...], "token_type_ids": [...]}
  *                              (the pair as the model scores it: special tokens, truncated)
  * With a model directory, pairs go through rerank_model_tokenize_pair (what
- * the model scores: its default length, its prompt for an LLM reranker);
+ * the model scores: its default length, its prompt for an LLM reranker;
+ * a cross-encoder given --max-length above its positions goes through its
+ * tokenizer at that length, as HF tokenizers would);
  * with a bare tokenizer.json, through rerank_tokenize_pair (default length
  * 512). A line that cannot be processed gives {"error": "..."} on that
  * output line (order is kept) and the command exits 1 at the end. */
@@ -32,6 +34,10 @@ typedef struct tok_source {
     rerank_model_t *model;
     rerank_tokenizer_t *tok;
     const rerank_tokenizer_t *use; /* the tokenizer texts go through */
+    /* A cross-encoder asked for more than its positions: pairs go through
+     * its tokenizer at exactly that length (as HF tokenizers with that
+     * max_length), not capped as scoring caps them. */
+    int beyond_positions;
 } tok_source_t;
 
 static void print_ids(const char *key, const int32_t *v, size_t n) {
@@ -49,8 +55,8 @@ static void print_error(const char *msg) {
 
 static rerank_status_t encode_pair(const tok_source_t *src, const char *q, size_t qn, const char *d, size_t dn,
                                    const rerank_pair_options_t *po, rerank_encoding_t *enc) {
-    if (src->model) return rerank_model_tokenize_pair(src->model, q, qn, d, dn, po, enc);
-    return rerank_tokenize_pair(src->tok, q, qn, d, dn, po, enc);
+    if (src->model && !src->beyond_positions) return rerank_model_tokenize_pair(src->model, q, qn, d, dn, po, enc);
+    return rerank_tokenize_pair(src->use, q, qn, d, dn, po, enc);
 }
 
 /* Tokenize and print one pair; returns 0 or 1 (error line printed). */
@@ -148,8 +154,15 @@ static int open_source(const char *arg, const tok_args_t *a, tok_source_t *src) 
         }
         rerank_model_info_t mi;
         rerank_model_get_info(src->model, &mi);
-        rr_cli_note_max_length("tokenize", &mi, a->po.max_length);
         src->use = rerank_model_tokenizer(src->model);
+        src->beyond_positions = !mi.prompt[0] && a->po.max_length > mi.max_positions;
+        if (src->beyond_positions)
+            fprintf(stderr,
+                    "rerank tokenize: --max-length %d is more than the model's %d positions: pairs are cut at %d "
+                    "tokens here, but `rerank score` cuts them at %d\n",
+                    (int)a->po.max_length, (int)mi.max_positions, (int)a->po.max_length, (int)mi.max_positions);
+        else
+            rr_cli_note_max_length("tokenize", &mi, a->po.max_length);
         return 0;
     }
     if (rerank_tokenizer_load(path, &src->tok) != RERANK_OK) {

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/limits.h"
 #include "engine/engine.h"
+#include "tokenizer/prompt.h"
 
 
 rerank_model_options_t rerank_model_options_default(void) {
@@ -138,6 +139,7 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     info->weights_dtype = rr_dtype_name(m->w.dtype);
     info->device = m->device;
     info->device_memory_bytes = m->backend->memory_used ? (int64_t)m->backend->memory_used(m->be) : 0;
+    info->prompt = m->family->prompt ? m->family->prompt->name : "";
 }
 
 const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *m) { return m ? m->tok : NULL; }

@@ -11,7 +11,7 @@
 #include "model/config.h"
 #include "model/weights.h"
 
-struct rr_prompt; /* tokenizer/prompt.h */
+struct rr_prompt_recipe; /* tokenizer/prompt.h */
 
 /* What a family's forward steps run with. */
 typedef struct rr_run {
@@ -44,7 +44,7 @@ typedef struct rr_family {
     int32_t default_max_length;
     /* How text becomes ids: NULL = the tokenizer's pair template (a
      * cross-encoder); else an LLM reranker's prompt recipe. */
-    const struct rr_prompt *prompt;
+    const struct rr_prompt_recipe *prompt;
 } rr_family_t;
 
 /* The family that runs `architecture` ("architectures"[0]), or NULL. */
