@@ -10,6 +10,7 @@
  *    test prepares itself (the projection at that precision, the same norm
  *    kernel and rotation): what the block adds (dequantization, copies,
  *    strides, head mapping) must change no bit;
+ *  - the same bits whether a long pair's rows run as one item or in chunks;
  *  - bad head shapes refused. */
 #include <math.h>
 #include <omp.h>
@@ -366,6 +367,34 @@ TEST(bf16_int8_equal_rr_attend) {
     omp_set_num_threads(omp_get_num_procs());
 }
 
+/* A pair's output does not depend on how its rows were split over threads
+ * (one thread: one item per K/V head; three: the rows in chunks), bit for
+ * bit, in every mode: a score must not depend on the batch around it. */
+TEST(split_rows_same_bits) {
+    const int64_t lens[] = {700};
+    const size_t cuts[] = {0, 1};
+    const rerank_precision_t modes[] = {RERANK_PRECISION_FP32, RERANK_PRECISION_BF16, RERANK_PRECISION_INT8};
+    const cfg_t *c = &k_cfgs[1]; /* causal gqa rope norms: 2 K/V heads */
+    for (int m = 0; m < 3; m++) {
+        setup_t s;
+        CHECK(make_setup(&s, c, modes[m]));
+        batch_t t;
+        make_batch(&t, lens, 1, c->heads * c->d);
+        const size_t bytes = sizeof(float) * (size_t)(t.b.tokens * c->heads * c->d);
+        float *one = malloc(bytes);
+        omp_set_num_threads(1);
+        CHECK(run_block(&s, &t, cuts, 2) == RERANK_OK);
+        memcpy(one, t.ctx, bytes);
+        omp_set_num_threads(3);
+        CHECK(run_block(&s, &t, cuts, 2) == RERANK_OK);
+        CHECK_MSG(memcmp(one, t.ctx, bytes) == 0, "%s: 1 and 3 threads differ", rerank_precision_str(modes[m]));
+        free(one);
+        free_batch(&t);
+        free_setup(&s);
+    }
+    omp_set_num_threads(omp_get_num_procs());
+}
+
 /* Heads that do not divide into K/V heads, or a head size past the kernel's
  * limit: an error, no output. */
 TEST(bad_heads_refused) {
@@ -388,6 +417,7 @@ TEST(bad_heads_refused) {
 int main(void) {
     RUN(fp32_against_float64);
     RUN(bf16_int8_equal_rr_attend);
+    RUN(split_rows_same_bits);
     RUN(bad_heads_refused);
     TEST_MAIN_END();
 }
