@@ -23,7 +23,6 @@ typedef struct attn_job {
     int64_t t0;          /* the group's first token                        */
     const int32_t *pos;  /* position ids of the whole batch                */
     int64_t chunk;       /* query rows per item                            */
-    int copy;            /* rows are copied (dequantized, normed, rotated) first */
     size_t ws_bytes;     /* rr_attend's scratch per thread                 */
     size_t per_thread;   /* bytes of c->s.attn per thread                  */
     char *scratch;
@@ -35,18 +34,22 @@ static void norm_row(const rr_kernels_t *k, const rr_norm_t *n, float *x, int64_
     else k->add_layernorm(x, NULL, rr_f32(&n->g), rr_f32(&n->b), h, n->eps);
 }
 
-/* Rows [0, n) of one head's q, k or v (row j at src + j * ld, d columns)
- * into dst [n, d]: copied, or for int8 dequantized on the way (group row
- * i0 + j, columns col.. of the layer's output). */
-static void load_rows(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t ld, int64_t n,
-                      int64_t d, int64_t i0, int64_t col, float *dst) {
-    for (int64_t j = 0; j < n; j++) {
-        if (raw->scale)
-            k->dequant(dst + j * d, src + j * ld, raw->wzero + col, (float)raw->zero[i0 + j], raw->scale[i0 + j],
-                       raw->b + col, d, 0);
-        else
-            memcpy(dst + j * d, src + j * ld, (size_t)d * sizeof *dst);
-    }
+/* d values of one row (at src) into dst: copied, or for int8 dequantized
+ * (group row i, columns col.. of the layer's output). */
+static void load_row(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t d, int64_t i,
+                     int64_t col, float *dst) {
+    if (raw->scale)
+        k->dequant(dst, src, raw->wzero + col, (float)raw->zero[i], raw->scale[i], raw->b + col, d, 0);
+    else
+        memcpy(dst, src, (size_t)d * sizeof *dst);
+}
+
+/* Rows to prefetch ahead when copying: the projection rows are far apart
+ * (ld floats), a stride the hardware prefetchers do not follow. */
+#define RR_ATTN_PREFETCH_ROWS 6
+
+static void prefetch_cols(const float *p, int64_t d) {
+    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(p + c);
 }
 
 /* Per-head norm, then rotary positions (rotate-half), on n rows [n, d] in
@@ -81,36 +84,35 @@ static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, i
     const int64_t qc = kvh * g * d, kc = ((int64_t)a->heads + kvh) * d, vc = ((int64_t)a->heads + a->kv_heads + kvh) * d;
     char *base = j->scratch + (size_t)tid * j->per_thread;
     const float *row = j->qkv + i0 * j->ld;
-    rr_attn_args_t arg = {.nq = nq, .nk = nk, .d = d, .g = g, .scale = a->scale, .causal = a->causal,
-                          .q_offset = r0, .window = a->window, .mode = j->mode, .scratch = base,
-                          .scratch_bytes = j->ws_bytes, .o = j->ctx + (i0 + r0) * j->ldo + qc, .ldo = j->ldo,
-                          .ldoh = d};
-    if (!j->copy) { /* q, k, v final in the projection rows: read in place */
-        arg.q = row + r0 * j->ld + qc;
-        arg.ldq = j->ld;
-        arg.ldqh = d;
-        arg.k = row + kc;
-        arg.v = row + vc;
-        arg.ldk = arg.ldv = j->ld;
-        return rr_attend(&arg);
-    }
-    /* Copies [g * nq, d] (head after head), [nk, d], [nk, d] after the
-     * workspace: dequantized, normed and rotated. */
+    /* q [g * nq, d] (head after head), k and v [nk, d] after rr_attend's
+     * workspace: one pass over the pair's rows, a row's key and value (and
+     * in [r0, r1) its g query heads) together, the rows ahead prefetched;
+     * copying beats reading the far-apart rows in place in every mode */
     float *qh = (float *)(base + j->ws_bytes), *kh = qh + g * nq * d, *vh = kh + nk * d;
-    const int32_t *pos = j->pos + j->sp[p].start;
-    for (int64_t h = 0; h < g; h++) {
-        load_rows(k, &j->raw, row + r0 * j->ld + qc + h * d, j->ld, nq, d, i0 + r0, qc + h * d, qh + h * nq * d);
-        if (a->q_norm || a->rope) rotate_rows(k, a->q_norm, a->rope, pos + r0, nq, d, qh + h * nq * d);
+    for (int64_t r = 0; r < nk; r++) {
+        const float *x = row + r * j->ld;
+        if (r + RR_ATTN_PREFETCH_ROWS < nk) {
+            const float *ahead = x + RR_ATTN_PREFETCH_ROWS * j->ld;
+            prefetch_cols(ahead + kc, d);
+            prefetch_cols(ahead + vc, d);
+            if (r + RR_ATTN_PREFETCH_ROWS >= r0 && r + RR_ATTN_PREFETCH_ROWS < r1) prefetch_cols(ahead + qc, g * d);
+        }
+        load_row(k, &j->raw, x + kc, d, i0 + r, kc, kh + r * d);
+        load_row(k, &j->raw, x + vc, d, i0 + r, vc, vh + r * d);
+        if (r >= r0 && r < r1)
+            for (int64_t h = 0; h < g; h++)
+                load_row(k, &j->raw, x + qc + h * d, d, i0 + r, qc + h * d, qh + (h * nq + r - r0) * d);
     }
-    load_rows(k, &j->raw, row + kc, j->ld, nk, d, i0, kc, kh);
+    /* per-head norms and rotary positions on the copies */
+    const int32_t *pos = j->pos + j->sp[p].start;
+    if (a->q_norm || a->rope)
+        for (int64_t h = 0; h < g; h++) rotate_rows(k, a->q_norm, a->rope, pos + r0, nq, d, qh + h * nq * d);
     if (a->k_norm || a->rope) rotate_rows(k, a->k_norm, a->rope, pos, nk, d, kh);
-    load_rows(k, &j->raw, row + vc, j->ld, nk, d, i0, vc, vh);
-    arg.q = qh;
-    arg.ldq = d;
-    arg.ldqh = nq * d;
-    arg.k = kh;
-    arg.v = vh;
-    arg.ldk = arg.ldv = d;
+    /* the g heads' rows into their columns of ctx */
+    const rr_attn_args_t arg = {.q = qh, .ldq = d, .ldqh = nq * d, .k = kh, .v = vh, .ldk = d, .ldv = d,
+                                .o = j->ctx + (i0 + r0) * j->ldo + qc, .ldo = j->ldo, .ldoh = d, .nq = nq, .nk = nk,
+                                .d = d, .g = g, .scale = a->scale, .causal = a->causal, .q_offset = r0,
+                                .window = a->window, .mode = j->mode, .scratch = base, .scratch_bytes = j->ws_bytes};
     return rr_attend(&arg);
 }
 
@@ -130,8 +132,7 @@ static int64_t chunk_rows(size_t n_pairs, int64_t kv_heads, int64_t max_n, int t
 /* ctx = softmax(q k^T * scale, masked) v for every pair and head of the
  * group. q | k | v come from one GEMM over the group's rows (int8: left raw
  * and dequantized as each item copies its rows out); per-head norms and
- * rotary positions are applied on the copies; without either (fp32, bf16
- * bidirectional models) rr_attend reads the projection rows in place. */
+ * rotary positions are applied on the copies. */
 rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_act_t dst) {
     rr_cpu_t *c = be;
     const int64_t H = c->cfg->hidden, d = a->head_dim, heads = a->heads, kvh = a->kv_heads;
@@ -153,12 +154,11 @@ rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_
     attn_job_t j = {.a = a, .mode = c->prec, .qkv = c->s.wide.p, .ld = ld, .raw = raw, .ctx = ctx, .ldo = ldo,
                     .sp = sp, .t0 = sp[0].start, .pos = c->b->pos,
                     .chunk = chunk_rows(n_pairs, kvh, max_n, threads)};
-    j.copy = raw.scale || a->q_norm || a->k_norm || a->rope;
     j.ws_bytes = (rr_attn_scratch_size(max_n, d, j.mode) + 63) & ~(size_t)63;
     if (!j.ws_bytes)
         return rr_error(RERANK_ERR_LIMIT, "attention: %lld tokens of head size %lld are beyond the kernel's limits",
                         (long long)max_n, (long long)d);
-    const int64_t copy_rows = j.copy ? (heads / kvh) * j.chunk + 2 * max_n : 0;
+    const int64_t copy_rows = (heads / kvh) * j.chunk + 2 * max_n;
     j.per_thread = j.ws_bytes + (((size_t)copy_rows * (size_t)d * sizeof(float) + 63) & ~(size_t)63);
     if ((st = rr_buf_reserve(&c->s.attn, (size_t)threads * j.per_thread, "attention"))) return st;
     j.scratch = c->s.attn.p;
