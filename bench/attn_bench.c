@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/alloc.h"
 #include "cpu/cpu.h"
 #include "cpu/gemm.h"
 #include "kernels/attention.h"
@@ -88,9 +90,76 @@ static float frand(unsigned *seed) {
     return (float)(*seed >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
 }
 
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* -b: the attention block on one group, in one precision (see the top). */
+static int block_bench(rerank_precision_t prec, int64_t pairs, int64_t n, int rounds) {
+    const int32_t H = 1024, heads = 16, d = 64, out = 3 * H;
+    rr_config_t cfg = {.hidden = H, .layers = 1, .heads = heads, .kv_heads = heads, .head_dim = d, .max_pos = 8194};
+    rr_weights_t w = {0};
+    float *W = rr_weights_alloc(&w, sizeof(float) * (size_t)out * H), *bias = rr_weights_alloc(&w, sizeof(float) * out);
+    rr_dense_t qkv = {.w = {.p = W, .dtype = RR_DT_F32, .rows = out, .cols = H},
+                      .b = {.p = bias, .dtype = RR_DT_F32, .rows = 1, .cols = out}};
+    w.dense = rr_calloc(1, sizeof *w.dense);
+    rr_span_t *sp = calloc((size_t)pairs, sizeof *sp);
+    rerank_pair_t *pr = calloc((size_t)pairs, sizeof *pr);
+    int32_t *pos = calloc((size_t)(pairs * n), sizeof *pos);
+    if (!W || !bias || !w.dense || !sp || !pr || !pos) return fprintf(stderr, "attn_bench: out of memory\n"), 1;
+    unsigned seed = 11;
+    for (int64_t i = 0; i < (int64_t)out * H; i++) W[i] = frand(&seed) * 0.05f;
+    for (int32_t i = 0; i < out; i++) bias[i] = frand(&seed) * 0.1f;
+    w.dense[0] = &qkv;
+    w.n_dense = w.cap_dense = 1;
+    for (int64_t p = 0; p < pairs; p++) {
+        sp[p] = (rr_span_t){p * n, n, (size_t)p};
+        pr[p].n = (int32_t)n;
+        for (int64_t i = 0; i < n; i++) pos[p * n + i] = (int32_t)(i + 2);
+    }
+    const rr_batch_t b = {.pairs = pr, .n_pairs = (size_t)pairs, .sp = sp, .pos = pos, .tokens = pairs * n, .max_n = n};
+    const rr_attn_t a = {.qkv = &qkv, .heads = heads, .kv_heads = heads, .head_dim = d, .scale = 0.125f};
+    void *be = NULL;
+    const rr_backend_opts_t o = {.precision = prec, .threads = 1};
+    double best_blk = 1e30, best_gemm = 1e30;
+    if (rr_blocks_cpu.create(&cfg, &w, &o, &be) || rr_blocks_cpu.begin(be, &b, b.tokens)) goto fail;
+    rr_cpu_t *c = be;
+    float *x = c->s.x.p;
+    for (int64_t i = 0; i < b.tokens * H; i++) x[i] = frand(&seed);
+    rr_blocks_cpu.group(be, 0, (size_t)pairs);
+    if (rr_blocks_cpu.attention(be, &a, RR_ACT_X, RR_ACT_CTX)) goto fail; /* warm-up: scratch grown */
+    for (int r = 0; r < rounds; r++) {
+        double t = cpu_seconds();
+        if (rr_blocks_cpu.attention(be, &a, RR_ACT_X, RR_ACT_CTX)) goto fail;
+        t = cpu_seconds() - t;
+        best_blk = t < best_blk ? t : best_blk;
+        rr_raw_out_t raw;
+        t = cpu_seconds();
+        if (rr_linear_raw(c->gemm, &c->lin[0], x, b.tokens, c->s.wide.p, &raw)) goto fail;
+        t = cpu_seconds() - t;
+        best_gemm = t < best_gemm ? t : best_gemm;
+    }
+    const double attn = best_blk - best_gemm, flops = 4.0 * (double)n * (double)n * H * (double)pairs;
+    const double gemm_rate = 2.0 * (double)b.tokens * H * out / best_gemm;
+    printf("block %-5s (compute %s) %lld x %lld: attention %.3f ms = %.1f GFLOP/s, %.2f of its QKV GEMM (%.1f GFLOP/s)\n",
+           rerank_precision_str(prec), rerank_precision_str(c->prec), (long long)pairs, (long long)n, attn * 1e3,
+           flops / attn / 1e9, flops / attn / gemm_rate, gemm_rate / 1e9);
+    rr_blocks_cpu.end(be);
+    rr_blocks_cpu.destroy(be);
+    rr_weights_release(&w);
+    free(sp); free(pr); free(pos);
+    return 0;
+fail:
+    fprintf(stderr, "attn_bench: %s\n", rerank_last_error());
+    return 1;
+}
+
 int main(int argc, char **argv) {
     int64_t ns[16] = {128, 256, 512, 1024, 4096};
     int n_ns = 5, rounds = 5;
+    long long block_pairs = 0, block_n = 0;
     double min_s = 0.05;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n")) {
@@ -100,12 +169,19 @@ int main(int argc, char **argv) {
             rounds = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-t")) {
             min_s = atof(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-b") && sscanf(argv[i + 1], "%lld:%lld", &block_pairs, &block_n) == 2 &&
+                   block_pairs > 0 && block_n > 0) {
         } else {
-            fprintf(stderr, "usage: attn_bench [-n 128,256,...] [-r rounds] [-t seconds]\n");
+            fprintf(stderr, "usage: attn_bench [-n 128,256,...] [-r rounds] [-t seconds] | -b PAIRS:TOKENS [-r rounds]\n");
             return 2;
         }
     }
     omp_set_num_threads(1);
+    if (block_pairs > 0) {
+        for (int p = 0; p < 3; p++)
+            if (block_bench((rerank_precision_t)p, block_pairs, block_n, rounds)) return 1;
+        return 0;
+    }
     double ceiling[3] = {0, 0, 0};
     const shape_t kinds[2] = {{0, 64, 1, 0}, {0, 128, 2, 1}};
     const char *names[2] = {"d=64 g=1 bidirectional", "d=128 g=2 causal"};
