@@ -132,6 +132,21 @@ static void key_range(const rr_attn_t *a, int64_t i, int64_t n, int64_t *lo, int
     }
 }
 
+/* The keys a block of query rows [r0, r0 + rows) scores: [*j0, *j1), from
+ * the first row's lowest (down to a 16-key panel) to the last row's
+ * highest. A sliding window thus costs O(n (QB + 2 window)) scores, not
+ * O(n^2); unmasked attention scores all n. */
+static void block_keys(const rr_attn_t *a, int64_t r0, int64_t rows, int64_t n, int64_t *j0, int64_t *j1) {
+    int64_t lo, hi;
+    *j0 = 0;
+    *j1 = n;
+    if (!a->causal && a->window <= 0) return;
+    key_range(a, r0, n, &lo, &hi);
+    *j0 = lo & ~(int64_t)15;
+    key_range(a, r0 + rows - 1, n, &lo, &hi);
+    *j1 = hi;
+}
+
 /* Attention of one (pair, head): rows q/k/v [n, d] ready, keys packed in
  * kp; ctx rows at o with stride ldo. Masked (causal / windowed) keys get
  * no weight; blocks of query rows only score the keys some row sees. */
@@ -140,13 +155,8 @@ static void attend(const rr_kernels_t *k, const rr_attn_t *a, const float *qh, c
     const int masked = a->causal || a->window > 0;
     for (int64_t r0 = 0; r0 < n; r0 += RR_ATTN_QB) {
         const int64_t rows = n - r0 < RR_ATTN_QB ? n - r0 : RR_ATTN_QB;
-        int64_t j0 = 0, j1 = n, lo, hi;
-        if (masked) { /* keys of the block: from the first row's lowest to the last row's highest */
-            key_range(a, r0, n, &lo, &hi);
-            j0 = lo & ~(int64_t)15;
-            key_range(a, r0 + rows - 1, n, &lo, &hi);
-            j1 = hi;
-        }
+        int64_t j0, j1, lo, hi;
+        block_keys(a, r0, rows, n, &j0, &j1);
         const int64_t nk = j1 - j0, nk16 = (nk + 15) & ~(int64_t)15;
         k->scores(qh + r0 * d, d, rows, kp + j0 * d, nk16, d, a->scale, s, nk16);
         float norm[RR_ATTN_QB]; /* each row's 1 / sum of its exps */
