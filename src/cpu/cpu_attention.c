@@ -139,7 +139,8 @@ rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_
     if (d < 1 || d > RR_ATTN_MAX_D || kvh < 1 || heads % kvh || heads / kvh > RR_ATTN_MAX_GROUP)
         return rr_error(RERANK_ERR_UNSUPPORTED, "attention: head_dim %lld, %lld heads over %lld key/value heads",
                         (long long)d, (long long)heads, (long long)kvh);
-    float *x = src == RR_ACT_H ? c->s.h.p : (float *)c->s.x.p + c->t0 * H;
+    (void)dst; /* the context rows (RR_ACT_CTX) */
+    float *x = src == RR_ACT_H ? c->s.h.p : (float *)c->s.x.p + c->t0 * H; /* the group's rows of H or X */
     float *ctx = c->s.ctx.p;
     const int64_t ld = (heads + 2 * kvh) * d, ldo = heads * d; /* qkv row: q heads | k heads | v heads */
     rr_raw_out_t raw;
