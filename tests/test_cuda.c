@@ -559,6 +559,23 @@ TEST(trace_lowering) {
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP8, 0);
     expect_trace("tiny-bert", RERANK_PRECISION_FP32, 0);
     expect_trace("tiny-bert", RERANK_PRECISION_FP8, 1);
+    /* families with rotary positions are refused at load, naming them */
+    const char *rope[] = {"tiny-gte", "tiny-modernbert"};
+    for (size_t i = 0; i < 2; i++) {
+        char dir[512], out[256];
+        snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), rope[i]);
+        rerank_model_t *m = NULL;
+        CHECK_MSG(rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK, "%s", rerank_last_error());
+        if (!m) continue;
+        int32_t ids[3] = {0, 5, 2};
+        const rerank_pair_t p = {ids, NULL, 3};
+        CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_FP16, 0, &p, 1, out, sizeof out) ==
+              RERANK_ERR_UNSUPPORTED);
+#ifdef RR_WITH_CUDA
+        CHECK_MSG(strstr(rerank_last_error(), "rotary position embeddings") != NULL, "%s", rerank_last_error());
+#endif
+        rerank_model_free(m);
+    }
 }
 
 int main(void) {
