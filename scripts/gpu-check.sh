@@ -132,14 +132,15 @@ bench_one() { # workload precision env-assignment...
   local runs=5 line
   [ "$w" = L ] && runs=3
   line=$(env "$@" timeout "$lim" bin/rerank bench --model "$FULL" --device cuda:0 --workload "$WL:$w" \
-           --precision "$p" --runs $runs 2>>"$OUT/bench.log" | tail -1)
-  python3 - "$w" "$p" "$*" "$line" <<'PY' | tee -a "$JSONL"
+           --precision "$p" --runs $runs 2>"$OUT/bench.err" | tail -1)
+  cat "$OUT/bench.err" >>"$OUT/bench.log"
+  python3 - "$w" "$p" "$*" "$line" "$(tail -1 "$OUT/bench.err")" <<'PY' | tee -a "$JSONL"
 import json, sys
-w, p, env, line = sys.argv[1:5]
+w, p, env, line, err = sys.argv[1:6]
 try:
     r = json.loads(line)
 except Exception:
-    r = {"error": "no JSON from rerank bench (see bench.log)", "output": line[-300:]}
+    r = {"error": "no JSON from rerank bench (see bench.log)", "output": line[-300:], "stderr": err[-300:]}
 print(json.dumps(dict(step="bench", workload=w, precision=p, env=env, result=r)))
 PY
   [ -n "$line" ] || FAILED=1

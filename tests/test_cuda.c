@@ -498,13 +498,95 @@ TEST(engine_path) {
     golden_free(g);
 }
 
+/* What a model's pass lowers to on the GPU, traced without a device
+ * (rr_cuda_trace): the family's blocks recorded and validated as on a GPU,
+ * each launch named. For BERT / XLM-R a layer is 8 launches (9 in fp8: the
+ * attention output is quantized for its GEMM): QKV GEMM with the bias in the
+ * epilogue, attention, the residual GEMMs in fp32 added by the next norm,
+ * the FFN's bias + exact GELU in one kernel; then the fp32 head. */
+static void expect_trace(const char *model, rerank_precision_t prec, int32_t layers) {
+    golden_t *g = golden_load(!strcmp(model, "tiny-bert") ? "pairs-bert.jsonl" : "pairs-xlmr.jsonl");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), model);
+    rerank_model_t *m = NULL;
+    CHECK(g != NULL && rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK);
+    if (!g || !m) {
+        golden_free(g);
+        rerank_model_free(m);
+        return;
+    }
+    static char got[8192];
+    rerank_status_t st = rr_cuda_trace(&m->cfg, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got);
+#ifdef RR_WITH_CUDA
+    CHECK_MSG(st == RERANK_OK, "%s: %s", model, rerank_last_error());
+    static char want[8192];
+    const rr_config_t *c = &m->cfg;
+    const int fp8 = prec == RERANK_PRECISION_FP8;
+    const char *a = prec == RERANK_PRECISION_BF16 ? "bf16" : "f16", *in = fp8 ? "e4m3" : a;
+    size_t n = (size_t)snprintf(want, sizeof want, "embed_norm>%s", in);
+    for (int32_t l = 0; l < (layers ? layers : c->layers); l++)
+        n += (size_t)snprintf(want + n, sizeof want - n,
+                              " gemm:%dx%d:%s>%s+b attention:%dx%d/%d%s gemm:%dx%d:%s>f32 add_layernorm>X+b"
+                              " gemm:%dx%d:%s>%s bias_gelu>%s gemm:%dx%d:%s>f32 add_layernorm>X+b",
+                              3 * c->hidden, c->hidden, in, a, c->heads, c->head_dim, c->heads, fp8 ? " quantize" : "",
+                              c->hidden, c->hidden, in, c->ffn, c->hidden, in, a, fp8 ? "e4m3" : a, c->hidden, c->ffn,
+                              in);
+    snprintf(want + n, sizeof want - n, " head");
+    if (layers == 1) printf("  %s %s, 1 layer: %s\n", model, rerank_precision_str(prec), got);
+    CHECK_MSG(!strcmp(got, want), "%s %s layers %d:\n  got  %s\n  want %s", model, rerank_precision_str(prec),
+              (int)layers, got, want);
+    /* what the GPU does not have is refused with a message naming it */
+    rr_config_t rope = m->cfg;
+    rope.rope.theta = 10000;
+    CHECK(rr_cuda_trace(&rope, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got) == RERANK_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(rerank_last_error(), "rotary") != NULL, "%s", rerank_last_error());
+    CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_INT8, 0, g->pairs, 3, got, sizeof got) ==
+          RERANK_ERR_UNSUPPORTED);
+    CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, prec, m->cfg.layers + 1, g->pairs, 3, got, sizeof got) ==
+          RERANK_ERR_INVALID_ARGUMENT);
+#else
+    CHECK(st == RERANK_ERR_UNSUPPORTED && got[0] == 0);
+    CHECK_MSG(strstr(rerank_last_error(), "built without CUDA") != NULL, "%s", rerank_last_error());
+#endif
+    rerank_model_free(m);
+    golden_free(g);
+}
+
+TEST(trace_lowering) {
+    expect_trace("tiny-xlmr", RERANK_PRECISION_FP32, 0);
+    expect_trace("tiny-xlmr", RERANK_PRECISION_FP16, 1);
+    expect_trace("tiny-xlmr", RERANK_PRECISION_BF16, 0);
+    expect_trace("tiny-xlmr", RERANK_PRECISION_FP8, 0);
+    expect_trace("tiny-bert", RERANK_PRECISION_FP32, 0);
+    expect_trace("tiny-bert", RERANK_PRECISION_FP8, 1);
+    /* families with rotary positions are refused at load, naming them */
+    const char *rope[] = {"tiny-gte", "tiny-modernbert"};
+    for (size_t i = 0; i < 2; i++) {
+        char dir[512], out[256];
+        snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), rope[i]);
+        rerank_model_t *m = NULL;
+        CHECK_MSG(rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK, "%s", rerank_last_error());
+        if (!m) continue;
+        int32_t ids[3] = {0, 5, 2};
+        const rerank_pair_t p = {ids, NULL, 3};
+        CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_FP16, 0, &p, 1, out, sizeof out) ==
+              RERANK_ERR_UNSUPPORTED);
+#ifdef RR_WITH_CUDA
+        CHECK_MSG(strstr(rerank_last_error(), "rotary position embeddings") != NULL, "%s", rerank_last_error());
+#endif
+        rerank_model_free(m);
+    }
+}
+
 int main(void) {
     if (rr_cuda_available() == 0) {
         printf("SKIP: no CUDA device (built %s CUDA): only the no-device report is checked\n", BUILT);
         RUN(no_device_reported);
         RUN(cpu_rejects_gpu_precisions);
+        RUN(trace_lowering);
         TEST_MAIN_END();
     }
+    RUN(trace_lowering);
     RUN(attention_kernels);
     RUN(row_kernels);
     RUN(fp8_gemm);

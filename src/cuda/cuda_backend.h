@@ -109,6 +109,18 @@ rerank_status_t rr_cuda_fp8_gemm_selftest(int device, int n, int out, int in, in
 /* cuBLASLt GEMM rate for m x n x k (fp16, bf16 or fp8 inputs: 0, 1, 2), TFLOP/s. */
 rerank_status_t rr_cuda_gemm_bench(int device, int type, int m, int n, int k, double *tflops);
 
+/* The launches one forward pass of a model lowers to on the CUDA backend, without a device: the family's
+ * blocks run on rr_blocks_cuda as on a GPU (validated, refusals included: the status says why), then the
+ * recorded steps of one chunk of pairs [0, n) through `layers` layers (0: all) are named in out, launch by
+ * launch, space-separated: "embed_norm>f16 gemm:96x32:f16>f16+b attention:4x8/4 ... head" (gemm:OUTxIN:
+ * input>output types, +b: bias epilogue; add_layernorm>X+b: the pending residual plus its bias, then the
+ * norm into X). cfg / family / w as the engine loaded them (the linear layers' shapes are read, not their
+ * values). For tests of the lowering on machines without a GPU. */
+struct rr_family;
+rerank_status_t rr_cuda_trace(const rr_config_t *cfg, const struct rr_family *family, rr_weights_t *w,
+                              rerank_precision_t precision, int32_t layers, const rerank_pair_t *pairs, size_t n,
+                              char *out, size_t cap);
+
 /* Make the context's device hit a fault (a kernel writing to an invalid
  * address): for testing rr_cuda_healthy. The context (and every other one on
  * that device in this process) is unusable afterwards. */

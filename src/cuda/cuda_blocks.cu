@@ -142,10 +142,10 @@ rerank_status_t rr_cu_attention_block(void *be, const rr_attn_t *a, rr_act_t src
         st = UNSUPPORTED("per-head q / k norms are not implemented on the GPU yet");
     } else if ((src != RR_ACT_X && src != RR_ACT_H) || dst != RR_ACT_CTX) {
         st = UNSUPPORTED("attention from %s to %s (only X or H to CTX)", act_name(src), act_name(dst));
-    } else if (a->head_dim > RR_CU_ATTN_MAX_D || a->head_dim % 8 || a->kv_heads < 1 || a->heads % a->kv_heads ||
+    } else if (a->head_dim > RR_CU_ATTN_MAX_D || a->kv_heads < 1 || a->heads % a->kv_heads ||
                a->heads * a->head_dim != c->ctx_cols) {
-        st = UNSUPPORTED("attention with %d heads of %d (%d key / value heads): head_dim must be a multiple of 8 up "
-                         "to %d", (int)a->heads, (int)a->head_dim, (int)a->kv_heads, RR_CU_ATTN_MAX_D);
+        st = UNSUPPORTED("attention with %d heads of %d (%d key / value heads): head_dim at most %d, key / value "
+                         "heads dividing heads", (int)a->heads, (int)a->head_dim, (int)a->kv_heads, RR_CU_ATTN_MAX_D);
     } else if (c->dense[a->qkv->id].fp32 || a->qkv->w.rows != (a->heads + 2 * a->kv_heads) * a->head_dim) {
         st = UNSUPPORTED("a q | k | v projection of %d rows for %d + 2 x %d heads of %d", (int)a->qkv->w.rows,
                          (int)a->heads, (int)a->kv_heads, (int)a->head_dim);

@@ -59,22 +59,34 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
     rr_free(c);
 }
 
+rerank_status_t rr_cu_precision_types(rerank_precision_t p, rr_cu_dtype_t *dt, rr_cu_dtype_t *wdt) {
+    switch (p) {
+    case RERANK_PRECISION_FP32: /* fp16 storage, fp32 accumulation: fp32 names the accuracy class here */
+    case RERANK_PRECISION_FP16: *dt = *wdt = RR_CU_F16; return RERANK_OK;
+    case RERANK_PRECISION_BF16: *dt = *wdt = RR_CU_BF16; return RERANK_OK;
+    case RERANK_PRECISION_FP8: *dt = RR_CU_F16, *wdt = RR_CU_E4M3; return RERANK_OK;
+    default:
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: precision %s is not supported (fp32 or fp16 -> fp16, bf16, fp8)",
+                        rerank_precision_str(p));
+    }
+}
+
 /* What the device path does not have is refused at load where the config tells (the blocks refuse the
  * rest at their first use: cuda_blocks.cu). */
-static rerank_status_t check_config(const rr_config_t *cfg) {
+rerank_status_t rr_cu_check_config(const rr_config_t *cfg) {
     if (cfg->hidden < 1 || cfg->heads < 1 || cfg->layers < 1 || cfg->ffn < 1 || cfg->head_dim < 1)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cuda: inconsistent model dimensions");
-    if (cfg->head_dim > RR_CU_ATTN_MAX_D || cfg->head_dim % 8)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (a multiple of 8 up to %d)",
-                        (int)cfg->head_dim, RR_CU_ATTN_MAX_D);
+    if (cfg->rope.theta > 0)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s uses rotary position embeddings, which the CUDA backend "
+                        "does not implement yet (use --device cpu)", cfg->architecture);
+    if (cfg->head_dim > RR_CU_ATTN_MAX_D)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (at most %d)", (int)cfg->head_dim,
+                        RR_CU_ATTN_MAX_D);
     if (cfg->hidden % 16 || cfg->ffn % 16 || cfg->ffn > RR_CU_MAX_ROW || cfg->hidden > RR_CU_MAX_ROW)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: hidden size %d / intermediate size %d: both must be multiples "
                         "of 16 up to %d", (int)cfg->hidden, (int)cfg->ffn, RR_CU_MAX_ROW);
     if (cfg->num_labels != 1)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %d labels (only single-logit heads)", (int)cfg->num_labels);
-    if (cfg->rope.theta > 0)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s uses rotary position embeddings, which the CUDA backend "
-                        "does not implement yet (use --device cpu)", cfg->architecture);
     return RERANK_OK;
 }
 
@@ -112,8 +124,7 @@ static rerank_status_t read_env(rr_cuda_t *c) {
     return RERANK_OK;
 }
 
-/* Workspace widths from the layers: xh takes any GEMM input, wide any 16-bit GEMM output. */
-static void size_workspace(rr_cuda_t *c) {
+void rr_cu_size_workspace(rr_cuda_t *c) {
     c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
     c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
     c->wide_cols = 8;
@@ -145,7 +156,7 @@ static rerank_status_t create(rr_cuda_t *c, rr_weights_t *w) {
     if ((s = rr_cu_gemm_init(&c->gemm))) return s;
     c->dev_bytes += c->gemm.ws_size;
     if ((s = rr_cu_upload_dense(c, w))) return s;
-    size_workspace(c);
+    rr_cu_size_workspace(c);
     /* A GEMM the library cannot run should fail here, not on the first request: every layer shape with a
      * 16-bit output, and the residual layers' fp32 output (where FP8 has no fp32 output, they write fp16 and
      * the norm kernel reads that). */
@@ -174,16 +185,8 @@ static rerank_status_t create(rr_cuda_t *c, rr_weights_t *w) {
 static rerank_status_t cuda_create(const rr_config_t *cfg, rr_weights_t *w, const rr_backend_opts_t *o, void **out) {
     *out = NULL;
     rr_cu_dtype_t dt, wdt;
-    switch (o->precision) {
-    case RERANK_PRECISION_FP32: /* fp16 storage, fp32 accumulation: fp32 names the accuracy class here */
-    case RERANK_PRECISION_FP16: dt = wdt = RR_CU_F16; break;
-    case RERANK_PRECISION_BF16: dt = wdt = RR_CU_BF16; break;
-    case RERANK_PRECISION_FP8: dt = RR_CU_F16, wdt = RR_CU_E4M3; break;
-    default:
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: precision %s is not supported (fp32 or fp16 -> fp16, bf16, fp8)",
-                        rerank_precision_str(o->precision));
-    }
-    rerank_status_t s = check_config(cfg);
+    rerank_status_t s = rr_cu_precision_types(o->precision, &dt, &wdt);
+    if (!s) s = rr_cu_check_config(cfg);
     if (s) return s;
     const int n = rr_cuda_available();
     if (n == 0) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: no CUDA device found");

@@ -7,6 +7,7 @@
  *   cuda_graph.cu    the same captured as CUDA graphs for small chunks
  *   cuda_forward.cu  end of a pass: chunking, packing, workspace, logits
  *   cuda_context.cu  create / destroy / queries, and rr_blocks_cuda itself
+ *   cuda_trace.cu    rr_cuda_trace: the blocks and the lowering without a device (tests)
  * C++ (nvcc) only. */
 #ifndef RR_CUDA_CTX_H
 #define RR_CUDA_CTX_H
@@ -121,6 +122,9 @@ struct rr_cuda {
 
     rr_cu_graph_t graph[RR_CU_GRAPHS];
     unsigned long graph_clock;
+
+    char *trace;        /* rr_cuda_trace: the launches a traced chunk would make */
+    size_t trace_cap, trace_len;
 };
 
 /* cuda_errors.cu: after a failure, find out whether the device hit a sticky error (the context is then
@@ -152,7 +156,8 @@ rerank_status_t rr_cu_classify(void *be, const rr_classifier_t *cl, rr_act_t src
 uint64_t rr_cu_tape_sig(const rr_cuda_t *c);
 
 /* cuda_pass.cu: the recorded steps on one chunk on c->stream, reading the packed input in c->ws.d_in: T
- * tokens, P pairs (cu [P+1]), max_n the longest pair. dry: only choose the GEMM plans (before a capture). */
+ * tokens, P pairs (cu [P+1]), max_n the longest pair. dry 1: only choose the GEMM plans (before a capture);
+ * dry 2: no CUDA call at all, each launch is named in c->trace (rr_cuda_trace). */
 rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int dry);
 
 /* cuda_graph.cu: chunks of up to RR_CU_GRAPH_MAX_TOKENS tokens run as captured CUDA graphs, one per bucketed
@@ -162,6 +167,13 @@ int rr_cu_graph_bucket(const rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, 
                        int32_t *bmax_n);
 rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n);
 void rr_cu_graphs_clear(rr_cuda_t *c);
+
+/* cuda_context.cu: the types a precision computes in (int8: RERANK_ERR_UNSUPPORTED); what the device path
+ * refuses at load (config.json tells); the workspace widths from the uploaded layers (xh takes any GEMM
+ * input, wide any 16-bit GEMM output). */
+rerank_status_t rr_cu_precision_types(rerank_precision_t p, rr_cu_dtype_t *dt, rr_cu_dtype_t *wdt);
+rerank_status_t rr_cu_check_config(const rr_config_t *cfg);
+void rr_cu_size_workspace(rr_cuda_t *c);
 
 /* cuda_forward.cu: the end of a pass (rr_blocks_t.end), and the chunk workspace (device and pinned host). */
 rerank_status_t rr_cu_end(void *be);

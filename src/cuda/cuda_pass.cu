@@ -13,6 +13,9 @@
  * output in y32 and the next norm adds it (x + y + b, then the norm: post-norm into X, pre-norm into H,
  * where X keeps the sum); xh holds the normalized rows in the GEMM input type, so no step converts
  * separately. Nothing here waits for the host, so the steps can be captured as a CUDA graph. */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "cuda/cuda_ctx.h"
 
 typedef enum held { HELD_NONE = 0, HELD_X, HELD_H } held_t;
@@ -28,11 +31,37 @@ typedef struct pass {
     int has_pending;
 } pass_t;
 
+/* Whether to launch: not in a dry pass, where a trace names the launch instead. */
+static int launch(pass_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int launch(pass_t *p, const char *fmt, ...) {
+    rr_cuda_t *c = p->c;
+    if (!p->dry) {
+        c->launches++;
+        return 1;
+    }
+    if (p->dry == 2 && c->trace && c->trace_len + 1 < c->trace_cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        const int n = vsnprintf(c->trace + c->trace_len, c->trace_cap - c->trace_len, fmt, ap);
+        va_end(ap);
+        if (n > 0) c->trace_len = c->trace_len + (size_t)n < c->trace_cap ? c->trace_len + (size_t)n : c->trace_cap - 1;
+    }
+    return 0;
+}
+
+static const char *dt_name(rr_cu_dtype_t t) {
+    return t == RR_CU_F16 ? "f16" : t == RR_CU_BF16 ? "bf16" : t == RR_CU_E4M3 ? "e4m3" : "f32";
+}
+
 static rerank_status_t gemm(pass_t *p, const rr_cu_dense_t *D, rr_cu_dtype_t out_dt, const void *bias,
                             const rr_cu_mat_t *x, void *y) {
     rr_cu_linear_t L = D->L;
     L.out_dt = out_dt;
     L.bias = bias;
+    if (p->dry == 2) {
+        launch(p, " gemm:%dx%d:%s>%s%s", (int)L.out, (int)L.in, dt_name(L.in_dt), dt_name(out_dt), bias ? "+b" : "");
+        return RERANK_OK;
+    }
     if (p->dry) return rr_cu_gemm_prepare(&p->c->gemm, &L, p->T);
     return rr_cu_linear(&p->c->gemm, &L, p->T, x, y, p->c->stream);
 }
@@ -59,13 +88,12 @@ static rerank_status_t need_input(pass_t *p, rr_act_t src) {
     }
     if (p->xh == HELD_X) return RERANK_OK;
     const int64_t T = p->T, H = c->cfg->hidden;
-    if (!p->dry) {
+    if (launch(p, c->wdt == RR_CU_E4M3 ? " quantize" : " convert")) {
         const rr_cu_mat_t xin = xin_of(c);
         rerank_status_t st = c->wdt == RR_CU_E4M3
                                  ? rr_cu_quantize_rows(c->ws.x32, RR_CU_F32, T, (int32_t)H, 0.0f, &xin, c->stream)
                                  : rr_cu_convert(c->ws.x32, RR_DT_F32, c->ws.xh, c->wdt, (size_t)(T * H), c->stream);
         if (st) return st;
-        c->launches++;
     }
     p->xh = HELD_X;
     return RERANK_OK;
@@ -76,14 +104,13 @@ static rerank_status_t embed(pass_t *p, const rr_embed_t *e) {
     const rr_cu_ws_t *w = &c->ws;
     p->xh = HELD_X;
     p->has_pending = 0;
-    if (p->dry) return RERANK_OK;
+    if (!launch(p, "embed_norm>%s", dt_name(c->wdt))) return RERANK_OK;
     const int64_t T = p->T;
     const rr_cu_embed_t emb = {w->d_in, w->d_in + T, w->d_in + 2 * T, rr_cu_tensor_get(c, &e->word, c->dt), c->dt,
                                (const float *)rr_cu_tensor_get(c, &e->pos, RR_CU_F32),
                                (const float *)rr_cu_tensor_get(c, &e->type, RR_CU_F32)};
     const rr_cu_norm_t nm = norm_of(c, e->norm);
     const rr_cu_mat_t xin = xin_of(c);
-    c->launches++;
     return rr_cu_embed_norm(&emb, &nm, w->x32, T, c->cfg->hidden, &xin, c->stream);
 }
 
@@ -95,10 +122,11 @@ static rerank_status_t norm(pass_t *p, const rr_norm_t *n, rr_act_t dst) {
     p->has_pending = 0;
     p->pending = NULL;
     p->xh = dst == RR_ACT_H ? HELD_H : HELD_X;
-    if (p->dry) return RERANK_OK;
+    if (!launch(p, " %s%s>%s%s", pending ? "add_" : "", n->kind == RR_NORM_RMS ? "rmsnorm" : "layernorm",
+                dst == RR_ACT_H ? "H" : "X", pending && bias ? "+b" : ""))
+        return RERANK_OK;
     const rr_cu_norm_t nm = norm_of(c, n);
     const rr_cu_mat_t xin = xin_of(c);
-    c->launches++;
     return rr_cu_add_norm(&nm, c->ws.x32, pending ? c->ws.y32 : NULL, c->res_dt, bias, dst == RR_ACT_H, p->T,
                           c->cfg->hidden, &xin, c->stream);
 }
@@ -110,10 +138,11 @@ static rerank_status_t attention(pass_t *p, const rr_attn_t *a, rr_act_t src) {
     const rr_cu_dense_t *D = &c->dense[a->qkv->id];
     const rr_cu_mat_t xin = xin_of(c);
     /* q | k | v = xh Wqkv^T + b (the bias in the epilogue) */
-    if ((st = gemm(p, D, c->dt, D->bdt, &xin, c->ws.wide)) || p->dry) return st;
+    if ((st = gemm(p, D, c->dt, D->bdt, &xin, c->ws.wide))) return st;
     /* ctx = softmax(q k^T * scale, masked) v per pair and head */
+    if (!launch(p, " attention:%dx%d/%d%s", (int)a->heads, (int)a->head_dim, (int)a->kv_heads, a->causal ? ":causal" : ""))
+        return RERANK_OK;
     const rr_cu_attn_t at = {a->heads, a->kv_heads, a->head_dim, a->causal, a->window > 0 ? a->window : -1, a->scale};
-    c->launches++;
     return rr_cu_attention(c->ws.wide, c->ws.ctx, c->ws.d_in + 3 * p->T, p->P, p->max_n, &at, c->dt, c->attn_impl,
                            c->stream);
 }
@@ -127,10 +156,9 @@ static rerank_status_t residual_linear(pass_t *p, const rr_dense_t *d) {
     rerank_status_t st;
     if (c->wdt == RR_CU_E4M3) { /* the GEMM reads E4M3 rows of ctx */
         p->xh = HELD_NONE;
-        if (!p->dry) {
-            if ((st = rr_cu_quantize_rows(c->ws.ctx, c->dt, p->T, c->ctx_cols, 0.0f, &xin, c->stream))) return st;
-            c->launches++;
-        }
+        if (launch(p, " quantize") &&
+            (st = rr_cu_quantize_rows(c->ws.ctx, c->dt, p->T, c->ctx_cols, 0.0f, &xin, c->stream)))
+            return st;
     }
     if ((st = gemm(p, D, c->res_dt, NULL, c->wdt == RR_CU_E4M3 ? &xin : &ctx, c->ws.y32))) return st;
     p->has_pending = 1;
@@ -151,12 +179,10 @@ static rerank_status_t ffn(pass_t *p, const rr_ffn_t *f, rr_act_t src) {
     const rr_cu_mat_t xin = xin_of(c), wide = {c->ws.wide, c->dt, NULL};
     const rr_cu_mat_t act = in_xh ? xin : wide;
     if ((st = gemm(p, U, c->dt, NULL, &xin, c->ws.wide))) return st;
-    if (!p->dry) {
-        c->launches++;
-        if ((st = rr_cu_bias_act(c->ws.wide, c->dt, U->b32, f->act == RR_FN_SILU ? RR_ACT_SILU : RR_ACT_GELU, gated,
-                                 p->T, I, &act, c->stream)))
-            return st;
-    }
+    if (launch(p, " bias_%s%s>%s", f->act == RR_FN_SILU ? "silu" : "gelu", gated ? "_gated" : "", dt_name(act.dt)) &&
+        (st = rr_cu_bias_act(c->ws.wide, c->dt, U->b32, f->act == RR_FN_SILU ? RR_ACT_SILU : RR_ACT_GELU, gated, p->T,
+                             I, &act, c->stream)))
+        return st;
     if (in_xh) p->xh = HELD_NONE;
     if ((st = gemm(p, Dn, c->res_dt, NULL, &act, c->ws.y32))) return st;
     p->has_pending = 1;
@@ -168,9 +194,8 @@ static rerank_status_t ffn(pass_t *p, const rr_ffn_t *f, rr_act_t src) {
 static rerank_status_t classify(pass_t *p, const rr_classifier_t *cl, const rr_dense_t *d) {
     rr_cuda_t *c = p->c;
     if (p->has_pending) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the head reads X before its last norm");
-    if (p->dry) return RERANK_OK;
+    if (!launch(p, " head")) return RERANK_OK;
     const rr_cu_dense_t *D = &c->dense[d->id];
-    c->launches++;
     return rr_cu_head(c->ws.x32, c->ws.d_in + 3 * p->T, p->P, c->cfg->hidden, (const float *)D->L.w, D->b32,
                       (const float *)rr_cu_tensor_get(c, &cl->w, RR_CU_F32),
                       (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32), c->ws.d_logits, c->stream);

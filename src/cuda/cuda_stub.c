@@ -52,4 +52,11 @@ rerank_status_t rr_cuda_gemm_bench(int device, int type, int m, int n, int k, do
     return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
 }
 
+rerank_status_t rr_cuda_trace(const rr_config_t *cfg, const struct rr_family *family, rr_weights_t *w,
+                              rerank_precision_t precision, int32_t layers, const rerank_pair_t *pairs, size_t n,
+                              char *out, size_t cap) {
+    if (out && cap) out[0] = 0;
+    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
+}
+
 rerank_status_t rr_cuda_inject_fault(rr_cuda_t *c) { return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA); }

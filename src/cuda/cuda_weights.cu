@@ -162,12 +162,13 @@ static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d,
     } else if (!s) {
         s = upload(c, st, w, wdt, d->w.p, RR_DT_F32, out * in);
     }
-    if (!s) s = put_f32(c, st, &D->b32, rr_f32(&d->b), out, what);
-    if (!s && !D->fp32) s = put(c, st, &D->bdt, c->dt, rr_f32(&d->b), out, what);
     if (s) {
         rr_error_prefix("uploading %s", what);
         return s;
     }
+    if ((s = put_f32(c, st, &D->b32, rr_f32(&d->b), out, what)) ||
+        (!D->fp32 && (s = put(c, st, &D->bdt, c->dt, rr_f32(&d->b), out, what))))
+        return s; /* (put names the layer) */
     D->L = (rr_cu_linear_t){w, (const float *)sc, NULL, (int32_t)out, (int32_t)in, wdt, c->dt};
     return RERANK_OK;
 }
