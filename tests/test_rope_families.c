@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/bench_api.h"
 #include "engine/engine.h"
 #include "golden.h"
 #include "test.h"
@@ -226,6 +227,30 @@ TEST(info) {
     rerank_model_free(m);
 }
 
+/* The profile splits attention time by kind of layer: tiny-modernbert's
+ * layer 1 is its only local one. */
+TEST(profile_split) {
+    rerank_model_t *m = load_fixture("tiny-modernbert", FP32);
+    CHECK(m != NULL);
+    if (!m) return;
+    static int32_t ids[600];
+    for (int i = 0; i < 600; i++) ids[i] = 100 + (i * 37) % 50000;
+    rerank_pair_t p = {ids, NULL, 600};
+    rr_profile_t a, b;
+    float s;
+    rr_model_profile(m, &a);
+    CHECK(rerank_score_tokens(m, &p, 1, NULL, &s) == RERANK_OK);
+    rr_model_profile(m, &b);
+    CHECK(b.attention_calls - a.attention_calls == 3 && b.attention_local_calls - a.attention_local_calls == 1);
+    CHECK(b.attention_local_s > a.attention_local_s && b.attention_local_s <= b.attention_s);
+    rerank_score_options_t o = rerank_score_options_default();
+    o.layers = 1; /* layer 0 is global */
+    CHECK(rerank_score_tokens(m, &p, 1, &o, &s) == RERANK_OK);
+    rr_model_profile(m, &a);
+    CHECK(a.attention_calls - b.attention_calls == 1 && a.attention_local_calls == b.attention_local_calls);
+    rerank_model_free(m);
+}
+
 int main(void) {
     RUN(golden_tiny_gte);
     RUN(golden_tiny_gte_layers1);
@@ -236,5 +261,6 @@ int main(void) {
     RUN(modernbert_window_matters);
     RUN(config_errors);
     RUN(info);
+    RUN(profile_split);
     TEST_MAIN_END();
 }

@@ -220,7 +220,13 @@ rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_
         k->pack_keys(kh, d, n, d, kp);
         attend(k, a, qh, kp, vh, n, d, s, ctx + (i0 * out.ld) + h * d, out.ld);
     }
-    c->attention_s += omp_get_wtime() - ta;
+    const double dt = omp_get_wtime() - ta;
+    c->attention_s += dt;
+    c->attention_calls++;
+    if (a->window > 0) { /* the time split of local vs global layers (bench) */
+        c->attention_local_s += dt;
+        c->attention_local_calls++;
+    }
     return RERANK_OK;
 }
 
