@@ -85,9 +85,10 @@ TEST(golden_tiny_modernbert_cls) {
  * w8a8u + attention a8 for int8; bf16 + abf16 for bf16) moves its scores by
  * up to 0.096 (int8) and 0.052 (bf16) on the pairs up to 300 tokens, the
  * engine by 0.103 and 0.054 on all pairs: the formats' cost, not a kernel's.
- * Its bounds are 0.15 and 0.08; ModernBERT keeps the usual 0.1 and 0.02. */
+ * (Its scores also spread 6x wider than tiny-xlmr's: stdev 0.57 vs 0.094.)
+ * Its bounds are 0.15 and 0.06; ModernBERT keeps the usual 0.1 and 0.02. */
 TEST(golden_bf16_int8) {
-    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_BF16, 8e-2);
+    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_BF16, 6e-2);
     check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_INT8, 1.5e-1);
     check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_BF16, 2e-2);
     check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_INT8, 1e-1);
