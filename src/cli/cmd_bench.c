@@ -68,7 +68,9 @@ static const char k_fields[] =
     "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; and per timed\n"
     "run: forward_s, gemm_s (inside the GEMM library), attention_s, other_s (the rest: conversions,\n"
     "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs over\n"
-    "gemm_s). Text mode (--input) times tokenization too; it sits outside forward_s.";
+    "gemm_s). A model with sliding-window layers (ModernBERT) adds attention_local_s and\n"
+    "attention_global_s (attention_s split by kind of layer) and local_layers / global_layers.\n"
+    "Text mode (--input) times tokenization too; it sits outside forward_s.";
 
 /* Returns -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, bench_args_t *a) {
@@ -348,8 +350,20 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
                  gemm = (r->after.gemm_s - r->before.gemm_s) / runs,
                  attn = (r->after.attention_s - r->before.attention_s) / runs;
     printf(", \"forward_s\": %.4f, \"gemm_s\": %.4f, \"attention_s\": %.4f, \"other_s\": %.4f"
-           ", \"linear_gflops_per_s\": %.2f}\n",
+           ", \"linear_gflops_per_s\": %.2f",
            fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? (r->flops - r->attn_flops) / gemm / 1e9 : 0.0);
+    /* Local (windowed) vs global layers: each kind's share of attention_s
+     * and of the layers run (every layer runs the same groups). */
+    const int64_t calls = r->after.attention_calls - r->before.attention_calls,
+                  local = r->after.attention_local_calls - r->before.attention_local_calls;
+    if (local > 0 && calls > 0) {
+        const double loc = (r->after.attention_local_s - r->before.attention_local_s) / runs;
+        const int32_t ll = (int32_t)((double)r->layers * (double)local / (double)calls + 0.5);
+        printf(", \"attention_local_s\": %.4f, \"attention_global_s\": %.4f, \"local_layers\": %d"
+               ", \"global_layers\": %d",
+               loc, attn - loc, ll, r->layers - ll);
+    }
+    printf("}\n");
 }
 
 int rr_cmd_bench(int argc, char **argv) {

@@ -42,6 +42,8 @@ typedef struct rr_cpu {
     size_t p0, p1;         /* its current group: pairs sp[p0, p1)     */
     int64_t t0, n;         /* the group's first token and token count */
     double attention_s;    /* time spent so far (rr_profile_t)        */
+    double attention_local_s;           /* of which in windowed layers */
+    int64_t attention_calls, attention_local_calls;
 } rr_cpu_t;
 
 /* The blocks (cpu_blocks.c; attention: cpu_attention.c), as rr_blocks_t

@@ -178,6 +178,12 @@ rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_
             failed = e;
         }
     }
-    c->attention_s += omp_get_wtime() - ta;
+    const double dt = omp_get_wtime() - ta;
+    c->attention_s += dt;
+    c->attention_calls++;
+    if (a->window > 0) { /* the time split of local vs global layers (bench) */
+        c->attention_local_s += dt;
+        c->attention_local_calls++;
+    }
     return failed ? rr_error(failed, "attention: a (pair, head) failed (bad arguments to rr_attend)") : RERANK_OK;
 }

@@ -73,7 +73,9 @@ static const char *cpu_compute(const void *ctx) { return rerank_precision_str(((
 
 static void cpu_profile(const void *ctx, rr_profile_t *p) {
     const rr_cpu_t *c = ctx;
-    *p = (rr_profile_t){.gemm_s = rr_gemm_seconds(c->gemm), .attention_s = c->attention_s};
+    *p = (rr_profile_t){.gemm_s = rr_gemm_seconds(c->gemm), .attention_s = c->attention_s,
+                        .attention_local_s = c->attention_local_s, .attention_calls = c->attention_calls,
+                        .attention_local_calls = c->attention_local_calls};
 }
 
 static int64_t cpu_group_tokens(const void *ctx) {

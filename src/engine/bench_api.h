@@ -14,6 +14,9 @@ typedef struct rr_profile {
     double forward_s;   /* whole forward passes                          */
     double gemm_s;      /* inside the GEMM library (the linear layers)   */
     double attention_s; /* scores, softmax and weighted sums             */
+    double attention_local_s;      /* of which in sliding-window layers     */
+    int64_t attention_calls;       /* attention blocks run (layers x groups) */
+    int64_t attention_local_calls; /* of which sliding-window ones          */
 } rr_profile_t;
 
 /* The backend's time split so far (zeros where it does not measure). */
