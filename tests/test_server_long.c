@@ -215,6 +215,19 @@ TEST(bad_values) {
         rerank_long_options_t none = rerank_long_options_default();
         CHECK(ask(&A, "/rerank", "texts", "", "score", &none));
     }
+    /* a query that leaves no room, kept whole by "truncate": false: 413 */
+    char *q3 = malloc(3 * strlen(g_long) + 1);
+    sprintf(q3, "%s%s%s", g_long, g_long, g_long);
+    json_t *o = json_pack("{s:s, s:[s], s:s, s:b}", "query", q3, "texts", k_short, "long_docs", "chunk", "truncate", 0);
+    free(q3);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    resp_t r = post(A.base, "/rerank", body);
+    CHECK_MSG(r.status == 413 && r.body && strstr(r.body, "texts[0]: chunking: the query (") &&
+                  strstr(r.body, "leave no room for the document"),
+              "%ld %s", r.status, r.body ? r.body : "");
+    free(r.body);
+    free(body);
     /* truncate: false with chunks: windows fit by construction, 200 */
     rerank_long_options_t lo = rerank_long_options_default();
     lo.mode = RERANK_LONG_DOCS_CHUNK;
