@@ -37,6 +37,7 @@ typedef struct rr_server_config {
     long chunk_tokens;       /* document tokens per window, 0 = the room    */
     long chunk_overlap;      /* tokens neighbouring windows share           */
     long max_chunks_per_doc; /* windows per document                        */
+    char *batch_order;       /* fair | fifo (batcher.h)                     */
 } rr_server_config_t;
 
 /* --max-batch-tokens 0 (the default) becomes the device's budget: on the
