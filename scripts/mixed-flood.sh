@@ -12,8 +12,10 @@
 # ~--long-bytes bytes with "long_docs": "chunk", "max_chunks_per_doc": K
 # (K windows of up to 512 tokens each), and measure the short requests again
 # beside them. Prints one line per (order, phase) with the short requests'
-# p50/p99 (ms), their req/s, and the long clients' documents/s; exit status 0
-# when every request of every phase got 200. Everything on 127.0.0.1.
+# p50/p99 (ms), their req/s, the long clients' documents/s, and the mean
+# forward pass of the flood (the batch a short request may wait behind,
+# from /metrics); exit status 0 when every request of every phase got 200.
+# Everything on 127.0.0.1.
 set -u
 BUILD=build
 MODEL=../shared/fixtures/models/tiny-xlmr
@@ -47,6 +49,11 @@ trap cleanup EXIT
 
 # field NAME of a loadgen --json line
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" "$2"; }
+# seconds, count and tokens of the forward passes so far (/metrics)
+batches() {
+  curl -sf "$1/metrics" | awk '/^rerank_batch_duration_seconds_sum/ {s = $2} /^rerank_batch_duration_seconds_count/ {n = $2}
+    /^rerank_batch_tokens_sum/ {t = $2} END {print s + 0, n + 0, t + 0}'
+}
 rc=0
 report() { # order phase short.json [long.json]
   local ok non200 terr
@@ -79,9 +86,14 @@ for order in $ORDERS; do
     --extra "\"long_docs\":\"chunk\",\"max_chunks_per_doc\":$CHUNKS" --json >"$WORK/long.json" &
   LONG_PID=$!
   sleep 2
+  read -r s0 n0 t0 <<<"$(batches "$URL")"
   "$BUILD/loadgen" --url "$URL" -c 1 -d "$SECS" --docs 8 --doc-bytes 400 --json >"$WORK/flood.json"
   wait "$LONG_PID"
   report "$order" flood "$WORK/flood.json" "$WORK/long.json"
+  read -r s1 n1 t1 <<<"$(batches "$URL")"
+  awk -v o="$order" -v a="$s0 $n0 $t0" -v b="$s1 $n1 $t1" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); n = y[2] - x[2]
+    if (n > 0) printf "%-5s flood  batches %d, mean %.1f ms, %.0f tokens\n", o, n, 1000 * (y[1] - x[1]) / n, (y[3] - x[3]) / n }'
   kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""
 done
 exit $rc
