@@ -315,6 +315,67 @@ TEST(alloc_failures) {
     free(doc);
 }
 
+/* BERT's pair template: [CLS] q [SEP] d [SEP], the document's part type 1;
+ * chunk scores equal the windows scored one by one there too. */
+TEST(bert_windows) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-bert", t_shared());
+    rerank_model_options_t mo = rerank_model_options_default();
+    mo.threads = 1;
+    rerank_model_t *m = NULL;
+    CHECK(rerank_model_load(dir, &mo, &m) == RERANK_OK);
+    if (!m) return;
+    const rerank_tokenizer_t *tok = rerank_model_tokenizer(m);
+    char *doc = long_doc(8, k_candidates[2]);
+    rerank_encoding_t q = {0}, d = {0}, sp = {0};
+    CHECK(rerank_tokenize(tok, k_query, strlen(k_query), &q) == RERANK_OK);
+    CHECK(rerank_tokenize(tok, doc, strlen(doc), &d) == RERANK_OK);
+    CHECK(rerank_tokenize_pair(tok, "", 0, "", 0, NULL, &sp) == RERANK_OK);
+    CHECK(sp.n == 3 && sp.type_ids[0] == 0 && sp.type_ids[1] == 0 && sp.type_ids[2] == 1);
+    rerank_pair_options_t po = rerank_pair_options_default();
+    po.max_length = 50;
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_overlap = 10;
+    rerank_windows_t w = {0};
+    CHECK(rerank_model_window_pair(m, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
+    size_t win = 50 - 3 - q.n, stride = win - 10;
+    CHECK(w.n == 1 + (d.n - win + stride - 1) / stride);
+    float top = -INFINITY;
+    for (size_t k = 0; k < w.n; k++) {
+        size_t a = k * stride, b = a + win < d.n ? a + win : d.n, n = 3 + q.n + (b - a);
+        int32_t *ids = malloc(n * sizeof *ids), *ty = malloc(n * sizeof *ty);
+        size_t at = 0;
+        ids[at] = sp.ids[0], ty[at++] = 0;
+        for (size_t i = 0; i < q.n; i++) ids[at] = q.ids[i], ty[at++] = 0;
+        ids[at] = sp.ids[1], ty[at++] = 0;
+        for (size_t i = a; i < b; i++) ids[at] = d.ids[i], ty[at++] = 1;
+        ids[at] = sp.ids[2], ty[at++] = 1;
+        CHECK(w.len[k] == (int32_t)n && !memcmp(w.enc.ids + w.offset[k], ids, n * sizeof *ids) &&
+              !memcmp(w.enc.type_ids + w.offset[k], ty, n * sizeof *ty));
+        rerank_pair_t p = {ids, ty, (int32_t)n};
+        float s = 0;
+        CHECK(rerank_score_tokens(m, &p, 1, NULL, &s) == RERANK_OK);
+        if (s > top) top = s;
+        free(ids);
+        free(ty);
+    }
+    const char *docs[1] = {doc};
+    rerank_score_options_t so = rerank_score_options_default();
+    so.pair = po;
+    float got;
+    rerank_chunk_info_t best;
+    CHECK(rerank_score_long(m, k_query, strlen(k_query), docs, NULL, 1, &so, &lo, &got, &best) == RERANK_OK);
+    CHECK_NEAR(got, top, 1e-5);
+    CHECK(best.n_chunks == (int32_t)w.n && best.doc_tokens == (int32_t)d.n);
+    rerank_windows_free(&w);
+    rerank_encoding_free(&q);
+    rerank_encoding_free(&d);
+    rerank_encoding_free(&sp);
+    free(doc);
+    rerank_model_free(m);
+}
+
 int main(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
@@ -328,6 +389,7 @@ int main(void) {
     RUN(chunk_score_is_best_window);
     RUN(chunk_finds_passage_at_end);
     RUN(bad_options);
+    RUN(bert_windows);
     RUN(alloc_failures);
     rerank_model_free(g_model);
     TEST_MAIN_END();
