@@ -235,6 +235,31 @@ TEST(bad_values) {
     CHECK(ask(&A, "/rerank", "texts", "\"long_docs\":\"chunk\",\"truncate\":false", "score", &lo));
 }
 
+/* /info reports the long-document defaults and the batch order. */
+TEST(info_reports_defaults) {
+    CURL *c = curl_easy_init();
+    resp_t r = {0};
+    char url[128];
+    snprintf(url, sizeof url, "%s/info", B.base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    CHECK(curl_easy_perform(c) == CURLE_OK);
+    curl_easy_cleanup(c);
+    json_error_t e;
+    json_t *j = r.body ? json_loads(r.body, 0, &e) : NULL;
+    const char *mode = json_string_value(json_object_get(j, "long_docs"));
+    const char *order = json_string_value(json_object_get(j, "batch_order"));
+    CHECK(mode && !strcmp(mode, "chunk"));
+    CHECK(order && !strcmp(order, "fair"));
+    CHECK(json_integer_value(json_object_get(j, "chunk_tokens")) == 64);
+    CHECK(json_integer_value(json_object_get(j, "chunk_overlap")) == 16);
+    CHECK(json_integer_value(json_object_get(j, "max_chunks_per_doc")) == 4);
+    json_decref(j);
+    free(r.body);
+}
+
 /* `rerank serve` refuses bad defaults at start. */
 TEST(bad_flags) {
     char cmd[2 * PATH_MAX + 256], out[512];
@@ -270,6 +295,7 @@ int main(int argc, char **argv) {
         RUN(chunked_requests_match_library);
         RUN(server_defaults);
         RUN(bad_values);
+        RUN(info_reports_defaults);
     }
     RUN(bad_flags);
     CHECK(sp_stop(&A, SIGTERM) == 0 || !A.port);

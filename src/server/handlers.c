@@ -201,6 +201,11 @@ static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     json_object_set_new(j, "max_batch_requests", json_integer(c->max_batch_pairs));
     json_object_set_new(j, "max_wait_ms", json_real(c->max_wait_ms));
     json_object_set_new(j, "max_queue_pairs", json_integer(c->max_queue_pairs));
+    json_object_set_new(j, "batch_order", json_string(c->batch_order ? c->batch_order : "fifo"));
+    json_object_set_new(j, "long_docs", json_string(c->long_docs ? c->long_docs : "truncate"));
+    json_object_set_new(j, "chunk_tokens", json_integer(c->chunk_tokens));
+    json_object_set_new(j, "chunk_overlap", json_integer(c->chunk_overlap));
+    json_object_set_new(j, "max_chunks_per_doc", json_integer(c->max_chunks_per_doc));
     json_object_set_new(j, "max_client_batch_size", json_integer(c->max_docs));
     json_object_set_new(j, "max_body_bytes", json_integer(c->max_body_bytes));
     json_object_set_new(j, "max_text_bytes", json_integer(c->max_text_bytes));
