@@ -59,7 +59,7 @@ TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
 TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench \
             $(BUILD)/tests/test_cuda_emu
 # Concurrency tests run under ThreadSanitizer.
-TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_server test_server_http)))
+TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_batcher_fair test_server test_server_http)))
 
 # ---- modes ------------------------------------------------------------------
 ifeq ($(SAN),asan)

@@ -3,13 +3,15 @@
  * The first byte picks the API. Properties: the status is one of OK, 400,
  * 413, 422 with a message; an accepted request has 1..max_docs documents, a
  * non-empty query, every text valid UTF-8 within max_text_bytes, top_n <=
- * n_docs; its response renders and parses back with the right number of
- * results; everything is released (ASan). */
+ * n_docs, long-document fields absent (-1) or in their ranges; its response
+ * (with a winning window per document when chunked) renders and parses back
+ * with the right number of results; everything is released (ASan). */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/limits.h"
 #include "common/utf8.h"
 #include "fuzz.h"
 #include "server/api.h"
@@ -46,8 +48,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     RR_FUZZ_CHECK(r.top_n <= r.n_docs);
     /* only TEI has "truncation_direction" */
     RR_FUZZ_CHECK(r.direction == RERANK_TRUNC_RIGHT || (kind == 0 && r.direction == RERANK_TRUNC_LEFT));
+    /* long documents: absent, or in range; an overlap below the window */
+    RR_FUZZ_CHECK(r.long_docs >= -1 && r.long_docs <= RERANK_LONG_DOCS_CHUNK);
+    RR_FUZZ_CHECK(r.chunk_tokens == -1 || (r.chunk_tokens >= 1 && r.chunk_tokens <= RR_MAX_SEQ_TOKENS));
+    RR_FUZZ_CHECK(r.chunk_overlap >= -1 && r.chunk_overlap <= RR_MAX_SEQ_TOKENS);
+    RR_FUZZ_CHECK(r.chunk_tokens <= 0 || r.chunk_overlap < r.chunk_tokens);
+    RR_FUZZ_CHECK(r.max_chunks_per_doc == -1 || r.max_chunks_per_doc >= 1);
+    RR_FUZZ_CHECK(r.max_tokens_per_doc == -1 || r.max_tokens_per_doc >= 1);
+    RR_FUZZ_CHECK(r.long_docs != RERANK_LONG_DOCS_TRUNCATE ||
+                  (r.chunk_tokens < 0 && r.chunk_overlap < 0 && r.max_chunks_per_doc < 0));
     float *scores = rr_malloc(r.n_docs * sizeof *scores);
-    RR_FUZZ_CHECK(scores != NULL);
+    rerank_chunk_info_t *best = rr_calloc(r.n_docs, sizeof *best);
+    RR_FUZZ_CHECK(scores != NULL && best != NULL);
+    if (r.long_docs == RERANK_LONG_DOCS_CHUNK) r.best = best;
     for (size_t i = 0; i < r.n_docs; i++) scores[i] = (float)((i * 7919) % 13) / 13.0f;
     size_t len = 0;
     char *out = kind == 0 ? rr_api_render_tei(&r, scores, &len) : rr_api_render_cohere(&r, scores, "id", "m", 1, &len);
@@ -57,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     RR_FUZZ_CHECK(j != NULL);
     json_t *res = kind == 0 ? j : json_object_get(j, "results");
     RR_FUZZ_CHECK(json_array_size(res) == (kind == 0 || !r.top_n ? r.n_docs : r.top_n));
+    RR_FUZZ_CHECK(!json_array_size(res) || (json_object_get(json_array_get(res, 0), "chunk") != NULL) == (r.best != NULL));
     /* best first */
     for (size_t k = 1; k < json_array_size(res); k++) {
         const char *key = kind == 0 ? "score" : "relevance_score";
@@ -66,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_decref(j);
     rr_free(out);
     rr_free(scores);
+    rr_free(best);
     rr_rerank_req_release(&r);
     return 0;
 }

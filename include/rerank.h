@@ -250,6 +250,83 @@ rerank_status_t rerank_score(rerank_model_t *model, const char *query, size_t qu
                              const char *const *docs, const size_t *doc_lens, size_t n_docs,
                              const rerank_score_options_t *opts, float *scores);
 
+
+/* ------------------------------------------------------------------------ */
+/* Long documents: truncate or score in windows                              */
+/* ------------------------------------------------------------------------ */
+
+/* What happens to a document longer than the room the query leaves in a
+ * pair of max_length tokens. */
+typedef enum rerank_long_docs {
+    RERANK_LONG_DOCS_TRUNCATE = 0, /* cut it (rerank_pair_options_t). Default. */
+    /* Cut its ids into windows, score each with the query, keep the best:
+     * the document is tokenized once and the windows are cuts of its ids,
+     * each wrapped in the pair template's special tokens. */
+    RERANK_LONG_DOCS_CHUNK = 1,
+} rerank_long_docs_t;
+
+/* Start from rerank_long_options_default(). With RERANK_LONG_DOCS_CHUNK the
+ * query keeps what the truncation gives it against a long document (flag:
+ * up to 3/4 of max_length; longest_first: up to half the room after the
+ * special tokens; none: all of it) and the document gets the rest, the
+ * "room": a window holds min(chunk_tokens, room) document tokens. */
+typedef struct rerank_long_options {
+    rerank_long_docs_t mode;
+    int32_t chunk_tokens;       /* document tokens per window; 0: the room     */
+    int32_t chunk_overlap;      /* tokens two neighbouring windows share;
+                                   must be below the window's size             */
+    /* At most this many windows per document (Cohere v1's name); the rest of
+     * a longer document is not scored (truncation, as Cohere does; the
+     * chunk info's doc_tokens says how much there was). 0: no bound. */
+    int32_t max_chunks_per_doc;
+    /* > 0: the document is first cut to this many tokens (Cohere v2's
+     * max_tokens_per_doc), from the end the pair options' direction names;
+     * in both modes. 0: no cut. */
+    int32_t max_tokens_per_doc;
+} rerank_long_options_t;
+
+/* Defaults: truncate; chunk_tokens 0 (the room), overlap 0, no bounds. */
+rerank_long_options_t rerank_long_options_default(void);
+
+/* Where a window lies in its document, in the document's own tokens (no
+ * special tokens, counted after max_tokens_per_doc's cut). */
+typedef struct rerank_chunk_info {
+    int32_t chunk;       /* window index, 0 = the document's start         */
+    int32_t n_chunks;    /* windows the document was scored in             */
+    int32_t token_start; /* the window holds document tokens               */
+    int32_t token_end;   /*   [token_start, token_end)                     */
+    int32_t doc_tokens;  /* the document's tokens in all                   */
+} rerank_chunk_info_t;
+
+/* The windows of one (query, document) pair, caller-owned: zero-initialise,
+ * reuse across calls (buffers grow), release with rerank_windows_free. */
+typedef struct rerank_windows {
+    rerank_encoding_t enc;       /* every window's ids and type ids, back to back */
+    size_t *offset;              /* window w starts at enc.ids + offset[w]        */
+    int32_t *len;                /*   and has len[w] ids                          */
+    rerank_chunk_info_t *chunks; /* its place in the document                      */
+    size_t n, cap;               /* windows; allocated entries                     */
+} rerank_windows_t;
+
+void rerank_windows_free(rerank_windows_t *w);
+
+/* The pairs `model` scores for (query, doc) under `lopts` (NULL: defaults):
+ * with RERANK_LONG_DOCS_TRUNCATE one window, the pair
+ * rerank_model_tokenize_pair gives (after max_tokens_per_doc's cut); with
+ * RERANK_LONG_DOCS_CHUNK one window per cut of the document (one when it
+ * fits the room). An LLM reranker (a prompt recipe) answers
+ * RERANK_ERR_UNSUPPORTED to chunking and to max_tokens_per_doc. */
+rerank_status_t rerank_model_window_pair(const rerank_model_t *model, const char *query, size_t query_len,
+                                         const char *doc, size_t doc_len, const rerank_pair_options_t *popts,
+                                         const rerank_long_options_t *lopts, rerank_windows_t *out);
+
+/* rerank_score under `lopts`: scores[i] is the best window's score of
+ * docs[i]; best[i] (best may be NULL) says which window it was. */
+rerank_status_t rerank_score_long(rerank_model_t *model, const char *query, size_t query_len,
+                                  const char *const *docs, const size_t *doc_lens, size_t n_docs,
+                                  const rerank_score_options_t *opts, const rerank_long_options_t *lopts,
+                                  float *scores, rerank_chunk_info_t *best);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,13 @@ static char *layout_json(void) {
            FIELD(fl, rerank_score_options_t, layers); FIELD(fl, rerank_score_options_t, normalize););
     STRUCT(structs, rerank_pair_t, FIELD(fl, rerank_pair_t, ids); FIELD(fl, rerank_pair_t, type_ids);
            FIELD(fl, rerank_pair_t, n););
+    STRUCT(structs, rerank_long_options_t, FIELD(fl, rerank_long_options_t, mode);
+           FIELD(fl, rerank_long_options_t, chunk_tokens); FIELD(fl, rerank_long_options_t, chunk_overlap);
+           FIELD(fl, rerank_long_options_t, max_chunks_per_doc);
+           FIELD(fl, rerank_long_options_t, max_tokens_per_doc););
+    STRUCT(structs, rerank_chunk_info_t, FIELD(fl, rerank_chunk_info_t, chunk);
+           FIELD(fl, rerank_chunk_info_t, n_chunks); FIELD(fl, rerank_chunk_info_t, token_start);
+           FIELD(fl, rerank_chunk_info_t, token_end); FIELD(fl, rerank_chunk_info_t, doc_tokens););
     json_object_set_new(structs, "enum", json_pack("{s:I}", "size", (json_int_t)sizeof(rerank_status_t)));
     CONST(consts, RERANK_OK);
     CONST(consts, RERANK_ERR_INVALID_ARGUMENT);
@@ -69,6 +76,8 @@ static char *layout_json(void) {
     CONST(consts, RERANK_TRUNC_NONE);
     CONST(consts, RERANK_TRUNC_RIGHT);
     CONST(consts, RERANK_TRUNC_LEFT);
+    CONST(consts, RERANK_LONG_DOCS_TRUNCATE);
+    CONST(consts, RERANK_LONG_DOCS_CHUNK);
     json_object_set_new(root, "structs", structs);
     json_object_set_new(root, "constants", consts);
     json_object_set_new(root, "version", json_string(RERANK_VERSION));

@@ -86,6 +86,26 @@ class Pair(ctypes.Structure):  # rerank_pair_t
     ]
 
 
+class LongOptions(ctypes.Structure):  # rerank_long_options_t
+    _fields_ = [
+        ("mode", ctypes.c_int),  # rerank_long_docs_t
+        ("chunk_tokens", ctypes.c_int32),
+        ("chunk_overlap", ctypes.c_int32),
+        ("max_chunks_per_doc", ctypes.c_int32),
+        ("max_tokens_per_doc", ctypes.c_int32),
+    ]
+
+
+class ChunkInfo(ctypes.Structure):  # rerank_chunk_info_t
+    _fields_ = [
+        ("chunk", ctypes.c_int32),
+        ("n_chunks", ctypes.c_int32),
+        ("token_start", ctypes.c_int32),
+        ("token_end", ctypes.c_int32),
+        ("doc_tokens", ctypes.c_int32),
+    ]
+
+
 # Every struct the binding passes through ctypes, by its C typedef name.
 STRUCTS = {
     "rerank_encoding_t": Encoding,
@@ -94,11 +114,14 @@ STRUCTS = {
     "rerank_model_info_t": ModelInfo,
     "rerank_score_options_t": ScoreOptions,
     "rerank_pair_t": Pair,
+    "rerank_long_options_t": LongOptions,
+    "rerank_chunk_info_t": ChunkInfo,
 }
 
 # Enum values the binding uses (include/rerank.h).
 TRUNCATION = {"flag": 0, "longest_first": 1, "none": 2}  # rerank_truncation_t
 DIRECTION = {"right": 0, "left": 1}  # rerank_trunc_direction_t
+LONG_DOCS = {"truncate": 0, "chunk": 1}  # rerank_long_docs_t
 CONSTANTS = {
     "RERANK_OK": 0,
     "RERANK_ERR_INVALID_ARGUMENT": 1,
@@ -114,6 +137,8 @@ CONSTANTS = {
     "RERANK_TRUNC_NONE": TRUNCATION["none"],
     "RERANK_TRUNC_RIGHT": DIRECTION["right"],
     "RERANK_TRUNC_LEFT": DIRECTION["left"],
+    "RERANK_LONG_DOCS_TRUNCATE": LONG_DOCS["truncate"],
+    "RERANK_LONG_DOCS_CHUNK": LONG_DOCS["chunk"],
 }
 
 _P = ctypes.c_void_p  # opaque rerank_model_t* / rerank_tokenizer_t*
@@ -143,6 +168,11 @@ _PROTOTYPES = {
     "rerank_score": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p),
                                 ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ScoreOptions),
                                 ctypes.POINTER(ctypes.c_float)]),
+    "rerank_long_options_default": (LongOptions, []),
+    "rerank_score_long": (c_status, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p),
+                                     ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ScoreOptions),
+                                     ctypes.POINTER(LongOptions), ctypes.POINTER(ctypes.c_float),
+                                     ctypes.POINTER(ChunkInfo)]),
 }
 
 

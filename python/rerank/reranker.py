@@ -300,18 +300,53 @@ class Reranker:
             return arr[0] if single else arr
         return scores[0] if single else scores
 
+    def _scores_long(self, query, docs, lopts):
+        """Raw scores of (query, docs[i]) under long-document options, and each one's best window."""
+        n = len(docs)
+        opts = self._options()
+        out, best = (ctypes.c_float * n)(), (_native.ChunkInfo * n)()
+        texts = (ctypes.c_char_p * n)(*docs)
+        lens = (ctypes.c_size_t * n)(*map(len, docs))
+        with self._using() as h:
+            st = self._lib.rerank_score_long(h, query, len(query), texts, lens, n, ctypes.byref(opts),
+                                             ctypes.byref(lopts), out, best)
+        _native.check(self._lib, st)
+        return list(out), list(best)
+
     def rank(self, query, documents, top_k=None, return_documents=False, batch_size=None,
-             show_progress_bar=None, activation_fn=None):
+             show_progress_bar=None, activation_fn=None, *, long_docs=None, chunk_tokens=0, chunk_overlap=0,
+             max_chunks_per_doc=0, max_tokens_per_doc=0):
         """CrossEncoder.rank: [{"corpus_id": i, "score": s[, "text": documents[i]]}] best first (ties keep
-        the documents' order), the first top_k of them when top_k is given."""
+        the documents' order), the first top_k of them when top_k is given. long_docs="chunk" scores a
+        document longer than the room the query leaves in windows of chunk_tokens (0: the room) sharing
+        chunk_overlap tokens, at most max_chunks_per_doc of them (0: no bound), and keeps the best: each
+        result then names it ("chunk", "chunks", "token_start", "token_end", "doc_tokens").
+        max_tokens_per_doc cuts every document to that many tokens first (either mode)."""
         documents = _inputs.documents_list(documents)
         docs = [_inputs.text_bytes(d, "documents[%d]" % i) for i, d in enumerate(documents)]
         q = _inputs.text_bytes(query, "query")
         if top_k is not None:
             _inputs.non_negative_int(top_k, "top_k")
         act = _activation.resolve(activation_fn, self._default_activation)
-        scores = [float(act(s)) for s in self._scores([q] * len(docs), docs, batch_size)]
+        best = None
+        if long_docs is None and not max_tokens_per_doc:
+            scores = [float(act(s)) for s in self._scores([q] * len(docs), docs, batch_size)]
+        else:
+            lopts = self._lib.rerank_long_options_default()
+            lopts.mode = _choice(long_docs or "truncate", _native.LONG_DOCS, "long_docs")
+            lopts.chunk_tokens = _bounded(chunk_tokens, "chunk_tokens")
+            lopts.chunk_overlap = _bounded(chunk_overlap, "chunk_overlap")
+            lopts.max_chunks_per_doc = _bounded(max_chunks_per_doc, "max_chunks_per_doc")
+            lopts.max_tokens_per_doc = _bounded(max_tokens_per_doc, "max_tokens_per_doc")
+            raw, best = self._scores_long(q, docs, lopts) if docs else ([], [])
+            scores = [float(act(s)) for s in raw]
+            if lopts.mode != _native.LONG_DOCS["chunk"]:
+                best = None
         results = [{"corpus_id": i, "score": s} for i, s in enumerate(scores)]
+        if best is not None:
+            for r, c in zip(results, best):
+                r.update(chunk=c.chunk, chunks=c.n_chunks, token_start=c.token_start, token_end=c.token_end,
+                         doc_tokens=c.doc_tokens)
         if return_documents:
             for r in results:
                 r["text"] = documents[r["corpus_id"]]

@@ -42,6 +42,16 @@ typedef struct rr_rerank_req {
     int raw_scores;     /* 1: raw logits instead of sigmoid                  */
     int return_text;    /* TEI return_text / Cohere return_documents         */
     rr_text_t model;    /* Cohere "model" (n == 0 if absent)                 */
+    /* Long documents (api_long.c), -1 where the request says nothing:
+     * "long_docs" ("truncate" | "chunk"), "chunk_tokens", "chunk_overlap",
+     * "max_chunks_per_doc" (Cohere v1; implies chunk), "max_tokens_per_doc"
+     * (Cohere v2), in every API. */
+    int long_docs;
+    int32_t chunk_tokens, chunk_overlap, max_chunks_per_doc, max_tokens_per_doc;
+    /* Set by the server when it scored in windows: each document's best
+     * one, rendered as "chunk", "chunks", "token_start", "token_end",
+     * "doc_tokens" in its result. NULL: not chunked. */
+    const rerank_chunk_info_t *best;
 } rr_rerank_req_t;
 
 /* Decode a request body. On failure returns the status, writes a message to

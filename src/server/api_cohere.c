@@ -66,6 +66,7 @@ rr_api_status_t rr_api_parse_cohere(const char *body, size_t n, rr_api_kind_t ki
     r.truncate = b;
     if ((st = rr_api_get_bool(root, "return_documents", &r.return_text, err, cap))) goto fail;
     if ((st = rr_api_get_bool(root, "raw_scores", &r.raw_scores, err, cap))) goto fail;
+    if ((st = rr_api_get_long_docs(root, &r, err, cap))) goto fail;
     *out = r;
     return RR_API_OK;
 fail:
@@ -93,6 +94,7 @@ char *rr_api_render_cohere(const rr_rerank_req_t *req, const float *scores, cons
         if (req->return_text &&
             json_object_set_new(o, "document", json_pack("{s:s%}", "text", req->docs[i].s, req->docs[i].n)))
             goto fail;
+        if (req->best && rr_api_set_chunk(o, &req->best[i])) goto fail;
     }
     json_t *usage = json_pack("{s:I}", "total_tokens", (json_int_t)total_tokens);
     json_t *meta = json_pack("{s:{s:s}, s:{s:i}}", "api_version", "version",

@@ -18,6 +18,11 @@ rr_api_status_t rr_api_get_bool(json_t *obj, const char *key, int *out, char *er
 /* Required non-empty string member "query". */
 rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
                                  size_t cap);
+/* The long-document members of a request (api_long.c): r's fields -1
+ * when absent; 400 for a wrong type, 422 for a value out of range. */
+rr_api_status_t rr_api_get_long_docs(json_t *root, rr_rerank_req_t *r, char *err, size_t cap);
+/* Add the window `c` to a result object: 0, or -1 out of memory. */
+int rr_api_set_chunk(json_t *o, const rerank_chunk_info_t *c);
 /* Serialize (compact, 9 significant digits), decref root; rr_free-able. */
 char *rr_api_dump(json_t *root, size_t *len);
 

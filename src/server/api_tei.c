@@ -39,6 +39,7 @@ rr_api_status_t rr_api_parse_tei(const char *body, size_t n, const rr_api_limits
     r.truncate = b;
     if ((st = rr_api_get_bool(root, "raw_scores", &r.raw_scores, err, cap))) goto fail;
     if ((st = rr_api_get_bool(root, "return_text", &r.return_text, err, cap))) goto fail;
+    if ((st = rr_api_get_long_docs(root, &r, err, cap))) goto fail;
     json_t *dir = json_object_get(root, "truncation_direction");
     if (dir && !json_is_null(dir)) {
         if (!json_is_string(dir)) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"truncation_direction\" must be \"Right\" or \"Left\""); goto fail; }
@@ -70,6 +71,7 @@ char *rr_api_render_tei(const rr_rerank_req_t *req, const float *scores, size_t 
             goto fail;
         if (req->return_text && json_object_set_new(o, "text", json_stringn(req->docs[i].s, req->docs[i].n)))
             goto fail;
+        if (req->best && rr_api_set_chunk(o, &req->best[i])) goto fail;
     }
     rr_free(order);
     return rr_api_dump(arr, len);

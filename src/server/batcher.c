@@ -79,36 +79,58 @@ static int wait_for_batch(rr_batcher_t *b) {
     }
 }
 
+/* Take j's next pair into batch slot *n (b->mu held); removes j from the
+ * queue once all its pairs are taken. */
+static void take_pair(rr_batcher_t *b, rr_job_t *j, size_t *n, size_t *tokens, double now) {
+    size_t c = pair_cost(&j->pairs[j->next_]);
+    if (!j->first_taken_) {
+        j->first_taken_ = 1;
+        if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
+    }
+    if (j->batch_seq_ != b->batches + 1) { /* first pair of j in this batch */
+        j->batch_seq_ = b->batches + 1;
+        j->batch_tokens_ = 0;
+    }
+    b->slot_job[*n] = j;
+    b->slot_idx[*n] = j->next_;
+    b->pairs[*n] = j->pairs[j->next_];
+    (*n)++;
+    *tokens += c;
+    j->batch_tokens_ += c;
+    j->next_++;
+    j->tokens_left_ -= c;
+    b->queued_pairs--;
+    b->queued_tokens -= c;
+    if (j->next_ == j->n_pairs) q_remove(b, j);
+}
+
+/* 1 if j's next pair fits the batch (the first pair always does). */
+static int fits(const rr_batcher_t *b, const rr_job_t *j, size_t n, size_t tokens) {
+    return n < b->cap && (n == 0 || tokens + pair_cost(&j->pairs[j->next_]) <= b->cfg.max_batch_tokens);
+}
+
 /* Take pairs from the head of the queue, in order, into the batch slots
  * (b->mu held) until the token budget or the pair cap; returns the number
  * of pairs and their tokens in *tokens_out. */
 static size_t take_batch(rr_batcher_t *b, size_t *tokens_out) {
     size_t n = 0, tokens = 0;
     double now = rr_now_s();
-    rr_job_t *j = b->head;
-    while (j && n < b->cap) {
-        int full = 0;
-        while (j->next_ < j->n_pairs) {
-            size_t c = pair_cost(&j->pairs[j->next_]);
-            if (n == b->cap || (n > 0 && tokens + c > b->cfg.max_batch_tokens)) { full = 1; break; }
-            if (!j->first_taken_) {
-                j->first_taken_ = 1;
-                if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
-            }
-            b->slot_job[n] = j;
-            b->slot_idx[n] = j->next_;
-            b->pairs[n] = j->pairs[j->next_];
-            n++;
-            tokens += c;
-            j->next_++;
-            j->tokens_left_ -= c;
-            b->queued_pairs--;
-            b->queued_tokens -= c;
+    if (b->cfg.fair && b->head) {
+        /* the oldest job's next pair first, then every job up to its share */
+        size_t share = b->cfg.max_batch_tokens / (b->queued_jobs ? b->queued_jobs : 1);
+        take_pair(b, b->head, &n, &tokens, now);
+        for (rr_job_t *j = b->head, *nx; j && n < b->cap; j = nx) {
+            nx = j->qnext_;
+            while (j->queued_ && fits(b, j, n, tokens) &&
+                   (j->batch_seq_ == b->batches + 1 ? j->batch_tokens_ : 0) + pair_cost(&j->pairs[j->next_]) <= share)
+                take_pair(b, j, &n, &tokens, now);
         }
-        rr_job_t *nx = j->qnext_;
-        if (j->next_ == j->n_pairs) q_remove(b, j);
-        if (full) break;
-        j = nx;
+    }
+    /* in submission order until the first pair that does not fit */
+    for (rr_job_t *j = b->head, *nx; j; j = nx) {
+        nx = j->qnext_;
+        while (j->queued_ && fits(b, j, n, tokens)) take_pair(b, j, &n, &tokens, now);
+        if (j->queued_) break;
     }
     *tokens_out = tokens;
     return n;
@@ -219,6 +241,8 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
     job->next_ = job->finished_ = 0;
     job->tokens_left_ = tokens;
     job->notified_ = job->first_taken_ = 0;
+    job->batch_tokens_ = 0;
+    job->batch_seq_ = 0;
     job->qnext_ = job->qprev_ = NULL;
     pthread_mutex_lock(&b->mu);
     if (b->closed) { pthread_mutex_unlock(&b->mu); return RR_SUBMIT_CLOSED; }

@@ -4,8 +4,16 @@
  * worker thread forms a batch when the queued tokens reach the batch token
  * budget (or the pair cap) or when the oldest queued pair has waited
  * max_wait_ms, and calls the scoring callback. A job's pairs may be split
- * across batches and a batch holds pairs of many jobs; pairs are taken
- * strictly in submission order, so a job never waits behind a later one.
+ * across batches and a batch holds pairs of many jobs. In FIFO order
+ * (fair = 0) pairs are taken strictly in submission order, so a job never
+ * waits behind a later one, but a short job waits behind every pair queued
+ * before it. Fair order (fair = 1) bounds that: a batch first takes the
+ * oldest job's next pair (whatever its size: nothing starves), then from
+ * every queued job in turn up to an equal share of the token budget
+ * (budget / queued jobs), then fills up in submission order. A job whose
+ * pairs fit its share is in the next batch whole: a short request waits for
+ * at most the batch running when it arrives, however long the queue of
+ * chunked long documents or big pairs before it.
  *
  * Each job's `done` callback is called exactly once: when all its pairs are
  * scored, when scoring failed, or after rr_batcher_cancel once none of its
@@ -29,6 +37,7 @@ typedef struct rr_batcher_config {
     size_t max_batch_pairs;  /* pairs per batch                              */
     double max_wait_ms;      /* longest wait of the oldest pair              */
     size_t max_queue_pairs;  /* queued (not yet batched) pairs bound         */
+    int fair;                /* 1: fair share per job (above); 0: FIFO       */
 } rr_batcher_config_t;
 
 /* Optional observer (metrics); any member may be NULL. */
@@ -57,6 +66,8 @@ struct rr_job {
     char error[256];
     /* private to the batcher */
     size_t next_, finished_, tokens_left_;
+    size_t batch_tokens_;            /* tokens taken into batch number batch_seq_ */
+    unsigned long long batch_seq_;
     double t_submit_;
     int queued_, notified_, first_taken_;
     rr_job_t *qnext_, *qprev_;

@@ -49,6 +49,11 @@ static const opt_t k_opts[] = {
     {"shutdown-timeout", OPT_INT, OFF(shutdown_timeout_s), "30", 0, RR_SRV_MAX_TIMEOUT_S, "S", "on SIGTERM/SIGINT, how long queued work may finish"},
     {"api-key", OPT_STR, OFF(api_key), NULL, 0, 0, "KEY", "require 'Authorization: Bearer KEY' (prefer the env var: flags show in ps)"},
     {"access-log", OPT_BOOL, OFF(access_log), "1", 0, 1, NULL, "no access log (default: one line per request on stderr)"},
+    {"long-docs", OPT_STR, OFF(long_docs), "truncate", 0, 0, "MODE", "a document longer than the room the query leaves: truncate (cut it) or chunk (score windows of it, keep the best); a request's \"long_docs\" wins"},
+    {"chunk-tokens", OPT_INT, OFF(chunk_tokens), "0", 0, RR_MAX_SEQ_TOKENS, "N", "document tokens per window when chunking; 0 = all the room the query leaves"},
+    {"chunk-overlap", OPT_INT, OFF(chunk_overlap), "0", 0, RR_MAX_SEQ_TOKENS, "N", "tokens two neighbouring windows share (below the window)"},
+    {"max-chunks-per-doc", OPT_INT, OFF(max_chunks_per_doc), "10", 1, RR_SRV_MAX_CHUNKS_PER_DOC, "K", "windows scored per document when chunking (Cohere v1's default); the rest is not scored"},
+    {"batch-order", OPT_STR, OFF(batch_order), "fair", 0, 0, "ORDER", "how queued requests share a batch: fair (each its share of the token budget, the oldest first: a short request waits at most one batch behind long ones) or fifo (strict arrival order)"},
 };
 #define N_OPTS (sizeof k_opts / sizeof k_opts[0])
 
@@ -228,6 +233,19 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
     if (cfg->max_batch_tokens < RR_SRV_MIN_BATCH_TOKENS) {
         fprintf(err, "rerank serve: --max-batch-tokens %ld is below %d (0 = by device)\n", cfg->max_batch_tokens,
                 RR_SRV_MIN_BATCH_TOKENS);
+        goto fail;
+    }
+    if (strcmp(cfg->long_docs, "truncate") && strcmp(cfg->long_docs, "chunk")) {
+        fprintf(err, "rerank serve: --long-docs must be truncate or chunk\n");
+        goto fail;
+    }
+    if (strcmp(cfg->batch_order, "fair") && strcmp(cfg->batch_order, "fifo")) {
+        fprintf(err, "rerank serve: --batch-order must be fair or fifo\n");
+        goto fail;
+    }
+    if (cfg->chunk_tokens && cfg->chunk_overlap >= cfg->chunk_tokens) {
+        fprintf(err, "rerank serve: --chunk-overlap %ld must be below --chunk-tokens %ld\n", cfg->chunk_overlap,
+                cfg->chunk_tokens);
         goto fail;
     }
     if (strcmp(cfg->truncation, "flag") && strcmp(cfg->truncation, "longest_first")) {

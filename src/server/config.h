@@ -32,6 +32,12 @@ typedef struct rr_server_config {
     long shutdown_timeout_s;
     char *api_key;
     int access_log;
+    /* long documents when a request says nothing (api_long.c names the fields) */
+    char *long_docs;         /* truncate | chunk                            */
+    long chunk_tokens;       /* document tokens per window, 0 = the room    */
+    long chunk_overlap;      /* tokens neighbouring windows share           */
+    long max_chunks_per_doc; /* windows per document                        */
+    char *batch_order;       /* fair | fifo (batcher.h)                     */
 } rr_server_config_t;
 
 /* --max-batch-tokens 0 (the default) becomes the device's budget: on the

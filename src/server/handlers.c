@@ -24,6 +24,7 @@ void rr_conn_req_release_rerank(rr_conn_req_t *r) {
         rr_free(r->encs);
         r->encs = NULL;
     }
+    rr_long_release(r);
     rr_free(r->pairs);
     rr_free(r->scores);
     r->pairs = NULL;
@@ -84,7 +85,9 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     po.max_length = s->max_length;
     po.truncation = truncate ? s->truncation : RERANK_TRUNC_NONE;
     po.direction = r->req.direction;
-    for (size_t i = 0; i < n; i++) {
+    rerank_long_options_t lo;
+    int windowed = rr_long_options(r, &lo); /* long documents in windows: long_req.c */
+    for (size_t i = 0; i < n && !windowed; i++) {
         rerank_encoding_t *e = &r->encs[i];
         rerank_status_t st = s->scorer.encode_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
                                                     r->req.docs[i].n, &po, e);
@@ -100,10 +103,16 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         r->pairs[i].n = (int32_t)e->n;
         r->total_tokens += e->n;
     }
+    if (windowed) {
+        const char *type;
+        int code = rr_long_encode(r, &po, &lo, truncate, what, err, sizeof err, &type);
+        if (code) return rr_respond_error(r, code, type, "%s", err);
+        if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->best;
+    }
     rr_metrics_docs(s->metrics, n, r->total_tokens);
     r->job.pairs = r->pairs;
-    r->job.n_pairs = n;
-    r->job.scores = r->scores;
+    r->job.n_pairs = windowed ? r->first[n] : n;
+    r->job.scores = windowed ? r->win_scores : r->scores;
     r->job.done = job_done;
     r->job.user = r;
     atomic_store(&r->phase, RR_PHASE_SUBMITTED);
@@ -149,6 +158,7 @@ enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     if (r->job.status == RR_JOB_FAILED)
         return rr_respond_error(r, 500, "backend", "scoring failed: %s", r->job.error);
     size_t n = r->req.n_docs;
+    if (r->wins) rr_long_reduce(r); /* each document's best window */
     if (!r->req.raw_scores)
         for (size_t i = 0; i < n; i++) r->scores[i] = (float)(1.0 / (1.0 + exp(-(double)r->scores[i])));
     for (size_t i = 0; i < n; i++)
@@ -191,6 +201,11 @@ static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     json_object_set_new(j, "max_batch_requests", json_integer(c->max_batch_pairs));
     json_object_set_new(j, "max_wait_ms", json_real(c->max_wait_ms));
     json_object_set_new(j, "max_queue_pairs", json_integer(c->max_queue_pairs));
+    json_object_set_new(j, "batch_order", json_string(c->batch_order ? c->batch_order : "fifo"));
+    json_object_set_new(j, "long_docs", json_string(c->long_docs ? c->long_docs : "truncate"));
+    json_object_set_new(j, "chunk_tokens", json_integer(c->chunk_tokens));
+    json_object_set_new(j, "chunk_overlap", json_integer(c->chunk_overlap));
+    json_object_set_new(j, "max_chunks_per_doc", json_integer(c->max_chunks_per_doc));
     json_object_set_new(j, "max_client_batch_size", json_integer(c->max_docs));
     json_object_set_new(j, "max_body_bytes", json_integer(c->max_body_bytes));
     json_object_set_new(j, "max_text_bytes", json_integer(c->max_text_bytes));

@@ -262,7 +262,8 @@ rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
     rr_batcher_config_t bc = {.max_batch_tokens = (size_t)s->cfg->max_batch_tokens,
                               .max_batch_pairs = (size_t)s->cfg->max_batch_pairs,
                               .max_wait_ms = s->cfg->max_wait_ms,
-                              .max_queue_pairs = (size_t)s->cfg->max_queue_pairs};
+                              .max_queue_pairs = (size_t)s->cfg->max_queue_pairs,
+                              .fair = s->cfg->batch_order && !strcmp(s->cfg->batch_order, "fair")};
     rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
     rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &s->batcher);
     if (st) return st;

@@ -1,6 +1,25 @@
 /* openapi.c — the OpenAPI 3 description served at GET /openapi.json. */
 #include "server/server_internal.h"
 
+/* The long-document members of every request (api_long.c) and the winning
+ * window in a result. */
+#define RR_OPENAPI_LONG_DOCS                                                                                          \
+    ",\"long_docs\":{\"type\":\"string\",\"enum\":[\"truncate\",\"chunk\"],\"description\":\"a document "   \
+    "longer than the room the query leaves: cut it, or score windows of its tokens and keep the best (absent: "      \
+    "--long-docs; any chunk member below asks for chunk)\"},"                                                        \
+    "\"chunk_tokens\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":8192,\"description\":\"document "       \
+    "tokens per window (absent: --chunk-tokens; 0 there: the room)\"},"                                             \
+    "\"chunk_overlap\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"tokens neighbouring windows "       \
+    "share, below the window\"},"                                                                                   \
+    "\"max_chunks_per_doc\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1024,\"description\":\"Cohere v1: "  \
+    "windows scored per document (the rest is not scored); asks for chunk\"},"                                     \
+    "\"max_tokens_per_doc\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"Cohere v2: cut every "          \
+    "document to this many tokens first\"}"
+#define RR_OPENAPI_CHUNK                                                                                              \
+    ",\"chunk\":{\"type\":\"integer\",\"description\":\"when chunked: the best window\"},"                          \
+    "\"chunks\":{\"type\":\"integer\"},\"token_start\":{\"type\":\"integer\"},\"token_end\":{\"type\":\"integer\"}," \
+    "\"doc_tokens\":{\"type\":\"integer\"}"
+
 const char rr_openapi_json[] =
     "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"rerank\",\"description\":\"Cross-encoder reranking server "
     "(TEI, Cohere and Jina compatible).\",\"version\":\"" RERANK_VERSION "\"},"
@@ -16,18 +35,18 @@ const char rr_openapi_json[] =
     "\"description\":\"which end of a too-long query or text loses tokens (any case); Left keeps the last "
     "tokens\"},"
     "\"raw_scores\":{\"type\":\"boolean\",\"default\":false,\"description\":\"raw logits instead of sigmoid\"},"
-    "\"return_text\":{\"type\":\"boolean\",\"default\":false}}},"
+    "\"return_text\":{\"type\":\"boolean\",\"default\":false}" RR_OPENAPI_LONG_DOCS "}},"
     "\"TeiRank\":{\"type\":\"object\",\"properties\":{\"index\":{\"type\":\"integer\"},\"score\":{\"type\":\"number\"},"
-    "\"text\":{\"type\":\"string\"}}},"
+    "\"text\":{\"type\":\"string\"}" RR_OPENAPI_CHUNK "}},"
     "\"RerankRequest\":{\"type\":\"object\",\"required\":[\"query\",\"documents\"],\"properties\":{"
     "\"model\":{\"type\":\"string\"},\"query\":{\"type\":\"string\",\"minLength\":1},"
     "\"documents\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"object\","
     "\"required\":[\"text\"],\"properties\":{\"text\":{\"type\":\"string\"}}}]}},"
     "\"top_n\":{\"type\":\"integer\",\"minimum\":1},\"return_documents\":{\"type\":\"boolean\",\"default\":false},"
-    "\"raw_scores\":{\"type\":\"boolean\",\"default\":false},\"truncate\":{\"type\":\"boolean\"}}},"
+    "\"raw_scores\":{\"type\":\"boolean\",\"default\":false},\"truncate\":{\"type\":\"boolean\"}" RR_OPENAPI_LONG_DOCS "}},"
     "\"RerankResponse\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"model\":{\"type\":\"string\"},"
     "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"index\":{\"type\":\"integer\"},"
-    "\"relevance_score\":{\"type\":\"number\"},\"document\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}}}},"
+    "\"relevance_score\":{\"type\":\"number\"},\"document\":{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}" RR_OPENAPI_CHUNK "}}},"
     "\"usage\":{\"type\":\"object\",\"properties\":{\"total_tokens\":{\"type\":\"integer\"}}},\"meta\":{\"type\":\"object\"}}}},"
     "\"responses\":{\"Error\":{\"description\":\"error\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Error\"}}}}}},"
     "\"security\":[{\"bearer\":[]}],"

@@ -26,6 +26,13 @@ static rerank_status_t mb_encode(void *ctx, const char *q, size_t qn, const char
     return rerank_model_tokenize_pair(mb->model, q, qn, d, dn, po, enc);
 }
 
+static rerank_status_t mb_window(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                 const rerank_pair_options_t *po, const rerank_long_options_t *lo,
+                                 rerank_windows_t *out) {
+    model_scorer_t *mb = ctx;
+    return rerank_model_window_pair(mb->model, q, qn, d, dn, po, lo, out);
+}
+
 static rerank_status_t mb_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     model_scorer_t *mb = ctx;
     rerank_status_t st = rerank_score_tokens(mb->model, pairs, n, &mb->opts, scores);
@@ -161,7 +168,7 @@ int rr_cmd_serve(int argc, char **argv) {
         .max_length = max_len,
         .truncation = mb.opts.pair.truncation,
     };
-    rr_scorer_t sc = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state};
+    rr_scorer_t sc = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state, .window_pair = mb_window};
     if (rr_server_set_scorer(srv, &sc, &info) != RERANK_OK) {
         fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
         rr_server_free(srv);

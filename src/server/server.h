@@ -32,6 +32,12 @@ typedef struct rr_scorer {
      * HTTP threads: must be thread-safe. An unhealthy model (a device
      * fault) makes /health, /ready and the rerank routes answer 503. */
     void (*state)(void *ctx, rr_scorer_state_t *st);
+    /* Optional (NULL: requests for chunks or max_tokens_per_doc answer
+     * 422): the windows of (query, doc) under lo, as
+     * rerank_model_window_pair does. Thread-safe like encode_pair. */
+    rerank_status_t (*window_pair)(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                   const rerank_pair_options_t *po, const rerank_long_options_t *lo,
+                                   rerank_windows_t *out);
 } rr_scorer_t;
 
 /* What /info, /metrics and the Cohere "model" field report. */

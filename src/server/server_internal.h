@@ -80,6 +80,13 @@ struct rr_conn_req {
     rerank_pair_t *pairs;
     float *scores;
     size_t total_tokens;
+    /* long documents in windows (long_req.c; NULL otherwise): the job's
+     * pairs are every document's windows, scored into win_scores; the
+     * documents' scores and best windows follow when it is done */
+    rerank_windows_t *wins;
+    size_t *first;        /* document i's windows: pairs[first[i], first[i + 1]) */
+    float *win_scores;
+    rerank_chunk_info_t *best;
     rr_job_t job;
     atomic_int phase;
     /* watch list */
@@ -104,6 +111,20 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r);
 enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r);
 enum MHD_Result rr_handle_get(rr_conn_req_t *r);
 void rr_conn_req_release_rerank(rr_conn_req_t *r);
+
+/* long_req.c: the long-document options of r's request over the server's
+ * defaults; 1 when they need windows (chunks or max_tokens_per_doc). */
+int rr_long_options(const rr_conn_req_t *r, rerank_long_options_t *lo);
+/* Encode r's documents in windows into r->pairs (r->wins, first,
+ * win_scores, best allocated); 0, or the HTTP status with err (cap bytes)
+ * and *type set. */
+int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rerank_long_options_t *lo, int truncate,
+                   const char *what, char *err, size_t cap, const char **type);
+/* Once the job is done: each document's score (its best window's logit)
+ * into r->scores, and r->req.best set. */
+void rr_long_reduce(rr_conn_req_t *r);
+/* Free the windows' buffers (NULL-safe). */
+void rr_long_release(rr_conn_req_t *r);
 
 /* watch.c */
 int rr_watch_start(rr_server_t *s);

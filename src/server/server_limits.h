@@ -60,4 +60,9 @@
 /* Disconnect watcher poll period for suspended (queued) connections. */
 #define RR_SRV_WATCH_PERIOD_MS 20
 
+/* Windows per document a request may ask for (max_chunks_per_doc): 1024
+ * windows of 512 tokens cover 500k tokens, more than RR_MAX_TEXT_BYTES of
+ * any real text needs; the queue bound limits a whole request anyway. */
+#define RR_SRV_MAX_CHUNKS_PER_DOC 1024
+
 #endif

@@ -161,6 +161,42 @@ def test_tokenize_text():
 
 # -- shapes --------------------------------------------------------------------------------------------
 
+def test_long_docs():
+    """rank(long_docs="chunk") gives `rerank score --long-docs chunk`'s scores and windows."""
+    doc = " ".join(["the panda eats bamboo in the forest"] * 150 + ["a bear species endemic to China"])
+    docs = [doc, "hi"]
+    flags = ("--long-docs", "chunk", "--chunk-tokens", "100", "--chunk-overlap", "10", "--max-chunks-per-doc", "9")
+    lines = "".join(json.dumps({"query": "what is a panda?", "doc": d}) + "\n" for d in docs)
+    p = subprocess.run([os.path.join(ARGS.build, "rerank"), "score", "--model", XLMR, "--input", "-", "--threads",
+                        "1"] + list(flags), input=lines.encode(), stdout=subprocess.PIPE, check=True)
+    want = [json.loads(line) for line in p.stdout.decode().split("\n") if line]
+    with rerank.Reranker(XLMR, threads=1) as r:
+        got = r.rank("what is a panda?", docs, activation_fn="identity", long_docs="chunk", chunk_tokens=100,
+                     chunk_overlap=10, max_chunks_per_doc=9)
+        plain = r.rank("what is a panda?", docs, activation_fn="identity")
+        cut = r.rank("what is a panda?", docs, activation_fn="identity", max_tokens_per_doc=5)
+        try:
+            r.rank("q", docs, long_docs="split")
+            H.check(False, "long_docs='split' accepted")
+        except ValueError:
+            pass
+        try:
+            r.rank("q", docs, long_docs="chunk", chunk_tokens=10, chunk_overlap=10)
+            H.check(False, "overlap = chunk_tokens accepted")
+        except rerank.InvalidArgumentError:
+            pass
+    H.check(len(got) == 2, "rank long: %d results" % len(got))
+    for g in got:
+        w = want[g["corpus_id"]]
+        H.check(abs(g["score"] - w["score"]) <= TOL, "doc %d: %r vs %r" % (g["corpus_id"], g["score"], w["score"]))
+        for k in ("chunk", "chunks", "token_start", "token_end", "doc_tokens"):
+            H.check(g[k] == w[k], "doc %d %s: %r vs %r" % (g["corpus_id"], k, g[k], w[k]))
+    H.check(want[0]["chunks"] == 9 and want[0]["doc_tokens"] > 900, "CLI windows: %r" % want[0])
+    H.check(all("chunk" not in x for x in plain + cut), "chunk fields without chunking")
+    scores = {x["corpus_id"]: x["score"] for x in cut}
+    H.check(abs(scores[1] - {x["corpus_id"]: x["score"] for x in plain}[1]) <= TOL, "a short doc is not cut")
+
+
 def test_shapes():
     q, d1, d2 = "what is panda?", "hi", "The giant panda is a bear species endemic to China."
     with rerank.Reranker(XLMR) as r:
@@ -477,7 +513,7 @@ def main():
     ap.add_argument("--layout", required=True)
     ap.add_argument("--asan", action="store_true")
     ARGS = ap.parse_args()
-    for test in (test_layout, test_scores_xlmr, test_scores_bert, test_tokenize_text, test_shapes,
+    for test in (test_layout, test_scores_xlmr, test_scores_bert, test_tokenize_text, test_long_docs, test_shapes,
                  test_activation_from_config, test_errors, test_close, test_no_leak, test_gil_released,
                  test_threads_two_models):
         H.run(test)

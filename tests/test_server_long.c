@@ -1,0 +1,309 @@
+/* test_server_long.c — long documents through the real `rerank serve`
+ * (tiny-xlmr): chunked requests score as rerank_score_long in-process and
+ * name the same window (TEI, Cohere v1 max_chunks_per_doc, Cohere v2
+ * max_tokens_per_doc), the server's --long-docs defaults, and every bad
+ * value a 4xx with its message (docs/bad-input.md), the server still
+ * answering after each. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "rerank.h"
+#include "server_proc.h"
+#include "test.h"
+
+static char g_bin[PATH_MAX];
+static char g_model[PATH_MAX];
+static rerank_model_t *g_m;
+static srvproc_t A; /* defaults (truncate) */
+static srvproc_t B; /* --long-docs chunk --chunk-tokens 64 --chunk-overlap 16 --max-chunks-per-doc 4 */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+} resp_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u) {
+    resp_t *r = u;
+    size_t k = sz * n;
+    r->body = realloc(r->body, r->len + k + 1);
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = 0;
+    return k;
+}
+
+static resp_t post(const char *base, const char *path, const char *body) {
+    resp_t r = {0};
+    CURL *c = curl_easy_init();
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+static const char k_query[] = "what is a panda?";
+static char *g_long; /* ~900 tokens */
+static const char *k_short = "The giant panda is a bear species endemic to China.";
+
+/* {"query": Q, KEY: [docs], EXTRA} */
+static char *body_of(const char *key, const char *const *docs, size_t n, const char *extra) {
+    json_t *t = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(t, json_string(docs[i]));
+    json_t *o = json_pack("{s:s, s:o}", "query", k_query, key, t);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (extra && *extra) {
+        size_t n0 = strlen(s);
+        s = realloc(s, n0 + strlen(extra) + 3);
+        sprintf(s + n0 - 1, ",%s}", extra);
+    }
+    return s;
+}
+
+/* The in-process scores (sigmoid) and windows of the documents under lo. */
+static void want_of(const char *const *docs, size_t n, const rerank_long_options_t *lo, float *s,
+                    rerank_chunk_info_t *best) {
+    rerank_score_options_t so = rerank_score_options_default();
+    so.normalize = 1;
+    CHECK(rerank_score_long(g_m, k_query, strlen(k_query), docs, NULL, n, &so, lo, s, best) == RERANK_OK);
+}
+
+/* The results of a 200 answer (TEI array or Cohere "results") match. */
+static int results_match(const resp_t *r, const char *score_key, const float *want, const rerank_chunk_info_t *best,
+                         size_t n, int chunked) {
+    json_error_t e;
+    json_t *j = r->body ? json_loads(r->body, 0, &e) : NULL;
+    json_t *res = json_is_array(j) ? j : json_object_get(j, "results");
+    int ok = r->status == 200 && json_array_size(res) == n;
+    for (size_t k = 0; ok && k < n; k++) {
+        json_t *o = json_array_get(res, k);
+        size_t i = (size_t)json_integer_value(json_object_get(o, "index"));
+        ok = i < n && fabs(json_real_value(json_object_get(o, score_key)) - want[i]) < 1e-5;
+        if (ok && chunked)
+            ok = json_integer_value(json_object_get(o, "chunk")) == best[i].chunk &&
+                 json_integer_value(json_object_get(o, "chunks")) == best[i].n_chunks &&
+                 json_integer_value(json_object_get(o, "token_start")) == best[i].token_start &&
+                 json_integer_value(json_object_get(o, "token_end")) == best[i].token_end &&
+                 json_integer_value(json_object_get(o, "doc_tokens")) == best[i].doc_tokens;
+        if (ok && !chunked) ok = json_object_get(o, "chunk") == NULL;
+    }
+    if (!ok) fprintf(stderr, "    got %ld %.400s\n", r->status, r->body ? r->body : "(none)");
+    json_decref(j);
+    return ok;
+}
+
+static int ask(const srvproc_t *s, const char *path, const char *key, const char *extra, const char *score_key,
+               const rerank_long_options_t *lo) {
+    const char *docs[3] = {g_long, k_short, "hi"};
+    float want[3];
+    rerank_chunk_info_t best[3];
+    want_of(docs, 3, lo, want, best);
+    char *body = body_of(key, docs, 3, extra);
+    resp_t r = post(s->base, path, body);
+    int ok = results_match(&r, score_key, want, best, 3, lo->mode == RERANK_LONG_DOCS_CHUNK);
+    free(r.body);
+    free(body);
+    return ok;
+}
+
+TEST(servers_start) {
+    CHECK_MSG(g_m != NULL, "rerank_model_load(%s): %s", g_model, rerank_last_error());
+    CHECK_MSG(A.port > 0 && B.port > 0, "a server did not start (see its stderr above)");
+}
+
+/* Each API's fields give the library's scores and windows. */
+TEST(chunked_requests_match_library) {
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_tokens = 100;
+    lo.chunk_overlap = 20;
+    lo.max_chunks_per_doc = 10; /* the server's default */
+    CHECK(ask(&A, "/rerank", "texts", "\"long_docs\":\"chunk\",\"chunk_tokens\":100,\"chunk_overlap\":20", "score", &lo));
+    /* Cohere v1: max_chunks_per_doc alone asks for chunks of the whole room */
+    lo.chunk_tokens = lo.chunk_overlap = 0;
+    lo.max_chunks_per_doc = 2;
+    CHECK(ask(&A, "/v1/rerank", "documents", "\"max_chunks_per_doc\":2", "relevance_score", &lo));
+    /* Cohere v2: max_tokens_per_doc cuts, then the usual truncation */
+    rerank_long_options_t cut = rerank_long_options_default();
+    cut.max_tokens_per_doc = 40;
+    CHECK(ask(&A, "/v2/rerank", "documents", "\"max_tokens_per_doc\":40", "relevance_score", &cut));
+    /* ... and with chunks too */
+    lo.max_chunks_per_doc = 10;
+    lo.chunk_tokens = 16;
+    lo.max_tokens_per_doc = 100;
+    CHECK(ask(&A, "/v2/rerank", "documents", "\"long_docs\":\"chunk\",\"chunk_tokens\":16,\"max_tokens_per_doc\":100",
+              "relevance_score", &lo));
+    /* nothing asked: truncation, no chunk fields */
+    rerank_long_options_t none = rerank_long_options_default();
+    CHECK(ask(&A, "/rerank", "texts", "", "score", &none));
+}
+
+/* --long-docs chunk makes chunks the default; a request can still truncate
+ * or pick its own windows. */
+TEST(server_defaults) {
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_tokens = 64;
+    lo.chunk_overlap = 16;
+    lo.max_chunks_per_doc = 4;
+    CHECK(ask(&B, "/rerank", "texts", "", "score", &lo));
+    CHECK(ask(&B, "/v1/rerank", "documents", "", "relevance_score", &lo));
+    rerank_long_options_t none = rerank_long_options_default();
+    CHECK(ask(&B, "/rerank", "texts", "\"long_docs\":\"truncate\"", "score", &none));
+    /* a request's chunk_tokens below the server's overlap: no overlap */
+    lo.chunk_tokens = 10;
+    lo.chunk_overlap = 0;
+    CHECK(ask(&B, "/rerank", "texts", "\"chunk_tokens\":10", "score", &lo));
+    lo.chunk_overlap = 5;
+    lo.max_chunks_per_doc = 7;
+    CHECK(ask(&B, "/rerank", "texts", "\"chunk_tokens\":10,\"chunk_overlap\":5,\"max_chunks_per_doc\":7", "score", &lo));
+}
+
+/* Bad values: the status and message docs/bad-input.md lists, then a good
+ * request on the same server still gives 200. */
+TEST(bad_values) {
+    static const struct {
+        const char *extra;
+        long status;
+        const char *msg;
+    } rows[] = {
+        {"\"long_docs\":\"split\"", 422, "\"long_docs\" must be \"truncate\" or \"chunk\""},
+        {"\"long_docs\":1", 400, "\"long_docs\" must be \"truncate\" or \"chunk\""},
+        {"\"chunk_tokens\":\"64\"", 400, "\"chunk_tokens\" must be an integer"},
+        {"\"chunk_tokens\":0", 422, "\"chunk_tokens\" must be in [1, 8192], got 0"},
+        {"\"chunk_tokens\":9000", 422, "\"chunk_tokens\" must be in [1, 8192], got 9000"},
+        {"\"chunk_overlap\":-1", 422, "\"chunk_overlap\" must be in [0, 8192], got -1"},
+        {"\"chunk_tokens\":32,\"chunk_overlap\":32", 422, "\"chunk_overlap\" (32) must be below \"chunk_tokens\" (32)"},
+        {"\"max_chunks_per_doc\":0", 422, "\"max_chunks_per_doc\" must be in [1, 1024], got 0"},
+        {"\"max_chunks_per_doc\":1.5", 400, "\"max_chunks_per_doc\" must be an integer"},
+        {"\"max_tokens_per_doc\":0", 422, "\"max_tokens_per_doc\" must be in [1, 16777216], got 0"},
+        {"\"long_docs\":\"truncate\",\"max_chunks_per_doc\":3", 422,
+         "\"chunk_tokens\", \"chunk_overlap\" and \"max_chunks_per_doc\" need \"long_docs\": \"chunk\""},
+        /* the overlap is checked against the room too: 512 - 4 - the query's 6 tokens */
+        {"\"long_docs\":\"chunk\",\"chunk_overlap\":600", 422,
+         "texts[0]: chunk_overlap = 600 must be below the window's 502 document tokens"},
+        /* windows beyond the queue bound (--max-queue-pairs 64 here) */
+        {"\"chunk_tokens\":1,\"max_chunks_per_doc\":1024", 413, "windows; the queue holds 64"},
+    };
+    const char *docs[2] = {g_long, k_short};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        char *body = body_of("texts", docs, 2, rows[i].extra);
+        resp_t r = post(A.base, "/rerank", body);
+        CHECK_MSG(r.status == rows[i].status && r.body && strstr(r.body, "\"type\":\"validation\""), "%s: %ld %s",
+                  rows[i].extra, r.status, r.body ? r.body : "");
+        json_error_t e;
+        json_t *j = r.body ? json_loads(r.body, 0, &e) : NULL;
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        CHECK_MSG(m && strstr(m, rows[i].msg), "%s: %s", rows[i].extra, m ? m : "(no message)");
+        json_decref(j);
+        free(r.body);
+        free(body);
+        rerank_long_options_t none = rerank_long_options_default();
+        CHECK(ask(&A, "/rerank", "texts", "", "score", &none));
+    }
+    /* a query that leaves no room, kept whole by "truncate": false: 413 */
+    char *q3 = malloc(3 * strlen(g_long) + 1);
+    sprintf(q3, "%s%s%s", g_long, g_long, g_long);
+    json_t *o = json_pack("{s:s, s:[s], s:s, s:b}", "query", q3, "texts", k_short, "long_docs", "chunk", "truncate", 0);
+    free(q3);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    resp_t r = post(A.base, "/rerank", body);
+    CHECK_MSG(r.status == 413 && r.body && strstr(r.body, "texts[0]: chunking: the query (") &&
+                  strstr(r.body, "leave no room for the document"),
+              "%ld %s", r.status, r.body ? r.body : "");
+    free(r.body);
+    free(body);
+    /* truncate: false with chunks: windows fit by construction, 200 */
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.max_chunks_per_doc = 10;
+    CHECK(ask(&A, "/rerank", "texts", "\"long_docs\":\"chunk\",\"truncate\":false", "score", &lo));
+}
+
+/* /info reports the long-document defaults and the batch order. */
+TEST(info_reports_defaults) {
+    CURL *c = curl_easy_init();
+    resp_t r = {0};
+    char url[128];
+    snprintf(url, sizeof url, "%s/info", B.base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    CHECK(curl_easy_perform(c) == CURLE_OK);
+    curl_easy_cleanup(c);
+    json_error_t e;
+    json_t *j = r.body ? json_loads(r.body, 0, &e) : NULL;
+    const char *mode = json_string_value(json_object_get(j, "long_docs"));
+    const char *order = json_string_value(json_object_get(j, "batch_order"));
+    CHECK(mode && !strcmp(mode, "chunk"));
+    CHECK(order && !strcmp(order, "fair"));
+    CHECK(json_integer_value(json_object_get(j, "chunk_tokens")) == 64);
+    CHECK(json_integer_value(json_object_get(j, "chunk_overlap")) == 16);
+    CHECK(json_integer_value(json_object_get(j, "max_chunks_per_doc")) == 4);
+    json_decref(j);
+    free(r.body);
+}
+
+/* `rerank serve` refuses bad defaults at start. */
+TEST(bad_flags) {
+    char cmd[2 * PATH_MAX + 256], out[512];
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --long-docs split 2>&1", g_bin, g_model);
+    CHECK(sp_run(cmd, out, sizeof out) == 2 && strstr(out, "--long-docs must be truncate or chunk"));
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --chunk-tokens 8 --chunk-overlap 8 2>&1", g_bin, g_model);
+    CHECK(sp_run(cmd, out, sizeof out) == 2 && strstr(out, "--chunk-overlap 8 must be below --chunk-tokens 8"));
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --max-chunks-per-doc 0 2>&1", g_bin, g_model);
+    CHECK(sp_run(cmd, out, sizeof out) == 2 && strstr(out, "out of range"));
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    char exe[PATH_MAX - 16];
+    sp_build_dir(argv[0], exe, sizeof exe);
+    snprintf(g_bin, sizeof g_bin, "%s/rerank", exe);
+    snprintf(g_model, sizeof g_model, "%s/fixtures/models/tiny-xlmr", t_shared());
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    g_long = malloc(4000);
+    g_long[0] = 0;
+    for (int i = 0; i < 60; i++) strcat(g_long, i % 7 ? "bamboo forest and mountains " : "panda bear eats ");
+    rerank_model_options_t mo = rerank_model_options_default();
+    mo.threads = 1;
+    if (rerank_model_load(g_model, &mo, &g_m) != RERANK_OK) g_m = NULL;
+    const char *a_extra[] = {"--no-access-log", "--max-queue-pairs", "64", "--max-docs", "8", NULL};
+    const char *b_extra[] = {"--no-access-log", "--long-docs", "chunk", "--chunk-tokens", "64", "--chunk-overlap",
+                             "16", "--max-chunks-per-doc", "4", NULL};
+    if (sp_start(&A, g_bin, g_model, a_extra, NULL) != 0) A.port = 0;
+    if (sp_start(&B, g_bin, g_model, b_extra, NULL) != 0) B.port = 0;
+    RUN(servers_start);
+    if (g_m && A.port && B.port) {
+        RUN(chunked_requests_match_library);
+        RUN(server_defaults);
+        RUN(bad_values);
+        RUN(info_reports_defaults);
+    }
+    RUN(bad_flags);
+    CHECK(sp_stop(&A, SIGTERM) == 0 || !A.port);
+    CHECK(sp_stop(&B, SIGTERM) == 0 || !B.port);
+    sp_free(&A);
+    sp_free(&B);
+    rerank_model_free(g_m);
+    free(g_long);
+    curl_global_cleanup();
+    TEST_MAIN_END();
+}
