@@ -294,6 +294,28 @@ TEST(metrics_model_label) {
     free(r.body);
 }
 
+/* bench/loadgen --model NAME: every body names the model (cohere API). */
+TEST(loadgen_model_flag) {
+    char cmd[PATH_MAX * 2], out[8192];
+    snprintf(cmd, sizeof cmd, "%.*s/loadgen --url %s --api cohere --model bert --requests 6 -c 2 --docs 3 --json",
+             (int)(strlen(g_bin) - strlen("/rerank")), g_bin, M.base);
+    int rc = sp_run(cmd, out, sizeof out);
+    json_t *j = json_loads(out, 0, NULL);
+    CHECK_MSG(rc == 0 && json_integer_value(json_object_get(j, "ok")) == 6, "exit %d: %s", rc, out);
+    json_decref(j);
+    snprintf(cmd, sizeof cmd, "%.*s/loadgen --url %s --api cohere --model nope --requests 4 -c 1 --docs 3 --json",
+             (int)(strlen(g_bin) - strlen("/rerank")), g_bin, M.base);
+    sp_run(cmd, out, sizeof out);
+    j = json_loads(out, 0, NULL);
+    CHECK_MSG(json_integer_value(json_object_get(j, "non_200")) == 4 && json_integer_value(json_object_get(j, "ok")) == 0,
+              "%s", out);
+    json_decref(j);
+    /* "model" is a Cohere / Jina field: with TEI's shape it is a usage error */
+    snprintf(cmd, sizeof cmd, "%.*s/loadgen --url %s --api tei --model bert --requests 1 2>/dev/null",
+             (int)(strlen(g_bin) - strlen("/rerank")), g_bin, M.base);
+    CHECK(sp_run(cmd, NULL, 0) == 2);
+}
+
 TEST(clean_exit) {
     CHECK(sp_stop(&M, SIGTERM) == 0 && sp_stop(&X1, SIGTERM) == 0 && sp_stop(&B1, SIGTERM) == 0);
     CHECK(sp_log_has(&M, "rerank: ready: model bert (BertForSequenceClassification") &&
@@ -452,6 +474,7 @@ int main(int argc, char **argv) {
         RUN(unknown_model_404);
         RUN(info_and_models_list);
         RUN(metrics_model_label);
+        RUN(loadgen_model_flag);
     }
     RUN(clean_exit);
     RUN(flood_on_one_model_never_refuses_another);

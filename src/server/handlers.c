@@ -86,6 +86,10 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     if (!scorer_state(m).healthy)
         return rr_respond_error(r, 503, "unavailable", "the model failed on its device and cannot score; restart the server");
     size_t n = r->req.n_docs;
+    /* A queue already too full for these pairs: 429 before tokenizing them
+     * (a flood costs its own model's queue, not every model's CPU). */
+    if (!rr_batcher_has_room(m->batcher, n))
+        return rr_respond_error(r, 429, "overloaded", "the queue is full (%ld pairs); retry later", s->cfg->max_queue_pairs);
     r->encs = rr_calloc(n, sizeof *r->encs);
     r->pairs = rr_calloc(n, sizeof *r->pairs);
     r->scores = rr_calloc(n, sizeof *r->scores);
