@@ -255,6 +255,12 @@ TEST(info_and_models_list) {
     }
     json_decref(j);
     free(r.body);
+    /* the OpenAPI description names the route (and is still valid JSON) */
+    r = http(M.base, "/openapi.json", NULL);
+    j = parse(&r);
+    CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/v1/models"));
+    json_decref(j);
+    free(r.body);
     /* a one-model server lists its one model */
     r = http(X1.base, "/v1/models", NULL);
     j = parse(&r);
