@@ -28,7 +28,7 @@ CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter 
 # What librerank needs (OpenMP comes with -fopenmp at link time), and what
 # only the server, the hub client and the CLI add on top of it.
 CORE_LIBS = -ldnnl -lutf8proc -ljansson -lm -lpthread
-APP_LIBS  = -lmicrohttpd -lcurl -lcrypto
+APP_LIBS  = -lmicrohttpd -lcurl -lcrypto -lgrpc -lgpr -lprotobuf-c
 RR_VERSION := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
 # The soname changes with the ABI: MAJOR, or 0.MINOR while MAJOR is 0
 # (0.x releases may change the ABI with each minor version).
@@ -47,8 +47,14 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_NAMES = $(FUZZ_SRC:fuzz/fuzz_%.c=%)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 
+# gRPC (rerank serve --grpc-port): C code generated from proto/*.proto by
+# protoc-c into $(BUILD)/gen, built into librerank-app.a (never librerank.so).
+PROTO_SRC = $(wildcard proto/*.proto)
+PROTO_GEN = $(PROTO_SRC:proto/%.proto=$(BUILD)/gen/%.pb-c.c)
+PROTO_OBJ = $(PROTO_GEN:.c=.o)
+
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
-APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o) $(PROTO_OBJ)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -132,6 +138,14 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CFLAGS) -Wno-shadow -MMD -MP -c $< -o $@
+$(BUILD)/src/server/grpc_server.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/src/server/grpc_server.o: $(PROTO_GEN:.c=.h)
 
 $(BUILD)/src/cuda/%.o: src/cuda/%.cu $(CUDA_STAMP)
 	@mkdir -p $(dir $@)

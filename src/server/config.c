@@ -28,6 +28,7 @@ static const opt_t k_opts[] = {
     {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "name of the first model in the API (default: NAME=, else the directory name)"},
     {"host", OPT_STR, OFF(host), "127.0.0.1", 0, 0, "ADDR", "address to bind; use 0.0.0.0 or :: to accept remote clients"},
     {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
+    {"grpc-port", OPT_INT, OFF(grpc_port), "-1", -1, 65535, "N", "gRPC port for TEI's tei.v1 API (Info, Rerank, RerankStream) and grpc.health.v1 on --host; -1 = off, 0 = a free port"},
     {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16, int8 (CPU); fp16, fp8 (CUDA)"},
     {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
     {"threads", OPT_INT, OFF(threads), "0", 0, RR_MAX_THREADS, "N", "compute threads for the model; 0 = all cores"},

@@ -19,6 +19,7 @@ typedef struct rr_server_config {
     char *model_id;       /* name reported by the API (default: dir name)*/
     char *host;           /* bind address                                */
     long port;            /* 0 = any free port                           */
+    long grpc_port;       /* TEI's gRPC API: -1 = off, 0 = any free port */
     char *precision;      /* fp32 | bf16 | int8 | fp16 | fp8             */
     char *device;         /* cpu | cuda | cuda:N                         */
     long threads;         /* compute threads, 0 = all cores              */

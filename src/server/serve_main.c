@@ -12,6 +12,7 @@
 #include "hub/hub.h"
 #include "rerank.h"
 #include "server/config.h"
+#include "server/grpc_server.h"
 #include "server/server.h"
 
 typedef struct model_scorer {
@@ -195,6 +196,14 @@ int rr_cmd_serve(int argc, char **argv) {
     const char *shown_host = strchr(cfg.host, ':') ? "[%s]" : "%s";
     char hostbuf[300];
     snprintf(hostbuf, sizeof hostbuf, shown_host, cfg.host);
+    rr_grpc_t *grpc = NULL;
+    if (cfg.grpc_port >= 0 && rr_grpc_start(srv, cfg.host, cfg.grpc_port, (int)cfg.http_threads, &grpc) != RERANK_OK) {
+        fprintf(stderr, "rerank serve: %s\n", rerank_last_error());
+        rr_server_free(srv);
+        rr_free(sm);
+        rr_server_config_release(&cfg);
+        return 1;
+    }
     /* Find every model first (a directory, or a Hub id ORG/NAME[@REV] taken
      * from the cache or downloaded) and name it: two models with one name
      * stop the server before any loads. */
@@ -222,6 +231,7 @@ int rr_cmd_serve(int argc, char **argv) {
         rc = load_model(srv, &cfg, i, &sm[i]);
     }
     if (rc) {
+        rr_grpc_stop(grpc, 0);
         rr_server_free(srv);
         free_models(sm, cfg.n_models);
         rr_free(sm);
@@ -230,12 +240,14 @@ int rr_cmd_serve(int argc, char **argv) {
     }
     rr_server_set_ready(srv);
     fprintf(stderr, "rerank: listening on http://%s:%d\n", hostbuf, rr_server_port(srv));
+    if (grpc) fprintf(stderr, "rerank: gRPC (tei.v1) on %s:%d\n", hostbuf, rr_grpc_port(grpc));
     for (long i = 0; i < cfg.n_models; i++) fputs(sm[i].ready, stderr);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "rerank: %s received, finishing in-flight requests (up to %lds)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_timeout_s);
+    rr_grpc_stop(grpc, (double)cfg.shutdown_timeout_s); /* its calls use the batchers: first */
     rr_server_drain(srv, (double)cfg.shutdown_timeout_s);
     rr_server_free(srv);
     free_models(sm, cfg.n_models);
