@@ -123,6 +123,7 @@ help:
 	@echo "  make tsan         the concurrency tests under ThreadSanitizer (build-tsan/)"
 	@echo "  make fuzz         every libFuzzer target for FUZZ_SECONDS=60 s (clang; FUZZ_TARGETS=\"...\")"
 	@echo "  make loadgen      $(BUILD)/loadgen, the HTTP load generator for rerank serve"
+	@echo "  make grpc_loadgen $(BUILD)/grpc_loadgen, the same load over rerank serve's gRPC API"
 	@echo "  make isa_peak     $(BUILD)/isa_peak, the SIMD multiply-add issue rate (GEMM ceilings)"
 	@echo "  make attn_bench   $(BUILD)/attn_bench, the CPU attention kernels against the one-thread GEMM ceiling"
 	@echo "  make install      rerank, librerank, rerank.h, rerank.pc, man page (PREFIX=/usr/local, DESTDIR=)"
@@ -172,7 +173,12 @@ $(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
 
-.PHONY: loadgen isa_peak attn_bench
+.PHONY: loadgen grpc_loadgen isa_peak attn_bench
+# gRPC twin of loadgen (tei.v1 Rerank, closed loop over HTTP/2 streams)
+grpc_loadgen: $(BUILD)/grpc_loadgen
+$(BUILD)/grpc_loadgen: bench/grpc_loadgen.c $(BUILD)/gen/tei.pb-c.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/gen -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/gen/tei.pb-c.o -lgrpc -lgpr -lprotobuf-c -lm
 loadgen: $(BUILD)/loadgen
 $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
