@@ -5,8 +5,9 @@
  * asan` runs this under ASan/LSan). Also truncated copies of the model files
  * (short reads) must fail cleanly.
  *
- * The byte-level BPE tokenizers (Qwen3, ModernBERT) are covered on their
- * own (faults_tokenizer) until their model families load.
+ * The byte-level BPE tokenizers (Qwen3, ModernBERT) are also covered on
+ * their own (faults_tokenizer); tiny-gte and tiny-modernbert load and score
+ * under the same phases as tiny-xlmr.
  *
  * Phases per fixture model:
  *  - load: the whole sequence armed at N for every allocation of the load,
@@ -482,6 +483,10 @@ TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
 TEST(faults_score_tiny_xlmr) { faults_score("tiny-xlmr"); }
 TEST(short_reads_tiny_bert) { short_reads("tiny-bert"); }
 TEST(short_reads_tiny_xlmr) { short_reads("tiny-xlmr"); }
+TEST(faults_load_tiny_gte) { faults_load("tiny-gte", 30, 30); }
+TEST(faults_score_tiny_gte) { faults_score("tiny-gte"); }
+TEST(faults_load_tiny_modernbert) { faults_load("tiny-modernbert", 150, 60); }
+TEST(faults_score_tiny_modernbert) { faults_score("tiny-modernbert"); }
 
 int main(void) {
     RUN(faults_score_tiny_bert);
@@ -492,5 +497,9 @@ int main(void) {
     RUN(short_reads_tiny_xlmr);
     RUN(faults_tokenizer_qwen3);
     RUN(faults_tokenizer_modernbert);
+    RUN(faults_load_tiny_gte);
+    RUN(faults_score_tiny_gte);
+    RUN(faults_load_tiny_modernbert);
+    RUN(faults_score_tiny_modernbert);
     TEST_MAIN_END();
 }
