@@ -1,5 +1,6 @@
 /* test_grpc.c — TEI's gRPC API of the real `rerank serve --grpc-port 0` (tiny-xlmr, --api-key), driven by a real
- * client: tests/python/grpc_client.py with Debian's python3-grpcio, stubs generated from proto/ at test time.
+ * client: tests/python/grpc_client.py with Debian's python3-grpcio, stubs generated from proto/ at test time
+ * (a second model, bert=tiny-bert, is picked by the metadata "model").
  * Also: --grpc-port on a port in use is one clear line, exit 1; SIGTERM still exits 0 after the gRPC traffic. */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -17,8 +18,10 @@ static srvproc_t S;
 static int g_grpc_port;
 
 TEST(server_starts_with_grpc) {
-    const char *extra[] = {"--grpc-port", "0", "--api-key", "sekret", "--threads", "1", "--max-docs", "16",
-                           "--max-text-bytes", "64K", "--no-access-log", NULL};
+    static char bert[PATH_MAX + 8];
+    snprintf(bert, sizeof bert, "bert=%s/fixtures/models/tiny-bert", t_shared());
+    const char *extra[] = {"--model", bert, "--grpc-port", "0", "--api-key", "sekret", "--threads", "1",
+                           "--max-docs", "16", "--max-text-bytes", "64K", "--no-access-log", NULL};
     CHECK(sp_start(&S, g_bin, g_model, extra, NULL) == 0);
     pthread_mutex_lock(&S.mu);
     const char *tag = "rerank: gRPC (tei.v1) on 127.0.0.1:";

@@ -257,7 +257,18 @@ static int submit(gcall_t *c) {
     if (strlen(c->query) > lim->max_text_bytes)
         return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "\"query\" is %zu bytes; the limit is %zu", strlen(c->query),
                           lim->max_text_bytes);
-    rr_served_t *m = &s->models[0];
+    /* metadata "model: NAME" picks a served model (TEI's messages have no
+     * such field); without it, the default */
+    const char *name = NULL;
+    size_t name_n = 0;
+    for (size_t i = 0; i < c->md.count; i++)
+        if (!grpc_slice_str_cmp(c->md.metadata[i].key, "model")) {
+            name = (const char *)GRPC_SLICE_START_PTR(c->md.metadata[i].value);
+            name_n = GRPC_SLICE_LENGTH(c->md.metadata[i].value);
+        }
+    char err[512];
+    rr_served_t *m = rr_models_pick(s, name, name_n, err, sizeof err);
+    if (!m) return send_error(c, GRPC_STATUS_NOT_FOUND, "%s", err);
     c->m = m;
     rr_scorer_state_t st = {.healthy = 1};
     if (m->scorer.state) m->scorer.state(m->scorer.ctx, &st);

@@ -10,7 +10,8 @@ typedef struct rr_grpc rr_grpc_t;
 
 /* Listen on host:port (0: a free port) with `threads` completion-queue
  * threads; requests are answered once `srv` is ready (UNAVAILABLE before),
- * by its default (first) model. `srv` must outlive the gRPC server. */
+ * by the model named in the call's metadata "model", else the default
+ * (first) one. `srv` must outlive the gRPC server. */
 rerank_status_t rr_grpc_start(rr_server_t *srv, const char *host, long port, int threads, rr_grpc_t **out);
 int rr_grpc_port(const rr_grpc_t *g);
 /* Refuse new calls, let calls in flight finish for up to timeout_s, cancel

@@ -85,6 +85,20 @@ def main():
     check("rerank_no_text_unless_asked", all(not r.HasField("text") for r in resp.ranks))
     plain = by_index(resp.ranks)
 
+    # metadata "model" picks a served model; an unknown one is NOT_FOUND
+    want = {r["index"]: r["relevance_score"] for r in json.loads(http("/v1/rerank", {
+        "model": "bert", "query": query, "documents": texts}))["results"]}
+    resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth + (("model", "bert"),), timeout=60)
+    got = by_index(resp.ranks)
+    check("model_by_metadata", all(abs(got[i] - want[i]) <= 1e-6 for i in want)
+          and any(abs(got[i] - plain[i]) > 1e-4 for i in plain), (got, want))
+    try:
+        rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth + (("model", "nope"),), timeout=10)
+        c, d = grpc.StatusCode.OK, ""
+    except grpc.RpcError as e:
+        c, d = e.code(), e.details()
+    check("unknown_model", c == grpc.StatusCode.NOT_FOUND and "'bert'" in d and "'tiny-xlmr'" in d, (c, d))
+
     # RerankStream: one text per message, the first's options for all
     def stream(n=len(texts)):
         for i in range(n):
@@ -140,10 +154,10 @@ def main():
     check("wrong_key", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
 
     def metric(name):
-        for line in http("/metrics").splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
+        """The sum of a family's series (per-model labels with several models)."""
+        vals = [float(line.rsplit(" ", 1)[1]) for line in http("/metrics").splitlines()
+                if line.startswith(name + " ") or line.startswith(name + "{")]
+        return sum(vals) if vals else None
 
     # deadline expiry, cancellation: the queued pairs leave the queue
     big = tei_pb2.RerankRequest(query=query, texts=["giant panda bamboo forest " * 60] * 16)
