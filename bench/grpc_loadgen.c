@@ -1,7 +1,7 @@
 /* grpc_loadgen.c — closed-loop load on `rerank serve --grpc-port`: TEI's tei.v1 Rerank over one HTTP/2 channel.
  *
  *   build/grpc_loadgen --target 127.0.0.1:PORT [-c STREAMS] [-d SECONDS] [--docs D] [--doc-bytes B]
- *                      [--api-key KEY] [--json]
+ *                      [--api-key KEY] [--model NAME] [--json]
  *
  * STREAMS calls are kept in flight on one channel (HTTP/2 streams), each
  * sending its next Rerank request as soon as the previous one is answered;
@@ -9,7 +9,8 @@
  * do giant pandas live in the wild?", D documents of ~B bytes), so the two
  * tools' figures compare HTTP and gRPC on the same work. Reports requests,
  * req/s, pairs/s, non-OK statuses and p50/p90/p99 latency; exit 1 if nothing
- * was answered. */
+ * was answered. --model NAME sends the metadata "model" (a served model by
+ * name; the server's default without it). */
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -29,7 +30,7 @@ typedef struct slot {
     grpc_metadata_array init_md, trail_md;
     grpc_status_code status;
     grpc_slice details;
-    grpc_metadata auth;
+    grpc_metadata md[2];
     double t0;
 } slot_t;
 
@@ -77,7 +78,7 @@ static grpc_slice make_body(int docs, int doc_bytes, unsigned *seed) {
 }
 
 static void start(grpc_channel *ch, grpc_completion_queue *cq, slot_t *s, grpc_slice body, const char *key,
-                  double timeout) {
+                  const char *model, double timeout) {
     memset(s, 0, sizeof *s);
     grpc_metadata_array_init(&s->init_md);
     grpc_metadata_array_init(&s->trail_md);
@@ -89,14 +90,19 @@ static void start(grpc_channel *ch, grpc_completion_queue *cq, slot_t *s, grpc_s
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    size_t n_md = 0;
     if (key) {
         static char hdr[1100];
         snprintf(hdr, sizeof hdr, "Bearer %s", key);
-        s->auth.key = grpc_slice_from_static_string("authorization");
-        s->auth.value = grpc_slice_from_static_string(hdr);
-        ops[0].data.send_initial_metadata.count = 1;
-        ops[0].data.send_initial_metadata.metadata = &s->auth;
+        s->md[n_md].key = grpc_slice_from_static_string("authorization");
+        s->md[n_md++].value = grpc_slice_from_static_string(hdr);
     }
+    if (model) {
+        s->md[n_md].key = grpc_slice_from_static_string("model");
+        s->md[n_md++].value = grpc_slice_from_static_string(model);
+    }
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = s->md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = s->send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -121,7 +127,7 @@ static void finish(slot_t *s) {
 }
 
 int main(int argc, char **argv) {
-    const char *target = "127.0.0.1:50051", *key = NULL;
+    const char *target = "127.0.0.1:50051", *key = NULL, *model = NULL;
     int conc = 32, docs = 8, doc_bytes = 400, json = 0;
     double seconds = 10, timeout = 60;
     for (int i = 1; i < argc; i++) {
@@ -134,11 +140,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--docs")) docs = atoi(v);
         else if (!strcmp(a, "--doc-bytes")) doc_bytes = atoi(v);
         else if (!strcmp(a, "--api-key")) key = v;
+        else if (!strcmp(a, "--model")) model = v;
         else goto usage;
         i++;
     }
     if (conc < 1 || conc > 4096 || docs < 1 || docs > 100000 || doc_bytes < 1 || doc_bytes > 1 << 20 ||
-        !(seconds > 0 && seconds <= 1e6) || (key && strlen(key) > 1000))
+        !(seconds > 0 && seconds <= 1e6) || (key && strlen(key) > 1000) || (model && strlen(model) > 200))
         goto usage;
     grpc_init();
     grpc_channel_credentials *cr = grpc_insecure_credentials_create();
@@ -154,7 +161,7 @@ int main(int argc, char **argv) {
     double *lat = malloc(cap * sizeof *lat);
     long sent = 0, ok = 0, non_ok = 0;
     double t0 = now_s(), end = t0 + seconds;
-    for (int i = 0; i < conc; i++, sent++) start(ch, cq, &slots[i], bodies[sent % N_BODIES], key, timeout);
+    for (int i = 0; i < conc; i++, sent++) start(ch, cq, &slots[i], bodies[sent % N_BODIES], key, model, timeout);
     int in_flight = conc;
     while (in_flight > 0) {
         grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
@@ -171,7 +178,7 @@ int main(int argc, char **argv) {
         finish(s);
         in_flight--;
         if (t < end) {
-            start(ch, cq, s, bodies[sent % N_BODIES], key, timeout);
+            start(ch, cq, s, bodies[sent % N_BODIES], key, model, timeout);
             sent++;
             in_flight++;
         }
@@ -199,6 +206,6 @@ int main(int argc, char **argv) {
     return ok ? 0 : 1;
 usage:
     fprintf(stderr, "usage: grpc_loadgen --target HOST:PORT [-c STREAMS] [-d SECONDS] [--docs D] [--doc-bytes B] "
-                    "[--api-key KEY] [--json]\n");
+                    "[--api-key KEY] [--model NAME] [--json]\n");
     return 2;
 }
