@@ -3,7 +3,9 @@
  * Completion-queue threads take every event; each call is a small state
  * machine: NEW (method known) -> RECV (one message, or a stream of them)
  * -> tokenize and submit to the default model's batcher -> the batcher's
- * done callback sends the answer -> SENT. A RECV_CLOSE_ON_SERVER op runs
+ * done callback sends the answer -> SENT. (The model: the call's metadata
+ * "model", else the default.) Every call's status is counted in the
+ * metrics (rerank_grpc_requests_total). A RECV_CLOSE_ON_SERVER op runs
  * from the start: when the client cancels, its deadline expires or it
  * disconnects, it completes with `cancelled` and the call's queued pairs
  * are dropped from the batcher. A call is freed when both its main path
@@ -31,7 +33,9 @@
 #include "server/server_limits.h"
 #include "tei.pb-c.h"
 
-enum { M_UNKNOWN = 0, M_RERANK, M_STREAM, M_INFO, M_HEALTH };
+/* the methods are the metrics' (rr_grpc_method_t) */
+enum { M_RERANK = RR_GRPC_RERANK, M_STREAM = RR_GRPC_RERANK_STREAM, M_INFO = RR_GRPC_INFO, M_HEALTH = RR_GRPC_HEALTH,
+       M_UNKNOWN = RR_GRPC_OTHER };
 enum { T_NEW = 0, T_RECV, T_CLOSE, T_SEND };
 #define RR_GRPC_MAX_THREADS 64
 
@@ -133,6 +137,7 @@ static void arm(rr_grpc_t *g) {
 
 /* End the call's main path: status (and a message when payload != NULL). */
 static int send_answer(gcall_t *c, grpc_status_code code, const char *msg, grpc_byte_buffer *payload) {
+    rr_metrics_grpc(c->g->srv->metrics, (rr_grpc_method_t)c->method, (int)code, rr_now_s() - c->t0);
     grpc_op ops[3];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
@@ -398,6 +403,7 @@ static int on_recv(gcall_t *c, int success) {
     grpc_byte_buffer *bb = c->recv;
     c->recv = NULL;
     if (!success) { /* the call is gone */
+        rr_metrics_grpc(c->g->srv->metrics, (rr_grpc_method_t)c->method, GRPC_STATUS_CANCELLED, rr_now_s() - c->t0);
         if (bb) grpc_byte_buffer_destroy(bb);
         call_unref(c);
         return 0;

@@ -36,10 +36,21 @@ typedef struct mslot {
 
 #define N_SLOTS (RR_SRV_MAX_MODELS + 1)
 
+#define N_GRPC_CODES 17
+static const char *const k_grpc_methods[RR_GRPC_METHOD_COUNT] = {
+    "/tei.v1.Rerank/Rerank", "/tei.v1.Rerank/RerankStream", "/tei.v1.Info/Info", "/grpc.health.v1.Health/Check",
+    "other"};
+static const char *const k_grpc_codes[N_GRPC_CODES] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+
 struct rr_metrics {
     pthread_mutex_t mu;
     mslot_t slot[N_SLOTS];
     unsigned long long cancelled;
+    unsigned long long grpc[RR_GRPC_METHOD_COUNT][N_GRPC_CODES];
+    hist_t grpc_latency[RR_GRPC_METHOD_COUNT];
 };
 
 static void hist_init(hist_t *h, const double *le, size_t n) {
@@ -75,6 +86,7 @@ rr_metrics_t *rr_metrics_new(void) {
         hist_init(&sl->batch_pairs, k_pair_buckets, sizeof k_pair_buckets / sizeof *k_pair_buckets);
         hist_init(&sl->batch_tokens, k_tok_buckets, sizeof k_tok_buckets / sizeof *k_tok_buckets);
     }
+    for (int k = 0; k < RR_GRPC_METHOD_COUNT; k++) hist_init(&m->grpc_latency[k], k_lat_buckets, N_LAT);
     return m;
 }
 
@@ -123,6 +135,15 @@ void rr_metrics_docs(rr_metrics_t *m, int model, size_t docs, size_t tokens) {
     mslot_t *sl = slot_of(m, model);
     sl->docs += docs;
     sl->request_tokens += tokens;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void rr_metrics_grpc(rr_metrics_t *m, rr_grpc_method_t method, int code, double seconds) {
+    if ((unsigned)method >= RR_GRPC_METHOD_COUNT) method = RR_GRPC_OTHER;
+    if (code < 0 || code >= N_GRPC_CODES) code = 2; /* UNKNOWN */
+    pthread_mutex_lock(&m->mu);
+    m->grpc[method][code]++;
+    hist_obs(&m->grpc_latency[method], seconds);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -265,6 +286,10 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
     pthread_mutex_lock(&m->mu);
     size_t n = fold_slots(m, g, sl);
     unsigned long long cancelled = m->cancelled;
+    unsigned long long grpc[RR_GRPC_METHOD_COUNT][N_GRPC_CODES];
+    hist_t grpc_lat[RR_GRPC_METHOD_COUNT];
+    memcpy(grpc, m->grpc, sizeof grpc);
+    memcpy(grpc_lat, m->grpc_latency, sizeof grpc_lat);
     pthread_mutex_unlock(&m->mu);
     sb_printf(&b, "# HELP rerank_requests_total HTTP requests by route and status code.\n"
                   "# TYPE rerank_requests_total counter\n");
@@ -290,6 +315,25 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
             if (!sl[k].latency[r].total) continue;
             snprintf(lab2, sizeof lab2, "%s%sroute=\"%s\"", lab, lab[0] ? "," : "", rr_route_path((rr_route_t)r));
             sb_hist(&b, "rerank_request_duration_seconds", lab2, &sl[k].latency[r]);
+        }
+    }
+    /* gRPC calls (only the series that happened: none without --grpc-port) */
+    int any_grpc = 0;
+    for (int k = 0; k < RR_GRPC_METHOD_COUNT; k++) any_grpc |= grpc_lat[k].total > 0;
+    if (any_grpc) {
+        sb_printf(&b, "# HELP rerank_grpc_requests_total gRPC calls by method and status code.\n"
+                      "# TYPE rerank_grpc_requests_total counter\n");
+        for (int k = 0; k < RR_GRPC_METHOD_COUNT; k++)
+            for (int c = 0; c < N_GRPC_CODES; c++)
+                if (grpc[k][c])
+                    sb_printf(&b, "rerank_grpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n", k_grpc_methods[k],
+                              k_grpc_codes[c], grpc[k][c]);
+        sb_printf(&b, "# HELP rerank_grpc_request_duration_seconds Time from a gRPC call's start to its status.\n"
+                      "# TYPE rerank_grpc_request_duration_seconds histogram\n");
+        for (int k = 0; k < RR_GRPC_METHOD_COUNT; k++) {
+            if (!grpc_lat[k].total) continue;
+            snprintf(lab, sizeof lab, "method=\"%s\"", k_grpc_methods[k]);
+            sb_hist(&b, "rerank_grpc_request_duration_seconds", lab, &grpc_lat[k]);
         }
     }
     sb_model_hist(&b, "rerank_queue_wait_seconds", "Time a request's first pair waited in the batch queue.", sl, n, g,

@@ -39,6 +39,11 @@ void rr_metrics_queue_wait(rr_metrics_t *m, int model, double seconds);
 void rr_metrics_batch(rr_metrics_t *m, int model, size_t pairs, size_t tokens, double seconds);
 void rr_metrics_docs(rr_metrics_t *m, int model, size_t docs, size_t tokens);
 void rr_metrics_cancelled(rr_metrics_t *m);
+/* gRPC calls by method and status code (grpc_status_code 0..16). */
+typedef enum rr_grpc_method {
+    RR_GRPC_RERANK = 0, RR_GRPC_RERANK_STREAM, RR_GRPC_INFO, RR_GRPC_HEALTH, RR_GRPC_OTHER, RR_GRPC_METHOD_COUNT
+} rr_grpc_method_t;
+void rr_metrics_grpc(rr_metrics_t *m, rr_grpc_method_t method, int code, double seconds);
 /* Text exposition (rr_free it); NULL on out of memory. */
 char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *len);
 

@@ -196,6 +196,14 @@ def main():
     # shared batcher: gRPC pairs are counted with HTTP's
     check("shared_metrics", (metric("rerank_pairs_scored_total") or 0) >= 4 * len(texts)
           and (metric("rerank_cancelled_requests_total") or 0) >= 1)
+    m = http("/metrics")
+    check("grpc_metrics", 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="OK"}' in m
+          and 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="UNAUTHENTICATED"} 2' in m
+          and 'rerank_grpc_requests_total{method="other",code="UNIMPLEMENTED"} 1' in m
+          # the server sees an expired deadline, a cancel or a disconnect as CANCELLED
+          and 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="CANCELLED"}' in m
+          and 'rerank_grpc_request_duration_seconds_count{method="/tei.v1.Info/Info"} 1' in m,
+          [l for l in m.splitlines() if "grpc_requests_total" in l])
     ch.close()
     print("RESULT grpc_client failed=%d" % len(FAILED))
     return 1 if FAILED else 0
