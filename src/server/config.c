@@ -25,7 +25,7 @@ typedef struct opt {
 
 static const opt_t k_opts[] = {
     {"model", OPT_LIST, OFF(model_texts), NULL, 0, RR_SRV_MAX_MODELS, "[NAME=]DIR[,k=v]", "model directory (config.json, model.safetensors, tokenizer.json) or Hub id ORG/NAME[@REV]; required; repeat it to serve several (below)"},
-    {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "name of the first model in the API (default: NAME=, else the directory name)"},
+    {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "name of the first model in the API when its --model has no NAME= (default: the directory name)"},
     {"host", OPT_STR, OFF(host), "127.0.0.1", 0, 0, "ADDR", "address to bind; use 0.0.0.0 or :: to accept remote clients"},
     {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
     {"grpc-port", OPT_INT, OFF(grpc_port), "-1", -1, 65535, "N", "gRPC port for TEI's tei.v1 API (Info, Rerank, RerankStream) and grpc.health.v1 on --host; -1 = off, 0 = a free port"},
