@@ -85,7 +85,11 @@ TEST(golden_tiny_modernbert_cls) {
  * bf16 path measured 0.033). */
 TEST(golden_bf16_int8) {
     check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_BF16, 6e-2);
-    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_INT8, 1e-1);
+    /* tiny-gte's scores spread 6x wider than tiny-xlmr's (stdev 0.57 vs
+     * 0.094) and int8 attention (rr_attend's s8 q/k/v, u8 p) adds ~0.02 to
+     * the int8 GEMMs' 0.083: 0.15 here is still tighter, relative to the
+     * spread, than test_model's 0.1 on tiny-xlmr. */
+    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_INT8, 1.5e-1);
     check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_BF16, 2e-2);
     check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_INT8, 1e-1);
 }
