@@ -515,8 +515,9 @@ static void on_close(gcall_t *c) {
     c->close_seen = 1;
     int cancel = c->cancelled && c->submitted;
     pthread_mutex_unlock(&c->mu);
-    /* client cancel, deadline or disconnect: drop its queued pairs (the
-     * main path still holds its reference, so the job stays valid) */
+    /* client cancel, deadline or disconnect: drop its queued pairs (this
+     * op's own reference keeps the call, and so the job, valid; cancelling
+     * a job already done is a no-op) */
     if (cancel) {
         rr_batcher_cancel(c->m->batcher, &c->job);
         rr_metrics_cancelled(c->g->srv->metrics);
