@@ -250,7 +250,7 @@ asan:
 # `rerank serve --threads`) covers the servers test_server starts, whose
 # default (0 = all cores, omp_get_num_procs) ignores OMP_NUM_THREADS.
 tsan:
-	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
+	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank build-tsan/loadgen $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
 	OMP_NUM_THREADS=1 RERANK_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  TESTS="$(patsubst %.c,%,$(TSAN_TESTS))" bash tests/run.sh build-tsan
 
