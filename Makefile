@@ -28,7 +28,7 @@ CFLAGS_COMMON = -std=c17 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter 
 # What librerank needs (OpenMP comes with -fopenmp at link time), and what
 # only the server, the hub client and the CLI add on top of it.
 CORE_LIBS = -ldnnl -lutf8proc -ljansson -lm -lpthread
-APP_LIBS  = -lmicrohttpd -lcurl -lcrypto
+APP_LIBS  = -lmicrohttpd -lcurl -lcrypto -lgrpc -lgpr -lprotobuf-c
 RR_VERSION := $(shell sed -n 's/^.define RERANK_VERSION "\(.*\)".*/\1/p' include/rerank.h)
 # The soname changes with the ABI: MAJOR, or 0.MINOR while MAJOR is 0
 # (0.x releases may change the ABI with each minor version).
@@ -47,8 +47,14 @@ FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZ_NAMES = $(FUZZ_SRC:fuzz/fuzz_%.c=%)
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 
+# gRPC (rerank serve --grpc-port): C code generated from proto/*.proto by
+# protoc-c into $(BUILD)/gen, built into librerank-app.a (never librerank.so).
+PROTO_SRC = $(wildcard proto/*.proto)
+PROTO_GEN = $(PROTO_SRC:proto/%.proto=$(BUILD)/gen/%.pb-c.c)
+PROTO_OBJ = $(PROTO_GEN:.c=.o)
+
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
-APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o) $(PROTO_OBJ)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJ = $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -58,8 +64,9 @@ TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
 # Everything `make test` runs besides the test binaries.
 TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench \
             $(BUILD)/tests/test_cuda_emu
-# Concurrency tests run under ThreadSanitizer.
-TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_batcher_fair test_server test_server_http)))
+# Concurrency tests run under ThreadSanitizer (not test_grpc: Debian's gRPC
+# and abseil are not built with TSan, so their own locking reads as races).
+TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_batcher_fair test_server test_server_http test_server_models)))
 
 # ---- modes ------------------------------------------------------------------
 ifeq ($(SAN),asan)
@@ -117,6 +124,7 @@ help:
 	@echo "  make tsan         the concurrency tests under ThreadSanitizer (build-tsan/)"
 	@echo "  make fuzz         every libFuzzer target for FUZZ_SECONDS=60 s (clang; FUZZ_TARGETS=\"...\")"
 	@echo "  make loadgen      $(BUILD)/loadgen, the HTTP load generator for rerank serve"
+	@echo "  make grpc_loadgen $(BUILD)/grpc_loadgen, the same load over rerank serve's gRPC API"
 	@echo "  make isa_peak     $(BUILD)/isa_peak, the SIMD multiply-add issue rate (GEMM ceilings)"
 	@echo "  make attn_bench   $(BUILD)/attn_bench, the CPU attention kernels against the one-thread GEMM ceiling"
 	@echo "  make install      rerank, librerank, rerank.h, rerank.pc, man page (PREFIX=/usr/local, DESTDIR=)"
@@ -132,6 +140,14 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CFLAGS) -Wno-shadow -MMD -MP -c $< -o $@
+$(BUILD)/src/server/grpc_server.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/src/server/grpc_server.o: $(PROTO_GEN:.c=.h)
 
 $(BUILD)/src/cuda/%.o: src/cuda/%.cu $(CUDA_STAMP)
 	@mkdir -p $(dir $@)
@@ -158,7 +174,12 @@ $(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
 
-.PHONY: loadgen isa_peak attn_bench
+.PHONY: loadgen grpc_loadgen isa_peak attn_bench
+# gRPC twin of loadgen (tei.v1 Rerank, closed loop over HTTP/2 streams)
+grpc_loadgen: $(BUILD)/grpc_loadgen
+$(BUILD)/grpc_loadgen: bench/grpc_loadgen.c $(BUILD)/gen/tei.pb-c.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/gen -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/gen/tei.pb-c.o -lgrpc -lgpr -lprotobuf-c -lm
 loadgen: $(BUILD)/loadgen
 $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
@@ -229,7 +250,7 @@ asan:
 # `rerank serve --threads`) covers the servers test_server starts, whose
 # default (0 = all cores, omp_get_num_procs) ignores OMP_NUM_THREADS.
 tsan:
-	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
+	$(MAKE) BUILD=build-tsan SAN=tsan OPT=-O1 build-tsan/rerank build-tsan/loadgen $(patsubst %.c,build-tsan/tests/%,$(TSAN_TESTS))
 	OMP_NUM_THREADS=1 RERANK_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  TESTS="$(patsubst %.c,%,$(TSAN_TESTS))" bash tests/run.sh build-tsan
 

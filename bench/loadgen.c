@@ -3,7 +3,7 @@
  *   build/loadgen --url http://127.0.0.1:8080 [--api tei|cohere] [-c N]
  *                 [-d SECONDS] [--requests N] [--rate R [--poisson]]
  *                 [--pairs FILE.jsonl] [--docs D] [--doc-bytes B]
- *                 [--timeout S] [--pid PID] [--api-key KEY] [--extra MEMBERS] [--json]
+ *                 [--timeout S] [--pid PID] [--api-key KEY] [--model NAME] [--extra MEMBERS] [--json]
  *
  * N threads each keep one keep-alive connection (a curl handle). Requests
  * take a global ticket 0, 1, 2, ... and cycle over the request bodies.
@@ -21,7 +21,9 @@
  * groups consecutive lines into requests of --docs documents (a group uses
  * the query of its first line); without it, 32 synthetic bodies of --docs
  * random-word documents of ~--doc-bytes, with --extra's JSON members (e.g.
- * '"long_docs":"chunk","max_chunks_per_doc":16') added to each.
+ * '"long_docs":"chunk","max_chunks_per_doc":16') added to each. --model NAME
+ * (with --api cohere) adds "model": NAME to every body, for a server serving
+ * several models.
  * Reports requests, req/s, pairs/s (documents of 200 responses / elapsed),
  * status counts, transport errors, p50/p90/p99/max latency of 200s, the
  * server's VmRSS (--pid); --json prints one JSON line instead. Exit status 1
@@ -41,7 +43,7 @@
 #include <time.h>
 
 typedef struct opts {
-    const char *url, *api, *key, *pairs, *extra;
+    const char *url, *api, *key, *pairs, *extra, *model;
     int conns, docs, doc_bytes, json, poisson;
     double seconds, rate, timeout;
     long pid, max_requests;
@@ -90,9 +92,11 @@ static const char *k_words[] = {"panda", "bamboo", "forest", "china", "bear", "s
 static char *make_body(const opts_t *o, unsigned *seed) {
     size_t cap = (size_t)o->docs * (2 * (size_t)o->doc_bytes + 64) + 256 + (o->extra ? strlen(o->extra) + 1 : 0);
     /* docs are <= 1.5 x doc_bytes + one word */
+    if (o->model) cap += strlen(o->model) + 16;
     char *b = malloc(cap);
     if (!b) return NULL;
-    int h = snprintf(b, cap, "{\"query\":\"where do giant pandas live in the wild?\",\"%s\":[",
+    int h = snprintf(b, cap, "{%s%s%s\"query\":\"where do giant pandas live in the wild?\",\"%s\":[",
+                     o->model ? "\"model\":\"" : "", o->model ? o->model : "", o->model ? "\"," : "",
                      !strcmp(o->api, "tei") ? "texts" : "documents");
     char *p = b + (h > 0 ? h : 0);
     for (int d = 0; d < o->docs; d++) {
@@ -164,7 +168,10 @@ static long load_pairs(const opts_t *o, char ***bodies, int **body_docs) {
             fprintf(stderr, "loadgen: %s:%ld: expected {\"query\": STRING, \"doc\": STRING}\n", o->pairs, lineno);
             ok = 0;
         } else {
-            if (!req) req = json_pack("{s:O,s:[]}", "query", q, key);
+            if (!req) {
+                req = json_pack("{s:O,s:[]}", "query", q, key);
+                if (req && o->model) json_object_set_new(req, "model", json_string(o->model));
+            }
             else if (!json_equal(q, json_object_get(req, "query"))) mixed++;
             if (!req || json_array_append(json_object_get(req, key), d)) {
                 fprintf(stderr, "loadgen: out of memory\n");
@@ -290,7 +297,7 @@ static void usage(void) {
     fprintf(stderr, "usage: loadgen --url http://HOST:PORT [--api tei|cohere] [-c CONNECTIONS] [-d SECONDS]\n"
                     "               [--requests N] [--rate REQ_PER_S [--poisson]] [--pairs FILE.jsonl]\n"
                     "               [--docs N] [--doc-bytes B] [--timeout S] [--pid SERVER_PID] [--api-key KEY]\n"
-                    "               [--extra JSON_MEMBERS] [--json]\n");
+                    "               [--model NAME] [--extra JSON_MEMBERS] [--json]\n");
 }
 
 int main(int argc, char **argv) {
@@ -315,6 +322,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--requests")) o.max_requests = atol(v);
         else if (!strcmp(a, "--timeout")) o.timeout = atof(v);
         else if (!strcmp(a, "--extra")) o.extra = v;
+        else if (!strcmp(a, "--model")) o.model = v;
         else { usage(); return 2; }
         i++;
     }
@@ -322,7 +330,8 @@ int main(int argc, char **argv) {
         !(o.seconds > 0 && o.seconds <= 1e6) || !(o.rate >= 0 && o.rate <= 1e7) || o.max_requests < 0 ||
         !(o.timeout >= 0.001 && o.timeout <= 86400) ||
         strlen(o.url) > 400 || (o.key && strlen(o.key) > 1000) || (o.extra && strlen(o.extra) > 4096) ||
-        (strcmp(o.api, "tei") && strcmp(o.api, "cohere"))) {
+        (strcmp(o.api, "tei") && strcmp(o.api, "cohere")) ||
+        (o.model && (strcmp(o.api, "cohere") || !*o.model || strlen(o.model) > 200 || strpbrk(o.model, "\"\\\n")))) {
         usage();
         return 2;
     }

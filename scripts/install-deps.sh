@@ -8,6 +8,9 @@ PKGS=(
   libutf8proc-dev    # Unicode data: categories, NFD, case, grapheme breaks
   libjansson-dev     # JSON: tokenizer.json, config.json, safetensors headers, HTTP API
   libmicrohttpd-dev  # HTTP/1.1 server for `rerank serve`
+  libgrpc-dev        # gRPC C core: `rerank serve --grpc-port` (TEI's tei.v1 API)
+  libprotobuf-c-dev protobuf-c-compiler  # protobuf messages for gRPC, C code generated from proto/*.proto
+  python3-grpcio python3-grpc-tools      # the gRPC test's client and its stub generator
   libcurl4-openssl-dev  # downloads for `rerank pull`
   libssl-dev         # libcrypto (EVP SHA-256): `rerank pull` verifies LFS blobs
   nginx              # load balancer for scripts/scaleout-test.sh (not needed to build)

@@ -687,6 +687,82 @@ static void *client(void *p) {
 
 TEST(concurrent_clients) { run_clients(client, fx.base, 24); }
 
+/* ---- several models in one server: each its own batcher (issue 17.2) ---- */
+/* The second model: the fake's logits + 1000, so an answer shows which model scored it. */
+static rerank_status_t fake_score_plus(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
+    rerank_status_t st = fake_score(ctx, pairs, n, scores);
+    for (size_t i = 0; st == RERANK_OK && i < n; i++) scores[i] += 1000.0f;
+    return st;
+}
+
+static void *two_model_client(void *p) {
+    cl_arg_t *a = p;
+    CURL *c = curl_easy_init();
+    a->ok = 1;
+    for (int k = 0; k < 12; k++) {
+        int second = (a->id + k) % 2;
+        char body[512];
+        int n1 = (a->id + k) % 7;
+        snprintf(body, sizeof body, "{\"model\":\"%s\",\"query\":\"qq\",\"documents\":[\"%.*s\"],\"raw_scores\":true}",
+                 second ? "plus" : "fake-model", n1, "yyyyyyyyyyyy");
+        resp_t r = http_ex(c, a->base, "POST", k % 3 ? "/v1/rerank" : "/v2/rerank", body, -1, NULL, 0);
+        json_t *j = parse(&r);
+        json_t *o = json_array_get(json_object_get(j, "results"), 0);
+        double want = expect_logit(2, (size_t)n1) + (second ? 1000.0 : 0.0);
+        if (r.status != 200 || fabs(json_real_value(json_object_get(o, "relevance_score")) - want) > 1e-3 ||
+            strcmp(json_string_value(json_object_get(j, "model")) ?: "", second ? "plus" : "fake-model"))
+            a->ok = 0;
+        json_decref(j);
+        resp_free(&r);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+TEST(two_models) {
+    fixture_t f;
+    CHECK(fx_start(&f, NULL, 0) == 0);
+    rr_scorer_t sc = {.ctx = NULL, .encode_pair = fake_encode, .score = fake_score, .state = fake_state};
+    rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
+                             .model_type = "fake", .precision = "fp32", .compute = "fp32", .weights_dtype = "F32",
+                             .device = "cpu", .num_layers = 2, .layers_used = 2, .max_length = 64};
+    CHECK(rr_server_add_scorer(f.srv, &sc, &info) == RERANK_OK);
+    /* loading until every model is added and the server is set ready */
+    resp_t r = http(f.base, "GET", "/ready", NULL);
+    CHECK(r.status == 503);
+    resp_free(&r);
+    CHECK(rr_server_add_scorer(f.srv, &sc, &info) != RERANK_OK); /* a name twice */
+    sc.score = fake_score_plus;
+    info.model_id = "plus";
+    info.layers_used = 1;
+    CHECK(rr_server_add_scorer(f.srv, &sc, &info) == RERANK_OK);
+    rr_server_set_ready(f.srv);
+    run_clients(two_model_client, f.base, 12);
+    /* TEI's shape: the first model */
+    r = http(f.base, "POST", "/rerank", "{\"query\":\"qq\",\"texts\":[\"y\"],\"raw_scores\":true}");
+    json_t *j = parse(&r);
+    CHECK(r.status == 200 && fabs(json_real_value(json_object_get(json_array_get(j, 0), "score")) -
+                                  expect_logit(2, 1)) < 1e-3);
+    json_decref(j);
+    resp_free(&r);
+    r = http(f.base, "POST", "/v1/rerank", "{\"model\":\"none\",\"query\":\"qq\",\"documents\":[\"y\"]}");
+    CHECK(is_error(&r, 404, "not_found") && strstr(r.body, "'fake-model', 'plus'"));
+    resp_free(&r);
+    r = http(f.base, "GET", "/v1/models", NULL);
+    j = parse(&r);
+    CHECK(r.status == 200 && json_array_size(json_object_get(j, "data")) == 2 &&
+          !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 1), "id")) ?: "", "plus"));
+    json_decref(j);
+    resp_free(&r);
+    r = http(f.base, "GET", "/metrics", NULL);
+    CHECK(r.body && strstr(r.body, "rerank_pairs_scored_total{model=\"plus\"} ") &&
+          strstr(r.body, "rerank_requests_total{model=\"plus\",route=\"/v1/rerank\",status=\"200\"}") &&
+          strstr(r.body, "rerank_requests_total{route=\"/v1/rerank\",status=\"404\"} 1\n") &&
+          strstr(r.body, "rerank_queue_pairs{model=\"fake-model\"} 0\n") && strstr(r.body, "rerank_ready 1\n"));
+    resp_free(&r);
+    fx_stop(&f);
+}
+
 /* ---- TEI truncation_direction: each request's own, also inside one batch ---- */
 /* The fake scorer adds 100 when the kept document starts with '<' and 200
  * when it ends with '>': with --max-length 64 and query "q", the 102-byte
@@ -971,6 +1047,7 @@ int main(void) {
     RUN(auth);
     RUN(loading_state);
     RUN(concurrent_clients);
+    RUN(two_models);
     RUN(truncation_direction);
     RUN(truncation_direction_concurrent);
     RUN(overload_429);

@@ -308,6 +308,13 @@ void rr_batcher_get_stats(rr_batcher_t *b, rr_batcher_stats_t *st) {
     pthread_mutex_unlock(&b->mu);
 }
 
+int rr_batcher_has_room(rr_batcher_t *b, size_t n) {
+    pthread_mutex_lock(&b->mu);
+    int ok = b->queued_pairs + n <= b->cfg.max_queue_pairs;
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
 void rr_batcher_close(rr_batcher_t *b) {
     pthread_mutex_lock(&b->mu);
     b->closed = 1;

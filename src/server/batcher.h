@@ -97,6 +97,8 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job);
  * than once and after completion (until the job's memory is released). */
 void rr_batcher_cancel(rr_batcher_t *b, rr_job_t *job);
 void rr_batcher_get_stats(rr_batcher_t *b, rr_batcher_stats_t *st);
+/* 1 if n more pairs fit in the queue now (a hint: submit still decides). */
+int rr_batcher_has_room(rr_batcher_t *b, size_t n);
 /* Refuse new jobs; queued work still runs. */
 void rr_batcher_close(rr_batcher_t *b);
 /* Cancel every queued job (shutdown timeout). */

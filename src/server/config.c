@@ -9,7 +9,7 @@
 #include "common/alloc.h"
 #include "server/server_limits.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLOAT, OPT_BOOL } opt_kind_t;
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_FLOAT, OPT_BOOL, OPT_LIST } opt_kind_t;
 
 typedef struct opt {
     const char *name;  /* flag without "--"; env is RERANK_ + upper(name)  */
@@ -24,10 +24,11 @@ typedef struct opt {
 #define OFF(f) offsetof(rr_server_config_t, f)
 
 static const opt_t k_opts[] = {
-    {"model", OPT_STR, OFF(model), NULL, 0, 0, "DIR", "model directory (config.json, model.safetensors, tokenizer.json) or Hub id ORG/NAME[@REV]; required"},
-    {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "model name reported by the API (default: the directory name)"},
+    {"model", OPT_LIST, OFF(model_texts), NULL, 0, RR_SRV_MAX_MODELS, "[NAME=]DIR[,k=v]", "model directory (config.json, model.safetensors, tokenizer.json) or Hub id ORG/NAME[@REV]; required; repeat it to serve several (below)"},
+    {"model-id", OPT_STR, OFF(model_id), NULL, 0, 0, "NAME", "name of the first model in the API when its --model has no NAME= (default: the directory name)"},
     {"host", OPT_STR, OFF(host), "127.0.0.1", 0, 0, "ADDR", "address to bind; use 0.0.0.0 or :: to accept remote clients"},
     {"port", OPT_INT, OFF(port), "8080", 0, 65535, "N", "TCP port; 0 picks a free port (printed on stderr)"},
+    {"grpc-port", OPT_INT, OFF(grpc_port), "-1", -1, 65535, "N", "gRPC port for TEI's tei.v1 API (Info, Rerank, RerankStream) and grpc.health.v1 on --host; -1 = off, 0 = a free port"},
     {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16, int8 (CPU); fp16, fp8 (CUDA)"},
     {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
     {"threads", OPT_INT, OFF(threads), "0", 0, RR_MAX_THREADS, "N", "compute threads for the model; 0 = all cores"},
@@ -82,6 +83,12 @@ void rr_server_config_help(FILE *out) {
         fprintf(out, "]\n");
     }
     fprintf(out, "  %-26s %s\n", "--help", "this text");
+    fprintf(out, "\nseveral models: --model [NAME=]DIR[,key=value...], once per model. A request picks one by its\n"
+                 "\"model\" field (Cohere / Jina); TEI's /rerank and a request without \"model\" get the first.\n"
+                 "NAME defaults to the directory's name. Keys (default: the flag of the same name): precision=P,\n"
+                 "device=D, layers=N, max-length=N, threads=N, instruction=TEXT (last: takes the rest, commas too).\n"
+                 "Each model has its own batch queue of --max-queue-pairs. Example:\n"
+                 "  rerank serve --model fast=DIR1,layers=6 --model DIR2,precision=int8\n");
 }
 
 static int parse_bool(const char *s, int *out) {
@@ -100,6 +107,18 @@ static int set_opt(rr_server_config_t *cfg, const opt_t *o, const char *v, const
         if (!d) { fprintf(err, "rerank serve: out of memory\n"); return -1; }
         rr_free(*dst);
         *dst = d;
+        return 0;
+    }
+    case OPT_LIST: {
+        char **list = (char **)base;
+        long *n = &cfg->n_models;
+        if (*n >= (long)o->max) {
+            fprintf(err, "rerank serve: %s: at most %.0f models\n", src, o->max);
+            return -1;
+        }
+        list[*n] = rr_strndup(v, strlen(v));
+        if (!list[*n]) { fprintf(err, "rerank serve: out of memory\n"); return -1; }
+        (*n)++;
         return 0;
     }
     case OPT_BOOL:
@@ -148,6 +167,18 @@ range:
     return -1;
 }
 
+/* Drop every value of the list option (the command line replaces the
+ * environment's). */
+static void list_clear(rr_server_config_t *cfg) {
+    for (long i = 0; i < cfg->n_models; i++) {
+        rr_free(cfg->model_texts[i]);
+        cfg->model_texts[i] = NULL;
+        rr_model_spec_release(&cfg->specs[i]);
+    }
+    cfg->n_models = 0;
+    cfg->model = NULL;
+}
+
 void rr_server_config_release(rr_server_config_t *cfg) {
     for (size_t i = 0; i < N_OPTS; i++)
         if (k_opts[i].kind == OPT_STR) {
@@ -155,6 +186,26 @@ void rr_server_config_release(rr_server_config_t *cfg) {
             rr_free(*p);
             *p = NULL;
         }
+    list_clear(cfg);
+}
+
+/* Parse every --model text into cfg->specs; names given twice are an error
+ * (derived names are checked once the models are found: serve_main.c). */
+static int parse_specs(rr_server_config_t *cfg, FILE *err) {
+    for (long i = 0; i < cfg->n_models; i++) {
+        char msg[256];
+        if (rr_model_spec_parse(cfg->model_texts[i], &cfg->specs[i], msg, sizeof msg)) {
+            fprintf(err, "rerank serve: --model '%s': %s\n", cfg->model_texts[i], msg);
+            return -1;
+        }
+        for (long k = 0; k < i; k++)
+            if (cfg->specs[i].name && cfg->specs[k].name && !strcmp(cfg->specs[i].name, cfg->specs[k].name)) {
+                fprintf(err, "rerank serve: two models are named '%s'\n", cfg->specs[i].name);
+                return -1;
+            }
+    }
+    cfg->model = cfg->model_texts[0];
+    return 0;
 }
 
 static const char *default_getenv(const char *name) { return getenv(name); }
@@ -162,7 +213,9 @@ static const char *default_getenv(const char *name) { return getenv(name); }
 int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
                            const char *(*getenv_fn)(const char *), FILE *out, FILE *err) {
     memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < RR_SRV_MAX_MODELS; i++) cfg->specs[i].layers = cfg->specs[i].max_length = cfg->specs[i].threads = -1;
     if (!getenv_fn) getenv_fn = default_getenv;
+    int list_from_argv = 0;
     char src[96];
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_t *o = &k_opts[i];
@@ -216,12 +269,17 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
             if (a + 1 >= argc) { fprintf(err, "rerank serve: %s needs a value\n", src); goto fail; }
             val = argv[++a];
         }
+        if (o->kind == OPT_LIST && !list_from_argv) {
+            list_from_argv = 1;
+            list_clear(cfg);
+        }
         if (set_opt(cfg, o, val, src, err)) goto fail;
     }
-    if (!cfg->model || !*cfg->model) {
+    if (cfg->n_models == 0 || !*cfg->model_texts[0]) {
         fprintf(err, "rerank serve: --model DIR is required (see --help)\n");
         goto fail;
     }
+    if (parse_specs(cfg, err)) goto fail;
     if (cfg->max_docs > cfg->max_queue_pairs) {
         fprintf(err, "rerank serve: --max-docs (%ld) must be <= --max-queue-pairs (%ld)\n",
                 cfg->max_docs, cfg->max_queue_pairs);

@@ -7,11 +7,19 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "server/model_spec.h"
+
 typedef struct rr_server_config {
-    char *model;          /* model directory (required)                  */
+    char *model;          /* the first --model as given (alias of specs)  */
+    /* Every --model (repeatable; RERANK_MODEL holds one), parsed; the
+     * first is the default model (TEI requests, no "model" field). */
+    rr_model_spec_t specs[RR_SRV_MAX_MODELS];
+    char *model_texts[RR_SRV_MAX_MODELS];
+    long n_models;
     char *model_id;       /* name reported by the API (default: dir name)*/
     char *host;           /* bind address                                */
     long port;            /* 0 = any free port                           */
+    long grpc_port;       /* TEI's gRPC API: -1 = off, 0 = any free port */
     char *precision;      /* fp32 | bf16 | int8 | fp16 | fp8             */
     char *device;         /* cpu | cuda | cuda:N                         */
     long threads;         /* compute threads, 0 = all cores              */

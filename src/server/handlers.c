@@ -44,21 +44,28 @@ static int encode_status(rerank_status_t st) {
     }
 }
 
-/* The scorer's state now: healthy and nothing on a device without a state
- * callback. The callback is read only once the scorer is set (READY was
- * stored after it). */
-static rr_scorer_state_t scorer_state(rr_server_t *s, int state) {
+/* A model's state now: healthy and nothing on a device without a state
+ * callback. */
+static rr_scorer_state_t scorer_state(const rr_served_t *m) {
     rr_scorer_state_t st = {.healthy = 1, .device_memory_bytes = 0};
-    if (state != RR_STATE_LOADING && s->scorer.state) s->scorer.state(s->scorer.ctx, &st);
+    if (m->scorer.state) m->scorer.state(m->scorer.ctx, &st);
     return st;
+}
+
+/* Every served model healthy (the server's /health and /ready). The
+ * models are read only once the server is ready (READY was stored after
+ * them). */
+static int all_healthy(rr_server_t *s, int state) {
+    if (state == RR_STATE_LOADING) return 1;
+    for (int i = 0; i < atomic_load(&s->n_models); i++)
+        if (!scorer_state(&s->models[i]).healthy) return 0;
+    return 1;
 }
 
 enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
     if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
-    if (!scorer_state(s, state).healthy)
-        return rr_respond_error(r, 503, "unavailable", "the model failed on its device and cannot score; restart the server");
     if (state == RR_STATE_DRAINING && !r->before_drain)
         return rr_respond_error(r, 503, "unavailable", "the server is shutting down");
 
@@ -74,7 +81,16 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         const char *type = ast == RR_API_NOMEM ? "unavailable" : "validation";
         return rr_respond_error(r, (int)ast, type, "%s", err);
     }
+    rr_served_t *m = rr_models_pick(s, r->req.model.s, r->req.model.n, err, sizeof err);
+    if (!m) return rr_respond_error(r, 404, "not_found", "%s", err);
+    r->model = m;
+    if (!scorer_state(m).healthy)
+        return rr_respond_error(r, 503, "unavailable", "the model failed on its device and cannot score; restart the server");
     size_t n = r->req.n_docs;
+    /* A queue already too full for these pairs: 429 before tokenizing them
+     * (a flood costs its own model's queue, not every model's CPU). */
+    if (!rr_batcher_has_room(m->batcher, n))
+        return rr_respond_error(r, 429, "overloaded", "the queue is full (%ld pairs); retry later", s->cfg->max_queue_pairs);
     r->encs = rr_calloc(n, sizeof *r->encs);
     r->pairs = rr_calloc(n, sizeof *r->pairs);
     r->scores = rr_calloc(n, sizeof *r->scores);
@@ -82,22 +98,26 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     int truncate = r->req.truncate >= 0 ? r->req.truncate : s->cfg->auto_truncate;
     const char *what = r->route == RR_ROUTE_RERANK ? "texts" : "documents";
     rerank_pair_options_t po = rerank_pair_options_default();
-    po.max_length = s->max_length;
-    po.truncation = truncate ? s->truncation : RERANK_TRUNC_NONE;
+    po.max_length = m->max_length;
+    po.truncation = truncate ? m->truncation : RERANK_TRUNC_NONE;
     po.direction = r->req.direction;
+    if (m->info.instruction) {
+        po.instruction = m->info.instruction;
+        po.instruction_len = strlen(m->info.instruction);
+    }
     rerank_long_options_t lo;
     int windowed = rr_long_options(r, &lo); /* long documents in windows: long_req.c */
     for (size_t i = 0; i < n && !windowed; i++) {
         rerank_encoding_t *e = &r->encs[i];
-        rerank_status_t st = s->scorer.encode_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
+        rerank_status_t st = m->scorer.encode_pair(m->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
                                                     r->req.docs[i].n, &po, e);
         if (st != RERANK_OK)
             return rr_respond_error(r, encode_status(st), encode_status(st) == 500 ? "backend" : "validation",
                                     "%s[%zu]: %s", what, i, rerank_last_error());
-        if (!truncate && e->n > (size_t)s->max_length)
+        if (!truncate && e->n > (size_t)m->max_length)
             return rr_respond_error(r, 413, "validation",
                                     "query + %s[%zu] is %zu tokens; the limit is %d (send \"truncate\": true to cut it)",
-                                    what, i, e->n, s->max_length);
+                                    what, i, e->n, m->max_length);
         r->pairs[i].ids = e->ids;
         r->pairs[i].type_ids = e->type_ids;
         r->pairs[i].n = (int32_t)e->n;
@@ -109,14 +129,14 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         if (code) return rr_respond_error(r, code, type, "%s", err);
         if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->best;
     }
-    rr_metrics_docs(s->metrics, n, r->total_tokens);
+    rr_metrics_docs(s->metrics, m->idx, n, r->total_tokens);
     r->job.pairs = r->pairs;
     r->job.n_pairs = windowed ? r->first[n] : n;
     r->job.scores = windowed ? r->win_scores : r->scores;
     r->job.done = job_done;
     r->job.user = r;
     atomic_store(&r->phase, RR_PHASE_SUBMITTED);
-    rr_submit_result_t sr = rr_batcher_submit(s->batcher, &r->job);
+    rr_submit_result_t sr = rr_batcher_submit(m->batcher, &r->job);
     if (sr != RR_SUBMIT_OK) {
         atomic_store(&r->phase, RR_PHASE_NONE);
         if (sr == RR_SUBMIT_FULL)
@@ -171,31 +191,23 @@ enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     } else {
         char id[37];
         make_uuid(id);
-        body = rr_api_render_cohere(&r->req, r->scores, id, s->info.model_id, r->total_tokens, &len);
+        body = rr_api_render_cohere(&r->req, r->scores, id, r->model->info.model_id, r->total_tokens, &len);
     }
     if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");
     return rr_respond(r, 200, "application/json", body, len, 0);
 }
 
-static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
+/* The default model's fields (TEI's /info shape), the server's limits,
+ * and "models": every served model's fields. */
+static json_t *info_json(rr_server_t *s) {
     const rr_server_config_t *c = s->cfg;
-    json_t *j = json_object();
-    if (!j) return NULL;
-    json_object_set_new(j, "model_id", json_string(s->info.model_id));
-    json_object_set_new(j, "model_dtype", json_string(s->info.precision));
-    json_object_set_new(j, "model_type", json_pack("{s:{s:s, s:s}}", "reranker", "architecture", s->info.architecture,
-                                                   "model_type", s->info.model_type));
-    json_object_set_new(j, "architecture", json_string(s->info.architecture));
-    json_object_set_new(j, "precision", json_string(s->info.precision));
-    json_object_set_new(j, "weights_dtype", json_string(s->info.weights_dtype));
-    json_object_set_new(j, "compute", json_string(s->info.compute));
-    json_object_set_new(j, "device", json_string(s->info.device));
-    json_object_set_new(j, "device_memory_bytes", json_integer(st->device_memory_bytes));
-    json_object_set_new(j, "healthy", json_boolean(st->healthy));
-    json_object_set_new(j, "num_layers", json_integer(s->info.num_layers));
-    json_object_set_new(j, "layers_used", json_integer(s->info.layers_used));
-    json_object_set_new(j, "max_input_length", json_integer(s->info.max_length));
-    json_object_set_new(j, "truncation", json_string(s->info.truncation == RERANK_TRUNC_FLAG ? "flag" : "longest_first"));
+    json_t *j = rr_model_info_json(&s->models[0]);
+    json_t *models = rr_models_json(s);
+    if (!j || !models) {
+        json_decref(j);
+        json_decref(models);
+        return NULL;
+    }
     json_object_set_new(j, "auto_truncate", json_boolean(c->auto_truncate));
     json_object_set_new(j, "max_batch_tokens", json_integer(c->max_batch_tokens));
     json_object_set_new(j, "max_batch_requests", json_integer(c->max_batch_pairs));
@@ -213,26 +225,59 @@ static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     json_object_set_new(j, "tokenization_workers", json_integer(c->http_threads));
     json_object_set_new(j, "auth", json_boolean(c->api_key != NULL));
     json_object_set_new(j, "version", json_string(rerank_version()));
+    json_object_set(j, "models", json_object_get(models, "data"));
+    json_decref(models);
     return j;
+}
+
+/* The sampled values of /metrics. */
+static void metrics_gauges(rr_server_t *s, int state, rr_metrics_gauges_t *g) {
+    memset(g, 0, sizeof *g);
+    g->in_flight = atomic_load(&s->in_flight);
+    g->version = rerank_version();
+    if (state != RR_STATE_LOADING) g->n_models = (size_t)atomic_load(&s->n_models);
+    g->ready = state == RR_STATE_READY;
+    for (size_t i = 0; i < g->n_models; i++) {
+        rr_served_t *m = &s->models[i];
+        rr_metrics_model_t *x = &g->models[i];
+        rr_batcher_stats_t st;
+        rr_batcher_get_stats(m->batcher, &st);
+        x->queue_pairs = st.queued_pairs;
+        x->queue_tokens = st.queued_tokens;
+        x->queue_jobs = st.queued_jobs;
+        rr_scorer_state_t sst = scorer_state(m);
+        x->healthy = sst.healthy;
+        x->device_memory_bytes = sst.device_memory_bytes;
+        if (!sst.healthy) g->ready = 0;
+        x->model = m->info.model_id;
+        x->architecture = m->info.architecture;
+        x->precision = m->info.precision;
+        x->compute = m->info.compute;
+        x->device = m->info.device;
+        x->max_length = m->info.max_length;
+    }
 }
 
 enum MHD_Result rr_handle_get(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
     int state = atomic_load(&s->state);
-    rr_scorer_state_t sst = scorer_state(s, state);
+    int healthy = all_healthy(s, state);
     switch (r->route) {
     case RR_ROUTE_HEALTH:
         if (state == RR_STATE_LOADING) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "loading"));
-        if (!sst.healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
+        if (!healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
         return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
     case RR_ROUTE_READY:
         if (state != RR_STATE_READY)
             return rr_respond_json(r, 503, json_pack("{s:s}", "status", state == RR_STATE_LOADING ? "loading" : "draining"));
-        if (!sst.healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
+        if (!healthy) return rr_respond_json(r, 503, json_pack("{s:s}", "status", "unhealthy"));
         return rr_respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
     case RR_ROUTE_INFO:
         if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
-        return rr_respond_json(r, 200, info_json(s, &sst));
+        return rr_respond_json(r, 200, info_json(s));
+    case RR_ROUTE_MODELS:
+        if (state == RR_STATE_LOADING) return rr_respond_error(r, 503, "unavailable", "the model is still loading");
+        return rr_respond_json(r, 200, rr_models_json(s));
     case RR_ROUTE_OPENAPI: {
         size_t n = strlen(rr_openapi_json);
         char *body = rr_strndup(rr_openapi_json, n);
@@ -240,25 +285,8 @@ enum MHD_Result rr_handle_get(rr_conn_req_t *r) {
         return rr_respond(r, 200, "application/json", body, n, 0);
     }
     case RR_ROUTE_METRICS: {
-        rr_metrics_gauges_t g = {0};
-        if (s->batcher) {
-            rr_batcher_stats_t st;
-            rr_batcher_get_stats(s->batcher, &st);
-            g.queue_pairs = st.queued_pairs;
-            g.queue_tokens = st.queued_tokens;
-            g.queue_jobs = st.queued_jobs;
-        }
-        g.in_flight = atomic_load(&s->in_flight);
-        g.ready = state == RR_STATE_READY && sst.healthy;
-        g.healthy = sst.healthy;
-        g.device_memory_bytes = sst.device_memory_bytes;
-        g.model = s->info.model_id ? s->info.model_id : "";
-        g.architecture = s->info.architecture ? s->info.architecture : "";
-        g.precision = s->info.precision ? s->info.precision : "";
-        g.compute = s->info.compute ? s->info.compute : "";
-        g.device = s->info.device ? s->info.device : "";
-        g.version = rerank_version();
-        g.max_length = s->info.max_length;
+        rr_metrics_gauges_t g;
+        metrics_gauges(s, state, &g);
         size_t len = 0;
         char *body = rr_metrics_render(s->metrics, &g, &len);
         if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");

@@ -146,7 +146,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
      * except if the daemon is stopped underneath it: cancel and wait. */
     int ph = atomic_load(&r->phase);
     if (ph == RR_PHASE_SUBMITTED || ph == RR_PHASE_SUSPENDED) {
-        rr_batcher_cancel(s->batcher, &r->job);
+        rr_batcher_cancel(r->model->batcher, &r->job);
         while (atomic_load(&r->phase) != RR_PHASE_DONE) usleep(1000);
     }
     rr_watch_remove(s, r);
@@ -155,7 +155,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!status || status == 200) status = 499; /* client went away before the answer */
     }
     double dt = rr_now_s() - r->t0;
-    rr_metrics_request(s->metrics, r->route, status, dt);
+    rr_metrics_request(s->metrics, r->model ? r->model->idx : -1, r->route, status, dt);
     if (status == 499) rr_metrics_cancelled(s->metrics);
     if (s->cfg->access_log) {
         fprintf(stderr, "rerank: %s \"%s %s\" %d %zu %.2fms id=%llu docs=%zu tokens=%zu\n", r->client, r->method,
@@ -240,34 +240,68 @@ rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out
 int rr_server_port(const rr_server_t *s) { return s->port; }
 
 static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds) {
-    rr_metrics_batch(ctx, pairs, tokens, seconds);
+    rr_served_t *m = ctx;
+    rr_metrics_batch(m->srv->metrics, m->idx, pairs, tokens, seconds);
 }
-static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seconds); }
+static void on_wait(void *ctx, double seconds) {
+    rr_served_t *m = ctx;
+    rr_metrics_queue_wait(m->srv->metrics, m->idx, seconds);
+}
 
-rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
-    s->scorer = *sc;
-    s->info = *info;
-    const char *src[7] = {info->model_id, info->architecture, info->model_type, info->precision,
-                          info->compute ? info->compute : info->precision, info->weights_dtype, info->device};
-    const char **dst[7] = {&s->info.model_id, &s->info.architecture, &s->info.model_type, &s->info.precision,
-                           &s->info.compute, &s->info.weights_dtype, &s->info.device};
-    for (int i = 0; i < 7; i++) {
+rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
+    int k = atomic_load(&s->n_models);
+    if (k >= RR_SRV_MAX_MODELS) return rr_error(RERANK_ERR_LIMIT, "at most %d models", RR_SRV_MAX_MODELS);
+    for (int i = 0; i < k; i++)
+        if (!strcmp(s->models[i].info.model_id, info->model_id ? info->model_id : ""))
+            return rr_error(RERANK_ERR_INVALID_ARGUMENT, "two models are named '%s'", s->models[i].info.model_id);
+    rr_served_t *m = &s->models[k];
+    memset(m, 0, sizeof *m);
+    m->srv = s;
+    m->idx = k;
+    m->scorer = *sc;
+    m->info = *info;
+    const char *src[8] = {info->model_id, info->architecture, info->model_type, info->precision,
+                          info->compute ? info->compute : info->precision, info->weights_dtype, info->device,
+                          info->instruction};
+    const char **dst[8] = {&m->info.model_id, &m->info.architecture, &m->info.model_type, &m->info.precision,
+                           &m->info.compute, &m->info.weights_dtype, &m->info.device, &m->info.instruction};
+    for (int i = 0; i < 8; i++) {
+        if (i == 7 && !src[i]) continue; /* no instruction: the model's own */
         const char *v = src[i] ? src[i] : "";
-        s->info_strings[i] = rr_strndup(v, strlen(v));
-        if (!s->info_strings[i]) return rr_error(RERANK_ERR_NOMEM, "out of memory");
-        *dst[i] = s->info_strings[i];
+        m->info_strings[i] = rr_strndup(v, strlen(v));
+        if (!m->info_strings[i]) {
+            for (int j = 0; j < i; j++) rr_free(m->info_strings[j]);
+            memset(m, 0, sizeof *m);
+            return rr_error(RERANK_ERR_NOMEM, "out of memory");
+        }
+        *dst[i] = m->info_strings[i];
     }
-    s->max_length = info->max_length;
-    s->truncation = info->truncation;
+    m->max_length = info->max_length;
+    m->truncation = info->truncation;
     rr_batcher_config_t bc = {.max_batch_tokens = (size_t)s->cfg->max_batch_tokens,
                               .max_batch_pairs = (size_t)s->cfg->max_batch_pairs,
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs,
                               .fair = s->cfg->batch_order && !strcmp(s->cfg->batch_order, "fair")};
-    rr_batch_observer_t obs = {.ctx = s->metrics, .on_batch = on_batch, .on_queue_wait = on_wait};
-    rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &s->batcher);
+    rr_batch_observer_t obs = {.ctx = m, .on_batch = on_batch, .on_queue_wait = on_wait};
+    rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &m->batcher);
+    if (st) {
+        for (int i = 0; i < 8; i++) rr_free(m->info_strings[i]);
+        memset(m, 0, sizeof *m);
+        return st;
+    }
+    atomic_store(&s->n_models, k + 1); /* the slot is complete: readers may use it */
+    return RERANK_OK;
+}
+
+void rr_server_set_ready(rr_server_t *s) {
+    if (atomic_load(&s->n_models) > 0) atomic_store(&s->state, RR_STATE_READY);
+}
+
+rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
+    rerank_status_t st = rr_server_add_scorer(s, sc, info);
     if (st) return st;
-    atomic_store(&s->state, RR_STATE_READY);
+    rr_server_set_ready(s);
     return RERANK_OK;
 }
 
@@ -281,9 +315,9 @@ void rr_server_drain(rr_server_t *s, double timeout_s) {
     }
     double end = rr_now_s() + timeout_s;
     while (atomic_load(&s->in_flight) > 0 && rr_now_s() < end) usleep(5000);
-    if (s->batcher) {
-        rr_batcher_close(s->batcher);
-        rr_batcher_cancel_all(s->batcher); /* past the timeout: drop what is queued */
+    for (int i = 0; i < atomic_load(&s->n_models); i++) {
+        rr_batcher_close(s->models[i].batcher);
+        rr_batcher_cancel_all(s->models[i].batcher); /* past the timeout: drop what is queued */
     }
     /* Cancelled requests resume and close; give them a moment. */
     end = rr_now_s() + 2.0;
@@ -298,9 +332,11 @@ void rr_server_free(rr_server_t *s) {
         s->daemon = NULL;
     }
     rr_watch_stop(s);
-    rr_batcher_free(s->batcher);
+    for (int k = 0; k < atomic_load(&s->n_models); k++) {
+        rr_batcher_free(s->models[k].batcher);
+        for (int i = 0; i < 8; i++) rr_free(s->models[k].info_strings[i]);
+    }
     rr_metrics_free(s->metrics);
-    for (int i = 0; i < 7; i++) rr_free(s->info_strings[i]);
     pthread_mutex_destroy(&s->watch_mu);
     rr_free(s);
 }

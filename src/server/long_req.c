@@ -40,9 +40,10 @@ static int status_of(rerank_status_t st, const char **type) {
 int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rerank_long_options_t *lo, int truncate,
                    const char *what, char *err, size_t cap, const char **type) {
     rr_server_t *s = r->srv;
+    const rr_served_t *m = r->model;
     size_t n = r->req.n_docs;
     *type = "validation";
-    if (!s->scorer.window_pair) {
+    if (!m->scorer.window_pair) {
         snprintf(err, cap, "this server's model cannot score long documents in windows");
         return 422;
     }
@@ -53,7 +54,7 @@ int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rera
     /* Each document's windows, checked against the length as a pair is. */
     for (size_t i = 0; i < n; i++) {
         rerank_windows_t *w = &r->wins[i];
-        rerank_status_t st = s->scorer.window_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
+        rerank_status_t st = m->scorer.window_pair(m->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
                                                    r->req.docs[i].n, po, lo, w);
         if (st != RERANK_OK) {
             int code = status_of(st, type);
@@ -61,9 +62,9 @@ int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rera
             return code;
         }
         for (size_t k = 0; k < w->n; k++)
-            if (!truncate && w->len[k] > s->max_length) {
+            if (!truncate && w->len[k] > m->max_length) {
                 snprintf(err, cap, "query + %s[%zu] is %d tokens; the limit is %d (send \"truncate\": true to cut it)",
-                         what, i, w->len[k], s->max_length);
+                         what, i, w->len[k], m->max_length);
                 return 413;
             }
         r->first[i + 1] = r->first[i] + w->n;

@@ -39,7 +39,8 @@ const char rr_openapi_json[] =
     "\"TeiRank\":{\"type\":\"object\",\"properties\":{\"index\":{\"type\":\"integer\"},\"score\":{\"type\":\"number\"},"
     "\"text\":{\"type\":\"string\"}" RR_OPENAPI_CHUNK "}},"
     "\"RerankRequest\":{\"type\":\"object\",\"required\":[\"query\",\"documents\"],\"properties\":{"
-    "\"model\":{\"type\":\"string\"},\"query\":{\"type\":\"string\",\"minLength\":1},"
+    "\"model\":{\"type\":\"string\",\"description\":\"a served model's name (GET /v1/models); absent: the "
+    "first; unknown: 404\"},\"query\":{\"type\":\"string\",\"minLength\":1},"
     "\"documents\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"object\","
     "\"required\":[\"text\"],\"properties\":{\"text\":{\"type\":\"string\"}}}]}},"
     "\"top_n\":{\"type\":\"integer\",\"minimum\":1},\"return_documents\":{\"type\":\"boolean\",\"default\":false},"
@@ -73,4 +74,6 @@ const char rr_openapi_json[] =
     "\"/info\":{\"get\":{\"summary\":\"model, precision, limits, version\",\"responses\":{\"200\":{\"description\":\"info\"}}}},"
     "\"/metrics\":{\"get\":{\"summary\":\"Prometheus metrics\",\"security\":[],\"responses\":{\"200\":{\"description\":"
     "\"text exposition format\",\"content\":{\"text/plain\":{}}}}}},"
+    "\"/v1/models\":{\"get\":{\"summary\":\"the served models (OpenAI-style list; the first is the default)\","
+    "\"responses\":{\"200\":{\"description\":\"{object: list, data: [{id, object: model, ...}]}\"}}}},"
     "\"/openapi.json\":{\"get\":{\"summary\":\"this document\",\"responses\":{\"200\":{\"description\":\"OpenAPI 3\"}}}}}}";

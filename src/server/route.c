@@ -12,6 +12,7 @@ static const rr_route_def_t k_routes[] = {
     {"/info", RR_ROUTE_INFO, RR_METHOD_GET | RR_METHOD_HEAD, 0},
     {"/metrics", RR_ROUTE_METRICS, RR_METHOD_GET | RR_METHOD_HEAD, 1},
     {"/openapi.json", RR_ROUTE_OPENAPI, RR_METHOD_GET | RR_METHOD_HEAD, 0},
+    {"/v1/models", RR_ROUTE_MODELS, RR_METHOD_GET | RR_METHOD_HEAD, 0},
 };
 #define N_ROUTES (sizeof k_routes / sizeof k_routes[0])
 _Static_assert(N_ROUTES == RR_ROUTE_OTHER, "one table entry per route id, in id order");

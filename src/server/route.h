@@ -15,6 +15,7 @@ typedef enum rr_route {
     RR_ROUTE_INFO,
     RR_ROUTE_METRICS,
     RR_ROUTE_OPENAPI,
+    RR_ROUTE_MODELS,     /* GET /v1/models    */
     RR_ROUTE_OTHER,      /* 404 / 405         */
     RR_ROUTE_COUNT
 } rr_route_t;

@@ -53,6 +53,7 @@ typedef struct rr_server_info {
     int32_t layers_used;   /* run per request            */
     int32_t max_length;    /* pair cap used for requests */
     rerank_truncation_t truncation;
+    const char *instruction; /* the model's default task instruction (NULL: its own) */
 } rr_server_info_t;
 
 typedef struct rr_server rr_server_t;
@@ -62,8 +63,13 @@ typedef struct rr_server rr_server_t;
 rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out);
 int rr_server_port(const rr_server_t *s);
 /* Attach the scorer (strings in info are copied): starts the batcher and
- * makes the rerank routes available. */
+ * makes the rerank routes available. The one-model form of the two below. */
 rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info);
+/* Add a served model (up to RR_SRV_MAX_MODELS; the first is the default),
+ * with its own batcher and queue bound, named info->model_id (must be
+ * unique). The routes answer 503 "loading" until rr_server_set_ready. */
+rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info);
+void rr_server_set_ready(rr_server_t *s);
 /* Graceful stop: refuse new connections and new requests, let in-flight
  * requests finish for up to timeout_s seconds, cancel the rest. */
 void rr_server_drain(rr_server_t *s, double timeout_s);

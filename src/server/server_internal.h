@@ -17,6 +17,19 @@ enum { RR_PHASE_NONE = 0, RR_PHASE_SUBMITTED, RR_PHASE_SUSPENDED, RR_PHASE_DONE 
 
 typedef struct rr_conn_req rr_conn_req_t;
 
+/* One served model: its scorer, what the API reports, its own batcher
+ * (so one model's backlog never delays another's requests). */
+typedef struct rr_served {
+    rr_server_t *srv;
+    int idx;                /* in rr_server.models, the metrics slot */
+    rr_scorer_t scorer;
+    rr_server_info_t info;
+    char *info_strings[8];
+    rr_batcher_t *batcher;
+    rerank_truncation_t truncation;
+    int32_t max_length;
+} rr_served_t;
+
 /* One accepted socket (MHD socket context), listed for the header deadline:
  * a request's headers must arrive within --timeout of the connection's
  * start (or of the previous response on a keep-alive connection). MHD's own
@@ -38,14 +51,10 @@ struct rr_server {
     atomic_int state;
     atomic_long in_flight;
     atomic_ullong seq;
-    rr_scorer_t scorer;
-    rr_server_info_t info;
-    char *info_strings[7];
-    rr_batcher_t *batcher;
+    rr_served_t models[RR_SRV_MAX_MODELS]; /* [0] is the default          */
+    atomic_int n_models;                   /* stored once a slot is filled */
     rr_metrics_t *metrics;
     rr_api_limits_t limits;
-    rerank_truncation_t truncation;
-    int32_t max_length;
     /* disconnect watcher over suspended connections */
     pthread_mutex_t watch_mu;
     rr_conn_req_t *watch_head;
@@ -75,6 +84,7 @@ struct rr_conn_req {
     int status;           /* HTTP status sent (499: client went away)     */
     size_t resp_bytes;
     /* rerank */
+    rr_served_t *model;   /* chosen by the request's "model" (NULL: none yet) */
     rr_rerank_req_t req;
     rerank_encoding_t *encs;
     rerank_pair_t *pairs;
@@ -135,6 +145,13 @@ void rr_watch_remove(rr_server_t *s, rr_conn_req_t *r);
 void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                     enum MHD_ConnectionNotificationCode code);
 void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_request);
+
+/* models.c: the model a request names (NULL name: the default), or NULL
+ * with the 404 message in err; with one model every name gets it. */
+rr_served_t *rr_models_pick(rr_server_t *s, const char *name, size_t n, char *err, size_t cap);
+/* /v1/models and the "models" list of /info. */
+json_t *rr_models_json(rr_server_t *s);
+json_t *rr_model_info_json(rr_served_t *m);
 
 /* openapi.c */
 extern const char rr_openapi_json[];

@@ -120,7 +120,7 @@ static void *watch_main(void *arg) {
             for (size_t i = 0; i < n; i++) {
                 if (!(pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))) continue;
                 who[i]->watch_cancelled = 1;
-                rr_batcher_cancel(s->batcher, &who[i]->job); /* may resume it */
+                rr_batcher_cancel(who[i]->model->batcher, &who[i]->job); /* may resume it */
             }
         }
         pthread_mutex_unlock(&s->watch_mu);

@@ -1,0 +1,213 @@
+"""grpc_client.py — TEI's gRPC API of `rerank serve --grpc-port`, from a real client.
+
+Run by tests/test_grpc.c against a live server (tiny-xlmr, --api-key): Debian's
+python3-grpcio, with stubs generated at test time from proto/*.proto by
+python3-grpc-tools. Checks Rerank and RerankStream against the HTTP API's
+scores, Info, health, bad messages, an unknown method, deadline expiry,
+cancellation, a client that disconnects mid-stream, and the API key. Prints
+"ok NAME" / "not ok NAME: why" per check and exits 1 if any failed.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+FAILED = []
+
+
+def check(name, cond, why=""):
+    print(("ok " if cond else "not ok ") + name + ("" if cond else ": " + str(why)), flush=True)
+    if not cond:
+        FAILED.append(name)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grpc", required=True)
+    ap.add_argument("--http", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--proto", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    # stubs from our .proto files, generated now
+    rc = subprocess.call([sys.executable, "-m", "grpc_tools.protoc", "-I" + a.proto, "--python_out=" + a.out,
+                          "--grpc_python_out=" + a.out, os.path.join(a.proto, "tei.proto"),
+                          os.path.join(a.proto, "health.proto")])
+    check("generate_stubs", rc == 0, "grpc_tools.protoc exit %d" % rc)
+    if rc:
+        return 1
+    sys.path.insert(0, a.out)
+    import grpc
+    import health_pb2
+    import health_pb2_grpc
+    import tei_pb2
+    import tei_pb2_grpc
+
+    target = "127.0.0.1:" + a.grpc
+    auth = (("authorization", "Bearer " + a.key),)
+    ch = grpc.insecure_channel(target)
+    rr = tei_pb2_grpc.RerankStub(ch)
+
+    def http(path, body=None):
+        req = urllib.request.Request("http://127.0.0.1:%s%s" % (a.http, path),
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer " + a.key, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.read().decode()
+
+    query = "what is a panda?"
+    texts = ["hi", "The giant panda (Ailuropoda melanoleuca) is a bear species endemic to China.",
+             "Der Große Panda ist eine Bärenart aus China.", "パンダは中国に生息するクマの一種です。", "",
+             "pandas is a Python library for data analysis"]
+
+    def by_index(ranks):
+        return {r.index: r.score for r in ranks}
+
+    # Rerank: the HTTP API's scores, best first, texts when asked
+    for raw in (False, True):
+        want = {r["index"]: r["score"] for r in json.loads(http("/rerank", {"query": query, "texts": texts,
+                                                                             "raw_scores": raw}))}
+        resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts, raw_scores=raw, return_text=True),
+                         metadata=auth, timeout=60)
+        got = by_index(resp.ranks)
+        scores = [r.score for r in resp.ranks]
+        check("rerank_scores_raw=%s" % raw,
+              len(resp.ranks) == len(texts) and all(abs(got[i] - want[i]) <= 1e-6 for i in want)
+              and scores == sorted(scores, reverse=True)
+              and all(r.text == texts[r.index] for r in resp.ranks),
+              "%s vs %s" % (got, want))
+        check("rerank_metadata", resp.metadata.compute_tokens > 0 and resp.metadata.total_time_ns > 0)
+    resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth, timeout=60)
+    check("rerank_no_text_unless_asked", all(not r.HasField("text") for r in resp.ranks))
+    plain = by_index(resp.ranks)
+
+    # metadata "model" picks a served model; an unknown one is NOT_FOUND
+    want = {r["index"]: r["relevance_score"] for r in json.loads(http("/v1/rerank", {
+        "model": "bert", "query": query, "documents": texts}))["results"]}
+    resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth + (("model", "bert"),), timeout=60)
+    got = by_index(resp.ranks)
+    check("model_by_metadata", all(abs(got[i] - want[i]) <= 1e-6 for i in want)
+          and any(abs(got[i] - plain[i]) > 1e-4 for i in plain), (got, want))
+    try:
+        rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth + (("model", "nope"),), timeout=10)
+        c, d = grpc.StatusCode.OK, ""
+    except grpc.RpcError as e:
+        c, d = e.code(), e.details()
+    check("unknown_model", c == grpc.StatusCode.NOT_FOUND and "'bert'" in d and "'tiny-xlmr'" in d, (c, d))
+
+    # RerankStream: one text per message, the first's options for all
+    def stream(n=len(texts)):
+        for i in range(n):
+            if i == 0:
+                yield tei_pb2.RerankStreamRequest(query=query, text=texts[i], return_text=True)
+            else:
+                yield tei_pb2.RerankStreamRequest(text=texts[i])
+    resp = rr.RerankStream(stream(), metadata=auth, timeout=60)
+    got = by_index(resp.ranks)
+    check("rerank_stream", len(got) == len(texts) and all(abs(got[i] - plain[i]) <= 1e-6 for i in plain)
+          and all(r.text == texts[r.index] for r in resp.ranks), got)
+
+    # Info and health
+    info = tei_pb2_grpc.InfoStub(ch).Info(tei_pb2.InfoRequest(), metadata=auth, timeout=10)
+    check("info", info.model_id == "tiny-xlmr" and info.model_type == tei_pb2.MODEL_TYPE_RERANKER
+          and info.max_input_length == 512 and info.max_client_batch_size == 16 and info.version, info)
+    h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    check("health_serving_without_key", h.status == health_pb2.HealthCheckResponse.SERVING, h)
+
+    def code_of(fn):
+        try:
+            fn()
+            return grpc.StatusCode.OK, ""
+        except grpc.RpcError as e:
+            return e.code(), e.details()
+
+    # bad messages: not protobuf, empty texts, too many, bad UTF-8, too long without truncation
+    raw_rerank = ch.unary_unary("/tei.v1.Rerank/Rerank")
+    c, d = code_of(lambda: raw_rerank(b"\xff\xff\xff\xff", metadata=auth, timeout=10))
+    check("bad_protobuf", c == grpc.StatusCode.INVALID_ARGUMENT and "malformed" in d, (c, d))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query), metadata=auth, timeout=10))
+    check("empty_texts", c == grpc.StatusCode.INVALID_ARGUMENT and "empty" in d, (c, d))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=["x"] * 17), metadata=auth, timeout=10))
+    check("too_many_texts", c == grpc.StatusCode.INVALID_ARGUMENT and "limit is 16" in d, (c, d))
+    # query "q", texts ["\xff"] on the wire (a proto client would refuse to encode it)
+    c, d = code_of(lambda: raw_rerank(b"\x0a\x01q\x12\x01\xff", metadata=auth, timeout=10))
+    check("invalid_utf8", c == grpc.StatusCode.INVALID_ARGUMENT and "UTF-8" in d, (c, d))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=["panda " * 2000], truncate=False),
+                                     metadata=auth, timeout=10))
+    check("too_long_untruncated", c == grpc.StatusCode.INVALID_ARGUMENT and "tokens" in d, (c, d))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=["a" * 70000]), metadata=auth, timeout=10))
+    check("text_too_large", c == grpc.StatusCode.INVALID_ARGUMENT and "bytes" in d, (c, d))
+    c, d = code_of(lambda: ch.unary_unary("/tei.v1.Embed/Embed")(b"", metadata=auth, timeout=10))
+    check("unknown_method", c == grpc.StatusCode.UNIMPLEMENTED, (c, d))
+    c, d = code_of(lambda: rr.RerankStream(iter(()), metadata=auth, timeout=10))
+    check("empty_stream", c == grpc.StatusCode.INVALID_ARGUMENT, (c, d))
+
+    # API key
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), timeout=10))
+    check("no_key", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts),
+                                     metadata=(("authorization", "Bearer wrong"),), timeout=10))
+    check("wrong_key", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
+
+    def metric(name):
+        """The sum of a family's series (per-model labels with several models)."""
+        vals = [float(line.rsplit(" ", 1)[1]) for line in http("/metrics").splitlines()
+                if line.startswith(name + " ") or line.startswith(name + "{")]
+        return sum(vals) if vals else None
+
+    # deadline expiry, cancellation: the queued pairs leave the queue
+    big = tei_pb2.RerankRequest(query=query, texts=["giant panda bamboo forest " * 60] * 16)
+    c, d = code_of(lambda: rr.Rerank(big, metadata=auth, timeout=0.002))
+    check("deadline_exceeded", c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
+    futs = [rr.Rerank.future(big, metadata=auth, timeout=60) for _ in range(8)]
+    time.sleep(0.05)
+    for f in futs:
+        f.cancel()
+    cancelled = sum(1 for f in futs if f.cancelled())
+    check("cancellation", cancelled >= 1, "%d of 8 cancelled" % cancelled)
+
+    # a client that disconnects mid-stream (its channel closes under it)
+    ch2 = grpc.insecure_channel(target)
+    blocked = threading.Event()
+
+    def half_stream():
+        yield tei_pb2.RerankStreamRequest(query=query, text="first")
+        yield tei_pb2.RerankStreamRequest(text="second")
+        blocked.wait(30)
+    fut = tei_pb2_grpc.RerankStub(ch2).RerankStream.future(half_stream(), metadata=auth, timeout=60)
+    time.sleep(0.2)
+    ch2.close()
+    blocked.set()
+    c, d = code_of(fut.result)
+    check("disconnect_mid_stream", c != grpc.StatusCode.OK, (c, d))
+
+    # after all that: the queue drains, the server answers both APIs the same
+    end = time.time() + 20
+    while time.time() < end and metric("rerank_queue_pairs") != 0:
+        time.sleep(0.05)
+    check("queue_drained", metric("rerank_queue_pairs") == 0, metric("rerank_queue_pairs"))
+    resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth, timeout=60)
+    got = by_index(resp.ranks)
+    check("still_serving", all(abs(got[i] - plain[i]) <= 1e-6 for i in plain), got)
+    # shared batcher: gRPC pairs are counted with HTTP's
+    check("shared_metrics", (metric("rerank_pairs_scored_total") or 0) >= 4 * len(texts)
+          and (metric("rerank_cancelled_requests_total") or 0) >= 1)
+    m = http("/metrics")
+    check("grpc_metrics", 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="OK"}' in m
+          and 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="UNAUTHENTICATED"} 2' in m
+          and 'rerank_grpc_requests_total{method="other",code="UNIMPLEMENTED"} 1' in m
+          # the server sees an expired deadline, a cancel or a disconnect as CANCELLED
+          and 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="CANCELLED"}' in m
+          and 'rerank_grpc_request_duration_seconds_count{method="/tei.v1.Info/Info"} 1' in m,
+          [l for l in m.splitlines() if "grpc_requests_total" in l])
+    ch.close()
+    print("RESULT grpc_client failed=%d" % len(FAILED))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
