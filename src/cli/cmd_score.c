@@ -10,6 +10,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/instruction.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/limits.h"
@@ -19,7 +20,7 @@
 #define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
 typedef struct score_args {
-    const char *model, *input, *query, *precision, *device;
+    const char *model, *input, *query, *precision, *device, *instruction;
     rr_cli_list_t docs;
     int32_t threads, batch_tokens;
     int normalize;
@@ -87,9 +88,9 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
 
 /* Tokenize one pair into the batch (recording why it cannot be scored). */
 static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d, size_t dl,
-                     const rerank_score_options_t *o) {
+                     const rerank_pair_options_t *po) {
     int i = b->n++;
-    if (rerank_model_tokenize_pair(model, q, ql, d, dl, &o->pair, &b->enc[i]) != RERANK_OK)
+    if (rerank_model_tokenize_pair(model, q, ql, d, dl, po, &b->enc[i]) != RERANK_OK)
         snprintf(b->err[i], ERR_BYTES, "%s", rerank_last_error());
     else
         b->tokens += b->enc[i].n;
@@ -109,9 +110,13 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
         lineno++;
         json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
         json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
-        if (json_is_string(q) && json_is_string(d))
+        rerank_pair_options_t po;
+        char why[96];
+        if (json_is_string(q) && json_is_string(d) && rr_cli_line_instruction(obj, &a->opts.pair, &po, why, sizeof why))
+            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: %s", lineno, why);
+        else if (json_is_string(q) && json_is_string(d))
             add_pair(model, b, json_string_value(q), json_string_length(q), json_string_value(d),
-                     json_string_length(d), &a->opts);
+                     json_string_length(d), &po);
         else if (n < 0)
             snprintf(b->err[b->n++], ERR_BYTES, "line %ld: line too long (more than %zu bytes) or out of memory",
                      lineno, MAX_LINE_BYTES);
@@ -128,7 +133,7 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
 static int score_flags(rerank_model_t *model, batch_t *b, const score_args_t *a) {
     int rc = 0;
     for (int i = 0; i < a->docs.n; i++) {
-        add_pair(model, b, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), &a->opts);
+        add_pair(model, b, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), &a->opts.pair);
         if (full(b, a)) rc |= flush(model, b, &a->opts);
     }
     return rc;
@@ -145,7 +150,8 @@ static const char k_about[] =
 static int parse(int argc, char **argv, score_args_t *a) {
     const rr_cli_opt_t opts[] = {
         RR_CLI_OPT_MODEL(&a->model),
-        {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin)", 0, 0},
+        {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin;\n"
+         "an \"instruction\" field overrides --instruction)", 0, 0},
         {"--query", RR_CLI_STR, &a->query, "Q", "score Q against each --doc D", 0, 0},
         {"--doc", RR_CLI_LIST, &a->docs, "D", "a document (repeat --doc)", 0, 0},
         {"--max-length", RR_CLI_INT, &a->opts.pair.max_length, "N",
@@ -156,6 +162,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
          "is an error)", 0, 0},
         {"--truncation-direction", RR_CLI_DIRECTION, &a->opts.pair.direction, "D",
          "right (default): cut the end of a too-long query/doc; left: cut its start", 0, 0},
+        RR_CLI_OPT_INSTRUCTION(&a->instruction),
         RR_CLI_OPT_LAYERS(&a->opts.layers),
         {"--normalize", RR_CLI_FLAG, &a->normalize, NULL, "print sigmoid(logit) instead of the raw logit", 0, 0},
         RR_CLI_OPT_THREADS(&a->threads),
@@ -174,6 +181,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
         return 2;
     }
     a->opts.normalize = a->normalize;
+    rr_cli_set_instruction(&a->opts.pair, a->instruction);
     return -1;
 }
 
@@ -197,7 +205,8 @@ int rr_cmd_score(int argc, char **argv) {
     if (rc < 0) {
         rerank_model_info_t mi;
         rerank_model_get_info(model, &mi);
-        if (rr_cli_check_layers("score", &mi, a.opts.layers)) rc = 2;
+        if (rr_cli_check_layers("score", &mi, a.opts.layers) || rr_cli_check_instruction("score", &mi, a.instruction))
+            rc = 2;
         else rr_cli_note_max_length("score", &mi, a.opts.pair.max_length);
     }
     batch_t *b = rc < 0 ? rr_calloc(1, sizeof *b) : NULL;
