@@ -42,6 +42,7 @@ typedef struct rr_rerank_req {
     int raw_scores;     /* 1: raw logits instead of sigmoid                  */
     int return_text;    /* TEI return_text / Cohere return_documents         */
     rr_text_t model;    /* Cohere "model" (n == 0 if absent)                 */
+    rr_text_t instruction; /* an LLM reranker's task instruction (s NULL if absent) */
 } rr_rerank_req_t;
 
 /* Decode a request body. On failure returns the status, writes a message to

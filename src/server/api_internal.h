@@ -18,6 +18,9 @@ rr_api_status_t rr_api_get_bool(json_t *obj, const char *key, int *out, char *er
 /* Required non-empty string member "query". */
 rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
                                  size_t cap);
+/* Optional string member "instruction" (absent or null: out->s NULL). */
+rr_api_status_t rr_api_get_instruction(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
+                                       size_t cap);
 /* Serialize (compact, 9 significant digits), decref root; rr_free-able. */
 char *rr_api_dump(json_t *root, size_t *len);
 

@@ -84,6 +84,15 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     po.max_length = s->max_length;
     po.truncation = truncate ? s->truncation : RERANK_TRUNC_NONE;
     po.direction = r->req.direction;
+    /* An LLM reranker's instruction: the request's, else the server's
+     * (--instruction), else its recipe's; a cross-encoder takes none. */
+    const rr_text_t *ins = &r->req.instruction;
+    if (ins->s && !s->info.prompt[0])
+        return rr_respond_error(r, 422, "validation",
+                                "\"instruction\": %s is a cross-encoder: it takes no instruction (only LLM rerankers "
+                                "such as Qwen3-Reranker do)", s->info.architecture);
+    po.instruction = ins->s ? ins->s : s->info.instruction;
+    po.instruction_len = ins->s ? ins->n : s->info.instruction ? strlen(s->info.instruction) : 0;
     for (size_t i = 0; i < n; i++) {
         rerank_encoding_t *e = &r->encs[i];
         rerank_status_t st = s->scorer.encode_pair(s->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
@@ -176,6 +185,11 @@ static json_t *info_json(rr_server_t *s, const rr_scorer_state_t *st) {
     json_object_set_new(j, "model_type", json_pack("{s:{s:s, s:s}}", "reranker", "architecture", s->info.architecture,
                                                    "model_type", s->info.model_type));
     json_object_set_new(j, "architecture", json_string(s->info.architecture));
+    json_object_set_new(j, "family", json_string(s->info.family));
+    /* An LLM reranker's prompt recipe and the instruction requests get by
+     * default (null: the recipe's own); null and null for a cross-encoder. */
+    json_object_set_new(j, "prompt", s->info.prompt[0] ? json_string(s->info.prompt) : json_null());
+    json_object_set_new(j, "instruction", s->info.instruction ? json_string(s->info.instruction) : json_null());
     json_object_set_new(j, "precision", json_string(s->info.precision));
     json_object_set_new(j, "weights_dtype", json_string(s->info.weights_dtype));
     json_object_set_new(j, "compute", json_string(s->info.compute));

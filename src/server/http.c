@@ -247,11 +247,14 @@ static void on_wait(void *ctx, double seconds) { rr_metrics_queue_wait(ctx, seco
 rerank_status_t rr_server_set_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
     s->scorer = *sc;
     s->info = *info;
-    const char *src[7] = {info->model_id, info->architecture, info->model_type, info->precision,
-                          info->compute ? info->compute : info->precision, info->weights_dtype, info->device};
-    const char **dst[7] = {&s->info.model_id, &s->info.architecture, &s->info.model_type, &s->info.precision,
-                           &s->info.compute, &s->info.weights_dtype, &s->info.device};
-    for (int i = 0; i < 7; i++) {
+    const char *src[RR_SERVER_INFO_STRINGS] = {info->model_id, info->architecture, info->model_type, info->precision,
+                          info->compute ? info->compute : info->precision, info->weights_dtype, info->device,
+                          info->family, info->prompt, info->instruction};
+    const char **dst[RR_SERVER_INFO_STRINGS] = {&s->info.model_id, &s->info.architecture, &s->info.model_type,
+                           &s->info.precision, &s->info.compute, &s->info.weights_dtype, &s->info.device,
+                           &s->info.family, &s->info.prompt, &s->info.instruction};
+    for (int i = 0; i < RR_SERVER_INFO_STRINGS; i++) {
+        if (dst[i] == &s->info.instruction && !src[i]) continue; /* NULL: the recipe's default */
         const char *v = src[i] ? src[i] : "";
         s->info_strings[i] = rr_strndup(v, strlen(v));
         if (!s->info_strings[i]) return rr_error(RERANK_ERR_NOMEM, "out of memory");
@@ -299,7 +302,7 @@ void rr_server_free(rr_server_t *s) {
     rr_watch_stop(s);
     rr_batcher_free(s->batcher);
     rr_metrics_free(s->metrics);
-    for (int i = 0; i < 7; i++) rr_free(s->info_strings[i]);
+    for (int i = 0; i < RR_SERVER_INFO_STRINGS; i++) rr_free(s->info_strings[i]);
     pthread_mutex_destroy(&s->watch_mu);
     rr_free(s);
 }

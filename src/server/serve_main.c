@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/instruction.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/limits.h"
@@ -114,7 +115,7 @@ int rr_cmd_serve(int argc, char **argv) {
     rerank_model_get_info(mb.model, &mi);
     rr_cli_note_compute("serve", &mi);
     rr_cli_note_max_length("serve", &mi, (int32_t)cfg.max_length);
-    if (rr_cli_check_layers("serve", &mi, (int32_t)cfg.layers)) {
+    if (rr_cli_check_layers("serve", &mi, (int32_t)cfg.layers) || rr_cli_check_instruction("serve", &mi, cfg.instruction)) {
         rr_server_free(srv);
         rerank_model_free(mb.model);
         rr_server_config_release(&cfg);
@@ -160,6 +161,9 @@ int rr_cmd_serve(int argc, char **argv) {
         .layers_used = cfg.layers > 0 ? (int32_t)cfg.layers : mi.num_layers,
         .max_length = max_len,
         .truncation = mb.opts.pair.truncation,
+        .family = mi.family,
+        .prompt = mi.prompt,
+        .instruction = cfg.instruction,
     };
     rr_scorer_t sc = {.ctx = &mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state};
     if (rr_server_set_scorer(srv, &sc, &info) != RERANK_OK) {

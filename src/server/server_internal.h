@@ -23,6 +23,9 @@ typedef struct rr_conn_req rr_conn_req_t;
  * timeout only counts time without progress, so a client trickling a byte
  * at a time (slowloris) would otherwise hold its connection forever. The
  * fields are guarded by rr_server.watch_mu. */
+/* The strings of rr_server_info_t the server copies. */
+#define RR_SERVER_INFO_STRINGS 10
+
 typedef struct rr_sock {
     int fd;
     double start;   /* connection start or previous request completed  */
@@ -40,7 +43,7 @@ struct rr_server {
     atomic_ullong seq;
     rr_scorer_t scorer;
     rr_server_info_t info;
-    char *info_strings[7];
+    char *info_strings[RR_SERVER_INFO_STRINGS];
     rr_batcher_t *batcher;
     rr_metrics_t *metrics;
     rr_api_limits_t limits;
