@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/bench_api.h"
 #include "engine/engine.h"
 #include "golden.h"
 #include "test.h"
@@ -199,6 +200,25 @@ TEST(info_and_prompt) {
     rerank_model_free(m);
 }
 
+/* bench's FLOPs (../shared/bench/README-qwen3.md): grouped-query
+ * projections, SwiGLU's three matrices, the causal triangle, two head
+ * rows; early exit counts only the layers run. */
+TEST(pair_flops) {
+    rerank_model_t *m = load_fixture("tiny-qwen3", RERANK_PRECISION_FP32);
+    CHECK(m != NULL);
+    if (!m) return;
+    const double H = 16, Hq = 4 * 8, Hkv = 2 * 8, I = 32, n = 100;
+    for (int32_t layers = 0; layers <= 1; layers++) {
+        const double L = layers ? 1 : 2;
+        rr_pair_flops_t f;
+        rr_model_pair_flops(m, layers, n, &f);
+        CHECK_NEAR(f.linear, 2 * n * (H * Hq + 2 * H * Hkv + Hq * H + 3 * H * I) * L, 1e-6);
+        CHECK_NEAR(f.attention, 2 * n * n * Hq * L, 1e-6);
+        CHECK_NEAR(f.head, 2 * 2 * H, 1e-9);
+    }
+    rerank_model_free(m);
+}
+
 /* A cross-encoder takes no instruction. */
 TEST(encoder_rejects_instruction) {
     rerank_model_t *m = load_fixture("tiny-xlmr", RERANK_PRECISION_FP32);
@@ -313,6 +333,7 @@ int main(void) {
     RUN(golden_bf16_int8);
     RUN(text_path);
     RUN(info_and_prompt);
+    RUN(pair_flops);
     RUN(encoder_rejects_instruction);
     RUN(configs);
     TEST_MAIN_END();

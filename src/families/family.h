@@ -51,6 +51,9 @@ typedef struct rr_family {
      * (after bind). NULL: none. */
     const char *const *label_tokens;
     rerank_status_t (*bind_labels)(rr_weights_t *w, const rr_config_t *c, const int32_t *ids);
+    /* A decoder: token i attends to tokens <= i only (FLOP counts; pairs
+     * sharing a prefix share its keys and values). */
+    int causal;
 } rr_family_t;
 
 /* The family that runs `architecture` ("architectures"[0]), or NULL. */

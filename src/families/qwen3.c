@@ -242,6 +242,7 @@ const rr_family_t rr_family_qwen3 = {
     .prompt = &rr_prompt_qwen3_reranker,
     .label_tokens = k_yes_no,
     .bind_labels = bind_labels,
+    .causal = 1,
 };
 
 const rr_family_t rr_family_qwen3_seqcls = {
@@ -255,4 +256,5 @@ const rr_family_t rr_family_qwen3_seqcls = {
     .head = head,
     .default_max_length = QWEN3_DEFAULT_MAX_LENGTH,
     .prompt = &rr_prompt_qwen3_reranker,
+    .causal = 1,
 };
