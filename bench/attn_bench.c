@@ -24,6 +24,9 @@
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
+/* Query rows per block of the old fp32 path (one block of scores per call). */
+#define RR_ATTN_QB 64
+
 typedef struct shape {
     int64_t n, d, g;
     int causal;

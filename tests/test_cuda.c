@@ -5,6 +5,10 @@
  * GEMM, timing lines (attention TFLOP/s per length next to the GEMM rate),
  * input validation, and a device fault (last: it leaves the device unusable).
  *
+ * Every model runs through the engine (rerank_model_load with device
+ * "cuda:0", rerank_score_tokens): the family's blocks on the CUDA backend
+ * (rr_blocks_cuda); the backend's state (model->be) answers the queries.
+ *
  * Without a usable device (no GPU, or a build without CUDA) it prints a SKIP
  * line and checks only that the backend reports "no device" consistently. */
 #include <jansson.h>
@@ -23,22 +27,28 @@
 #define BUILT "without"
 #endif
 
-/* A fixture model on the CPU (weights on the host) and its CUDA context. */
+/* A fixture model on cuda:0 at `prec`; *cuda: its backend state. */
 static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, rr_cuda_t **cuda) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), name);
+    rerank_model_options_t o = rerank_model_options_default();
+    o.device = "cuda:0";
+    o.precision = prec;
     rerank_model_t *m = NULL;
     *cuda = NULL;
-    if (rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) != RERANK_OK) {
-        fprintf(stderr, "  load %s: %s\n", name, rerank_last_error());
+    if (rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m) != RERANK_OK) {
+        fprintf(stderr, "  load %s on cuda:0: %s\n", name, rerank_last_error());
         return NULL;
     }
-    if (rr_cuda_create(&m->cfg, &m->w, 0, prec, cuda) != RERANK_OK) {
-        fprintf(stderr, "  rr_cuda_create %s: %s\n", name, rerank_last_error());
-        rerank_model_free(m);
-        return NULL;
-    }
+    *cuda = (rr_cuda_t *)m->be;
     return m;
+}
+
+/* Scores of n pairs through the first `layers` layers (0: all). */
+static rerank_status_t score(rerank_model_t *m, const rerank_pair_t *pairs, size_t n, int32_t layers, float *out) {
+    rerank_score_options_t o = rerank_score_options_default();
+    o.layers = layers;
+    return rerank_score_tokens(m, pairs, n, &o, out);
 }
 
 /* Every record scored one at a time, all at once and in uneven chunks; each
@@ -58,19 +68,19 @@ static void check_golden(const char *file, const char *model, const char *key, i
           *chunked = calloc(g->n, sizeof *chunked);
     double max_ref = 0, max_batch = 0;
     for (size_t i = 0; i < g->n; i++) {
-        rerank_status_t st = rr_cuda_forward(cu, &g->pairs[i], 1, layers, &single[i]);
+        rerank_status_t st = score(m, &g->pairs[i], 1, layers, &single[i]);
         CHECK_MSG(st == RERANK_OK, "record %zu: %s", i, rerank_last_error());
         double ref = golden_score(g, i, key);
         double d = fabs(single[i] - ref);
         if (!(d <= max_ref)) max_ref = d;
         CHECK_MSG(d <= tol, "%s record %zu: %.7f vs reference %.7f", key, i, single[i], ref);
     }
-    rerank_status_t st = rr_cuda_forward(cu, g->pairs, g->n, layers, batch);
+    rerank_status_t st = score(m, g->pairs, g->n, layers, batch);
     CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
     /* chunks of 1, 2, 3, ... pairs: many batch shapes, workspace reuse */
     for (size_t a = 0, k = 1; a < g->n && st == RERANK_OK; a += k, k++) {
         size_t cnt = g->n - a < k ? g->n - a : k;
-        st = rr_cuda_forward(cu, g->pairs + a, cnt, layers, chunked + a);
+        st = score(m, g->pairs + a, cnt, layers, chunked + a);
         CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
     }
     for (size_t i = 0; i < g->n; i++) {
@@ -82,7 +92,6 @@ static void check_golden(const char *file, const char *model, const char *key, i
     }
     printf("  %-20s %s: max |score - reference| = %.3g, max |batched - single| = %.3g (%s)\n", key,
            rerank_precision_str(prec), max_ref, max_batch, rr_cuda_device_name(cu));
-    rr_cuda_free(cu);
     rerank_model_free(m);
     free(single);
     free(batch);
@@ -115,15 +124,13 @@ TEST(fp16_is_fp32_on_gpu) {
     CHECK(ma && mb);
     if (ma && mb) {
         float *sa = calloc(g->n, sizeof *sa), *sb = calloc(g->n, sizeof *sb);
-        CHECK(rr_cuda_forward(a, g->pairs, g->n, 0, sa) == RERANK_OK);
-        CHECK(rr_cuda_forward(b, g->pairs, g->n, 0, sb) == RERANK_OK);
+        CHECK(score(ma, g->pairs, g->n, 0, sa) == RERANK_OK);
+        CHECK(score(mb, g->pairs, g->n, 0, sb) == RERANK_OK);
         CHECK(!memcmp(sa, sb, g->n * sizeof *sa));
         CHECK(!strcmp(rr_cuda_compute(b), "fp16"));
         free(sa);
         free(sb);
     }
-    rr_cuda_free(a);
-    rr_cuda_free(b);
     rerank_model_free(ma);
     rerank_model_free(mb);
     golden_free(g);
@@ -139,10 +146,12 @@ static void fp8_golden(const char *weights) {
     CHECK(g != NULL);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
+    rerank_model_options_t o = rerank_model_options_default();
+    o.device = "cuda:0";
+    o.precision = RERANK_PRECISION_FP8;
     rerank_model_t *m = NULL;
-    rr_cuda_t *cu = NULL;
-    CHECK(g && rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK);
-    rerank_status_t st = m ? rr_cuda_create(&m->cfg, &m->w, 0, RERANK_PRECISION_FP8, &cu) : RERANK_ERR_INTERNAL;
+    rerank_status_t st = g ? rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m) : RERANK_ERR_INTERNAL;
+    rr_cuda_t *cu = m ? (rr_cuda_t *)m->be : NULL;
     unsetenv("RERANK_CUDA_FP8_WEIGHTS");
     if (st == RERANK_ERR_UNSUPPORTED && strstr(rerank_last_error(), "not supported by this GPU")) {
         printf("  SKIP fp8 goldens: %s\n", rerank_last_error());
@@ -152,7 +161,7 @@ static void fp8_golden(const char *weights) {
     if (cu) {
         float *s = calloc(g->n, sizeof *s);
         double *x = calloc(g->n, sizeof *x), *y = calloc(g->n, sizeof *y);
-        CHECK_MSG(rr_cuda_forward(cu, g->pairs, g->n, 0, s) == RERANK_OK, "%s", rerank_last_error());
+        CHECK_MSG(score(m, g->pairs, g->n, 0, s) == RERANK_OK, "%s", rerank_last_error());
         double worst = 0, tau = -2;
         for (size_t i = 0; i < g->n; i++) {
             x[i] = s[i];
@@ -168,7 +177,6 @@ static void fp8_golden(const char *weights) {
         free(x);
         free(y);
     }
-    rr_cuda_free(cu);
     rerank_model_free(m);
     golden_free(g);
 }
@@ -189,8 +197,8 @@ static void same_scores(const char *var, const char *value) {
     CHECK(ma && mb);
     if (ma && mb) {
         float *sa = calloc(g->n, sizeof *sa), *sb = calloc(g->n, sizeof *sb);
-        CHECK(rr_cuda_forward(a, g->pairs, g->n, 0, sa) == RERANK_OK);
-        CHECK_MSG(rr_cuda_forward(b, g->pairs, g->n, 0, sb) == RERANK_OK, "%s=%s: %s", var, value, rerank_last_error());
+        CHECK(score(ma, g->pairs, g->n, 0, sa) == RERANK_OK);
+        CHECK_MSG(score(mb, g->pairs, g->n, 0, sb) == RERANK_OK, "%s=%s: %s", var, value, rerank_last_error());
         double worst = 0;
         for (size_t i = 0; i < g->n; i++)
             if (!(fabs(sa[i] - sb[i]) <= worst)) worst = fabs(sa[i] - sb[i]);
@@ -199,8 +207,6 @@ static void same_scores(const char *var, const char *value) {
         free(sa);
         free(sb);
     }
-    rr_cuda_free(a);
-    rr_cuda_free(b);
     rerank_model_free(ma);
     rerank_model_free(mb);
     golden_free(g);
@@ -221,9 +227,9 @@ TEST(launches_and_memory) {
         float s[4];
         const size_t before = rr_cuda_memory_used(cu);
         CHECK(before > 0);
-        CHECK(rr_cuda_forward(cu, g->pairs, 4, 0, s) == RERANK_OK); /* captures */
+        CHECK(score(m, g->pairs, 4, 0, s) == RERANK_OK); /* captures */
         const long l0 = rr_cuda_launch_count(cu);
-        CHECK(rr_cuda_forward(cu, g->pairs, 4, 0, s) == RERANK_OK);
+        CHECK(score(m, g->pairs, 4, 0, s) == RERANK_OK);
         const long per_call = rr_cuda_launch_count(cu) - l0;
         printf("  launches per forward of 4 pairs: %ld (graph); memory in use %.1f MB\n", per_call,
                rr_cuda_memory_used(cu) / 1048576.0);
@@ -231,7 +237,6 @@ TEST(launches_and_memory) {
         CHECK(rr_cuda_memory_used(cu) > before); /* + the batch workspace */
         CHECK(rr_cuda_healthy(cu) == 1);
     }
-    rr_cuda_free(cu);
     rerank_model_free(m);
     golden_free(g);
 }
@@ -353,29 +358,36 @@ TEST(invalid_inputs) {
     int32_t ids[8] = {101, 2054, 102, 2054, 2003, 102, 0, 0}, types[8] = {0};
     float s = 7;
     rerank_pair_t p = {ids, types, 6};
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_OK && s != 7);
-    CHECK(rr_cuda_forward(cu, &p, 0, 0, &s) == RERANK_OK);
-    CHECK(rr_cuda_forward(cu, NULL, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(rr_cuda_forward(cu, &p, 1, 3, &s) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(rr_cuda_forward(cu, &p, 1, -1, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_OK && s != 7);
+    CHECK(score(m, &p, 0, 0, &s) == RERANK_OK);
+    CHECK(score(m, NULL, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 3, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, -1, &s) == RERANK_ERR_INVALID_ARGUMENT);
     ids[1] = 30522;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     ids[1] = 2054;
     types[2] = 2;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     types[2] = 0;
     p.n = 0;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_ERR_INVALID_ARGUMENT);
     /* still usable after rejected input */
     p.n = 6;
     float s2 = 0;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s2) == RERANK_OK);
+    CHECK(score(m, &p, 1, 0, &s2) == RERANK_OK);
     CHECK_NEAR(s2, s, 1e-6);
-    rr_cuda_t *other = NULL;
-    CHECK(rr_cuda_create(&m->cfg, &m->w, 0, RERANK_PRECISION_INT8, &other) == RERANK_ERR_UNSUPPORTED);
-    CHECK(rr_cuda_create(&m->cfg, &m->w, 1 << 20, RERANK_PRECISION_FP32, &other) == RERANK_ERR_INVALID_ARGUMENT);
-    CHECK(other == NULL);
-    rr_cuda_free(cu);
+    /* int8 is a CPU precision; a device that does not exist */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-bert", t_shared());
+    rerank_model_options_t o = rerank_model_options_default();
+    o.device = "cuda:0";
+    o.precision = RERANK_PRECISION_INT8;
+    rerank_model_t *other = (rerank_model_t *)&o; /* must be reset to NULL */
+    CHECK(rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &other) == RERANK_ERR_UNSUPPORTED && other == NULL);
+    o.precision = RERANK_PRECISION_FP32;
+    o.device = "cuda:999";
+    CHECK(rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &other) == RERANK_ERR_INVALID_ARGUMENT && other == NULL);
+    CHECK_MSG(strstr(rerank_last_error(), "does not exist") != NULL, "%s", rerank_last_error());
     rr_cuda_free(NULL);
     rerank_model_free(m);
 }
@@ -390,14 +402,13 @@ TEST(device_fault) {
     int32_t ids[4] = {101, 2054, 102, 0};
     rerank_pair_t p = {ids, NULL, 3};
     float s = 0;
-    CHECK(rr_cuda_forward(cu, &p, 1, 0, &s) == RERANK_OK && rr_cuda_healthy(cu) == 1);
+    CHECK(score(m, &p, 1, 0, &s) == RERANK_OK && rr_cuda_healthy(cu) == 1);
     CHECK(rr_cuda_inject_fault(cu) != RERANK_OK);
     CHECK(rr_cuda_healthy(cu) == 0);
-    rerank_status_t st = rr_cuda_forward(cu, &p, 1, 0, &s);
+    rerank_status_t st = score(m, &p, 1, 0, &s);
     CHECK(st == RERANK_ERR_INTERNAL);
     CHECK_MSG(strstr(rerank_last_error(), "unrecoverable") != NULL, "%s", rerank_last_error());
     printf("  after the fault: %s\n", rerank_last_error());
-    rr_cuda_free(cu);
     rerank_model_free(m);
 }
 
@@ -424,7 +435,7 @@ TEST(cpu_rejects_gpu_precisions) {
     CHECK(rerank_model_load(dir, &o, &m) == RERANK_ERR_INVALID_ARGUMENT && m == NULL);
 }
 
-/* No device: rr_cuda_create must fail as "unsupported" with the message of
+/* No device: rr_blocks_cuda.create must fail as "unsupported" with the message of
  * this build (stub: built without CUDA; real: no device found). */
 TEST(no_device_reported) {
     CHECK(rr_cuda_available() == 0);
@@ -433,9 +444,11 @@ TEST(no_device_reported) {
     cfg.hidden = 32, cfg.heads = 4, cfg.head_dim = 8, cfg.layers = 1, cfg.ffn = 64, cfg.num_labels = 1;
     rr_weights_t w;
     memset(&w, 0, sizeof w);
-    rr_cuda_t *c = (rr_cuda_t *)&cfg; /* must be reset to NULL */
-    CHECK(rr_cuda_create(&cfg, &w, 0, RERANK_PRECISION_FP32, &c) == RERANK_ERR_UNSUPPORTED);
+    const rr_backend_opts_t bo = {.precision = RERANK_PRECISION_FP32, .device = 0, .threads = 1};
+    void *c = &cfg; /* must be reset to NULL */
+    CHECK(rr_blocks_cuda.create(&cfg, &w, &bo, &c) == RERANK_ERR_UNSUPPORTED);
     CHECK(c == NULL);
+    CHECK(!strcmp(rr_blocks_cuda.name, "cuda"));
 #ifdef RR_WITH_CUDA
     const char *want = "no CUDA device";
 #else

@@ -6,7 +6,8 @@
  * (short reads) must fail cleanly.
  *
  * The byte-level BPE tokenizers (Qwen3, ModernBERT) are also covered on
- * their own (faults_tokenizer); tiny-qwen3 runs every phase below.
+ * their own (faults_tokenizer); tiny-gte and tiny-modernbert load and score
+ * under the same phases as tiny-xlmr, tiny-qwen3 runs every phase below.
  *
  * Phases per fixture model:
  *  - load: the whole sequence armed at N for every allocation of the load,
@@ -504,6 +505,10 @@ TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
 TEST(faults_score_tiny_xlmr) { faults_score("tiny-xlmr"); }
 TEST(short_reads_tiny_bert) { short_reads("tiny-bert"); }
 TEST(short_reads_tiny_xlmr) { short_reads("tiny-xlmr"); }
+TEST(faults_load_tiny_gte) { faults_load("tiny-gte", 30, 30, 0); }
+TEST(faults_score_tiny_gte) { faults_score("tiny-gte"); }
+TEST(faults_load_tiny_modernbert) { faults_load("tiny-modernbert", 150, 60, 0); }
+TEST(faults_score_tiny_modernbert) { faults_score("tiny-modernbert"); }
 
 int main(void) {
     RUN(faults_score_tiny_bert);
@@ -517,5 +522,9 @@ int main(void) {
     RUN(short_reads_tiny_qwen3);
     RUN(faults_tokenizer_qwen3);
     RUN(faults_tokenizer_modernbert);
+    RUN(faults_load_tiny_gte);
+    RUN(faults_score_tiny_gte);
+    RUN(faults_load_tiny_modernbert);
+    RUN(faults_score_tiny_modernbert);
     TEST_MAIN_END();
 }

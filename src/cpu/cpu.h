@@ -1,18 +1,13 @@
 /* cpu.h — state of the CPU backend: every linear layer at the chosen
  * precision (oneDNN), the grow-only activation buffers and the pass under
- * way. cpu_backend.c creates it; cpu_blocks.c implements the blocks. */
+ * way. cpu_backend.c creates it; cpu_blocks.c and cpu_attention.c implement
+ * the blocks. */
 #ifndef RR_CPU_CPU_H
 #define RR_CPU_CPU_H
 
 #include "cpu/gemm.h"
 #include "cpu/scratch.h"
 #include "engine/blocks.h"
-
-/* Query rows per attention block: one block's scores (QB x n) per thread. */
-#define RR_ATTN_QB 64
-/* Floats of attention scratch per thread for head size d and n16 keys:
- * key panels, q, k and v rows [n16, d] each, one block of scores. */
-#define RR_ATTN_SCRATCH(d, n16) ((4 * (d) + RR_ATTN_QB) * (n16))
 
 /* A layer runs over groups of whole pairs of about this many tokens per
  * thread, one group after another: a group's GEMM outputs ([n, 4H] floats
@@ -29,7 +24,7 @@ typedef struct rr_scratch {
     rr_buf_t wide;  /* one group's projections [n, widest layer]: q|k|v, FFN */
     rr_buf_t ctx;   /* one group's attention output [n, heads * head_dim]  */
     rr_buf_t gated; /* one group's gated FFN activations [n, I] (grown on first use) */
-    rr_buf_t attn;  /* per thread: RR_ATTN_SCRATCH floats                 */
+    rr_buf_t attn;  /* per thread: rr_attend's workspace + copied q/k/v rows (cpu_attention.c) */
     rr_buf_t pool;  /* one row per pair [P, H]                            */
     rr_buf_t head;  /* one row per pair [P, H]                            */
 } rr_scratch_t;
@@ -49,7 +44,8 @@ typedef struct rr_cpu {
     double attention_s;    /* time spent so far (rr_profile_t)        */
 } rr_cpu_t;
 
-/* The blocks (cpu_blocks.c), as rr_blocks_t declares them. */
+/* The blocks (cpu_blocks.c; attention: cpu_attention.c), as rr_blocks_t
+ * declares them. */
 rerank_status_t rr_cpu_embed(void *be, const rr_embed_t *e);
 rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst);
 rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *d, rr_act_t src, rr_act_t dst, rr_epilogue_t epi);

@@ -88,15 +88,13 @@ static rerank_status_t cpu_begin(void *ctx, const rr_batch_t *b, int64_t group_m
     const rr_config_t *cfg = c->cfg;
     rr_scratch_t *s = &c->s;
     const size_t H = (size_t)cfg->hidden, f = sizeof(float), G = (size_t)group_max, P = b->n_pairs,
-                 A = (size_t)cfg->heads * (size_t)cfg->head_dim, n16 = ((size_t)b->max_n + 15) & ~(size_t)15;
-    const size_t threads = (size_t)omp_get_max_threads();
+                 A = (size_t)cfg->heads * (size_t)cfg->head_dim;
     rerank_status_t st;
     if ((st = rr_buf_reserve(&s->x, (size_t)b->tokens * H * f, "hidden")) ||
 
         (st = rr_buf_reserve(&s->wide, G * (size_t)c->widest * f, "projections")) ||
         (st = rr_buf_reserve(&s->ctx, G * A * f, "context")) ||
 
-        (st = rr_buf_reserve(&s->attn, threads * RR_ATTN_SCRATCH((size_t)cfg->head_dim, n16) * f, "attention")) ||
         (st = rr_buf_reserve(&s->pool, P * H * f, "pooled")) || (st = rr_buf_reserve(&s->head, P * H * f, "head")))
         return st;
     c->b = b;

@@ -4,7 +4,7 @@
  *
  * Built with `make CUDA=1` (the .cu files of src/cuda, linked against cudart and
  * cuBLASLt); the default build compiles src/cuda/cuda_stub.c instead, where
- * rr_cuda_available() is 0 and rr_cuda_create fails with
+ * rr_cuda_available() is 0 and rr_blocks_cuda.create fails with
  * RERANK_ERR_UNSUPPORTED. Both define every function below, so callers need
  * no #ifdef.
  *
@@ -28,30 +28,32 @@ extern "C" {
 
 typedef struct rr_cuda rr_cuda_t;
 
+/* Free a context (rr_blocks_cuda.destroy); NULL is a no-op. */
+void rr_cuda_free(rr_cuda_t *c);
+
 /* Number of usable CUDA devices; 0 if none, if the driver is missing or too
  * old, or in a build without CUDA. Never fails. */
 int rr_cuda_available(void);
 
-/* Upload the weights of `w` (described by `cfg`) to device `device` and get
- * a context ready to score. precision: RERANK_PRECISION_FP32 and _FP16
- * compute in fp16 (fp32 accumulation), _BF16 in bf16, _FP8 runs the linear
- * layers in FP8 E4M3 (per-channel weight and per-token activation scales;
- * compute capability 8.9+) with fp16 activations; INT8 is unsupported. `w` is
- * only read during the call (the host copy may be freed afterwards). Needs
- * compute capability >= 8.0. */
-rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weights_t *w, int device,
-                               rerank_precision_t precision, rr_cuda_t **out);
+/* The backend itself is rr_blocks_cuda (engine/blocks.h): rerank_model_load
+ * with device "cuda" / "cuda:N" creates it; its state (rerank_model_t.be) is
+ * an rr_cuda_t, which the queries below take.
+ *
+ * create uploads every linear layer of the weights (w->dense) to the device
+ * at the precision asked: RERANK_PRECISION_FP32 and _FP16 compute in fp16
+ * (fp32 accumulation), _BF16 in bf16, _FP8 runs the linear layers in FP8
+ * E4M3 (per-channel weight and per-token activation scales; compute
+ * capability 8.9+) with fp16 activations; INT8 is unsupported. It drops the
+ * host copies of the layers it uploaded. Norms, embedding tables and the
+ * classifier, which the family names only in its block calls, are uploaded
+ * by the first forward pass that uses them. Needs compute capability 8.0+.
+ *
+ * A forward pass records the family's blocks (begin .. classify) and runs
+ * them at end: in chunks of whole pairs, packed without padding, small
+ * chunks as CUDA graphs. A batch that does not fit in device memory is split
+ * further (only a single pair that does not fit fails, RERANK_ERR_NOMEM). A
+ * device fault is RERANK_ERR_INTERNAL and leaves the backend unhealthy. */
 
-/* Logits of n_pairs pairs (packed: no padding) through the first `layers`
- * layers (0 = all). Pairs are validated (ids < vocab, type ids < type_vocab,
- * 1 <= n <= usable positions). The pairs run in chunks of whole pairs; a
- * batch that does not fit in device memory is split further (only a single
- * pair that does not fit fails, RERANK_ERR_NOMEM). A device fault is
- * RERANK_ERR_INTERNAL and leaves the context unhealthy (rr_cuda_healthy). */
-rerank_status_t rr_cuda_forward(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                float *logits);
-
-void rr_cuda_free(rr_cuda_t *c); /* NULL is a no-op */
 
 /* What the linear layers compute in: "fp16", "bf16" or "fp8" ("" for NULL). */
 const char *rr_cuda_compute(const rr_cuda_t *c);

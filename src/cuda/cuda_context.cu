@@ -1,5 +1,5 @@
-/* cuda_context.cu — device discovery, context create / free, and the context's queries (name, compute type,
- * health, memory, launch count). Settings read from the environment at create (for A/B runs on a GPU):
+/* cuda_context.cu — device discovery, the backend's create / destroy, its queries (name, compute type,
+ * health, memory, launch count), and rr_blocks_cuda, the CUDA backend as engine/blocks.h describes it. Settings read from the environment at create (for A/B runs on a GPU):
  *   RERANK_CUDA_ATTN          flash (default) | flash8 | legacy | simple   attention kernel
  *   RERANK_CUDA_GRAPHS        0: no CUDA graphs for small chunks
  *   RERANK_CUDA_CHUNK_TOKENS  most tokens per device pass (default 8192, at least 512)
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 
 #define DEFAULT_CHUNK_TOKENS 8192
 
@@ -52,22 +52,29 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
     } else {
         rr_free(c->allocs);
         rr_free(c->alloc_bytes);
-        rr_free(c->layer);
+        rr_free(c->dense);
+        rr_free(c->tmap.key), rr_free(c->tmap.dt), rr_free(c->tmap.val);
     }
+    rr_free(c->tape);
     rr_free(c);
 }
 
+/* What the device path does not have is refused at load where the config tells (the blocks refuse the
+ * rest at their first use: cuda_blocks.cu). */
 static rerank_status_t check_config(const rr_config_t *cfg) {
-    if (cfg->hidden < 1 || cfg->heads < 1 || cfg->layers < 1 || cfg->ffn < 1 || cfg->head_dim * cfg->heads != cfg->hidden)
+    if (cfg->hidden < 1 || cfg->heads < 1 || cfg->layers < 1 || cfg->ffn < 1 || cfg->head_dim < 1)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cuda: inconsistent model dimensions");
-    if (cfg->head_dim > RR_CU_ATTN_MAX_D)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (at most %d)", (int)cfg->head_dim,
-                        RR_CU_ATTN_MAX_D);
+    if (cfg->head_dim > RR_CU_ATTN_MAX_D || cfg->head_dim % 8)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (a multiple of 8 up to %d)",
+                        (int)cfg->head_dim, RR_CU_ATTN_MAX_D);
     if (cfg->hidden % 16 || cfg->ffn % 16 || cfg->ffn > RR_CU_MAX_ROW || cfg->hidden > RR_CU_MAX_ROW)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: hidden size %d / intermediate size %d: both must be multiples "
                         "of 16 up to %d", (int)cfg->hidden, (int)cfg->ffn, RR_CU_MAX_ROW);
     if (cfg->num_labels != 1)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %d labels (only single-logit heads)", (int)cfg->num_labels);
+    if (cfg->rope.theta > 0)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s uses rotary position embeddings, which the CUDA backend "
+                        "does not implement yet (use --device cpu)", cfg->architecture);
     return RERANK_OK;
 }
 
@@ -105,7 +112,20 @@ static rerank_status_t read_env(rr_cuda_t *c) {
     return RERANK_OK;
 }
 
-static rerank_status_t create(rr_cuda_t *c, const rr_weights_t *w) {
+/* Workspace widths from the layers: xh takes any GEMM input, wide any 16-bit GEMM output. */
+static void size_workspace(rr_cuda_t *c) {
+    c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
+    c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
+    c->wide_cols = 8;
+    for (int32_t i = 0; i < c->n_dense; i++) {
+        const rr_cu_linear_t *L = &c->dense[i].L;
+        if (c->dense[i].fp32) continue;
+        if (L->in > c->xh_cols) c->xh_cols = L->in;
+        if (L->out > c->wide_cols) c->wide_cols = L->out;
+    }
+}
+
+static rerank_status_t create(rr_cuda_t *c, rr_weights_t *w) {
     cudaDeviceProp prop;
     CU(cudaSetDevice(c->device));
     CU(cudaGetDeviceProperties(&prop, c->device));
@@ -124,51 +144,59 @@ static rerank_status_t create(rr_cuda_t *c, const rr_weights_t *w) {
     for (int i = 0; i < 2; i++) CU(cudaEventCreateWithFlags(&c->in_done[i], cudaEventDisableTiming));
     if ((s = rr_cu_gemm_init(&c->gemm))) return s;
     c->dev_bytes += c->gemm.ws_size;
-    if ((s = rr_cu_upload_weights(c, w))) return s;
-    c->attn = (rr_cu_attn_t){c->cfg.heads, c->cfg.heads, c->cfg.head_dim, 0, -1, 0.0f};
-    /* An FP8 GEMM the library cannot run should fail here, not on the first request. Where it has no FP8
-     * kernel with fp32 output, the residual layers write fp16 (the norm kernel reads either). */
-    const rr_cu_layer_t *L = &c->layer[0];
-    if (c->wdt == RR_CU_E4M3 && rr_cu_gemm_prepare(&c->gemm, &L->o, 128) == RERANK_ERR_UNSUPPORTED)
-        for (int32_t l = 0; l < c->cfg.layers; l++) c->layer[l].o.out_dt = c->layer[l].down.out_dt = c->dt;
-    if ((s = rr_cu_gemm_prepare(&c->gemm, &L->qkv, 128)) || (s = rr_cu_gemm_prepare(&c->gemm, &L->o, 128)) ||
-        (s = rr_cu_gemm_prepare(&c->gemm, &L->up, 128)) || (s = rr_cu_gemm_prepare(&c->gemm, &L->down, 128))) {
-        rr_error_prefix("%s (compute capability %d.%d)", prop.name, prop.major, prop.minor);
-        return s;
+    if ((s = rr_cu_upload_dense(c, w))) return s;
+    size_workspace(c);
+    /* A GEMM the library cannot run should fail here, not on the first request: every layer shape with a
+     * 16-bit output, and the residual layers' fp32 output (where FP8 has no fp32 output, they write fp16 and
+     * the norm kernel reads that). */
+    c->res_dt = RR_CU_F32;
+    for (int32_t i = 0; i < c->n_dense; i++) {
+        if (c->dense[i].fp32) continue;
+        rr_cu_linear_t L = c->dense[i].L;
+        L.out_dt = c->res_dt;
+        if (c->wdt == RR_CU_E4M3 && c->res_dt == RR_CU_F32 &&
+            rr_cu_gemm_prepare(&c->gemm, &L, 128) == RERANK_ERR_UNSUPPORTED)
+            c->res_dt = c->dt;
+        L.out_dt = c->res_dt;
+        if (!(s = rr_cu_gemm_prepare(&c->gemm, &L, 128))) {
+            L.out_dt = c->dt;
+            s = rr_cu_gemm_prepare(&c->gemm, &L, 128);
+        }
+        if (s) {
+            rr_error_prefix("%s (compute capability %d.%d), linear layer %d", prop.name, prop.major, prop.minor, (int)i);
+            return s;
+        }
     }
     c->healthy = 1;
     return RERANK_OK;
 }
 
-extern "C" rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weights_t *w, int device,
-                                          rerank_precision_t precision, rr_cuda_t **out) {
-    if (!out) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_cuda_create: out is NULL");
+static rerank_status_t cuda_create(const rr_config_t *cfg, rr_weights_t *w, const rr_backend_opts_t *o, void **out) {
     *out = NULL;
-    if (!cfg || !w) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_cuda_create: cfg or weights is NULL");
     rr_cu_dtype_t dt, wdt;
-    switch (precision) {
+    switch (o->precision) {
     case RERANK_PRECISION_FP32: /* fp16 storage, fp32 accumulation: fp32 names the accuracy class here */
     case RERANK_PRECISION_FP16: dt = wdt = RR_CU_F16; break;
     case RERANK_PRECISION_BF16: dt = wdt = RR_CU_BF16; break;
     case RERANK_PRECISION_FP8: dt = RR_CU_F16, wdt = RR_CU_E4M3; break;
     default:
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: precision %s is not supported (fp32 or fp16 -> fp16, bf16, fp8)",
-                        rerank_precision_str(precision));
+                        rerank_precision_str(o->precision));
     }
     rerank_status_t s = check_config(cfg);
     if (s) return s;
     const int n = rr_cuda_available();
     if (n == 0) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: no CUDA device found");
-    if (device < 0 || device >= n)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cuda: device %d does not exist (%d device%s)", device, n,
+    if (o->device < 0 || o->device >= n)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cuda: device %d does not exist (%d device%s)", o->device, n,
                         n == 1 ? "" : "s");
     rr_cuda_t *c = (rr_cuda_t *)rr_calloc(1, sizeof *c);
     if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory (cuda context)");
-    c->device = device;
+    c->device = o->device;
     c->dt = dt;
     c->wdt = wdt;
-    c->precision = precision;
-    c->cfg = *cfg;
+    c->precision = o->precision;
+    c->cfg = cfg;
     if ((s = create(c, w))) {
         rr_cuda_free(c);
         return s;
@@ -176,3 +204,33 @@ extern "C" rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weigh
     *out = c;
     return RERANK_OK;
 }
+
+static void cuda_destroy(void *be) { rr_cuda_free((rr_cuda_t *)be); }
+static const char *cuda_compute(const void *be) { return rr_cuda_compute((const rr_cuda_t *)be); }
+static int64_t cuda_group_tokens(const void *be) { /* 0: the whole batch is one group */
+    (void)be;
+    return 0;
+}
+static size_t cuda_memory_used(const void *be) { return rr_cuda_memory_used((const rr_cuda_t *)be); }
+static int cuda_healthy(const void *be) { return rr_cuda_healthy((const rr_cuda_t *)be); }
+
+extern "C" const rr_blocks_t rr_blocks_cuda = {
+    "cuda",
+    cuda_create,
+    cuda_destroy,
+    cuda_compute,
+    NULL, /* profile: the device runs asynchronously; bench reports whole passes */
+    cuda_group_tokens,
+    cuda_memory_used,
+    cuda_healthy,
+    rr_cu_begin,
+    rr_cu_group,
+    rr_cu_end,
+    rr_cu_embed,
+    rr_cu_norm_block,
+    rr_cu_linear_block,
+    rr_cu_attention_block,
+    rr_cu_ffn,
+    rr_cu_pool,
+    rr_cu_classify,
+};

@@ -1,7 +1,7 @@
 /* cuda_errors.cu — CUDA / cuBLASLt failures as rerank errors, and the context's health after one. */
 #include <stdio.h>
 
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 
 rerank_status_t rr_cu_fail(cudaError_t e, const char *call) {
     return rr_error(e == cudaErrorMemoryAllocation ? RERANK_ERR_NOMEM : RERANK_ERR_INTERNAL, "cuda: %s: %s", call,

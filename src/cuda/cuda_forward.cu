@@ -1,17 +1,18 @@
-/* cuda_forward.cu — rr_cuda_forward: validate the pairs, split them into chunks of whole pairs (at most
- * c->chunk_tokens tokens), and for each chunk
+/* cuda_forward.cu — the end of a pass (rr_blocks_t.end): the family's blocks recorded their steps
+ * (cuda_blocks.cu); upload what they name and the device does not have yet, split the packed batch into
+ * chunks of whole pairs (at most c->chunk_tokens tokens), and for each chunk
  *   pack ids | type ids | positions | cu_seqlens into a pinned buffer (two of them, alternating), copy it in,
- *   run the device pass (cuda_pass.cu; a CUDA graph for small chunks, cuda_graph.cu), copy the logits out;
+ *   run the steps (cuda_pass.cu; a CUDA graph for small chunks, cuda_graph.cu), copy the logits out;
  * everything is enqueued on the context's stream, so the host packs chunk k+1 while the GPU computes chunk
- * k; one synchronize at the end. The device workspace is sized for the largest chunk of the call and kept
- * (it only grows). When it does not fit in device memory, chunks are halved and the call goes on; only a
- * single pair that does not fit fails (RERANK_ERR_NOMEM). A sticky device error marks the context unhealthy
- * (rr_cuda_healthy) and every later call fails at once. */
+ * k; one synchronize at the end, then the logits go to the caller's pairs. The device workspace is sized
+ * for the largest chunk of the call and kept (it only grows). When it does not fit in device memory, chunks
+ * are halved and the call goes on; only a single pair that does not fit fails (RERANK_ERR_NOMEM). A sticky
+ * device error marks the context unhealthy (rr_cuda_healthy) and every later pass fails at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 
 void rr_cu_ws_release(rr_cuda_t *c) {
     if (c->ws.base) rr_cu_free(c, c->ws.base, c->ws.bytes);
@@ -26,20 +27,17 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     size_t capT = T > w->cap_tokens ? T : w->cap_tokens, capP = P > w->cap_pairs ? P : w->cap_pairs;
     capT = (capT + 255) & ~(size_t)255; /* fewer regrowths for slowly growing batches */
     capP = (capP + 63) & ~(size_t)63;
-    const size_t H = (size_t)c->cfg.hidden, I = (size_t)c->cfg.ffn, ds = rr_cu_dtype_size(c->dt),
-                 ws = rr_cu_dtype_size(c->wdt), HI = H > I ? H : I;
-    const size_t sz[10] = {rr_cu_align((3 * capT + capP + 1) * sizeof(int32_t)),
-                           rr_cu_align(capT * H * 4),
-                           rr_cu_align(capT * H * 4),
-                           rr_cu_align(capT * HI * ws),
-                           rr_cu_align(capT * sizeof(float)),
-                           rr_cu_align(capT * 3 * H * ds),
-                           rr_cu_align(capT * H * ds),
-                           rr_cu_align(capT * I * ds),
-                           rr_cu_align(capP * sizeof(float)),
-                           0};
+    const size_t H = (size_t)c->cfg->hidden, ds = rr_cu_dtype_size(c->dt), ws = rr_cu_dtype_size(c->wdt);
+    const size_t sz[8] = {rr_cu_align((3 * capT + capP + 1) * sizeof(int32_t)),
+                          rr_cu_align(capT * H * 4),
+                          rr_cu_align(capT * H * 4),
+                          rr_cu_align(capT * (size_t)c->xh_cols * ws),
+                          rr_cu_align(capT * sizeof(float)),
+                          rr_cu_align(capT * (size_t)c->wide_cols * ds),
+                          rr_cu_align(capT * (size_t)c->ctx_cols * ds),
+                          rr_cu_align(capP * sizeof(float))};
     size_t total = 0;
-    for (int i = 0; i < 10; i++) total += sz[i];
+    for (int i = 0; i < 8; i++) total += sz[i];
     if (c->ws_limit && total > c->ws_limit)
         return rr_error(RERANK_ERR_NOMEM, "cuda: a workspace of %zu bytes for %zu tokens exceeds RERANK_CUDA_WORKSPACE_MB",
                         total, T);
@@ -59,9 +57,8 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     w->y32 = (float *)p;     p += sz[2];
     w->xh = p;               p += sz[3];
     w->xs = (float *)p;      p += sz[4];
-    w->qkv = p;              p += sz[5];
+    w->wide = p;             p += sz[5];
     w->ctx = p;              p += sz[6];
-    w->ffn = p;              p += sz[7];
     w->d_logits = (float *)p;
     w->cap_tokens = capT;
     w->cap_pairs = capP;
@@ -91,65 +88,39 @@ static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits) 
     return RERANK_OK;
 }
 
-static rerank_status_t check_pair(const rr_config_t *cfg, const rerank_pair_t *p, size_t i) {
-    if (p->n < 1 || !p->ids)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: %d tokens or NULL ids", i, (int)p->n);
-    if (p->n > cfg->usable_pos)
-        return rr_error(RERANK_ERR_LIMIT, "pair %zu: %d tokens exceed the model's %d positions", i, (int)p->n,
-                        (int)cfg->usable_pos);
-    for (int32_t j = 0; j < p->n; j++) {
-        if (p->ids[j] < 0 || p->ids[j] >= cfg->vocab)
-            return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: token %d has id %d outside the vocabulary [0, %d)",
-                            i, (int)j, (int)p->ids[j], (int)cfg->vocab);
-        if (p->type_ids && (p->type_ids[j] < 0 || p->type_ids[j] >= cfg->type_vocab))
-            return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: token %d has type id %d outside [0, %d)", i,
-                            (int)j, (int)p->type_ids[j], (int)cfg->type_vocab);
-    }
-    return RERANK_OK;
-}
-
-/* ids | types | positions | cu_seqlens for T (>= the pairs' tokens) tokens and P (>= n_pairs) pairs, as the
- * CPU engine computes them: BERT positions count from 0; RoBERTa counts non-padding tokens from pad_id + 1
- * and gives padding tokens pad_id. Tokens past the pairs (graph padding) get id / type / position 0 and
- * belong to no pair; pairs past n_pairs are empty. */
-static void pack(const rr_config_t *cfg, const rerank_pair_t *pairs, size_t n_pairs, size_t T, size_t P,
-                 int32_t *h) {
+/* ids | types | positions | cu_seqlens of packed pairs sp[a, e) for T (>= their tokens) tokens and P (>= e -
+ * a) pairs; positions as the family numbered them (b->pos). Tokens past the pairs (graph padding) get id /
+ * type / position 0 and belong to no pair; pairs past e - a are empty. */
+static void pack(const rr_batch_t *b, size_t a, size_t e, size_t T, size_t P, int32_t *h) {
     int32_t *ids = h, *types = h + T, *pos = h + 2 * T, *cu = h + 3 * T;
     size_t at = 0;
-    for (size_t p = 0; p < n_pairs; p++) {
-        const rerank_pair_t *pr = &pairs[p];
-        cu[p] = (int32_t)at;
-        int32_t count = 0;
-        for (int32_t i = 0; i < pr->n; i++, at++) {
-            ids[at] = pr->ids[i];
-            types[at] = pr->type_ids ? pr->type_ids[i] : 0;
-            if (cfg->arch == RR_ARCH_BERT) {
-                pos[at] = i;
-            } else {
-                if (pr->ids[i] != cfg->pad_id) count++;
-                pos[at] = pr->ids[i] != cfg->pad_id ? cfg->pad_id + count : cfg->pad_id;
-            }
-        }
+    for (size_t p = a; p < e; p++) {
+        const rr_span_t *sp = &b->sp[p];
+        const rerank_pair_t *pr = &b->pairs[sp->idx];
+        cu[p - a] = (int32_t)at;
+        memcpy(ids + at, pr->ids, (size_t)pr->n * sizeof *ids);
+        if (pr->type_ids) memcpy(types + at, pr->type_ids, (size_t)pr->n * sizeof *types);
+        else memset(types + at, 0, (size_t)pr->n * sizeof *types);
+        memcpy(pos + at, b->pos + sp->start, (size_t)pr->n * sizeof *pos);
+        at += (size_t)pr->n;
     }
-    for (size_t p = n_pairs; p <= P; p++) cu[p] = (int32_t)at;
+    for (size_t p = e - a; p <= P; p++) cu[p] = (int32_t)at;
     for (; at < T; at++) ids[at] = types[at] = pos[at] = 0;
 }
 
-/* The chunk starting at pair a: pairs [a, *b), *tokens of them, the longest *max_n. */
-static void next_chunk(const rerank_pair_t *pairs, size_t n_pairs, size_t a, size_t cap, size_t *b, size_t *tokens,
-                       int32_t *max_n) {
-    size_t e = a, t = 0;
+/* The chunk starting at packed pair a: pairs [a, *e), *tokens of them, the longest *max_n. */
+static void next_chunk(const rr_batch_t *b, size_t a, size_t cap, size_t *e, size_t *tokens, int32_t *max_n) {
+    size_t i = a, t = 0;
     int32_t m = 0;
-    while (e < n_pairs && (e == a || t + (size_t)pairs[e].n <= cap)) {
-        t += (size_t)pairs[e].n;
-        if (pairs[e].n > m) m = pairs[e].n;
-        e++;
+    while (i < b->n_pairs && (i == a || t + (size_t)b->sp[i].n <= cap)) {
+        t += (size_t)b->sp[i].n;
+        if (b->sp[i].n > m) m = (int32_t)b->sp[i].n;
+        i++;
     }
-    *b = e;
+    *e = i;
     *tokens = t;
     *max_n = m;
 }
-
 /* Shape the device sees for a chunk: bucketed for graphs, else exact. */
 static int shape_of(const rr_cuda_t *c, size_t T, size_t P, int32_t max_n, int64_t *sT, int64_t *sP, int32_t *smax) {
     if (rr_cu_graph_bucket(c, (int64_t)T, (int64_t)P, max_n, sT, sP, smax)) return 1;
@@ -161,79 +132,100 @@ static int shape_of(const rr_cuda_t *c, size_t T, size_t P, int32_t max_n, int64
 
 /* Size the device workspace and the pinned buffers for the largest chunk, halving the chunk size while the
  * workspace does not fit in device memory. */
-static rerank_status_t plan_memory(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs) {
-    int32_t longest = 0;
-    for (size_t i = 0; i < n_pairs; i++)
-        if (pairs[i].n > longest) longest = pairs[i].n;
+static rerank_status_t plan_memory(rr_cuda_t *c, const rr_batch_t *b) {
+    const int32_t longest = (int32_t)b->max_n;
     for (;;) {
         int64_t maxT = 0, maxP = 0;
-        for (size_t a = 0, b, t; a < n_pairs; a = b) {
+        for (size_t a = 0, e, t; a < b->n_pairs; a = e) {
             int32_t m, sm;
             int64_t sT, sP;
-            next_chunk(pairs, n_pairs, a, c->chunk_tokens, &b, &t, &m);
-            shape_of(c, t, b - a, m, &sT, &sP, &sm);
+            next_chunk(b, a, c->chunk_tokens, &e, &t, &m);
+            shape_of(c, t, e - a, m, &sT, &sP, &sm);
             if (sT > maxT) maxT = sT;
             if (sP > maxP) maxP = sP;
         }
         rerank_status_t st = reserve(c, (size_t)maxT, (size_t)maxP);
-        if (!st) return reserve_host(c, 3 * (size_t)maxT + (size_t)maxP + 1, n_pairs);
+        if (!st) return reserve_host(c, 3 * (size_t)maxT + (size_t)maxP + 1, b->n_pairs);
         if (st != RERANK_ERR_NOMEM || c->chunk_tokens <= (size_t)longest) return st; /* one pair does not fit */
         c->chunk_tokens = c->chunk_tokens / 2 > (size_t)longest ? c->chunk_tokens / 2 : (size_t)longest;
     }
 }
 
-static rerank_status_t run(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers) {
-    rerank_status_t st = plan_memory(c, pairs, n_pairs);
+/* Every tensor the steps name on the device (uploaded by the first pass that uses it). */
+static rerank_status_t resolve(rr_cuda_t *c) {
+    rerank_status_t st = RERANK_OK;
+    for (size_t i = 0; i < c->n_ops && !st; i++) {
+        const rr_cu_op_t *o = &c->tape[i];
+        if (o->kind == RR_OP_EMBED) {
+            const rr_embed_t *e = (const rr_embed_t *)o->desc;
+            if (!(st = rr_cu_tensor_put(c, &e->word, c->dt, "word embeddings")) &&
+                !(st = rr_cu_tensor_put(c, &e->pos, RR_CU_F32, "position embeddings")) &&
+                !(st = rr_cu_tensor_put(c, &e->type, RR_CU_F32, "token type embeddings")))
+                st = rr_cu_tensor_put(c, &e->norm->g, RR_CU_F32, "embeddings norm");
+            if (!st && e->norm->kind == RR_NORM_LAYER) st = rr_cu_tensor_put(c, &e->norm->b, RR_CU_F32, "embeddings norm");
+        } else if (o->kind == RR_OP_NORM) {
+            const rr_norm_t *n = (const rr_norm_t *)o->desc;
+            st = rr_cu_tensor_put(c, &n->g, RR_CU_F32, "norm weight");
+            if (!st && n->kind == RR_NORM_LAYER) st = rr_cu_tensor_put(c, &n->b, RR_CU_F32, "norm bias");
+        } else if (o->kind == RR_OP_CLASSIFY) {
+            const rr_classifier_t *cl = (const rr_classifier_t *)o->desc;
+            if (!(st = rr_cu_tensor_put(c, &cl->w, RR_CU_F32, "classifier weight")))
+                st = rr_cu_tensor_put(c, &cl->b, RR_CU_F32, "classifier bias");
+        }
+    }
+    return st;
+}
+
+static rerank_status_t run(rr_cuda_t *c) {
+    const rr_batch_t *b = c->b;
+    rerank_status_t st = resolve(c);
+    if (!st) st = plan_memory(c, b);
     if (st) return st;
     cudaStream_t s = c->stream;
     size_t k = 0;
-    for (size_t a = 0, b, t; a < n_pairs; a = b, k++) {
+    for (size_t a = 0, e, t; a < b->n_pairs; a = e, k++) {
         int32_t m, sm;
         int64_t sT, sP;
-        next_chunk(pairs, n_pairs, a, c->chunk_tokens, &b, &t, &m);
-        const int graph = shape_of(c, t, b - a, m, &sT, &sP, &sm);
+        next_chunk(b, a, c->chunk_tokens, &e, &t, &m);
+        const int graph = shape_of(c, t, e - a, m, &sT, &sP, &sm);
         const size_t n_in = 3 * (size_t)sT + (size_t)sP + 1;
         int32_t *h = c->h_in[k & 1];
         CU(cudaEventSynchronize(c->in_done[k & 1])); /* chunk k - 2's copy from this buffer is done */
-        pack(&c->cfg, pairs + a, b - a, (size_t)sT, (size_t)sP, h);
+        pack(b, a, e, (size_t)sT, (size_t)sP, h);
         CU(cudaMemcpyAsync(c->ws.d_in, h, n_in * sizeof(int32_t), cudaMemcpyHostToDevice, s));
         CU(cudaEventRecord(c->in_done[k & 1], s));
-        st = graph ? rr_cu_graph_run(c, sT, sP, sm, layers) : rr_cu_forward_chunk(c, sT, sP, sm, layers);
-        if (st && graph && st != RERANK_ERR_NOMEM) { /* capture trouble: go on without graphs */
-            (void)cudaGetLastError();
+        st = graph ? rr_cu_graph_run(c, sT, sP, sm) : rr_cu_run_chunk(c, sT, sP, sm, 0);
+        if (st && graph && st != RERANK_ERR_NOMEM && st != RERANK_ERR_UNSUPPORTED) {
+            (void)cudaGetLastError(); /* capture trouble: go on without graphs */
             c->use_graphs = 0;
             rr_cu_graphs_clear(c);
-            st = rr_cu_forward_chunk(c, sT, sP, sm, layers);
+            st = rr_cu_run_chunk(c, sT, sP, sm, 0);
         }
         if (st) return st;
-        CU(cudaMemcpyAsync(c->h_logits + a, c->ws.d_logits, (b - a) * sizeof(float), cudaMemcpyDeviceToHost, s));
+        CU(cudaMemcpyAsync(c->h_logits + a, c->ws.d_logits, (e - a) * sizeof(float), cudaMemcpyDeviceToHost, s));
     }
     CU(cudaStreamSynchronize(s));
+    for (size_t p = 0; p < b->n_pairs; p++) c->logits[b->sp[p].idx] = c->h_logits[p];
     return RERANK_OK;
 }
 
-extern "C" rerank_status_t rr_cuda_forward(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                           float *logits) {
-    if (!c) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_cuda_forward: context is NULL");
-    if (n_pairs == 0) return RERANK_OK;
-    if (!pairs || !logits) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rr_cuda_forward: pairs or logits is NULL");
-    const rr_config_t *cfg = &c->cfg;
-    if (layers == 0) layers = cfg->layers;
-    if (layers < 0 || layers > cfg->layers)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "layers = %d must be in [0, %d]", (int)layers, (int)cfg->layers);
-    size_t T = 0;
-    rerank_status_t st;
-    for (size_t p = 0; p < n_pairs; p++) {
-        if ((st = check_pair(cfg, &pairs[p], p))) return st;
-        T += (size_t)pairs[p].n;
+rerank_status_t rr_cu_end(void *be) {
+    rr_cuda_t *c = (rr_cuda_t *)be;
+    rerank_status_t st = RERANK_OK;
+    if (c->b && c->failed == 2) {
+        st = rr_error(RERANK_ERR_UNSUPPORTED, "cuda: layer groups smaller than the batch (group_tokens is 0)");
+    } else if (c->b && !c->failed && c->b->n_pairs) { /* (a refused block already said why) */
+        if (!c->logits) {
+            st = rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the pass ended without a classify step");
+        } else {
+            const cudaError_t e = cudaSetDevice(c->device);
+            st = e != cudaSuccess ? rr_cu_fail(e, "cudaSetDevice") : run(c);
+            if (st) st = rr_cu_note_failure(c, st);
+        }
     }
-    if (T > (size_t)INT32_MAX / 4 || n_pairs > (size_t)INT32_MAX / 4)
-        return rr_error(RERANK_ERR_LIMIT, "cuda: batch of %zu tokens is too large", T);
-    if (!c->healthy)
-        return rr_error(RERANK_ERR_INTERNAL, "cuda: %s had an unrecoverable error earlier (%s); reload the model",
-                        c->name, c->fault);
-    CU(cudaSetDevice(c->device));
-    if ((st = run(c, pairs, n_pairs, layers))) return rr_cu_note_failure(c, st);
-    memcpy(logits, c->h_logits, n_pairs * sizeof(float));
-    return RERANK_OK;
+    c->b = NULL;
+    c->n_ops = 0;
+    c->logits = NULL;
+    c->failed = 0;
+    return st;
 }

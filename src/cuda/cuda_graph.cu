@@ -2,7 +2,8 @@
  * 2 + 8 * layers launches (194 for a 24-layer model), whose launch cost (a few microseconds each) is most of
  * the time of a small batch; one graph launch replaces them.
  *
- * A graph is captured once per bucketed shape and reused: tokens rounded up to a power of two (16 .. 128),
+ * A graph is captured once per bucketed shape and recorded steps (the same family, layers and precision
+ * record the same steps: rr_cu_tape_sig) and reused: tokens rounded up to a power of two (16 .. 128),
  * then to a multiple of 128; pairs to a power of two; the longest pair to a multiple of 64 (the attention
  * kernel's query tile; it only sizes the grid). The caller packs the padding (cuda_forward.cu): extra
  * tokens belong to no pair (their rows are computed and ignored; no kernel mixes rows of different pairs),
@@ -11,7 +12,7 @@
  * turns graphs off (c->use_graphs). */
 #include <string.h>
 
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 
 static int64_t pow2_at_least(int64_t v, int64_t lo) {
     int64_t p = lo;
@@ -35,17 +36,13 @@ void rr_cu_graphs_clear(rr_cuda_t *c) {
     }
 }
 
-static rerank_status_t capture(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int32_t layers,
-                               cudaGraphExec_t *exec) {
+static rerank_status_t capture(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, cudaGraphExec_t *exec) {
     /* GEMM plans first: the heuristic query is not something to do inside a capture */
-    const rr_cu_layer_t *L = &c->layer[0];
-    rerank_status_t st;
-    if ((st = rr_cu_gemm_prepare(&c->gemm, &L->qkv, T)) || (st = rr_cu_gemm_prepare(&c->gemm, &L->o, T)) ||
-        (st = rr_cu_gemm_prepare(&c->gemm, &L->up, T)) || (st = rr_cu_gemm_prepare(&c->gemm, &L->down, T)))
-        return st;
+    rerank_status_t st = rr_cu_run_chunk(c, T, P, max_n, 1);
+    if (st) return st;
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     const long launches = c->launches, gemms = c->gemm.launches;
-    st = rr_cu_forward_chunk(c, T, P, max_n, layers);
+    st = rr_cu_run_chunk(c, T, P, max_n, 0);
     c->launches = launches; /* captured, not launched */
     c->gemm.launches = gemms;
     cudaGraph_t g = NULL;
@@ -59,23 +56,24 @@ static rerank_status_t capture(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n
     return st;
 }
 
-rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n, int32_t layers) {
+rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n) {
+    const uint64_t sig = rr_cu_tape_sig(c);
     rr_cu_graph_t *slot = NULL, *lru = &c->graph[0];
     for (int i = 0; i < RR_CU_GRAPHS && !slot; i++) {
         rr_cu_graph_t *g = &c->graph[i];
-        if (g->exec && g->T == bT && g->P == bP && g->max_n == bmax_n && g->layers == layers) slot = g;
+        if (g->exec && g->T == bT && g->P == bP && g->max_n == bmax_n && g->sig == sig) slot = g;
         else if (!g->exec || (lru->exec && g->used < lru->used)) lru = g;
     }
     if (!slot) {
         cudaGraphExec_t exec = NULL;
-        rerank_status_t st = capture(c, bT, bP, bmax_n, layers, &exec);
+        rerank_status_t st = capture(c, bT, bP, bmax_n, &exec);
         if (st) return st;
         if (lru->exec) cudaGraphExecDestroy(lru->exec);
         slot = lru;
         slot->T = bT;
         slot->P = bP;
         slot->max_n = bmax_n;
-        slot->layers = layers;
+        slot->sig = sig;
         slot->exec = exec;
     }
     slot->used = ++c->graph_clock;

@@ -1,5 +1,5 @@
-/* cuda_internal.h — shared by the .cu files of src/cuda: error helpers, the building blocks (one launch
- * function per concern, usable on their own by a model family's block), and the context. C++ (nvcc) only. */
+/* cuda_internal.h — shared by the .cu files of src/cuda: error helpers and the building blocks (one launch
+ * function per concern, usable on their own by a model family's block). C++ (nvcc) only. */
 #ifndef RR_CUDA_INTERNAL_H
 #define RR_CUDA_INTERNAL_H
 
@@ -177,114 +177,6 @@ int rr_cu_attention_tc_ok(int32_t head_dim);
 /* Largest head_dim any attention kernel supports. */
 #define RR_CU_ATTN_MAX_D 128
 
-/* ---- the context ---------------------------------------------------------------------------------------
- * Files, each depending only on those above it: cuda_errors.cu (errors, health), cuda_weights.cu (device
- * memory, upload), cuda_pass.cu (the device part of a forward pass), cuda_graph.cu (the same as CUDA
- * graphs), cuda_forward.cu (rr_cuda_forward: validation, chunking, packing, workspace), cuda_context.cu
- * (create / free / queries). */
-
-typedef struct rr_cu_layer {
-    rr_cu_linear_t qkv;  /* [3H, H] (q rows, then k, then v) + bias, out act dt */
-    rr_cu_linear_t o;    /* [H, H] -> fp32 (act dt where FP8 has no fp32 out), bias in bo */
-    rr_cu_linear_t up;   /* [I, H] -> act dt, bias in b1                        */
-    rr_cu_linear_t down; /* [H, I] -> like o, bias in b2                        */
-    float *bo, *b1, *b2;
-    rr_cu_norm_t ln1, ln2;
-} rr_cu_layer_t;
-
-/* Device buffers of one chunk of up to cap_tokens tokens / cap_pairs pairs. */
-typedef struct rr_cu_ws {
-    size_t cap_tokens, cap_pairs;
-    void *base;          /* one cudaMalloc holding the buffers below                */
-    size_t bytes;
-    int32_t *d_in;       /* ids [T] | types [T] | positions [T] | cu [P+1]          */
-    float *x32;          /* [T, H] residual stream                                  */
-    float *y32;          /* [T, H] output of the attention-out / FFN-down GEMMs (fp32) */
-    void *xh;            /* [T, max(H, I)] GEMM input: dt, or E4M3 in fp8 mode      */
-    float *xs;           /* [T] row scales of xh (fp8 mode)                         */
-    void *qkv;           /* [T, 3H] dt                                              */
-    void *ctx;           /* [T, H] dt                                               */
-    void *ffn;           /* [T, I] dt                                               */
-    float *d_logits;     /* [P]                                                     */
-} rr_cu_ws_t;
-
-#define RR_CU_GRAPHS 16             /* captured forward passes kept (least recently used goes) */
-#define RR_CU_GRAPH_MAX_TOKENS 2048 /* larger chunks run without a graph                       */
-
-typedef struct rr_cu_graph {
-    int64_t T, P;        /* bucketed shape; T = 0: empty slot */
-    int32_t max_n, layers;
-    cudaGraphExec_t exec;
-    unsigned long used;  /* LRU stamp */
-} rr_cu_graph_t;
-
-struct rr_cuda {
-    int device;
-    char name[256];
-    int cc_major, cc_minor;
-    rr_cu_dtype_t dt;   /* activations, attention: F16 / BF16                     */
-    rr_cu_dtype_t wdt;  /* GEMM inputs and weights: dt, or E4M3 (fp8)             */
-    rerank_precision_t precision;
-    int fp8_tensor;     /* fp8 weights: 1 = one scale per tensor, 0 = per output channel */
-    rr_config_t cfg;
-    cudaStream_t stream;
-    rr_cu_gemm_t gemm;
-    rr_cu_attn_t attn;
-    rr_cu_attn_impl_t attn_impl;
-    int healthy;        /* 0 after a sticky device error                          */
-    char fault[256];    /* that error                                             */
-    size_t dev_bytes;   /* device memory held (weights, workspaces)               */
-    size_t chunk_tokens; /* most tokens per device pass; halved when memory runs out */
-    size_t ws_limit;    /* RERANK_CUDA_WORKSPACE_MB in bytes (0: none): larger workspaces count as out of memory */
-    int use_graphs;     /* RERANK_CUDA_GRAPHS=0 disables                          */
-    long launches;      /* kernels (not GEMMs: c->gemm counts those) and graph launches so far */
-
-    /* weights (device) */
-    void *word;         /* [vocab, H] dt                                       */
-    float *pos, *type;  /* [max_pos, H], [type_vocab, H]                       */
-    rr_cu_norm_t emb_ln;
-    rr_cu_layer_t *layer; /* host array [layers]                               */
-    float *head_w, *head_b; /* [H, H], [H] fp32 (XLM-R dense / BERT pooler)     */
-    float *out_w, *out_b;   /* [H], [1] fp32                                   */
-    void **allocs;      /* every cudaMalloc of the weights, for free            */
-    size_t *alloc_bytes;
-    size_t n_allocs, cap_allocs;
-
-    rr_cu_ws_t ws;
-    int32_t *h_in[2];   /* pinned, double-buffered packed input (chunk k uses k & 1) */
-    size_t h_in_cap;    /* int32 values each                                     */
-    cudaEvent_t in_done[2]; /* the copy out of h_in[i] finished                    */
-    float *h_logits;    /* pinned, the logits of one call                        */
-    size_t h_logits_cap;
-
-    rr_cu_graph_t graph[RR_CU_GRAPHS];
-    unsigned long graph_clock;
-};
-
-/* cuda_errors.cu: after a failure, find out whether the device hit a sticky error (the context is then
- * unusable: healthy = 0, fault says why). Returns st. */
-rerank_status_t rr_cu_note_failure(rr_cuda_t *c, rerank_status_t st);
-
-/* cuda_weights.cu: cudaMalloc counted in c->dev_bytes (out of memory: RERANK_ERR_NOMEM naming `what`),
- * and the weights upload (errors name the tensor). */
-rerank_status_t rr_cu_malloc(rr_cuda_t *c, void **p, size_t bytes, const char *what);
-void rr_cu_free(rr_cuda_t *c, void *p, size_t bytes);
-rerank_status_t rr_cu_upload_weights(rr_cuda_t *c, const rr_weights_t *w);
-void rr_cu_free_weights(rr_cuda_t *c);
-
-/* cuda_pass.cu: the device part of one chunk (embeddings .. logits) on c->stream, reading the packed input
- * in c->ws.d_in: T tokens, P pairs (cu [P+1]), max_n the longest pair. */
-rerank_status_t rr_cu_forward_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int32_t layers);
-
-/* cuda_graph.cu: chunks of up to RR_CU_GRAPH_MAX_TOKENS tokens run as captured CUDA graphs, one per bucketed
- * shape (rr_cu_graph_bucket: T, P, max_n rounded up; the caller packs the padding: extra tokens outside
- * every pair, extra pairs empty). */
-int rr_cu_graph_bucket(const rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int64_t *bT, int64_t *bP,
-                       int32_t *bmax_n);
-rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n, int32_t layers);
-void rr_cu_graphs_clear(rr_cuda_t *c);
-
-/* cuda_forward.cu: the chunk workspace (device and pinned host). */
-void rr_cu_ws_release(rr_cuda_t *c);
+/* The context (struct rr_cuda) and the files built on it: cuda_ctx.h. */
 
 #endif

@@ -1,49 +1,199 @@
-/* cuda_pass.cu — the device part of one forward pass over a packed chunk, all on c->stream:
+/* cuda_pass.cu — the recorded steps of a pass (cuda_blocks.cu) on one packed chunk, all on c->stream. For
+ * the BERT / XLM-R family the steps become
  *
- *   x32 = LN(word[id] + type[t] + pos[p]); xh = x32 in the GEMM input type        embeddings (1 kernel)
- *   per layer (8 launches, 9 in fp8 mode; 4 of them GEMMs):
- *     qkv = xh Wqkv^T + bqkv                                                cuBLASLt, act dtype out
- *     ctx = attention(qkv) per sequence and head                           flash kernel
- *     [fp8: xh, xs = E4M3 rows of ctx]                                     quantize kernel
- *     y32 = xh|ctx Wo^T;  x32 = LN(x32 + y32 + bo), xh = x32              cuBLASLt fp32 out (*); norm kernel
- *     ffn = xh W1^T;  xh = gelu_erf(ffn + b1)                             cuBLASLt; bias + GELU kernel
- *     y32 = xh W2^T;  x32 = LN(x32 + y32 + b2), xh = x32                  cuBLASLt fp32 out; norm kernel
- *   logits = head(x32[first token of each pair])                          fp32 kernel
- * (*) fp16 where the library has no FP8 GEMM with fp32 output (cuda_context.cu).
- * xh is fp16 / bf16, or E4M3 with per-token scales xs in fp8 mode (written directly by the norm and GELU
- * kernels: no separate conversion passes). Nothing here waits for the host, so the sequence can be captured
- * as a CUDA graph (cuda_graph.cu). */
-#include "cuda/cuda_internal.h"
+ *   embed                  x32 = LN(word[id] + type[t] + pos[p]); xh = x32 in the GEMM input type (1 kernel)
+ *   attention X -> CTX     wide = xh Wqkv^T + bqkv (cuBLASLt, bias epilogue); ctx = flash attention (wide)
+ *   linear CTX -> X (acc)  [fp8: xh = E4M3 rows of ctx]; y32 = ctx Wo^T (cuBLASLt, fp32 out): pending
+ *   norm X -> X            x32 = LN(x32 + y32 + bo), xh = x32 (the pending residual, one kernel)
+ *   ffn X -> X             wide = xh W1^T; wide = gelu(wide + b1) (fp8: into xh as E4M3); y32 = . W2^T: pending
+ *   norm X -> X            x32 = LN(x32 + y32 + b2), xh = x32
+ *   pool, linear, classify logits = head(x32[first token of each pair]) (one fp32 kernel)
+ *
+ * so a layer is 8 launches (9 in fp8 mode), 4 of them GEMMs. A residual linear layer or FFN leaves its
+ * output in y32 and the next norm adds it (x + y + b, then the norm: post-norm into X, pre-norm into H,
+ * where X keeps the sum); xh holds the normalized rows in the GEMM input type, so no step converts
+ * separately. Nothing here waits for the host, so the steps can be captured as a CUDA graph. */
+#include "cuda/cuda_ctx.h"
 
-rerank_status_t rr_cu_forward_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int32_t layers) {
-    const rr_config_t *cfg = &c->cfg;
-    const rr_cu_ws_t *w = &c->ws;
-    cudaStream_t s = c->stream;
-    const int32_t H = cfg->hidden, I = cfg->ffn;
-    const int fp8 = c->wdt == RR_CU_E4M3;
-    const rr_cu_mat_t xin = {w->xh, c->wdt, fp8 ? w->xs : NULL};
-    const rr_cu_mat_t ctx = {w->ctx, c->dt, NULL}, ffn = {w->ffn, c->dt, NULL};
-    /* FFN-down reads the activation: xh (fp8) or ffn itself (GELU in place) */
-    const rr_cu_mat_t *act = fp8 ? &xin : &ffn;
-    const int32_t *ids = w->d_in, *types = w->d_in + T, *pos = w->d_in + 2 * T, *cu = w->d_in + 3 * T;
-    const rr_cu_embed_t emb = {ids, types, pos, c->word, c->dt, c->pos, c->type};
-    rerank_status_t st = rr_cu_embed_norm(&emb, &c->emb_ln, w->x32, T, H, &xin, s);
-    c->launches++;
-    for (int32_t l = 0; l < layers && !st; l++) {
-        const rr_cu_layer_t *L = &c->layer[l];
-        if ((st = rr_cu_linear(&c->gemm, &L->qkv, T, &xin, w->qkv, s)) ||
-            (st = rr_cu_attention(w->qkv, w->ctx, cu, P, max_n, &c->attn, c->dt, c->attn_impl, s)) ||
-            (fp8 && (st = rr_cu_quantize_rows(w->ctx, c->dt, T, H, 0.0f, &xin, s))) ||
-            (st = rr_cu_linear(&c->gemm, &L->o, T, fp8 ? &xin : &ctx, w->y32, s)) ||
-            (st = rr_cu_add_norm(&L->ln1, w->x32, w->y32, L->o.out_dt, L->bo, 0, T, H, &xin, s)) ||
-            (st = rr_cu_linear(&c->gemm, &L->up, T, &xin, w->ffn, s)) ||
-            (st = rr_cu_bias_act(w->ffn, c->dt, L->b1, RR_ACT_GELU, 0, T, I, act, s)) ||
-            (st = rr_cu_linear(&c->gemm, &L->down, T, act, w->y32, s)) ||
-            (st = rr_cu_add_norm(&L->ln2, w->x32, w->y32, L->down.out_dt, L->b2, 0, T, H, &xin, s)))
-            break;
-        c->launches += fp8 ? 5 : 4; /* + 4 GEMMs, counted by c->gemm */
+typedef enum held { HELD_NONE = 0, HELD_X, HELD_H } held_t;
+
+/* What the steps so far left where. */
+typedef struct pass {
+    rr_cuda_t *c;
+    int64_t T, P;
+    int32_t max_n;
+    int dry;
+    held_t xh;            /* what xh holds in the GEMM input type */
+    const float *pending; /* y32 waits to be added to X with this bias; NULL: nothing pending */
+    int has_pending;
+} pass_t;
+
+static rerank_status_t gemm(pass_t *p, const rr_cu_dense_t *D, rr_cu_dtype_t out_dt, const void *bias,
+                            const rr_cu_mat_t *x, void *y) {
+    rr_cu_linear_t L = D->L;
+    L.out_dt = out_dt;
+    L.bias = bias;
+    if (p->dry) return rr_cu_gemm_prepare(&p->c->gemm, &L, p->T);
+    return rr_cu_linear(&p->c->gemm, &L, p->T, x, y, p->c->stream);
+}
+
+static rr_cu_mat_t xin_of(const rr_cuda_t *c) {
+    return (rr_cu_mat_t){c->ws.xh, c->wdt, c->wdt == RR_CU_E4M3 ? c->ws.xs : NULL};
+}
+
+static rr_cu_norm_t norm_of(const rr_cuda_t *c, const rr_norm_t *n) {
+    return (rr_cu_norm_t){(const float *)rr_cu_tensor_get(c, &n->g, RR_CU_F32),
+                          n->kind == RR_NORM_RMS ? NULL : (const float *)rr_cu_tensor_get(c, &n->b, RR_CU_F32),
+                          n->eps, n->kind == RR_NORM_RMS};
+}
+
+/* xh = the rows of `src` (X: converted from x32 if xh holds something else; H: must be there). */
+static rerank_status_t need_input(pass_t *p, rr_act_t src) {
+    rr_cuda_t *c = p->c;
+    if (p->has_pending)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: a residual output must be normalized before the next layer "
+                        "reads X");
+    if (src == RR_ACT_H) {
+        if (p->xh != HELD_H) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: H read before a norm wrote it");
+        return RERANK_OK;
     }
-    if (!st) st = rr_cu_head(w->x32, cu, P, H, c->head_w, c->head_b, c->out_w, c->out_b, w->d_logits, s);
+    if (p->xh == HELD_X) return RERANK_OK;
+    const int64_t T = p->T, H = c->cfg->hidden;
+    if (!p->dry) {
+        const rr_cu_mat_t xin = xin_of(c);
+        rerank_status_t st = c->wdt == RR_CU_E4M3
+                                 ? rr_cu_quantize_rows(c->ws.x32, RR_CU_F32, T, (int32_t)H, 0.0f, &xin, c->stream)
+                                 : rr_cu_convert(c->ws.x32, RR_DT_F32, c->ws.xh, c->wdt, (size_t)(T * H), c->stream);
+        if (st) return st;
+        c->launches++;
+    }
+    p->xh = HELD_X;
+    return RERANK_OK;
+}
+
+static rerank_status_t embed(pass_t *p, const rr_embed_t *e) {
+    rr_cuda_t *c = p->c;
+    const rr_cu_ws_t *w = &c->ws;
+    p->xh = HELD_X;
+    p->has_pending = 0;
+    if (p->dry) return RERANK_OK;
+    const int64_t T = p->T;
+    const rr_cu_embed_t emb = {w->d_in, w->d_in + T, w->d_in + 2 * T, rr_cu_tensor_get(c, &e->word, c->dt), c->dt,
+                               (const float *)rr_cu_tensor_get(c, &e->pos, RR_CU_F32),
+                               (const float *)rr_cu_tensor_get(c, &e->type, RR_CU_F32)};
+    const rr_cu_norm_t nm = norm_of(c, e->norm);
+    const rr_cu_mat_t xin = xin_of(c);
     c->launches++;
+    return rr_cu_embed_norm(&emb, &nm, w->x32, T, c->cfg->hidden, &xin, c->stream);
+}
+
+/* The pending residual (if any) added into X, then the norm: into X (post-norm) or H (pre-norm). */
+static rerank_status_t norm(pass_t *p, const rr_norm_t *n, rr_act_t dst) {
+    rr_cuda_t *c = p->c;
+    const int pending = p->has_pending;
+    const float *bias = p->pending;
+    p->has_pending = 0;
+    p->pending = NULL;
+    p->xh = dst == RR_ACT_H ? HELD_H : HELD_X;
+    if (p->dry) return RERANK_OK;
+    const rr_cu_norm_t nm = norm_of(c, n);
+    const rr_cu_mat_t xin = xin_of(c);
+    c->launches++;
+    return rr_cu_add_norm(&nm, c->ws.x32, pending ? c->ws.y32 : NULL, c->res_dt, bias, dst == RR_ACT_H, p->T,
+                          c->cfg->hidden, &xin, c->stream);
+}
+
+static rerank_status_t attention(pass_t *p, const rr_attn_t *a, rr_act_t src) {
+    rr_cuda_t *c = p->c;
+    rerank_status_t st = need_input(p, src);
+    if (st) return st;
+    const rr_cu_dense_t *D = &c->dense[a->qkv->id];
+    const rr_cu_mat_t xin = xin_of(c);
+    /* q | k | v = xh Wqkv^T + b (the bias in the epilogue) */
+    if ((st = gemm(p, D, c->dt, D->bdt, &xin, c->ws.wide)) || p->dry) return st;
+    /* ctx = softmax(q k^T * scale, masked) v per pair and head */
+    const rr_cu_attn_t at = {a->heads, a->kv_heads, a->head_dim, a->causal, a->window > 0 ? a->window : -1, a->scale};
+    c->launches++;
+    return rr_cu_attention(c->ws.wide, c->ws.ctx, c->ws.d_in + 3 * p->T, p->P, p->max_n, &at, c->dt, c->attn_impl,
+                           c->stream);
+}
+
+/* y32 = ctx W^T, added into X (with the bias) by the next norm. */
+static rerank_status_t residual_linear(pass_t *p, const rr_dense_t *d) {
+    rr_cuda_t *c = p->c;
+    if (p->has_pending) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: two residual outputs without a norm between");
+    const rr_cu_dense_t *D = &c->dense[d->id];
+    const rr_cu_mat_t xin = xin_of(c), ctx = {c->ws.ctx, c->dt, NULL};
+    rerank_status_t st;
+    if (c->wdt == RR_CU_E4M3) { /* the GEMM reads E4M3 rows of ctx */
+        p->xh = HELD_NONE;
+        if (!p->dry) {
+            if ((st = rr_cu_quantize_rows(c->ws.ctx, c->dt, p->T, c->ctx_cols, 0.0f, &xin, c->stream))) return st;
+            c->launches++;
+        }
+    }
+    if ((st = gemm(p, D, c->res_dt, NULL, c->wdt == RR_CU_E4M3 ? &xin : &ctx, c->ws.y32))) return st;
+    p->has_pending = 1;
+    p->pending = D->b32;
+    return RERANK_OK;
+}
+
+/* y32 = act(xh W1^T + b1) W2^T (gated: act of the first half times the second), added into X by the next
+ * norm. The activation is written in place (wide), or into xh when it must differ from its input (gated) or
+ * be E4M3 (fp8). */
+static rerank_status_t ffn(pass_t *p, const rr_ffn_t *f, rr_act_t src) {
+    rr_cuda_t *c = p->c;
+    rerank_status_t st = need_input(p, src);
+    if (st) return st;
+    const rr_cu_dense_t *U = &c->dense[f->up->id], *Dn = &c->dense[f->down->id];
+    const int32_t I = Dn->L.in;
+    const int gated = f->gate != RR_GATE_NONE, in_xh = gated || c->wdt == RR_CU_E4M3;
+    const rr_cu_mat_t xin = xin_of(c), wide = {c->ws.wide, c->dt, NULL};
+    const rr_cu_mat_t act = in_xh ? xin : wide;
+    if ((st = gemm(p, U, c->dt, NULL, &xin, c->ws.wide))) return st;
+    if (!p->dry) {
+        c->launches++;
+        if ((st = rr_cu_bias_act(c->ws.wide, c->dt, U->b32, f->act == RR_FN_SILU ? RR_ACT_SILU : RR_ACT_GELU, gated,
+                                 p->T, I, &act, c->stream)))
+            return st;
+    }
+    if (in_xh) p->xh = HELD_NONE;
+    if ((st = gemm(p, Dn, c->res_dt, NULL, &act, c->ws.y32))) return st;
+    p->has_pending = 1;
+    p->pending = Dn->b32;
+    return RERANK_OK;
+}
+
+/* logits = b + w . tanh(Wd x[first token] + bd) per pair, from x32 (cuda_blocks.cu checked the pattern). */
+static rerank_status_t classify(pass_t *p, const rr_classifier_t *cl, const rr_dense_t *d) {
+    rr_cuda_t *c = p->c;
+    if (p->has_pending) return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the head reads X before its last norm");
+    if (p->dry) return RERANK_OK;
+    const rr_cu_dense_t *D = &c->dense[d->id];
+    c->launches++;
+    return rr_cu_head(c->ws.x32, c->ws.d_in + 3 * p->T, p->P, c->cfg->hidden, (const float *)D->L.w, D->b32,
+                      (const float *)rr_cu_tensor_get(c, &cl->w, RR_CU_F32),
+                      (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32), c->ws.d_logits, c->stream);
+}
+
+rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int dry) {
+    pass_t p = {c, T, P, max_n, dry, HELD_NONE, NULL, 0};
+    rerank_status_t st = RERANK_OK;
+    for (size_t i = 0; i < c->n_ops && !st; i++) {
+        const rr_cu_op_t *o = &c->tape[i];
+        switch (o->kind) {
+        case RR_OP_EMBED: st = embed(&p, (const rr_embed_t *)o->desc); break;
+        case RR_OP_NORM: st = norm(&p, (const rr_norm_t *)o->desc, o->dst); break;
+        case RR_OP_ATTN: st = attention(&p, (const rr_attn_t *)o->desc, o->src); break;
+        case RR_OP_LINEAR:
+            if (o->src == RR_ACT_CTX) st = residual_linear(&p, (const rr_dense_t *)o->desc);
+            break; /* the head's layer runs with classify */
+        case RR_OP_FFN: st = ffn(&p, (const rr_ffn_t *)o->desc, o->src); break;
+        case RR_OP_POOL: break; /* the head kernel reads the first token itself */
+        case RR_OP_CLASSIFY:
+            st = classify(&p, (const rr_classifier_t *)o->desc, (const rr_dense_t *)c->tape[i - 1].desc);
+            break;
+        }
+    }
     return st;
 }

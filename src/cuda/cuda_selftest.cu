@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cuda/attn_ref.h"
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 #include "cuda/cuda_selftest.h"
 
 /* Random packed q/k/v (uniform [-2, 2), rounded to fp16 / bf16) on the device, and its cu_seqlens. */

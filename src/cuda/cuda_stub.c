@@ -17,17 +17,6 @@ static void stub_destroy(void *be) { (void)be; }
 
 const rr_blocks_t rr_blocks_cuda = {.name = "cuda", .create = stub_create, .destroy = stub_destroy};
 
-rerank_status_t rr_cuda_create(const rr_config_t *cfg, const rr_weights_t *w, int device,
-                               rerank_precision_t precision, rr_cuda_t **out) {
-    if (out) *out = NULL;
-    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
-}
-
-rerank_status_t rr_cuda_forward(rr_cuda_t *c, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                float *logits) {
-    return rr_error(RERANK_ERR_UNSUPPORTED, NO_CUDA);
-}
-
 void rr_cuda_free(rr_cuda_t *c) { (void)c; }
 
 const char *rr_cuda_compute(const rr_cuda_t *c) { return ""; }

@@ -1,11 +1,13 @@
 /* cuda_weights.cu — device memory accounting and the model upload, converted to the compute types.
  *
- * Matrices feeding the GEMMs (Q/K/V fused into one [3H, H], attention output, FFN up / down) go to fp16 /
- * bf16, or to FP8 E4M3 with one float scale per output channel (amax of the row / 448; with
- * RERANK_CUDA_FP8_WEIGHTS=tensor one scale per tensor, for comparison); the word-embedding table to fp16 /
- * bf16; the QKV bias to the activation type (it rides in the GEMM epilogue). Everything read by fp32 code —
- * the other biases (added in the bias + GELU and residual + LayerNorm kernels), LayerNorms, position / type
- * embeddings, the classification head — stays fp32.
+ * Linear layers (every rr_weights_t.dense, uploaded at create: the family stacks Q/K/V into one [3H, H])
+ * go to fp16 / bf16, or to FP8 E4M3 with one float scale per output channel (amax of the row / 448; with
+ * RERANK_CUDA_FP8_WEIGHTS=tensor one scale per tensor, for comparison); a layer the family keeps in fp32
+ * (the head's dense layer) stays fp32. Each bias goes up in fp32 (added by the bias + GELU and residual +
+ * norm kernels) and in the activation type (for a GEMM epilogue: the QKV bias). The tensors the family
+ * names only in its block calls (norms, embedding tables, the classifier) are uploaded when a pass first
+ * uses them and found again by host address: the word-embedding table in the activation type, the rest
+ * fp32.
  *
  * Every tensor goes through one pinned staging buffer in chunks (whole rows for FP8): memcpy from the
  * (possibly unaligned) safetensors mapping, one host-to-device copy of the raw checkpoint bytes, then a
@@ -15,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda/cuda_internal.h"
+#include "cuda/cuda_ctx.h"
 
 #define STAGE_BYTES ((size_t)32 << 20)
 
@@ -65,9 +67,9 @@ static rerank_status_t dalloc(rr_cuda_t *c, void **p, size_t bytes, const char *
 
 /* dst[0..n) (dst_dt) = src[0..n) (checkpoint dtype src_dt, host). */
 static rerank_status_t upload(rr_cuda_t *c, stage_t *st, void *dst, rr_cu_dtype_t dst_dt, const void *src, int src_dt,
-                              size_t n) {
+                              size_t n, size_t stage_bytes = STAGE_BYTES) {
     const size_t ssize = src_dt == RR_DT_F32 ? 4 : 2, dsize = rr_cu_dtype_size(dst_dt);
-    const size_t per = STAGE_BYTES / ssize;
+    const size_t per = stage_bytes / ssize;
     for (size_t off = 0; off < n; off += per) {
         const size_t cnt = n - off < per ? n - off : per;
         memcpy(st->host, (const char *)src + off * ssize, cnt * ssize);
@@ -96,14 +98,6 @@ static rerank_status_t put_f32(rr_cuda_t *c, stage_t *st, float **dst, const flo
     return s;
 }
 
-static rerank_status_t check_shape(const char *what, int32_t rows, int32_t cols, int32_t want_rows,
-                                   int32_t want_cols) {
-    if (rows != want_rows || cols != want_cols)
-        return rr_error(RERANK_ERR_FORMAT, "cuda: %s is [%d, %d], expected [%d, %d]", what, (int)rows, (int)cols,
-                        (int)want_rows, (int)want_cols);
-    return RERANK_OK;
-}
-
 /* A [rows, cols] fp32 host matrix as E4M3 + one scale per row (or one per tensor: fp8_tensor). */
 static rerank_status_t put_e4m3(rr_cuda_t *c, stage_t *st, uint8_t *dst, float *scale, const float *src, size_t rows,
                                 size_t cols) {
@@ -127,137 +121,137 @@ static rerank_status_t put_e4m3(rr_cuda_t *c, stage_t *st, uint8_t *dst, float *
     return RERANK_OK;
 }
 
-/* The GEMM weights of one linear layer ([out, in] fp32 on the host, row blocks of `parts` tensors stacked)
- * in c->wdt, described in L (out_dt and bias are set by the caller). */
-static rerank_status_t put_linear(rr_cuda_t *c, stage_t *st, rr_cu_linear_t *L, const float *const *parts, int nparts,
-                                  int32_t out_per_part, int32_t in, const char *what) {
-    const size_t rows = (size_t)out_per_part * nparts, per = (size_t)out_per_part * in;
-    void *w = NULL, *sc = NULL;
-    rerank_status_t s = dalloc(c, &w, rows * in * rr_cu_dtype_size(c->wdt), what);
-    if (!s && c->wdt == RR_CU_E4M3) s = dalloc(c, &sc, rows * sizeof(float), what);
-    for (int i = 0; i < nparts && !s; i++) {
-        if (c->wdt == RR_CU_E4M3)
-            s = put_e4m3(c, st, (uint8_t *)w + i * per, (float *)sc + (size_t)i * out_per_part, parts[i],
-                         (size_t)out_per_part, (size_t)in);
-        else s = upload(c, st, (char *)w + i * per * rr_cu_dtype_size(c->wdt), c->wdt, parts[i], RR_DT_F32, per);
+
+/* Staging buffers for uploads of up to `bytes` bytes per piece. */
+static rerank_status_t stage_open(stage_t *st, size_t bytes) {
+    st->host = st->dev = NULL;
+    cudaError_t e = cudaMallocHost(&st->host, bytes);
+    if (e == cudaSuccess) e = cudaMalloc(&st->dev, bytes);
+    if (e != cudaSuccess) {
+        st->dev = NULL;
+        (void)cudaGetLastError();
+        return rr_cu_fail(e, "cudaMalloc(staging buffers)");
     }
+    return RERANK_OK;
+}
+
+static void stage_close(rr_cuda_t *c, stage_t *st) {
+    if (c->stream) cudaStreamSynchronize(c->stream); /* nothing in flight on the staging buffers */
+    if (st->dev) cudaFree(st->dev);
+    if (st->host) cudaFreeHost(st->host);
+    st->host = st->dev = NULL;
+}
+
+/* One linear layer: W [out, in] in c->wdt (or fp32), both biases. */
+static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d, rr_cu_dense_t *D) {
+    const size_t out = (size_t)d->w.rows, in = (size_t)d->w.cols;
+    char what[48];
+    snprintf(what, sizeof what, "linear layer %d", (int)d->id);
+    if (!d->w.p || !d->b.p)
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: %s has no host weights (dropped by another backend?)", what);
+    if (in % 16 || out % 8)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s is [%zu, %zu]; the GEMMs need multiples of 16 inputs and "
+                        "8 outputs", what, out, in);
+    D->fp32 = d->keep_fp32;
+    const rr_cu_dtype_t wdt = D->fp32 ? RR_CU_F32 : c->wdt;
+    void *w = NULL, *sc = NULL;
+    rerank_status_t s = dalloc(c, &w, out * in * rr_cu_dtype_size(wdt), what);
+    if (!s && wdt == RR_CU_E4M3) {
+        if (!(s = dalloc(c, &sc, out * sizeof(float), what)))
+            s = put_e4m3(c, st, (uint8_t *)w, (float *)sc, rr_f32(&d->w), out, in);
+    } else if (!s) {
+        s = upload(c, st, w, wdt, d->w.p, RR_DT_F32, out * in);
+    }
+    if (!s) s = put_f32(c, st, &D->b32, rr_f32(&d->b), out, what);
+    if (!s && !D->fp32) s = put(c, st, &D->bdt, c->dt, rr_f32(&d->b), out, what);
     if (s) {
         rr_error_prefix("uploading %s", what);
         return s;
     }
-    L->w = w;
-    L->w_scale = (const float *)sc;
-    L->out = (int32_t)rows;
-    L->in = in;
-    L->in_dt = c->wdt;
+    D->L = (rr_cu_linear_t){w, (const float *)sc, NULL, (int32_t)out, (int32_t)in, wdt, c->dt};
     return RERANK_OK;
 }
 
-static rerank_status_t upload_layer(rr_cuda_t *c, stage_t *st, const rr_layer_weights_t *L, rr_cu_layer_t *d,
-                                    int32_t l) {
-    const int32_t H = c->cfg.hidden, I = c->cfg.ffn;
-    char what[64];
-    rerank_status_t s;
-    snprintf(what, sizeof what, "layer %d", (int)l);
-    const rr_dense_t *qkv[3] = {&L->q, &L->k, &L->v};
-    for (int i = 0; i < 3; i++)
-        if ((s = check_shape(what, qkv[i]->w.rows, qkv[i]->w.cols, H, H))) return s;
-    if ((s = check_shape(what, L->attn_out.w.rows, L->attn_out.w.cols, H, H)) ||
-        (s = check_shape(what, L->ffn_up.w.rows, L->ffn_up.w.cols, I, H)) ||
-        (s = check_shape(what, L->ffn_down.w.rows, L->ffn_down.w.cols, H, I)))
-        return s;
-    /* Q, K, V stacked: rows [0,H) query, [H,2H) key, [2H,3H) value; the bias in the activation type. */
-    const float *wq[3] = {L->q.w.p, L->k.w.p, L->v.w.p}, *wo[1] = {L->attn_out.w.p}, *w1[1] = {L->ffn_up.w.p},
-                *w2[1] = {L->ffn_down.w.p};
-    void *bqkv = NULL;
-    const size_t ds = rr_cu_dtype_size(c->dt);
-    if ((s = put_linear(c, st, &d->qkv, wq, 3, H, H, what)) || (s = dalloc(c, &bqkv, 3 * (size_t)H * ds, what)))
-        return s;
-    for (int i = 0; i < 3; i++)
-        if ((s = upload(c, st, (char *)bqkv + i * (size_t)H * ds, c->dt, qkv[i]->b.p, RR_DT_F32, (size_t)H))) {
-            rr_error_prefix("uploading %s attention bias", what);
-            return s;
+rerank_status_t rr_cu_upload_dense(rr_cuda_t *c, rr_weights_t *w) {
+    c->dense = (rr_cu_dense_t *)rr_calloc(w->n_dense ? (size_t)w->n_dense : 1, sizeof *c->dense);
+    if (!c->dense) return rr_error(RERANK_ERR_NOMEM, "out of memory for %d linear layers", (int)w->n_dense);
+    c->n_dense = w->n_dense;
+    stage_t st;
+    rerank_status_t s = stage_open(&st, STAGE_BYTES);
+    for (int32_t i = 0; i < w->n_dense && !s; i++) s = put_dense(c, &st, w->dense[i], &c->dense[i]);
+    stage_close(c, &st);
+    if (s) return s;
+    for (int32_t i = 0; i < w->n_dense; i++) rr_weights_drop_dense(w, i); /* the host copies are not read again */
+    return RERANK_OK;
+}
+
+/* ---- tensors uploaded on first use ---------------------------------------------------------------------- */
+
+static size_t tmap_slot(const rr_cu_tmap_t *m, const void *key, int dt) {
+    size_t h = ((uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull + (size_t)dt;
+    for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
+        if (!m->key[i] || (m->key[i] == key && m->dt[i] == dt)) return i;
+}
+
+static rerank_status_t tmap_grow(rr_cu_tmap_t *m) {
+    rr_cu_tmap_t n = {NULL, NULL, NULL, m->cap ? 2 * m->cap : 64, 0};
+    n.key = (const void **)rr_calloc(n.cap, sizeof *n.key);
+    n.dt = (int *)rr_calloc(n.cap, sizeof *n.dt);
+    n.val = (void **)rr_calloc(n.cap, sizeof *n.val);
+    if (!n.key || !n.dt || !n.val) {
+        rr_free(n.key), rr_free(n.dt), rr_free(n.val);
+        return rr_error(RERANK_ERR_NOMEM, "out of memory (cuda tensor map)");
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->key[i]) {
+            const size_t j = tmap_slot(&n, m->key[i], m->dt[i]);
+            n.key[j] = m->key[i], n.dt[j] = m->dt[i], n.val[j] = m->val[i];
+            n.n++;
         }
-    d->qkv.bias = bqkv;
-    d->qkv.out_dt = c->dt;
-    if ((s = put_linear(c, st, &d->o, wo, 1, H, H, what)) || (s = put_linear(c, st, &d->up, w1, 1, I, H, what)) ||
-        (s = put_linear(c, st, &d->down, w2, 1, H, I, what)))
-        return s;
-    d->o.out_dt = RR_CU_F32;
-    d->up.out_dt = c->dt;
-    d->down.out_dt = RR_CU_F32;
-    float *g1 = NULL, *be1 = NULL, *g2 = NULL, *be2 = NULL;
-    if ((s = put_f32(c, st, &d->bo, L->attn_out.b.p, (size_t)H, what)) ||
-        (s = put_f32(c, st, &g1, L->attn_norm.g.p, (size_t)H, what)) ||
-        (s = put_f32(c, st, &be1, L->attn_norm.b.p, (size_t)H, what)) ||
-        (s = put_f32(c, st, &d->b1, L->ffn_up.b.p, (size_t)I, what)) ||
-        (s = put_f32(c, st, &d->b2, L->ffn_down.b.p, (size_t)H, what)) ||
-        (s = put_f32(c, st, &g2, L->ffn_norm.g.p, (size_t)H, what)) ||
-        (s = put_f32(c, st, &be2, L->ffn_norm.b.p, (size_t)H, what)))
-        return s;
-    d->ln1 = (rr_cu_norm_t){g1, be1, c->cfg.ln_eps, 0};
-    d->ln2 = (rr_cu_norm_t){g2, be2, c->cfg.ln_eps, 0};
+    rr_free(m->key), rr_free(m->dt), rr_free(m->val);
+    *m = n;
     return RERANK_OK;
 }
 
-static rerank_status_t upload_all(rr_cuda_t *c, stage_t *st, const rr_weights_t *w) {
-    const rr_config_t *cfg = &c->cfg;
-    const int32_t H = cfg->hidden;
+void *rr_cu_tensor_get(const rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t dt) {
+    if (!c->tmap.cap || !t->p) return NULL;
+    const size_t i = tmap_slot(&c->tmap, t->p, (int)dt);
+    return c->tmap.key[i] ? c->tmap.val[i] : NULL;
+}
+
+rerank_status_t rr_cu_tensor_put(rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t dt, const char *what) {
+    if (!t->p) return rr_error(RERANK_ERR_INTERNAL, "cuda: %s is absent", what);
+    if (rr_cu_tensor_get(c, t, dt)) return RERANK_OK;
+    if (t->dtype != RR_DT_F32 && t->dtype != RR_DT_F16 && t->dtype != RR_DT_BF16)
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s has dtype %s", what, rr_dtype_name(t->dtype));
     rerank_status_t s;
-    const rr_table_t *we = &w->word_emb;
-    if ((s = check_shape("word embeddings", we->rows, we->cols, cfg->vocab, H)) ||
-        (s = check_shape("position embeddings", w->pos_emb.rows, w->pos_emb.cols, cfg->max_pos, H)) ||
-        (s = check_shape("token type embeddings", w->type_emb.rows, w->type_emb.cols, cfg->type_vocab, H)) ||
-        (s = check_shape("head dense", w->head_dense.w.rows, w->head_dense.w.cols, H, H)) ||
-        (s = check_shape("head output", w->head_out.w.rows, w->head_out.w.cols, 1, H)))
-        return s;
-    if (we->dtype != RR_DT_F32 && we->dtype != RR_DT_F16 && we->dtype != RR_DT_BF16)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: word embeddings of dtype %s", rr_dtype_name(we->dtype));
-    const size_t nw = (size_t)we->rows * (size_t)we->cols;
-    if ((s = dalloc(c, &c->word, nw * rr_cu_dtype_size(c->dt), "word embeddings")) ||
-        (s = upload(c, st, c->word, c->dt, we->p, (int)we->dtype, nw))) {
-        rr_error_prefix("uploading word embeddings");
+    if (2 * (c->tmap.n + 1) > c->tmap.cap && (s = tmap_grow(&c->tmap))) return s;
+    const size_t n = (size_t)t->rows * (size_t)t->cols, bytes = n * (t->dtype == RR_DT_F32 ? 4 : 2);
+    void *dev = NULL;
+    stage_t st;
+    if ((s = dalloc(c, &dev, n * rr_cu_dtype_size(dt), what))) return s;
+    if (!(s = stage_open(&st, bytes < STAGE_BYTES ? bytes : STAGE_BYTES)))
+        s = upload(c, &st, dev, dt, t->p, (int)t->dtype, n, bytes < STAGE_BYTES ? bytes : STAGE_BYTES);
+    stage_close(c, &st);
+    if (s) {
+        rr_error_prefix("uploading %s", what);
         return s;
     }
-    float *eg = NULL, *eb = NULL;
-    if ((s = put_f32(c, st, &c->pos, w->pos_emb.p, (size_t)cfg->max_pos * H, "position embeddings")) ||
-        (s = put_f32(c, st, &c->type, w->type_emb.p, (size_t)cfg->type_vocab * H, "token type embeddings")) ||
-        (s = put_f32(c, st, &eg, w->emb_norm.g.p, (size_t)H, "embeddings LayerNorm")) ||
-        (s = put_f32(c, st, &eb, w->emb_norm.b.p, (size_t)H, "embeddings LayerNorm")))
-        return s;
-    c->emb_ln = (rr_cu_norm_t){eg, eb, cfg->ln_eps, 0};
-    c->layer = (rr_cu_layer_t *)rr_calloc((size_t)cfg->layers, sizeof *c->layer);
-    if (!c->layer) return rr_error(RERANK_ERR_NOMEM, "out of memory (cuda layers)");
-    for (int32_t l = 0; l < cfg->layers; l++)
-        if ((s = upload_layer(c, st, &w->layer[l], &c->layer[l], l))) return s;
-    if ((s = put_f32(c, st, &c->head_w, w->head_dense.w.p, (size_t)H * H, "head dense")) ||
-        (s = put_f32(c, st, &c->head_b, w->head_dense.b.p, (size_t)H, "head dense bias")) ||
-        (s = put_f32(c, st, &c->out_w, w->head_out.w.p, (size_t)H, "head output")) ||
-        (s = put_f32(c, st, &c->out_b, w->head_out.b.p, 1, "head output bias")))
-        return s;
+    const size_t i = tmap_slot(&c->tmap, t->p, (int)dt);
+    c->tmap.key[i] = t->p, c->tmap.dt[i] = (int)dt, c->tmap.val[i] = dev;
+    c->tmap.n++;
     return RERANK_OK;
-}
-
-rerank_status_t rr_cu_upload_weights(rr_cuda_t *c, const rr_weights_t *w) {
-    stage_t st = {NULL, NULL};
-    rerank_status_t s = RERANK_OK;
-    cudaError_t e = cudaMallocHost(&st.host, STAGE_BYTES);
-    if (e == cudaSuccess) e = cudaMalloc(&st.dev, STAGE_BYTES);
-    if (e != cudaSuccess) s = rr_cu_fail(e, "cudaMalloc(staging buffers)");
-    if (!s) s = upload_all(c, &st, w);
-    cudaStreamSynchronize(c->stream); /* nothing in flight on the staging buffers */
-    if (st.dev) cudaFree(st.dev);
-    if (st.host) cudaFreeHost(st.host);
-    return s;
 }
 
 void rr_cu_free_weights(rr_cuda_t *c) {
     for (size_t i = 0; i < c->n_allocs; i++) rr_cu_free(c, c->allocs[i], c->alloc_bytes[i]);
     rr_free(c->allocs);
     rr_free(c->alloc_bytes);
-    rr_free(c->layer);
+    rr_free(c->dense);
+    rr_free(c->tmap.key), rr_free(c->tmap.dt), rr_free(c->tmap.val);
+    memset(&c->tmap, 0, sizeof c->tmap);
     c->allocs = NULL;
     c->alloc_bytes = NULL;
-    c->layer = NULL;
+    c->dense = NULL;
     c->n_allocs = c->cap_allocs = 0;
 }

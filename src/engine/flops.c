@@ -18,7 +18,8 @@ void rr_model_pair_flops(const rerank_model_t *m, int32_t layers, double n, rr_p
     }
     f->linear = n * per_token * L / c->layers;
     /* Attention: q k^T and the weighted sum of v, 2 n n d each per head;
-     * a causal mask leaves half of the square. */
+     * a causal mask leaves half of the square (sliding-window layers, e.g.
+     * ModernBERT's local ones, are counted as full: an overcount). */
     const double square = 4.0 * n * n * (double)c->heads * (double)c->head_dim * L;
     f->attention = m->family->causal ? square / 2 : square;
     /* Head: its dense layers and the classifier's one or two rows (two LM

@@ -26,6 +26,9 @@
 #include "families/family.h"
 #include "tokenizer/prompt.h"
 
+/* rr_config_t.family_flags: the Q/K/V/O projections have biases. */
+#define QWEN3_ATTN_BIAS 1u
+
 /* Qwen3-Reranker's prompt is up to 8192 tokens by default (model card). */
 #define QWEN3_DEFAULT_MAX_LENGTH 8192
 
@@ -97,15 +100,17 @@ static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
     if (st) return st;
     const char *act;
     double eps;
+    int bias;
     if ((st = rr_cfg_str(root, what, "hidden_act", "silu", &act))) return st;
     if (strcmp(act, "silu"))
         return rr_error(RERANK_ERR_UNSUPPORTED, "%s: hidden_act '%.40s' is not supported (only \"silu\")", what, act);
     if ((st = rr_cfg_num(root, what, "rms_norm_eps", 1e-6, 0, 1, &eps)) || (st = read_rope(root, what, c)) ||
         (st = check_full_attention(root, what)) ||
-        (st = rr_cfg_bool(root, what, "attention_bias", 0, &c->attn_bias)) ||
+        (st = rr_cfg_bool(root, what, "attention_bias", 0, &bias)) ||
         (st = rr_cfg_bool(root, what, "tie_word_embeddings", 0, &c->tie_embeddings)))
         return st;
     c->norm_eps = (float)eps;
+    if (bias) c->family_flags |= QWEN3_ATTN_BIAS;
     if (c->head_dim % 2)
         return rr_error(RERANK_ERR_FORMAT, "%s: head_dim %d must be even (rotary embeddings)", what, c->head_dim);
     if (is_causal(c)) {
@@ -125,6 +130,7 @@ static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
 static rerank_status_t bind_layer(rr_weights_t *w, const rr_config_t *c, int32_t l, qwen3_layer_t *L) {
     const char *pre = "model.";
     const int32_t H = c->hidden, I = c->ffn, d = c->head_dim, Q = c->heads * d, KV = c->kv_heads * d;
+    const int bias = (c->family_flags & QWEN3_ATTN_BIAS) != 0;
     char n[9][96];
     const char *part[9] = {"self_attn.q_proj", "self_attn.k_proj",  "self_attn.v_proj",
                            "self_attn.o_proj", "self_attn.q_norm",  "self_attn.k_norm",
@@ -137,10 +143,10 @@ static rerank_status_t bind_layer(rr_weights_t *w, const rr_config_t *c, int32_t
     const int32_t qkv_out[3] = {Q, KV, KV}, gu_out[2] = {I, I};
     rerank_status_t st;
     if ((st = rr_weights_norm(w, pre, in_norm, H, 0, RR_NORM_RMS, c->norm_eps, &L->attn_norm)) ||
-        (st = rr_weights_dense_stacked(w, pre, qkv, qkv_out, 3, H, c->attn_bias, &L->qkv)) ||
+        (st = rr_weights_dense_stacked(w, pre, qkv, qkv_out, 3, H, bias, &L->qkv)) ||
         (st = rr_weights_norm(w, pre, n[4], d, 0, RR_NORM_RMS, c->norm_eps, &L->q_norm)) ||
         (st = rr_weights_norm(w, pre, n[5], d, 0, RR_NORM_RMS, c->norm_eps, &L->k_norm)) ||
-        (st = rr_weights_dense(w, pre, n[3], H, Q, c->attn_bias, &L->o)) ||
+        (st = rr_weights_dense(w, pre, n[3], H, Q, bias, &L->o)) ||
         (st = rr_weights_norm(w, pre, post_norm, H, 0, RR_NORM_RMS, c->norm_eps, &L->ffn_norm)) ||
         (st = rr_weights_dense_stacked(w, pre, gu, gu_out, 2, H, 0, &L->gate_up)) ||
         (st = rr_weights_dense(w, pre, n[8], H, I, 0, &L->down)))

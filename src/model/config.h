@@ -43,7 +43,7 @@ typedef struct rr_config {
     int32_t global_every;  /* every Nth layer is global, the others local          */
     rr_pooling_t pooling;
     int tie_embeddings;    /* the LM head is the embedding table                   */
-    int attn_bias;         /* Q/K/V/O projections have biases (attention_bias)     */
+    uint32_t family_flags; /* a family's own switches (its config sets, its bind reads) */
 } rr_config_t;
 
 /* Field readers for a family's config parser. `what` names the file in
