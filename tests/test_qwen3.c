@@ -53,7 +53,10 @@ static int score_all(rerank_model_t *m, const golden_t *g, int32_t layers, float
 static void check_golden(const char *model, const char *key, int32_t layers, rerank_precision_t prec, double tol,
                          float *out) {
     golden_t *g = golden_load(PAIRS);
-    if (!g) { CHECK(0); return; }
+    if (!g) {
+        CHECK(0);
+        return;
+    }
     CHECK(g->n == N_RECORDS);
     rerank_model_t *m = load_fixture(model, prec);
     CHECK(m != NULL);
@@ -64,7 +67,8 @@ static void check_golden(const char *model, const char *key, int32_t layers, rer
             double ref = golden_score(g, i, key), d = fabs(single[i] - ref), db = fabs(single[i] - batch[i]);
             max_ref = d > max_ref ? d : max_ref;
             max_batch = db > max_batch ? db : max_batch;
-            CHECK_MSG(d <= tol, "%s record %zu (%d ids): %.7f vs reference %.7f", key, i, g->pairs[i].n, single[i], ref);
+            CHECK_MSG(d <= tol, "%s record %zu (%d ids): %.7f vs reference %.7f", key, i, g->pairs[i].n, single[i],
+                      ref);
             CHECK_MSG(db <= 1e-5, "%s record %zu: batched %.7f vs single %.7f", key, i, batch[i], single[i]);
         }
         rerank_model_info_t mi;
@@ -128,7 +132,8 @@ TEST(text_path) {
         json_error_t e;
         json_t *r = json_loads(line, JSON_ALLOW_NUL, &e);
         if (!r) continue;
-        json_t *jq = json_object_get(r, "query"), *jd = json_object_get(r, "doc"), *ji = json_object_get(r, "instruction");
+        json_t *jq = json_object_get(r, "query"), *jd = json_object_get(r, "doc"),
+               *ji = json_object_get(r, "instruction");
         json_t *ids = json_object_get(r, "input_ids");
         const char *doc = json_string_value(jd);
         size_t dl = json_string_length(jd);
@@ -138,8 +143,8 @@ TEST(text_path) {
         o.pair.instruction_len = json_string_length(ji);
         if (strcmp(json_string_value(ji), "Given a web search query, retrieve relevant passages that answer the query"))
             custom++;
-        rerank_status_t st = rerank_model_tokenize_pair(m, json_string_value(jq), json_string_length(jq), doc, dl,
-                                                        &o.pair, &enc);
+        rerank_status_t st =
+            rerank_model_tokenize_pair(m, json_string_value(jq), json_string_length(jq), doc, dl, &o.pair, &enc);
         CHECK_MSG(st == RERANK_OK, "record %d: %s", n, rerank_last_error());
         int same = !st && enc.n == json_array_size(ids);
         for (size_t i = 0; same && i < enc.n; i++) same = enc.ids[i] == json_integer_value(json_array_get(ids, i));
@@ -157,7 +162,8 @@ TEST(text_path) {
     if (f) fclose(f);
     rerank_encoding_free(&enc);
     printf("  text path: %d records (%d with another instruction), %d ids differ, %d scores off by > 1e-4, "
-           "max |diff| = %.3g\n", n, custom, bad_ids, bad_scores, worst);
+           "max |diff| = %.3g\n",
+           n, custom, bad_ids, bad_scores, worst);
     CHECK(n == N_RECORDS && custom > 0 && bad_ids == 0 && bad_scores == 0);
     rerank_model_free(m);
 }
@@ -173,8 +179,8 @@ TEST(info_and_prompt) {
     rerank_model_get_info(m, &mi);
     CHECK(!strcmp(mi.architecture, "Qwen3ForCausalLM") && !strcmp(mi.family, "qwen3") &&
           !strcmp(mi.model_type, "qwen3") && !strcmp(mi.prompt, "qwen3-reranker"));
-    CHECK(mi.num_layers == 2 && mi.hidden_size == 16 && mi.num_heads == 4 && mi.num_kv_heads == 2 &&
-          mi.head_dim == 8 && mi.intermediate_size == 32 && mi.num_labels == 1);
+    CHECK(mi.num_layers == 2 && mi.hidden_size == 16 && mi.num_heads == 4 && mi.num_kv_heads == 2 && mi.head_dim == 8 &&
+          mi.intermediate_size == 32 && mi.num_labels == 1);
     CHECK(mi.default_max_length == 8192 && mi.max_positions == 8192 && mi.vocab_size == 151669);
     rerank_encoding_t a = {0}, b = {0};
     rerank_pair_options_t po = rerank_pair_options_default();
@@ -256,8 +262,10 @@ static void write_config(const char *key, const char *value) {
     snprintf(dst, sizeof dst, "%s/config.json", g_tmp);
     json_error_t e;
     json_t *cfg = json_load_file(src, 0, &e);
-    if (value) json_object_set_new(cfg, key, json_loads(value, JSON_DECODE_ANY, &e));
-    else json_object_del(cfg, key);
+    if (value)
+        json_object_set_new(cfg, key, json_loads(value, JSON_DECODE_ANY, &e));
+    else
+        json_object_del(cfg, key);
     json_dump_file(cfg, dst, 0);
     json_decref(cfg);
 }

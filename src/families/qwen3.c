@@ -43,8 +43,8 @@ typedef struct qwen3_weights {
     rr_embed_t emb;
     rr_rope_t rope;
     rr_norm_t final_norm;
-    rr_tensor_t lm_head;  /* causal LM: [vocab, H] table (embed_tokens when tied) */
-    rr_classifier_t cls;  /* [2, H] rows "yes", "no" of lm_head; or score [1, H]  */
+    rr_tensor_t lm_head; /* causal LM: [vocab, H] table (embed_tokens when tied) */
+    rr_classifier_t cls; /* [2, H] rows "yes", "no" of lm_head; or score [1, H]  */
     qwen3_layer_t layer[];
 } qwen3_weights_t;
 
@@ -57,13 +57,15 @@ static rerank_status_t read_rope(json_t *root, const char *what, rr_config_t *c)
     json_t *scaling = json_object_get(root, "rope_scaling");
     json_t *src = root;
     if (params && !json_is_null(params)) {
-        if (!json_is_object(params)) return rr_error(RERANK_ERR_FORMAT, "%s: \"rope_parameters\" must be an object", what);
+        if (!json_is_object(params))
+            return rr_error(RERANK_ERR_FORMAT, "%s: \"rope_parameters\" must be an object", what);
         src = params;
         if (!json_object_get(params, "rope_theta")) src = root;
         if (!scaling || json_is_null(scaling)) scaling = params;
     }
     if (scaling && !json_is_null(scaling)) {
-        if (!json_is_object(scaling)) return rr_error(RERANK_ERR_FORMAT, "%s: \"rope_scaling\" must be an object", what);
+        if (!json_is_object(scaling))
+            return rr_error(RERANK_ERR_FORMAT, "%s: \"rope_scaling\" must be an object", what);
         json_t *t = json_object_get(scaling, "rope_type");
         if (!t) t = json_object_get(scaling, "type");
         const char *type = json_is_string(t) ? json_string_value(t) : NULL;
@@ -81,16 +83,17 @@ static rerank_status_t check_full_attention(json_t *root, const char *what) {
     rerank_status_t st = rr_cfg_bool(root, what, "use_sliding_window", 0, &sliding);
     if (st) return st;
     if (sliding)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "%s: \"use_sliding_window\" = true is not supported (full attention only)",
-                        what);
+        return rr_error(RERANK_ERR_UNSUPPORTED,
+                        "%s: \"use_sliding_window\" = true is not supported (full attention only)", what);
     json_t *types = json_object_get(root, "layer_types");
     if (!types || json_is_null(types)) return RERANK_OK;
     if (!json_is_array(types)) return rr_error(RERANK_ERR_FORMAT, "%s: \"layer_types\" must be a list", what);
     for (size_t i = 0; i < json_array_size(types); i++) {
         const char *t = json_string_value(json_array_get(types, i));
         if (!t || strcmp(t, "full_attention"))
-            return rr_error(RERANK_ERR_UNSUPPORTED, "%s: layer_types[%zu] '%.40s' is not supported (only \"full_attention\")",
-                            what, i, t ? t : "?");
+            return rr_error(RERANK_ERR_UNSUPPORTED,
+                            "%s: layer_types[%zu] '%.40s' is not supported (only \"full_attention\")", what, i,
+                            t ? t : "?");
     }
     return RERANK_OK;
 }
@@ -105,8 +108,7 @@ static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
     if (strcmp(act, "silu"))
         return rr_error(RERANK_ERR_UNSUPPORTED, "%s: hidden_act '%.40s' is not supported (only \"silu\")", what, act);
     if ((st = rr_cfg_num(root, what, "rms_norm_eps", 1e-6, 0, 1, &eps)) || (st = read_rope(root, what, c)) ||
-        (st = check_full_attention(root, what)) ||
-        (st = rr_cfg_bool(root, what, "attention_bias", 0, &bias)) ||
+        (st = check_full_attention(root, what)) || (st = rr_cfg_bool(root, what, "attention_bias", 0, &bias)) ||
         (st = rr_cfg_bool(root, what, "tie_word_embeddings", 0, &c->tie_embeddings)))
         return st;
     c->norm_eps = (float)eps;
@@ -132,9 +134,9 @@ static rerank_status_t bind_layer(rr_weights_t *w, const rr_config_t *c, int32_t
     const int32_t H = c->hidden, I = c->ffn, d = c->head_dim, Q = c->heads * d, KV = c->kv_heads * d;
     const int bias = (c->family_flags & QWEN3_ATTN_BIAS) != 0;
     char n[9][96];
-    const char *part[9] = {"self_attn.q_proj", "self_attn.k_proj",  "self_attn.v_proj",
-                           "self_attn.o_proj", "self_attn.q_norm",  "self_attn.k_norm",
-                           "mlp.gate_proj",    "mlp.up_proj",       "mlp.down_proj"};
+    const char *part[9] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                           "self_attn.o_proj", "self_attn.q_norm", "self_attn.k_norm",
+                           "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
     for (int i = 0; i < 9; i++) snprintf(n[i], sizeof n[i], "layers.%d.%s", l, part[i]);
     char in_norm[96], post_norm[96];
     snprintf(in_norm, sizeof in_norm, "layers.%d.input_layernorm", l);
@@ -171,8 +173,14 @@ static rerank_status_t bind(rr_weights_t *w, const rr_config_t *c) {
     for (int32_t l = 0; l < c->layers; l++) {
         qwen3_layer_t *L = &W->layer[l];
         if ((st = bind_layer(w, c, l, L))) return st;
-        L->attn = (rr_attn_t){.qkv = &L->qkv, .heads = c->heads, .kv_heads = c->kv_heads, .head_dim = c->head_dim,
-                              .q_norm = &L->q_norm, .k_norm = &L->k_norm, .rope = &W->rope, .causal = 1,
+        L->attn = (rr_attn_t){.qkv = &L->qkv,
+                              .heads = c->heads,
+                              .kv_heads = c->kv_heads,
+                              .head_dim = c->head_dim,
+                              .q_norm = &L->q_norm,
+                              .k_norm = &L->k_norm,
+                              .rope = &W->rope,
+                              .causal = 1,
                               .scale = 1.0f / sqrtf((float)c->head_dim)};
         L->ffn = (rr_ffn_t){.up = &L->gate_up, .down = &L->down, .act = RR_FN_SILU, .gate = RR_GATE_FIRST};
     }
@@ -221,8 +229,10 @@ static rerank_status_t layer(const rr_run_t *r, int32_t l) {
 static rerank_status_t head(const rr_run_t *r, float *logits) {
     const qwen3_weights_t *W = r->w;
     if (!W->cls.w.p)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s was loaded without its tokenizer: the ids of \"yes\" and "
-                        "\"no\" are unknown", r->cfg->architecture);
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                        "%s was loaded without its tokenizer: the ids of \"yes\" and "
+                        "\"no\" are unknown",
+                        r->cfg->architecture);
     rerank_status_t st;
     /* y = RMSNorm(x[last token]): the final norm on one row per pair */
     if ((st = RR_BLOCK(r, pool, RR_POOL_LAST)) || (st = RR_BLOCK(r, norm, &W->final_norm, RR_ACT_POOL, RR_ACT_POOL)))
