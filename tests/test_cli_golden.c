@@ -376,6 +376,7 @@ TEST(device_golden) { check_file("tests/cli/device.txt"); }
 TEST(bench_golden) { check_file("tests/cli/bench.txt"); }
 TEST(eval_golden) { check_file("tests/cli/eval.txt"); }
 TEST(help_golden) { check_file("tests/cli/help.txt"); }
+TEST(qwen3_golden) { check_file("tests/cli/qwen3.txt"); }
 
 int main(int argc, char **argv) {
     (void)argc;
@@ -392,6 +393,7 @@ int main(int argc, char **argv) {
     RUN(bench_golden);
     RUN(eval_golden);
     RUN(help_golden);
+    RUN(qwen3_golden);
     RUN(device_cuda_without_cuda);
     remove_inputs();
     TEST_MAIN_END();

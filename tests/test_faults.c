@@ -7,7 +7,7 @@
  *
  * The byte-level BPE tokenizers (Qwen3, ModernBERT) are also covered on
  * their own (faults_tokenizer); tiny-gte and tiny-modernbert load and score
- * under the same phases as tiny-xlmr.
+ * under the same phases as tiny-xlmr, tiny-qwen3 runs every phase below.
  *
  * Phases per fixture model:
  *  - load: the whole sequence armed at N for every allocation of the load,
@@ -181,11 +181,13 @@ static unsigned long first_backend_alloc(const char *dir, unsigned long lo, unsi
 /* The whole sequence armed at N for the allocations of the load. The load
  * has three regions: config.json + weights (cw allocations, cheap: every N),
  * the tokenizer (tok allocations: every N of the first tok_head, then a
- * stride so that about mid_runs runs cover the rest), the backend (be
+ * stride so that about mid_runs runs cover the rest, then every N of the
+ * last tok_tail: what the model binds to its tokenizer, e.g. an LLM
+ * reranker's label tokens and prompt recipe), the backend (be
  * allocations: every N). Tokenize + score are covered N by N in
  * faults_score; here the run after the load's last allocation checks that
  * the unfailed sequence ends with the reference scores. */
-static void faults_load(const char *name, unsigned long tok_head, unsigned long mid_runs) {
+static void faults_load(const char *name, unsigned long tok_head, unsigned long mid_runs, unsigned long tok_tail) {
     char dir[512];
     fixture_dir(dir, sizeof dir, name);
     ref_t ref;
@@ -207,6 +209,7 @@ static void faults_load(const char *name, unsigned long tok_head, unsigned long 
     if (e && *e) mid_runs = strtoul(e, NULL, 10);
     unsigned long tok_lo = cw + 1, tok_hi = cw + tok; /* the tokenizer's allocations */
     unsigned long dense_hi = tok_lo + tok_head < tok_hi ? tok_lo + tok_head : tok_hi;
+    unsigned long tail_lo = tok_hi - tok_tail > dense_hi ? tok_hi - tok_tail : dense_hi; /* every N again from here */
     unsigned long stride = 1;
     if (tok_hi > dense_hi && mid_runs) stride = (tok_hi - dense_hi + mid_runs - 1) / mid_runs;
     if (tok_hi > dense_hi && !mid_runs) stride = tok_hi - dense_hi + 1;
@@ -220,14 +223,14 @@ static void faults_load(const char *name, unsigned long tok_head, unsigned long 
         if (!injected || t_cur_failed > 20) break;
         if (n > load_allocs) { CHECK_MSG(0, "%s: N=%lu failed past the load", name, n); break; }
         if (n == load_allocs) n = total + 1; /* tokenize + score: faults_score */
-        else if (n < dense_hi || n >= tok_hi) n++;
-        else n = tok_hi - n > stride ? n + stride : tok_hi + 1;
+        else if (n < dense_hi || n >= tail_lo) n++;
+        else n = tail_lo - n > stride ? n + stride : tail_lo;
     }
     printf("# %s load: %lu allocations (config+weights %lu, tokenizer %lu, backend %lu); tried %lu N: every N "
-           "in 1..%lu and %lu..%lu, stride %lu in %lu..%lu (tokenizer); N=%lu (past the load) ran without an "
-           "injected failure; %.1f s\n",
-           name, load_allocs, cw, tok, be, tried, dense_hi, tok_hi + 1, load_allocs, stride, dense_hi, tok_hi,
-           last_n, rr_now_s() - t0);
+           "in 1..%lu and %lu..%lu, stride %lu in %lu..%lu (tokenizer; then every N from %lu: what is bound to it); "
+           "N=%lu (past the load) ran without an injected failure; %.1f s\n",
+           name, load_allocs, cw, tok, be, tried, dense_hi, tok_hi + 1, load_allocs, stride, dense_hi, tail_lo,
+           tail_lo, last_n, rr_now_s() - t0);
     CHECK_MSG(last_n == total + 1, "%s: first run without an injected failure at N=%lu, expected %lu", name, last_n,
               total + 1);
 }
@@ -357,6 +360,20 @@ static int truncations(const char *tmp, const char *name, long *offs, int n_offs
     return tried;
 }
 
+/* The offset of the last byte of path that is not white space (the JSON
+ * text's closing brace): cut there, the text is incomplete. */
+static long last_non_space(const char *path) {
+    FILE *f = fopen(path, "rb");
+    long at = -1, i = 0;
+    int c;
+    while (f && (c = fgetc(f)) != EOF) {
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') at = i;
+        i++;
+    }
+    if (f) fclose(f);
+    return at;
+}
+
 static void short_reads(const char *name) {
     char rel[512], src[PATH_MAX], tmp[] = "/tmp/rr-faults-XXXXXX";
     fixture_dir(rel, sizeof rel, name);
@@ -387,7 +404,7 @@ static void short_reads(const char *name) {
         for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
             if (fixed[i] < sb.st_size) offs[k++] = fixed[i];
         for (long i = 1; i < 16; i++) offs[k++] = (long)((double)sb.st_size * i / 16);
-        offs[k++] = sb.st_size - 1;
+        offs[k++] = last_non_space(path);
         tried_cfg = truncations(tmp, "config.json", offs, k);
     } else CHECK(!"stage config.json");
     unstage_dir(tmp);
@@ -477,15 +494,20 @@ static void faults_tokenizer(const char *name, unsigned long head, unsigned long
 
 TEST(faults_tokenizer_qwen3) { faults_tokenizer("tiny-qwen3", 40, 25); }
 TEST(faults_tokenizer_modernbert) { faults_tokenizer("tiny-modernbert", 150, 60); }
-TEST(faults_load_tiny_bert) { faults_load("tiny-bert", 100, 200); }
-TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr", 30, 30); }
+TEST(faults_load_tiny_bert) { faults_load("tiny-bert", 100, 200, 0); }
+TEST(faults_load_tiny_xlmr) { faults_load("tiny-xlmr", 30, 30, 0); }
+/* Qwen3: after its tokenizer, the label tokens ("yes", "no"), the lm_head
+ * rows and the prompt recipe are bound (the tokenizer's last tok_tail). */
+TEST(faults_load_tiny_qwen3) { faults_load("tiny-qwen3", 40, 25, 80); }
+TEST(faults_score_tiny_qwen3) { faults_score("tiny-qwen3"); }
+TEST(short_reads_tiny_qwen3) { short_reads("tiny-qwen3"); }
 TEST(faults_score_tiny_bert) { faults_score("tiny-bert"); }
 TEST(faults_score_tiny_xlmr) { faults_score("tiny-xlmr"); }
 TEST(short_reads_tiny_bert) { short_reads("tiny-bert"); }
 TEST(short_reads_tiny_xlmr) { short_reads("tiny-xlmr"); }
-TEST(faults_load_tiny_gte) { faults_load("tiny-gte", 30, 30); }
+TEST(faults_load_tiny_gte) { faults_load("tiny-gte", 30, 30, 0); }
 TEST(faults_score_tiny_gte) { faults_score("tiny-gte"); }
-TEST(faults_load_tiny_modernbert) { faults_load("tiny-modernbert", 150, 60); }
+TEST(faults_load_tiny_modernbert) { faults_load("tiny-modernbert", 150, 60, 0); }
 TEST(faults_score_tiny_modernbert) { faults_score("tiny-modernbert"); }
 
 int main(void) {
@@ -495,6 +517,9 @@ int main(void) {
     RUN(faults_load_tiny_xlmr);
     RUN(short_reads_tiny_bert);
     RUN(short_reads_tiny_xlmr);
+    RUN(faults_load_tiny_qwen3);
+    RUN(faults_score_tiny_qwen3);
+    RUN(short_reads_tiny_qwen3);
     RUN(faults_tokenizer_qwen3);
     RUN(faults_tokenizer_modernbert);
     RUN(faults_load_tiny_gte);

@@ -235,34 +235,29 @@ static rerank_status_t run_once(rerank_model_t *m, const workload_t *w, const re
     return RERANK_OK;
 }
 
-/* Useful FLOPs of a pair of n tokens (../shared/bench/README.md): the
- * linear layers plus attention's two [n, n] x [n, d] products per head. */
-static double attention_flops(const rerank_model_info_t *info, int32_t layers, double n) {
-    return 2 * 2 * n * n * (double)info->hidden_size * layers;
-}
-
-static double pair_flops(const rerank_model_info_t *info, int32_t layers, double n) {
-    double H = info->hidden_size, I = info->intermediate_size;
-    return 2 * n * (4 * H * H + 2 * H * I) * layers + attention_flops(info, layers, n);
-}
-
-static void count_pair(measurement_t *r, double n) {
+/* Useful FLOPs of a pair of n tokens (../shared/bench/README.md,
+ * README-qwen3.md): the linear layers as bound (grouped-query, gated),
+ * attention's two [n, n] x [n, d] products per head (half for a decoder),
+ * the head. */
+static void count_pair(rerank_model_t *m, measurement_t *r, double n) {
+    rr_pair_flops_t f;
+    rr_model_pair_flops(m, r->layers, n, &f);
     r->tokens += n;
-    r->flops += pair_flops(&r->info, r->layers, n);
-    r->attn_flops += attention_flops(&r->info, r->layers, n);
+    r->flops += f.linear + f.attention + f.head;
+    r->attn_flops += f.attention;
 }
 
 /* Tokens and FLOPs of one run: from the workload, or re-tokenized. */
 static void count_work(rerank_model_t *m, const workload_t *w, const rerank_score_options_t *o, measurement_t *r) {
     r->calls = 1;
     if (w->pairs) {
-        for (size_t i = 0; i < w->n_pairs; i++) count_pair(r, w->pairs[i].n);
+        for (size_t i = 0; i < w->n_pairs; i++) count_pair(m, r, w->pairs[i].n);
         return;
     }
     rerank_encoding_t enc = {0};
     for (size_t i = 0; i < w->n_pairs; i++)
         if (!rerank_model_tokenize_pair(m, w->queries[i], w->qlen[i], w->docs[i], w->dlen[i], &o->pair, &enc))
-            count_pair(r, (double)enc.n);
+            count_pair(m, r, (double)enc.n);
     rerank_encoding_free(&enc);
     r->calls = 0;
     for (size_t a = 0; a < w->n_pairs; a = same_query_end(w, a)) r->calls++;

@@ -12,6 +12,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/instruction.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/limits.h"
@@ -22,7 +23,7 @@
 #define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
 typedef struct score_args {
-    const char *model, *input, *query, *precision, *device, *long_docs;
+    const char *model, *input, *query, *precision, *device, *long_docs, *instruction;
     rr_cli_list_t docs;
     int32_t threads, batch_tokens;
     int normalize;
@@ -133,9 +134,9 @@ static int flush(rerank_model_t *model, batch_t *b, const rerank_score_options_t
 
 /* Tokenize one pair into the batch (recording why it cannot be scored). */
 static void add_pair(const rerank_model_t *model, batch_t *b, const char *q, size_t ql, const char *d, size_t dl,
-                     const score_args_t *a) {
+                     const rerank_pair_options_t *po, const rerank_long_options_t *lo) {
     int i = b->n++;
-    if (rerank_model_window_pair(model, q, ql, d, dl, &a->opts.pair, &a->long_opts, &b->win[i]) != RERANK_OK)
+    if (rerank_model_window_pair(model, q, ql, d, dl, po, lo, &b->win[i]) != RERANK_OK)
         snprintf(b->err[i], ERR_BYTES, "%s", rerank_last_error());
     else
         b->tokens += b->win[i].enc.n;
@@ -157,9 +158,13 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
         lineno++;
         json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
         json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
-        if (json_is_string(q) && json_is_string(d))
+        rerank_pair_options_t po;
+        char why[96];
+        if (json_is_string(q) && json_is_string(d) && rr_cli_line_instruction(obj, &a->opts.pair, &po, why, sizeof why))
+            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: %s", lineno, why);
+        else if (json_is_string(q) && json_is_string(d))
             add_pair(model, b, json_string_value(q), json_string_length(q), json_string_value(d),
-                     json_string_length(d), a);
+                     json_string_length(d), &po, &a->long_opts);
         else if (n < 0)
             snprintf(b->err[b->n++], ERR_BYTES, "line %ld: line too long (more than %zu bytes) or out of memory",
                      lineno, MAX_LINE_BYTES);
@@ -176,7 +181,7 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
 static int score_flags(rerank_model_t *model, batch_t *b, const score_args_t *a) {
     int rc = 0;
     for (int i = 0; i < a->docs.n; i++) {
-        add_pair(model, b, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), a);
+        add_pair(model, b, a->query, strlen(a->query), a->docs.v[i], strlen(a->docs.v[i]), &a->opts.pair, &a->long_opts);
         if (full(b, a)) rc |= flush(model, b, &a->opts, chunked(a));
     }
     return rc;
@@ -193,7 +198,8 @@ static const char k_about[] =
 static int parse(int argc, char **argv, score_args_t *a) {
     const rr_cli_opt_t opts[] = {
         RR_CLI_OPT_MODEL(&a->model),
-        {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin)", 0, 0},
+        {"--input", RR_CLI_STR, &a->input, "FILE", "JSONL of {\"query\": ..., \"doc\": ...} lines ('-' = stdin;\n"
+         "an \"instruction\" field overrides --instruction)", 0, 0},
         {"--query", RR_CLI_STR, &a->query, "Q", "score Q against each --doc D", 0, 0},
         {"--doc", RR_CLI_LIST, &a->docs, "D", "a document (repeat --doc)", 0, 0},
         {"--max-length", RR_CLI_INT, &a->opts.pair.max_length, "N",
@@ -204,6 +210,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
          "is an error)", 0, 0},
         {"--truncation-direction", RR_CLI_DIRECTION, &a->opts.pair.direction, "D",
          "right (default): cut the end of a too-long query/doc; left: cut its start", 0, 0},
+        RR_CLI_OPT_INSTRUCTION(&a->instruction),
         RR_CLI_OPT_LAYERS(&a->opts.layers),
         {"--normalize", RR_CLI_FLAG, &a->normalize, NULL, "print sigmoid(logit) instead of the raw logit", 0, 0},
         RR_CLI_OPT_THREADS(&a->threads),
@@ -248,6 +255,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
                 a->long_opts.chunk_tokens);
         return 2;
     }
+    rr_cli_set_instruction(&a->opts.pair, a->instruction);
     return -1;
 }
 
@@ -274,7 +282,8 @@ int rr_cmd_score(int argc, char **argv) {
     if (rc < 0) {
         rerank_model_info_t mi;
         rerank_model_get_info(model, &mi);
-        if (rr_cli_check_layers("score", &mi, a.opts.layers)) rc = 2;
+        if (rr_cli_check_layers("score", &mi, a.opts.layers) || rr_cli_check_instruction("score", &mi, a.instruction))
+            rc = 2;
         else rr_cli_note_max_length("score", &mi, a.opts.pair.max_length);
     }
     batch_t *b = rc < 0 ? rr_calloc(1, sizeof *b) : NULL;

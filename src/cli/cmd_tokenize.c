@@ -18,12 +18,13 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/instruction.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/limits.h"
 
 typedef struct tok_args {
-    const char *model, *input, *query;
+    const char *model, *input, *query, *instruction;
     rr_cli_list_t docs;
     int32_t max_length; /* -1: not given */
     rerank_pair_options_t po;
@@ -105,8 +106,16 @@ static int tokenize_line(const tok_source_t *src, const char *line, long n, long
             puts("}");
         }
     } else if (json_is_string(q) && json_is_string(d)) {
-        rc = print_pair(src, json_string_value(q), json_string_length(q), json_string_value(d), json_string_length(d),
-                        po, enc, where);
+        rerank_pair_options_t lpo;
+        char why[96];
+        if (rr_cli_line_instruction(obj, po, &lpo, why, sizeof why)) {
+            snprintf(msg, sizeof msg, "%s%s", where, why);
+            print_error(msg);
+            rc = 1;
+        } else {
+            rc = print_pair(src, json_string_value(q), json_string_length(q), json_string_value(d),
+                            json_string_length(d), &lpo, enc, where);
+        }
     } else {
         snprintf(msg, sizeof msg, "%sexpected {\"text\": string} or {\"query\": string, \"doc\": string}", where);
         print_error(msg);
@@ -155,6 +164,7 @@ static int open_source(const char *arg, const tok_args_t *a, tok_source_t *src) 
         rerank_model_info_t mi;
         rerank_model_get_info(src->model, &mi);
         src->use = rerank_model_tokenizer(src->model);
+        if (rr_cli_check_instruction("tokenize", &mi, a->instruction)) return 2;
         src->beyond_positions = !mi.prompt[0] && a->po.max_length > mi.max_positions;
         if (src->beyond_positions)
             fprintf(stderr,
@@ -170,6 +180,10 @@ static int open_source(const char *arg, const tok_args_t *a, tok_source_t *src) 
         return 1;
     }
     src->use = src->tok;
+    if (a->instruction) {
+        fprintf(stderr, "rerank tokenize: --instruction needs a model directory (only a model knows its prompt)\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -198,6 +212,7 @@ int rr_cmd_tokenize(int argc, char **argv) {
          "flag (FlagEmbedding, default), longest_first (transformers) or none", 0, 0},
         {"--truncation-direction", RR_CLI_DIRECTION, &a.po.direction, "D",
          "right (default): cut the end of a too-long query/doc; left: cut its start", 0, 0},
+        RR_CLI_OPT_INSTRUCTION(&a.instruction),
     };
     const rr_cli_spec_t spec = {"tokenize", "--model DIR (--input FILE.jsonl | --query Q --doc D [--doc D ...])\n[options]",
                                 k_about, opts, sizeof opts / sizeof *opts, NULL};
@@ -213,6 +228,7 @@ int rr_cmd_tokenize(int argc, char **argv) {
      * a model, RR_DEFAULT_MAX_LENGTH for a bare tokenizer (set below). */
     if (a.max_length == 0) a.po.truncation = RERANK_TRUNC_NONE;
     a.po.max_length = a.max_length > 0 ? a.max_length : 0;
+    rr_cli_set_instruction(&a.po, a.instruction);
     FILE *in = a.input ? rr_cli_open_input("tokenize", a.input) : NULL;
     tok_source_t src = {0};
     rc = a.input && !in ? 1 : open_source(a.model, &a, &src);

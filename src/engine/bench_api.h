@@ -22,6 +22,14 @@ typedef struct rr_profile {
 /* The backend's time split so far (zeros where it does not measure). */
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
 
+/* Useful FLOPs of scoring one pair of n tokens through the first `layers`
+ * layers (0: all): linear layers as the family bound them, attention (the
+ * causal triangle for a decoder), the head (engine/flops.c). */
+typedef struct rr_pair_flops {
+    double linear, attention, head;
+} rr_pair_flops_t;
+void rr_model_pair_flops(const rerank_model_t *m, int32_t layers, double n, rr_pair_flops_t *f);
+
 /* GFLOP/s of one [m x k] x [k x n] GEMM at `precision`: the same oneDNN
  * matmul primitive the engine uses, timed alone (activations converted or
  * quantized once beforehand, no int8 epilogue), best of `reps` after a

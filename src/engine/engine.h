@@ -32,6 +32,7 @@ struct rerank_model {
     const rr_family_t *family;
     rr_weights_t w;
     rerank_tokenizer_t *tok;
+    struct rr_prompt *prompt; /* an LLM reranker's recipe bound to tok, or NULL */
     rerank_precision_t precision;
     int32_t threads;     /* OpenMP threads for a forward pass            */
     char device[32];     /* "cpu", "cuda:0", ...                          */

@@ -9,6 +9,9 @@
 #include "engine/engine.h"
 #include "tokenizer/prompt.h"
 
+/* Label tokens a family may name (rr_family_t.label_tokens). */
+#define RR_MAX_LABEL_TOKENS 4
+
 
 rerank_model_options_t rerank_model_options_default(void) {
     return (rerank_model_options_t){.precision = RERANK_PRECISION_FP32, .threads = 0, .device = NULL};
@@ -24,6 +27,35 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
     if (m->backend && m->backend->profile) m->backend->profile(m->be, p);
     p->forward_s = m->forward_s;
     pthread_mutex_unlock(&m->lock);
+}
+
+/* An LLM reranker: the ids of its label tokens ("yes", "no"), each one
+ * token of the tokenizer, handed to the family to bind its head rows; and
+ * its prompt recipe bound to the tokenizer. */
+static rerank_status_t bind_tokens(rerank_model_t *m, const char *dir) {
+    const rr_family_t *f = m->family;
+    rerank_status_t st = RERANK_OK;
+    if (f->label_tokens && f->bind_labels) {
+        int32_t ids[RR_MAX_LABEL_TOKENS];
+        int n = 0;
+        for (; f->label_tokens[n] && n < RR_MAX_LABEL_TOKENS; n++) {
+            const char *t = f->label_tokens[n];
+            rerank_encoding_t enc = {0};
+            if ((st = rerank_tokenize(m->tok, t, strlen(t), &enc))) rr_error_prefix("%s: label token", dir);
+            else if (enc.n != 1)
+                st = rr_error(RERANK_ERR_FORMAT, "%s: tokenizer.json: \"%s\" is %zu tokens, not one (the %s head "
+                              "scores its token)", dir, t, enc.n, m->cfg.architecture);
+            else ids[n] = enc.ids[0];
+            rerank_encoding_free(&enc);
+            if (st) return st;
+            if (ids[n] >= m->cfg.vocab)
+                return rr_error(RERANK_ERR_FORMAT, "%s: token \"%s\" has id %d outside the vocabulary [0, %d)", dir,
+                                t, ids[n], m->cfg.vocab);
+        }
+        if ((st = f->bind_labels(&m->w, &m->cfg, ids))) return st;
+    }
+    if (f->prompt && (st = rr_prompt_new(m->tok, f->prompt, &m->prompt))) rr_error_prefix("%s", dir);
+    return st;
 }
 
 /* Validate options; pick the backend and device index from o->device:
@@ -87,6 +119,7 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
                       "(tokenizer of another model?)", dir, rerank_tokenizer_vocab_size(m->tok), (int)m->cfg.vocab);
         goto fail;
     }
+    if (m->tok && (st = bind_tokens(m, dir))) goto fail;
     rr_backend_opts_t bo = {.precision = o.precision, .device = device, .threads = m->threads};
     if ((st = backend->create(&m->cfg, &m->w, &bo, &m->be))) {
         rr_error_prefix("%s: %s backend", dir, backend->name);
@@ -107,6 +140,7 @@ rerank_status_t rerank_model_load(const char *dir, const rerank_model_options_t 
 void rerank_model_free(rerank_model_t *m) {
     if (!m) return;
     if (m->backend) m->backend->destroy(m->be);
+    rr_prompt_free(m->prompt);
     rerank_tokenizer_free(m->tok);
     rr_weights_release(&m->w);
     rr_free(m->pack.sp);

@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/sigmoid.h"
 #include "engine/engine.h"
+#include "tokenizer/prompt.h"
 
 static rerank_status_t check_pair(const rerank_model_t *m, const rerank_pair_t *p, size_t i) {
     const rr_config_t *c = &m->cfg;
@@ -73,13 +74,21 @@ rerank_status_t rerank_model_tokenize_pair(const rerank_model_t *m, const char *
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_model_tokenize_pair: model was loaded without a tokenizer");
     rerank_pair_options_t o = opts ? *opts : rerank_pair_options_default();
     if (o.max_length < 0) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "max_length = %d is negative", o.max_length);
-    if (o.instruction)
+    if (o.instruction && !m->prompt)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is a cross-encoder: it takes no instruction",
                         m->cfg.architecture);
     /* 0: the model's default; any length: at most the model's positions. */
     if (o.max_length == 0) o.max_length = rr_model_default_max_length(m);
     if (o.max_length > m->cfg.usable_pos) o.max_length = m->cfg.usable_pos;
-    return rerank_tokenize_pair(m->tok, query, query_len, doc, doc_len, &o, enc);
+    if (!m->prompt) return rerank_tokenize_pair(m->tok, query, query_len, doc, doc_len, &o, enc);
+    /* An LLM reranker: its prompt, the middle cut from the right (the
+     * recipe's own rule; "none" never cuts, and an over-long prompt fails
+     * when scored). */
+    if (o.direction == RERANK_TRUNC_LEFT)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s: the prompt recipe cuts the document from the right; "
+                        "left truncation is not supported", m->cfg.architecture);
+    return rr_prompt_encode(m->prompt, o.instruction, o.instruction_len, query, query_len, doc, doc_len,
+                            o.truncation == RERANK_TRUNC_NONE ? 0 : o.max_length, enc);
 }
 
 rerank_status_t rerank_score(rerank_model_t *m, const char *query, size_t query_len, const char *const *docs,

@@ -40,6 +40,8 @@ static void usage(FILE *f) {
         "                       env RERANK_DEVICE, the flag wins\n"
         "  --layers N           run only the first N encoder layers\n"
         "  --max-length N       pair length cap in tokens (default: model's, 512)\n"
+        "  --instruction S      task instruction of an LLM reranker's prompt (Qwen3-Reranker;\n"
+        "                       default: the model card's); a cross-encoder takes none\n"
         "  --max-queries N      evaluate only the first N judged queries\n"
         "  --threads N          worker threads (default: all cores)\n"
         "  --batch N            pairs per scoring call (default: all candidates of a query)\n"
@@ -64,7 +66,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct eval_args {
-    const char *model, *data, *qrels, *compare, *plot, *device;
+    const char *model, *data, *qrels, *compare, *plot, *device, *instruction;
     rr_eval_format_t format;
     rr_eval_config_t base;
     long max_queries, threads, batch, runs;
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
         else if ((v = opt_value(argc, argv, &i, "--qrels", &missing))) a->qrels = v;
         else if ((v = opt_value(argc, argv, &i, "--compare", &missing))) a->compare = v;
         else if ((v = opt_value(argc, argv, &i, "--device", &missing))) a->device = v;
+        else if ((v = opt_value(argc, argv, &i, "--instruction", &missing))) a->instruction = v;
         else if ((v = opt_value(argc, argv, &i, "--runs", &missing))) {
             if (rr_eval_parse_int(v, 1, RR_EVAL_MAX_RUNS, &a->runs)) return bad("--runs", v, "1..100");
         }
@@ -214,7 +217,8 @@ static int run(const eval_args_t *a) {
         runs = rr_calloc(n_cfg, sizeof *runs);
         if (!runs) { rr_error(RERANK_ERR_NOMEM, "out of memory"); goto err; }
         for (size_t i = 0; i < n_cfg; i++) runs[i].cfg = cfgs[i];
-        rr_eval_runner_opts_t ro = {resolved, (int32_t)a->threads, (size_t)a->batch, thr, a->device, (int)a->runs};
+        rr_eval_runner_opts_t ro = {resolved, (int32_t)a->threads, (size_t)a->batch, thr, a->device, (int)a->runs,
+                                    a->instruction};
         rr_eval_run_all(&ro, &data, runs, n_cfg);
         for (size_t i = 0; i < n_cfg; i++)
             if (!runs[i].ok) fprintf(stderr, "rerank eval: %s: %s\n", runs[i].cfg.name, runs[i].error);

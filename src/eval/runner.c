@@ -12,9 +12,11 @@
 #include "eval/progress.h"
 
 rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
-                              const rr_eval_config_t *cfg, size_t batch, double *scores,
-                              double *seconds) {
+                              const rr_eval_config_t *cfg, size_t batch, const char *instruction,
+                              double *scores, double *seconds) {
     rerank_score_options_t so = rerank_score_options_default();
+    so.pair.instruction = instruction;
+    so.pair.instruction_len = instruction ? strlen(instruction) : 0;
     so.layers = cfg->layers;
     so.pair.max_length = cfg->max_length;
     so.normalize = 0;
@@ -92,7 +94,7 @@ static int score_runs(rerank_model_t *model, const rr_eval_runner_opts_t *o, con
     double secs[RR_EVAL_MAX_RUNS];
     r->runs = o->runs < 1 ? 1 : o->runs > RR_EVAL_MAX_RUNS ? RR_EVAL_MAX_RUNS : o->runs;
     for (int k = 0; k < r->runs; k++)
-        if (rr_eval_score(model, d, &r->cfg, o->batch, r->scores, &secs[k])) {
+        if (rr_eval_score(model, d, &r->cfg, o->batch, o->instruction, r->scores, &secs[k])) {
             fail(r, "scoring");
             rr_free(r->scores);
             r->scores = NULL;
@@ -133,6 +135,11 @@ size_t rr_eval_run_all(const rr_eval_runner_opts_t *o, const rr_eval_data_t *d,
         if (!st) {
             rerank_model_get_info(model, &info);
             rr_cli_note_compute("eval", &info);
+            if (o->instruction && !info.prompt[0]) {
+                st = rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is a cross-encoder: it takes no instruction (only LLM "
+                              "rerankers such as Qwen3-Reranker do)", info.architecture);
+                snprintf(what, sizeof what, "--instruction");
+            }
         }
         for (size_t j = i; j < n; j++) {
             rr_eval_run_t *r = &runs[j];

@@ -42,12 +42,13 @@ typedef struct rr_eval_runner_opts {
     double rel_threshold;
     const char *device;  /* NULL = the CPU */
     int runs;            /* timed passes, 1..RR_EVAL_MAX_RUNS (0 = 1) */
+    const char *instruction; /* an LLM reranker's task instruction (NULL: its default) */
 } rr_eval_runner_opts_t;
 
 /* Score `d` with the model under one configuration (already loaded). */
 rerank_status_t rr_eval_score(rerank_model_t *model, const rr_eval_data_t *d,
-                              const rr_eval_config_t *cfg, size_t batch, double *scores,
-                              double *seconds);
+                              const rr_eval_config_t *cfg, size_t batch, const char *instruction,
+                              double *scores, double *seconds);
 
 /* Run runs[0..n) (their cfg set by the caller): load, score, measure, and
  * compare each with runs[0]. Returns the number of runs that succeeded. */

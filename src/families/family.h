@@ -45,6 +45,15 @@ typedef struct rr_family {
     /* How text becomes ids: NULL = the tokenizer's pair template (a
      * cross-encoder); else an LLM reranker's prompt recipe. */
     const struct rr_prompt_recipe *prompt;
+    /* An LLM reranker scoring with rows of its LM head: the tokens whose ids
+     * the engine looks up in the tokenizer at load (NULL-terminated, e.g.
+     * "yes", "no"; each must be one token), then hands to bind_labels
+     * (after bind). NULL: none. */
+    const char *const *label_tokens;
+    rerank_status_t (*bind_labels)(rr_weights_t *w, const rr_config_t *c, const int32_t *ids);
+    /* A decoder: token i attends to tokens <= i only (FLOP counts; pairs
+     * sharing a prefix share its keys and values). */
+    int causal;
 } rr_family_t;
 
 /* The family that runs `architecture` ("architectures"[0]), or NULL. */

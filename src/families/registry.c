@@ -7,9 +7,11 @@
 #include "families/family.h"
 #include "model/json_load.h"
 
-extern const rr_family_t rr_family_xlmr, rr_family_bert, rr_family_gte, rr_family_modernbert;
+extern const rr_family_t rr_family_xlmr, rr_family_bert, rr_family_gte, rr_family_modernbert, rr_family_qwen3,
+    rr_family_qwen3_seqcls;
 
-static const rr_family_t *const k_families[] = {&rr_family_xlmr, &rr_family_bert, &rr_family_gte, &rr_family_modernbert};
+static const rr_family_t *const k_families[] = {&rr_family_xlmr,       &rr_family_bert,  &rr_family_gte,
+                                                &rr_family_modernbert, &rr_family_qwen3, &rr_family_qwen3_seqcls};
 #define N_FAMILIES (sizeof k_families / sizeof k_families[0])
 
 const rr_family_t *rr_family_find(const char *architecture) {

@@ -174,12 +174,16 @@ rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, co
     int64_t at = 0;
     for (int i = 0; i < n; i++) {
         rr_dense_t part;
+        const rr_st_tensor_t *t;
         char wn[200], bn[200];
         snprintf(wn, sizeof wn, "%s.weight", names[i]);
         snprintf(bn, sizeof bn, "%s.bias", names[i]);
         rerank_status_t st;
-        if ((st = rr_weights_f32(w, prefix, wn, outs[i], in, &part.w))) return st;
-        memcpy(wp + at * in, part.w.p, (size_t)outs[i] * (size_t)in * sizeof *wp);
+        /* Converted straight into the stacked copy: an F32 copy of each
+         * part (rr_weights_f32 of an F16/BF16 checkpoint) would be kept for
+         * the model's life, beside the stacked one. */
+        if ((st = lookup(w, prefix, wn, outs[i], in, &t))) return st;
+        rr_convert_to_f32(t->data, (int)t->dtype, wp + at * in, (size_t)outs[i] * (size_t)in);
         if (bias) {
             if ((st = rr_weights_f32(w, prefix, bn, outs[i], -1, &part.b))) return st;
             memcpy(bp + at, part.b.p, (size_t)outs[i] * sizeof *bp);

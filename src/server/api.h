@@ -52,6 +52,7 @@ typedef struct rr_rerank_req {
      * one, rendered as "chunk", "chunks", "token_start", "token_end",
      * "doc_tokens" in its result. NULL: not chunked. */
     const rerank_chunk_info_t *best;
+    rr_text_t instruction; /* an LLM reranker's task instruction (s NULL if absent) */
 } rr_rerank_req_t;
 
 /* Decode a request body. On failure returns the status, writes a message to

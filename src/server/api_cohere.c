@@ -1,6 +1,6 @@
 /* api_cohere.c — Cohere / Jina rerank (`POST /v1/rerank`, `/v2/rerank`):
  *   {"model"?, "query", "documents": [string | {"text"}], "top_n"?,
- *    "return_documents"?, "raw_scores"?, "truncate"?}
+ *    "return_documents"?, "raw_scores"?, "truncate"?, "instruction"?}
  *   -> {"id", "model", "results": [{"index", "relevance_score",
  *       "document"?: {"text"}}], "usage": {"total_tokens"}, "meta"} */
 #include <jansson.h>
@@ -23,7 +23,9 @@ rr_api_status_t rr_api_parse_cohere(const char *body, size_t n, rr_api_kind_t ki
     if (model && !json_is_null(model)) {
         if ((st = rr_api_get_text(model, "\"model\"", 1024, &r.model, err, cap))) goto fail;
     }
-    if ((st = rr_api_get_query(root, lim, &r.query, err, cap))) goto fail;
+    if ((st = rr_api_get_query(root, lim, &r.query, err, cap)) ||
+        (st = rr_api_get_instruction(root, lim, &r.instruction, err, cap)))
+        goto fail;
     json_t *docs = json_object_get(root, "documents");
     if (!docs) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "missing field \"documents\""); goto fail; }
     if (!json_is_array(docs)) {

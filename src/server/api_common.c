@@ -96,6 +96,14 @@ rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_te
     return st; /* an empty query is scored, as by TEI and Hugging Face tokenizers */
 }
 
+rr_api_status_t rr_api_get_instruction(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
+                                       size_t cap) {
+    json_t *v = json_object_get(root, "instruction");
+    *out = (rr_text_t){NULL, 0};
+    if (!v || json_is_null(v)) return RR_API_OK;
+    return rr_api_get_text(v, "\"instruction\"", lim->max_text_bytes, out, err, cap);
+}
+
 void rr_rerank_req_release(rr_rerank_req_t *req) {
     if (!req) return;
     if (req->root_) json_decref((json_t *)req->root_);

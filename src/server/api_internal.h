@@ -23,6 +23,9 @@ rr_api_status_t rr_api_get_query(json_t *root, const rr_api_limits_t *lim, rr_te
 rr_api_status_t rr_api_get_long_docs(json_t *root, rr_rerank_req_t *r, char *err, size_t cap);
 /* Add the window `c` to a result object: 0, or -1 out of memory. */
 int rr_api_set_chunk(json_t *o, const rerank_chunk_info_t *c);
+/* Optional string member "instruction" (absent or null: out->s NULL). */
+rr_api_status_t rr_api_get_instruction(json_t *root, const rr_api_limits_t *lim, rr_text_t *out, char *err,
+                                       size_t cap);
 /* Serialize (compact, 9 significant digits), decref root; rr_free-able. */
 char *rr_api_dump(json_t *root, size_t *len);
 

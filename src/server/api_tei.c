@@ -1,6 +1,6 @@
 /* api_tei.c — Hugging Face text-embeddings-inference `POST /rerank`:
  *   {"query", "texts": [string], "truncate"?, "truncation_direction"?,
- *    "raw_scores"?, "return_text"?}  ->  [{"index", "score", "text"?}] */
+ *    "raw_scores"?, "return_text"?, "instruction"?}  ->  [{"index", "score", "text"?}] */
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -17,7 +17,9 @@ rr_api_status_t rr_api_parse_tei(const char *body, size_t n, const rr_api_limits
     rr_api_status_t st = rr_api_load(body, n, lim, &root, err, cap);
     if (st) return st;
     rr_rerank_req_t r = {.kind = RR_API_TEI, .root_ = root, .truncate = -1};
-    if ((st = rr_api_get_query(root, lim, &r.query, err, cap))) goto fail;
+    if ((st = rr_api_get_query(root, lim, &r.query, err, cap)) ||
+        (st = rr_api_get_instruction(root, lim, &r.instruction, err, cap)))
+        goto fail;
     json_t *texts = json_object_get(root, "texts");
     if (!texts) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "missing field \"texts\""); goto fail; }
     if (!json_is_array(texts)) { st = rr_api_fail(RR_API_BAD_REQUEST, err, cap, "\"texts\" must be an array of strings"); goto fail; }

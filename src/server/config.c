@@ -36,6 +36,7 @@ static const opt_t k_opts[] = {
     {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = the model's default (512 for cross-encoders), capped at its positions"},
     {"layers", OPT_INT, OFF(layers), "0", 0, RR_MAX_LAYERS, "N", "run only the first N encoder layers (faster, less accurate); 0 = all"},
     {"truncation", OPT_STR, OFF(truncation), "flag", 0, 0, "MODE", "pair truncation: flag (FlagEmbedding) or longest_first (transformers)"},
+    {"instruction", OPT_STR, OFF(instruction), NULL, 0, 0, "S", "task instruction of an LLM reranker's prompt (Qwen3-Reranker) for requests that send none; default: the model card's; a cross-encoder takes none"},
     {"auto-truncate", OPT_BOOL, OFF(auto_truncate), "1", 0, 1, NULL, "answer 413 for a pair over the max length when the request does not set \"truncate\" (default: cut it)"},
     {"max-batch-tokens", OPT_SIZE, OFF(max_batch_tokens), "0", 0, RR_SRV_MAX_BATCH_TOKENS, "N", "tokens per forward pass (sum of pair lengths); 0 = by device: 16384 on the CPU (a batch "
      "stays under a second), 65536 on CUDA (a GPU needs more work per pass to be busy)"},

@@ -27,6 +27,7 @@ typedef struct rr_server_config {
     long max_length;      /* pair length cap, 0 = RR_DEFAULT_MAX_LENGTH capped by the model */
     long layers;          /* run the first N layers, 0 = all             */
     char *truncation;     /* flag | longest_first                        */
+    char *instruction;    /* an LLM reranker's default task instruction (NULL: its recipe's) */
     int auto_truncate;    /* truncate long inputs when the request says nothing */
     long max_batch_tokens;
     long max_batch_pairs;

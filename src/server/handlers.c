@@ -101,10 +101,16 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     po.max_length = m->max_length;
     po.truncation = truncate ? m->truncation : RERANK_TRUNC_NONE;
     po.direction = r->req.direction;
-    if (m->info.instruction) {
-        po.instruction = m->info.instruction;
-        po.instruction_len = strlen(m->info.instruction);
-    }
+    /* An LLM reranker's instruction: the request's, else the model's
+     * (--instruction, or instruction= in its --model spec), else its
+     * recipe's; a cross-encoder takes none. */
+    const rr_text_t *ins = &r->req.instruction;
+    if (ins->s && !(m->info.prompt && m->info.prompt[0]))
+        return rr_respond_error(r, 422, "validation",
+                                "\"instruction\": %s is a cross-encoder: it takes no instruction (only LLM rerankers "
+                                "such as Qwen3-Reranker do)", m->info.architecture);
+    po.instruction = ins->s ? ins->s : m->info.instruction;
+    po.instruction_len = ins->s ? ins->n : m->info.instruction ? strlen(m->info.instruction) : 0;
     rerank_long_options_t lo;
     int windowed = rr_long_options(r, &lo); /* long documents in windows: long_req.c */
     for (size_t i = 0; i < n && !windowed; i++) {

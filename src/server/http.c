@@ -260,13 +260,14 @@ rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
     m->idx = k;
     m->scorer = *sc;
     m->info = *info;
-    const char *src[8] = {info->model_id, info->architecture, info->model_type, info->precision,
+    const char *src[RR_SERVER_INFO_STRINGS] = {info->model_id, info->architecture, info->model_type, info->precision,
                           info->compute ? info->compute : info->precision, info->weights_dtype, info->device,
-                          info->instruction};
-    const char **dst[8] = {&m->info.model_id, &m->info.architecture, &m->info.model_type, &m->info.precision,
-                           &m->info.compute, &m->info.weights_dtype, &m->info.device, &m->info.instruction};
-    for (int i = 0; i < 8; i++) {
-        if (i == 7 && !src[i]) continue; /* no instruction: the model's own */
+                          info->family, info->prompt, info->instruction};
+    const char **dst[RR_SERVER_INFO_STRINGS] = {&m->info.model_id, &m->info.architecture, &m->info.model_type,
+                           &m->info.precision, &m->info.compute, &m->info.weights_dtype, &m->info.device,
+                           &m->info.family, &m->info.prompt, &m->info.instruction};
+    for (int i = 0; i < RR_SERVER_INFO_STRINGS; i++) {
+        if (dst[i] == &m->info.instruction && !src[i]) continue; /* NULL: the recipe's default */
         const char *v = src[i] ? src[i] : "";
         m->info_strings[i] = rr_strndup(v, strlen(v));
         if (!m->info_strings[i]) {
@@ -286,7 +287,7 @@ rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
     rr_batch_observer_t obs = {.ctx = m, .on_batch = on_batch, .on_queue_wait = on_wait};
     rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &m->batcher);
     if (st) {
-        for (int i = 0; i < 8; i++) rr_free(m->info_strings[i]);
+        for (int i = 0; i < RR_SERVER_INFO_STRINGS; i++) rr_free(m->info_strings[i]);
         memset(m, 0, sizeof *m);
         return st;
     }
@@ -334,7 +335,7 @@ void rr_server_free(rr_server_t *s) {
     rr_watch_stop(s);
     for (int k = 0; k < atomic_load(&s->n_models); k++) {
         rr_batcher_free(s->models[k].batcher);
-        for (int i = 0; i < 8; i++) rr_free(s->models[k].info_strings[i]);
+        for (int i = 0; i < RR_SERVER_INFO_STRINGS; i++) rr_free(s->models[k].info_strings[i]);
     }
     rr_metrics_free(s->metrics);
     pthread_mutex_destroy(&s->watch_mu);

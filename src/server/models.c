@@ -29,6 +29,11 @@ json_t *rr_model_info_json(rr_served_t *m) {
     json_object_set_new(j, "model_type", json_pack("{s:{s:s, s:s}}", "reranker", "architecture", in->architecture,
                                                    "model_type", in->model_type));
     json_object_set_new(j, "architecture", json_string(in->architecture));
+    json_object_set_new(j, "family", json_string(in->family ? in->family : ""));
+    /* An LLM reranker's prompt recipe and the instruction requests get by
+     * default (null: the recipe's own); null and null for a cross-encoder. */
+    json_object_set_new(j, "prompt", in->prompt && in->prompt[0] ? json_string(in->prompt) : json_null());
+    json_object_set_new(j, "instruction", in->instruction ? json_string(in->instruction) : json_null());
     json_object_set_new(j, "precision", json_string(in->precision));
     json_object_set_new(j, "weights_dtype", json_string(in->weights_dtype));
     json_object_set_new(j, "compute", json_string(in->compute));
@@ -39,7 +44,6 @@ json_t *rr_model_info_json(rr_served_t *m) {
     json_object_set_new(j, "layers_used", json_integer(in->layers_used));
     json_object_set_new(j, "max_input_length", json_integer(in->max_length));
     json_object_set_new(j, "truncation", json_string(in->truncation == RERANK_TRUNC_FLAG ? "flag" : "longest_first"));
-    if (in->instruction && *in->instruction) json_object_set_new(j, "instruction", json_string(in->instruction));
     return j;
 }
 

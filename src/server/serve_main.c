@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/instruction.h"
 #include "cli/model_notes.h"
 #include "common/alloc.h"
 #include "common/limits.h"
@@ -91,6 +92,13 @@ static int load_model(rr_server_t *srv, rr_server_config_t *cfg, long i, served_
                 cfg->model_texts[i], sm->name);
         return 2;
     }
+    /* The model's default instruction: its spec's, else --instruction
+     * (which only LLM rerankers take when one model is served). */
+    const char *instruction = sp->instruction;
+    if (!instruction && cfg->instruction) {
+        if (mi.prompt && *mi.prompt) instruction = cfg->instruction;
+        else if (cfg->n_models == 1 && rr_cli_check_instruction("serve", &mi, cfg->instruction)) return 2;
+    }
     int32_t max_len = max_length > 0 ? (int32_t)max_length : mi.default_max_length;
     /* max_positions is already the usable length (RoBERTa's offset removed). */
     if (mi.max_positions > 0 && max_len > mi.max_positions) max_len = mi.max_positions;
@@ -105,9 +113,9 @@ static int load_model(rr_server_t *srv, rr_server_config_t *cfg, long i, served_
     mb->opts.layers = layers;
     mb->opts.normalize = 0;
     mb->opts.pair.truncation = !strcmp(cfg->truncation, "longest_first") ? RERANK_TRUNC_LONGEST_FIRST : RERANK_TRUNC_FLAG;
-    if (sp->instruction) {
-        mb->opts.pair.instruction = sp->instruction;
-        mb->opts.pair.instruction_len = strlen(sp->instruction);
+    if (instruction) {
+        mb->opts.pair.instruction = instruction;
+        mb->opts.pair.instruction_len = strlen(instruction);
     }
 
     /* One forward pass before reporting ready: the first call pays for
@@ -139,7 +147,9 @@ static int load_model(rr_server_t *srv, rr_server_config_t *cfg, long i, served_
         .layers_used = layers > 0 ? layers : mi.num_layers,
         .max_length = max_len,
         .truncation = mb->opts.pair.truncation,
-        .instruction = sp->instruction,
+        .family = mi.family,
+        .prompt = mi.prompt,
+        .instruction = instruction,
     };
     rr_scorer_t sc = {.ctx = mb, .encode_pair = mb_encode, .score = mb_score, .state = mb_state, .window_pair = mb_window};
     if (rr_server_add_scorer(srv, &sc, &info) != RERANK_OK) {

@@ -53,7 +53,9 @@ typedef struct rr_server_info {
     int32_t layers_used;   /* run per request            */
     int32_t max_length;    /* pair cap used for requests */
     rerank_truncation_t truncation;
-    const char *instruction; /* the model's default task instruction (NULL: its own) */
+    const char *family;        /* the model family ("qwen3", "bert", ...)    */
+    const char *prompt;        /* an LLM reranker's recipe, "" for a cross-encoder */
+    const char *instruction;   /* its default task instruction (NULL: the recipe's) */
 } rr_server_info_t;
 
 typedef struct rr_server rr_server_t;

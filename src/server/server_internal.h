@@ -17,6 +17,9 @@ enum { RR_PHASE_NONE = 0, RR_PHASE_SUBMITTED, RR_PHASE_SUSPENDED, RR_PHASE_DONE 
 
 typedef struct rr_conn_req rr_conn_req_t;
 
+/* The strings of rr_server_info_t the server copies. */
+#define RR_SERVER_INFO_STRINGS 10
+
 /* One served model: its scorer, what the API reports, its own batcher
  * (so one model's backlog never delays another's requests). */
 typedef struct rr_served {
@@ -24,7 +27,7 @@ typedef struct rr_served {
     int idx;                /* in rr_server.models, the metrics slot */
     rr_scorer_t scorer;
     rr_server_info_t info;
-    char *info_strings[8];
+    char *info_strings[RR_SERVER_INFO_STRINGS];
     rr_batcher_t *batcher;
     rerank_truncation_t truncation;
     int32_t max_length;

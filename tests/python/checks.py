@@ -24,6 +24,7 @@ MODELS = os.path.join(SHARED, "fixtures", "models")
 GOLDEN = os.path.join(SHARED, "fixtures", "golden")
 XLMR = os.path.join(MODELS, "tiny-xlmr")
 BERT = os.path.join(MODELS, "tiny-bert")
+QWEN3 = os.path.join(MODELS, "tiny-qwen3")
 TOL = 1e-6
 
 H = Harness()
@@ -149,6 +150,30 @@ def test_scores_xlmr():
 
 def test_scores_bert():
     compare_model(BERT, "pairs-bert.jsonl", True)
+
+
+def test_qwen3():
+    """An LLM reranker through the package: the prompt's ids, the default and a custom instruction,
+    scores equal to the CLI's and within 1e-4 of the float64 reference, family and recipe in info."""
+    default = "Given a web search query, retrieve relevant passages that answer the query"
+    records = [r for r in golden("pairs-qwen3.jsonl") if r["max_length"] == 8192 and r["instruction"] == default]
+    records = records[:40]
+    pairs = [[r["query"], r["doc"]] for r in records]
+    with rerank.Reranker(QWEN3, threads=1) as r:
+        H.check(r.info["family"] == "qwen3" and r.info["prompt"] == "qwen3-reranker", "info %r" % r.info)
+        got = r.compute_score(pairs)
+        close_all(got, cli_scores(QWEN3, records), "qwen3 compute_score")
+        worst = max(abs(g - rec["scores"]["tiny-qwen3"]) for g, rec in zip(got, records))
+        H.check(worst <= 1e-4, "qwen3: %.3g from the reference" % worst)
+        for rec in records[:10]:
+            if not H.check(r.tokenize(rec["query"], rec["doc"]) == rec["input_ids"], "qwen3 record %d: ids" % rec["id"]):
+                break
+    ins = "Given a question, find passages about the animal it names"
+    with rerank.Reranker(QWEN3, threads=1, instruction=ins) as r:
+        got = r.compute_score(pairs)
+        close_all(got, cli_scores(QWEN3, records, "--instruction", ins), "qwen3 instruction")
+        H.check(max(abs(a - b) for a, b in zip(got, (x["scores"]["tiny-qwen3"] for x in records))) > 1e-3,
+                "qwen3: the instruction changed no score")
 
 
 def test_tokenize_text():
@@ -513,7 +538,7 @@ def main():
     ap.add_argument("--layout", required=True)
     ap.add_argument("--asan", action="store_true")
     ARGS = ap.parse_args()
-    for test in (test_layout, test_scores_xlmr, test_scores_bert, test_tokenize_text, test_long_docs, test_shapes,
+    for test in (test_layout, test_scores_xlmr, test_scores_bert, test_qwen3, test_tokenize_text, test_long_docs, test_shapes,
                  test_activation_from_config, test_errors, test_close, test_no_leak, test_gil_released,
                  test_threads_two_models):
         H.run(test)
