@@ -17,6 +17,7 @@
 /* ---- fake scorer: one token per byte, logit from the pair length ---- */
 static atomic_int g_score_sleep_ms;
 static atomic_ullong g_pairs_scored;
+static atomic_ullong g_score_calls; /* forward passes begun (a request reached the scorer) */
 static atomic_int g_unhealthy; /* set by a "FAULT" document, as a device fault would */
 
 /* Too long: the document loses bytes from its end (Right) or its start
@@ -59,6 +60,7 @@ static rerank_status_t fake_encode(void *ctx, const char *q, size_t qn, const ch
  * model unhealthy (as a CUDA error that poisons the context would) */
 static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     (void)ctx;
+    atomic_fetch_add(&g_score_calls, 1);
     int ms = atomic_load(&g_score_sleep_ms);
     if (ms) usleep((useconds_t)ms * 1000);
     for (size_t i = 0; i < n; i++) {
@@ -830,6 +832,28 @@ static double metric(const char *base, const char *name) {
     return v;
 }
 
+/* Waits up to 10 s for /metrics to contain every needle (a request leaves the
+ * gauges in libmicrohttpd's completion callback, which on a loaded machine may
+ * run well after its client saw the response or hung up). */
+static int metrics_settle(const char *base, const char *const *needles) {
+    for (int tries = 0; tries < 1000; tries++) {
+        resp_t r = http(base, "GET", "/metrics", NULL);
+        int all = r.body != NULL;
+        for (const char *const *n = needles; all && *n; n++) all = strstr(r.body, *n) != NULL;
+        resp_free(&r);
+        if (all) return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* Waits up to 10 s for the scorer to have begun more than `before` forward
+ * passes: a request sent from another thread has been queued and picked up. */
+static int scorer_started(unsigned long long before) {
+    for (int tries = 0; tries < 1000 && atomic_load(&g_score_calls) <= before; tries++) usleep(10000);
+    return atomic_load(&g_score_calls) > before;
+}
+
 /* Concurrent Left and Right requests share batches (a slow scorer makes the
  * queue fill up) and each still gets its own direction. */
 TEST(truncation_direction_concurrent) {
@@ -916,11 +940,10 @@ TEST(disconnect_cancels) {
     unsigned long long scored = atomic_load(&g_pairs_scored) - before;
     CHECK_MSG(scored < 40, "scored %llu pairs of a cancelled request", scored);
     atomic_store(&g_score_sleep_ms, 0);
-    r = http(f.base, "GET", "/metrics", NULL);
-    CHECK(strstr(r.body, "rerank_queue_pairs 0") != NULL);
-    CHECK(strstr(r.body, "rerank_cancelled_requests_total 1") != NULL);
-    CHECK(strstr(r.body, "status=\"499\"") != NULL); /* client went away */
-    resp_free(&r);
+    /* the queue empties, the request counts as cancelled, with status 499
+     * (client went away) */
+    const char *settled[] = {"rerank_queue_pairs 0\n", "rerank_cancelled_requests_total 1\n", "status=\"499\"", NULL};
+    CHECK(metrics_settle(f.base, settled));
     CHECK(good_after(f.base));
     fx_stop(&f);
 }
@@ -939,8 +962,9 @@ TEST(graceful_drain) {
     atomic_store(&g_score_sleep_ms, 100);
     slow_arg_t a = {f.base, {0}};
     pthread_t th;
+    unsigned long long calls = atomic_load(&g_score_calls);
     pthread_create(&th, NULL, slow_client, &a);
-    usleep(150 * 1000); /* the request is queued */
+    CHECK(scorer_started(calls)); /* the request is queued and being scored */
     rr_server_drain(f.srv, 10.0);
     pthread_join(th, NULL);
     CHECK_MSG(a.r.status == 200, "%ld", a.r.status);
