@@ -174,27 +174,15 @@ static rerank_status_t embed(const rr_run_t *r) {
 
 static rerank_status_t layer(const rr_run_t *r, int32_t l) {
     const bert_layer_t *L = &((const bert_weights_t *)r->w)->layer[l];
-    rerank_status_t st;
-    /* Self-attention: ctx = softmax(q k^T / sqrt(d)) v, q | k | v = x Wqkv + b. */
-    if ((st = RR_BLOCK(r, attention, &L->attn, RR_ACT_X, RR_ACT_CTX))) return st;
-    /* x = LayerNorm(x + ctx Wo + bo): the residual is added by the GEMM. */
-    if ((st = RR_BLOCK(r, linear, &L->o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC)) ||
-        (st = RR_BLOCK(r, norm, &L->attn_norm, RR_ACT_X, RR_ACT_X)))
-        return st;
-    /* x = LayerNorm(x + gelu(x W1 + b1) W2 + b2). */
-    if ((st = RR_BLOCK(r, ffn, &L->ffn, RR_ACT_X, RR_ACT_X)) || (st = RR_BLOCK(r, norm, &L->ffn_norm, RR_ACT_X, RR_ACT_X)))
-        return st;
-    return RERANK_OK;
+    /* x = LayerNorm(x + softmax(q k^T / sqrt(d)) v Wo + bo), q | k | v = x Wqkv + b;
+     * x = LayerNorm(x + gelu(x W1 + b1) W2 + b2) */
+    return rr_layer_post_norm(r, &L->attn, &L->o, &L->attn_norm, &L->ffn, &L->ffn_norm);
 }
 
 static rerank_status_t head(const rr_run_t *r, float *logits) {
     const bert_weights_t *W = r->w;
-    rerank_status_t st;
     /* logit = Wout tanh(Wd x[first token] + bd) + bout */
-    if ((st = RR_BLOCK(r, pool, RR_POOL_FIRST)) ||
-        (st = RR_BLOCK(r, linear, &W->head_dense, RR_ACT_POOL, RR_ACT_HEAD, RR_EPI_NONE)))
-        return st;
-    return RR_BLOCK(r, classify, &W->cls, RR_ACT_HEAD, logits);
+    return rr_head_dense(r, RR_POOL_FIRST, &W->head_dense, RR_EPI_NONE, NULL, &W->cls, logits);
 }
 
 static const char *const k_xlmr_archs[] = {"XLMRobertaForSequenceClassification", "RobertaForSequenceClassification",

@@ -31,3 +31,45 @@ rerank_status_t rr_rope_build(rr_weights_t *w, double theta, double ntk_factor, 
     *rope = (rr_rope_t){.cos = cs, .sin = sn, .dim = dim, .positions = positions};
     return RERANK_OK;
 }
+
+rerank_status_t rr_layer_post_norm(const rr_run_t *r, const rr_attn_t *attn, const rr_dense_t *o,
+                                   const rr_norm_t *attn_norm, const rr_ffn_t *ffn, const rr_norm_t *ffn_norm) {
+    rerank_status_t st;
+    /* ctx = attention(x) */
+    if ((st = RR_BLOCK(r, attention, attn, RR_ACT_X, RR_ACT_CTX))) return st;
+    /* x = norm(x + ctx Wo + bo): the residual is added by the GEMM */
+    if ((st = RR_BLOCK(r, linear, o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC)) ||
+        (st = RR_BLOCK(r, norm, attn_norm, RR_ACT_X, RR_ACT_X)))
+        return st;
+    /* x = norm(x + ffn(x)) */
+    if ((st = RR_BLOCK(r, ffn, ffn, RR_ACT_X, RR_ACT_X))) return st;
+    return RR_BLOCK(r, norm, ffn_norm, RR_ACT_X, RR_ACT_X);
+}
+
+rerank_status_t rr_layer_pre_norm(const rr_run_t *r, const rr_norm_t *attn_norm, const rr_attn_t *attn,
+                                  const rr_dense_t *o, const rr_norm_t *ffn_norm, const rr_ffn_t *ffn) {
+    rerank_status_t st;
+    /* h = norm(x), or x itself without a norm */
+    rr_act_t h = RR_ACT_X;
+    if (attn_norm) {
+        if ((st = RR_BLOCK(r, norm, attn_norm, RR_ACT_X, RR_ACT_H))) return st;
+        h = RR_ACT_H;
+    }
+    /* ctx = attention(h) */
+    if ((st = RR_BLOCK(r, attention, attn, h, RR_ACT_CTX))) return st;
+    /* x = x + ctx Wo: the residual is added by the GEMM */
+    if ((st = RR_BLOCK(r, linear, o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC))) return st;
+    /* x = x + ffn(norm(x)) */
+    if ((st = RR_BLOCK(r, norm, ffn_norm, RR_ACT_X, RR_ACT_H))) return st;
+    return RR_BLOCK(r, ffn, ffn, RR_ACT_H, RR_ACT_X);
+}
+
+rerank_status_t rr_head_dense(const rr_run_t *r, rr_pooling_t how, const rr_dense_t *dense, rr_epilogue_t epi,
+                              const rr_norm_t *norm, const rr_classifier_t *cls, float *logits) {
+    rerank_status_t st;
+    /* p = one row per pair; y = norm(epi(p Wd + bd)) */
+    if ((st = RR_BLOCK(r, pool, how)) || (st = RR_BLOCK(r, linear, dense, RR_ACT_POOL, RR_ACT_HEAD, epi))) return st;
+    if (norm && (st = RR_BLOCK(r, norm, norm, RR_ACT_HEAD, RR_ACT_HEAD))) return st;
+    /* logit = classifier(y) */
+    return RR_BLOCK(r, classify, cls, RR_ACT_HEAD, logits);
+}

@@ -77,4 +77,18 @@ void rr_positions_from_zero(const rr_config_t *c, const int32_t *ids, int64_t n,
 rerank_status_t rr_rope_build(rr_weights_t *w, double theta, double ntk_factor, int32_t dim, int32_t positions,
                               rr_rope_t *rope);
 
+/* The layer shapes several families share, written in blocks (a family's
+ * own layer() names its tensors and says which shape it is):
+ *   post-norm (BERT, XLM-R, GTE):  x = n1(x + attn(x) Wo); x = n2(x + ffn(x))
+ *   pre-norm (ModernBERT, Qwen3):  x = x + attn(n1(x)) Wo; x = x + ffn(n2(x))
+ *                                  (attn_norm NULL: attention reads x itself) */
+rerank_status_t rr_layer_post_norm(const rr_run_t *r, const rr_attn_t *attn, const rr_dense_t *o,
+                                   const rr_norm_t *attn_norm, const rr_ffn_t *ffn, const rr_norm_t *ffn_norm);
+rerank_status_t rr_layer_pre_norm(const rr_run_t *r, const rr_norm_t *attn_norm, const rr_attn_t *attn,
+                                  const rr_dense_t *o, const rr_norm_t *ffn_norm, const rr_ffn_t *ffn);
+/* A classifier head over one pooled row per pair:
+ * logit = cls(norm(epi(pool(x) Wd + bd))) (norm NULL: none). */
+rerank_status_t rr_head_dense(const rr_run_t *r, rr_pooling_t how, const rr_dense_t *dense, rr_epilogue_t epi,
+                              const rr_norm_t *norm, const rr_classifier_t *cls, float *logits);
+
 #endif

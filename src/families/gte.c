@@ -206,27 +206,15 @@ static rerank_status_t embed(const rr_run_t *r) {
 
 static rerank_status_t layer(const rr_run_t *r, int32_t l) {
     const gte_layer_t *L = &((const gte_weights_t *)r->w)->layer[l];
-    rerank_status_t st;
-    /* ctx = softmax(rope(q) rope(k)^T / sqrt(d)) v, q | k | v = x Wqkv + b. */
-    if ((st = RR_BLOCK(r, attention, &L->attn, RR_ACT_X, RR_ACT_CTX))) return st;
-    /* x = attn_ln(x + ctx Wo + bo): the residual is added by the GEMM. */
-    if ((st = RR_BLOCK(r, linear, &L->o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC)) ||
-        (st = RR_BLOCK(r, norm, &L->attn_ln, RR_ACT_X, RR_ACT_X)))
-        return st;
-    /* x = mlp_ln(x + (up * act(gate)) Wdown + bdown), [up | gate] = x Wug. */
-    if ((st = RR_BLOCK(r, ffn, &L->ffn, RR_ACT_X, RR_ACT_X)) || (st = RR_BLOCK(r, norm, &L->mlp_ln, RR_ACT_X, RR_ACT_X)))
-        return st;
-    return RERANK_OK;
+    /* x = attn_ln(x + softmax(rope(q) rope(k)^T / sqrt(d)) v Wo + bo), q | k | v = x Wqkv + b;
+     * x = mlp_ln(x + (up * act(gate)) Wdown + bdown), [up | gate] = x Wug */
+    return rr_layer_post_norm(r, &L->attn, &L->o, &L->attn_ln, &L->ffn, &L->mlp_ln);
 }
 
 static rerank_status_t head(const rr_run_t *r, float *logits) {
     const gte_weights_t *W = r->w;
-    rerank_status_t st;
     /* logit = Wc tanh(Wp x[first token] + bp) + bc */
-    if ((st = RR_BLOCK(r, pool, RR_POOL_FIRST)) ||
-        (st = RR_BLOCK(r, linear, &W->pooler, RR_ACT_POOL, RR_ACT_HEAD, RR_EPI_NONE)))
-        return st;
-    return RR_BLOCK(r, classify, &W->cls, RR_ACT_HEAD, logits);
+    return rr_head_dense(r, RR_POOL_FIRST, &W->pooler, RR_EPI_NONE, NULL, &W->cls, logits);
 }
 
 static const char *const k_gte_archs[] = {"NewForSequenceClassification", NULL};

@@ -186,34 +186,19 @@ static rerank_status_t embed(const rr_run_t *r) {
 
 static rerank_status_t layer(const rr_run_t *r, int32_t l) {
     const mb_layer_t *L = &((const mb_weights_t *)r->w)->layer[l];
-    rerank_status_t st;
-    /* h = attn_norm(x) (layer 0: h = x). */
-    rr_act_t h = RR_ACT_X;
-    if (L->has_attn_norm) {
-        if ((st = RR_BLOCK(r, norm, &L->attn_norm, RR_ACT_X, RR_ACT_H))) return st;
-        h = RR_ACT_H;
-    }
-    /* ctx = softmax(rope(q) rope(k)^T / sqrt(d), window) v, q | k | v = h Wqkv. */
-    if ((st = RR_BLOCK(r, attention, &L->attn, h, RR_ACT_CTX))) return st;
-    /* x = x + ctx Wo: the residual is added by the GEMM. */
-    if ((st = RR_BLOCK(r, linear, &L->o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC))) return st;
-    /* x = x + (gelu(a) * g) Wo2, [a | g] = mlp_norm(x) Wi. */
-    if ((st = RR_BLOCK(r, norm, &L->mlp_norm, RR_ACT_X, RR_ACT_H)) || (st = RR_BLOCK(r, ffn, &L->ffn, RR_ACT_H, RR_ACT_X)))
-        return st;
-    return RERANK_OK;
+    /* h = attn_norm(x) (layer 0: h = x);
+     * x = x + softmax(rope(q) rope(k)^T / sqrt(d), window) v Wo, q | k | v = h Wqkv;
+     * x = x + (gelu(a) * g) Wo2, [a | g] = mlp_norm(x) Wi */
+    return rr_layer_pre_norm(r, L->has_attn_norm ? &L->attn_norm : NULL, &L->attn, &L->o, &L->mlp_norm, &L->ffn);
 }
 
 static rerank_status_t head(const rr_run_t *r, float *logits) {
     const mb_weights_t *W = r->w;
     rerank_status_t st;
-    /* x = final_norm(x); p = mean or first row of each pair. */
-    if ((st = RR_BLOCK(r, norm, &W->final_norm, RR_ACT_X, RR_ACT_X)) || (st = RR_BLOCK(r, pool, r->cfg->pooling)))
-        return st;
-    /* logit = Wc norm(gelu(p Wd)) + bc */
-    if ((st = RR_BLOCK(r, linear, &W->head_dense, RR_ACT_POOL, RR_ACT_HEAD, RR_EPI_GELU)) ||
-        (st = RR_BLOCK(r, norm, &W->head_norm, RR_ACT_HEAD, RR_ACT_HEAD)))
-        return st;
-    return RR_BLOCK(r, classify, &W->cls, RR_ACT_HEAD, logits);
+    /* x = final_norm(x) */
+    if ((st = RR_BLOCK(r, norm, &W->final_norm, RR_ACT_X, RR_ACT_X))) return st;
+    /* logit = Wc norm(gelu(p Wd)) + bc, p = mean or first row of each pair */
+    return rr_head_dense(r, r->cfg->pooling, &W->head_dense, RR_EPI_GELU, &W->head_norm, &W->cls, logits);
 }
 
 static const char *const k_modernbert_archs[] = {"ModernBertForSequenceClassification", NULL};

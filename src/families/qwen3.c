@@ -213,17 +213,9 @@ static rerank_status_t embed(const rr_run_t *r) {
 
 static rerank_status_t layer(const rr_run_t *r, int32_t l) {
     const qwen3_layer_t *L = &((const qwen3_weights_t *)r->w)->layer[l];
-    rerank_status_t st;
-    /* h = RMSNorm(x) */
-    if ((st = RR_BLOCK(r, norm, &L->attn_norm, RR_ACT_X, RR_ACT_H))) return st;
-    /* ctx = causal GQA attention of h: q, k per-head RMSNorm, then RoPE */
-    if ((st = RR_BLOCK(r, attention, &L->attn, RR_ACT_H, RR_ACT_CTX))) return st;
-    /* x = x + ctx Wo */
-    if ((st = RR_BLOCK(r, linear, &L->o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC))) return st;
-    /* h = RMSNorm(x) */
-    if ((st = RR_BLOCK(r, norm, &L->ffn_norm, RR_ACT_X, RR_ACT_H))) return st;
-    /* x = x + (silu(h Wgate) * (h Wup)) Wdown */
-    return RR_BLOCK(r, ffn, &L->ffn, RR_ACT_H, RR_ACT_X);
+    /* h = RMSNorm(x); x = x + causal GQA attention(h) Wo (q, k: per-head
+     * RMSNorm, then RoPE); x = x + (silu(h2 Wgate) * (h2 Wup)) Wdown, h2 = RMSNorm(x) */
+    return rr_layer_pre_norm(r, &L->attn_norm, &L->attn, &L->o, &L->ffn_norm, &L->ffn);
 }
 
 static rerank_status_t head(const rr_run_t *r, float *logits) {
