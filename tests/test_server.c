@@ -16,65 +16,17 @@
 
 #include "rerank.h"
 #include "server_proc.h"
+#include "http_client.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX];
 static char g_model[PATH_MAX];
 static rerank_model_t *g_m; /* in-process reference */
 
-/* ---------------- HTTP ---------------- */
-typedef struct resp { long status; char *body; size_t len; char retry_after[32]; CURLcode rc; } resp_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    r->body = realloc(r->body, r->len + k + 1);
-    memcpy(r->body + r->len, p, k);
-    r->len += k;
-    r->body[r->len] = 0;
-    return k;
-}
-static size_t on_header(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
-    return k;
-}
+/* ---------------- HTTP (tests/http_client.h) ---------------- */
+typedef hc_resp_t resp_t;
 static resp_t req(const char *base, const char *method, const char *path, const char *body, const char *auth) {
-    resp_t r = {0};
-    CURL *c = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (auth) h = curl_slist_append(h, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
-}
-static void resp_free(resp_t *r) { free(r->body); r->body = NULL; }
-static json_t *parse(const resp_t *r) {
-    json_error_t e;
-    return r->body ? json_loads(r->body, JSON_ALLOW_NUL, &e) : NULL;
-}
-static int is_error(const resp_t *r, long status) {
-    json_t *j = parse(r);
-    json_t *e = json_object_get(j, "error");
-    int ok = r->status == status && json_is_string(json_object_get(e, "message")) && json_is_string(json_object_get(e, "type"));
-    if (!ok) fprintf(stderr, "    got %ld %s (want %ld)\n", r->status, r->body ? r->body : "(none)", status);
-    json_decref(j);
-    return ok;
+    return hc_request(NULL, base, method, path, body, -1, auth, 0);
 }
 
 /* ---------------- reference scores ---------------- */
@@ -132,12 +84,12 @@ TEST(server_starts_and_model_loads) {
 TEST(get_routes) {
     resp_t r = req(A.base, "GET", "/health", NULL, NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = req(A.base, "GET", "/ready", NULL, NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = req(A.base, "GET", "/info", NULL, NULL);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200);
     CHECK(json_is_string(json_object_get(j, "architecture")) &&
           !strcmp(json_string_value(json_object_get(j, "architecture")), "XLMRobertaForSequenceClassification"));
@@ -147,12 +99,12 @@ TEST(get_routes) {
     CHECK(json_integer_value(json_object_get(j, "max_batch_tokens")) == 16384);
     CHECK(!strcmp(json_string_value(json_object_get(j, "version")), rerank_version()));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = req(A.base, "GET", "/openapi.json", NULL, NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/rerank"));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 TEST(tei_scores_match_library) {
@@ -162,7 +114,7 @@ TEST(tei_scores_match_library) {
     char *body = json_body_tei(k_query, k_docs, N_DOCS, "\"return_text\":true");
     resp_t r = req(A.base, "POST", "/rerank", body, NULL);
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
     double prev = 2;
     for (size_t k = 0; k < json_array_size(j); k++) {
@@ -177,11 +129,11 @@ TEST(tei_scores_match_library) {
         }
     }
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     body = json_body_tei(k_query, k_docs, N_DOCS, "\"raw_scores\":true");
     r = req(A.base, "POST", "/rerank", body, NULL);
     free(body);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
     for (size_t k = 0; k < json_array_size(j); k++) {
         json_t *o = json_array_get(j, k);
@@ -190,7 +142,7 @@ TEST(tei_scores_match_library) {
         CHECK(json_object_get(o, "text") == NULL);
     }
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 TEST(cohere_shapes) {
@@ -208,7 +160,7 @@ TEST(cohere_shapes) {
     json_decref(o);
     for (int v = 1; v <= 2; v++) {
         resp_t r = req(A.base, "POST", v == 1 ? "/v1/rerank" : "/v2/rerank", body, NULL);
-        json_t *j = parse(&r);
+        json_t *j = hc_json(&r);
         json_t *res = json_object_get(j, "results");
         CHECK(r.status == 200 && json_array_size(res) == 3);
         CHECK((size_t)json_integer_value(json_object_get(json_array_get(res, 0), "index")) == best);
@@ -227,7 +179,7 @@ TEST(cohere_shapes) {
                   "total_tokens %lld vs %zu", (long long)json_integer_value(json_object_get(json_object_get(j, "usage"), "total_tokens")),
                   ref_tokens(k_query, k_docs, N_DOCS));
         json_decref(j);
-        resp_free(&r);
+        hc_free(&r);
     }
     free(body);
 }
@@ -242,16 +194,16 @@ TEST(long_document_truncation) {
     CHECK(ref_scores(k_query, docs, 1, 1, 0, &want) == 0);
     char *body = json_body_tei(k_query, docs, 1, NULL);
     resp_t r = req(A.base, "POST", "/rerank", body, NULL);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200);
     CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), want, 1e-5);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     free(body);
     body = json_body_tei(k_query, docs, 1, "\"truncate\":false");
     r = req(A.base, "POST", "/rerank", body, NULL);
-    CHECK(is_error(&r, 413));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, NULL));
+    hc_free(&r);
     free(body);
     free(doc);
 }
@@ -269,7 +221,7 @@ static int direction_ok(const char *dir, int left) {
     char *body = json_body_tei(k_query, docs, 2, extra);
     resp_t r = req(A.base, "POST", "/rerank", body, NULL);
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     int ok = r.status == 200 && json_array_size(j) == 2;
     for (size_t k = 0; ok && k < 2; k++) {
         json_t *o = json_array_get(j, k);
@@ -278,7 +230,7 @@ static int direction_ok(const char *dir, int left) {
     }
     if (!ok) fprintf(stderr, "    %s: %ld %.300s\n", dir, r.status, r.body ? r.body : "(none)");
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     return ok;
 }
 
@@ -345,8 +297,8 @@ TEST(truncation_direction_left) {
     /* truncate:false still refuses a pair over the max length */
     char *body = json_body_tei(k_query, docs, 1, "\"truncate\":false,\"truncation_direction\":\"Left\"");
     resp_t r = req(A.base, "POST", "/rerank", body, NULL);
-    CHECK(is_error(&r, 413));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, NULL));
+    hc_free(&r);
     free(body);
     free(g_long_doc);
     g_long_doc = NULL;
@@ -359,7 +311,7 @@ static int good_after(const char *base, const char *auth) {
     char *body = json_body_tei(k_query, docs, 2, NULL);
     resp_t r = req(base, "POST", "/rerank", body, auth);
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     int ok = r.status == 200 && json_array_size(j) == 2;
     for (size_t k = 0; ok && k < 2; k++) {
         json_t *o = json_array_get(j, k);
@@ -367,7 +319,7 @@ static int good_after(const char *base, const char *auth) {
         ok = i < 2 && fabs(json_real_value(json_object_get(o, "score")) - want[i]) < 1e-5;
     }
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     return ok;
 }
 
@@ -390,8 +342,8 @@ TEST(errors_then_good) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         resp_t r = req(A.base, cases[i].method, cases[i].path, cases[i].body, NULL);
-        CHECK_MSG(is_error(&r, cases[i].status), "case %zu", i);
-        resp_free(&r);
+        CHECK_MSG(hc_is_error(&r, cases[i].status, NULL), "case %zu", i);
+        hc_free(&r);
         CHECK_MSG(good_after(A.base, NULL), "good request after case %zu", i);
     }
     /* too many documents (default --max-docs 1000) */
@@ -401,8 +353,8 @@ TEST(errors_then_good) {
     for (int i = 0; i < 1001; i++) p += sprintf(p, "%s\"a\"", i ? "," : "");
     sprintf(p, "]}");
     resp_t r = req(A.base, "POST", "/rerank", b, NULL);
-    CHECK(is_error(&r, 413));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, NULL));
+    hc_free(&r);
     free(b);
     CHECK(good_after(A.base, NULL));
 }
@@ -417,7 +369,7 @@ static void *client(void *p) {
         char *body = json_body_tei(k_query, docs, 3, "\"raw_scores\":true");
         resp_t r = req(A.base, "POST", "/rerank", body, NULL);
         free(body);
-        json_t *j = parse(&r);
+        json_t *j = hc_json(&r);
         if (r.status != 200 || json_array_size(j) != 3) a->ok = 0;
         for (size_t i = 0; i < json_array_size(j); i++) {
             json_t *o = json_array_get(j, i);
@@ -425,7 +377,7 @@ static void *client(void *p) {
             if (idx >= 3 || fabs(json_real_value(json_object_get(o, "score")) - want[idx]) > 1e-4) a->ok = 0;
         }
         json_decref(j);
-        resp_free(&r);
+        hc_free(&r);
     }
     return NULL;
 }
@@ -437,7 +389,7 @@ TEST(concurrent_clients_batched) {
     CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"/rerank\",status=\"200\"}"));
     CHECK(r.body && strstr(r.body, "rerank_batch_pairs_count"));
     CHECK(r.body && strstr(r.body, "rerank_model_info{model=\"tiny-xlmr\",architecture=\"XLMRobertaForSequenceClassification\""));
-    resp_free(&r);
+    hc_free(&r);
     CHECK(sp_log_has(&A, "\"POST /rerank\" 200"));
     CHECK(sp_log_has(&A, "\"GET /does-not-exist\" 404"));
 }
@@ -450,27 +402,27 @@ TEST(auth_layers_no_log) {
     CHECK(sp_start(&B, g_bin, g_model, extra, env) == 0);
     if (!B.port) { sp_stop(&B, SIGKILL); sp_free(&B); return; }
     resp_t r = req(B.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"]}", NULL);
-    CHECK(is_error(&r, 401));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, NULL));
+    hc_free(&r);
     r = req(B.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"b\"]}", "Authorization: Bearer topsecreT");
-    CHECK(is_error(&r, 401));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, NULL));
+    hc_free(&r);
     r = req(B.base, "GET", "/info", NULL, NULL);
-    CHECK(is_error(&r, 401));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, NULL));
+    hc_free(&r);
     r = req(B.base, "GET", "/health", NULL, NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = req(B.base, "GET", "/metrics", NULL, NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     /* --layers 1 gives the library's layers=1 scores */
     float want[N_DOCS];
     CHECK(ref_scores(k_query, k_docs, N_DOCS, 0, 1, want) == 0);
     char *body = json_body_tei(k_query, k_docs, N_DOCS, "\"raw_scores\":true");
     r = req(B.base, "POST", "/rerank", body, "Authorization: Bearer topsecret");
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == N_DOCS);
     for (size_t k = 0; k < json_array_size(j); k++) {
         json_t *o = json_array_get(j, k);
@@ -478,12 +430,12 @@ TEST(auth_layers_no_log) {
         if (i < N_DOCS) CHECK_NEAR(json_real_value(json_object_get(o, "score")), want[i], 1e-4);
     }
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = req(B.base, "GET", "/info", NULL, "Authorization: Bearer topsecret");
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_integer_value(json_object_get(j, "layers_used")) == 1);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     CHECK(sp_stop(&B, SIGINT) == 0);
     CHECK(!sp_log_has(&B, "\"POST /rerank\""));
     CHECK(!sp_log_has(&B, "topsecret"));
@@ -509,13 +461,13 @@ TEST(overload_429_and_graceful_sigterm) {
     usleep(300 * 1000); /* 3 pairs are waiting for their batch */
     double t0 = rr_now_s();
     resp_t r = req(C.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\"]}", NULL);
-    CHECK(is_error(&r, 429));
+    CHECK(hc_is_error(&r, 429, NULL));
     CHECK(atoi(r.retry_after) >= 1);
     CHECK(rr_now_s() - t0 < 1.0); /* refused at once, not after waiting */
-    resp_free(&r);
+    hc_free(&r);
     pthread_join(th, NULL);
     CHECK(a.r.status == 200);
-    resp_free(&a.r);
+    hc_free(&a.r);
     CHECK(good_after(C.base, NULL));
     /* graceful stop with a queued request */
     bg_arg_t b = {C.base, {0}};
@@ -524,7 +476,7 @@ TEST(overload_429_and_graceful_sigterm) {
     int rc = sp_stop(&C, SIGTERM);
     pthread_join(th, NULL);
     CHECK_MSG(b.r.status == 200, "queued request during shutdown got %ld", b.r.status);
-    resp_free(&b.r);
+    hc_free(&b.r);
     CHECK_MSG(rc == 0, "exit status %d", rc);
     CHECK(sp_log_has(&C, "rerank: stopped"));
     sp_free(&C);

@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/route.h"
 #include "server/server.h"
+#include "http_client.h"
 #include "test.h"
 
 /* ---- fake scorer: one token per byte, logit from the pair length ---- */
@@ -126,91 +127,14 @@ static void fx_stop(fixture_t *f) {
     rr_server_config_release(&f->cfg);
 }
 
-/* ---- HTTP client ---- */
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char retry_after[32];
-    char ctype[128];
-    char allow[64];
-    long connects;
-    CURLcode rc;
-} resp_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    char *nb = realloc(r->body, r->len + k + 1);
-    if (!nb) return 0;
-    r->body = nb;
-    memcpy(r->body + r->len, p, k);
-    r->len += k;
-    r->body[r->len] = 0;
-    return k;
-}
-static size_t on_header(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    if (k > 13 && !strncasecmp(p, "Retry-After: ", 13)) snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)(k - 15), p + 13);
-    if (k > 14 && !strncasecmp(p, "Content-Type: ", 14)) snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)(k - 16), p + 14);
-    if (k > 7 && !strncasecmp(p, "Allow: ", 7)) snprintf(r->allow, sizeof r->allow, "%.*s", (int)(k - 9), p + 7);
-    return k;
-}
-
+/* ---- HTTP client (tests/http_client.h), 20 s unless told ---- */
+typedef hc_resp_t resp_t;
 static resp_t http_ex(CURL *c, const char *base, const char *method, const char *path, const char *body, long body_len,
                       const char *auth, long timeout_ms) {
-    resp_t r = {0};
-    int own = !c;
-    if (own) c = curl_easy_init();
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    if (auth) h = curl_slist_append(h, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms ? timeout_ms : 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body_len >= 0 ? body_len : (long)strlen(body));
-    }
-    if (method && !strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else if (method && strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
-    curl_slist_free_all(h);
-    if (own) curl_easy_cleanup(c);
-    return r;
+    return hc_request(c, base, method, path, body, body_len, auth, timeout_ms ? timeout_ms : 20000L);
 }
 static resp_t http(const char *base, const char *method, const char *path, const char *body) {
     return http_ex(NULL, base, method, path, body, -1, NULL, 0);
-}
-static void resp_free(resp_t *r) { free(r->body); r->body = NULL; }
-
-static json_t *parse(const resp_t *r) {
-    json_error_t e;
-    return r->body ? json_loads(r->body, 0, &e) : NULL;
-}
-
-/* error body is {"error":{"message","type","code"}} with the status code */
-static int is_error(const resp_t *r, long status, const char *type) {
-    json_t *j = parse(r);
-    json_t *e = json_object_get(j, "error");
-    int ok = r->status == status && json_is_string(json_object_get(e, "message")) &&
-             json_is_string(json_object_get(e, "type")) && (!type || !strcmp(json_string_value(json_object_get(e, "type")), type));
-    if (!ok) fprintf(stderr, "    got %ld %s (want %ld %s)\n", r->status, r->body ? r->body : "(none)", status, type ? type : "");
-    json_decref(j);
-    return ok;
 }
 
 static fixture_t fx; /* default server, shared by most tests */
@@ -219,27 +143,27 @@ static fixture_t fx; /* default server, shared by most tests */
 static const char *k_good_tei = "{\"query\":\"abc\",\"texts\":[\"x\",\"xxxxxxxxxxxxxxxxxxxx\",\"xxxxxxxxxx\"]}";
 static int good_after(const char *base) {
     resp_t r = http(base, "POST", "/rerank", k_good_tei);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     int ok = r.status == 200 && json_array_size(j) == 3 &&
              json_integer_value(json_object_get(json_array_get(j, 0), "index")) == 1 &&
              json_integer_value(json_object_get(json_array_get(j, 2), "index")) == 0;
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     return ok;
 }
 
 TEST(get_routes) {
     resp_t r = http(fx.base, "GET", "/health", NULL);
     CHECK(r.status == 200 && strstr(r.body, "ok"));
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "HEAD", "/health", NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "GET", "/ready", NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "GET", "/info", NULL);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200 && strstr(r.ctype, "application/json"));
     CHECK(!strcmp(json_string_value(json_object_get(j, "model_id")), "fake-model"));
     CHECK(!strcmp(json_string_value(json_object_get(j, "architecture")), "FakeForSequenceClassification"));
@@ -247,19 +171,19 @@ TEST(get_routes) {
     CHECK(json_integer_value(json_object_get(j, "max_client_batch_size")) == 1000);
     CHECK(json_is_string(json_object_get(j, "version")));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "GET", "/openapi.json", NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/v2/rerank"));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     CHECK(good_after(fx.base));
     /* The previous request leaves the in-flight gauge only in libmicrohttpd's
      * completion callback, which may run just after its client has read the
      * response: give it up to 2 s to settle before reading the gauge. */
     r = http(fx.base, "GET", "/metrics", NULL);
     for (int tries = 0; tries < 200 && r.body && !strstr(r.body, "rerank_in_flight_requests 1\n"); tries++) {
-        resp_free(&r);
+        hc_free(&r);
         usleep(10000);
         r = http(fx.base, "GET", "/metrics", NULL);
     }
@@ -273,13 +197,13 @@ TEST(get_routes) {
     CHECK(strstr(r.body, "rerank_queue_pairs 0") != NULL);
     CHECK(strstr(r.body, "rerank_in_flight_requests 1") != NULL); /* this one */
     CHECK(strstr(r.body, "rerank_model_info{model=\"fake-model\"") != NULL);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 TEST(tei_rerank) {
     const char *body = "{\"query\":\"abc\",\"texts\":[\"x\",\"xxxxxxxxxxxxxxxxxxxx\",\"xxxxxxxxxx\",\"\"],\"return_text\":true}";
     resp_t r = http(fx.base, "POST", "/rerank", body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == 4);
     size_t want[4] = {1, 2, 0, 3}, dl[4] = {1, 20, 10, 0};
     const char *texts[4] = {"x", "xxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxx", ""};
@@ -291,32 +215,32 @@ TEST(tei_rerank) {
         CHECK(!strcmp(json_string_value(json_object_get(o, "text")), texts[i]));
     }
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     /* raw scores, no text */
     r = http(fx.base, "POST", "/rerank", "{\"query\":\"abc\",\"texts\":[\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"],\"raw_scores\":true,\"truncate\":true,\"truncation_direction\":\"Right\"}");
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == 1);
     CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), expect_logit(3, 32), 1e-6);
     CHECK(json_object_get(json_array_get(j, 0), "text") == NULL);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     /* truncation to --max-length 64: a 100-byte doc is cut to 64 tokens */
     char big[300];
     snprintf(big, sizeof big, "{\"query\":\"q\",\"texts\":[\"%0100d\"],\"raw_scores\":true}", 0);
     r = http(fx.base, "POST", "/rerank", big);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200);
     CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), (64 - 20) / 4.0, 1e-6);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     /* embedded NUL and non-ASCII are fine */
     r = http(fx.base, "POST", "/rerank", "{\"query\":\"\\u00e9t\\u00e9\",\"texts\":[\"a\\u0000b\",\"\\ud83d\\ude00\"],\"raw_scores\":true}");
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(j) == 2);
     /* query 4 bytes; docs 3 and 4 bytes: index 1 first */
     CHECK(json_integer_value(json_object_get(json_array_get(j, 0), "index")) == 1);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 TEST(cohere_rerank) {
@@ -324,7 +248,7 @@ TEST(cohere_rerank) {
                        "\"xxxxxxxxxx\"],\"top_n\":2,\"return_documents\":true}";
     for (int v = 1; v <= 2; v++) {
         resp_t r = http(fx.base, "POST", v == 1 ? "/v1/rerank" : "/v2/rerank", body);
-        json_t *j = parse(&r);
+        json_t *j = hc_json(&r);
         CHECK(r.status == 200);
         json_t *res = json_object_get(j, "results");
         CHECK(json_array_size(res) == 2);
@@ -339,23 +263,23 @@ TEST(cohere_rerank) {
         const char *ver = json_string_value(json_object_get(json_object_get(json_object_get(j, "meta"), "api_version"), "version"));
         CHECK(ver && ver[0] == '0' + v);
         json_decref(j);
-        resp_free(&r);
+        hc_free(&r);
     }
     /* defaults: all results, no documents; top_n larger than n */
     resp_t r = http(fx.base, "POST", "/v1/rerank", "{\"query\":\"q\",\"documents\":[\"a\",\"bb\"],\"top_n\":10}");
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     json_t *res = json_object_get(j, "results");
     CHECK(r.status == 200 && json_array_size(res) == 2);
     CHECK(json_object_get(json_array_get(res, 0), "document") == NULL);
     CHECK(json_integer_value(json_object_get(json_array_get(res, 0), "index")) == 1);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 static void bad(const char *path, const char *body, long status, const char *type) {
     resp_t r = http(fx.base, "POST", path, body);
-    CHECK_MSG(is_error(&r, status, type), "%s %s", path, body);
-    resp_free(&r);
+    CHECK_MSG(hc_is_error(&r, status, type), "%s %s", path, body);
+    hc_free(&r);
     CHECK_MSG(good_after(fx.base), "after %s", body);
 }
 
@@ -382,11 +306,11 @@ TEST(errors_400) {
     bad("/v2/rerank", "{\"query\":\"a\"}", 400, "validation");
     /* invalid UTF-8 */
     resp_t r = http_ex(NULL, fx.base, "POST", "/rerank", "{\"query\":\"a\xff\",\"texts\":[\"b\"]}", -1, NULL, 0);
-    CHECK(is_error(&r, 400, "validation") && strstr(r.body, "UTF-8"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 400, "validation") && strstr(r.body, "UTF-8"));
+    hc_free(&r);
     r = http_ex(NULL, fx.base, "POST", "/rerank", "{\"query\":\"a\xc0\xaf\",\"texts\":[\"b\"]}", -1, NULL, 0);
-    CHECK(is_error(&r, 400, "validation"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 400, "validation"));
+    hc_free(&r);
     CHECK(good_after(fx.base));
 }
 
@@ -425,16 +349,16 @@ TEST(errors_size_limits) {
     char body[4000];
     snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"%03000d\"]}", 0);
     resp_t r = http(f.base, "POST", "/rerank", body); /* Content-Length over the limit */
-    CHECK(is_error(&r, 413, "validation"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, "validation"));
+    hc_free(&r);
     CHECK(good_after(f.base));
     snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"%0150d\"]}", 0);
     r = http(f.base, "POST", "/rerank", body); /* one text over 100 bytes */
-    CHECK(is_error(&r, 413, "validation"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, "validation"));
+    hc_free(&r);
     r = http(f.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\",\"d\"]}");
-    CHECK(is_error(&r, 413, "validation"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 413, "validation"));
+    hc_free(&r);
     /* chunked upload over the limit (no Content-Length) */
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
@@ -445,7 +369,7 @@ TEST(errors_size_limits) {
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hc_on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &rr);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     curl_easy_perform(c);
@@ -460,20 +384,20 @@ TEST(errors_size_limits) {
 
 TEST(errors_routes) {
     resp_t r = http(fx.base, "GET", "/nope", NULL);
-    CHECK(is_error(&r, 404, "not_found"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 404, "not_found"));
+    hc_free(&r);
     r = http(fx.base, "GET", "/rerank", NULL);
-    CHECK(is_error(&r, 405, "method_not_allowed"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 405, "method_not_allowed"));
+    hc_free(&r);
     r = http(fx.base, "POST", "/health", "{}");
-    CHECK(is_error(&r, 405, "method_not_allowed"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 405, "method_not_allowed"));
+    hc_free(&r);
     r = http(fx.base, "DELETE", "/v1/rerank", NULL);
-    CHECK(is_error(&r, 405, "method_not_allowed"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 405, "method_not_allowed"));
+    hc_free(&r);
     r = http(fx.base, "GET", "/../../etc/passwd", NULL);
     CHECK(r.status == 404 || r.status == 400);
-    resp_free(&r);
+    hc_free(&r);
     CHECK(good_after(fx.base));
 }
 
@@ -499,9 +423,9 @@ TEST(route_table_dispatch) {
             } else {
                 CHECK_MSG(r.status == 405 && !strcmp(r.allow, rr_route_allow(d)), "%s %s: %ld, Allow '%s' (want '%s')",
                           meth, d->path, r.status, r.allow, rr_route_allow(d));
-                if (strcmp(meth, "HEAD")) CHECK(is_error(&r, 405, "method_not_allowed"));
+                if (strcmp(meth, "HEAD")) CHECK(hc_is_error(&r, 405, "method_not_allowed"));
             }
-            resp_free(&r);
+            hc_free(&r);
         }
     }
     CHECK(!strcmp(rr_route_allow(rr_route_find("/rerank")), "POST"));
@@ -509,11 +433,11 @@ TEST(route_table_dispatch) {
     CHECK(rr_route_find("/nope") == NULL && rr_route_find("/rerank/") == NULL && rr_route_find(NULL) == NULL);
     CHECK(!strcmp(rr_route_path(RR_ROUTE_OTHER), "other"));
     resp_t r = http(fx.base, "GET", "/no/such/route", NULL);
-    CHECK(is_error(&r, 404, "not_found") && r.allow[0] == 0);
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 404, "not_found") && r.allow[0] == 0);
+    hc_free(&r);
     r = http(fx.base, "POST", "/rerank/", k_good_tei);
-    CHECK(is_error(&r, 404, "not_found"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 404, "not_found"));
+    hc_free(&r);
     /* the metrics series are labelled from the same table */
     r = http(fx.base, "GET", "/metrics", NULL);
     for (size_t i = 0; i < rr_route_count(); i++) {
@@ -522,7 +446,7 @@ TEST(route_table_dispatch) {
         CHECK_MSG(r.body && strstr(r.body, want), "missing %s", want);
     }
     CHECK(r.body && strstr(r.body, "rerank_requests_total{route=\"other\",status=\"404\"}"));
-    resp_free(&r);
+    hc_free(&r);
 }
 
 TEST(backend_failure_500) {
@@ -532,7 +456,7 @@ TEST(backend_failure_500) {
 /* The device fields of /info and /metrics (issue 22.5). */
 TEST(info_device_fields) {
     resp_t r = http(fx.base, "GET", "/info", NULL);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200);
     CHECK(!strcmp(json_string_value(json_object_get(j, "device")), "cuda:0"));
     CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "bf16"));
@@ -540,13 +464,13 @@ TEST(info_device_fields) {
     CHECK(json_integer_value(json_object_get(j, "device_memory_bytes")) == 123456789);
     CHECK(json_is_true(json_object_get(j, "healthy")));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "GET", "/metrics", NULL);
     CHECK(r.status == 200 && r.body);
     CHECK(r.body && strstr(r.body, "rerank_device_memory_bytes 123456789\n"));
     CHECK(r.body && strstr(r.body, "rerank_model_healthy 1\n"));
     CHECK(r.body && strstr(r.body, ",precision=\"bf16\",compute=\"fp32\",device=\"cuda:0\","));
-    resp_free(&r);
+    hc_free(&r);
 }
 
 /* A batch that leaves the model unable to score (a device fault): the
@@ -555,26 +479,26 @@ TEST(info_device_fields) {
 TEST(unhealthy_model_503) {
     resp_t r = http(fx.base, "GET", "/ready", NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "POST", "/rerank", "{\"query\":\"a\",\"texts\":[\"FAULT\"]}");
-    CHECK(is_error(&r, 500, "backend"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 500, "backend"));
+    hc_free(&r);
     r = http(fx.base, "GET", "/ready", NULL);
     CHECK_MSG(r.status == 503 && r.body && strstr(r.body, "unhealthy"), "%ld %s", r.status, r.body ? r.body : "");
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "GET", "/health", NULL);
     CHECK(r.status == 503 && r.body && strstr(r.body, "unhealthy"));
-    resp_free(&r);
+    hc_free(&r);
     r = http(fx.base, "POST", "/rerank", k_good_tei);
-    CHECK(is_error(&r, 503, "unavailable"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 503, "unavailable"));
+    hc_free(&r);
     r = http(fx.base, "GET", "/metrics", NULL);
     CHECK(r.body && strstr(r.body, "rerank_ready 0\n") && strstr(r.body, "rerank_model_healthy 0\n"));
-    resp_free(&r);
+    hc_free(&r);
     atomic_store(&g_unhealthy, 0); /* the fake recovers; a real model would be reloaded */
     r = http(fx.base, "GET", "/ready", NULL);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     CHECK(good_after(fx.base));
 }
 
@@ -586,7 +510,7 @@ TEST(keep_alive) {
     resp_t d = http_ex(c, fx.base, "GET", "/health", NULL, -1, NULL, 0);
     CHECK(a.status == 200 && b.status == 200 && e.status == 400 && d.status == 200);
     CHECK_MSG(b.connects == 0 && d.connects == 0, "connects %ld %ld", b.connects, d.connects);
-    resp_free(&a); resp_free(&b); resp_free(&d); resp_free(&e);
+    hc_free(&a); hc_free(&b); hc_free(&d); hc_free(&e);
     curl_easy_cleanup(c);
 }
 
@@ -595,32 +519,32 @@ TEST(auth) {
     const char *extra[] = {"--api-key", "s3cret-key", NULL};
     CHECK(fx_start(&f, extra, 1) == 0);
     resp_t r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, NULL, 0);
-    CHECK(is_error(&r, 401, "unauthorized"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
     r = http_ex(NULL, f.base, "POST", "/v1/rerank", "{}", -1, "Authorization: Bearer wrong", 0);
-    CHECK(is_error(&r, 401, "unauthorized"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
     r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Bearer s3cret-key-", 0);
-    CHECK(is_error(&r, 401, "unauthorized"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
     r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Basic s3cret-key", 0);
-    CHECK(is_error(&r, 401, "unauthorized"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
     r = http_ex(NULL, f.base, "GET", "/info", NULL, -1, NULL, 0);
-    CHECK(is_error(&r, 401, "unauthorized"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
     r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "Authorization: Bearer s3cret-key", 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http_ex(NULL, f.base, "POST", "/rerank", k_good_tei, -1, "authorization: bearer   s3cret-key", 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http_ex(NULL, f.base, "GET", "/health", NULL, -1, NULL, 0);
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
     r = http_ex(NULL, f.base, "GET", "/metrics", NULL, -1, NULL, 0);
     CHECK(r.status == 200 && strstr(r.body, "status=\"401\""));
-    resp_free(&r);
+    hc_free(&r);
     fx_stop(&f);
 }
 
@@ -629,16 +553,16 @@ TEST(loading_state) {
     CHECK(fx_start(&f, NULL, 0) == 0);
     resp_t r = http(f.base, "GET", "/health", NULL);
     CHECK(r.status == 503);
-    resp_free(&r);
+    hc_free(&r);
     r = http(f.base, "GET", "/ready", NULL);
     CHECK(r.status == 503);
-    resp_free(&r);
+    hc_free(&r);
     r = http(f.base, "POST", "/rerank", k_good_tei);
-    CHECK(is_error(&r, 503, "unavailable") && r.retry_after[0] == '1');
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 503, "unavailable") && r.retry_after[0] == '1');
+    hc_free(&r);
     r = http(f.base, "GET", "/metrics", NULL);
     CHECK(r.status == 200 && strstr(r.body, "rerank_ready 0"));
-    resp_free(&r);
+    hc_free(&r);
     fx_stop(&f);
 }
 
@@ -671,7 +595,7 @@ static void *client(void *p) {
         snprintf(body, sizeof body, "{\"query\":\"qq\",\"documents\":[\"%.*s\",\"%.*s\"],\"raw_scores\":true}", n1,
                  "yyyyyyyyyyyy", n2, "zzzzzzzzzzzz");
         resp_t r = http_ex(c, a->base, "POST", "/v1/rerank", body, -1, NULL, 0);
-        json_t *j = parse(&r);
+        json_t *j = hc_json(&r);
         json_t *res = json_object_get(j, "results");
         if (r.status != 200 || json_array_size(res) != 2) a->ok = 0;
         for (size_t i = 0; i < json_array_size(res); i++) {
@@ -681,7 +605,7 @@ static void *client(void *p) {
             if (fabs(json_real_value(json_object_get(o, "relevance_score")) - want) > 1e-6) a->ok = 0;
         }
         json_decref(j);
-        resp_free(&r);
+        hc_free(&r);
     }
     curl_easy_cleanup(c);
     return NULL;
@@ -708,14 +632,14 @@ static void *two_model_client(void *p) {
         snprintf(body, sizeof body, "{\"model\":\"%s\",\"query\":\"qq\",\"documents\":[\"%.*s\"],\"raw_scores\":true}",
                  second ? "plus" : "fake-model", n1, "yyyyyyyyyyyy");
         resp_t r = http_ex(c, a->base, "POST", k % 3 ? "/v1/rerank" : "/v2/rerank", body, -1, NULL, 0);
-        json_t *j = parse(&r);
+        json_t *j = hc_json(&r);
         json_t *o = json_array_get(json_object_get(j, "results"), 0);
         double want = expect_logit(2, (size_t)n1) + (second ? 1000.0 : 0.0);
         if (r.status != 200 || fabs(json_real_value(json_object_get(o, "relevance_score")) - want) > 1e-3 ||
             strcmp(json_string_value(json_object_get(j, "model")) ?: "", second ? "plus" : "fake-model"))
             a->ok = 0;
         json_decref(j);
-        resp_free(&r);
+        hc_free(&r);
     }
     curl_easy_cleanup(c);
     return NULL;
@@ -732,7 +656,7 @@ TEST(two_models) {
     /* loading until every model is added and the server is set ready */
     resp_t r = http(f.base, "GET", "/ready", NULL);
     CHECK(r.status == 503);
-    resp_free(&r);
+    hc_free(&r);
     CHECK(rr_server_add_scorer(f.srv, &sc, &info) != RERANK_OK); /* a name twice */
     sc.score = fake_score_plus;
     info.model_id = "plus";
@@ -742,26 +666,26 @@ TEST(two_models) {
     run_clients(two_model_client, f.base, 12);
     /* TEI's shape: the first model */
     r = http(f.base, "POST", "/rerank", "{\"query\":\"qq\",\"texts\":[\"y\"],\"raw_scores\":true}");
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200 && fabs(json_real_value(json_object_get(json_array_get(j, 0), "score")) -
                                   expect_logit(2, 1)) < 1e-3);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = http(f.base, "POST", "/v1/rerank", "{\"model\":\"none\",\"query\":\"qq\",\"documents\":[\"y\"]}");
-    CHECK(is_error(&r, 404, "not_found") && strstr(r.body, "'fake-model', 'plus'"));
-    resp_free(&r);
+    CHECK(hc_is_error(&r, 404, "not_found") && strstr(r.body, "'fake-model', 'plus'"));
+    hc_free(&r);
     r = http(f.base, "GET", "/v1/models", NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(json_object_get(j, "data")) == 2 &&
           !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 1), "id")) ?: "", "plus"));
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     r = http(f.base, "GET", "/metrics", NULL);
     CHECK(r.body && strstr(r.body, "rerank_pairs_scored_total{model=\"plus\"} ") &&
           strstr(r.body, "rerank_requests_total{model=\"plus\",route=\"/v1/rerank\",status=\"200\"}") &&
           strstr(r.body, "rerank_requests_total{route=\"/v1/rerank\",status=\"404\"} 1\n") &&
           strstr(r.body, "rerank_queue_pairs{model=\"fake-model\"} 0\n") && strstr(r.body, "rerank_ready 1\n"));
-    resp_free(&r);
+    hc_free(&r);
     fx_stop(&f);
 }
 
@@ -775,12 +699,12 @@ static double direction_score(CURL *c, const char *base, const char *dir_member)
     snprintf(body, sizeof body, "{\"query\":\"q\",\"texts\":[\"<%0100d>\"],\"raw_scores\":true%s%s}", 0,
              dir_member ? "," : "", dir_member ? dir_member : "");
     resp_t r = http_ex(c, base, "POST", "/rerank", body, -1, NULL, 0);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     double s = r.status == 200 && json_array_size(j) == 1 ? json_real_value(json_object_get(json_array_get(j, 0), "score"))
                                                            : -1e9;
     if (s == -1e9) fprintf(stderr, "    %s -> %ld %s\n", dir_member ? dir_member : "(none)", r.status, r.body ? r.body : "");
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     return s;
 }
 
@@ -797,15 +721,15 @@ TEST(truncation_direction) {
     CHECK_NEAR(direction_score(NULL, fx.base, "\"truncation_direction\":\"left\",\"truncate\":true"), LEFT_LOGIT, 1e-6);
     /* short enough: nothing is cut, both ends survive whatever the direction */
     resp_t r = http(fx.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"<xx>\"],\"raw_scores\":true,\"truncation_direction\":\"Left\"}");
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     CHECK(r.status == 200);
     CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 0), "score")), expect_logit(1, 4) + 300.0, 1e-6);
     json_decref(j);
-    resp_free(&r);
+    hc_free(&r);
     /* the Cohere routes have no such member: ignored, Right */
     r = http(fx.base, "POST", "/v1/rerank", "{\"query\":\"q\",\"documents\":[\"<xx>\"],\"raw_scores\":true,\"truncation_direction\":\"Left\"}");
     CHECK(r.status == 200);
-    resp_free(&r);
+    hc_free(&r);
 }
 
 static void *dir_client(void *p) {
@@ -828,7 +752,7 @@ static double metric(const char *base, const char *name) {
     snprintf(key, sizeof key, "\n%s ", name);
     const char *p = r.body ? strstr(r.body, key) : NULL;
     double v = p ? strtod(p + strlen(key), NULL) : -1;
-    resp_free(&r);
+    hc_free(&r);
     return v;
 }
 
@@ -840,7 +764,7 @@ static int metrics_settle(const char *base, const char *const *needles) {
         resp_t r = http(base, "GET", "/metrics", NULL);
         int all = r.body != NULL;
         for (const char *const *n = needles; all && *n; n++) all = strstr(r.body, *n) != NULL;
-        resp_free(&r);
+        hc_free(&r);
         if (all) return 1;
         usleep(10000);
     }
@@ -888,9 +812,9 @@ TEST(overload_429) {
         curl_easy_setopt(h[i], CURLOPT_URL, url);
         curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hd);
         curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}");
-        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, hc_on_body);
         curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &r[i]);
-        curl_easy_setopt(h[i], CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h[i], CURLOPT_HEADERFUNCTION, hc_on_header);
         curl_easy_setopt(h[i], CURLOPT_HEADERDATA, &r[i]);
         curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 20L);
         curl_multi_add_handle(m, h[i]);
@@ -906,7 +830,7 @@ TEST(overload_429) {
         if (r[i].status == 200) n200++;
         if (r[i].status == 429) {
             n429++;
-            CHECK(is_error(&r[i], 429, "overloaded"));
+            CHECK(hc_is_error(&r[i], 429, "overloaded"));
             CHECK(atoi(r[i].retry_after) >= 1);
         }
         curl_multi_remove_handle(m, h[i]);
@@ -935,7 +859,7 @@ TEST(disconnect_cancels) {
     /* 100 pairs at 50 ms each = 5 s; the client gives up after 300 ms */
     resp_t r = http_ex(NULL, f.base, "POST", "/rerank", body, -1, NULL, 300);
     CHECK(r.rc == CURLE_OPERATION_TIMEDOUT);
-    resp_free(&r);
+    hc_free(&r);
     usleep(500 * 1000);
     unsigned long long scored = atomic_load(&g_pairs_scored) - before;
     CHECK_MSG(scored < 40, "scored %llu pairs of a cancelled request", scored);
@@ -968,13 +892,13 @@ TEST(graceful_drain) {
     rr_server_drain(f.srv, 10.0);
     pthread_join(th, NULL);
     CHECK_MSG(a.r.status == 200, "%ld", a.r.status);
-    json_t *j = parse(&a.r);
+    json_t *j = hc_json(&a.r);
     CHECK(json_array_size(j) == 4);
     json_decref(j);
-    resp_free(&a.r);
+    hc_free(&a.r);
     resp_t r = http_ex(NULL, f.base, "GET", "/health", NULL, -1, NULL, 2000);
     CHECK(r.rc == CURLE_COULDNT_CONNECT); /* no longer accepting */
-    resp_free(&r);
+    hc_free(&r);
     atomic_store(&g_score_sleep_ms, 0);
     fx_stop(&f);
 }

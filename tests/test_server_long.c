@@ -12,6 +12,7 @@
 
 #include "rerank.h"
 #include "server_proc.h"
+#include "http_client.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX];
@@ -20,39 +21,9 @@ static rerank_model_t *g_m;
 static srvproc_t A; /* defaults (truncate) */
 static srvproc_t B; /* --long-docs chunk --chunk-tokens 64 --chunk-overlap 16 --max-chunks-per-doc 4 */
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    r->body = realloc(r->body, r->len + k + 1);
-    memcpy(r->body + r->len, p, k);
-    r->len += k;
-    r->body[r->len] = 0;
-    return k;
-}
-
+typedef hc_resp_t resp_t;
 static resp_t post(const char *base, const char *path, const char *body) {
-    resp_t r = {0};
-    CURL *c = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
+    return hc_request(NULL, base, NULL, path, body, -1, NULL, 0);
 }
 
 static const char k_query[] = "what is a panda?";
@@ -237,18 +208,9 @@ TEST(bad_values) {
 
 /* /info reports the long-document defaults and the batch order. */
 TEST(info_reports_defaults) {
-    CURL *c = curl_easy_init();
-    resp_t r = {0};
-    char url[128];
-    snprintf(url, sizeof url, "%s/info", B.base);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    CHECK(curl_easy_perform(c) == CURLE_OK);
-    curl_easy_cleanup(c);
-    json_error_t e;
-    json_t *j = r.body ? json_loads(r.body, 0, &e) : NULL;
+    resp_t r = hc_request(NULL, B.base, NULL, "/info", NULL, -1, NULL, 30000);
+    CHECK(r.rc == CURLE_OK && r.status == 200);
+    json_t *j = hc_json(&r);
     const char *mode = json_string_value(json_object_get(j, "long_docs"));
     const char *order = json_string_value(json_object_get(j, "batch_order"));
     CHECK(mode && !strcmp(mode, "chunk"));

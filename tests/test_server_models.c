@@ -16,49 +16,17 @@
 #include "rerank.h"
 #include "server/model_spec.h"
 #include "server_proc.h"
+#include "http_client.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX];
 static char g_xlmr[PATH_MAX], g_bert[PATH_MAX];
 static srvproc_t M, X1, B1; /* three models; xlmr alone; bert alone */
 
-/* ---- HTTP ---- */
-typedef struct resp { long status; char *body; size_t len; } resp_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    char *nb = realloc(r->body, r->len + k + 1);
-    if (!nb) return 0;
-    r->body = nb;
-    memcpy(r->body + r->len, p, k);
-    r->len += k;
-    r->body[r->len] = 0;
-    return k;
-}
-
+/* ---- HTTP (tests/http_client.h) ---- */
+typedef hc_resp_t resp_t;
 static resp_t http(const char *base, const char *path, const char *body) {
-    resp_t r = {0};
-    CURL *c = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
-}
-
-static json_t *parse(const resp_t *r) {
-    json_error_t e;
-    return r->body ? json_loads(r->body, 0, &e) : NULL;
+    return hc_request(NULL, base, NULL, path, body, -1, NULL, 0);
 }
 
 static const char *k_query = "what is a panda?";
@@ -96,7 +64,7 @@ static long scores_of(const char *base, const char *path, const char *model, flo
     }
     resp_t r = http(base, path, body);
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     json_t *res = json_is_array(j) ? j : json_object_get(j, "results");
     for (size_t i = 0; i < N_DOCS; i++) out[i] = NAN;
     for (size_t k = 0; k < json_array_size(res); k++) {
@@ -202,7 +170,7 @@ TEST(unknown_model_404) {
     char *body = cohere_body("nope");
     resp_t r = http(M.base, "/v1/rerank", body);
     free(body);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     json_t *e = json_object_get(j, "error");
     const char *msg = json_string_value(json_object_get(e, "message"));
     CHECK_MSG(r.status == 404 && !strcmp(json_string_value(json_object_get(e, "type")) ?: "", "not_found") && msg &&
@@ -226,7 +194,7 @@ TEST(unknown_model_404) {
 
 TEST(info_and_models_list) {
     resp_t r = http(M.base, "/info", NULL);
-    json_t *j = parse(&r);
+    json_t *j = hc_json(&r);
     json_t *ms = json_object_get(j, "models");
     CHECK(r.status == 200 && !strcmp(json_string_value(json_object_get(j, "model_id")) ?: "", "tiny-xlmr"));
     CHECK(json_array_size(ms) == 3);
@@ -243,7 +211,7 @@ TEST(info_and_models_list) {
     json_decref(j);
     free(r.body);
     r = http(M.base, "/v1/models", NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     json_t *d = json_object_get(j, "data");
     CHECK(r.status == 200 && !strcmp(json_string_value(json_object_get(j, "object")) ?: "", "list") &&
           json_array_size(d) == 3);
@@ -257,13 +225,13 @@ TEST(info_and_models_list) {
     free(r.body);
     /* the OpenAPI description names the route (and is still valid JSON) */
     r = http(M.base, "/openapi.json", NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/v1/models"));
     json_decref(j);
     free(r.body);
     /* a one-model server lists its one model */
     r = http(X1.base, "/v1/models", NULL);
-    j = parse(&r);
+    j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(json_object_get(j, "data")) == 1);
     json_decref(j);
     free(r.body);

@@ -13,51 +13,19 @@
 
 #include "rerank.h"
 #include "server_proc.h"
+#include "http_client.h"
 #include "test.h"
 
 static char g_bin[PATH_MAX], g_qwen[PATH_MAX], g_xlmr[PATH_MAX];
 static rerank_model_t *g_m; /* tiny-qwen3 in-process: the reference */
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *u) {
-    resp_t *r = u;
-    size_t k = sz * n;
-    char *b = realloc(r->body, r->len + k + 1);
-    if (!b) return 0;
-    r->body = b;
-    memcpy(r->body + r->len, p, k);
-    r->len += k;
-    r->body[r->len] = 0;
-    return k;
-}
-
 /* GET path (body NULL) or POST body; the parsed JSON answer (or NULL). */
 static json_t *http(const srvproc_t *s, const char *path, const char *body, long *status) {
-    resp_t r = {0};
-    CURL *c = curl_easy_init();
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", s->base, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    json_error_t e;
-    json_t *j = r.body ? json_loads(r.body, 0, &e) : NULL;
+    hc_resp_t r = hc_request(NULL, s->base, NULL, path, body, -1, NULL, 0);
+    *status = r.status;
+    json_t *j = hc_json(&r);
     if (!j || *status != 200) fprintf(stderr, "    %s -> %ld %s\n", path, *status, r.body ? r.body : "(none)");
-    free(r.body);
+    hc_free(&r);
     return j;
 }
 
