@@ -64,42 +64,72 @@ TEST(linear_all_precisions) {
     rr_gemm_free(g);
 }
 
-/* rr_ffn equals rr_linear(up, GELU) then rr_linear(down, ACC): bit for bit
- * in every precision (int8 runs its fused row path, the others the two
- * calls), for row counts around the parallel threshold. */
+/* rr_ffn equals rr_linear(up) (GELU fused when ungated), the activation
+ * and gate with the same kernels, then rr_linear(down, ACC): bit for bit in
+ * every precision (int8 runs its fused row path, the others the calls), for
+ * ungated GELU (BERT), SwiGLU as [gate; up] (Qwen3), GeGLU as [a | g]
+ * (ModernBERT) and [up | gate] (GTE), for row counts around the parallel
+ * threshold. */
 TEST(ffn_matches_two_linears) {
     rr_gemm_t *g = NULL;
     CHECK(rr_gemm_new(&g) == RERANK_OK);
     if (!g) return;
     enum { H = 64, I = 256, MMAX = 300 };
-    float *wu = malloc(sizeof(float) * I * H), *bu = malloc(sizeof(float) * I), *wd = malloc(sizeof(float) * H * I),
-          *bd = malloc(sizeof(float) * H), *x = malloc(sizeof(float) * MMAX * H), *ffn = malloc(sizeof(float) * MMAX * I),
+    const struct { rr_fn_t act; rr_gate_t gate; } kinds[] = {
+        {RR_FN_GELU, RR_GATE_NONE}, {RR_FN_SILU, RR_GATE_FIRST}, {RR_FN_GELU, RR_GATE_FIRST}, {RR_FN_GELU, RR_GATE_SECOND}};
+    const rr_kernels_t *k = rr_kernels();
+    float *wu = malloc(sizeof(float) * 2 * I * H), *bu = malloc(sizeof(float) * 2 * I), *wd = malloc(sizeof(float) * H * I),
+          *bd = malloc(sizeof(float) * H), *x = malloc(sizeof(float) * MMAX * H),
+          *ffn = malloc(sizeof(float) * MMAX * 2 * I), *gin = malloc(sizeof(float) * MMAX * I),
           *y1 = malloc(sizeof(float) * MMAX * H), *y2 = malloc(sizeof(float) * MMAX * H);
-    for (int i = 0; i < I * H; i++) wu[i] = frand(-0.1f, 0.1f), wd[i] = frand(-0.1f, 0.1f);
-    for (int i = 0; i < I; i++) bu[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < 2 * I * H; i++) wu[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < I * H; i++) wd[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < 2 * I; i++) bu[i] = frand(-0.5f, 0.5f);
     for (int i = 0; i < H; i++) bd[i] = frand(-0.5f, 0.5f);
     for (int i = 0; i < MMAX * H; i++) x[i] = frand(-2, 2);
     int ms[] = {1, 7, 300};
-    for (int p = 0; p < 3; p++) {
-        rr_linear_t up, down;
-        rerank_precision_t prec = (rerank_precision_t)p;
-        CHECK(rr_linear_init(g, &up, wu, bu, I, H, prec) == RERANK_OK);
-        CHECK(rr_linear_init(g, &down, wd, bd, H, I, prec) == RERANK_OK);
-        for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
-            int m = ms[t];
-            for (int i = 0; i < m * H; i++) y1[i] = y2[i] = frand(-1, 1);
-            CHECK(rr_linear(g, &up, x, m, RR_EPI_GELU, ffn) == RERANK_OK);
-            CHECK(rr_linear(g, &down, ffn, m, RR_EPI_ACC, y1) == RERANK_OK);
-            CHECK(rr_ffn(g, &up, &down, x, m, ffn, y2) == RERANK_OK);
-            int diff = 0;
-            for (int i = 0; i < m * H; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
-            CHECK_MSG(diff == 0, "%s m=%d: %d of %d outputs differ (compute %s)", rerank_precision_str(prec), m, diff,
-                      m * H, rerank_precision_str(up.prec));
+    for (size_t kind = 0; kind < sizeof kinds / sizeof kinds[0]; kind++)
+        for (int p = 0; p < 3; p++) {
+            const rr_fn_t act = kinds[kind].act;
+            const rr_gate_t gate = kinds[kind].gate;
+            const int w = gate == RR_GATE_NONE ? I : 2 * I;
+            rr_linear_t up, down;
+            rerank_precision_t prec = (rerank_precision_t)p;
+            CHECK(rr_linear_init(g, &up, wu, bu, w, H, prec) == RERANK_OK);
+            CHECK(rr_linear_init(g, &down, wd, bd, H, I, prec) == RERANK_OK);
+            for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+                int m = ms[t];
+                for (int i = 0; i < m * H; i++) y1[i] = y2[i] = frand(-1, 1);
+                if (gate == RR_GATE_NONE) {
+                    CHECK(rr_linear(g, &up, x, m, RR_EPI_GELU, gin) == RERANK_OK);
+                } else {
+                    CHECK(rr_linear(g, &up, x, m, RR_EPI_NONE, ffn) == RERANK_OK);
+                    for (int r = 0; r < m; r++) {
+                        float *u = ffn + (size_t)r * w, *a = gate == RR_GATE_SECOND ? u + I : u,
+                              *o = gate == RR_GATE_SECOND ? u : u + I;
+                        if (act == RR_FN_GELU) k->gelu(a, I);
+                        else k->silu(a, I);
+                        for (int i = 0; i < I; i++) gin[(size_t)r * I + i] = a[i] * o[i];
+                    }
+                }
+                CHECK(rr_linear(g, &down, gin, m, RR_EPI_ACC, y1) == RERANK_OK);
+                CHECK(rr_ffn(g, &up, &down, act, gate, x, m, ffn, y2) == RERANK_OK);
+                int diff = 0;
+                for (int i = 0; i < m * H; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
+                CHECK_MSG(diff == 0, "kind %zu %s m=%d: %d of %d outputs differ (compute %s)", kind,
+                          rerank_precision_str(prec), m, diff, m * H, rerank_precision_str(up.prec));
+            }
+            rr_linear_release(&up);
+            rr_linear_release(&down);
         }
-        rr_linear_release(&up);
-        rr_linear_release(&down);
-    }
-    free(wu); free(bu); free(wd); free(bd); free(x); free(ffn); free(y1); free(y2);
+    /* a down projection that does not match up's outputs is refused */
+    rr_linear_t up, down;
+    CHECK(rr_linear_init(g, &up, wu, bu, I, H, RERANK_PRECISION_FP32) == RERANK_OK);
+    CHECK(rr_linear_init(g, &down, wd, bd, H, I, RERANK_PRECISION_FP32) == RERANK_OK);
+    CHECK(rr_ffn(g, &up, &down, RR_FN_SILU, RR_GATE_FIRST, x, 1, ffn, y2) == RERANK_ERR_INTERNAL);
+    rr_linear_release(&up);
+    rr_linear_release(&down);
+    free(wu); free(bu); free(wd); free(bd); free(x); free(ffn); free(gin); free(y1); free(y2);
     rr_gemm_free(g);
 }
 

@@ -23,7 +23,6 @@ typedef struct rr_scratch {
     rr_buf_t h;     /* one group's normalized copy [n, H] (pre-norm; grown on first use) */
     rr_buf_t wide;  /* one group's projections [n, widest layer]: q|k|v, FFN */
     rr_buf_t ctx;   /* one group's attention output [n, heads * head_dim]  */
-    rr_buf_t gated; /* one group's gated FFN activations [n, I] (grown on first use) */
     rr_buf_t attn;  /* per thread: rr_attend's workspace + copied q/k/v rows (cpu_attention.c) */
     rr_buf_t pool;  /* one row per pair [P, H]                            */
     rr_buf_t head;  /* one row per pair [P, H]                            */

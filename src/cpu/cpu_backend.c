@@ -13,7 +13,7 @@ static void cpu_destroy(void *ctx) {
     for (int32_t i = 0; c->lin && i < c->w->n_dense; i++) rr_linear_release(&c->lin[i]);
     rr_free(c->lin);
     rr_scratch_t *s = &c->s;
-    rr_buf_t *bufs[] = {&s->x, &s->h, &s->wide, &s->ctx, &s->gated, &s->attn, &s->pool, &s->head};
+    rr_buf_t *bufs[] = {&s->x, &s->h, &s->wide, &s->ctx, &s->attn, &s->pool, &s->head};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rr_buf_release(bufs[i]);
     rr_gemm_free(c->gemm);
     rr_free(c);

@@ -90,33 +90,11 @@ rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *dn, rr_act_t src, rr_a
 }
 
 /* dst += down(act(up(src))); gated: one half of up's output activated,
- * times the other, into [n, I] rows for the down projection. */
+ * times the other (rr_ffn). */
 rerank_status_t rr_cpu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t dst) {
     rr_cpu_t *c = be;
     const view_t s = act(c, src), d = act(c, dst);
-    const rr_linear_t *up = &c->lin[f->up->id], *down = &c->lin[f->down->id];
-    float *u = c->s.wide.p;
-    if (f->gate == RR_GATE_NONE && f->act == RR_FN_GELU) return rr_ffn(c->gemm, up, down, s.p, s.rows, u, d.p);
-    rerank_status_t st = rr_linear(c->gemm, up, s.p, s.rows, RR_EPI_NONE, u);
-    if (st) return st;
-    const rr_kernels_t *k = rr_kernels();
-    const int64_t I = down->in, w = up->out;
-    if (f->gate != RR_GATE_NONE &&
-        (st = rr_buf_reserve(&c->s.gated, (size_t)c->group_max * (size_t)I * sizeof(float), "gated FFN")))
-        return st;
-    float *g = f->gate == RR_GATE_NONE ? u : c->s.gated.p; /* [n, I] input of down */
-#pragma omp parallel for schedule(static) if (s.rows * w >= RR_PAR_MIN_WORK)
-    for (int64_t r = 0; r < s.rows; r++) {
-        float *ur = u + r * w, *gr = g + r * I;
-        float *a = f->gate == RR_GATE_SECOND ? ur + I : ur, *m = f->gate == RR_GATE_SECOND ? ur : ur + I;
-        if (f->act == RR_FN_GELU) k->gelu(a, I);
-        else if (f->act == RR_FN_SILU) k->silu(a, I);
-        else if (f->act == RR_FN_TANH)
-            for (int64_t i = 0; i < I; i++) a[i] = tanhf(a[i]);
-        if (f->gate != RR_GATE_NONE)
-            for (int64_t i = 0; i < I; i++) gr[i] = a[i] * m[i];
-    }
-    return rr_linear(c->gemm, down, g, s.rows, RR_EPI_ACC, d.p);
+    return rr_ffn(c->gemm, &c->lin[f->up->id], &c->lin[f->down->id], f->act, f->gate, s.p, s.rows, c->s.wide.p, d.p);
 }
 
 rerank_status_t rr_cpu_pool(void *be, rr_pooling_t how) {

@@ -32,6 +32,7 @@ struct rr_gemm {
     rr_buf_t tmp;    /* int8 residual layers: raw output [m, out]          */
     rr_buf_t act2, ascale2, azero2; /* int8 FFN: the quantized GELU output  */
     rr_buf_t rows;   /* int8 FFN: one row of floats per thread             */
+    rr_buf_t gated;  /* fp32/bf16 gated FFN: down's input [m, I]           */
     double exec_s;   /* seconds in matmuls (rr_gemm_seconds)               */
 };
 
@@ -62,6 +63,7 @@ void rr_gemm_free(rr_gemm_t *g) {
     rr_buf_release(&g->ascale2);
     rr_buf_release(&g->azero2);
     rr_buf_release(&g->rows);
+    rr_buf_release(&g->gated);
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
     rr_free(g);
@@ -387,44 +389,82 @@ rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x
     return m <= 0 ? RERANK_OK : linear_int8(g, L, x, m, y, raw);
 }
 
-/* y += down(gelu(up(x))). fp32/bf16: two rr_linear calls through `ffn`.
- * int8: up's raw output (in `ffn`) is dequantized, biased, GELU'd and
- * requantized for `down` row by row in a per-thread row buffer, so the
- * floating-point GELU output never goes back to memory; the bytes are the
- * same as rr_linear(up, GELU) followed by rr_quantize_rows_u8. */
-rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, const float *x, int64_t m,
-                       float *ffn, float *y) {
+/* x[0, n) = act(x) in place. */
+static void activate(const rr_kernels_t *k, rr_fn_t act, float *x, int64_t n) {
+    if (act == RR_FN_GELU) k->gelu(x, n);
+    else if (act == RR_FN_SILU) k->silu(x, n);
+    else if (act == RR_FN_TANH)
+        for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+}
+
+/* One row of up's output u [w] (w = I, or 2I when gated) to down's input
+ * [I], in place at the start of u or of its second half: act(u), or
+ * act(one half) * the other half. Returns where the I values are. */
+static float *gate_row(const rr_kernels_t *k, rr_fn_t act, rr_gate_t gate, float *u, int64_t I) {
+    float *a = gate == RR_GATE_SECOND ? u + I : u, *m = gate == RR_GATE_SECOND ? u : u + I;
+    activate(k, act, a, I);
+    if (gate != RR_GATE_NONE)
+        for (int64_t i = 0; i < I; i++) a[i] *= m[i];
+    return a;
+}
+
+/* y += down(gate(act, up(x))).
+ * fp32/bf16: rr_linear(up) (GELU fused by oneDNN when ungated), the
+ * activation and gate row by row into g->gated, rr_linear(down, ACC).
+ * int8: up's raw output (in `ffn`) is dequantized, biased, activated, gated
+ * and requantized for `down` row by row in a per-thread row buffer, so the
+ * floating-point activations never go back to memory; the bytes are the
+ * same as the fp32/bf16 sequence's followed by rr_quantize_rows_u8. */
+rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, rr_fn_t act, rr_gate_t gate,
+                       const float *x, int64_t m, float *ffn, float *y) {
     if (m <= 0) return RERANK_OK;
-    if (up->prec != RERANK_PRECISION_INT8 || down->prec != RERANK_PRECISION_INT8 || up->out != down->in) {
-        rerank_status_t st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn);
-        return st ? st : rr_linear(g, down, ffn, m, RR_EPI_ACC, y);
+    const int64_t I = down->in, w = up->out;
+    if (w != (gate == RR_GATE_NONE ? I : 2 * I))
+        return rr_error(RERANK_ERR_INTERNAL, "FFN: up projection of %lld outputs for a down projection of %lld inputs",
+                        (long long)w, (long long)I);
+    const rr_kernels_t *k = rr_kernels();
+    rerank_status_t st;
+    if (up->prec != RERANK_PRECISION_INT8 || down->prec != RERANK_PRECISION_INT8) {
+        if (gate == RR_GATE_NONE && act == RR_FN_GELU) {
+            st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn);
+            return st ? st : rr_linear(g, down, ffn, m, RR_EPI_ACC, y);
+        }
+        if ((st = rr_linear(g, up, x, m, RR_EPI_NONE, ffn))) return st;
+        float *in = ffn; /* [m, I] input of down */
+        if (gate != RR_GATE_NONE) {
+            if ((st = rr_buf_reserve(&g->gated, (size_t)m * (size_t)I * sizeof(float), "gated FFN"))) return st;
+            in = g->gated.p;
+        }
+#pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
+        for (int64_t r = 0; r < m; r++) {
+            const float *a = gate_row(k, act, gate, ffn + r * w, I);
+            if (in != ffn) memcpy(in + r * I, a, (size_t)I * sizeof *a);
+        }
+        return rr_linear(g, down, in, m, RR_EPI_ACC, y);
     }
     prim_t *pd;
-    rerank_status_t st;
     if ((st = get_prim(g, down->out, down->in, RR_EPI_NONE, down->prec, &pd))) return st;
     if (!pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", down->in, down->out);
-    const int64_t I = up->out;
     const int threads = omp_get_max_threads();
     if ((st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
         (st = rr_buf_reserve(&g->ascale2, (size_t)m * sizeof(float), "token scales")) ||
         (st = rr_buf_reserve(&g->azero2, (size_t)m * sizeof(int32_t), "token zero points")) ||
-        (st = rr_buf_reserve(&g->rows, (size_t)threads * (size_t)I * sizeof(float), "row buffers")) ||
+        (st = rr_buf_reserve(&g->rows, (size_t)threads * (size_t)w * sizeof(float), "row buffers")) ||
         (st = rr_buf_reserve(&g->tmp, (size_t)m * (size_t)down->out * sizeof(float), "int8 output")))
         return st;
-    /* up: u8 x s8 -> raw f32 [m, I] */
+    /* up: u8 x s8 -> raw f32 [m, w] */
     rr_raw_out_t ru;
     if ((st = linear_int8(g, up, x, m, ffn, &ru))) return st;
-    /* raw -> (raw - z wzero) s + b -> GELU -> u8 for down, one row at a time */
-    const rr_kernels_t *k = rr_kernels();
+    /* raw -> (raw - z wzero) s + b -> act (gate) -> u8 for down, one row at a time */
     uint8_t *q2 = g->act2.p;
     float *s2 = g->ascale2.p, *rowbuf = g->rows.p;
     int32_t *z2 = g->azero2.p;
-#pragma omp parallel for schedule(static) if (m * I >= RR_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
-        float *row = rowbuf + (int64_t)omp_get_thread_num() * I;
-        k->dequant(row, ffn + r * I, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, I, 0);
-        k->gelu(row, I);
-        k->quantize_u8(row, I, q2 + r * I, &s2[r], &z2[r]);
+        float *row = rowbuf + (int64_t)omp_get_thread_num() * w;
+        k->dequant(row, ffn + r * w, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, w, 0);
+        const float *a = gate_row(k, act, gate, row, I);
+        k->quantize_u8(a, I, q2 + r * I, &s2[r], &z2[r]);
     }
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;

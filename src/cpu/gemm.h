@@ -64,12 +64,14 @@ typedef struct rr_raw_out {
 rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                               rr_raw_out_t *raw);
 
-/* The feed-forward block: y[m, down.out] += down(gelu(up(x))), `ffn`
- * [m, up.out] scratch. Equal to rr_linear(up, GELU, ffn) then
- * rr_linear(down, ACC, y); in int8 the GELU output is requantized row by
- * row without going back to memory as floats. */
-rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, const float *x, int64_t m,
-                       float *ffn, float *y);
+/* The feed-forward block: y[m, down.out] += down(a(up(x))) with a = act
+ * (gate NONE) or act of one half of up's output times the other half
+ * (up.out = 2 down.in); `ffn` [m, up.out] scratch. Equal bit for bit to
+ * rr_linear(up) (with a fused GELU when ungated), a, rr_linear(down, ACC);
+ * in int8 the activations are requantized row by row without going back to
+ * memory as floats. */
+rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, rr_fn_t act, rr_gate_t gate,
+                       const float *x, int64_t m, float *ffn, float *y);
 
 /* The int8 weight range: 127 where oneDNN runs VNNI, else 63 (the 16-bit
  * intermediate sums of AVX2/AVX-512 without VNNI saturate otherwise). */
