@@ -81,10 +81,10 @@ static void rotate_rows(const rr_kernels_t *k, const rr_norm_t *nrm, const rr_ro
 
 /* Item (pair p, K/V head kvh, query rows [r0, r1)) on the calling thread's
  * scratch: the g query heads of the group see the same keys, so K and V are
- * packed once for them. Every item takes all the pair's keys (a shared
- * prefix's too), even where a causal
- * mask hides the last ones: int8 scales each value channel over all keys,
- * and a pair's score must not depend on how its rows were split. */
+ * packed once for them. Every item takes all the pair's keys (its shared
+ * prefix's first), even where a causal mask hides the last ones: int8
+ * scales each value channel over all keys, and a pair's score must not
+ * depend on how its rows were split. */
 static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, int64_t r0, int64_t r1, int tid) {
     const rr_attn_t *a = j->a;
     const rr_kernels_t *k = rr_kernels();

@@ -160,9 +160,6 @@ typedef struct rr_blocks {
     size_t (*memory_used)(const void *be);
     /* 0 after a fault that poisons the backend (NULL: always healthy). */
     int (*healthy)(const void *be);
-    /* 1: its attention reads a span's shared prefix from its parent span
-     * (rr_span_t.shared), so the engine may pack shared prefixes once. */
-    int shares_prefix;
 
     /* One forward pass: begin, blocks, end (end also after a failure). */
     rerank_status_t (*begin)(void *be, const rr_batch_t *b, int64_t group_max);
@@ -184,6 +181,10 @@ typedef struct rr_blocks {
     rerank_status_t (*pool)(void *be, rr_pooling_t how);
     /* logits[pair's idx] from its row of src (POOL or HEAD). */
     rerank_status_t (*classify)(void *be, const rr_classifier_t *c, rr_act_t src, float *logits);
+
+    /* 1: its attention reads a span's shared prefix from its parent span
+     * (rr_span_t.shared), so the engine may pack shared prefixes once. */
+    int shares_prefix;
 } rr_blocks_t;
 
 extern const rr_blocks_t rr_blocks_cpu;  /* src/cpu/            */
