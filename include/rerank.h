@@ -253,7 +253,9 @@ typedef struct rerank_pair {
 
 /* Score pre-tokenized pairs; scores[i] for pairs[i]. Pairs may have
  * different lengths; a pair gets the same score in any batch up to float
- * rounding (about 1e-6 in fp32: the GEMM library blocks rows by batch size).
+ * rounding (about 1e-6 in fp32: the GEMM library blocks rows by batch size;
+ * in int8 a causal model's shared prefix, computed once for the batch,
+ * moves a score by int8's own error, about 1e-2: rerank_shared_prefix_t).
  * Ids are checked against the vocabulary, lengths against max positions. */
 rerank_status_t rerank_score_tokens(rerank_model_t *model, const rerank_pair_t *pairs,
                                     size_t n_pairs, const rerank_score_options_t *opts,
