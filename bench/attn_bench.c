@@ -115,7 +115,7 @@ static int block_bench(rerank_precision_t prec, int64_t pairs, int64_t n, int ro
     w.dense[0] = &qkv;
     w.n_dense = w.cap_dense = 1;
     for (int64_t p = 0; p < pairs; p++) {
-        sp[p] = (rr_span_t){p * n, n, (size_t)p};
+        sp[p] = (rr_span_t){.start = p * n, .n = n, .idx = (size_t)p};
         pr[p].n = (int32_t)n;
         for (int64_t i = 0; i < n; i++) pos[p * n + i] = (int32_t)(i + 2);
     }

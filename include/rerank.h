@@ -156,13 +156,25 @@ const char *rerank_precision_str(rerank_precision_t p);
  * ones) for anything else. */
 rerank_status_t rerank_precision_parse(const char *name, rerank_precision_t *out);
 
+/* Shared prefixes: a causal (decoder) reranker, e.g. Qwen3-Reranker, sees
+ * the same prompt up to the document for every document of a query; ON
+ * computes the ids that pairs of one batch share at their start once and
+ * each pair's own tokens against them (the same scores, up to float
+ * rounding). Cross-encoders have nothing to share. OFF computes every pair
+ * in full. The CPU shares; CUDA does not yet. */
+typedef enum rerank_shared_prefix {
+    RERANK_SHARED_PREFIX_ON = 0, /* default */
+    RERANK_SHARED_PREFIX_OFF = 1,
+} rerank_shared_prefix_t;
+
 typedef struct rerank_model_options {
     rerank_precision_t precision; /* compute precision (default fp32)          */
     int32_t threads;              /* worker threads; 0 = all available cores   */
     const char *device;           /* NULL or "cpu"; "cuda[:N]" when built in   */
+    rerank_shared_prefix_t shared_prefix; /* default ON                        */
 } rerank_model_options_t;
 
-/* Defaults: fp32, all cores, cpu. */
+/* Defaults: fp32, all cores, cpu, shared prefixes on. */
 rerank_model_options_t rerank_model_options_default(void);
 
 /* Load a Hugging Face model directory: config.json, model.safetensors (or a
@@ -201,6 +213,9 @@ typedef struct rerank_model_info {
     /* An LLM reranker's prompt recipe (e.g. "qwen3-reranker"), or "" for a
      * cross-encoder (the tokenizer's pair template). */
     const char *prompt;
+    /* 1: this model computes shared prefixes once (a causal model on a
+     * device that can, the option on); 0: every pair in full. */
+    int32_t shared_prefix;
 } rerank_model_info_t;
 
 void rerank_model_get_info(const rerank_model_t *model, rerank_model_info_t *info);
@@ -238,7 +253,9 @@ typedef struct rerank_pair {
 
 /* Score pre-tokenized pairs; scores[i] for pairs[i]. Pairs may have
  * different lengths; a pair gets the same score in any batch up to float
- * rounding (about 1e-6 in fp32: the GEMM library blocks rows by batch size).
+ * rounding (about 1e-6 in fp32: the GEMM library blocks rows by batch size;
+ * in int8 a causal model's shared prefix, computed once for the batch,
+ * moves a score by int8's own error, about 1e-2: rerank_shared_prefix_t).
  * Ids are checked against the vocabulary, lengths against max positions. */
 rerank_status_t rerank_score_tokens(rerank_model_t *model, const rerank_pair_t *pairs,
                                     size_t n_pairs, const rerank_score_options_t *opts,

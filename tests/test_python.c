@@ -38,7 +38,8 @@ static char *layout_json(void) {
            FIELD(fl, rerank_pair_options_t, truncation); FIELD(fl, rerank_pair_options_t, direction);
            FIELD(fl, rerank_pair_options_t, instruction); FIELD(fl, rerank_pair_options_t, instruction_len););
     STRUCT(structs, rerank_model_options_t, FIELD(fl, rerank_model_options_t, precision);
-           FIELD(fl, rerank_model_options_t, threads); FIELD(fl, rerank_model_options_t, device););
+           FIELD(fl, rerank_model_options_t, threads); FIELD(fl, rerank_model_options_t, device);
+           FIELD(fl, rerank_model_options_t, shared_prefix););
     STRUCT(structs, rerank_model_info_t, FIELD(fl, rerank_model_info_t, architecture);
            FIELD(fl, rerank_model_info_t, model_type); FIELD(fl, rerank_model_info_t, family);
            FIELD(fl, rerank_model_info_t, num_layers); FIELD(fl, rerank_model_info_t, hidden_size);
@@ -49,7 +50,7 @@ static char *layout_json(void) {
            FIELD(fl, rerank_model_info_t, precision); FIELD(fl, rerank_model_info_t, compute);
            FIELD(fl, rerank_model_info_t, weights_dtype); FIELD(fl, rerank_model_info_t, device);
            FIELD(fl, rerank_model_info_t, device_memory_bytes);
-           FIELD(fl, rerank_model_info_t, prompt););
+           FIELD(fl, rerank_model_info_t, prompt); FIELD(fl, rerank_model_info_t, shared_prefix););
     STRUCT(structs, rerank_score_options_t, FIELD(fl, rerank_score_options_t, pair);
            FIELD(fl, rerank_score_options_t, layers); FIELD(fl, rerank_score_options_t, normalize););
     STRUCT(structs, rerank_pair_t, FIELD(fl, rerank_pair_t, ids); FIELD(fl, rerank_pair_t, type_ids);

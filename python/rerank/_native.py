@@ -43,6 +43,7 @@ class ModelOptions(ctypes.Structure):  # rerank_model_options_t
         ("precision", ctypes.c_int),  # rerank_precision_t
         ("threads", ctypes.c_int32),
         ("device", ctypes.c_char_p),
+        ("shared_prefix", ctypes.c_int),  # rerank_shared_prefix_t: 0 on (default), 1 off
     ]
 
 
@@ -67,6 +68,7 @@ class ModelInfo(ctypes.Structure):  # rerank_model_info_t
         ("device", ctypes.c_char_p),
         ("device_memory_bytes", ctypes.c_int64),
         ("prompt", ctypes.c_char_p),
+        ("shared_prefix", ctypes.c_int32),
     ]
 
 

@@ -54,6 +54,8 @@ typedef struct rr_cli_spec {
     {"--threads", RR_CLI_INT, (dst), "N", "compute threads (default 0: all cores)", 0, 4096}
 #define RR_CLI_OPT_DEVICE(dst) \
     {"--device", RR_CLI_STR, (dst), "D", "cpu (default), cuda or cuda:N (builds with make CUDA=1);\nenv RERANK_DEVICE, the flag wins", 0, 0}
+#define RR_CLI_OPT_SHARED_PREFIX(dst) \
+    {"--shared-prefix", RR_CLI_STR, (dst), "on|off", "causal (LLM) rerankers: compute the ids a batch's pairs share at the\nstart (the prompt up to the document) once (default on; env\nRERANK_SHARED_PREFIX, the flag wins); off: every pair in full", 0, 0}
 #define RR_CLI_OPT_LAYERS(dst) \
     {"--layers", RR_CLI_INT, (dst), "N", "run only the first N encoder layers (early exit; default 0: all)", 0, RR_MAX_LAYERS}
 

@@ -24,7 +24,7 @@
 #define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
 typedef struct bench_args {
-    const char *model, *workload, *input, *precision, *device;
+    const char *model, *workload, *input, *precision, *device, *shared_prefix;
     int32_t threads, layers, runs;
     rerank_model_options_t mo;
 } bench_args_t;
@@ -42,6 +42,7 @@ typedef struct workload {
 typedef struct measurement {
     rerank_model_info_t info; /* its strings are only valid while loaded */
     char compute[16], device[32]; /* kept from info for the report     */
+    int shared_prefix;     /* info.shared_prefix                          */
     int32_t layers;        /* layers run                                  */
     double load_s;
     double *times;         /* seconds of each timed run, sorted           */
@@ -67,9 +68,12 @@ static const char k_fields[] =
     "in this run) and fraction_of_ceiling; gemm_batch_m and gemm_at_batch_m_gflops (that GEMM at the\n"
     "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; and per timed\n"
     "run: forward_s, gemm_s (inside the GEMM library), attention_s, other_s (the rest: conversions,\n"
-    "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs over\n"
-    "gemm_s). A model with sliding-window layers (ModernBERT) adds attention_local_s and\n"
-    "attention_global_s (attention_s split by kind of layer) and local_layers / global_layers.\n"
+    "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs computed\n"
+    "over gemm_s). shared_prefix (a causal model computing shared prompt prefixes once), tokens_computed,\n"
+    "flops_prompt (every pair's full prompt: what gflops_per_s counts), flops_computed and\n"
+    "computed_fraction (their ratio), per timed run. A model with sliding-window layers (ModernBERT)\n"
+    "adds attention_local_s and attention_global_s (attention_s split by kind of layer) and\n"
+    "local_layers / global_layers.\n"
     "Text mode (--input) times tokenization too; it sits outside forward_s.";
 
 /* Returns -1 to go on, else the exit status. */
@@ -83,6 +87,7 @@ static int parse(int argc, char **argv, bench_args_t *a) {
          "scoring call)", 0, 0},
         RR_CLI_OPT_PRECISION(&a->precision),
         RR_CLI_OPT_DEVICE(&a->device),
+        RR_CLI_OPT_SHARED_PREFIX(&a->shared_prefix),
         RR_CLI_OPT_THREADS(&a->threads),
         RR_CLI_OPT_LAYERS(&a->layers),
         {"--runs", RR_CLI_INT, &a->runs, "R", "timed runs after one warm-up (default 3); the median is reported", 1,
@@ -103,6 +108,7 @@ static int parse(int argc, char **argv, bench_args_t *a) {
         fprintf(stderr, "rerank bench: --precision: %s\n", rerank_last_error());
         return 2;
     }
+    if (rr_cli_shared_prefix("bench", a->shared_prefix, &a->mo.shared_prefix)) return 2;
     return rr_cli_device("bench", a->device, &a->mo.device) ? 2 : -1;
 }
 
@@ -316,6 +322,7 @@ static int measure(const bench_args_t *a, const workload_t *w, measurement_t *r)
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
     snprintf(r->compute, sizeof r->compute, "%s", r->info.compute);
+    r->shared_prefix = r->info.shared_prefix;
     snprintf(r->device, sizeof r->device, "%s", r->info.device);
     rerank_model_free(m);
     if (!rc) measure_ceiling(a, r);
@@ -344,9 +351,19 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     const double fwd = (r->after.forward_s - r->before.forward_s) / runs,
                  gemm = (r->after.gemm_s - r->before.gemm_s) / runs,
                  attn = (r->after.attention_s - r->before.attention_s) / runs;
+    /* What the engine computed per run (less than the prompts' FLOPs when
+     * shared prefixes are computed once) */
+    const rr_work_t *wa = &r->after.work, *wb = &r->before.work;
+    const double tok_done = (wa->tokens_computed - wb->tokens_computed) / runs,
+                 lin_done = (wa->computed.linear - wb->computed.linear) / runs,
+                 flops_done = lin_done + (wa->computed.attention - wb->computed.attention) / runs +
+                              (wa->computed.head - wb->computed.head) / runs;
+    printf(", \"shared_prefix\": %s, \"tokens_computed\": %.0f, \"flops_prompt\": %.4g, \"flops_computed\": %.4g"
+           ", \"computed_fraction\": %.4f",
+           r->shared_prefix ? "true" : "false", tok_done, r->flops, flops_done, r->flops > 0 ? flops_done / r->flops : 0.0);
     printf(", \"forward_s\": %.4f, \"gemm_s\": %.4f, \"attention_s\": %.4f, \"other_s\": %.4f"
            ", \"linear_gflops_per_s\": %.2f",
-           fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? (r->flops - r->attn_flops) / gemm / 1e9 : 0.0);
+           fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? lin_done / gemm / 1e9 : 0.0);
     /* Local (windowed) vs global layers: each kind's share of attention_s
      * and of the layers run (every layer runs the same groups). */
     const int64_t calls = r->after.attention_calls - r->before.attention_calls,

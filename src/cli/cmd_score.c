@@ -23,7 +23,7 @@
 #define MAX_LINE_BYTES (2 * (size_t)RR_MAX_TEXT_BYTES + 4096)
 
 typedef struct score_args {
-    const char *model, *input, *query, *precision, *device, *long_docs, *instruction;
+    const char *model, *input, *query, *precision, *device, *long_docs, *instruction, *shared_prefix;
     rr_cli_list_t docs;
     int32_t threads, batch_tokens;
     int normalize;
@@ -216,6 +216,7 @@ static int parse(int argc, char **argv, score_args_t *a) {
         RR_CLI_OPT_THREADS(&a->threads),
         RR_CLI_OPT_PRECISION(&a->precision),
         RR_CLI_OPT_DEVICE(&a->device),
+        RR_CLI_OPT_SHARED_PREFIX(&a->shared_prefix),
         {"--batch-tokens", RR_CLI_INT, &a->batch_tokens, "N", "tokens per packed batch (default 8192)", 1, 1 << 24},
         {"--long-docs", RR_CLI_STR, &a->long_docs, "M",
          "truncate (default): a long document is cut to --max-length; chunk: it is\nscored in windows of its tokens, "
@@ -274,6 +275,7 @@ int rr_cmd_score(int argc, char **argv) {
         rc = 2;
     }
     if (rc < 0 && rr_cli_device("score", a.device, &mo.device)) rc = 2;
+    if (rc < 0 && rr_cli_shared_prefix("score", a.shared_prefix, &mo.shared_prefix)) rc = 2;
     FILE *in = NULL;
     if (rc < 0 && a.input && !(in = rr_cli_open_input("score", a.input))) rc = 1;
     rerank_model_t *model = NULL;

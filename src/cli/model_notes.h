@@ -27,6 +27,21 @@ static inline int rr_cli_device(const char *cmd, const char *flag, const char **
     return -1;
 }
 
+/* --shared-prefix: the flag, else $RERANK_SHARED_PREFIX, else on. Accepts
+ * "on" / "off" (and 1 / 0); anything else prints why and returns -1. */
+static inline int rr_cli_shared_prefix(const char *cmd, const char *flag, rerank_shared_prefix_t *out) {
+    const char *env = getenv("RERANK_SHARED_PREFIX");
+    const char *v = flag ? flag : env && *env ? env : "on";
+    if (!strcmp(v, "on") || !strcmp(v, "1")) *out = RERANK_SHARED_PREFIX_ON;
+    else if (!strcmp(v, "off") || !strcmp(v, "0")) *out = RERANK_SHARED_PREFIX_OFF;
+    else {
+        fprintf(stderr, "rerank %s: %s '%s': expected on or off\n", cmd, flag ? "--shared-prefix" : "RERANK_SHARED_PREFIX",
+                v);
+        return -1;
+    }
+    return 0;
+}
+
 /* One line when the linear layers compute in another precision than the
  * one asked for (e.g. bf16 on a CPU without a bf16 matrix multiply). */
 static inline void rr_cli_note_compute(const char *cmd, const rerank_model_info_t *mi) {

@@ -24,6 +24,7 @@ typedef struct rr_scratch {
     rr_buf_t wide;  /* one group's projections [n, widest layer]: q|k|v, FFN */
     rr_buf_t ctx;   /* one group's attention output [n, heads * head_dim]  */
     rr_buf_t attn;  /* per thread: rr_attend's workspace + copied q/k/v rows (cpu_attention.c) */
+    rr_buf_t stash; /* the current layer's keys | values of the shared prefixes [kv_heads, prefix tokens, d] each */
     rr_buf_t pool;  /* one row per pair [P, H]                            */
     rr_buf_t head;  /* one row per pair [P, H]                            */
 } rr_scratch_t;

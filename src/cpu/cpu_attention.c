@@ -1,7 +1,13 @@
 /* cpu_attention.c — the attention block on the CPU: the QKV projection over
  * the current group, then rr_attend (src/kernels/attention.h) per (pair,
  * K/V head) in the model's precision, with online-softmax tiles: memory
- * O(tile * n) per thread, never an [n, n] score matrix. */
+ * O(tile * n) per thread, never an [n, n] score matrix.
+ *
+ * Shared prefixes (rr_span_t.shared): a prefix span is an ordinary causal
+ * pair whose keys and values (normed, rotated: what rr_attend reads) are
+ * also kept for the layer in a stash; a span after a prefix attends over
+ * the stash's rows of its parent, then its own, its queries at positions
+ * shared + r: the very keys, values and queries of the whole pair. */
 #include <omp.h>
 #include <string.h>
 
@@ -20,6 +26,9 @@ typedef struct attn_job {
     float *ctx;          /* the group's output rows, stride ldo            */
     int64_t ldo;
     const rr_span_t *sp; /* the group's pairs                              */
+    const rr_span_t *all; /* the batch's spans (parents by index)           */
+    float *stash_k, *stash_v; /* prefixes' keys, values [kv_heads, prefix_tokens, d] */
+    int64_t prefix_tokens;
     int64_t t0;          /* the group's first token                        */
     const int32_t *pos;  /* position ids of the whole batch                */
     int64_t chunk;       /* query rows per item                            */
@@ -72,14 +81,15 @@ static void rotate_rows(const rr_kernels_t *k, const rr_norm_t *nrm, const rr_ro
 
 /* Item (pair p, K/V head kvh, query rows [r0, r1)) on the calling thread's
  * scratch: the g query heads of the group see the same keys, so K and V are
- * packed once for them. Every item takes all n keys, even where a causal
- * mask hides the last ones: int8 scales each value channel over all keys,
- * and a pair's score must not depend on how its rows were split. */
+ * packed once for them. Every item takes all the pair's keys (its shared
+ * prefix's first), even where a causal mask hides the last ones: int8
+ * scales each value channel over all keys, and a pair's score must not
+ * depend on how its rows were split. */
 static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, int64_t r0, int64_t r1, int tid) {
     const rr_attn_t *a = j->a;
     const rr_kernels_t *k = rr_kernels();
     const int64_t d = a->head_dim, g = a->heads / a->kv_heads, n = j->sp[p].n, nq = r1 - r0;
-    const int64_t nk = n;
+    const int64_t P = j->sp[p].shared, nk = P + n; /* keys: the shared prefix's, then the span's own */
     const int64_t i0 = j->sp[p].start - j->t0; /* the pair's first row in the group */
     const int64_t qc = kvh * g * d, kc = ((int64_t)a->heads + kvh) * d, vc = ((int64_t)a->heads + a->kv_heads + kvh) * d;
     char *base = j->scratch + (size_t)tid * j->per_thread;
@@ -89,9 +99,16 @@ static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, i
      * in [r0, r1) its g query heads) together, the rows ahead prefetched;
      * copying beats reading the far-apart rows in place in every mode */
     float *qh = (float *)(base + j->ws_bytes), *kh = qh + g * nq * d, *vh = kh + nk * d;
-    for (int64_t r = 0; r < nk; r++) {
+    if (P) { /* the parent's keys and values, as its own items read them */
+        const int64_t at = (kvh * j->prefix_tokens + j->all[j->sp[p].parent].start) * d;
+        memcpy(kh, j->stash_k + at, (size_t)(P * d) * sizeof *kh);
+        memcpy(vh, j->stash_v + at, (size_t)(P * d) * sizeof *vh);
+        kh += P * d;
+        vh += P * d;
+    }
+    for (int64_t r = 0; r < n; r++) {
         const float *x = row + r * j->ld;
-        if (r + RR_ATTN_PREFETCH_ROWS < nk) {
+        if (r + RR_ATTN_PREFETCH_ROWS < n) {
             const float *ahead = x + RR_ATTN_PREFETCH_ROWS * j->ld;
             prefetch_cols(ahead + kc, d);
             prefetch_cols(ahead + vc, d);
@@ -107,13 +124,33 @@ static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, i
     const int32_t *pos = j->pos + j->sp[p].start;
     if (a->q_norm || a->rope)
         for (int64_t h = 0; h < g; h++) rotate_rows(k, a->q_norm, a->rope, pos + r0, nq, d, qh + h * nq * d);
-    if (a->k_norm || a->rope) rotate_rows(k, a->k_norm, a->rope, pos, nk, d, kh);
+    if (a->k_norm || a->rope) rotate_rows(k, a->k_norm, a->rope, pos, n, d, kh);
+    kh -= P * d;
+    vh -= P * d;
     /* the g heads' rows into their columns of ctx */
     const rr_attn_args_t arg = {.q = qh, .ldq = d, .ldqh = nq * d, .k = kh, .v = vh, .ldk = d, .ldv = d,
                                 .o = j->ctx + (i0 + r0) * j->ldo + qc, .ldo = j->ldo, .ldoh = d, .nq = nq, .nk = nk,
-                                .d = d, .g = g, .scale = a->scale, .causal = a->causal, .q_offset = r0,
+                                .d = d, .g = g, .scale = a->scale, .causal = a->causal, .q_offset = P + r0,
                                 .window = a->window, .mode = j->mode, .scratch = base, .scratch_bytes = j->ws_bytes};
     return rr_attend(&arg);
+}
+
+/* Keys and values of prefix span p of the group, K/V head kvh, normed and
+ * rotated exactly as attend_item does, into the stash (its rows at the
+ * span's tokens: prefixes are the batch's first tokens). */
+static void stash_prefix(const attn_job_t *j, size_t p, int64_t kvh) {
+    const rr_attn_t *a = j->a;
+    const rr_kernels_t *k = rr_kernels();
+    const int64_t d = a->head_dim, n = j->sp[p].n, i0 = j->sp[p].start - j->t0;
+    const int64_t kc = ((int64_t)a->heads + kvh) * d, vc = ((int64_t)a->heads + a->kv_heads + kvh) * d;
+    float *kh = j->stash_k + (kvh * j->prefix_tokens + j->sp[p].start) * d;
+    float *vh = j->stash_v + (kvh * j->prefix_tokens + j->sp[p].start) * d;
+    for (int64_t r = 0; r < n; r++) {
+        const float *x = j->qkv + (i0 + r) * j->ld;
+        load_row(k, &j->raw, x + kc, d, i0 + r, kc, kh + r * d);
+        load_row(k, &j->raw, x + vc, d, i0 + r, vc, vh + r * d);
+    }
+    if (a->k_norm || a->rope) rotate_rows(k, a->k_norm, a->rope, j->pos + j->sp[p].start, n, d, kh);
 }
 
 /* Query rows per item: a whole pair, unless there are too few (pair, K/V
@@ -148,25 +185,44 @@ rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_
     if (st) return st;
 
     const double ta = omp_get_wtime();
-    const rr_span_t *sp = c->b->sp + c->p0;
+    const rr_batch_t *b = c->b;
+    const rr_span_t *sp = b->sp + c->p0;
     const size_t n_pairs = c->p1 - c->p0;
-    const int64_t max_n = sp[0].n; /* longest first */
+    /* the group's longest span and most keys (a prefix's and its own) */
+    int64_t max_n = 0, max_keys = 0;
+    for (size_t p = 0; p < n_pairs; p++) {
+        max_n = sp[p].n > max_n ? sp[p].n : max_n;
+        max_keys = sp[p].shared + sp[p].n > max_keys ? sp[p].shared + sp[p].n : max_keys;
+    }
     const int threads = omp_get_max_threads();
+    float *stash = c->s.stash.p;
+    const size_t stash_half = (size_t)b->prefix_tokens * (size_t)kvh * (size_t)d;
+    if (b->n_prefix && 2 * stash_half * sizeof(float) > c->s.stash.bytes)
+        return rr_error(RERANK_ERR_INTERNAL, "attention: the shared-prefix stash holds fewer than %lld key/value heads",
+                        (long long)kvh);
     attn_job_t j = {.a = a, .mode = c->prec, .qkv = c->s.wide.p, .ld = ld, .raw = raw, .ctx = ctx, .ldo = ldo,
-                    .sp = sp, .t0 = sp[0].start, .pos = c->b->pos,
+                    .sp = sp, .all = b->sp, .stash_k = stash, .stash_v = stash ? stash + stash_half : NULL,
+                    .prefix_tokens = b->prefix_tokens, .t0 = sp[0].start, .pos = b->pos,
                     .chunk = chunk_rows(n_pairs, kvh, max_n, threads)};
-    j.ws_bytes = (rr_attn_scratch_size(max_n, d, j.mode) + 63) & ~(size_t)63;
+    j.ws_bytes = (rr_attn_scratch_size(max_keys, d, j.mode) + 63) & ~(size_t)63;
     if (!j.ws_bytes)
         return rr_error(RERANK_ERR_LIMIT, "attention: %lld tokens of head size %lld are beyond the kernel's limits",
-                        (long long)max_n, (long long)d);
-    const int64_t copy_rows = (heads / kvh) * j.chunk + 2 * max_n;
+                        (long long)max_keys, (long long)d);
+    const int64_t copy_rows = (heads / kvh) * j.chunk + 2 * max_keys;
     j.per_thread = j.ws_bytes + (((size_t)copy_rows * (size_t)d * sizeof(float) + 63) & ~(size_t)63);
     if ((st = rr_buf_reserve(&c->s.attn, (size_t)threads * j.per_thread, "attention"))) return st;
     j.scratch = c->s.attn.p;
 
+    /* the group's prefixes into the stash first: later items (here and in
+     * the next groups of this layer) read it */
+    const size_t n_stash = c->p0 < b->n_prefix ? (c->p1 < b->n_prefix ? c->p1 : b->n_prefix) - c->p0 : 0;
+    const int64_t stash_items = (int64_t)n_stash * kvh;
+#pragma omp parallel for schedule(dynamic, 1) if (stash_items > 1 && (int64_t)n_stash * max_n * H >= RR_PAR_MIN_WORK)
+    for (int64_t it = 0; it < stash_items; it++) stash_prefix(&j, (size_t)(it / kvh), it % kvh);
+
     const int64_t chunks = (max_n + j.chunk - 1) / j.chunk, items = (int64_t)n_pairs * kvh * chunks;
     rerank_status_t failed = RERANK_OK;
-#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && (int64_t)n_pairs * max_n * max_n * H >= RR_PAR_MIN_WORK)
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && (int64_t)n_pairs * max_n * max_keys * H >= RR_PAR_MIN_WORK)
     for (int64_t it = 0; it < items; it++) {
         const size_t p = (size_t)(it / (kvh * chunks));
         const int64_t h = it / chunks % kvh, r0 = it % chunks * j.chunk;

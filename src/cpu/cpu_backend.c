@@ -13,7 +13,7 @@ static void cpu_destroy(void *ctx) {
     for (int32_t i = 0; c->lin && i < c->w->n_dense; i++) rr_linear_release(&c->lin[i]);
     rr_free(c->lin);
     rr_scratch_t *s = &c->s;
-    rr_buf_t *bufs[] = {&s->x, &s->h, &s->wide, &s->ctx, &s->attn, &s->pool, &s->head};
+    rr_buf_t *bufs[] = {&s->x, &s->h, &s->wide, &s->ctx, &s->attn, &s->stash, &s->pool, &s->head};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rr_buf_release(bufs[i]);
     rr_gemm_free(c->gemm);
     rr_free(c);
@@ -97,7 +97,10 @@ static rerank_status_t cpu_begin(void *ctx, const rr_batch_t *b, int64_t group_m
         (st = rr_buf_reserve(&s->wide, G * (size_t)c->widest * f, "projections")) ||
         (st = rr_buf_reserve(&s->ctx, G * A * f, "context")) ||
 
-        (st = rr_buf_reserve(&s->pool, P * H * f, "pooled")) || (st = rr_buf_reserve(&s->head, P * H * f, "head")))
+        (st = rr_buf_reserve(&s->pool, P * H * f, "pooled")) || (st = rr_buf_reserve(&s->head, P * H * f, "head")) ||
+        /* keys and values of the shared prefixes, one layer at a time */
+        (st = rr_buf_reserve(&s->stash, 2 * (size_t)b->prefix_tokens * (size_t)cfg->kv_heads * (size_t)cfg->head_dim * f,
+                             "shared prefix keys and values")))
         return st;
     c->b = b;
     c->group_max = group_max;
@@ -135,4 +138,5 @@ const rr_blocks_t rr_blocks_cpu = {
     .ffn = rr_cpu_ffn,
     .pool = rr_cpu_pool,
     .classify = rr_cpu_classify,
+    .shares_prefix = 1,
 };

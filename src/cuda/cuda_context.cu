@@ -236,4 +236,5 @@ extern "C" const rr_blocks_t rr_blocks_cuda = {
     rr_cu_ffn,
     rr_cu_pool,
     rr_cu_classify,
+    0, /* shares_prefix: the GPU attention reads no parent span yet: every pair in full */
 };

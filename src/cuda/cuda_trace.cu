@@ -45,10 +45,10 @@ static rerank_status_t trace(rr_cuda_t *c, const struct rr_family *fam, rr_weigh
         return rr_error(RERANK_ERR_NOMEM, "out of memory tracing %zu pairs", n);
     }
     for (size_t p = 0, at = 0; p < n; at += (size_t)pairs[p].n, p++) {
-        sp[p] = (rr_span_t){(int64_t)at, pairs[p].n, p};
+        sp[p] = (rr_span_t){(int64_t)at, pairs[p].n, p, 0, 0};
         if (pairs[p].n > 0 && pairs[p].ids) fam->positions(cfg, pairs[p].ids, pairs[p].n, pos + at);
     }
-    const rr_batch_t b = {pairs, n, sp, pos, tokens, max_n};
+    const rr_batch_t b = {pairs, n, sp, pos, tokens, max_n, 0, 0, max_n}; /* no shared prefixes */
 
     /* the family's steps on the blocks, then the lowering of one chunk, traced */
     const rr_blocks_t *B = &rr_blocks_cuda;

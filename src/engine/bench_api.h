@@ -8,8 +8,23 @@
 
 #include "rerank.h"
 
+/* Useful FLOPs of scoring one pair of n tokens through the first `layers`
+ * layers (0: all): linear layers as the family bound them, attention (the
+ * causal triangle for a decoder), the head (engine/flops.c). */
+typedef struct rr_pair_flops {
+    double linear, attention, head;
+} rr_pair_flops_t;
+
+/* The work of the forward passes so far: the pairs' tokens and FLOPs in
+ * full (prompt) and what was computed (less with shared prefixes). */
+typedef struct rr_work {
+    double tokens_prompt, tokens_computed;
+    rr_pair_flops_t prompt, computed;
+} rr_work_t;
+
 /* Where a backend's forward passes spent their time, in seconds summed
- * since it was created (wall clock of the calling thread). */
+ * since it was created (wall clock of the calling thread), and the work
+ * done (the engine's count). */
 typedef struct rr_profile {
     double forward_s;   /* whole forward passes                          */
     double gemm_s;      /* inside the GEMM library (the linear layers)   */
@@ -17,18 +32,17 @@ typedef struct rr_profile {
     double attention_local_s;      /* of which in sliding-window layers     */
     int64_t attention_calls;       /* attention blocks run (layers x groups) */
     int64_t attention_local_calls; /* of which sliding-window ones          */
+    rr_work_t work;
 } rr_profile_t;
 
 /* The backend's time split so far (zeros where it does not measure). */
 void rr_model_profile(rerank_model_t *m, rr_profile_t *p);
 
-/* Useful FLOPs of scoring one pair of n tokens through the first `layers`
- * layers (0: all): linear layers as the family bound them, attention (the
- * causal triangle for a decoder), the head (engine/flops.c). */
-typedef struct rr_pair_flops {
-    double linear, attention, head;
-} rr_pair_flops_t;
 void rr_model_pair_flops(const rerank_model_t *m, int32_t layers, double n, rr_pair_flops_t *f);
+/* The same for n tokens that follow `shared` tokens computed elsewhere (a
+ * shared prefix): their linear layers and head, and attention of their
+ * queries over the shared keys and (causal) the triangle of their own. */
+void rr_model_span_flops(const rerank_model_t *m, int32_t layers, double shared, double n, rr_pair_flops_t *f);
 
 /* GFLOP/s of one [m x k] x [k x n] GEMM at `precision`: the same oneDNN
  * matmul primitive the engine uses, timed alone (activations converted or

@@ -52,19 +52,32 @@ typedef enum rr_fn {
     RR_FN_TANH,
 } rr_fn_t;
 
-/* A pair's tokens in the packed batch; idx: its place in the caller's array. */
+/* A pair's tokens in the packed batch; idx: its place in the batch's pairs.
+ * A span with shared > 0 holds only the tokens after the first `shared`
+ * ones of its pair: those are the span `parent` (an earlier span, a prefix
+ * several pairs of a causal model share), whose keys and values its
+ * attention reads before its own (engine/prefix.c). */
 typedef struct rr_span {
     int64_t start, n;
     size_t idx;
+    int64_t shared; /* tokens before the span's own, computed by its parent; 0: none */
+    size_t parent;  /* with shared > 0: the parent's index in sp                    */
 } rr_span_t;
 
-/* A packed batch, built by the engine (engine/forward.c). */
+/* A packed batch, built by the engine (engine/forward.c). With shared
+ * prefixes (rr_blocks_t.shares_prefix), the first n_prefix spans are the
+ * prefixes (tokens [0, prefix_tokens) of the batch), `pairs` is the
+ * engine's rewritten array (a pair's ids after its prefix; the prefixes
+ * after the caller's pairs) and logits of the prefixes go to scratch. */
 typedef struct rr_batch {
-    const rerank_pair_t *pairs; /* the caller's pairs, in its order        */
-    size_t n_pairs;
-    const rr_span_t *sp;        /* packed order: longest first             */
+    const rerank_pair_t *pairs; /* the spans' ids, by rr_span_t.idx        */
+    size_t n_pairs;             /* spans (pairs + prefixes)                */
+    const rr_span_t *sp;        /* packed order: prefixes, then longest first */
     const int32_t *pos;         /* position id of each packed token        */
-    int64_t tokens, max_n;      /* tokens in all; the longest pair         */
+    int64_t tokens, max_n;      /* tokens in all; the longest span         */
+    size_t n_prefix;            /* spans sp[0, n_prefix) are shared prefixes */
+    int64_t prefix_tokens;      /* their tokens                            */
+    int64_t max_keys;           /* the most keys of any span (shared + n)  */
 } rr_batch_t;
 
 /* Word (+ token type) (+ absolute position) embeddings, then a norm. In
@@ -168,6 +181,10 @@ typedef struct rr_blocks {
     rerank_status_t (*pool)(void *be, rr_pooling_t how);
     /* logits[pair's idx] from its row of src (POOL or HEAD). */
     rerank_status_t (*classify)(void *be, const rr_classifier_t *c, rr_act_t src, float *logits);
+
+    /* 1: its attention reads a span's shared prefix from its parent span
+     * (rr_span_t.shared), so the engine may pack shared prefixes once. */
+    int shares_prefix;
 } rr_blocks_t;
 
 extern const rr_blocks_t rr_blocks_cpu;  /* src/cpu/            */

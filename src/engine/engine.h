@@ -18,13 +18,44 @@
  * layer group's buffers, see RR_GROUP_TOKENS_PER_THREAD). */
 #define RR_CHUNK_TOKENS 16384
 
+/* Shared prefixes (engine/prefix.c): pairs of a causal model that begin
+ * with at least this many equal ids compute them once. Below it the saving
+ * is small next to what sharing costs: one more span (a row of attention
+ * items, a head row thrown away) and each member copying the prefix's
+ * keys and values per head; the Qwen3-Reranker prompt up to a document is
+ * some 60-100 tokens. */
+#define RR_SHARED_PREFIX_MIN 16
+
+/* A pair as the prefix planner sorts it. */
+typedef struct rr_prefix_key {
+    const int32_t *ids;
+    int32_t n;
+    size_t idx;
+} rr_prefix_key_t;
+
+/* Clusters of >= 2 pairs whose ids share >= RR_SHARED_PREFIX_MIN leading
+ * ids: pair p shares shared[p] tokens (0: none) with cluster[p]; cluster c
+ * shares cl_len[c] tokens, those of pair cl_leader[c]. Returns the number
+ * of clusters (keys: n_pairs of scratch). */
+size_t rr_prefix_plan(const rerank_pair_t *pairs, size_t n_pairs, rr_prefix_key_t *keys, int64_t *shared,
+                      size_t *cluster, int64_t *cl_len, size_t *cl_leader);
+
 /* The engine's per-pass buffers: packed spans, counting-sort slots and
- * position ids (grow-only). */
+ * position ids (grow-only); with shared prefixes also the plan, the
+ * rewritten pairs (the caller's after their prefixes, then the prefixes),
+ * their logits, and one pair's position ids. */
 typedef struct rr_pack {
     rr_span_t *sp;
     size_t *count;
     int32_t *pos;
     size_t cap_pairs, cap_len, cap_tokens;
+    rr_prefix_key_t *keys;
+    int64_t *shared, *cl_len;
+    size_t *cluster, *cl_leader;
+    rerank_pair_t *rp;
+    float *logits;
+    int32_t *pair_pos;
+    size_t cap_plan, cap_pair_pos;
 } rr_pack_t;
 
 struct rerank_model {
@@ -40,6 +71,8 @@ struct rerank_model {
     void *be;            /* the backend's state                          */
     rr_pack_t pack;
     double forward_s;    /* time in forward passes so far                */
+    int shared_prefix;   /* 1: pack shared prefixes once (causal family, backend that can, option on) */
+    rr_work_t work;      /* tokens and FLOPs so far (bench)              */
     pthread_mutex_t lock; /* one forward pass at a time                  */
 };
 

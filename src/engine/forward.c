@@ -7,12 +7,19 @@
  *   head                                one logit per pair
  *
  * Groups bound the working set of a layer (a CPU keeps a group's GEMM
- * outputs in cache; a GPU takes the whole batch as one group). */
+ * outputs in cache; a GPU takes the whole batch as one group).
+ *
+ * With a causal model, pairs that begin with the same ids (an LLM
+ * reranker's prompt up to the document) share them: each such prefix is
+ * one span of its own, packed first, and the pairs keep only their own
+ * tokens (engine/prefix.c plans it; the backend's attention reads the
+ * prefix's keys and values, rr_span_t.shared). */
 #include <omp.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "engine/bench_api.h"
 #include "engine/engine.h"
 
 /* Grow the pack buffers (grow-only; no allocation in the steady state). */
@@ -38,11 +45,39 @@ static rerank_status_t pack_reserve(rr_pack_t *k, size_t pairs, size_t max_n, si
     return RERANK_OK;
 }
 
+/* Grow the shared-prefix buffers: the plan for n pairs, up to 2 n spans
+ * (a cluster has >= 2 pairs), one pair's positions. */
+static rerank_status_t plan_reserve(rr_pack_t *k, size_t n, size_t max_n) {
+#define RR_GROW(field, count)                                                                         \
+    do {                                                                                              \
+        void *q = rr_realloc(k->field, (count) * sizeof *k->field);                                   \
+        if (!q) return rr_error(RERANK_ERR_NOMEM, "out of memory planning shared prefixes of %zu pairs", n); \
+        k->field = q;                                                                                 \
+    } while (0)
+    if (n > k->cap_plan) {
+        RR_GROW(keys, n);
+        RR_GROW(shared, n);
+        RR_GROW(cluster, n);
+        RR_GROW(cl_len, n);
+        RR_GROW(cl_leader, n);
+        RR_GROW(rp, 2 * n);
+        RR_GROW(logits, 2 * n);
+        k->cap_plan = n;
+    }
+    if (max_n > k->cap_pair_pos) {
+        RR_GROW(pair_pos, max_n);
+        k->cap_pair_pos = max_n;
+    }
+#undef RR_GROW
+    return RERANK_OK;
+}
+
 /* Pack the pairs longest first (a stable counting sort on length: O(pairs +
  * max_n)). The linear layers do not care about the order; attention hands
  * out its (pair, head) items in this order, so the longest come first and
  * the short ones fill the threads' tails. */
 static void pack_spans(const rerank_pair_t *pairs, size_t n_pairs, int64_t max_n, rr_span_t *sp, size_t *count) {
+    if (!n_pairs) return;
     memset(count, 0, ((size_t)max_n + 1) * sizeof *count);
     for (size_t p = 0; p < n_pairs; p++) count[pairs[p].n]++;
     size_t at = 0; /* first slot of each length, longest first */
@@ -51,7 +86,7 @@ static void pack_spans(const rerank_pair_t *pairs, size_t n_pairs, int64_t max_n
         count[n] = at;
         at += c;
     }
-    for (size_t p = 0; p < n_pairs; p++) sp[count[pairs[p].n]++] = (rr_span_t){0, pairs[p].n, p};
+    for (size_t p = 0; p < n_pairs; p++) sp[count[pairs[p].n]++] = (rr_span_t){.n = pairs[p].n, .idx = p};
     int64_t start = 0;
     for (size_t p = 0; p < n_pairs; p++) {
         sp[p].start = start;
@@ -91,6 +126,81 @@ static rerank_status_t run(rerank_model_t *m, const rr_batch_t *b, int64_t budge
     return f->head(&r, logits);
 }
 
+/* Pack with shared prefixes (engine/prefix.c): the rewritten pairs (the
+ * caller's pair p after its shared[p] ids at rp[p], cluster c's prefix at
+ * rp[n + c]); the prefixes first, so every layer computes them before the
+ * spans that read them, then the pairs longest first, each linked to its
+ * prefix. Returns the spans, 0 when nothing is shared. */
+static size_t pack_shared(rerank_model_t *m, const rerank_pair_t *pairs, size_t n, int64_t max_n, rr_batch_t *b) {
+    rr_pack_t *k = &m->pack;
+    const size_t nc = rr_prefix_plan(pairs, n, k->keys, k->shared, k->cluster, k->cl_len, k->cl_leader);
+    if (!nc) return 0;
+    /* the rewritten pairs */
+    for (size_t p = 0; p < n; p++) {
+        const int64_t P = k->shared[p];
+        k->rp[p] = (rerank_pair_t){pairs[p].ids + P, pairs[p].type_ids ? pairs[p].type_ids + P : NULL,
+                                   pairs[p].n - (int32_t)P};
+    }
+    for (size_t c = 0; c < nc; c++) {
+        const rerank_pair_t *l = &pairs[k->cl_leader[c]];
+        k->rp[n + c] = (rerank_pair_t){l->ids, l->type_ids, (int32_t)k->cl_len[c]};
+    }
+    /* spans: the prefixes, then the pairs longest first; starts back to back */
+    rr_span_t *sp = k->sp;
+    for (size_t c = 0; c < nc; c++) sp[c] = (rr_span_t){.n = k->cl_len[c], .idx = n + c};
+    pack_spans(k->rp, n, max_n, sp + nc, k->count);
+    int64_t start = 0, prefix_tokens = 0, longest = 0, keys = 0;
+    for (size_t s = 0; s < n + nc; s++) {
+        sp[s].start = start;
+        start += sp[s].n;
+        if (s < nc) prefix_tokens += sp[s].n;
+        /* a pair's link: its cluster's span (cluster c is span c) */
+        const size_t p = sp[s].idx;
+        if (s >= nc && k->shared[p]) {
+            sp[s].shared = k->shared[p];
+            sp[s].parent = k->cluster[p];
+        }
+        longest = sp[s].n > longest ? sp[s].n : longest;
+        keys = sp[s].shared + sp[s].n > keys ? sp[s].shared + sp[s].n : keys;
+    }
+    /* positions: a member's are its whole pair's from `shared` on */
+    for (size_t s = 0; s < n + nc; s++) {
+        const rr_span_t *x = &sp[s];
+        int32_t *pos = k->pos + x->start;
+        if (!x->shared) {
+            m->family->positions(&m->cfg, k->rp[x->idx].ids, x->n, pos);
+            continue;
+        }
+        const rerank_pair_t *pr = &pairs[x->idx];
+        m->family->positions(&m->cfg, pr->ids, pr->n, k->pair_pos);
+        memcpy(pos, k->pair_pos + x->shared, (size_t)x->n * sizeof *pos);
+    }
+    *b = (rr_batch_t){.pairs = k->rp, .n_pairs = n + nc, .sp = sp, .pos = k->pos, .tokens = start, .max_n = longest,
+                      .n_prefix = nc, .prefix_tokens = prefix_tokens, .max_keys = keys};
+    return n + nc;
+}
+
+/* Add the pass's work: every pair in full, and what its spans computed. */
+static void count_work(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, const rr_batch_t *b,
+                       int32_t layers) {
+    rr_work_t *w = &m->work;
+    rr_pair_flops_t f;
+    for (size_t p = 0; p < n_pairs; p++) {
+        rr_model_pair_flops(m, layers, pairs[p].n, &f);
+        w->tokens_prompt += pairs[p].n;
+        w->prompt.linear += f.linear;
+        w->prompt.attention += f.attention;
+        w->prompt.head += f.head;
+    }
+    for (size_t s = 0; s < b->n_pairs; s++) {
+        rr_model_span_flops(m, layers, (double)b->sp[s].shared, (double)b->sp[s].n, &f);
+        w->tokens_computed += (double)b->sp[s].n;
+        w->computed.linear += f.linear;
+        w->computed.attention += f.attention;
+        w->computed.head += f.head;
+    }
+}
+
 rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
                                  float *logits) {
     const double t_start = omp_get_wtime();
@@ -100,25 +210,38 @@ rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, 
         if (pairs[p].n > max_n) max_n = pairs[p].n;
     }
     rr_pack_t *k = &m->pack;
-    rerank_status_t st = pack_reserve(k, n_pairs, (size_t)max_n, (size_t)tokens);
+    /* Shared prefixes: a causal family on a backend that reads them, two
+     * pairs or more (up to 2 n spans) */
+    const int share = m->shared_prefix && n_pairs >= 2;
+    rerank_status_t st = pack_reserve(k, share ? 2 * n_pairs : n_pairs, (size_t)max_n, (size_t)tokens);
+    if (!st && share) st = plan_reserve(k, n_pairs, (size_t)max_n);
     if (st) return st;
-    pack_spans(pairs, n_pairs, max_n, k->sp, k->count);
-    for (size_t p = 0; p < n_pairs; p++)
-        m->family->positions(&m->cfg, pairs[k->sp[p].idx].ids, k->sp[p].n, k->pos + k->sp[p].start);
-    const rr_batch_t b = {.pairs = pairs, .n_pairs = n_pairs, .sp = k->sp, .pos = k->pos, .tokens = tokens,
-                          .max_n = max_n};
+    rr_batch_t b;
+    if (!share || !pack_shared(m, pairs, n_pairs, max_n, &b)) {
+        pack_spans(pairs, n_pairs, max_n, k->sp, k->count);
+        for (size_t p = 0; p < n_pairs; p++)
+            m->family->positions(&m->cfg, pairs[k->sp[p].idx].ids, k->sp[p].n, k->pos + k->sp[p].start);
+        b = (rr_batch_t){.pairs = pairs, .n_pairs = n_pairs, .sp = k->sp, .pos = k->pos, .tokens = tokens,
+                         .max_n = max_n, .max_keys = max_n};
+    }
+    const int shared = b.n_prefix > 0;
 
-    /* Each layer runs group by group: whole pairs, about `budget` tokens. */
+    /* Each layer runs group by group: whole spans, about `budget` tokens. */
     const int64_t budget = m->backend->group_tokens ? m->backend->group_tokens(m->be) : 0;
     int64_t group_max = 0;
-    for (size_t p0 = 0, p1; p0 < n_pairs; p0 = p1) {
-        p1 = group_end(k->sp, n_pairs, p0, budget);
+    for (size_t p0 = 0, p1; p0 < b.n_pairs; p0 = p1) {
+        p1 = group_end(k->sp, b.n_pairs, p0, budget);
         int64_t t = group_tokens(k->sp, p0, p1);
         group_max = t > group_max ? t : group_max;
     }
     if ((st = m->backend->begin(m->be, &b, group_max))) return st;
-    st = run(m, &b, budget, layers, logits);
+    /* the prefixes' logits are never returned: all go to scratch */
+    st = run(m, &b, budget, layers, shared ? k->logits : logits);
     rerank_status_t e = m->backend->end(m->be);
+    if (!st && !e) {
+        if (shared) memcpy(logits, k->logits, n_pairs * sizeof *logits);
+        count_work(m, pairs, n_pairs, &b, layers);
+    }
     m->forward_s += omp_get_wtime() - t_start;
     return st ? st : e;
 }

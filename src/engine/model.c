@@ -14,7 +14,8 @@
 
 
 rerank_model_options_t rerank_model_options_default(void) {
-    return (rerank_model_options_t){.precision = RERANK_PRECISION_FP32, .threads = 0, .device = NULL};
+    return (rerank_model_options_t){.precision = RERANK_PRECISION_FP32, .threads = 0, .device = NULL,
+                                    .shared_prefix = RERANK_SHARED_PREFIX_ON};
 }
 
 rerank_score_options_t rerank_score_options_default(void) {
@@ -26,6 +27,7 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
     pthread_mutex_lock(&m->lock);
     if (m->backend && m->backend->profile) m->backend->profile(m->be, p);
     p->forward_s = m->forward_s;
+    p->work = m->work;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -63,6 +65,9 @@ static rerank_status_t bind_tokens(rerank_model_t *m, const char *dir) {
 static rerank_status_t check_options(const rerank_model_options_t *o, const rr_blocks_t **backend, int *device) {
     if ((unsigned)o->precision > (unsigned)RERANK_PRECISION_FP8)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o->precision);
+    if ((unsigned)o->shared_prefix > (unsigned)RERANK_SHARED_PREFIX_OFF)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "shared_prefix = %d: expected RERANK_SHARED_PREFIX_ON (0) or "
+                        "RERANK_SHARED_PREFIX_OFF (1)", (int)o->shared_prefix);
     if (o->threads < 0 || o->threads > RR_MAX_THREADS)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "threads = %d must be in [0, %d]", o->threads, RR_MAX_THREADS);
     *backend = &rr_blocks_cpu;
@@ -126,6 +131,11 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
         goto fail;
     }
     m->backend = backend;
+    /* Shared prefixes: only a causal family's keys and values of a prefix
+     * do not depend on what follows; its score is read from the last
+     * token (a mean would need the prefix's rows in every pair). */
+    m->shared_prefix = o.shared_prefix == RERANK_SHARED_PREFIX_ON && m->family->causal && backend->shares_prefix &&
+                       m->cfg.pooling == RR_POOL_LAST;
     *out = m;
     return RERANK_OK;
 fail:
@@ -146,6 +156,9 @@ void rerank_model_free(rerank_model_t *m) {
     rr_free(m->pack.sp);
     rr_free(m->pack.count);
     rr_free(m->pack.pos);
+    rr_pack_t *k = &m->pack;
+    void *plan[] = {k->keys, k->shared, k->cl_len, k->cluster, k->cl_leader, k->rp, k->logits, k->pair_pos};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) rr_free(plan[i]);
     pthread_mutex_destroy(&m->lock);
     rr_free(m);
 }
@@ -174,6 +187,7 @@ void rerank_model_get_info(const rerank_model_t *m, rerank_model_info_t *info) {
     info->device = m->device;
     info->device_memory_bytes = m->backend->memory_used ? (int64_t)m->backend->memory_used(m->be) : 0;
     info->prompt = m->family->prompt ? m->family->prompt->name : "";
+    info->shared_prefix = m->shared_prefix;
 }
 
 const rerank_tokenizer_t *rerank_model_tokenizer(const rerank_model_t *m) { return m ? m->tok : NULL; }

@@ -31,6 +31,7 @@ static const opt_t k_opts[] = {
     {"grpc-port", OPT_INT, OFF(grpc_port), "-1", -1, 65535, "N", "gRPC port for TEI's tei.v1 API (Info, Rerank, RerankStream) and grpc.health.v1 on --host; -1 = off, 0 = a free port"},
     {"precision", OPT_STR, OFF(precision), "fp32", 0, 0, "P", "compute precision: fp32, bf16, int8 (CPU); fp16, fp8 (CUDA)"},
     {"device", OPT_STR, OFF(device), "cpu", 0, 0, "D", "where the model runs: cpu, cuda or cuda:N (builds with make CUDA=1)"},
+    {"shared-prefix", OPT_STR, OFF(shared_prefix), "on", 0, 0, "on|off", "causal (LLM) rerankers: compute the ids a batch's pairs share at the start (the prompt up to the document) once; off: every pair in full"},
     {"threads", OPT_INT, OFF(threads), "0", 0, RR_MAX_THREADS, "N", "compute threads for the model; 0 = all cores"},
     {"http-threads", OPT_INT, OFF(http_threads), "4", 1, RR_MAX_HTTP_THREADS, "N", "HTTP threads (request parsing and tokenization)"},
     {"max-length", OPT_INT, OFF(max_length), "0", 0, RR_MAX_SEQ_TOKENS, "N", "max tokens per (query, document) pair; 0 = the model's default (512 for cross-encoders), capped at its positions"},

@@ -22,6 +22,7 @@ typedef struct rr_server_config {
     long grpc_port;       /* TEI's gRPC API: -1 = off, 0 = any free port */
     char *precision;      /* fp32 | bf16 | int8 | fp16 | fp8             */
     char *device;         /* cpu | cuda | cuda:N                         */
+    char *shared_prefix;  /* on | off (causal rerankers)                 */
     long threads;         /* compute threads, 0 = all cores              */
     long http_threads;    /* HTTP threads (parse + tokenize)             */
     long max_length;      /* pair length cap, 0 = RR_DEFAULT_MAX_LENGTH capped by the model */

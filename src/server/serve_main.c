@@ -185,7 +185,8 @@ int rr_cmd_serve(int argc, char **argv) {
             fprintf(stderr, "rerank serve: %s: %s\n", sp->precision ? cfg.model_texts[i] : "--precision",
                     rerank_last_error());
             rc = 2;
-        } else if (rr_cli_device("serve", sp->device ? sp->device : cfg.device, &sm[i].mo.device)) {
+        } else if (rr_cli_shared_prefix("serve", cfg.shared_prefix, &sm[i].mo.shared_prefix) ||
+                   rr_cli_device("serve", sp->device ? sp->device : cfg.device, &sm[i].mo.device)) {
             rc = 2;
         }
     }
