@@ -3,7 +3,9 @@
  * tensors read element by element, for F32, F16 and BF16 fixtures. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "families/family.h"
@@ -109,7 +111,74 @@ TEST(bind_converts_nothing) {
     rr_weights_release(&w);
 }
 
+/* Write dir/model.safetensors with tensors "a.weight" (BF16) and
+ * "b.weight" (F16), each [256, 256] holding every 16-bit pattern once. */
+static int write_all_patterns(const char *dir) {
+    char path[600], header[160];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const size_t n = 65536, bytes = 2 * n;
+    int hl = snprintf(header, sizeof header,
+                      "{\"a.weight\":{\"dtype\":\"BF16\",\"shape\":[256,256],\"data_offsets\":[0,%zu]},"
+                      "\"b.weight\":{\"dtype\":\"F16\",\"shape\":[256,256],\"data_offsets\":[%zu,%zu]}}",
+                      bytes, bytes, 2 * bytes);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    unsigned char len[8] = {0};
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    fwrite(len, 1, 8, f);
+    fwrite(header, 1, (size_t)hl, f);
+    for (int t = 0; t < 2; t++)
+        for (uint32_t v = 0; v < n; v++) {
+            uint16_t h = (uint16_t)v;
+            fwrite(&h, 2, 1, f);
+        }
+    return fclose(f);
+}
+
+/* Every BF16 bit pattern (NaNs, infinities, subnormals) passes through
+ * rr_weights_dense_bf16 as the F32 round trip gives it, and every F16 and
+ * BF16 pattern converts as the scalar helpers do. */
+TEST(every_bit_pattern) {
+    char dir[] = "/tmp/rr_test_weights_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(write_all_patterns(dir) == 0);
+    rr_weights_t w;
+    rr_dense_t a, b;
+    CHECK(rr_weights_open(&w, dir) == RERANK_OK);
+    CHECK(rr_weights_dense(&w, "", "a", 256, 256, 0, &a) == RERANK_OK);
+    CHECK(rr_weights_dense(&w, "", "b", 256, 256, 0, &b) == RERANK_OK);
+    float *f = rr_malloc(65536 * sizeof *f);
+    uint16_t *q = rr_malloc(65536 * sizeof *q);
+    int bad = 0, nans = 0;
+    if (f && q && w.n_dense == 2) {
+        rr_weights_dense_f32(&w, a.id, f);
+        rr_weights_dense_bf16(&w, a.id, q);
+        for (uint32_t v = 0; v < 65536; v++) {
+            const float r = rr_bf16_to_f32((uint16_t)v);
+            bad += memcmp(&f[v], &r, 4) != 0;
+            bad += q[v] != rr_f32_to_bf16(r);
+            nans += q[v] != v; /* only NaNs change: made quiet */
+        }
+        rr_weights_dense_f32(&w, b.id, f);
+        for (uint32_t v = 0; v < 65536; v++) {
+            const float r = rr_f16_to_f32((uint16_t)v);
+            bad += memcmp(&f[v], &r, 4) != 0;
+        }
+    } else CHECK(!"setup");
+    CHECK_MSG(bad == 0, "%d patterns differ", bad);
+    /* signalling NaNs: exponent all ones, quiet bit clear, mantissa != 0: 2 x 63 */
+    CHECK_MSG(nans == 126, "%d patterns changed", nans);
+    rr_free(f);
+    rr_free(q);
+    rr_weights_release(&w);
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
+    RUN(every_bit_pattern);
     RUN(f32_fixture);
     RUN(f16_fixture);
     RUN(bf16_fixture);
