@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_ulong g_fail_at;   /* 0 = disarmed */
 static atomic_ulong g_count;     /* allocations since arming */
@@ -35,6 +36,19 @@ void *rr_calloc(size_t count, size_t size) {
 void *rr_realloc(void *p, size_t n) {
     if (should_fail()) return NULL;
     return realloc(p, n ? n : 1);
+}
+
+#define RR_HUGE_PAGE ((size_t)2 << 20)
+
+void *rr_malloc_large(size_t n) {
+    if (n < RR_HUGE_PAGE) return rr_malloc(n);
+    if (should_fail()) return NULL;
+    /* whole huge pages: the size rounded up to 2 MiB (aligned_alloc wants a multiple) */
+    if (n > (size_t)-1 - RR_HUGE_PAGE) return NULL;
+    const size_t size = (n + RR_HUGE_PAGE - 1) & ~(RR_HUGE_PAGE - 1);
+    void *p = aligned_alloc(RR_HUGE_PAGE, size);
+    if (p) (void)madvise(p, size, MADV_HUGEPAGE); /* advice only: fine if refused */
+    return p;
 }
 
 void rr_free(void *p) { free(p); }

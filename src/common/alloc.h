@@ -17,6 +17,11 @@ void *rr_calloc(size_t count, size_t size);
 void *rr_realloc(void *p, size_t n);
 void rr_free(void *p);
 char *rr_strndup(const char *s, size_t n);
+/* As rr_malloc, for a large block written once and kept (a layer's weights):
+ * from 2 MiB up, aligned to 2 MiB and backed by transparent huge pages where
+ * the kernel allows, so filling it takes one page fault per 2 MiB instead of
+ * one per 4 KiB. Freed with rr_free. */
+void *rr_malloc_large(size_t n);
 
 /* Multiply with overflow check: returns 0 and sets *out, or -1 on overflow. */
 int rr_mul_size(size_t a, size_t b, size_t *out);

@@ -19,16 +19,37 @@ static void cpu_destroy(void *ctx) {
     rr_free(c);
 }
 
-/* Linear layer d at precision p; converted layers no longer read the F32
- * weights (rr_weights_drop_dense frees or unmaps them). */
-static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precision_t p) {
+/* Linear layer d at precision p, from its weights in the checkpoint; `buf`
+ * [rr_weights_dense_max] takes a layer's F32 weights while they convert. */
+static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precision_t p, float *buf) {
     rr_linear_t *L = &c->lin[d->id];
-    rerank_status_t st = rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), d->w.rows, d->w.cols, p);
-    if (!st && L->wq) {
-        L->w = NULL;
-        rr_weights_drop_dense(c->w, d->id);
+    const int32_t out = d->w.rows, in = d->w.cols;
+    rerank_precision_t got;
+    rerank_status_t st = rr_linear_precision(c->gemm, out, in, p, &got);
+    if (st) return st;
+    /* fp32 (asked for, or no matmul at p here) reads F32 weights at every
+     * call: a view into an F32 checkpoint, else a copy kept for good. */
+    if (got == RERANK_PRECISION_FP32) {
+        if ((st = rr_weights_dense_keep(c->w, d->id))) return st;
+        return rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), out, in, RERANK_PRECISION_FP32);
     }
-    return st;
+    if (got == RERANK_PRECISION_BF16 && rr_weights_dense_dtype(c->w, d->id) == RR_DT_BF16) {
+        /* BF16 weights at bf16: their bits as they are, no F32 round trip */
+        uint16_t *q = rr_malloc_large((size_t)out * (size_t)in * sizeof *q);
+        if (!q) return rr_error(RERANK_ERR_NOMEM, "out of memory for a [%d, %d] layer in bf16", out, in);
+        rr_weights_dense_bf16(c->w, d->id, q);
+        st = rr_linear_init_bf16(c->gemm, L, q, rr_f32(&d->b), out, in);
+    } else {
+        /* else F32 into buf (read from the file even for a view: cheaper
+         * than faulting in the mapping), then bf16 / int8 */
+        rr_weights_dense_f32(c->w, d->id, buf);
+        st = rr_linear_init(c->gemm, L, buf, rr_f32(&d->b), out, in, got);
+    }
+    if (st) return st;
+    /* The layer owns its converted weights: the F32 ones are not read again. */
+    L->w = NULL;
+    rr_weights_drop_dense(c->w, d->id);
+    return RERANK_OK;
 }
 
 static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const rr_backend_opts_t *o, void **out) {
@@ -36,6 +57,7 @@ static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const
     if (o->precision == RERANK_PRECISION_FP16 || o->precision == RERANK_PRECISION_FP8)
         return rr_error(RERANK_ERR_UNSUPPORTED, "precision %s runs only on CUDA (the CPU has fp32, bf16 and int8)",
                         rerank_precision_str(o->precision));
+    float *buf = NULL;
     rr_cpu_t *c = rr_calloc(1, sizeof *c);
     if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory creating the CPU backend");
     c->cfg = cfg;
@@ -44,17 +66,20 @@ static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const
     rerank_status_t st;
     if ((st = rr_gemm_new(&c->gemm))) goto fail;
     c->lin = rr_calloc(w->n_dense ? (size_t)w->n_dense : 1, sizeof *c->lin);
-    if (!c->lin) {
+    /* One layer's F32 weights at a time pass through buf (bf16 / int8). */
+    if (o->precision != RERANK_PRECISION_FP32) buf = rr_malloc_large(rr_weights_dense_max(w) * sizeof *buf + 1);
+    if (!c->lin || (o->precision != RERANK_PRECISION_FP32 && !buf)) {
         st = rr_error(RERANK_ERR_NOMEM, "out of memory for %d linear layers", w->n_dense);
         goto fail;
     }
     /* fp32 reads the checkpoint's pages: fault them in now, not mid-batch
      * (bf16/int8 read them once below, to convert). */
     if (o->precision == RERANK_PRECISION_FP32) rr_weights_prefault(w);
+    /* Layer by layer: materialize, convert, drop the source. */
     int first = 1;
     for (int32_t i = 0; i < w->n_dense; i++) {
         const rr_dense_t *d = w->dense[i];
-        if ((st = prepare(c, d, d->keep_fp32 ? RERANK_PRECISION_FP32 : o->precision))) goto fail;
+        if ((st = prepare(c, d, d->keep_fp32 ? RERANK_PRECISION_FP32 : o->precision, buf))) goto fail;
         if (d->w.rows > c->widest) c->widest = d->w.rows;
         /* Every layer converts the same way, so the first tells. */
         if (!d->keep_fp32 && first) {
@@ -62,9 +87,11 @@ static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const
             first = 0;
         }
     }
+    rr_free(buf);
     *out = c;
     return RERANK_OK;
 fail:
+    rr_free(buf);
     cpu_destroy(c);
     return st;
 }

@@ -239,25 +239,50 @@ void rr_quantize_rows_u8(const float *x, int64_t m, int64_t k, uint8_t *q, float
     for (int64_t r = 0; r < m; r++) kern->quantize_u8(x + r * k, k, q + r * k, &scale[r], &zero[r]);
 }
 
-rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
-                               int32_t in, rerank_precision_t prec) {
-    memset(L, 0, sizeof *L);
-    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .w = w, .b = b};
+rerank_status_t rr_linear_precision(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec,
+                                    rerank_precision_t *got) {
+    *got = RERANK_PRECISION_FP32;
     if (prec == RERANK_PRECISION_FP32) return RERANK_OK;
     /* Is there a matmul for this precision here? (probe with no epilogue) */
     prim_t *p;
     rerank_status_t st = get_prim(g, out, in, RR_EPI_NONE, prec, &p);
-    if (st || !p) return st; /* no: stay fp32 */
+    if (!st && p) *got = prec;
+    return st;
+}
+
+rerank_status_t rr_linear_init_bf16(rr_gemm_t *g, rr_linear_t *L, uint16_t *wq, const float *b, int32_t out,
+                                    int32_t in) {
+    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .b = b};
+    rerank_precision_t got;
+    rerank_status_t st = rr_linear_precision(g, out, in, RERANK_PRECISION_BF16, &got);
+    if (!st && got != RERANK_PRECISION_BF16)
+        st = rr_error(RERANK_ERR_INTERNAL, "oneDNN: no bf16 matmul for [%d x %d]", in, out);
+    if (st) {
+        rr_free(wq);
+        return st;
+    }
+    L->wq = wq;
+    L->prec = RERANK_PRECISION_BF16;
+    return RERANK_OK;
+}
+
+rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
+                               int32_t in, rerank_precision_t prec) {
+    memset(L, 0, sizeof *L);
+    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .w = w, .b = b};
+    rerank_precision_t got;
+    rerank_status_t st = rr_linear_precision(g, out, in, prec, &got);
+    if (st || got == RERANK_PRECISION_FP32) return st; /* fp32, asked for or not available: the F32 view */
     size_t n = (size_t)out * (size_t)in;
     if (prec == RERANK_PRECISION_BF16) {
-        uint16_t *q = rr_malloc(n * sizeof *q);
+        uint16_t *q = rr_malloc_large(n * sizeof *q);
         if (!q) return rr_error(RERANK_ERR_NOMEM, "out of memory converting a [%d, %d] layer to bf16", out, in);
         const rr_kernels_t *k = rr_kernels();
 #pragma omp parallel for schedule(static)
         for (int32_t o = 0; o < out; o++) k->to_bf16(w + (size_t)o * in, in, q + (size_t)o * in);
         L->wq = q;
     } else {
-        int8_t *q = rr_malloc(n);
+        int8_t *q = rr_malloc_large(n);
         float *s = rr_malloc((size_t)out * sizeof *s), *zc = rr_malloc((size_t)out * sizeof *zc);
         if (!q || !s || !zc) {
             rr_free(q);
@@ -267,6 +292,7 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
         }
         quantize_rows(w, out, in, rr_gemm_int8_weight_qmax(), q, s); /* per output channel = per row of W */
         /* zero-point correction: sum_k (qa - z) qw = sum_k qa qw - z sum_k qw */
+#pragma omp parallel for schedule(static) if (n >= RR_PAR_MIN_WORK)
         for (int32_t o = 0; o < out; o++) {
             int64_t sum = 0;
             for (int32_t i = 0; i < in; i++) sum += q[(size_t)o * in + i];

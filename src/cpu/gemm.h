@@ -43,6 +43,15 @@ double rr_gemm_seconds(const rr_gemm_t *g);
  * computing at `prec`: converts or quantizes the weights once. */
 rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
                                int32_t in, rerank_precision_t prec);
+/* The precision a layer [out, in] asked for `prec` computes at: prec, or
+ * fp32 where oneDNN has no matmul for it on this CPU. */
+rerank_status_t rr_linear_precision(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec,
+                                    rerank_precision_t *got);
+/* A bf16 layer from weights already in BF16: L takes wq (an rr_malloc block
+ * [out, in]; freed by rr_linear_release, or here on failure). An error where
+ * rr_linear_precision does not give bf16. */
+rerank_status_t rr_linear_init_bf16(rr_gemm_t *g, rr_linear_t *L, uint16_t *wq, const float *b, int32_t out,
+                                    int32_t in);
 void rr_linear_release(rr_linear_t *L);
 
 /* y[m, out] = epi(x[m, in] W^T + b). */

@@ -143,12 +143,11 @@ static void stage_close(rr_cuda_t *c, stage_t *st) {
 }
 
 /* One linear layer: W [out, in] in c->wdt (or fp32), both biases. */
-static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d, rr_cu_dense_t *D) {
+static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d, const float *wf, rr_cu_dense_t *D) {
     const size_t out = (size_t)d->w.rows, in = (size_t)d->w.cols;
     char what[48];
     snprintf(what, sizeof what, "linear layer %d", (int)d->id);
-    if (!d->w.p || !d->b.p)
-        return rr_error(RERANK_ERR_INTERNAL, "cuda: %s has no host weights (dropped by another backend?)", what);
+    if (!d->b.p) return rr_error(RERANK_ERR_INTERNAL, "cuda: %s has no host bias", what);
     if (in % 16 || out % 8)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s is [%zu, %zu]; the GEMMs need multiples of 16 inputs and "
                         "8 outputs", what, out, in);
@@ -158,9 +157,9 @@ static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d,
     rerank_status_t s = dalloc(c, &w, out * in * rr_cu_dtype_size(wdt), what);
     if (!s && wdt == RR_CU_E4M3) {
         if (!(s = dalloc(c, &sc, out * sizeof(float), what)))
-            s = put_e4m3(c, st, (uint8_t *)w, (float *)sc, rr_f32(&d->w), out, in);
+            s = put_e4m3(c, st, (uint8_t *)w, (float *)sc, wf, out, in);
     } else if (!s) {
-        s = upload(c, st, w, wdt, d->w.p, RR_DT_F32, out * in);
+        s = upload(c, st, w, wdt, wf, RR_DT_F32, out * in);
     }
     if (s) {
         rr_error_prefix("uploading %s", what);
@@ -177,10 +176,20 @@ rerank_status_t rr_cu_upload_dense(rr_cuda_t *c, rr_weights_t *w) {
     c->dense = (rr_cu_dense_t *)rr_calloc(w->n_dense ? (size_t)w->n_dense : 1, sizeof *c->dense);
     if (!c->dense) return rr_error(RERANK_ERR_NOMEM, "out of memory for %d linear layers", (int)w->n_dense);
     c->n_dense = w->n_dense;
+    /* Each layer's F32 weights: the view of an F32 checkpoint, else
+     * materialized (converted, stacked) into one host buffer in turn. */
+    float *buf = (float *)rr_malloc_large(rr_weights_dense_max(w) * sizeof(float) + 1);
+    if (!buf) return rr_error(RERANK_ERR_NOMEM, "out of memory for a linear layer's host weights");
     stage_t st;
     rerank_status_t s = stage_open(&st, STAGE_BYTES);
-    for (int32_t i = 0; i < w->n_dense && !s; i++) s = put_dense(c, &st, w->dense[i], &c->dense[i]);
+    for (int32_t i = 0; i < w->n_dense && !s; i++) {
+        const rr_dense_t *d = w->dense[i];
+        const float *wf = d->w.p ? rr_f32(&d->w) : buf;
+        if (!d->w.p) rr_weights_dense_f32(w, i, buf);
+        s = put_dense(c, &st, d, wf, &c->dense[i]);
+    }
     stage_close(c, &st);
+    rr_free(buf);
     if (s) return s;
     for (int32_t i = 0; i < w->n_dense; i++) rr_weights_drop_dense(w, i); /* the host copies are not read again */
     return RERANK_OK;

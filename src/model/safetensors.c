@@ -19,6 +19,7 @@
 struct rr_st_file {
     char *path;
     void *map;          /* whole file, PROT_READ                          */
+    int fd;             /* the file, open for rr_st_set_copy; -1: none    */
     size_t map_size;
     rr_st_tensor_t *tensors;
     size_t n_tensors;
@@ -227,6 +228,7 @@ rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
     rr_alloc_init_json();
     rr_st_file_t *f = rr_calloc(1, sizeof *f);
     if (!f) return rr_error(RERANK_ERR_NOMEM, "out of memory opening %s", path);
+    f->fd = -1;
     rerank_status_t st = RERANK_OK;
     f->path = rr_strndup(path, strlen(path));
     if (!f->path) { st = rr_error(RERANK_ERR_NOMEM, "out of memory opening %s", path); goto fail; }
@@ -246,7 +248,7 @@ rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
     }
     f->map_size = (size_t)sb.st_size;
     f->map = mmap(NULL, f->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    f->fd = fd; /* kept: rr_st_set_copy reads the weights with pread */
     if (f->map == MAP_FAILED) {
         f->map = NULL;
         st = rr_error(RERANK_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
@@ -278,6 +280,7 @@ fail:
 void rr_st_close(rr_st_file_t *f) {
     if (!f) return;
     if (f->map) munmap(f->map, f->map_size);
+    if (f->fd >= 0) close(f->fd);
     rr_strmap_free(f->index);
     rr_free(f->tensors);
     rr_free(f->names);
@@ -295,6 +298,33 @@ const rr_st_tensor_t *rr_st_find(const rr_st_file_t *f, const char *name) {
     int32_t i;
     if (!rr_strmap_get(f->index, name, strlen(name), &i)) return NULL;
     return &f->tensors[i];
+}
+
+/* Copy [p, p + n) of f's mapping into dst with pread; 0 if all read. */
+static int file_copy(const rr_st_file_t *f, const void *p, size_t n, void *dst) {
+    if (f->fd < 0) return -1;
+    size_t off = (size_t)((const char *)p - (const char *)f->map), got = 0;
+    while (got < n) {
+        ssize_t r = pread(f->fd, (char *)dst + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+void rr_st_set_copy(const rr_st_set_t *set, const void *p, size_t n, void *dst) {
+    const char *c = p;
+    for (size_t i = 0; i < set->n_files; i++) {
+        const rr_st_file_t *f = set->files[i];
+        const char *a = f->map;
+        /* the file whose mapping holds [p, p + n) */
+        if (a && c >= a && n <= f->map_size && (size_t)(c - a) <= f->map_size - n) {
+            if (file_copy(f, p, n, dst)) memcpy(dst, p, n);
+            return;
+        }
+    }
+    memcpy(dst, p, n); /* not in a mapping: plain memory */
 }
 
 void rr_st_advise_willneed(rr_st_file_t *f) {

@@ -1,4 +1,5 @@
-/* weights.c — find each tensor by name, check its shape, expose it as F32. */
+/* weights.c — find each tensor by name, check its shape, expose it as F32;
+ * materialize a linear layer's weights when a backend asks. */
 #include "model/weights.h"
 
 #include <stdio.h>
@@ -150,6 +151,18 @@ static rerank_status_t enlist(rr_weights_t *w, rr_dense_t *d) {
     return RERANK_OK;
 }
 
+/* Record `name` [rows, in] as the next part of d (not converted). */
+static rerank_status_t add_part(rr_weights_t *w, const char *prefix, const char *name, int32_t rows, int32_t in,
+                                rr_dense_t *d) {
+    const rr_st_tensor_t *t;
+    rerank_status_t st = lookup(w, prefix, name, rows, in, &t);
+    if (st) return st;
+    if (d->n_parts == RR_DENSE_MAX_PARTS)
+        return rr_error(RERANK_ERR_INTERNAL, "a linear layer stacks more than %d tensors", RR_DENSE_MAX_PARTS);
+    d->part[d->n_parts++] = (rr_dense_part_t){.p = t->data, .dtype = t->dtype, .rows = rows};
+    return RERANK_OK;
+}
+
 rerank_status_t rr_weights_dense(rr_weights_t *w, const char *prefix, const char *name, int32_t out, int32_t in,
                                  int bias, rr_dense_t *d) {
     char wn[200], bn[200];
@@ -157,40 +170,40 @@ rerank_status_t rr_weights_dense(rr_weights_t *w, const char *prefix, const char
     snprintf(bn, sizeof bn, "%s.bias", name);
     memset(d, 0, sizeof *d);
     rerank_status_t st;
-    if ((st = rr_weights_f32(w, prefix, wn, out, in, &d->w))) return st;
+    if ((st = add_part(w, prefix, wn, out, in, d))) return st;
+    d->w = (rr_tensor_t){.dtype = RR_DT_F32, .rows = out, .cols = in};
+    /* An aligned F32 tensor is usable as it lies: a view into the mapping. */
+    if (d->part[0].dtype == RR_DT_F32 && ((uintptr_t)d->part[0].p % sizeof(float)) == 0) d->w.p = d->part[0].p;
     if ((st = bias ? rr_weights_f32(w, prefix, bn, out, -1, &d->b) : rr_weights_zeros(w, out, &d->b))) return st;
     return enlist(w, d);
 }
 
 rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, const char *const *names,
                                          const int32_t *outs, int n, int32_t in, int bias, rr_dense_t *d) {
+    memset(d, 0, sizeof *d);
+    if (n < 1 || n > RR_DENSE_MAX_PARTS)
+        return rr_error(RERANK_ERR_INTERNAL, "cannot stack %d tensors into one linear layer", n);
     int64_t rows = 0;
     for (int i = 0; i < n; i++) rows += outs[i];
-    memset(d, 0, sizeof *d);
-    float *wp = rr_weights_alloc(w, (size_t)rows * (size_t)in * sizeof *wp);
+    /* The biases, stacked (zeros without): small, converted now. */
     float *bp = rr_weights_alloc(w, (size_t)rows * sizeof *bp);
-    if (!wp || !bp)
-        return rr_error(RERANK_ERR_NOMEM, "out of memory stacking a [%lld, %d] layer", (long long)rows, in);
+    if (!bp) return rr_error(RERANK_ERR_NOMEM, "out of memory stacking a [%lld, %d] layer", (long long)rows, in);
     int64_t at = 0;
     for (int i = 0; i < n; i++) {
-        rr_dense_t part;
         const rr_st_tensor_t *t;
         char wn[200], bn[200];
         snprintf(wn, sizeof wn, "%s.weight", names[i]);
         snprintf(bn, sizeof bn, "%s.bias", names[i]);
         rerank_status_t st;
-        /* Converted straight into the stacked copy: an F32 copy of each
-         * part (rr_weights_f32 of an F16/BF16 checkpoint) would be kept for
-         * the model's life, beside the stacked one. */
-        if ((st = lookup(w, prefix, wn, outs[i], in, &t))) return st;
-        rr_convert_to_f32(t->data, (int)t->dtype, wp + at * in, (size_t)outs[i] * (size_t)in);
+        /* The weights are recorded as part i; the bias converted in place. */
+        if ((st = add_part(w, prefix, wn, outs[i], in, d))) return st;
         if (bias) {
-            if ((st = rr_weights_f32(w, prefix, bn, outs[i], -1, &part.b))) return st;
-            memcpy(bp + at, part.b.p, (size_t)outs[i] * sizeof *bp);
+            if ((st = lookup(w, prefix, bn, outs[i], -1, &t))) return st;
+            rr_convert_to_f32(t->data, (int)t->dtype, bp + at, (size_t)outs[i]);
         }
         at += outs[i];
     }
-    d->w = (rr_tensor_t){.p = wp, .dtype = RR_DT_F32, .rows = (int32_t)rows, .cols = in};
+    d->w = (rr_tensor_t){.dtype = RR_DT_F32, .rows = (int32_t)rows, .cols = in};
     d->b = (rr_tensor_t){.p = bp, .dtype = RR_DT_F32, .rows = 1, .cols = (int32_t)rows};
     return enlist(w, d);
 }
@@ -208,6 +221,113 @@ rerank_status_t rr_weights_norm(rr_weights_t *w, const char *prefix, const char 
     if (bias) return rr_weights_f32(w, prefix, bn, n, -1, &out->b);
     /* A LayerNorm without bias (ModernBERT) adds zeros: the same kernel. */
     return kind == RR_NORM_LAYER ? rr_weights_zeros(w, n, &out->b) : RERANK_OK;
+}
+
+/* ---- materializing a linear layer's weights ------------------------------ */
+
+/* Elements per task when a conversion is split over the threads. */
+#define RR_CONVERT_BLOCK ((size_t)1 << 16)
+
+rr_dtype_t rr_weights_dense_dtype(const rr_weights_t *w, int32_t id) {
+    const rr_dense_t *d = w->dense[id];
+    for (int32_t i = 1; i < d->n_parts; i++)
+        if (d->part[i].dtype != d->part[0].dtype) return RR_DT_OTHER;
+    return d->part[0].dtype;
+}
+
+/* 16-bit elements read from the file at a time (on the stack) to convert. */
+#define RR_STAGE_ELEMS 16384
+
+/* Elements [at, at + len) of part `pt` as F32 into dst, read from the file
+ * (16-bit ones through a stack buffer, then converted). */
+static void part_f32(const rr_weights_t *w, const rr_dense_part_t *pt, size_t at, size_t len, float *dst) {
+    const size_t es = rr_dtype_size(pt->dtype);
+    const unsigned char *src = (const unsigned char *)pt->p + at * es;
+    if (pt->dtype == RR_DT_F32) {
+        rr_st_set_copy(&w->files, src, len * es, dst);
+        return;
+    }
+    uint16_t stage[RR_STAGE_ELEMS];
+    for (size_t i = 0; i < len; i += RR_STAGE_ELEMS) {
+        const size_t k = len - i < RR_STAGE_ELEMS ? len - i : RR_STAGE_ELEMS;
+        rr_st_set_copy(&w->files, src + i * es, k * es, stage);
+        rr_convert_to_f32(stage, (int)pt->dtype, dst + i, k);
+    }
+}
+
+void rr_weights_dense_f32(const rr_weights_t *w, int32_t id, float *dst) {
+    const rr_dense_t *d = w->dense[id];
+    const size_t in = (size_t)d->w.cols;
+    for (int32_t i = 0; i < d->n_parts; i++) {
+        /* part i lands after the rows of the parts before it, in blocks over the threads */
+        const rr_dense_part_t *pt = &d->part[i];
+        const size_t n = (size_t)pt->rows * in;
+        const int64_t blocks = (int64_t)((n + RR_CONVERT_BLOCK - 1) / RR_CONVERT_BLOCK);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            const size_t at = (size_t)b * RR_CONVERT_BLOCK, len = n - at < RR_CONVERT_BLOCK ? n - at : RR_CONVERT_BLOCK;
+            part_f32(w, pt, at, len, dst + at);
+        }
+        dst += n;
+    }
+}
+
+/* BF16 bits in place as rr_f32_to_bf16(rr_bf16_to_f32(h)) gives them: h
+ * itself, except that a NaN is made quiet (bit 6 set). Four at a time in a
+ * 64-bit word: a lane is NaN when (lane & 0x7fff) > 0x7f80, i.e. when adding
+ * 0x7f to it sets bit 15 (at most 0x807e: no carry into the next lane). */
+static void bf16_quiet(uint16_t *x, size_t n) {
+    const uint64_t mag = 0x7fff7fff7fff7fffull, bump = 0x007f007f007f007full, top = 0x8000800080008000ull;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint64_t v;
+        memcpy(&v, x + i, 8);
+        v |= (((v & mag) + bump) & top) >> 9;
+        memcpy(x + i, &v, 8);
+    }
+    for (; i < n; i++)
+        if ((x[i] & 0x7fffu) > 0x7f80u) x[i] |= 0x40u;
+}
+
+void rr_weights_dense_bf16(const rr_weights_t *w, int32_t id, uint16_t *dst) {
+    const rr_dense_t *d = w->dense[id];
+    const size_t in = (size_t)d->w.cols;
+    for (int32_t i = 0; i < d->n_parts; i++) {
+        /* part i lands after the rows of the parts before it, in blocks over the threads */
+        const size_t n = (size_t)d->part[i].rows * in;
+        const int64_t blocks = (int64_t)((n + RR_CONVERT_BLOCK - 1) / RR_CONVERT_BLOCK);
+        const unsigned char *src = d->part[i].p;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+        for (int64_t b = 0; b < blocks; b++) {
+            const size_t at = (size_t)b * RR_CONVERT_BLOCK, len = n - at < RR_CONVERT_BLOCK ? n - at : RR_CONVERT_BLOCK;
+            rr_st_set_copy(&w->files, src + 2 * at, 2 * len, dst + at);
+            bf16_quiet(dst + at, len);
+        }
+        dst += n;
+    }
+}
+
+rerank_status_t rr_weights_dense_keep(rr_weights_t *w, int32_t id) {
+    rr_dense_t *d = w->dense[id];
+    if (d->w.p) return RERANK_OK;
+    const size_t n = (size_t)d->w.rows * (size_t)d->w.cols;
+    float *p = rr_malloc_large(n ? n * sizeof(float) : 1);
+    if (!p || keep(w, p)) {
+        rr_free(p);
+        return rr_error(RERANK_ERR_NOMEM, "out of memory for a [%d, %d] layer in F32", d->w.rows, d->w.cols);
+    }
+    rr_weights_dense_f32(w, id, p);
+    d->w.p = p;
+    return RERANK_OK;
+}
+
+size_t rr_weights_dense_max(const rr_weights_t *w) {
+    size_t most = 0;
+    for (int32_t i = 0; i < w->n_dense; i++) {
+        const size_t n = (size_t)w->dense[i]->w.rows * (size_t)w->dense[i]->w.cols;
+        most = n > most ? n : most;
+    }
+    return most;
 }
 
 static void touch(const void *p, size_t n) {
@@ -228,20 +348,25 @@ void rr_weights_prefault(const rr_weights_t *w) {
     }
 }
 
+/* Drop the mapped pages strictly inside [p, p + n) (neighbours stay). */
+static void drop_pages(const void *p, size_t n) {
+    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 void rr_weights_drop_dense(rr_weights_t *w, int32_t id) {
     if (id < 0 || id >= w->n_dense) return;
-    rr_tensor_t *t = &w->dense[id]->w;
-    const void *p = t->p;
-    const size_t n = (size_t)t->rows * (size_t)t->cols * sizeof(float);
-    t->p = NULL;
-    if (!p) return;
-    for (int32_t i = 0; i < w->n_owned; i++)
+    rr_dense_t *d = w->dense[id];
+    const void *p = d->w.p;
+    d->w.p = NULL;
+    /* an owned F32 copy: freed */
+    for (int32_t i = 0; p && i < w->n_owned; i++)
         if (w->owned[i] == p) {
             rr_free(w->owned[i]);
             w->owned[i] = w->owned[--w->n_owned];
-            return;
+            break;
         }
-    /* A view: drop whole pages strictly inside the tensor only. */
-    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+    /* the checkpoint's pages the parts were read from: dropped */
+    for (int32_t i = 0; i < d->n_parts; i++)
+        drop_pages(d->part[i].p, (size_t)d->part[i].rows * (size_t)d->w.cols * rr_dtype_size(d->part[i].dtype));
 }

@@ -7,10 +7,13 @@
  * upload) without knowing the family.
  *
  * F32 tensors are views into the mapping (copied only when the file leaves
- * them misaligned); F16/BF16 tensors are converted to F32 once at load —
- * except embedding tables (rr_weights_table), which stay in the mapping in
- * their own dtype (1 GB in F32 for bge-m3): a lookup converts only the rows
- * it reads. */
+ * them misaligned); F16/BF16 vectors (norms, biases) are converted to F32 at
+ * bind. Embedding tables (rr_weights_table) stay in the mapping in their own
+ * dtype (1 GB in F32 for bge-m3): a lookup converts only the rows it reads.
+ * A linear layer's weights are not converted at bind: the layer records
+ * where they lie (its parts), and the backend materializes one layer at a
+ * time in the form it computes with (rr_weights_dense_f32 / _bf16), so a
+ * BF16 checkpoint never exists as F32 all at once. */
 #ifndef RR_MODEL_WEIGHTS_H
 #define RR_MODEL_WEIGHTS_H
 
@@ -29,12 +32,27 @@ typedef struct rr_tensor {
 
 static inline const float *rr_f32(const rr_tensor_t *t) { return (const float *)t->p; }
 
-/* A linear layer y = x W^T + b, W as PyTorch stores it: [out, in]. */
+/* Most checkpoint tensors one linear layer stacks (query, key, value). */
+#define RR_DENSE_MAX_PARTS 4
+
+/* One checkpoint tensor [rows, in] of a linear layer, in the mapping. */
+typedef struct rr_dense_part {
+    const void *p;      /* checkpoint data; may be unaligned                   */
+    rr_dtype_t dtype;   /* F32, F16 or BF16                                    */
+    int32_t rows;
+} rr_dense_part_t;
+
+/* A linear layer y = x W^T + b, W as PyTorch stores it: [out, in]: its parts
+ * stacked in order. */
 typedef struct rr_dense {
-    rr_tensor_t w;  /* [out, in] F32                                              */
+    rr_tensor_t w;  /* [out, in] F32. p: a view (one aligned F32 part), or an
+                     * owned copy made by rr_weights_dense_keep; NULL: not
+                     * materialized (rows, cols are always set)               */
     rr_tensor_t b;  /* [1, out] F32; zeros where the checkpoint has no bias       */
     int32_t id;     /* index in rr_weights_t.dense                                */
     int keep_fp32;  /* a head layer: computed in fp32 whatever the precision      */
+    int32_t n_parts;
+    rr_dense_part_t part[RR_DENSE_MAX_PARTS];
 } rr_dense_t;
 
 typedef enum rr_norm_type {
@@ -81,11 +99,12 @@ rerank_status_t rr_weights_rows(rr_weights_t *w, const rr_tensor_t *table, const
 
 /* A linear layer `name`.weight [out, in] and, if `bias`, `name`.bias [out]
  * (else zeros). Registered in w->dense. `d` must stay where it is (it lives
- * in the family's struct). */
+ * in the family's struct). The weights are recorded, not converted. */
 rerank_status_t rr_weights_dense(rr_weights_t *w, const char *prefix, const char *name, int32_t out, int32_t in,
                                  int bias, rr_dense_t *d);
 /* Several linear layers with the same input stacked into one [sum outs, in]
- * (e.g. query, key, value: one GEMM instead of three). An owned F32 copy. */
+ * (e.g. query, key, value: one GEMM instead of three); at most
+ * RR_DENSE_MAX_PARTS. The weights are recorded, the biases stacked. */
 rerank_status_t rr_weights_dense_stacked(rr_weights_t *w, const char *prefix, const char *const *names,
                                          const int32_t *outs, int n, int32_t in, int bias, rr_dense_t *d);
 /* A norm `name`.weight [n] (+ `name`.bias if `bias`). */
@@ -97,11 +116,31 @@ rerank_status_t rr_weights_zeros(rr_weights_t *w, int32_t n, rr_tensor_t *t);
  * or derived tables such as rotary cos/sin). NULL when out of memory. */
 void *rr_weights_alloc(rr_weights_t *w, size_t bytes);
 
-/* Fault in the mapped pages of every registered linear layer's weights. */
+/* ---- materializing a linear layer's weights ---------------------------------
+ * Each reads the parts from the checkpoint file (rr_st_set_copy: not through
+ * the mapping), stacking them; the reads and conversions run on the OpenMP
+ * threads. None needs w.p; all stay valid after a drop. */
+
+/* The dtype all of layer `id`'s parts share, or RR_DT_OTHER if they differ. */
+rr_dtype_t rr_weights_dense_dtype(const rr_weights_t *w, int32_t id);
+/* Layer `id`'s weights as F32 into dst [out * in] (bit exact). */
+void rr_weights_dense_f32(const rr_weights_t *w, int32_t id, float *dst);
+/* Layer `id`'s weights as BF16 into dst [out * in], only where every part is
+ * BF16: the checkpoint's bits, with a NaN made quiet — exactly what
+ * converting them to F32 and rounding back to BF16 gives. */
+void rr_weights_dense_bf16(const rr_weights_t *w, int32_t id, uint16_t *dst);
+/* Make layer `id`'s w.p valid for the weights' life (fp32 computes from it):
+ * nothing for a view, else an owned F32 copy. */
+rerank_status_t rr_weights_dense_keep(rr_weights_t *w, int32_t id);
+/* The most weights (out * in) of any linear layer. */
+size_t rr_weights_dense_max(const rr_weights_t *w);
+
+/* Fault in the mapped pages of every linear layer's weights that is a view. */
 void rr_weights_prefault(const rr_weights_t *w);
-/* A backend converted linear layer `id` and will not read its F32 weights
- * again: free them if they are a copy, else drop the mapped pages they
- * cover (neighbours stay mapped); its w.p becomes NULL. */
+/* A backend converted linear layer `id` and will not read its weights again:
+ * free its F32 copy if it has one and drop the mapped pages its parts cover
+ * (neighbours stay mapped; a later read faults them back in); its w.p
+ * becomes NULL. */
 void rr_weights_drop_dense(rr_weights_t *w, int32_t id);
 
 #endif
