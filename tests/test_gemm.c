@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "cpu/gemm.h"
 #include "engine/bench_api.h"
 #include "kernels/kernels.h"
@@ -159,7 +160,7 @@ TEST(linear_raw_matches_linear) {
             CHECK_MSG((raw.scale != NULL) == (L.prec == RERANK_PRECISION_INT8), "%s: raw output reported %s",
                       rerank_precision_str(prec), raw.scale ? "unfinished" : "finished");
             for (int r = 0; raw.scale && r < m; r++)
-                k->dequant(y2 + r * OUT, y2 + r * OUT, raw.wzero, (float)raw.zero[r], raw.scale[r], raw.b, OUT, 0);
+                k->dequant(y2 + r * OUT, y2 + r * OUT, raw.wscale, raw.wzero, (float)raw.zero[r], raw.scale[r], raw.b, OUT, 0);
             int diff = 0;
             for (int i = 0; i < m * OUT; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
             CHECK_MSG(diff == 0, "%s m=%d: %d of %d outputs differ", rerank_precision_str(prec), m, diff, m * OUT);
@@ -168,6 +169,97 @@ TEST(linear_raw_matches_linear) {
     }
     free(w); free(b); free(x); free(y1); free(y2);
     rr_gemm_free(g);
+}
+
+/* The blocked layout (a primitive per M) against the plain one (one
+ * run-time-M primitive) for every precision and epilogue over M values
+ * around the kernels' blockings: int8 bit for bit (integer sums, exact in
+ * f32 at K = 256, then the same epilogue), fp32/bf16 to rounding. On a CPU
+ * where oneDNN wants plain weights both contexts are plain: the test then
+ * checks that and compares plain with plain. */
+TEST(blocked_matches_plain) {
+    enum { K = 256, N = 96, MMAX = 131 };
+    rr_gemm_t *gb = NULL, *gp = NULL;
+    CHECK(rr_gemm_new(&gb) == RERANK_OK && rr_gemm_new(&gp) == RERANK_OK);
+    if (!gb || !gp) { rr_gemm_free(gb); rr_gemm_free(gp); return; }
+    rr_gemm_set_plain(gp, 1);
+    float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y0 = malloc(sizeof(float) * MMAX * N), *y1 = malloc(sizeof(float) * MMAX * N), *y2 = malloc(sizeof(float) * MMAX * N);
+    for (int i = 0; i < MMAX * K; i++) x[i] = frand(-2, 2);
+    for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
+    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < MMAX * N; i++) y0[i] = frand(-1, 1);
+    const int ms[] = {1, 3, 16, 17, 64, 100, 131};
+    int blocked_seen = 0;
+    for (int p = 0; p < 3; p++) {
+        rr_linear_t Lb, Lp;
+        rerank_precision_t prec = (rerank_precision_t)p;
+        CHECK(rr_linear_init(gb, &Lb, w, b, N, K, prec) == RERANK_OK);
+        CHECK(rr_linear_init(gp, &Lp, w, b, N, K, prec) == RERANK_OK);
+        CHECK(!rr_linear_blocked(gp, &Lp));
+        blocked_seen |= rr_linear_blocked(gb, &Lb);
+        for (int e = 0; e < 3; e++)
+            for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+                const int m = ms[t];
+                memcpy(y1, y0, sizeof(float) * m * N);
+                memcpy(y2, y0, sizeof(float) * m * N);
+                CHECK(rr_linear(gb, &Lb, x, m, (rr_epilogue_t)e, y1) == RERANK_OK);
+                CHECK(rr_linear(gp, &Lp, x, m, (rr_epilogue_t)e, y2) == RERANK_OK);
+                double worst = 0, scale = 1e-30;
+                for (int i = 0; i < m * N; i++) {
+                    worst = fmax(worst, fabs((double)y1[i] - y2[i]));
+                    scale = fmax(scale, fabs((double)y2[i]));
+                }
+                const double tol = prec == RERANK_PRECISION_INT8 ? 0 : prec == RERANK_PRECISION_BF16 ? 1e-5 : 1e-6;
+                CHECK_MSG(worst / scale <= tol, "%s epi %d m=%d: blocked vs plain rel diff %g",
+                          rerank_precision_str(prec), e, m, worst / scale);
+            }
+        rr_linear_release(&Lb);
+        rr_linear_release(&Lp);
+    }
+    printf("  weight layout here: %s\n", blocked_seen ? "blocked (oneDNN brgemm)" : "plain");
+    free(x); free(w); free(b); free(y0); free(y1); free(y2);
+    rr_gemm_free(gb);
+    rr_gemm_free(gp);
+}
+
+/* More distinct M values than the primitive table holds: the least recently
+ * used primitives go and come back, results stay right (against the plain
+ * layout), and a blocked context makes one primitive per new M. */
+TEST(primitive_table_bounded) {
+    enum { K = 32, N = 16, MMAX = RR_GEMM_MAX_PRIMS + 40 };
+    rr_gemm_t *gb = NULL, *gp = NULL;
+    CHECK(rr_gemm_new(&gb) == RERANK_OK && rr_gemm_new(&gp) == RERANK_OK);
+    if (!gb || !gp) { rr_gemm_free(gb); rr_gemm_free(gp); return; }
+    rr_gemm_set_plain(gp, 1);
+    float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y1 = malloc(sizeof(float) * MMAX * N), *y2 = malloc(sizeof(float) * MMAX * N);
+    for (int i = 0; i < MMAX * K; i++) x[i] = frand(-2, 2);
+    for (int i = 0; i < N * K; i++) w[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
+    rr_linear_t Lb, Lp;
+    CHECK(rr_linear_init(gb, &Lb, w, b, N, K, RERANK_PRECISION_FP32) == RERANK_OK);
+    CHECK(rr_linear_init(gp, &Lp, w, b, N, K, RERANK_PRECISION_FP32) == RERANK_OK);
+    const int blocked = rr_linear_blocked(gb, &Lb);
+    const int64_t c0 = rr_gemm_primitives_created(gb);
+    int bad = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int m = 1; m <= MMAX; m++) {
+            if (rr_linear(gb, &Lb, x, m, RR_EPI_NONE, y1) || rr_linear(gp, &Lp, x, m, RR_EPI_NONE, y2)) { bad++; continue; }
+            for (int i = 0; i < m * N; i++)
+                if (fabsf(y1[i] - y2[i]) > 1e-5f * (1 + fabsf(y2[i]))) { bad++; break; }
+        }
+    CHECK_MSG(bad == 0, "%d of %d calls wrong", bad, 2 * MMAX);
+    const int64_t made = rr_gemm_primitives_created(gb) - c0;
+    /* blocked: every M once in pass 1, all again in pass 2 (the first ones
+     * were evicted, and evicting in order keeps evicting the next needed) */
+    if (blocked) CHECK_MSG(made == 2 * MMAX, "blocked: %lld primitives made for 2 x %d M values", (long long)made, MMAX);
+    else CHECK_MSG(made <= 1, "plain: %lld primitives made", (long long)made);
+    rr_linear_release(&Lb);
+    rr_linear_release(&Lp);
+    free(x); free(w); free(b); free(y1); free(y2);
+    rr_gemm_free(gb);
+    rr_gemm_free(gp);
 }
 
 TEST(quantize_rows) {
@@ -248,6 +340,8 @@ int main(void) {
     RUN(linear_all_precisions);
     RUN(ffn_matches_two_linears);
     RUN(linear_raw_matches_linear);
+    RUN(blocked_matches_plain);
+    RUN(primitive_table_bounded);
     RUN(quantize_rows);
     RUN(quantize_rows_u8);
     RUN(int8_without_vnni);

@@ -323,32 +323,38 @@ TEST(quantize_u8) {
 /* Zero-point correction, scale, bias and accumulation, every combination. */
 TEST(dequant) {
     enum { N = 1037 };
-    static float raw[N], wz[N], b[N], y0[N + 1], y1[N + 1];
+    static float raw[N], ws[N], wz[N], b[N], y0[N + 1], y1[N + 1];
     int ns[] = {1, 7, 8, 15, 16, 17, 100, 1024, 1037};
     for (int v = 1; rr_kernels_variant(v); v++) {
         const rr_kernels_t *k = rr_kernels_variant(v);
-        for (int flags = 0; flags < 16; flags++)
+        for (int flags = 0; flags < 32; flags++)
             for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
-                int n = ns[t], use_wz = flags & 1, use_b = flags & 2, acc = (flags & 4) != 0, inplace = flags & 8;
+                int n = ns[t], use_wz = flags & 1, use_b = flags & 2, acc = (flags & 4) != 0, inplace = flags & 8,
+                    use_ws = flags & 16;
                 for (int i = 0; i < n; i++) {
                     raw[i] = frand(-3000, 3000);
+                    ws[i] = frand(0.001f, 0.05f);
                     wz[i] = frand(-20, 20);
                     b[i] = frand(-1, 1);
                     y0[i] = y1[i] = inplace ? raw[i] : frand(-2, 2);
                 }
                 y0[n] = y1[n] = 42.0f;
                 const float *src = inplace ? NULL : raw;
-                rr_kernels_scalar.dequant(y0, src ? src : y0, use_wz ? wz : NULL, 37.0f, 0.0021f, use_b ? b : NULL, n,
-                                          acc);
-                k->dequant(y1, src ? src : y1, use_wz ? wz : NULL, 37.0f, 0.0021f, use_b ? b : NULL, n, acc);
+                rr_kernels_scalar.dequant(y0, src ? src : y0, use_ws ? ws : NULL, use_wz ? wz : NULL, 37.0f, 0.0021f,
+                                          use_b ? b : NULL, n, acc);
+                k->dequant(y1, src ? src : y1, use_ws ? ws : NULL, use_wz ? wz : NULL, 37.0f, 0.0021f,
+                           use_b ? b : NULL, n, acc);
                 float e = max_rel(y1, y0, (size_t)n, 1.0f);
                 CHECK_MSG(e < 1e-5f, "%s flags %d n=%d: rel err %g", k->name, flags, n, e);
                 CHECK_MSG(y1[n] == 42.0f, "%s n=%d: wrote past the row", k->name, n);
             }
     }
     float y[2] = {1.0f, 2.0f}, r2[2] = {10.0f, 20.0f}, w2[2] = {1.0f, 2.0f}, b2[2] = {0.5f, -0.5f};
-    rr_kernels_scalar.dequant(y, r2, w2, 3.0f, 0.5f, b2, 2, 1); /* y += (r - 3 w) / 2 + b */
+    rr_kernels_scalar.dequant(y, r2, NULL, w2, 3.0f, 0.5f, b2, 2, 1); /* y += (r - 3 w) / 2 + b */
     CHECK(y[0] == 1.0f + 3.5f + 0.5f && y[1] == 2.0f + 7.0f - 0.5f);
+    float s2[2] = {2.0f, 0.5f};
+    rr_kernels_scalar.dequant(y, r2, s2, w2, 3.0f, 0.5f, NULL, 2, 0); /* y = (r s - 3 w) / 2 */
+    CHECK(y[0] == (20.0f - 3.0f) * 0.5f && y[1] == (10.0f - 6.0f) * 0.5f);
 }
 
 int main(void) {

@@ -66,7 +66,8 @@ static const char k_fields[] =
     "pairs_per_s_min / _max; tokens_per_s; gflops_per_s (useful FLOPs, ../shared/bench/README.md);\n"
     "gemm_ceiling_gflops (the bare oneDNN GEMM M=8192 K=1024 N=4096 at the same precision, measured\n"
     "in this run) and fraction_of_ceiling; gemm_batch_m and gemm_at_batch_m_gflops (that GEMM at the\n"
-    "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; and per timed\n"
+    "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; gemm_layout (CPU:\n"
+    "\"blocked\", oneDNN's brgemm weight layout with a primitive per M, or \"plain\"); and per timed\n"
     "run: forward_s, gemm_s (inside the GEMM library), attention_s, other_s (the rest: conversions,\n"
     "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs computed\n"
     "over gemm_s). shared_prefix (a causal model computing shared prompt prefixes once), tokens_computed,\n"
@@ -348,6 +349,10 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
            rerank_precision_str(a->mo.precision), r->threads, r->layers, runs, w->n_pairs, r->tokens, pairs / med,
            pairs / r->times[runs - 1], pairs / r->times[0], r->tokens / med, gflops, r->ceiling,
            r->ceiling > 0 ? gflops / r->ceiling : 0.0, (long long)r->batch_m, r->at_m, r->peak_rss_mb, r->load_s);
+    if (!strcmp(r->device, "cpu")) {
+        const char *layout = rr_gemm_layout(a->mo.precision, 1024, 4096);
+        printf(", \"gemm_layout\": \"%s\"", layout ? layout : "unknown");
+    }
     const double fwd = (r->after.forward_s - r->before.forward_s) / runs,
                  gemm = (r->after.gemm_s - r->before.gemm_s) / runs,
                  attn = (r->after.attention_s - r->before.attention_s) / runs;

@@ -59,5 +59,11 @@
 /* max_position_embeddings accepted: Qwen3 declares 40960 (rotary positions,
  * no table); inputs stay capped at RR_MAX_SEQ_TOKENS whatever it says. */
 #define RR_MAX_POSITIONS (1 << 20)
+/* oneDNN matmul primitives one GEMM context keeps (src/cpu/gemm.c). With
+ * blocked weights a primitive is made for one M (tokens of a layer group),
+ * ~0.25 ms to create; a model has 4-6 layer shapes, so 256 keeps dozens of
+ * group sizes per shape hot, and the least recently used goes first (oneDNN's
+ * own primitive cache, 1024 by default, makes a re-creation cheaper still). */
+#define RR_GEMM_MAX_PRIMS 256
 
 #endif

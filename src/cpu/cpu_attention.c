@@ -48,7 +48,7 @@ static void norm_row(const rr_kernels_t *k, const rr_norm_t *n, float *x, int64_
 static void load_row(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t d, int64_t i,
                      int64_t col, float *dst) {
     if (raw->scale)
-        k->dequant(dst, src, raw->wzero + col, (float)raw->zero[i], raw->scale[i], raw->b + col, d, 0);
+        k->dequant(dst, src, raw->wscale + col, raw->wzero + col, (float)raw->zero[i], raw->scale[i], raw->b + col, d, 0);
     else
         memcpy(dst, src, (size_t)d * sizeof *dst);
 }

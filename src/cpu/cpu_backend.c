@@ -27,11 +27,18 @@ static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precisio
     rerank_precision_t got;
     rerank_status_t st = rr_linear_precision(c->gemm, out, in, p, &got);
     if (st) return st;
-    /* fp32 (asked for, or no matmul at p here) reads F32 weights at every
-     * call: a view into an F32 checkpoint, else a copy kept for good. */
+    /* fp32 (asked for, or no matmul at p here) reads F32 weights: a view
+     * into an F32 checkpoint (else a copy kept for good) where the layout
+     * is plain; where it is blocked, the layer's own copy, and the F32
+     * weights go. */
     if (got == RERANK_PRECISION_FP32) {
-        if ((st = rr_weights_dense_keep(c->w, d->id))) return st;
-        return rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), out, in, RERANK_PRECISION_FP32);
+        if ((st = rr_weights_dense_keep(c->w, d->id)) ||
+            (st = rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), out, in, RERANK_PRECISION_FP32)))
+            return st;
+        if (!L->wq) return RERANK_OK;
+        L->w = NULL;
+        rr_weights_drop_dense(c->w, d->id);
+        return RERANK_OK;
     }
     if (got == RERANK_PRECISION_BF16 && rr_weights_dense_dtype(c->w, d->id) == RR_DT_BF16) {
         /* BF16 weights at bf16: their bits as they are, no F32 round trip */

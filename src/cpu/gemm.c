@@ -12,20 +12,39 @@
 #include "engine/bench_api.h"
 #include "kernels/kernels.h"
 
-typedef struct prim {
+/* One weight layout per (out, in, precision), shared by every layer of that
+ * shape. oneDNN's brgemm matmul (AVX-512) wants its weights in a blocked
+ * layout and a fixed M: at M = 128 it runs fp32 2.2x, int8 1.3x faster than
+ * the run-time-M GEMM over plain weights, which must repack W at every call
+ * (README, "GEMM layout"). Where oneDNN prefers a plain layout (AVX2), the
+ * weights stay plain (W [out, in]) and one run-time-M primitive serves all M. */
+typedef struct gemm_shape {
     int32_t out, in;
-    rr_epilogue_t epi;
     rerank_precision_t prec;
+    int blocked;              /* weights in w_md's blocked layout, a primitive per M */
+    dnnl_memory_desc_t plain; /* W [out, in] row-major, as [in, out] dnnl_ba   */
+    dnnl_memory_desc_t w_md;  /* how layers of this shape hold their weights    */
+} shape_t;
+
+typedef struct prim {
+    int shape;               /* index into g->shapes                           */
+    rr_epilogue_t epi;
+    int64_t m;               /* rows (blocked), or 0: M given at run time      */
     int fused;               /* bias + epilogue applied by oneDNN             */
+    uint64_t used;           /* last use (least recently used goes first)      */
     dnnl_primitive_t p;
-    dnnl_memory_desc_t w_md, b_md, s_md;
 } prim_t;
 
 struct rr_gemm {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
-    prim_t *prims;
-    int n_prims, cap_prims;
+    shape_t *shapes;
+    int n_shapes, cap_shapes;
+    prim_t prims[RR_GEMM_MAX_PRIMS];
+    int n_prims;
+    uint64_t tick;
+    int plain_only;  /* rr_gemm_set_plain: never the blocked layout          */
+    int64_t created; /* primitives created (rr_gemm_primitives_created)     */
     rr_buf_t act;    /* activations converted for bf16 / int8: [m, in]     */
     rr_buf_t ascale; /* int8: per-token scales [m]                         */
     rr_buf_t azero;  /* int8: per-token zero points [m]                    */
@@ -37,6 +56,11 @@ struct rr_gemm {
 };
 
 double rr_gemm_seconds(const rr_gemm_t *g) { return g->exec_s; }
+int64_t rr_gemm_primitives_created(const rr_gemm_t *g) { return g->created; }
+void rr_gemm_set_plain(rr_gemm_t *g, int plain) { g->plain_only = plain; }
+int rr_linear_blocked(const rr_gemm_t *g, const rr_linear_t *L) {
+    return L->shape >= 0 && L->shape < g->n_shapes && g->shapes[L->shape].blocked;
+}
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
     *out = NULL;
@@ -54,7 +78,7 @@ rerank_status_t rr_gemm_new(rr_gemm_t **out) {
 void rr_gemm_free(rr_gemm_t *g) {
     if (!g) return;
     for (int i = 0; i < g->n_prims; i++) dnnl_primitive_destroy(g->prims[i].p);
-    rr_free(g->prims);
+    rr_free(g->shapes);
     rr_buf_release(&g->act);
     rr_buf_release(&g->ascale);
     rr_buf_release(&g->azero);
@@ -79,104 +103,155 @@ static dnnl_data_type_t wei_type(rerank_precision_t p) {
     return p == RERANK_PRECISION_INT8 ? dnnl_s8 : src_type(p);
 }
 
-/* Create the matmul [M, in] x [in, out] -> f32 [M, out]. fp32/bf16: + bias,
- * + epilogue as post-ops if `fuse`. int8: runtime per-column output scales
- * only (bias and epilogue come after, with the token scales). */
-static dnnl_status_t create(rr_gemm_t *g, prim_t *p, int fuse) {
-    dnnl_memory_desc_t src_md, dst_md;
-    dnnl_dims_t sd = {DNNL_RUNTIME_DIM_VAL, p->in}, wd = {p->in, p->out}, bd = {1, p->out},
-                dd = {DNNL_RUNTIME_DIM_VAL, p->out}, scd = {p->out};
-    const int int8 = p->prec == RERANK_PRECISION_INT8;
+/* The primitive descriptor of [m, in] x W -> f32 [m, out] (m 0: run-time M)
+ * with weights `w_md`. fp32/bf16: + bias, + epilogue as post-ops if `epi`
+ * is not NONE. int8: the raw sums (weight and token scales, zero points,
+ * bias and epilogue come after, in one pass: oneDNN 2.6's brgemm takes no
+ * run-time output scales, and per-layer constant ones would mean a
+ * primitive per layer). */
+static dnnl_status_t describe(rr_gemm_t *g, const shape_t *sh, const dnnl_memory_desc_t *w_md, int64_t m,
+                              rr_epilogue_t epi, dnnl_primitive_desc_t *pd) {
+    const int64_t rows = m > 0 ? m : DNNL_RUNTIME_DIM_VAL;
+    dnnl_memory_desc_t src_md, dst_md, b_md;
+    dnnl_dims_t sd = {rows, sh->in}, bd = {1, sh->out}, dd = {rows, sh->out};
+    const int int8 = sh->prec == RERANK_PRECISION_INT8;
     dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(p->prec), dnnl_ab)) ||
-        (s = dnnl_memory_desc_init_by_tag(&p->w_md, 2, wd, wei_type(p->prec), dnnl_ba)) || /* W[out, in] */
-        (s = dnnl_memory_desc_init_by_tag(&p->b_md, 2, bd, dnnl_f32, dnnl_ab)) ||
-        (s = dnnl_memory_desc_init_by_tag(&p->s_md, 1, scd, dnnl_f32, dnnl_a)) ||
+    if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(sh->prec), dnnl_ab)) ||
+        (s = dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_f32, dnnl_ab)) ||
         (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)))
         return s;
     dnnl_matmul_desc_t md;
-    if ((s = dnnl_matmul_desc_init(&md, &src_md, &p->w_md, int8 ? NULL : &p->b_md, &dst_md))) return s;
+    if ((s = dnnl_matmul_desc_init(&md, &src_md, w_md, int8 ? NULL : &b_md, &dst_md))) return s;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     if ((s = dnnl_primitive_attr_create(&attr))) return s;
-    const float rt_scale = DNNL_RUNTIME_F32_VAL;
-    if (int8 && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 1 << 1, &rt_scale))) goto done;
-    p->fused = !int8 && fuse && p->epi != RR_EPI_NONE;
-    if (p->fused) {
+    if (!int8 && epi != RR_EPI_NONE) {
         if ((s = dnnl_post_ops_create(&po))) goto done;
-        s = p->epi == RR_EPI_GELU ? dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0)
-                                  : dnnl_post_ops_append_sum(po, 1.0f);
+        s = epi == RR_EPI_GELU ? dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0)
+                               : dnnl_post_ops_append_sum(po, 1.0f);
         if (s || (s = dnnl_primitive_attr_set_post_ops(attr, po))) goto done;
     }
-    dnnl_primitive_desc_t pd;
-    if ((s = dnnl_primitive_desc_create(&pd, &md, attr, g->eng, NULL))) goto done;
-    s = dnnl_primitive_create(&p->p, pd);
-    dnnl_primitive_desc_destroy(pd);
+    s = dnnl_primitive_desc_create(pd, &md, attr, g->eng, NULL);
 done:
     if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
     return s;
 }
 
-/* The primitive for a shape; *pp = NULL with RERANK_OK if oneDNN has none
- * for this precision on this CPU (callers fall back). */
-static rerank_status_t get_prim(rr_gemm_t *g, int32_t out, int32_t in, rr_epilogue_t epi, rerank_precision_t prec,
-                                prim_t **pp) {
-    *pp = NULL;
+/* The layout for (out, in, prec): ask oneDNN what it wants at a typical M;
+ * blocked if that is a blocked layout (and not rr_gemm_set_plain), else
+ * plain. *idx = -1 with RERANK_OK if oneDNN has no matmul for this
+ * precision on this CPU (callers fall back to fp32). */
+static rerank_status_t get_shape(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec, int *idx) {
+    *idx = -1;
+    for (int i = 0; i < g->n_shapes; i++)
+        if (g->shapes[i].out == out && g->shapes[i].in == in && g->shapes[i].prec == prec) { *idx = i; return RERANK_OK; }
+    shape_t sh = {.out = out, .in = in, .prec = prec};
+    dnnl_dims_t wd = {in, out};
+    dnnl_memory_desc_t any;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(&sh.plain, 2, wd, wei_type(prec), dnnl_ba)) || /* W[out, in] */
+        (s = dnnl_memory_desc_init_by_tag(&any, 2, wd, wei_type(prec), dnnl_format_tag_any)))
+        goto fail;
+    sh.w_md = sh.plain;
+    if (!g->plain_only && describe(g, &sh, &any, 256, RR_EPI_NONE, &pd) == dnnl_success) {
+        const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (w && w->format_kind == dnnl_blocked && w->format_desc.blocking.inner_nblks > 0) {
+            sh.w_md = *w;
+            sh.blocked = 1;
+        }
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+    }
+    /* the layout must run: the plain one at run-time M, or blocked at an M */
+    if ((s = describe(g, &sh, &sh.w_md, sh.blocked ? 256 : 0, RR_EPI_NONE, &pd))) goto fail;
+    dnnl_primitive_desc_destroy(pd);
+    if (g->n_shapes == g->cap_shapes) {
+        int cap = g->cap_shapes ? 2 * g->cap_shapes : 8;
+        shape_t *ns = rr_realloc(g->shapes, (size_t)cap * sizeof *ns);
+        if (!ns) return rr_error(RERANK_ERR_NOMEM, "out of memory for GEMM shapes");
+        g->shapes = ns;
+        g->cap_shapes = cap;
+    }
+    g->shapes[g->n_shapes] = sh;
+    *idx = g->n_shapes++;
+    return RERANK_OK;
+fail:
+    if (s == dnnl_unimplemented && prec != RERANK_PRECISION_FP32) return RERANK_OK;
+    return rr_error(RERANK_ERR_INTERNAL, "oneDNN: cannot create %s matmul [M x %d] x [%d x %d] (status %d)",
+                    rerank_precision_str(prec), in, in, out, (int)s);
+}
+
+/* The primitive for shape `si`, epilogue and m rows (blocked layouts; the
+ * plain one has one run-time-M primitive). Valid until the next get_prim. */
+static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t m, prim_t **pp) {
+    const shape_t *sh = &g->shapes[si];
+    const int64_t key = sh->blocked ? m : 0;
+    int lru = 0;
     for (int i = 0; i < g->n_prims; i++) {
         prim_t *p = &g->prims[i];
-        if (p->out == out && p->in == in && p->epi == epi && p->prec == prec) { *pp = p; return RERANK_OK; }
+        if (p->shape == si && p->epi == epi && p->m == key) {
+            p->used = ++g->tick;
+            *pp = p;
+            return RERANK_OK;
+        }
+        if (p->used < g->prims[lru].used) lru = i;
     }
-    if (g->n_prims == g->cap_prims) {
-        int cap = g->cap_prims ? 2 * g->cap_prims : 8;
-        prim_t *np = rr_realloc(g->prims, (size_t)cap * sizeof *np);
-        if (!np) return rr_error(RERANK_ERR_NOMEM, "out of memory for GEMM primitives");
-        g->prims = np;
-        g->cap_prims = cap;
-    }
-    prim_t *p = &g->prims[g->n_prims];
-    memset(p, 0, sizeof *p);
-    p->out = out;
-    p->in = in;
-    p->epi = epi;
-    p->prec = prec;
     /* Fused epilogue first; without it, the kernels apply it afterwards. */
-    dnnl_status_t s = create(g, p, 1);
-    if (s != dnnl_success) s = create(g, p, 0);
-    if (s == dnnl_unimplemented && prec != RERANK_PRECISION_FP32) return RERANK_OK;
+    prim_t np = {.shape = si, .epi = epi, .m = key, .used = ++g->tick};
+    dnnl_primitive_desc_t pd;
+    np.fused = sh->prec != RERANK_PRECISION_INT8 && epi != RR_EPI_NONE;
+    dnnl_status_t s = describe(g, sh, &sh->w_md, key, np.fused ? epi : RR_EPI_NONE, &pd);
+    if (s != dnnl_success && np.fused) {
+        np.fused = 0;
+        s = describe(g, sh, &sh->w_md, key, RR_EPI_NONE, &pd);
+    }
+    if (s == dnnl_success) {
+        s = dnnl_primitive_create(&np.p, pd);
+        dnnl_primitive_desc_destroy(pd);
+    }
     if (s != dnnl_success)
-        return rr_error(RERANK_ERR_INTERNAL, "oneDNN: cannot create %s matmul [M x %d] x [%d x %d] (status %d)",
-                        rerank_precision_str(prec), in, in, out, (int)s);
-    g->n_prims++;
-    *pp = p;
+        return rr_error(RERANK_ERR_INTERNAL, "oneDNN: cannot create %s matmul [%lld x %d] x [%d x %d] (status %d)",
+                        rerank_precision_str(sh->prec), (long long)m, sh->in, sh->in, sh->out, (int)s);
+    g->created++;
+    prim_t *slot = &g->prims[g->n_prims < RR_GEMM_MAX_PRIMS ? g->n_prims++ : lru];
+    if (slot->p) dnnl_primitive_destroy(slot->p);
+    *slot = np;
+    *pp = slot;
     return RERANK_OK;
 }
 
-static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_t m, const void *w, const float *b,
-                            const float *scales, float *dst) {
-    dnnl_memory_desc_t src_md, dst_md;
-    dnnl_dims_t sd = {m, p->in}, dd = {m, p->out};
-    dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, mc = NULL, md = NULL;
+/* dst [m, out] = x [m, in] . W (+ b and the fused epilogue but int8) with the
+ * primitive for (si, epi, m); *fused says whether it applied `epi`. */
+static rerank_status_t exec(rr_gemm_t *g, int si, rr_epilogue_t epi, const void *x, int64_t m, const void *w,
+                            const float *b, float *dst, int *fused) {
+    const shape_t *sh = &g->shapes[si];
+    prim_t *p;
+    rerank_status_t st = get_prim(g, si, epi, m, &p);
+    if (st) return st;
+    if (fused) *fused = p->fused;
+    dnnl_memory_desc_t src_md, dst_md, b_md;
+    dnnl_dims_t sd = {m, sh->in}, dd = {m, sh->out}, bd = {1, sh->out};
+    dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, md = NULL;
     dnnl_status_t s;
     int n = 0;
-    dnnl_exec_arg_t args[5];
+    dnnl_exec_arg_t args[4];
     const double t0 = omp_get_wtime();
-    if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(p->prec), dnnl_ab)) ||
+    if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(sh->prec), dnnl_ab)) ||
         (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)) ||
         (s = dnnl_memory_create(&ms, &src_md, g->eng, (void *)x)) ||
-        (s = dnnl_memory_create(&mw, &p->w_md, g->eng, (void *)w)) ||
+        (s = dnnl_memory_create(&mw, &sh->w_md, g->eng, (void *)w)) ||
         (s = dnnl_memory_create(&md, &dst_md, g->eng, dst)))
         goto done;
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, ms};
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, mw};
     args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, md};
-    if (b) {
-        if ((s = dnnl_memory_create(&mb, &p->b_md, g->eng, (void *)b))) goto done;
+    if (b && sh->prec != RERANK_PRECISION_INT8) {
+        if ((s = dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_f32, dnnl_ab)) ||
+            (s = dnnl_memory_create(&mb, &b_md, g->eng, (void *)b)))
+            goto done;
         args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
-    }
-    if (scales) {
-        if ((s = dnnl_memory_create(&mc, &p->s_md, g->eng, (void *)scales))) goto done;
-        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, mc};
     }
     if ((s = dnnl_primitive_execute(p->p, g->stream, n, args))) goto done;
     s = dnnl_stream_wait(g->stream);
@@ -185,11 +260,41 @@ done:
     if (ms) dnnl_memory_destroy(ms);
     if (mw) dnnl_memory_destroy(mw);
     if (mb) dnnl_memory_destroy(mb);
-    if (mc) dnnl_memory_destroy(mc);
     if (md) dnnl_memory_destroy(md);
     if (s != dnnl_success)
         return rr_error(RERANK_ERR_INTERNAL, "oneDNN: %s matmul [%lld x %d] x [%d x %d] failed (status %d)",
-                        rerank_precision_str(p->prec), (long long)m, p->in, p->in, p->out, (int)s);
+                        rerank_precision_str(sh->prec), (long long)m, sh->in, sh->in, sh->out, (int)s);
+    return RERANK_OK;
+}
+
+/* Weights W [out, in] (plain, at the shape's precision) in the shape's
+ * layout: a new block (*out; rr_free) for a blocked shape, else NULL. */
+static rerank_status_t to_layout(rr_gemm_t *g, int si, const void *plain, void **out) {
+    const shape_t *sh = &g->shapes[si];
+    *out = NULL;
+    if (!sh->blocked) return RERANK_OK;
+    const size_t bytes = dnnl_memory_desc_get_size(&sh->w_md);
+    void *q = rr_malloc_large(bytes ? bytes : 1);
+    if (!q) return rr_error(RERANK_ERR_NOMEM, "out of memory for a [%d, %d] layer in oneDNN's layout", sh->out, sh->in);
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t r = NULL;
+    dnnl_memory_t ms = NULL, md = NULL;
+    dnnl_status_t s;
+    if (!(s = dnnl_reorder_primitive_desc_create(&rpd, &sh->plain, g->eng, &sh->w_md, g->eng, NULL)) &&
+        !(s = dnnl_primitive_create(&r, rpd)) && !(s = dnnl_memory_create(&ms, &sh->plain, g->eng, (void *)plain)) &&
+        !(s = dnnl_memory_create(&md, &sh->w_md, g->eng, q))) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        if (!(s = dnnl_primitive_execute(r, g->stream, 2, args))) s = dnnl_stream_wait(g->stream);
+    }
+    if (ms) dnnl_memory_destroy(ms);
+    if (md) dnnl_memory_destroy(md);
+    if (r) dnnl_primitive_destroy(r);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (s != dnnl_success) {
+        rr_free(q);
+        return rr_error(RERANK_ERR_INTERNAL, "oneDNN: cannot reorder a [%d, %d] layer (status %d)", sh->out, sh->in, (int)s);
+    }
+    *out = q;
     return RERANK_OK;
 }
 
@@ -243,36 +348,52 @@ rerank_status_t rr_linear_precision(rr_gemm_t *g, int32_t out, int32_t in, reran
                                     rerank_precision_t *got) {
     *got = RERANK_PRECISION_FP32;
     if (prec == RERANK_PRECISION_FP32) return RERANK_OK;
-    /* Is there a matmul for this precision here? (probe with no epilogue) */
-    prim_t *p;
-    rerank_status_t st = get_prim(g, out, in, RR_EPI_NONE, prec, &p);
-    if (!st && p) *got = prec;
+    /* Is there a matmul for this precision here? */
+    int si;
+    rerank_status_t st = get_shape(g, out, in, prec, &si);
+    if (!st && si >= 0) *got = prec;
     return st;
+}
+
+/* L's weights `plain` (W [out, in] at L->prec; rr_malloc'd and taken by L
+ * if `owned`, else a view) into the layout of L's shape. */
+static rerank_status_t set_weights(rr_gemm_t *g, rr_linear_t *L, void *plain, int owned) {
+    rerank_status_t st = get_shape(g, L->out, L->in, L->prec, &L->shape);
+    if (!st && L->shape < 0)
+        st = rr_error(RERANK_ERR_INTERNAL, "oneDNN: no %s matmul for [%d x %d]", rerank_precision_str(L->prec), L->in,
+                      L->out);
+    void *q = NULL;
+    if (!st) st = to_layout(g, L->shape, plain, &q);
+    if (st) {
+        if (owned) rr_free(plain);
+        return st;
+    }
+    if (q) { /* blocked: the plain copy goes */
+        if (owned) rr_free(plain);
+        L->wq = q;
+    } else if (owned) {
+        L->wq = plain;
+    }
+    return RERANK_OK;
 }
 
 rerank_status_t rr_linear_init_bf16(rr_gemm_t *g, rr_linear_t *L, uint16_t *wq, const float *b, int32_t out,
                                     int32_t in) {
-    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .b = b};
-    rerank_precision_t got;
-    rerank_status_t st = rr_linear_precision(g, out, in, RERANK_PRECISION_BF16, &got);
-    if (!st && got != RERANK_PRECISION_BF16)
-        st = rr_error(RERANK_ERR_INTERNAL, "oneDNN: no bf16 matmul for [%d x %d]", in, out);
-    if (st) {
-        rr_free(wq);
-        return st;
-    }
-    L->wq = wq;
-    L->prec = RERANK_PRECISION_BF16;
-    return RERANK_OK;
+    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_BF16, .b = b};
+    rerank_status_t st = set_weights(g, L, wq, 1);
+    if (st) L->prec = RERANK_PRECISION_FP32;
+    return st;
 }
 
 rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, const float *b, int32_t out,
                                int32_t in, rerank_precision_t prec) {
     memset(L, 0, sizeof *L);
-    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .w = w, .b = b};
+    *L = (rr_linear_t){.out = out, .in = in, .prec = RERANK_PRECISION_FP32, .w = w, .b = b, .shape = -1};
     rerank_precision_t got;
     rerank_status_t st = rr_linear_precision(g, out, in, prec, &got);
-    if (st || got == RERANK_PRECISION_FP32) return st; /* fp32, asked for or not available: the F32 view */
+    if (st) return st;
+    /* fp32, asked for or not available: the F32 view, or a blocked copy */
+    if (got == RERANK_PRECISION_FP32) return set_weights(g, L, (void *)w, 0);
     size_t n = (size_t)out * (size_t)in;
     if (prec == RERANK_PRECISION_BF16) {
         uint16_t *q = rr_malloc_large(n * sizeof *q);
@@ -280,7 +401,8 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
         const rr_kernels_t *k = rr_kernels();
 #pragma omp parallel for schedule(static)
         for (int32_t o = 0; o < out; o++) k->to_bf16(w + (size_t)o * in, in, q + (size_t)o * in);
-        L->wq = q;
+        L->prec = prec;
+        st = set_weights(g, L, q, 1);
     } else {
         int8_t *q = rr_malloc_large(n);
         float *s = rr_malloc((size_t)out * sizeof *s), *zc = rr_malloc((size_t)out * sizeof *zc);
@@ -298,12 +420,16 @@ rerank_status_t rr_linear_init(rr_gemm_t *g, rr_linear_t *L, const float *w, con
             for (int32_t i = 0; i < in; i++) sum += q[(size_t)o * in + i];
             zc[o] = (float)sum * s[o];
         }
-        L->wq = q;
         L->wscale = s;
         L->wzero = zc;
+        L->prec = prec;
+        st = set_weights(g, L, q, 1);
     }
-    L->prec = prec;
-    return RERANK_OK;
+    if (st) {
+        rr_linear_release(L);
+        L->prec = RERANK_PRECISION_FP32;
+    }
+    return st;
 }
 
 void rr_linear_release(rr_linear_t *L) {
@@ -316,17 +442,20 @@ void rr_linear_release(rr_linear_t *L) {
     L->wzero = NULL;
 }
 
-/* Epilogue not fused by oneDNN: y = epi((y - zero * wzero) * row_scale + b)
- * (zero points and row scales only for int8). */
+/* The weights L's GEMM reads: its own copy (converted or blocked), else the view. */
+static const void *weights(const rr_linear_t *L) { return L->wq ? L->wq : (const void *)L->w; }
+
+/* Epilogue not fused by oneDNN: y = epi((y * wscale - zero * wzero) *
+ * row_scale + b) (column scales, zero points and row scales only for int8). */
 static void epilogue(const rr_linear_t *L, float *y, const float *raw, const float *row_scale,
                      const int32_t *row_zero, int64_t m, rr_epilogue_t epi, int add_bias) {
     const rr_kernels_t *k = rr_kernels();
     const int64_t n = L->out;
-    const float *wz = row_zero ? L->wzero : NULL, *b = add_bias ? L->b : NULL;
+    const float *ws = row_zero ? L->wscale : NULL, *wz = row_zero ? L->wzero : NULL, *b = add_bias ? L->b : NULL;
 #pragma omp parallel for schedule(static) if (m * n >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *yr = y + r * n;
-        k->dequant(yr, (raw ? raw : y) + r * n, wz, wz ? (float)row_zero[r] : 0.0f, row_scale ? row_scale[r] : 1.0f,
+        k->dequant(yr, (raw ? raw : y) + r * n, ws, wz, wz ? (float)row_zero[r] : 0.0f, row_scale ? row_scale[r] : 1.0f,
                    b, n, epi == RR_EPI_ACC);
         if (epi == RR_EPI_GELU) k->gelu(yr, n);
     }
@@ -364,13 +493,12 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
  * ours). */
 static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                                    rr_raw_out_t *raw) {
-    prim_t *p;
     const void *src;
     rerank_status_t st;
-    if ((st = get_prim(g, L->out, L->in, RR_EPI_NONE, L->prec, &p))) return st;
-    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", L->in, L->out);
-    if ((st = prepare_src(g, L, x, m, &src)) || (st = exec(g, p, src, m, L->wq, NULL, L->wscale, y))) return st;
-    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wzero = L->wzero, .b = L->b};
+    if ((st = prepare_src(g, L, x, m, &src)) ||
+        (st = exec(g, L->shape, RR_EPI_NONE, src, m, L->wq, NULL, y, NULL)))
+        return st;
+    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
     return RERANK_OK;
 }
 
@@ -389,21 +517,19 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
         return RERANK_OK;
     }
     prim_t *p;
-    if ((st = get_prim(g, L->out, L->in, epi, L->prec, &p))) return st;
-    if (!p) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no %s matmul for [%d x %d]", rerank_precision_str(L->prec),
-                            L->in, L->out);
+    if ((st = get_prim(g, L->shape, epi, m, &p))) return st;
+    const int fused = p->fused;
     const void *src;
     if ((st = prepare_src(g, L, x, m, &src))) return st;
-    const void *w = L->prec == RERANK_PRECISION_BF16 ? L->wq : L->w;
-    if (p->fused || epi == RR_EPI_NONE) return exec(g, p, src, m, w, L->b, NULL, y);
+    if (fused || epi == RR_EPI_NONE) return exec(g, L->shape, epi, src, m, weights(L), L->b, y, NULL);
     /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
     if (epi == RR_EPI_ACC) {
         if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
-        if ((st = exec(g, p, src, m, w, L->b, NULL, g->tmp.p))) return st;
+        if ((st = exec(g, L->shape, epi, src, m, weights(L), L->b, g->tmp.p, NULL))) return st;
         epilogue(L, y, g->tmp.p, NULL, NULL, m, epi, 0);
         return RERANK_OK;
     }
-    if ((st = exec(g, p, src, m, w, L->b, NULL, y))) return st;
+    if ((st = exec(g, L->shape, epi, src, m, weights(L), L->b, y, NULL))) return st;
     epilogue(L, y, NULL, NULL, NULL, m, epi, 0);
     return RERANK_OK;
 }
@@ -468,9 +594,6 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
         }
         return rr_linear(g, down, in, m, RR_EPI_ACC, y);
     }
-    prim_t *pd;
-    if ((st = get_prim(g, down->out, down->in, RR_EPI_NONE, down->prec, &pd))) return st;
-    if (!pd) return rr_error(RERANK_ERR_INTERNAL, "oneDNN: no int8 matmul for [%d x %d]", down->in, down->out);
     const int threads = omp_get_max_threads();
     if ((st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
         (st = rr_buf_reserve(&g->ascale2, (size_t)m * sizeof(float), "token scales")) ||
@@ -481,20 +604,20 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     /* up: u8 x s8 -> raw f32 [m, w] */
     rr_raw_out_t ru;
     if ((st = linear_int8(g, up, x, m, ffn, &ru))) return st;
-    /* raw -> (raw - z wzero) s + b -> act (gate) -> u8 for down, one row at a time */
+    /* raw -> (raw ws - z wzero) s + b -> act (gate) -> u8 for down, one row at a time */
     uint8_t *q2 = g->act2.p;
     float *s2 = g->ascale2.p, *rowbuf = g->rows.p;
     int32_t *z2 = g->azero2.p;
 #pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *row = rowbuf + (int64_t)omp_get_thread_num() * w;
-        k->dequant(row, ffn + r * w, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, w, 0);
+        k->dequant(row, ffn + r * w, ru.wscale, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, w, 0);
         const float *a = gate_row(k, act, gate, row, I);
         k->quantize_u8(a, I, q2 + r * I, &s2[r], &z2[r]);
     }
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;
-    if ((st = exec(g, pd, q2, m, down->wq, NULL, down->wscale, raw))) return st;
+    if ((st = exec(g, down->shape, RR_EPI_NONE, q2, m, down->wq, NULL, raw, NULL))) return st;
     epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1);
     return RERANK_OK;
 }
@@ -522,15 +645,12 @@ rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t
     /* The matmul alone: activations converted once, outside the timing
      * (rr_linear's per-call conversion and int8 epilogue are the engine's
      * overhead, which the fraction of this ceiling is meant to expose). */
-    prim_t *p;
-    if ((st = get_prim(g, L.out, L.in, RR_EPI_NONE, L.prec, &p))) goto restore;
-    if (!p) { st = rr_error(RERANK_ERR_INTERNAL, "GEMM ceiling: no %s matmul", rerank_precision_str(L.prec)); goto restore; }
-    const void *src, *wt = L.prec == RERANK_PRECISION_FP32 ? L.w : L.wq;
+    const void *src;
     if ((st = prepare_src(g, &L, a, m, &src))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
-        st = exec(g, p, src, m, wt, L.prec == RERANK_PRECISION_INT8 ? NULL : L.b, L.wscale, c);
+        st = exec(g, L.shape, RR_EPI_NONE, src, m, weights(&L), L.b, c, NULL);
         double t = omp_get_wtime() - t0;
         if (r > 0 && t < best) best = t;
     }
@@ -542,4 +662,15 @@ done:
     rr_gemm_free(g);
     rr_free(a); rr_free(w); rr_free(c); rr_free(b);
     return st;
+}
+
+const char *rr_gemm_layout(rerank_precision_t precision, int32_t k, int32_t n) {
+    rr_gemm_t *g = NULL;
+    rerank_precision_t got = RERANK_PRECISION_FP32;
+    int si = -1;
+    const char *r = NULL;
+    if (!rr_gemm_new(&g) && !rr_linear_precision(g, n, k, precision, &got) && !get_shape(g, n, k, got, &si) && si >= 0)
+        r = g->shapes[si].blocked ? "blocked" : "plain";
+    rr_gemm_free(g);
+    return r;
 }

@@ -1,18 +1,20 @@
 /* gemm.h — the linear layers, y[M, out] = x[M, in] W^T + b, through oneDNN
- * matmul at the model's precision. One primitive per (out, in, epilogue,
- * precision) with a run-time M, created on first use and shared by every
- * layer of that shape.
+ * matmul at the model's precision. Each (out, in, precision) has one weight
+ * layout, oneDNN's choice: blocked where its brgemm kernels run (AVX-512),
+ * with a primitive per (epilogue, M) made on first use and kept in a
+ * least-recently-used table; plain W [out, in] elsewhere (AVX2), with one
+ * run-time-M primitive per epilogue. Layers of one shape share them.
  *
- *  fp32: F32 weights (views into the checkpoint), bias and epilogue fused
- *        by oneDNN post-ops.
+ *  fp32: F32 weights (views into the checkpoint where the layout is plain,
+ *        else a blocked copy), bias and epilogue fused by oneDNN post-ops.
  *  bf16: weights converted to BF16 once; activations converted per call;
  *        F32 accumulation and output, fused epilogue. Where oneDNN has no
  *        bf16 matmul for this CPU (no AVX-512), the layer falls back to fp32.
  *  int8: weights quantized per output channel (symmetric s8), activations
  *        per token (asymmetric u8: scale + zero point) at each call;
- *        u8 x s8 -> f32 with the weight scales as oneDNN output scales; the
- *        zero-point correction, token scale, bias and epilogue are applied
- *        in one pass after the GEMM. */
+ *        u8 x s8 -> f32 raw sums; the weight scales, zero-point correction,
+ *        token scale, bias and epilogue are applied in one pass after the
+ *        GEMM. */
 #ifndef RR_ENGINE_GEMM_H
 #define RR_ENGINE_GEMM_H
 
@@ -32,12 +34,20 @@ typedef struct rr_linear {
     void *wq;                /* BF16 or s8 weights [out, in] (owned)         */
     float *wscale;           /* int8: per-output-channel scale [out] (owned) */
     float *wzero;            /* int8: wscale[o] * sum_i wq[o, i] [out] (owned) */
+    int shape;               /* the GEMM context's layout for (out, in, prec) */
 } rr_linear_t;
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out);
 void rr_gemm_free(rr_gemm_t *g);
 /* Seconds spent in oneDNN matmuls through g so far. */
 double rr_gemm_seconds(const rr_gemm_t *g);
+/* oneDNN primitives g has created so far (one per M for blocked layouts). */
+int64_t rr_gemm_primitives_created(const rr_gemm_t *g);
+/* Keep every later layer's weights in the plain layout (tests, and the
+ * comparison in bench); call before the first rr_linear_init. */
+void rr_gemm_set_plain(rr_gemm_t *g, int plain);
+/* 1 if L's weights are in oneDNN's blocked layout (primitives per M). */
+int rr_linear_blocked(const rr_gemm_t *g, const rr_linear_t *L);
 
 /* Describe W [out, in] (row-major, PyTorch layout) and b [out] as a layer
  * computing at `prec`: converts or quantizes the weights once. */
@@ -58,11 +68,13 @@ void rr_linear_release(rr_linear_t *L);
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y);
 
-/* How to finish a layer's raw int8 output: y = (raw - zero[t] * wzero[c])
- * * scale[t] + b[c] for token t, column c. scale == NULL: nothing to do. */
+/* How to finish a layer's raw int8 output: y = (raw * wscale[c] - zero[t]
+ * * wzero[c]) * scale[t] + b[c] for token t, column c (the dequant
+ * kernel). scale == NULL: nothing to do. */
 typedef struct rr_raw_out {
     const float *scale;   /* per token [m], or NULL */
     const int32_t *zero;  /* per token [m]          */
+    const float *wscale;  /* per column [out]       */
     const float *wzero;   /* per column [out]       */
     const float *b;       /* per column [out]       */
 } rr_raw_out_t;

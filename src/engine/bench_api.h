@@ -50,5 +50,9 @@ void rr_model_span_flops(const rerank_model_t *m, int32_t layers, double shared,
  * warm-up, on `threads`. */
 rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
                                 int threads, double *gflops);
+/* The weight layout a [k x n] layer at `precision` gets on this CPU:
+ * "blocked" (oneDNN's brgemm layout, a primitive per M) or "plain";
+ * NULL on error. */
+const char *rr_gemm_layout(rerank_precision_t precision, int32_t k, int32_t n);
 
 #endif

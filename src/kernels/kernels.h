@@ -58,10 +58,11 @@ typedef struct rr_kernels {
      * bits as rr_f32_to_bf16 in every variant. */
     void (*to_bf16)(const float *x, int64_t n, uint16_t *y);
     /* One row of n int8 GEMM outputs back to floats:
-     * t = (raw[j] - zero * wz[j]) * scale + b[j]; y[j] = t, or y[j] += t if
-     * accumulate. wz NULL: no zero-point term; b NULL: no bias; raw may be y. */
-    void (*dequant)(float *y, const float *raw, const float *wz, float zero, float scale, const float *b, int64_t n,
-                    int accumulate);
+     * t = (raw[j] * ws[j] - zero * wz[j]) * scale + b[j]; y[j] = t, or
+     * y[j] += t if accumulate. ws NULL: no column scales; wz NULL: no
+     * zero-point term; b NULL: no bias; raw may be y. */
+    void (*dequant)(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
+                    const float *b, int64_t n, int accumulate);
 } rr_kernels_t;
 
 const rr_kernels_t *rr_kernels(void);

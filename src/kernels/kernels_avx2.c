@@ -319,19 +319,20 @@ TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     for (; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
 }
 
-TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
-                           int64_t n, int accumulate) {
+TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
+                           const float *b, int64_t n, int accumulate) {
     __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 t = _mm256_loadu_ps(raw + j);
+        if (ws) t = _mm256_mul_ps(t, _mm256_loadu_ps(ws + j));
         if (wz) t = _mm256_fnmadd_ps(vz, _mm256_loadu_ps(wz + j), t);
         t = b ? _mm256_fmadd_ps(t, vs, _mm256_loadu_ps(b + j)) : _mm256_mul_ps(t, vs);
         if (accumulate) t = _mm256_add_ps(t, _mm256_loadu_ps(y + j));
         _mm256_storeu_ps(y + j, t);
     }
     for (; j < n; j++) {
-        float t = (raw[j] - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+        float t = ((ws ? raw[j] * ws[j] : raw[j]) - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
         y[j] = accumulate ? y[j] + t : t;
     }
 }

@@ -301,12 +301,13 @@ TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     }
 }
 
-TARGET static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b,
-                           int64_t n, int accumulate) {
+TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
+                           const float *b, int64_t n, int accumulate) {
     __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
     for (int64_t j = 0; j < n; j += 16) {
         __mmask16 m = tail_mask(n - j);
         __m512 t = _mm512_maskz_loadu_ps(m, raw + j);
+        if (ws) t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ws + j));
         if (wz) t = _mm512_fnmadd_ps(vz, _mm512_maskz_loadu_ps(m, wz + j), t);
         t = b ? _mm512_fmadd_ps(t, vs, _mm512_maskz_loadu_ps(m, b + j)) : _mm512_mul_ps(t, vs);
         if (accumulate) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, y + j));

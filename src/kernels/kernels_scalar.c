@@ -92,10 +92,10 @@ static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     for (int64_t i = 0; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
 }
 
-static void dequant(float *y, const float *raw, const float *wz, float zero, float scale, const float *b, int64_t n,
-                    int accumulate) {
+static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
+                    const float *b, int64_t n, int accumulate) {
     for (int64_t j = 0; j < n; j++) {
-        float t = (raw[j] - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+        float t = ((ws ? raw[j] * ws[j] : raw[j]) - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
         y[j] = accumulate ? y[j] + t : t;
     }
 }
