@@ -322,9 +322,14 @@ static void quantize_rows(const float *x, int64_t m, int64_t k, float qmax, int8
             amax = a > amax ? a : amax;
         }
         float s = amax > 0 ? amax / qmax : 1.0f, inv = 1.0f / s;
+        /* round to nearest even as nearbyintf does, for |v| <= qmax + 1:
+         * adding and removing 1.5 * 2^23 leaves no fraction bits (a loop
+         * the compiler vectorizes, unlike the libm call; load time) */
+        const float magic = 12582912.0f;
         for (int64_t i = 0; i < k; i++) {
-            float v = nearbyintf(xr[i] * inv);
-            qr[i] = (int8_t)(v > qmax ? qmax : v < -qmax ? -qmax : v);
+            float v = xr[i] * inv;
+            v = v > qmax ? qmax : v < -qmax ? -qmax : v == v ? v : 0.0f; /* NaN: 0 */
+            qr[i] = (int8_t)((v + magic) - magic);
         }
         scale[r] = s;
     }
