@@ -27,18 +27,14 @@ static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precisio
     rerank_precision_t got;
     rerank_status_t st = rr_linear_precision(c->gemm, out, in, p, &got);
     if (st) return st;
-    /* fp32 (asked for, or no matmul at p here) reads F32 weights: a view
-     * into an F32 checkpoint (else a copy kept for good) where the layout
-     * is plain; where it is blocked, the layer's own copy, and the F32
-     * weights go. */
-    if (got == RERANK_PRECISION_FP32) {
-        if ((st = rr_weights_dense_keep(c->w, d->id)) ||
-            (st = rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), out, in, RERANK_PRECISION_FP32)))
-            return st;
-        if (!L->wq) return RERANK_OK;
-        L->w = NULL;
-        rr_weights_drop_dense(c->w, d->id);
-        return RERANK_OK;
+    int blocked = 0;
+    if (got == RERANK_PRECISION_FP32 && (st = rr_gemm_layout_blocked(c->gemm, out, in, got, &blocked))) return st;
+    /* fp32 in the plain layout (asked for, or no matmul at p here) reads F32
+     * weights at every call: a view into an F32 checkpoint, else a copy kept
+     * for good. In the blocked layout it gets its own copy, as below. */
+    if (got == RERANK_PRECISION_FP32 && !blocked) {
+        if ((st = rr_weights_dense_keep(c->w, d->id))) return st;
+        return rr_linear_init(c->gemm, L, rr_f32(&d->w), rr_f32(&d->b), out, in, RERANK_PRECISION_FP32);
     }
     if (got == RERANK_PRECISION_BF16 && rr_weights_dense_dtype(c->w, d->id) == RR_DT_BF16) {
         /* BF16 weights at bf16: their bits as they are, no F32 round trip */
@@ -48,7 +44,7 @@ static rerank_status_t prepare(rr_cpu_t *c, const rr_dense_t *d, rerank_precisio
         st = rr_linear_init_bf16(c->gemm, L, q, rr_f32(&d->b), out, in);
     } else {
         /* else F32 into buf (read from the file even for a view: cheaper
-         * than faulting in the mapping), then bf16 / int8 */
+         * than faulting in the mapping), then bf16 / int8 / blocked fp32 */
         rr_weights_dense_f32(c->w, d->id, buf);
         st = rr_linear_init(c->gemm, L, buf, rr_f32(&d->b), out, in, got);
     }
@@ -73,15 +69,22 @@ static rerank_status_t cpu_create(const rr_config_t *cfg, rr_weights_t *w, const
     rerank_status_t st;
     if ((st = rr_gemm_new(&c->gemm))) goto fail;
     c->lin = rr_calloc(w->n_dense ? (size_t)w->n_dense : 1, sizeof *c->lin);
-    /* One layer's F32 weights at a time pass through buf (bf16 / int8). */
-    if (o->precision != RERANK_PRECISION_FP32) buf = rr_malloc_large(rr_weights_dense_max(w) * sizeof *buf + 1);
-    if (!c->lin || (o->precision != RERANK_PRECISION_FP32 && !buf)) {
+    /* One layer's F32 weights at a time pass through buf (bf16 / int8 /
+     * blocked fp32). */
+    buf = rr_malloc_large(rr_weights_dense_max(w) * sizeof *buf + 1);
+    if (!c->lin || !buf) {
         st = rr_error(RERANK_ERR_NOMEM, "out of memory for %d linear layers", w->n_dense);
         goto fail;
     }
-    /* fp32 reads the checkpoint's pages: fault them in now, not mid-batch
-     * (bf16/int8 read them once below, to convert). */
-    if (o->precision == RERANK_PRECISION_FP32) rr_weights_prefault(w);
+    /* fp32 in the plain layout reads the checkpoint's pages: fault them in
+     * now, not mid-batch (the others read them once below, to convert; the
+     * layout is the same for every fp32 shape on a CPU, so the first tells). */
+    int blocked = 1;
+    if (o->precision == RERANK_PRECISION_FP32 && w->n_dense > 0 &&
+        (st = rr_gemm_layout_blocked(c->gemm, w->dense[0]->w.rows, w->dense[0]->w.cols, RERANK_PRECISION_FP32,
+                                     &blocked)))
+        goto fail;
+    if (o->precision == RERANK_PRECISION_FP32 && !blocked) rr_weights_prefault(w);
     /* Layer by layer: materialize, convert, drop the source. */
     int first = 1;
     for (int32_t i = 0; i < w->n_dense; i++) {

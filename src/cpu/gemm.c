@@ -183,6 +183,13 @@ fail:
                     rerank_precision_str(prec), in, in, out, (int)s);
 }
 
+rerank_status_t rr_gemm_layout_blocked(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec, int *blocked) {
+    int si;
+    rerank_status_t st = get_shape(g, out, in, prec, &si);
+    *blocked = !st && si >= 0 && g->shapes[si].blocked;
+    return st;
+}
+
 /* The primitive for shape `si`, epilogue and m rows (blocked layouts; the
  * plain one has one run-time-M primitive). Valid until the next get_prim. */
 static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t m, prim_t **pp) {
