@@ -366,7 +366,8 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     printf(", \"shared_prefix\": %s, \"tokens_computed\": %.0f, \"flops_prompt\": %.4g, \"flops_computed\": %.4g"
            ", \"computed_fraction\": %.4f",
            r->shared_prefix ? "true" : "false", tok_done, r->flops, flops_done, r->flops > 0 ? flops_done / r->flops : 0.0);
-    printf(", \"forward_s\": %.4f, \"gemm_s\": %.4f, \"attention_s\": %.4f, \"other_s\": %.4f"
+    /* microseconds: a tiny model's GEMMs take tens of them per pass */
+    printf(", \"forward_s\": %.6f, \"gemm_s\": %.6f, \"attention_s\": %.6f, \"other_s\": %.6f"
            ", \"linear_gflops_per_s\": %.2f",
            fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? lin_done / gemm / 1e9 : 0.0);
     /* Local (windowed) vs global layers: each kind's share of attention_s
@@ -376,7 +377,7 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     if (local > 0 && calls > 0) {
         const double loc = (r->after.attention_local_s - r->before.attention_local_s) / runs;
         const int32_t ll = (int32_t)((double)r->layers * (double)local / (double)calls + 0.5);
-        printf(", \"attention_local_s\": %.4f, \"attention_global_s\": %.4f, \"local_layers\": %d"
+        printf(", \"attention_local_s\": %.6f, \"attention_global_s\": %.6f, \"local_layers\": %d"
                ", \"global_layers\": %d",
                loc, attn - loc, ll, r->layers - ll);
     }
