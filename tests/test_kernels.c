@@ -95,6 +95,41 @@ TEST(silu) {
     }
 }
 
+/* mul and rope: the same bits as the reference (products and sums rounded
+ * one by one), every length around the vector widths, nothing written past
+ * the row. */
+TEST(mul_and_rope) {
+    enum { N = 300 };
+    static float a0[N + 1], a1[N + 1], b[N], x0[2 * N + 1], x1[2 * N + 1], cs[N], sn[N];
+    const int ns[] = {1, 7, 8, 15, 16, 17, 32, 64, 100, 257, 300};
+    for (int v = 1; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+            const int n = ns[t];
+            for (int i = 0; i < n; i++) {
+                a0[i] = a1[i] = frand(-5, 5);
+                b[i] = frand(-3, 3);
+                cs[i] = cosf(0.37f * (float)i);
+                sn[i] = sinf(0.37f * (float)i);
+            }
+            for (int i = 0; i < 2 * n; i++) x0[i] = x1[i] = frand(-4, 4);
+            a0[n] = a1[n] = x0[2 * n] = x1[2 * n] = 42.0f;
+            rr_kernels_scalar.mul(a0, b, n);
+            k->mul(a1, b, n);
+            rr_kernels_scalar.rope(x0, cs, sn, n);
+            k->rope(x1, cs, sn, n);
+            CHECK_MSG(!memcmp(a0, a1, sizeof a0), "%s mul n=%d: not the reference's bits", k->name, n);
+            CHECK_MSG(!memcmp(x0, x1, sizeof x0), "%s rope half=%d: not the reference's bits", k->name, n);
+        }
+    }
+    /* the reference itself: a quarter turn maps (1, 0) to (0, 1) */
+    float x[2] = {1.0f, 0.0f}, c[1] = {0.0f}, s[1] = {1.0f}, m[2] = {2.0f, -0.5f}, y[2] = {3.0f, 4.0f};
+    rr_kernels_scalar.rope(x, c, s, 1);
+    CHECK(x[0] == 0.0f && x[1] == 1.0f);
+    rr_kernels_scalar.mul(y, m, 2);
+    CHECK(y[0] == 6.0f && y[1] == -2.0f);
+}
+
 TEST(gelu) {
     enum { N = 4099 };
     static float x[N], y[N];
@@ -362,6 +397,7 @@ int main(void) {
     RUN(layernorm);
     RUN(rms_norm);
     RUN(silu);
+    RUN(mul_and_rope);
     RUN(gelu);
     RUN(softmax);
     RUN(pack_keys);

@@ -70,12 +70,7 @@ static void rotate_rows(const rr_kernels_t *k, const rr_norm_t *nrm, const rr_ro
         if (nrm) norm_row(k, nrm, row, d);
         if (!rope) continue;
         const int64_t half = rope->dim / 2;
-        const float *cs = rope->cos + (int64_t)pos[j] * half, *sn = rope->sin + (int64_t)pos[j] * half;
-        for (int64_t i = 0; i < half; i++) {
-            const float x1 = row[i], x2 = row[i + half];
-            row[i] = x1 * cs[i] - x2 * sn[i];
-            row[i + half] = x2 * cs[i] + x1 * sn[i];
-        }
+        k->rope(row, rope->cos + (int64_t)pos[j] * half, rope->sin + (int64_t)pos[j] * half, half);
     }
 }
 

@@ -567,8 +567,7 @@ static void activate(const rr_kernels_t *k, rr_fn_t act, float *x, int64_t n) {
 static float *gate_row(const rr_kernels_t *k, rr_fn_t act, rr_gate_t gate, float *u, int64_t I) {
     float *a = gate == RR_GATE_SECOND ? u + I : u, *m = gate == RR_GATE_SECOND ? u : u + I;
     activate(k, act, a, I);
-    if (gate != RR_GATE_NONE)
-        for (int64_t i = 0; i < I; i++) a[i] *= m[i];
+    if (gate != RR_GATE_NONE) k->mul(a, m, I);
     return a;
 }
 

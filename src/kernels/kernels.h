@@ -29,6 +29,14 @@ typedef struct rr_kernels {
     void (*gelu)(float *x, int64_t n);
     /* In place SiLU: x / (1 + exp(-x)). */
     void (*silu)(float *x, int64_t n);
+    /* In place a[i] *= b[i] for i < n (the gate of SwiGLU / GeGLU). Every
+     * variant gives the same bits. */
+    void (*mul)(float *a, const float *b, int64_t n);
+    /* Rotary position embedding of one row, rotate-half layout, in place:
+     * for i < half, (x[i], x[i + half]) = (x[i] c - x[i + half] s,
+     * x[i + half] c + x[i] s) with c = cs[i], s = sn[i]; products and sums
+     * rounded one by one (no FMA), so every variant gives the same bits. */
+    void (*rope)(float *x, const float *cs, const float *sn, int64_t half);
     /* Softmax of one row of n values, left unnormalized: x[i] = exp(x[i] -
      * max) in place; returns 1 / sum of them, the factor weighted_sum
      * applies to the row's output (one pass over the row less). */

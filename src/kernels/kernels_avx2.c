@@ -319,6 +319,27 @@ TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     for (; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
 }
 
+TARGET static void mul(float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) a[i] *= b[i];
+}
+
+TARGET static void rope(float *x, const float *cs, const float *sn, int64_t half) {
+    int64_t i = 0;
+    for (; i + 8 <= half; i += 8) {
+        const __m256 x1 = _mm256_loadu_ps(x + i), x2 = _mm256_loadu_ps(x + i + half), c = _mm256_loadu_ps(cs + i),
+                     s = _mm256_loadu_ps(sn + i);
+        _mm256_storeu_ps(x + i, _mm256_sub_ps(_mm256_mul_ps(x1, c), _mm256_mul_ps(x2, s)));
+        _mm256_storeu_ps(x + i + half, _mm256_add_ps(_mm256_mul_ps(x2, c), _mm256_mul_ps(x1, s)));
+    }
+    for (; i < half; i++) {
+        const float x1 = x[i], x2 = x[i + half];
+        x[i] = x1 * cs[i] - x2 * sn[i];
+        x[i + half] = x2 * cs[i] + x1 * sn[i];
+    }
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                            const float *b, int64_t n, int accumulate) {
     __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
@@ -343,6 +364,8 @@ const rr_kernels_t rr_kernels_avx2 = {
     .rms_norm = rms_norm,
     .gelu = gelu,
     .silu = silu,
+    .mul = mul,
+    .rope = rope,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,

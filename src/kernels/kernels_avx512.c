@@ -301,6 +301,23 @@ TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     }
 }
 
+TARGET static void mul(float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(a + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+TARGET static void rope(float *x, const float *cs, const float *sn, int64_t half) {
+    for (int64_t i = 0; i < half; i += 16) {
+        const __mmask16 m = tail_mask(half - i);
+        const __m512 x1 = _mm512_maskz_loadu_ps(m, x + i), x2 = _mm512_maskz_loadu_ps(m, x + i + half),
+                     c = _mm512_maskz_loadu_ps(m, cs + i), s = _mm512_maskz_loadu_ps(m, sn + i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_sub_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x2, s)));
+        _mm512_mask_storeu_ps(x + i + half, m, _mm512_add_ps(_mm512_mul_ps(x2, c), _mm512_mul_ps(x1, s)));
+    }
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                            const float *b, int64_t n, int accumulate) {
     __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
@@ -321,6 +338,8 @@ const rr_kernels_t rr_kernels_avx512 = {
     .rms_norm = rms_norm,
     .gelu = gelu,
     .silu = silu,
+    .mul = mul,
+    .rope = rope,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,

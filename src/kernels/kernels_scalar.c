@@ -92,6 +92,18 @@ static void to_bf16(const float *x, int64_t n, uint16_t *y) {
     for (int64_t i = 0; i < n; i++) y[i] = rr_f32_to_bf16(x[i]);
 }
 
+static void mul(float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) a[i] *= b[i];
+}
+
+static void rope(float *x, const float *cs, const float *sn, int64_t half) {
+    for (int64_t i = 0; i < half; i++) {
+        const float x1 = x[i], x2 = x[i + half];
+        x[i] = x1 * cs[i] - x2 * sn[i];
+        x[i + half] = x2 * cs[i] + x1 * sn[i];
+    }
+}
+
 static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                     const float *b, int64_t n, int accumulate) {
     for (int64_t j = 0; j < n; j++) {
@@ -106,6 +118,8 @@ const rr_kernels_t rr_kernels_scalar = {
     .rms_norm = rms_norm,
     .gelu = gelu,
     .silu = silu,
+    .mul = mul,
+    .rope = rope,
     .softmax = softmax,
     .pack_keys = pack_keys,
     .scores = scores,
