@@ -258,6 +258,11 @@ static void part_f32(const rr_weights_t *w, const rr_dense_part_t *pt, size_t at
 void rr_weights_dense_f32(const rr_weights_t *w, int32_t id, float *dst) {
     const rr_dense_t *d = w->dense[id];
     const size_t in = (size_t)d->w.cols;
+    /* a layer made in memory (no checkpoint parts): its F32 rows as they are */
+    if (d->n_parts == 0 && d->w.p) {
+        memcpy(dst, d->w.p, (size_t)d->w.rows * in * sizeof *dst);
+        return;
+    }
     for (int32_t i = 0; i < d->n_parts; i++) {
         /* part i lands after the rows of the parts before it, in blocks over the threads */
         const rr_dense_part_t *pt = &d->part[i];

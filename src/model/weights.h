@@ -119,7 +119,8 @@ void *rr_weights_alloc(rr_weights_t *w, size_t bytes);
 /* ---- materializing a linear layer's weights ---------------------------------
  * Each reads the parts from the checkpoint file (rr_st_set_copy: not through
  * the mapping), stacking them; the reads and conversions run on the OpenMP
- * threads. None needs w.p; all stay valid after a drop. */
+ * threads. None needs w.p; all stay valid after a drop. A layer made in
+ * memory (no parts, w.p set: tests) is copied from w.p instead. */
 
 /* The dtype all of layer `id`'s parts share, or RR_DT_OTHER if they differ. */
 rr_dtype_t rr_weights_dense_dtype(const rr_weights_t *w, int32_t id);
