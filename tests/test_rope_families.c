@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpu/gemm.h"
 #include "engine/bench_api.h"
 #include "engine/engine.h"
 #include "golden.h"
@@ -86,12 +87,16 @@ TEST(golden_tiny_modernbert_cls) {
  * up to 0.096 (int8) and 0.052 (bf16) on the pairs up to 300 tokens, the
  * engine by 0.103 and 0.054 on all pairs: the formats' cost, not a kernel's.
  * (Its scores also spread 6x wider than tiny-xlmr's: stdev 0.57 vs 0.094.)
- * Its bounds are 0.15 and 0.06; ModernBERT keeps the usual 0.1 and 0.02. */
+ * Its bounds are 0.15 and 0.06; ModernBERT keeps the usual 0.1 and 0.02.
+ * Where oneDNN runs without VNNI (AVX2, AVX-512 without VNNI) int8 weights
+ * keep 7 bits (+-63, rr_gemm_int8_weight_qmax): the weights' rounding step
+ * doubles, and the int8 bounds with it (tiny-gte measured 0.216 there). */
 TEST(golden_bf16_int8) {
+    const double w8 = 127.0 / rr_gemm_int8_weight_qmax();
     check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_BF16, 6e-2);
-    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_INT8, 1.5e-1);
+    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_INT8, 1.5e-1 * w8);
     check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_BF16, 2e-2);
-    check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_INT8, 1e-1);
+    check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_INT8, 1e-1 * w8);
 }
 
 /* The local window matters: a ModernBERT whose local layers attend

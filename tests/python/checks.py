@@ -249,7 +249,11 @@ def test_shapes():
         H.check(all(set(x) == {"corpus_id", "score", "text"} for x in res), repr(res))
         H.check(res[0]["text"] == [d1, d2][res[0]["corpus_id"]], repr(res))
         top = r.rank(q, iter([d1, d2, d1]), top_k=1)
-        H.check(len(top) == 1 and set(top[0]) == {"corpus_id", "score"} and top[0]["score"] == res[0]["score"], repr(top))
+        H.check(len(top) == 1 and set(top[0]) == {"corpus_id", "score"}, repr(top))
+        # the same document's score from another batch: equal up to the GEMM's summation order, which
+        # may depend on the batch's rows (oneDNN's run-time-M GEMM on AVX2)
+        H.near(top[0]["score"], res[0]["score"], TOL, "top_k=1 keeps the best score")
+        H.check(top[0]["corpus_id"] == res[0]["corpus_id"] or top[0]["corpus_id"] == 2 and res[0]["corpus_id"] == 0, repr(top))
         tie = r.rank(q, [d1, d1, d1])
         H.check([x["corpus_id"] for x in tie] == [0, 1, 2], "ties keep document order: %r" % tie)
         H.check(r.rank(q, []) == [], "rank with no documents")
