@@ -196,8 +196,10 @@ TEST(blocked_matches_plain) {
         rerank_precision_t prec = (rerank_precision_t)p;
         CHECK(rr_linear_init(gb, &Lb, w, b, N, K, prec) == RERANK_OK);
         CHECK(rr_linear_init(gp, &Lp, w, b, N, K, prec) == RERANK_OK);
-        CHECK(!rr_linear_blocked(gp, &Lp));
-        blocked_seen |= rr_linear_blocked(gb, &Lb);
+        int bp = 1, bb = 0;
+        CHECK(rr_gemm_layout_blocked(gp, N, K, Lp.prec, &bp) == RERANK_OK && !bp);
+        CHECK(rr_gemm_layout_blocked(gb, N, K, Lb.prec, &bb) == RERANK_OK);
+        blocked_seen |= bb;
         for (int e = 0; e < 3; e++)
             for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
                 const int m = ms[t];
@@ -240,7 +242,8 @@ TEST(primitive_table_bounded) {
     rr_linear_t Lb, Lp;
     CHECK(rr_linear_init(gb, &Lb, w, b, N, K, RERANK_PRECISION_FP32) == RERANK_OK);
     CHECK(rr_linear_init(gp, &Lp, w, b, N, K, RERANK_PRECISION_FP32) == RERANK_OK);
-    const int blocked = rr_linear_blocked(gb, &Lb);
+    int blocked = 0;
+    CHECK(rr_gemm_layout_blocked(gb, N, K, RERANK_PRECISION_FP32, &blocked) == RERANK_OK);
     const int64_t c0 = rr_gemm_primitives_created(gb);
     int bad = 0;
     for (int pass = 0; pass < 2; pass++)

@@ -14,9 +14,9 @@
 
 /* One weight layout per (out, in, precision), shared by every layer of that
  * shape. oneDNN's brgemm matmul (AVX-512) wants its weights in a blocked
- * layout and a fixed M: at M = 128 it runs fp32 2.2x, int8 1.3x faster than
+ * layout and a fixed M: at M = 128 it runs fp32 2.3x, int8 1.3x faster than
  * the run-time-M GEMM over plain weights, which must repack W at every call
- * (README, "GEMM layout"). Where oneDNN prefers a plain layout (AVX2), the
+ * (bench's gemm_at_batch_m_gflops on W3; README, "GEMM layout"). Where oneDNN prefers a plain layout (AVX2), the
  * weights stay plain (W [out, in]) and one run-time-M primitive serves all M. */
 typedef struct gemm_shape {
     int32_t out, in;
@@ -58,9 +58,6 @@ struct rr_gemm {
 double rr_gemm_seconds(const rr_gemm_t *g) { return g->exec_s; }
 int64_t rr_gemm_primitives_created(const rr_gemm_t *g) { return g->created; }
 void rr_gemm_set_plain(rr_gemm_t *g, int plain) { g->plain_only = plain; }
-int rr_linear_blocked(const rr_gemm_t *g, const rr_linear_t *L) {
-    return L->shape >= 0 && L->shape < g->n_shapes && g->shapes[L->shape].blocked;
-}
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
     *out = NULL;
@@ -164,9 +161,11 @@ static rerank_status_t get_shape(rr_gemm_t *g, int32_t out, int32_t in, rerank_p
         dnnl_primitive_desc_destroy(pd);
         pd = NULL;
     }
-    /* the layout must run: the plain one at run-time M, or blocked at an M */
-    if ((s = describe(g, &sh, &sh.w_md, sh.blocked ? 256 : 0, RR_EPI_NONE, &pd))) goto fail;
-    dnnl_primitive_desc_destroy(pd);
+    /* the plain layout must run at a run-time M (a blocked one just did at M = 256) */
+    if (!sh.blocked) {
+        if ((s = describe(g, &sh, &sh.w_md, 0, RR_EPI_NONE, &pd))) goto fail;
+        dnnl_primitive_desc_destroy(pd);
+    }
     if (g->n_shapes == g->cap_shapes) {
         int cap = g->cap_shapes ? 2 * g->cap_shapes : 8;
         shape_t *ns = rr_realloc(g->shapes, (size_t)cap * sizeof *ns);
@@ -229,15 +228,11 @@ static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t
     return RERANK_OK;
 }
 
-/* dst [m, out] = x [m, in] . W (+ b and the fused epilogue but int8) with the
- * primitive for (si, epi, m); *fused says whether it applied `epi`. */
-static rerank_status_t exec(rr_gemm_t *g, int si, rr_epilogue_t epi, const void *x, int64_t m, const void *w,
-                            const float *b, float *dst, int *fused) {
-    const shape_t *sh = &g->shapes[si];
-    prim_t *p;
-    rerank_status_t st = get_prim(g, si, epi, m, &p);
-    if (st) return st;
-    if (fused) *fused = p->fused;
+/* dst [m, out] = x [m, in] . W (+ b and, if p->fused, the epilogue; int8:
+ * the raw sums) with primitive p from get_prim(.., m, ..). */
+static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_t m, const void *w, const float *b,
+                            float *dst) {
+    const shape_t *sh = &g->shapes[p->shape];
     dnnl_memory_desc_t src_md, dst_md, b_md;
     dnnl_dims_t sd = {m, sh->in}, dd = {m, sh->out}, bd = {1, sh->out};
     dnnl_memory_t ms = NULL, mw = NULL, mb = NULL, md = NULL;
@@ -506,9 +501,10 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
 static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                                    rr_raw_out_t *raw) {
     const void *src;
+    prim_t *p;
     rerank_status_t st;
-    if ((st = prepare_src(g, L, x, m, &src)) ||
-        (st = exec(g, L->shape, RR_EPI_NONE, src, m, L->wq, NULL, y, NULL)))
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, RR_EPI_NONE, m, &p)) ||
+        (st = exec(g, p, src, m, L->wq, NULL, y)))
         return st;
     *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
     return RERANK_OK;
@@ -528,20 +524,18 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
         epilogue(L, y, epi == RR_EPI_ACC ? out : NULL, raw.scale, raw.zero, m, epi, 1);
         return RERANK_OK;
     }
-    prim_t *p;
-    if ((st = get_prim(g, L->shape, epi, m, &p))) return st;
-    const int fused = p->fused;
     const void *src;
-    if ((st = prepare_src(g, L, x, m, &src))) return st;
-    if (fused || epi == RR_EPI_NONE) return exec(g, L->shape, epi, src, m, weights(L), L->b, y, NULL);
+    prim_t *p;
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, epi, m, &p))) return st;
+    if (p->fused || epi == RR_EPI_NONE) return exec(g, p, src, m, weights(L), L->b, y);
     /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
     if (epi == RR_EPI_ACC) {
         if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
-        if ((st = exec(g, L->shape, epi, src, m, weights(L), L->b, g->tmp.p, NULL))) return st;
+        if ((st = exec(g, p, src, m, weights(L), L->b, g->tmp.p))) return st;
         epilogue(L, y, g->tmp.p, NULL, NULL, m, epi, 0);
         return RERANK_OK;
     }
-    if ((st = exec(g, L->shape, epi, src, m, weights(L), L->b, y, NULL))) return st;
+    if ((st = exec(g, p, src, m, weights(L), L->b, y))) return st;
     epilogue(L, y, NULL, NULL, NULL, m, epi, 0);
     return RERANK_OK;
 }
@@ -628,7 +622,9 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     }
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;
-    if ((st = exec(g, down->shape, RR_EPI_NONE, q2, m, down->wq, NULL, raw, NULL))) return st;
+    prim_t *pd;
+    if ((st = get_prim(g, down->shape, RR_EPI_NONE, m, &pd)) || (st = exec(g, pd, q2, m, down->wq, NULL, raw)))
+        return st;
     epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1);
     return RERANK_OK;
 }
@@ -657,11 +653,12 @@ rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t
      * (rr_linear's per-call conversion and int8 epilogue are the engine's
      * overhead, which the fraction of this ceiling is meant to expose). */
     const void *src;
-    if ((st = prepare_src(g, &L, a, m, &src))) goto restore;
+    prim_t *p;
+    if ((st = prepare_src(g, &L, a, m, &src)) || (st = get_prim(g, L.shape, RR_EPI_NONE, m, &p))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
-        st = exec(g, L.shape, RR_EPI_NONE, src, m, weights(&L), L.b, c, NULL);
+        st = exec(g, p, src, m, weights(&L), L.b, c);
         double t = omp_get_wtime() - t0;
         if (r > 0 && t < best) best = t;
     }
@@ -678,10 +675,11 @@ done:
 const char *rr_gemm_layout(rerank_precision_t precision, int32_t k, int32_t n) {
     rr_gemm_t *g = NULL;
     rerank_precision_t got = RERANK_PRECISION_FP32;
-    int si = -1;
+    int blocked = 0;
     const char *r = NULL;
-    if (!rr_gemm_new(&g) && !rr_linear_precision(g, n, k, precision, &got) && !get_shape(g, n, k, got, &si) && si >= 0)
-        r = g->shapes[si].blocked ? "blocked" : "plain";
+    if (!rr_gemm_new(&g) && !rr_linear_precision(g, n, k, precision, &got) &&
+        !rr_gemm_layout_blocked(g, n, k, got, &blocked))
+        r = blocked ? "blocked" : "plain";
     rr_gemm_free(g);
     return r;
 }

@@ -49,8 +49,6 @@ void rr_gemm_set_plain(rr_gemm_t *g, int plain);
 /* *blocked = 1 if layers [out, in] at prec get oneDNN's blocked layout
  * here (0 also where oneDNN has no matmul at prec). */
 rerank_status_t rr_gemm_layout_blocked(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec, int *blocked);
-/* 1 if L's weights are in oneDNN's blocked layout (primitives per M). */
-int rr_linear_blocked(const rr_gemm_t *g, const rr_linear_t *L);
 
 /* Describe W [out, in] (row-major, PyTorch layout) and b [out] as a layer
  * computing at `prec`: converts or quantizes the weights once. */
