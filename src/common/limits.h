@@ -61,7 +61,7 @@
 #define RR_MAX_POSITIONS (1 << 20)
 /* oneDNN matmul primitives one GEMM context keeps (src/cpu/gemm.c). With
  * blocked weights a primitive is made for one M (tokens of a layer group),
- * ~0.25 ms to create; a model has 4-6 layer shapes, so 256 keeps dozens of
+ * a JIT compile on first use; a model has 4-6 layer shapes, so 256 keeps dozens of
  * group sizes per shape hot, and the least recently used goes first (oneDNN's
  * own primitive cache, 1024 by default, makes a re-creation cheaper still). */
 #define RR_GEMM_MAX_PRIMS 256
