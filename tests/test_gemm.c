@@ -114,7 +114,7 @@ TEST(ffn_matches_two_linears) {
                     }
                 }
                 CHECK(rr_linear(g, &down, gin, m, RR_EPI_ACC, y1) == RERANK_OK);
-                CHECK(rr_ffn(g, &up, &down, act, gate, x, m, ffn, y2) == RERANK_OK);
+                CHECK(rr_ffn(g, &up, &down, act, gate, x, m, ffn, y2, NULL) == RERANK_OK);
                 int diff = 0;
                 for (int i = 0; i < m * H; i++) diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
                 CHECK_MSG(diff == 0, "kind %zu %s m=%d: %d of %d outputs differ (compute %s)", kind,
@@ -127,7 +127,7 @@ TEST(ffn_matches_two_linears) {
     rr_linear_t up, down;
     CHECK(rr_linear_init(g, &up, wu, bu, I, H, RERANK_PRECISION_FP32) == RERANK_OK);
     CHECK(rr_linear_init(g, &down, wd, bd, H, I, RERANK_PRECISION_FP32) == RERANK_OK);
-    CHECK(rr_ffn(g, &up, &down, RR_FN_SILU, RR_GATE_FIRST, x, 1, ffn, y2) == RERANK_ERR_INTERNAL);
+    CHECK(rr_ffn(g, &up, &down, RR_FN_SILU, RR_GATE_FIRST, x, 1, ffn, y2, NULL) == RERANK_ERR_INTERNAL);
     rr_linear_release(&up);
     rr_linear_release(&down);
     free(wu); free(bu); free(wd); free(bd); free(x); free(ffn); free(gin); free(y1); free(y2);
@@ -136,6 +136,108 @@ TEST(ffn_matches_two_linears) {
 
 /* rr_linear_raw finished as *raw says equals rr_linear with no epilogue,
  * bit for bit, in every precision (fp32/bf16 report nothing to finish). */
+/* A row function for rr_row_then: y = 0.5 y + 1 (any change of the row). */
+static void halve_row(void *ctx, int64_t r, float *row) {
+    const int n = *(const int *)ctx;
+    (void)r;
+    for (int i = 0; i < n; i++) row[i] = 0.5f * row[i] + 1.0f;
+}
+
+static int count_diff(const float *a, const float *b, int n) {
+    int d = 0;
+    for (int i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+/* rr_linear_then and rr_ffn with a row function and a stage give the bits
+ * of the separate steps: the residual layer, the row function over its
+ * output, then the next GEMM on those rows making its own input; the next
+ * GEMM takes the staged rows exactly when they are its input (bf16, int8),
+ * and a stage not used by the next GEMM call is dropped. */
+TEST(then_and_stage) {
+    const int H = 64, I = 128;
+    const int ms[] = {1, 5, 17, 64};
+    rr_gemm_t *g;
+    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    float *wo = malloc(sizeof(float) * H * H), *bo = malloc(sizeof(float) * H), *wn = malloc(sizeof(float) * I * H),
+          *bn = malloc(sizeof(float) * I), *wd = malloc(sizeof(float) * H * I), *bd = malloc(sizeof(float) * H);
+    float *x = malloc(sizeof(float) * 64 * H), *y1 = malloc(sizeof(float) * 64 * H), *y2 = malloc(sizeof(float) * 64 * H),
+          *z1 = malloc(sizeof(float) * 64 * I), *z2 = malloc(sizeof(float) * 64 * I), *ffn = malloc(sizeof(float) * 64 * I);
+    for (int i = 0; i < H * H; i++) wo[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < I * H; i++) wn[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < H * I; i++) wd[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < H; i++) bo[i] = bd[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < I; i++) bn[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < 64 * H; i++) x[i] = frand(-2, 2);
+    const rerank_precision_t precs[] = {RERANK_PRECISION_FP32, RERANK_PRECISION_BF16, RERANK_PRECISION_INT8};
+    for (size_t pi = 0; pi < 3; pi++) {
+        rr_linear_t o, nx, up, down;
+        CHECK(rr_linear_init(g, &o, wo, bo, H, H, precs[pi]) == RERANK_OK);
+        CHECK(rr_linear_init(g, &nx, wn, bn, I, H, precs[pi]) == RERANK_OK);
+        CHECK(rr_linear_init(g, &up, wn, bn, I, H, precs[pi]) == RERANK_OK);
+        CHECK(rr_linear_init(g, &down, wd, bd, H, I, precs[pi]) == RERANK_OK);
+        const int stages = nx.prec != RERANK_PRECISION_FP32;
+        for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+            const int m = ms[t];
+            int n = H;
+            const rr_row_then_t then = {.fn = halve_row, .ctx = &n, .stage_x = y2, .stage_k = H, .stage_prec = nx.prec};
+            for (int step = 0; step < 2; step++) { /* 0: a residual linear layer, 1: an FFN */
+                for (int i = 0; i < m * H; i++) y1[i] = y2[i] = frand(-1, 1);
+                /* the separate steps */
+                if (step == 0) CHECK(rr_linear(g, &o, x, m, RR_EPI_ACC, y1) == RERANK_OK);
+                else CHECK(rr_ffn(g, &up, &down, RR_FN_GELU, RR_GATE_NONE, x, m, ffn, y1, NULL) == RERANK_OK);
+                for (int r = 0; r < m; r++) halve_row(&n, r, y1 + (size_t)r * H);
+                CHECK(rr_linear(g, &nx, y1, m, RR_EPI_NONE, z1) == RERANK_OK);
+                /* in one pass, the next GEMM's input staged */
+                const int64_t before = rr_gemm_staged_uses(g);
+                if (step == 0) CHECK(rr_linear_then(g, &o, x, m, RR_EPI_ACC, y2, &then) == RERANK_OK);
+                else CHECK(rr_ffn(g, &up, &down, RR_FN_GELU, RR_GATE_NONE, x, m, ffn, y2, &then) == RERANK_OK);
+                const int64_t mid = rr_gemm_staged_uses(g);
+                CHECK(rr_linear(g, &nx, y2, m, RR_EPI_NONE, z2) == RERANK_OK);
+                const int64_t after = rr_gemm_staged_uses(g);
+                CHECK_MSG(count_diff(y1, y2, m * H) == 0 && count_diff(z1, z2, m * I) == 0,
+                          "%s m=%d step %d: rows %d, next layer %d values differ", rerank_precision_str(nx.prec), m,
+                          step, count_diff(y1, y2, m * H), count_diff(z1, z2, m * I));
+                CHECK_MSG(after - mid == stages, "%s m=%d step %d: %lld staged inputs used (want %d)",
+                          rerank_precision_str(nx.prec), m, step, (long long)(after - mid), stages);
+                /* a bf16 FFN hands up's output to down in bf16 (a stage of its own) */
+                const int inner = step == 1 && nx.prec == RERANK_PRECISION_BF16;
+                CHECK_MSG(mid - before == inner, "%s m=%d step %d: %lld staged inputs inside (want %d)",
+                          rerank_precision_str(nx.prec), m, step, (long long)(mid - before), inner);
+            }
+            /* a stage the next GEMM call does not read is dropped */
+            CHECK(rr_gemm_stage(g, nx.prec, y2, m, H) == RERANK_OK);
+            for (int r = 0; r < m; r++) rr_gemm_stage_row(g, r);
+            CHECK(rr_linear(g, &nx, x, m, RR_EPI_NONE, z1) == RERANK_OK); /* another input */
+            int64_t b0 = rr_gemm_staged_uses(g);
+            for (int i = 0; i < m * H; i++) y2[i] += 1.0f; /* allowed now: nothing is staged */
+            CHECK(rr_linear(g, &nx, y2, m, RR_EPI_NONE, z2) == RERANK_OK);
+            CHECK(rr_gemm_staged_uses(g) == b0);
+            /* and so is one the caller drops */
+            CHECK(rr_gemm_stage(g, nx.prec, y2, m, H) == RERANK_OK);
+            for (int r = 0; r < m; r++) rr_gemm_stage_row(g, r);
+            rr_gemm_unstage(g);
+            CHECK(rr_linear(g, &nx, y2, m, RR_EPI_NONE, z1) == RERANK_OK);
+            CHECK(rr_gemm_staged_uses(g) == b0);
+            /* a stage of other rows (m - 1) or another width is not used either */
+            if (m > 1) {
+                CHECK(rr_gemm_stage(g, nx.prec, y2, m - 1, H) == RERANK_OK);
+                for (int r = 0; r < m - 1; r++) rr_gemm_stage_row(g, r);
+                CHECK(rr_linear(g, &nx, y2, m, RR_EPI_NONE, z2) == RERANK_OK);
+                CHECK(rr_gemm_staged_uses(g) == b0);
+                CHECK(count_diff(z1, z2, m * I) == 0);
+            }
+        }
+        rr_linear_release(&o);
+        rr_linear_release(&nx);
+        rr_linear_release(&up);
+        rr_linear_release(&down);
+    }
+    free(wo); free(bo); free(wn); free(bn); free(wd); free(bd);
+    free(x); free(y1); free(y2); free(z1); free(z2); free(ffn);
+    rr_gemm_free(g);
+}
+
 TEST(linear_raw_matches_linear) {
     rr_gemm_t *g = NULL;
     CHECK(rr_gemm_new(&g) == RERANK_OK);
@@ -343,6 +445,7 @@ int main(void) {
     RUN(linear_all_precisions);
     RUN(ffn_matches_two_linears);
     RUN(linear_raw_matches_linear);
+    RUN(then_and_stage);
     RUN(blocked_matches_plain);
     RUN(primitive_table_bounded);
     RUN(quantize_rows);

@@ -72,9 +72,10 @@ static const char k_fields[] =
     "(de)quantization, GELU, LayerNorm, embeddings) and linear_gflops_per_s (linear-layer FLOPs computed\n"
     "over gemm_s). shared_prefix (a causal model computing shared prompt prefixes once), tokens_computed,\n"
     "flops_prompt (every pair's full prompt: what gflops_per_s counts), flops_computed and\n"
-    "computed_fraction (their ratio), per timed run. A model with sliding-window layers (ModernBERT)\n"
-    "adds attention_local_s and attention_global_s (attention_s split by kind of layer) and\n"
-    "local_layers / global_layers.\n"
+    "computed_fraction (their ratio), per timed run; gemm_inputs_staged (GEMM inputs converted or\n"
+    "quantized by the step before them while its rows were in cache, per run). A model with\n"
+    "sliding-window layers (ModernBERT) adds attention_local_s and attention_global_s (attention_s\n"
+    "split by kind of layer) and local_layers / global_layers.\n"
     "Text mode (--input) times tokenization too; it sits outside forward_s.";
 
 /* Returns -1 to go on, else the exit status. */
@@ -370,6 +371,8 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     printf(", \"forward_s\": %.6f, \"gemm_s\": %.6f, \"attention_s\": %.6f, \"other_s\": %.6f"
            ", \"linear_gflops_per_s\": %.2f",
            fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? lin_done / gemm / 1e9 : 0.0);
+    printf(", \"gemm_inputs_staged\": %.0f",
+           (double)(r->after.gemm_inputs_staged - r->before.gemm_inputs_staged) / runs);
     /* Local (windowed) vs global layers: each kind's share of attention_s
      * and of the layers run (every layer runs the same groups). */
     const int64_t calls = r->after.attention_calls - r->before.attention_calls,

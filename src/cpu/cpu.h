@@ -53,6 +53,7 @@ rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t
 rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *d, rr_act_t src, rr_act_t dst, rr_epilogue_t epi);
 rerank_status_t rr_cpu_attention(void *be, const rr_attn_t *a, rr_act_t src, rr_act_t dst);
 rerank_status_t rr_cpu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t dst);
+rerank_status_t rr_cpu_residual_norm(void *be, const rr_residual_norm_t *r);
 rerank_status_t rr_cpu_pool(void *be, rr_pooling_t how);
 rerank_status_t rr_cpu_classify(void *be, const rr_classifier_t *c, rr_act_t src, float *logits);
 

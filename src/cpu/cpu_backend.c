@@ -112,7 +112,8 @@ static void cpu_profile(const void *ctx, rr_profile_t *p) {
     const rr_cpu_t *c = ctx;
     *p = (rr_profile_t){.gemm_s = rr_gemm_seconds(c->gemm), .attention_s = c->attention_s,
                         .attention_local_s = c->attention_local_s, .attention_calls = c->attention_calls,
-                        .attention_local_calls = c->attention_local_calls};
+                        .attention_local_calls = c->attention_local_calls,
+                        .gemm_inputs_staged = rr_gemm_staged_uses(c->gemm)};
 }
 
 static int64_t cpu_group_tokens(const void *ctx) {
@@ -139,6 +140,7 @@ static rerank_status_t cpu_begin(void *ctx, const rr_batch_t *b, int64_t group_m
         (st = rr_buf_reserve(&s->stash, 2 * (size_t)b->prefix_tokens * (size_t)cfg->kv_heads * (size_t)cfg->head_dim * f,
                              "shared prefix keys and values")))
         return st;
+    rr_gemm_unstage(c->gemm);
     c->b = b;
     c->group_max = group_max;
     return RERANK_OK;
@@ -147,6 +149,7 @@ static rerank_status_t cpu_begin(void *ctx, const rr_batch_t *b, int64_t group_m
 static void cpu_group(void *ctx, size_t p0, size_t p1) {
     rr_cpu_t *c = ctx;
     const rr_span_t *sp = c->b->sp;
+    rr_gemm_unstage(c->gemm); /* staged rows belong to the previous group */
     c->p0 = p0;
     c->p1 = p1;
     c->t0 = sp[p0].start;
@@ -171,6 +174,7 @@ const rr_blocks_t rr_blocks_cpu = {
     .embed = rr_cpu_embed,
     .norm = rr_cpu_norm,
     .linear = rr_cpu_linear,
+    .residual_norm = rr_cpu_residual_norm,
     .attention = rr_cpu_attention,
     .ffn = rr_cpu_ffn,
     .pool = rr_cpu_pool,

@@ -37,6 +37,7 @@ static void norm_row(const rr_kernels_t *k, const rr_norm_t *n, float *x, int64_
  * its checkpoint dtype: only the rows used are converted. */
 rerank_status_t rr_cpu_embed(void *be, const rr_embed_t *e) {
     rr_cpu_t *c = be;
+    rr_gemm_unstage(c->gemm);
     const rr_batch_t *b = c->b;
     const rr_kernels_t *k = rr_kernels();
     const int64_t H = c->cfg->hidden;
@@ -67,6 +68,7 @@ rerank_status_t rr_cpu_embed(void *be, const rr_embed_t *e) {
 
 rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
     rr_cpu_t *c = be;
+    rr_gemm_unstage(c->gemm);
     const rr_kernels_t *k = rr_kernels();
     const int64_t h = n->g.cols;
     rerank_status_t st;
@@ -83,6 +85,54 @@ rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t
     return RERANK_OK;
 }
 
+/* Row r of the residual stream is final: ndst's row = norm(it). */
+typedef struct norm_then {
+    const rr_kernels_t *k;
+    const rr_norm_t *n;
+    view_t nd;
+    int64_t h;
+} norm_then_t;
+
+static void norm_then_row(void *ctx, int64_t r, float *row) {
+    const norm_then_t *t = ctx;
+    float *out = t->nd.p + r * t->nd.ld;
+    if (out != row) memcpy(out, row, (size_t)t->h * sizeof *out);
+    norm_row(t->k, t->n, out, t->h);
+}
+
+/* The residual step's epilogue normalizes each row as it finishes it and,
+ * when a GEMM reads ndst next, converts / quantizes the normalized row for
+ * it (rr_gemm_stage): one pass over the rows instead of three. */
+rerank_status_t rr_cpu_residual_norm(void *be, const rr_residual_norm_t *rn) {
+    rr_cpu_t *c = be;
+    const int64_t h = rn->norm->g.cols;
+    rerank_status_t st;
+    if (rn->ndst == RR_ACT_H &&
+        (st = rr_buf_reserve(&c->s.h, (size_t)c->group_max * (size_t)c->cfg->hidden * sizeof(float), "normalized")))
+        return st;
+    const view_t s = act(c, rn->src), d = act(c, rn->dst), nd = act(c, rn->ndst);
+    norm_then_t t = {.k = rr_kernels(), .n = rn->norm, .nd = nd, .h = h};
+    const int stage = rn->feeds_gemm && c->prec != RERANK_PRECISION_FP32 && nd.ld == h;
+    const rr_row_then_t then = {.fn = norm_then_row, .ctx = &t, .stage_x = stage ? nd.p : NULL, .stage_k = h,
+                                .stage_prec = c->prec};
+    if (rn->linear) return rr_linear_then(c->gemm, &c->lin[rn->linear->id], s.p, s.rows, RR_EPI_ACC, d.p, &then);
+    if (rn->ffn)
+        return rr_ffn(c->gemm, &c->lin[rn->ffn->up->id], &c->lin[rn->ffn->down->id], rn->ffn->act, rn->ffn->gate, s.p,
+                      s.rows, c->s.wide.p, d.p, &then);
+    if (stage) {
+        if ((st = rr_gemm_stage(c->gemm, c->prec, nd.p, d.rows, h))) return st;
+    } else {
+        rr_gemm_unstage(c->gemm);
+    }
+    rr_gemm_t *g = c->gemm;
+#pragma omp parallel for schedule(static) if (d.rows * h >= RR_PAR_MIN_WORK)
+    for (int64_t r = 0; r < d.rows; r++) {
+        norm_then_row(&t, r, d.p + r * d.ld);
+        rr_gemm_stage_row(g, r);
+    }
+    return RERANK_OK;
+}
+
 rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *dn, rr_act_t src, rr_act_t dst, rr_epilogue_t epi) {
     rr_cpu_t *c = be;
     const view_t s = act(c, src), d = act(c, dst);
@@ -94,11 +144,13 @@ rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *dn, rr_act_t src, rr_a
 rerank_status_t rr_cpu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t dst) {
     rr_cpu_t *c = be;
     const view_t s = act(c, src), d = act(c, dst);
-    return rr_ffn(c->gemm, &c->lin[f->up->id], &c->lin[f->down->id], f->act, f->gate, s.p, s.rows, c->s.wide.p, d.p);
+    return rr_ffn(c->gemm, &c->lin[f->up->id], &c->lin[f->down->id], f->act, f->gate, s.p, s.rows, c->s.wide.p, d.p,
+                  NULL);
 }
 
 rerank_status_t rr_cpu_pool(void *be, rr_pooling_t how) {
     rr_cpu_t *c = be;
+    rr_gemm_unstage(c->gemm);
     const rr_batch_t *b = c->b;
     const int64_t H = c->cfg->hidden;
     const float *x = c->s.x.p;
@@ -123,6 +175,7 @@ rerank_status_t rr_cpu_pool(void *be, rr_pooling_t how) {
 /* logit = b + sum_j w[j] f(x[j]) in double (two rows: the difference). */
 rerank_status_t rr_cpu_classify(void *be, const rr_classifier_t *cl, rr_act_t src, float *logits) {
     rr_cpu_t *c = be;
+    rr_gemm_unstage(c->gemm);
     const rr_batch_t *b = c->b;
     const view_t s = act(c, src);
     const int64_t H = cl->w.cols;

@@ -22,13 +22,14 @@ typedef struct gemm_shape {
     int32_t out, in;
     rerank_precision_t prec;
     int blocked;              /* weights in w_md's blocked layout, a primitive per M */
+    int no_bf16_out;          /* oneDNN cannot fuse GELU with a bf16 output here */
     dnnl_memory_desc_t plain; /* W [out, in] row-major, as [in, out] dnnl_ba   */
     dnnl_memory_desc_t w_md;  /* how layers of this shape hold their weights    */
 } shape_t;
 
 typedef struct prim {
     int shape;               /* index into g->shapes                           */
-    rr_epilogue_t epi;
+    int epi;                 /* rr_epilogue_t, | EPI_DST_BF16                  */
     int64_t m;               /* rows (blocked), or 0: M given at run time      */
     int fused;               /* bias + epilogue applied by oneDNN             */
     uint64_t used;           /* last use (least recently used goes first)      */
@@ -52,11 +53,21 @@ struct rr_gemm {
     rr_buf_t act2, ascale2, azero2; /* int8 FFN: the quantized GELU output  */
     rr_buf_t rows;   /* int8 FFN: one row of floats per thread             */
     rr_buf_t gated;  /* fp32/bf16 gated FFN: down's input [m, I]           */
+    struct {         /* rr_gemm_stage: the next GEMM's input, made early    */
+        const float *x; /* NULL: nothing staged                          */
+        int64_t m, k;
+        rerank_precision_t prec;
+        rr_buf_t q[2], scale[2], zero[2]; /* as act / ascale / azero: two sets,
+                                   a new stage is made while its maker's own staged input is read */
+        int set;                /* the set of the latest stage             */
+    } stage;
+    int64_t staged_uses; /* inputs taken from a stage (rr_gemm_staged_uses) */
     double exec_s;   /* seconds in matmuls (rr_gemm_seconds)               */
 };
 
 double rr_gemm_seconds(const rr_gemm_t *g) { return g->exec_s; }
 int64_t rr_gemm_primitives_created(const rr_gemm_t *g) { return g->created; }
+int64_t rr_gemm_staged_uses(const rr_gemm_t *g) { return g->staged_uses; }
 void rr_gemm_set_plain(rr_gemm_t *g, int plain) { g->plain_only = plain; }
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
@@ -85,12 +96,24 @@ void rr_gemm_free(rr_gemm_t *g) {
     rr_buf_release(&g->azero2);
     rr_buf_release(&g->rows);
     rr_buf_release(&g->gated);
+    for (int i = 0; i < 2; i++) {
+        rr_buf_release(&g->stage.q[i]);
+        rr_buf_release(&g->stage.scale[i]);
+        rr_buf_release(&g->stage.zero[i]);
+    }
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
     rr_free(g);
 }
 
 /* ---- primitives ---------------------------------------------------------- */
+
+/* A primitive's epilogue with this bit writes bf16 instead of f32 (bf16
+ * layers whose output only feeds another bf16 GEMM). */
+#define EPI_DST_BF16 0x100
+#define EPI_KIND(e) ((rr_epilogue_t)((int)(e) & ~EPI_DST_BF16))
+
+static dnnl_data_type_t dst_type(int epi) { return epi & EPI_DST_BF16 ? dnnl_bf16 : dnnl_f32; }
 
 static dnnl_data_type_t src_type(rerank_precision_t p) {
     return p == RERANK_PRECISION_BF16 ? dnnl_bf16 : p == RERANK_PRECISION_INT8 ? dnnl_u8 : dnnl_f32;
@@ -107,7 +130,7 @@ static dnnl_data_type_t wei_type(rerank_precision_t p) {
  * run-time output scales, and per-layer constant ones would mean a
  * primitive per layer). */
 static dnnl_status_t describe(rr_gemm_t *g, const shape_t *sh, const dnnl_memory_desc_t *w_md, int64_t m,
-                              rr_epilogue_t epi, dnnl_primitive_desc_t *pd) {
+                              int epi, dnnl_primitive_desc_t *pd) {
     const int64_t rows = m > 0 ? m : DNNL_RUNTIME_DIM_VAL;
     dnnl_memory_desc_t src_md, dst_md, b_md;
     dnnl_dims_t sd = {rows, sh->in}, bd = {1, sh->out}, dd = {rows, sh->out};
@@ -115,16 +138,16 @@ static dnnl_status_t describe(rr_gemm_t *g, const shape_t *sh, const dnnl_memory
     dnnl_status_t s;
     if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(sh->prec), dnnl_ab)) ||
         (s = dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_f32, dnnl_ab)) ||
-        (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)))
+        (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dst_type(epi), dnnl_ab)))
         return s;
     dnnl_matmul_desc_t md;
     if ((s = dnnl_matmul_desc_init(&md, &src_md, w_md, int8 ? NULL : &b_md, &dst_md))) return s;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     if ((s = dnnl_primitive_attr_create(&attr))) return s;
-    if (!int8 && epi != RR_EPI_NONE) {
+    if (!int8 && EPI_KIND(epi) != RR_EPI_NONE) {
         if ((s = dnnl_post_ops_create(&po))) goto done;
-        s = epi == RR_EPI_GELU ? dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0)
+        s = EPI_KIND(epi) == RR_EPI_GELU ? dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0)
                                : dnnl_post_ops_append_sum(po, 1.0f);
         if (s || (s = dnnl_primitive_attr_set_post_ops(attr, po))) goto done;
     }
@@ -191,7 +214,7 @@ rerank_status_t rr_gemm_layout_blocked(rr_gemm_t *g, int32_t out, int32_t in, re
 
 /* The primitive for shape `si`, epilogue and m rows (blocked layouts; the
  * plain one has one run-time-M primitive). Valid until the next get_prim. */
-static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t m, prim_t **pp) {
+static rerank_status_t get_prim(rr_gemm_t *g, int si, int epi, int64_t m, prim_t **pp) {
     const shape_t *sh = &g->shapes[si];
     const int64_t key = sh->blocked ? m : 0;
     int lru = 0;
@@ -207,9 +230,9 @@ static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t
     /* Fused epilogue first; without it, the kernels apply it afterwards. */
     prim_t np = {.shape = si, .epi = epi, .m = key, .used = ++g->tick};
     dnnl_primitive_desc_t pd;
-    np.fused = sh->prec != RERANK_PRECISION_INT8 && epi != RR_EPI_NONE;
+    np.fused = sh->prec != RERANK_PRECISION_INT8 && EPI_KIND(epi) != RR_EPI_NONE;
     dnnl_status_t s = describe(g, sh, &sh->w_md, key, np.fused ? epi : RR_EPI_NONE, &pd);
-    if (s != dnnl_success && np.fused) {
+    if (s != dnnl_success && np.fused && !(epi & EPI_DST_BF16)) {
         np.fused = 0;
         s = describe(g, sh, &sh->w_md, key, RR_EPI_NONE, &pd);
     }
@@ -217,6 +240,7 @@ static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t
         s = dnnl_primitive_create(&np.p, pd);
         dnnl_primitive_desc_destroy(pd);
     }
+    if (s != dnnl_success && (epi & EPI_DST_BF16)) return RERANK_ERR_UNSUPPORTED; /* the caller has another way */
     if (s != dnnl_success)
         return rr_error(RERANK_ERR_INTERNAL, "oneDNN: cannot create %s matmul [%lld x %d] x [%d x %d] (status %d)",
                         rerank_precision_str(sh->prec), (long long)m, sh->in, sh->in, sh->out, (int)s);
@@ -231,7 +255,7 @@ static rerank_status_t get_prim(rr_gemm_t *g, int si, rr_epilogue_t epi, int64_t
 /* dst [m, out] = x [m, in] . W (+ b and, if p->fused, the epilogue; int8:
  * the raw sums) with primitive p from get_prim(.., m, ..). */
 static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_t m, const void *w, const float *b,
-                            float *dst) {
+                            void *dst) {
     const shape_t *sh = &g->shapes[p->shape];
     dnnl_memory_desc_t src_md, dst_md, b_md;
     dnnl_dims_t sd = {m, sh->in}, dd = {m, sh->out}, bd = {1, sh->out};
@@ -241,7 +265,7 @@ static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_
     dnnl_exec_arg_t args[4];
     const double t0 = omp_get_wtime();
     if ((s = dnnl_memory_desc_init_by_tag(&src_md, 2, sd, src_type(sh->prec), dnnl_ab)) ||
-        (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab)) ||
+        (s = dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dst_type(p->epi), dnnl_ab)) ||
         (s = dnnl_memory_create(&ms, &src_md, g->eng, (void *)x)) ||
         (s = dnnl_memory_create(&mw, &sh->w_md, g->eng, (void *)w)) ||
         (s = dnnl_memory_create(&md, &dst_md, g->eng, dst)))
@@ -453,9 +477,11 @@ void rr_linear_release(rr_linear_t *L) {
 static const void *weights(const rr_linear_t *L) { return L->wq ? L->wq : (const void *)L->w; }
 
 /* Epilogue not fused by oneDNN: y = epi((y * wscale - zero * wzero) *
- * row_scale + b) (column scales, zero points and row scales only for int8). */
+ * row_scale + b) (column scales, zero points and row scales only for int8),
+ * then `then` on the row. */
 static void epilogue(const rr_linear_t *L, float *y, const float *raw, const float *row_scale,
-                     const int32_t *row_zero, int64_t m, rr_epilogue_t epi, int add_bias) {
+                     const int32_t *row_zero, int64_t m, rr_epilogue_t epi, int add_bias, rr_gemm_t *g,
+                     const rr_row_then_t *then) {
     const rr_kernels_t *k = rr_kernels();
     const int64_t n = L->out;
     const float *ws = row_zero ? L->wscale : NULL, *wz = row_zero ? L->wzero : NULL, *b = add_bias ? L->b : NULL;
@@ -465,32 +491,117 @@ static void epilogue(const rr_linear_t *L, float *y, const float *raw, const flo
         k->dequant(yr, (raw ? raw : y) + r * n, ws, wz, wz ? (float)row_zero[r] : 0.0f, row_scale ? row_scale[r] : 1.0f,
                    b, n, epi == RR_EPI_ACC);
         if (epi == RR_EPI_GELU) k->gelu(yr, n);
+        if (then) {
+            then->fn(then->ctx, r, yr);
+            rr_gemm_stage_row(g, r);
+        }
     }
 }
 
-/* The GEMM's left operand for x [m, L->in] at L's precision: x itself for
- * fp32; converted into g->act for bf16; for int8 quantized into g->act with
- * per-token scales and zero points in g->ascale / g->azero. */
-static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, const void **src) {
-    const size_t mk = (size_t)m * (size_t)L->in;
-    rerank_status_t st;
-    *src = x;
-    if (L->prec == RERANK_PRECISION_INT8) {
-        if ((st = rr_buf_reserve(&g->act, mk, "int8 activations")) ||
-            (st = rr_buf_reserve(&g->ascale, (size_t)m * sizeof(float), "token scales")) ||
-            (st = rr_buf_reserve(&g->azero, (size_t)m * sizeof(int32_t), "token zero points")))
-            return st;
-        rr_quantize_rows_u8(x, m, L->in, g->act.p, g->ascale.p, g->azero.p);
-        *src = g->act.p;
-    } else if (L->prec == RERANK_PRECISION_BF16) {
-        if ((st = rr_buf_reserve(&g->act, mk * sizeof(uint16_t), "bf16 activations"))) return st;
-        uint16_t *a = g->act.p;
-        const rr_kernels_t *k = rr_kernels();
-        const int64_t in = L->in;
-#pragma omp parallel for schedule(static) if (mk >= RR_PAR_MIN_WORK)
-        for (int64_t r = 0; r < m; r++) k->to_bf16(x + r * in, in, a + r * in);
-        *src = a;
+/* `then` on every row of y [m, n] (layers whose epilogue oneDNN fused). */
+static void then_rows(rr_gemm_t *g, float *y, int64_t m, int64_t n, const rr_row_then_t *then) {
+#pragma omp parallel for schedule(static) if (m * n >= RR_PAR_MIN_WORK)
+    for (int64_t r = 0; r < m; r++) {
+        then->fn(then->ctx, r, y + r * n);
+        rr_gemm_stage_row(g, r);
     }
+}
+
+/* Arm the stage `then` asks for (after this call's own input is made). */
+static rerank_status_t arm(rr_gemm_t *g, const rr_row_then_t *then, int64_t m) {
+    return then && then->stage_x ? rr_gemm_stage(g, then->stage_prec, then->stage_x, m, then->stage_k) : RERANK_OK;
+}
+
+/* ---- staged inputs ------------------------------------------------------- */
+
+/* Bytes of the converted / quantized rows [m, k] at prec, and whether prec
+ * converts at all (fp32 reads x itself). */
+static size_t act_bytes(rerank_precision_t prec, int64_t m, int64_t k) {
+    const size_t mk = (size_t)m * (size_t)k;
+    return prec == RERANK_PRECISION_INT8 ? mk : prec == RERANK_PRECISION_BF16 ? mk * sizeof(uint16_t) : 0;
+}
+
+/* Reserve act (and for int8 the token scales and zero points) for m rows. */
+static rerank_status_t reserve_act(rr_buf_t *act, rr_buf_t *scale, rr_buf_t *zero, rerank_precision_t prec,
+                                   int64_t m, int64_t k) {
+    rerank_status_t st;
+    if ((st = rr_buf_reserve(act, act_bytes(prec, m, k), "converted activations"))) return st;
+    if (prec != RERANK_PRECISION_INT8) return RERANK_OK;
+    if ((st = rr_buf_reserve(scale, (size_t)m * sizeof(float), "token scales")) ||
+        (st = rr_buf_reserve(zero, (size_t)m * sizeof(int32_t), "token zero points")))
+        return st;
+    return RERANK_OK;
+}
+
+/* One row of k values (row r of the input) into row r of the converted
+ * buffers. */
+static void convert_row(const rr_kernels_t *kern, rerank_precision_t prec, const float *row, int64_t k, int64_t r,
+                        void *act, float *scale, int32_t *zero) {
+    if (prec == RERANK_PRECISION_INT8)
+        kern->quantize_u8(row, k, (uint8_t *)act + r * k, &scale[r], &zero[r]);
+    else
+        kern->to_bf16(row, k, (uint16_t *)act + r * k);
+}
+
+/* Row r of the staged input, from `row` (its values, wherever they are). */
+static void stage_row_from(rr_gemm_t *g, int64_t r, const float *row) {
+    const int i = g->stage.set;
+    convert_row(rr_kernels(), g->stage.prec, row, g->stage.k, r, g->stage.q[i].p, g->stage.scale[i].p,
+                g->stage.zero[i].p);
+}
+
+rerank_status_t rr_gemm_stage(rr_gemm_t *g, rerank_precision_t prec, const float *x, int64_t m, int64_t k) {
+    g->stage.x = NULL;
+    if (prec == RERANK_PRECISION_FP32 || m <= 0) return RERANK_OK;
+    const int set = !g->stage.set;
+    rerank_status_t st = reserve_act(&g->stage.q[set], &g->stage.scale[set], &g->stage.zero[set], prec, m, k);
+    if (st) return st;
+    g->stage.set = set;
+    g->stage.x = x;
+    g->stage.m = m;
+    g->stage.k = k;
+    g->stage.prec = prec;
+    return RERANK_OK;
+}
+
+void rr_gemm_stage_row(rr_gemm_t *g, int64_t r) {
+    if (g->stage.x) stage_row_from(g, r, g->stage.x + r * g->stage.k);
+}
+
+void rr_gemm_unstage(rr_gemm_t *g) { g->stage.x = NULL; }
+
+/* The GEMM's left operand for x [m, L->in] at L's precision: x itself for
+ * fp32; for bf16 converted, for int8 quantized with per-token scales and
+ * zero points (*scale, *zero): taken from the stage when it holds exactly
+ * these rows (the stage is used or dropped here), else made in g->act. */
+typedef struct src_rows {
+    const void *p;
+    const float *scale;
+    const int32_t *zero;
+} src_rows_t;
+
+static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, src_rows_t *src) {
+    const int staged = g->stage.x == x && g->stage.m == m && g->stage.k == L->in && g->stage.prec == L->prec;
+    g->stage.x = NULL;
+    *src = (src_rows_t){.p = x};
+    if (L->prec != RERANK_PRECISION_INT8 && L->prec != RERANK_PRECISION_BF16) return RERANK_OK;
+    if (staged) {
+        g->staged_uses++;
+        const int i = g->stage.set;
+        *src = (src_rows_t){.p = g->stage.q[i].p, .scale = g->stage.scale[i].p, .zero = g->stage.zero[i].p};
+        return RERANK_OK;
+    }
+    rerank_status_t st = reserve_act(&g->act, &g->ascale, &g->azero, L->prec, m, L->in);
+    if (st) return st;
+    const rr_kernels_t *kern = rr_kernels();
+    const rerank_precision_t prec = L->prec;
+    const int64_t k = L->in;
+    void *act = g->act.p;
+    float *scale = g->ascale.p;
+    int32_t *zero = g->azero.p;
+#pragma omp parallel for schedule(static) if (m * k >= RR_PAR_MIN_WORK)
+    for (int64_t r = 0; r < m; r++) convert_row(kern, prec, x + r * k, k, r, act, scale, zero);
+    *src = (src_rows_t){.p = act, .scale = scale, .zero = zero};
     return RERANK_OK;
 }
 
@@ -500,19 +611,22 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
  * ours). */
 static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                                    rr_raw_out_t *raw) {
-    const void *src;
+    src_rows_t src;
     prim_t *p;
     rerank_status_t st;
     if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, RR_EPI_NONE, m, &p)) ||
-        (st = exec(g, p, src, m, L->wq, NULL, y)))
+        (st = exec(g, p, src.p, m, L->wq, NULL, y)))
         return st;
-    *raw = (rr_raw_out_t){.scale = g->ascale.p, .zero = g->azero.p, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
+    *raw = (rr_raw_out_t){.scale = src.scale, .zero = src.zero, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
     return RERANK_OK;
 }
 
-rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
-                          float *y) {
-    if (m <= 0) return RERANK_OK;
+rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
+                               float *y, const rr_row_then_t *then) {
+    if (m <= 0) {
+        g->stage.x = NULL;
+        return RERANK_OK;
+    }
     const size_t mn = (size_t)m * (size_t)L->out;
     rerank_status_t st;
     if (L->prec == RERANK_PRECISION_INT8) {
@@ -520,31 +634,43 @@ rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, in
         if (epi == RR_EPI_ACC && (st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "int8 output"))) return st;
         float *out = epi == RR_EPI_ACC ? g->tmp.p : y;
         rr_raw_out_t raw;
-        if ((st = linear_int8(g, L, x, m, out, &raw))) return st;
-        epilogue(L, y, epi == RR_EPI_ACC ? out : NULL, raw.scale, raw.zero, m, epi, 1);
+        if ((st = linear_int8(g, L, x, m, out, &raw)) || (st = arm(g, then, m))) return st;
+        epilogue(L, y, epi == RR_EPI_ACC ? out : NULL, raw.scale, raw.zero, m, epi, 1, g, then);
         return RERANK_OK;
     }
-    const void *src;
+    src_rows_t src;
     prim_t *p;
     if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, epi, m, &p))) return st;
-    if (p->fused || epi == RR_EPI_NONE) return exec(g, p, src, m, weights(L), L->b, y);
-    /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
-    if (epi == RR_EPI_ACC) {
-        if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
-        if ((st = exec(g, p, src, m, weights(L), L->b, g->tmp.p))) return st;
-        epilogue(L, y, g->tmp.p, NULL, NULL, m, epi, 0);
+    if (p->fused || epi == RR_EPI_NONE) {
+        if ((st = exec(g, p, src.p, m, weights(L), L->b, y)) || !then || (st = arm(g, then, m))) return st;
+        then_rows(g, y, m, L->out, then);
         return RERANK_OK;
     }
-    if ((st = exec(g, p, src, m, weights(L), L->b, y))) return st;
-    epilogue(L, y, NULL, NULL, NULL, m, epi, 0);
+    /* Unfused epilogue (a fallback; oneDNN fuses these on x86). */
+    float *out = y;
+    if (epi == RR_EPI_ACC) {
+        if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
+        out = g->tmp.p;
+    }
+    if ((st = exec(g, p, src.p, m, weights(L), L->b, out)) || (st = arm(g, then, m))) return st;
+    epilogue(L, y, out != y ? out : NULL, NULL, NULL, m, epi, 0, g, then);
     return RERANK_OK;
+}
+
+rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
+                          float *y) {
+    return rr_linear_then(g, L, x, m, epi, y, NULL);
 }
 
 rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                               rr_raw_out_t *raw) {
     *raw = (rr_raw_out_t){0};
     if (L->prec != RERANK_PRECISION_INT8) return rr_linear(g, L, x, m, RR_EPI_NONE, y);
-    return m <= 0 ? RERANK_OK : linear_int8(g, L, x, m, y, raw);
+    if (m <= 0) {
+        g->stage.x = NULL;
+        return RERANK_OK;
+    }
+    return linear_int8(g, L, x, m, y, raw);
 }
 
 /* x[0, n) = act(x) in place. */
@@ -565,6 +691,24 @@ static float *gate_row(const rr_kernels_t *k, rr_fn_t act, rr_gate_t gate, float
     return a;
 }
 
+/* bf16 up projection with GELU whose bf16 output is staged as down's input
+ * ([m, up->out] rows "of" ffn, which stays unwritten).
+ * RERANK_ERR_UNSUPPORTED: oneDNN has no such primitive here. */
+static rerank_status_t ffn_bf16_up(rr_gemm_t *g, const rr_linear_t *up, const float *x, int64_t m, float *ffn) {
+    shape_t *sh = &g->shapes[up->shape];
+    src_rows_t src;
+    prim_t *p;
+    rerank_status_t st;
+    if (sh->no_bf16_out) return RERANK_ERR_UNSUPPORTED;
+    if ((st = get_prim(g, up->shape, RR_EPI_GELU | EPI_DST_BF16, m, &p))) {
+        if (st == RERANK_ERR_UNSUPPORTED) sh->no_bf16_out = 1;
+        return st;
+    }
+    if ((st = prepare_src(g, up, x, m, &src)) || (st = rr_gemm_stage(g, RERANK_PRECISION_BF16, ffn, m, up->out)))
+        return st;
+    return exec(g, p, src.p, m, weights(up), up->b, g->stage.q[g->stage.set].p);
+}
+
 /* y += down(gate(act, up(x))).
  * fp32/bf16: rr_linear(up) (GELU fused by oneDNN when ungated), the
  * activation and gate row by row into g->gated, rr_linear(down, ACC).
@@ -573,8 +717,11 @@ static float *gate_row(const rr_kernels_t *k, rr_fn_t act, rr_gate_t gate, float
  * floating-point activations never go back to memory; the bytes are the
  * same as the fp32/bf16 sequence's followed by rr_quantize_rows_u8. */
 rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, rr_fn_t act, rr_gate_t gate,
-                       const float *x, int64_t m, float *ffn, float *y) {
-    if (m <= 0) return RERANK_OK;
+                       const float *x, int64_t m, float *ffn, float *y, const rr_row_then_t *then) {
+    if (m <= 0) {
+        g->stage.x = NULL;
+        return RERANK_OK;
+    }
     const int64_t I = down->in, w = up->out;
     if (w != (gate == RR_GATE_NONE ? I : 2 * I))
         return rr_error(RERANK_ERR_INTERNAL, "FFN: up projection of %lld outputs for a down projection of %lld inputs",
@@ -582,22 +729,33 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     const rr_kernels_t *k = rr_kernels();
     rerank_status_t st;
     if (up->prec != RERANK_PRECISION_INT8 || down->prec != RERANK_PRECISION_INT8) {
+        const int bf16 = up->prec == RERANK_PRECISION_BF16 && down->prec == RERANK_PRECISION_BF16;
         if (gate == RR_GATE_NONE && act == RR_FN_GELU) {
-            st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn);
-            return st ? st : rr_linear(g, down, ffn, m, RR_EPI_ACC, y);
+            /* bf16: up writes gelu(..) in bf16 straight into the stage down
+             * reads (oneDNN rounds as rr_f32_to_bf16 does) */
+            if (bf16 && (st = ffn_bf16_up(g, up, x, m, ffn)) != RERANK_ERR_UNSUPPORTED) {
+                if (st) return st;
+            } else if ((st = rr_linear(g, up, x, m, RR_EPI_GELU, ffn))) {
+                return st;
+            }
+            return rr_linear_then(g, down, ffn, m, RR_EPI_ACC, y, then);
         }
         if ((st = rr_linear(g, up, x, m, RR_EPI_NONE, ffn))) return st;
         float *in = ffn; /* [m, I] input of down */
         if (gate != RR_GATE_NONE) {
             if ((st = rr_buf_reserve(&g->gated, (size_t)m * (size_t)I * sizeof(float), "gated FFN"))) return st;
             in = g->gated.p;
+            /* bf16: the gated rows go straight to down's bf16 input */
+            if (bf16 && (st = rr_gemm_stage(g, RERANK_PRECISION_BF16, in, m, I))) return st;
         }
+        const int staged = g->stage.x != NULL;
 #pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
         for (int64_t r = 0; r < m; r++) {
             const float *a = gate_row(k, act, gate, ffn + r * w, I);
-            if (in != ffn) memcpy(in + r * I, a, (size_t)I * sizeof *a);
+            if (staged) stage_row_from(g, r, a);
+            else if (in != ffn) memcpy(in + r * I, a, (size_t)I * sizeof *a);
         }
-        return rr_linear(g, down, in, m, RR_EPI_ACC, y);
+        return rr_linear_then(g, down, in, m, RR_EPI_ACC, y, then);
     }
     const int threads = omp_get_max_threads();
     if ((st = rr_buf_reserve(&g->act2, (size_t)m * (size_t)I, "int8 activations")) ||
@@ -623,9 +781,10 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;
     prim_t *pd;
-    if ((st = get_prim(g, down->shape, RR_EPI_NONE, m, &pd)) || (st = exec(g, pd, q2, m, down->wq, NULL, raw)))
+    if ((st = get_prim(g, down->shape, RR_EPI_NONE, m, &pd)) || (st = exec(g, pd, q2, m, down->wq, NULL, raw)) ||
+        (st = arm(g, then, m)))
         return st;
-    epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1);
+    epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1, g, then);
     return RERANK_OK;
 }
 
@@ -652,13 +811,13 @@ rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t
     /* The matmul alone: activations converted once, outside the timing
      * (rr_linear's per-call conversion and int8 epilogue are the engine's
      * overhead, which the fraction of this ceiling is meant to expose). */
-    const void *src;
+    src_rows_t src;
     prim_t *p;
     if ((st = prepare_src(g, &L, a, m, &src)) || (st = get_prim(g, L.shape, RR_EPI_NONE, m, &p))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
-        st = exec(g, p, src, m, weights(&L), L.b, c);
+        st = exec(g, p, src.p, m, weights(&L), L.b, c);
         double t = omp_get_wtime() - t0;
         if (r > 0 && t < best) best = t;
     }

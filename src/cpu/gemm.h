@@ -69,6 +69,40 @@ void rr_linear_release(rr_linear_t *L);
 rerank_status_t rr_linear(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                           float *y);
 
+/* Work on each finished output row while it is still in cache: fn(ctx, r,
+ * y + r * out) once per row r, after row r of y is final, rows in
+ * parallel (fn must touch nothing another row's call does). With stage_x,
+ * fn writes row r of stage_x [m, stage_k] too, and that row is staged
+ * (below) for the next GEMM at stage_prec right after fn returns. */
+typedef struct rr_row_then {
+    void (*fn)(void *ctx, int64_t r, float *row);
+    void *ctx;
+    const float *stage_x; /* NULL: stage nothing */
+    int64_t stage_k;
+    rerank_precision_t stage_prec;
+} rr_row_then_t;
+
+/* rr_linear(.., epi, y), then `then` on each row of y (NULL: none). int8
+ * calls it from the pass that finishes the row; fp32 / bf16 (whose
+ * epilogue oneDNN fuses) from one pass after the GEMM. */
+rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
+                               float *y, const rr_row_then_t *then);
+
+/* Staged activations: the next GEMM's left operand prepared row by row by
+ * whoever writes those rows, while they are in cache, instead of in a
+ * pass of its own. rr_gemm_stage arms g for x [m, k] at precision prec
+ * (bf16: converted, int8: quantized per token; fp32: nothing is staged);
+ * the caller then writes each row and calls rr_gemm_stage_row for it
+ * (rows in parallel). The next rr_linear, rr_linear_raw or rr_ffn whose
+ * input is exactly x [m, k] at prec uses the staged rows (bit for bit
+ * what it would have made itself); any other GEMM call, or
+ * rr_gemm_unstage, drops them. The caller must not change x in between. */
+rerank_status_t rr_gemm_stage(rr_gemm_t *g, rerank_precision_t prec, const float *x, int64_t m, int64_t k);
+void rr_gemm_stage_row(rr_gemm_t *g, int64_t r);
+void rr_gemm_unstage(rr_gemm_t *g);
+/* GEMM inputs taken from a stage so far (tests, bench). */
+int64_t rr_gemm_staged_uses(const rr_gemm_t *g);
+
 /* How to finish a layer's raw int8 output: y = (raw * wscale[c] - zero[t]
  * * wzero[c]) * scale[t] + b[c] for token t, column c (the dequant
  * kernel). scale == NULL: nothing to do. */
@@ -89,11 +123,12 @@ rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x
 /* The feed-forward block: y[m, down.out] += down(a(up(x))) with a = act
  * (gate NONE) or act of one half of up's output times the other half
  * (up.out = 2 down.in); `ffn` [m, up.out] scratch. Equal bit for bit to
- * rr_linear(up) (with a fused GELU when ungated), a, rr_linear(down, ACC);
+ * rr_linear(up) (with a fused GELU when ungated), a, rr_linear_then(down,
+ * ACC, then);
  * in int8 the activations are requantized row by row without going back to
  * memory as floats. */
 rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, rr_fn_t act, rr_gate_t gate,
-                       const float *x, int64_t m, float *ffn, float *y);
+                       const float *x, int64_t m, float *ffn, float *y, const rr_row_then_t *then);
 
 /* The int8 weight range: 127 where oneDNN runs VNNI, else 63 (the 16-bit
  * intermediate sums of AVX2/AVX-512 without VNNI saturate otherwise). */

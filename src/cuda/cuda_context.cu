@@ -234,6 +234,7 @@ extern "C" const rr_blocks_t rr_blocks_cuda = {
     rr_cu_linear_block,
     rr_cu_attention_block,
     rr_cu_ffn,
+    NULL, /* residual_norm: the engine calls linear / ffn, then norm (the lowering fuses them) */
     rr_cu_pool,
     rr_cu_classify,
     0, /* shares_prefix: the GPU attention reads no parent span yet: every pair in full */

@@ -32,6 +32,7 @@ typedef struct rr_profile {
     double attention_local_s;      /* of which in sliding-window layers     */
     int64_t attention_calls;       /* attention blocks run (layers x groups) */
     int64_t attention_local_calls; /* of which sliding-window ones          */
+    int64_t gemm_inputs_staged;    /* GEMM inputs made by the step before (CPU: rr_gemm_stage) */
     rr_work_t work;
 } rr_profile_t;
 

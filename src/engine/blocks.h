@@ -142,6 +142,19 @@ typedef struct rr_backend_opts {
     int threads; /* CPU threads the forward pass may use  */
 } rr_backend_opts_t;
 
+/* dst += src W^T + b (linear, as RR_EPI_ACC), or dst += ffn(src) (ffn), or
+ * neither; then ndst = norm(dst) (ndst may be dst). feeds_gemm: the next
+ * block's first GEMM reads ndst (a backend may make that GEMM's input while
+ * the rows are in cache). */
+typedef struct rr_residual_norm {
+    const rr_dense_t *linear;
+    const rr_ffn_t *ffn;
+    rr_act_t src, dst;
+    const rr_norm_t *norm;
+    rr_act_t ndst;
+    int feeds_gemm;
+} rr_residual_norm_t;
+
 typedef struct rr_blocks {
     const char *name; /* "cpu", "cuda" */
 
@@ -177,6 +190,10 @@ typedef struct rr_blocks {
     rerank_status_t (*attention)(void *be, const rr_attn_t *a, rr_act_t src, rr_act_t dst);
     /* dst += down(act(up(src))). */
     rerank_status_t (*ffn)(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t dst);
+    /* Optional (NULL: the engine calls linear or ffn, then norm): a residual
+     * step and the norm after it, in one pass over the rows where the
+     * backend can (see rr_residual_norm_t). */
+    rerank_status_t (*residual_norm)(void *be, const rr_residual_norm_t *r);
     /* POOL = one row per pair of X: its first or last token, or the mean. */
     rerank_status_t (*pool)(void *be, rr_pooling_t how);
     /* logits[pair's idx] from its row of src (POOL or HEAD). */

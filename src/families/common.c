@@ -32,35 +32,48 @@ rerank_status_t rr_rope_build(rr_weights_t *w, double theta, double ntk_factor, 
     return RERANK_OK;
 }
 
+/* dst += linear(src) or ffn(src) (or neither), then ndst = norm(dst): the
+ * backend's fused block where it has one, else the blocks one by one. */
+static rerank_status_t residual_norm(const rr_run_t *r, const rr_residual_norm_t *rn) {
+    if (r->B->residual_norm) return RR_BLOCK(r, residual_norm, rn);
+    rerank_status_t st = RERANK_OK;
+    if (rn->linear) st = RR_BLOCK(r, linear, rn->linear, rn->src, rn->dst, RR_EPI_ACC);
+    else if (rn->ffn) st = RR_BLOCK(r, ffn, rn->ffn, rn->src, rn->dst);
+    return st ? st : RR_BLOCK(r, norm, rn->norm, rn->dst, rn->ndst);
+}
+
 rerank_status_t rr_layer_post_norm(const rr_run_t *r, const rr_attn_t *attn, const rr_dense_t *o,
                                    const rr_norm_t *attn_norm, const rr_ffn_t *ffn, const rr_norm_t *ffn_norm) {
     rerank_status_t st;
     /* ctx = attention(x) */
     if ((st = RR_BLOCK(r, attention, attn, RR_ACT_X, RR_ACT_CTX))) return st;
-    /* x = norm(x + ctx Wo + bo): the residual is added by the GEMM */
-    if ((st = RR_BLOCK(r, linear, o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC)) ||
-        (st = RR_BLOCK(r, norm, attn_norm, RR_ACT_X, RR_ACT_X)))
+    /* x = norm(x + ctx Wo + bo): the residual is added by the GEMM; the FFN reads x next */
+    if ((st = residual_norm(r, &(rr_residual_norm_t){.linear = o, .src = RR_ACT_CTX, .dst = RR_ACT_X,
+                                                      .norm = attn_norm, .ndst = RR_ACT_X, .feeds_gemm = 1})))
         return st;
     /* x = norm(x + ffn(x)) */
-    if ((st = RR_BLOCK(r, ffn, ffn, RR_ACT_X, RR_ACT_X))) return st;
-    return RR_BLOCK(r, norm, ffn_norm, RR_ACT_X, RR_ACT_X);
+    return residual_norm(r, &(rr_residual_norm_t){.ffn = ffn, .src = RR_ACT_X, .dst = RR_ACT_X, .norm = ffn_norm,
+                                                   .ndst = RR_ACT_X});
 }
 
 rerank_status_t rr_layer_pre_norm(const rr_run_t *r, const rr_norm_t *attn_norm, const rr_attn_t *attn,
                                   const rr_dense_t *o, const rr_norm_t *ffn_norm, const rr_ffn_t *ffn) {
     rerank_status_t st;
-    /* h = norm(x), or x itself without a norm */
+    /* h = norm(x), or x itself without a norm; attention's QKV GEMM reads it next */
     rr_act_t h = RR_ACT_X;
     if (attn_norm) {
-        if ((st = RR_BLOCK(r, norm, attn_norm, RR_ACT_X, RR_ACT_H))) return st;
+        if ((st = residual_norm(r, &(rr_residual_norm_t){.dst = RR_ACT_X, .norm = attn_norm, .ndst = RR_ACT_H,
+                                                          .feeds_gemm = 1})))
+            return st;
         h = RR_ACT_H;
     }
     /* ctx = attention(h) */
     if ((st = RR_BLOCK(r, attention, attn, h, RR_ACT_CTX))) return st;
-    /* x = x + ctx Wo: the residual is added by the GEMM */
-    if ((st = RR_BLOCK(r, linear, o, RR_ACT_CTX, RR_ACT_X, RR_EPI_ACC))) return st;
-    /* x = x + ffn(norm(x)) */
-    if ((st = RR_BLOCK(r, norm, ffn_norm, RR_ACT_X, RR_ACT_H))) return st;
+    /* x = x + ctx Wo (the residual is added by the GEMM); h = norm(x), read by the FFN next */
+    if ((st = residual_norm(r, &(rr_residual_norm_t){.linear = o, .src = RR_ACT_CTX, .dst = RR_ACT_X,
+                                                      .norm = ffn_norm, .ndst = RR_ACT_H, .feeds_gemm = 1})))
+        return st;
+    /* x = x + ffn(h) */
     return RR_BLOCK(r, ffn, ffn, RR_ACT_H, RR_ACT_X);
 }
 
