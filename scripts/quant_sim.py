@@ -30,6 +30,8 @@ softmax over 256-key tiles (p is rounded relative to the running max):
   a8qh     q, k s8 with one scale per head instead of per token
   a8vh     v s8 with one scale per head instead of per channel
   a8vt     v s8 per token (not a VNNI layout: shown for comparison)
+  a8vf     v s8 per token, each key's scale folded into its u8 p (p * s_j /
+           max_j s_j, rounded): per-token values on the VNNI layout
   a8pb     p in bf16 instead of u8 (q, k, v as a8)
   a8pe     p exact (q, k, v as a8): what p's 8 bits cost
   abf16    q, k, v, p rounded to bf16 (rerank's bf16 attention)
@@ -104,6 +106,7 @@ ATTN = {
     "a8qh": ("head", "chan", "u8"),
     "a8vh": ("tok", "head", "u8"),
     "a8vt": ("tok", "tok", "u8"),
+    "a8vf": ("tok", "fold", "u8"),
     "a8pb": ("tok", "chan", "bf16"),
     "a8pe": ("tok", "chan", "exact"),
     "abf16": ("bf16", "bf16", "bf16"),
@@ -131,6 +134,13 @@ def attention(q, k, v, scale, fmt):
         a = np.exp(s - s.max(-1, keepdims=True))
         return (a / a.sum(-1, keepdims=True)) @ v
     qk, vq, pr = ATTN[fmt]
+    fold = None
+    if vq == "fold":  # integer values per token, their scales folded into p
+        amax = np.abs(v).max(-1)
+        sv = np.where(amax > 0, amax / 127, 1.0)
+        v = np.clip(np.round(v / sv[:, None]), -127, 127)
+        fold = sv / sv.max()
+        vq = None
     q, k, v = q_operand(q, qk), q_operand(k, qk), q_operand(v, vq)
     s2 = q @ k.T * (scale * LOG2E)
     n = q.shape[0]
@@ -145,8 +155,14 @@ def attention(q, k, v, scale, fmt):
         elif pr == "bf16":
             p = bf16(p)
         l = alpha * l + p.sum(1)
-        o = alpha[:, None] * o + p @ v[t0:t0 + TILE]
+        if fold is not None:
+            pv = np.round(np.exp2(st - mn[:, None]) * 255 * fold[t0:t0 + TILE]) / 255
+            o = alpha[:, None] * o + pv @ v[t0:t0 + TILE]
+        else:
+            o = alpha[:, None] * o + p @ v[t0:t0 + TILE]
         m = mn
+    if fold is not None:
+        o = o * (sv.max())
     return o / l[:, None]
 
 
