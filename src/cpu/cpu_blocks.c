@@ -66,25 +66,6 @@ rerank_status_t rr_cpu_embed(void *be, const rr_embed_t *e) {
     return RERANK_OK;
 }
 
-rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
-    rr_cpu_t *c = be;
-    rr_gemm_unstage(c->gemm);
-    const rr_kernels_t *k = rr_kernels();
-    const int64_t h = n->g.cols;
-    rerank_status_t st;
-    if (dst == RR_ACT_H &&
-        (st = rr_buf_reserve(&c->s.h, (size_t)c->group_max * (size_t)c->cfg->hidden * sizeof(float), "normalized")))
-        return st;
-    const view_t s = act(c, src), d = act(c, dst);
-#pragma omp parallel for schedule(static) if (s.rows * h >= RR_PAR_MIN_WORK)
-    for (int64_t r = 0; r < s.rows; r++) {
-        float *row = d.p + r * d.ld;
-        if (d.p != s.p) memcpy(row, s.p + r * s.ld, (size_t)h * sizeof *row);
-        norm_row(k, n, row, h);
-    }
-    return RERANK_OK;
-}
-
 /* Row r of the residual stream is final: ndst's row = norm(it). */
 typedef struct norm_then {
     const rr_kernels_t *k;
@@ -131,6 +112,11 @@ rerank_status_t rr_cpu_residual_norm(void *be, const rr_residual_norm_t *rn) {
         rr_gemm_stage_row(g, r);
     }
     return RERANK_OK;
+}
+
+/* dst = norm(src): the residual block with neither step. */
+rerank_status_t rr_cpu_norm(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
+    return rr_cpu_residual_norm(be, &(rr_residual_norm_t){.dst = src, .norm = n, .ndst = dst});
 }
 
 rerank_status_t rr_cpu_linear(void *be, const rr_dense_t *dn, rr_act_t src, rr_act_t dst, rr_epilogue_t epi) {

@@ -624,7 +624,7 @@ static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const flo
 rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, rr_epilogue_t epi,
                                float *y, const rr_row_then_t *then) {
     if (m <= 0) {
-        g->stage.x = NULL;
+        rr_gemm_unstage(g);
         return RERANK_OK;
     }
     const size_t mn = (size_t)m * (size_t)L->out;
@@ -667,7 +667,7 @@ rerank_status_t rr_linear_raw(rr_gemm_t *g, const rr_linear_t *L, const float *x
     *raw = (rr_raw_out_t){0};
     if (L->prec != RERANK_PRECISION_INT8) return rr_linear(g, L, x, m, RR_EPI_NONE, y);
     if (m <= 0) {
-        g->stage.x = NULL;
+        rr_gemm_unstage(g);
         return RERANK_OK;
     }
     return linear_int8(g, L, x, m, y, raw);
@@ -719,7 +719,7 @@ static rerank_status_t ffn_bf16_up(rr_gemm_t *g, const rr_linear_t *up, const fl
 rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *down, rr_fn_t act, rr_gate_t gate,
                        const float *x, int64_t m, float *ffn, float *y, const rr_row_then_t *then) {
     if (m <= 0) {
-        g->stage.x = NULL;
+        rr_gemm_unstage(g);
         return RERANK_OK;
     }
     const int64_t I = down->in, w = up->out;
@@ -748,7 +748,7 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
             /* bf16: the gated rows go straight to down's bf16 input */
             if (bf16 && (st = rr_gemm_stage(g, RERANK_PRECISION_BF16, in, m, I))) return st;
         }
-        const int staged = g->stage.x != NULL;
+        const int staged = bf16 && gate != RR_GATE_NONE; /* armed just above */
 #pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
         for (int64_t r = 0; r < m; r++) {
             const float *a = gate_row(k, act, gate, ffn + r * w, I);
