@@ -10,7 +10,10 @@
 /* Defined in their own files; arrays are indexed by mode. */
 extern const rr_attn_impl_t rr_attn_ref[3], rr_attn_avx2[3];
 extern const rr_attn_impl_t rr_attn_avx512_fp32, rr_attn_avx512_bf16, rr_attn_avx512_int8;
+extern const rr_attn_impl_t rr_attn_amx_bf16, rr_attn_amx_int8;
 static const rr_attn_impl_t *const avx512[3] = {&rr_attn_avx512_fp32, &rr_attn_avx512_bf16, &rr_attn_avx512_int8};
+static const rr_attn_impl_t *const amx[3] = {NULL, &rr_attn_amx_bf16, &rr_attn_amx_int8};
+
 
 static int mode_ok(rerank_precision_t mode) {
     return mode == RERANK_PRECISION_FP32 || mode == RERANK_PRECISION_BF16 || mode == RERANK_PRECISION_INT8;
@@ -27,12 +30,16 @@ static int avx512_runs(rerank_precision_t mode) {
 
 const rr_attn_impl_t *rr_attn_impl_variant(rerank_precision_t mode, int i) {
     if (!mode_ok(mode) || i < 0) return NULL;
-    const rr_attn_impl_t *all[3] = {&rr_attn_ref[mode], NULL, NULL};
+    const rr_attn_impl_t *all[RR_ATTN_MAX_IMPLS] = {&rr_attn_ref[mode]};
     int n = 1;
     for (int v = 1; rr_kernels_variant(v); v++) {
         const char *name = rr_kernels_variant(v)->name;
         if (!strcmp(name, "avx2")) all[n++] = &rr_attn_avx2[mode];
-        if (!strcmp(name, "avx512") && avx512_runs(mode)) all[n++] = avx512[mode];
+        if (!strcmp(name, "avx512") && avx512_runs(mode)) {
+            all[n++] = avx512[mode];
+            /* AMX shares the AVX-512 variant's packing and softmax */
+            if (amx[mode] && rr_attn_amx_usable()) all[n++] = amx[mode];
+        }
     }
     return i < n ? all[i] : NULL;
 }

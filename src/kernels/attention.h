@@ -39,7 +39,9 @@
  * for fp32 and bf16, the exact float steps for int8), AVX2 (fp32 math; bf16
  * and int8 values are held in floats, where every product and every int8 sum
  * is exact) and AVX-512 (fp32 with AVX-512F, bf16 with AVX512_BF16, int8 with
- * AVX512_VNNI), chosen at run time per mode like rr_kernels(). */
+ * AVX512_VNNI) and AMX for bf16 and int8 (the same packing and softmax as
+ * AVX-512, the two products on 16 x 16 tiles with tdpbf16ps / tdpbusd),
+ * chosen at run time per mode like rr_kernels(). */
 #ifndef RR_KERNELS_ATTENTION_H
 #define RR_KERNELS_ATTENTION_H
 
@@ -120,9 +122,21 @@ typedef struct rr_attn_tile {
 } rr_attn_tile_t;
 
 typedef struct rr_attn_impl {
-    const char *name;        /* "scalar", "avx2", "avx512" */
+    const char *name;        /* "scalar", "avx2", "avx512", "amx" */
     rerank_precision_t mode;
     uint8_t k_bytes, v_bytes, q_bytes, p_bytes; /* element size of the packed operands */
+    /* Workspace shape beyond the defaults (0: the default): q and k rows
+     * padded to d_align channels (4), p and s holding tile_rows rows (8),
+     * key_extra zero keys packed past nk rounded up to 32 (0). The AMX
+     * implementations need whole tile steps: 32 bf16 / 64 int8 channels or
+     * keys, and a block's 32 rows at once. */
+    uint8_t d_align, tile_rows, key_extra;
+    /* Around a whole call, on its thread (NULL: nothing): the AMX tile
+     * configuration is per thread state, set before the first tile and
+     * released after the last so that other code (oneDNN's own AMX GEMMs)
+     * finds the tiles as it expects. */
+    void (*enter)(void);
+    void (*leave)(void);
     /* The scalar reference computes whole calls itself (run); the SIMD
      * implementations give the shared driver (attention_drive.c) these: */
     void (*run)(const struct rr_attn_impl *im, const rr_attn_args_t *a);
@@ -140,9 +154,11 @@ typedef struct rr_attn_impl {
 } rr_attn_impl_t;
 
 /* The implementation rr_attend runs for `mode` on this CPU (RERANK_KERNELS
- * = scalar|avx2|avx512 forces one where the CPU runs it). */
+ * = scalar|avx2|avx512|amx forces one where the CPU runs it). */
 const rr_attn_impl_t *rr_attn_impl(rerank_precision_t mode);
-/* i = 0 is the scalar reference; NULL past the last one this CPU runs. */
+/* i = 0 is the scalar reference; NULL past the last one this CPU runs
+ * (at most RR_ATTN_MAX_IMPLS in all). */
+#define RR_ATTN_MAX_IMPLS 4
 const rr_attn_impl_t *rr_attn_impl_variant(rerank_precision_t mode, int i);
 size_t rr_attn_impl_scratch_size(const rr_attn_impl_t *im, int64_t nk_max, int64_t d);
 /* rr_attend with a given implementation. */

@@ -43,7 +43,9 @@ void rr_attn_drive(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
     im->pack_k(a->k, a->ldk, a->nk, &ws);
     im->pack_v(a->v, a->ldv, a->nk, &ws);
     const float scale2 = rr_attn_scale2(a->scale);
+    if (im->enter) im->enter();
     for (int64_t h = 0; h < a->g; h++)
         for (int64_t i0 = 0; i0 < a->nq; i0 += RR_ATTN_BLOCK_ROWS)
             block(im, a, &ws, h, i0, a->nq - i0 < RR_ATTN_BLOCK_ROWS ? a->nq - i0 : RR_ATTN_BLOCK_ROWS, scale2);
+    if (im->leave) im->leave();
 }

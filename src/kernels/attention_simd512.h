@@ -25,6 +25,10 @@ static inline __mmask16 rr_span16(int64_t jj, int64_t a, int64_t b) {
  * Written as asm because gcc 12 surrounds the intrinsics with register
  * copies of the accumulator (1.5x slower score and P V loops). b may be a
  * memory operand. */
+/* gcc's _tile_loadd reads memory without saying so (no "memory" clobber):
+ * AMX kernels start with this barrier so that the stores which made their
+ * operands (packing, softmax) are not moved past the tile loads. */
+#define RR_AMX_OPERANDS_READY() __asm__ volatile("" ::: "memory")
 #define RR_DPBUSD(acc, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b))
 #define RR_DPBF16(acc, a, b) __asm__("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b))
 

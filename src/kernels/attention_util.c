@@ -21,12 +21,14 @@ static size_t take(size_t *at, size_t bytes) {
 }
 
 size_t rr_attn_ws_layout(const rr_attn_impl_t *im, int64_t nk, int64_t d, void *base, rr_attn_ws_t *ws) {
-    const size_t dp = (size_t)(d + 3) & ~(size_t)3, d16 = (size_t)(d + 15) & ~(size_t)15,
-                 nkp = (size_t)(nk + 31) & ~(size_t)31, QB = RR_ATTN_BLOCK_ROWS, KT = RR_ATTN_TILE_KEYS;
+    const size_t da = im->d_align ? im->d_align : 4, rows = im->tile_rows ? im->tile_rows : 8;
+    const size_t dp = ((size_t)d + da - 1) / da * da, d16 = (size_t)(d + 15) & ~(size_t)15,
+                 nkp = ((size_t)(nk + 31) & ~(size_t)31) + im->key_extra, QB = RR_ATTN_BLOCK_ROWS,
+                 KT = RR_ATTN_TILE_KEYS;
     size_t at = 0;
     const size_t k = take(&at, nkp * dp * im->k_bytes), v = take(&at, nkp * d16 * im->v_bytes),
-                 q = take(&at, QB * dp * im->q_bytes), p = take(&at, 8 * KT * im->p_bytes),
-                 s = take(&at, 8 * KT * sizeof(float)), o = take(&at, QB * d16 * sizeof(float)),
+                 q = take(&at, QB * dp * im->q_bytes), p = take(&at, rows * KT * im->p_bytes),
+                 s = take(&at, rows * KT * sizeof(float)), o = take(&at, QB * d16 * sizeof(float)),
                  kfac = take(&at, nkp * sizeof(float)), kcorr = take(&at, nkp * sizeof(int32_t)),
                  vfac = take(&at, d16 * sizeof(float)), qfac = take(&at, QB * sizeof(float)),
                  m = take(&at, QB * sizeof(float)), l = take(&at, QB * sizeof(float)),

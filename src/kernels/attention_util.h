@@ -122,6 +122,16 @@ static inline void rr_attn_row_span(const rr_attn_tile_t *t, int64_t r, int64_t 
  * aligned; NULL: only measure). Returns its size in bytes. */
 size_t rr_attn_ws_layout(const rr_attn_impl_t *im, int64_t nk, int64_t d, void *base, rr_attn_ws_t *ws);
 
+/* AMX (attention.c). rr_attn_amx_usable: the CPU has AMX-TILE, -BF16 and
+ * -INT8, the OS saves the tile state and this process may use it (asked of
+ * Linux once, arch_prctl ARCH_REQ_XCOMP_PERM). rr_attn_amx_enter loads the
+ * one tile shape every AMX kernel here uses: all eight tiles 16 rows x 64
+ * bytes (tmm0-3 accumulators, tmm4-5 the A operand, tmm6-7 the B operand);
+ * rr_attn_amx_leave releases them. */
+int rr_attn_amx_usable(void);
+void rr_attn_amx_enter(void);
+void rr_attn_amx_leave(void);
+
 /* The shared driver of the SIMD implementations (attention_drive.c): packs
  * K and V once, then for each head and block of query rows packs the rows
  * and runs im->tile over the key tiles the block sees. `a` is valid. */
