@@ -3,7 +3,7 @@
  * fp32. Keys in 16-key panels of channel pairs, values in key pairs, p
  * rounded to bf16 with vcvtne2ps2bf16 (p is 0 or normal, so its flushing
  * of subnormal inputs never applies). */
-#include "kernels/attention_simd512.h"
+#include "kernels/attention_amx_tiles.h"
 
 #define TBF16 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512bf16")))
 #define KT RR_ATTN_TILE_KEYS
@@ -209,9 +209,7 @@ TBF16 static void finish(const float *acc, float inv, const float *vfac, int64_t
     rr_finish16(acc, inv, vfac, d, out);
 }
 
-/* ---- AMX: the same packing and softmax, the two products on tiles ----
- * (tiles as rr_attn_amx_enter sets them: tmm0-3 accumulate 16 x 16 floats,
- * tmm4-5 hold 16 rows of 32 bf16 values, tmm6-7 16 pairs of 16 columns) */
+/* ---- AMX: the same packing and softmax, the two products on tiles ---- */
 #define TAMX __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512bf16,amx-tile,amx-bf16")))
 
 /* As pack_q, and the block's rows past `rows` zero (a tile reads 16 rows). */
@@ -220,38 +218,10 @@ TBF16 static void pack_q_amx(const float *q, int64_t ldq, int64_t rows, float sc
     memset((uint16_t *)ws->q + rows * ws->dp, 0, (size_t)((RR_ATTN_BLOCK_ROWS - rows) * ws->dp) * 2);
 }
 
-/* s[r][j] = q[r] . k[j] (unscaled) for the block's rows (up to 32: two row
- * tiles) and ktp keys, 32 keys (two panels) per step; dp is a multiple of 32. */
-TAMX static void scores_amx(const uint16_t *q, int64_t dp, int64_t rows, const uint16_t *kp, int64_t ktp, float *s) {
-    const int64_t lq = dp * 2, ls = KT * 4;
-    const int two = rows > 16;
-    RR_AMX_OPERANDS_READY();
-    for (int64_t jj = 0; jj < ktp; jj += 32) {
-        const uint16_t *k0 = kp + jj * dp, *k1 = k0 + 16 * dp; /* channels c..c+31 of a panel: c * 16 on */
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int64_t c = 0; c < dp; c += 32) {
-            _tile_loadd(4, q + c, lq);
-            _tile_loadd(6, k0 + c * 16, 64);
-            _tile_loadd(7, k1 + c * 16, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            if (two) {
-                _tile_loadd(5, q + 16 * dp + c, lq);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-        }
-        _tile_stored(0, s + jj, ls);
-        _tile_stored(1, s + jj + 16, ls);
-        if (two) {
-            _tile_stored(2, s + 16 * KT + jj, ls);
-            _tile_stored(3, s + 16 * KT + jj + 16, ls);
-        }
-    }
-}
+/* s[r][j] = q[r] . k[j] (unscaled); o[r] = alpha[r] o[r] + p[r] V (attention_amx_tiles.h) */
+#define LOAD_F32(x) _mm512_loadu_ps(x)
+RR_AMX_SCORES(TAMX, scores_amx, uint16_t, uint16_t, float, _tile_dpbf16ps)
+RR_AMX_PV(TAMX, pv_amx, uint16_t, uint16_t, float, _tile_dpbf16ps, LOAD_F32)
 
 /* s[r] *= qfac[r] over ktp keys, and each row's max (as scores' epilogue). */
 TBF16 static void scale_rows(float *s, int64_t rows, int64_t ktp, const float *qfac, float *rowmax) {
@@ -264,54 +234,6 @@ TBF16 static void scale_rows(float *s, int64_t rows, int64_t ktp, const float *q
             mx = _mm512_max_ps(mx, x);
         }
         rowmax[r] = _mm512_reduce_max_ps(mx);
-    }
-}
-
-/* o[r] = alpha[r] o[r] + p[r] V for the block's rows, 16 rows and up to 64
- * channels (four accumulators) at a time, 32 keys per step; the product
- * goes through tmp [16][64] floats. */
-TAMX static void pv_amx(const uint16_t *p, int64_t rows, int64_t ktp, const uint16_t *v, int64_t d16, const float *alpha,
-                        float *o, float *tmp) {
-    const int64_t lp = KT * 2, lv = d16 * 4;
-    RR_AMX_OPERANDS_READY();
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
-        for (int64_t c0 = 0; c0 < d16; c0 += 64) {
-            const int64_t nt = (d16 - c0) / 16 < 4 ? (d16 - c0) / 16 : 4;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (int64_t jj = 0; jj < ktp; jj += 32) {
-                const uint16_t *vr = v + jj * d16 + 2 * c0; /* key pair jj / 2 + i at vr + 2 i d16 */
-                _tile_loadd(4, p + r0 * KT + jj, lp);
-                _tile_loadd(6, vr, lv);
-                _tile_dpbf16ps(0, 4, 6);
-                if (nt > 1) {
-                    _tile_loadd(7, vr + 32, lv);
-                    _tile_dpbf16ps(1, 4, 7);
-                }
-                if (nt > 2) {
-                    _tile_loadd(6, vr + 64, lv);
-                    _tile_dpbf16ps(2, 4, 6);
-                }
-                if (nt > 3) {
-                    _tile_loadd(7, vr + 96, lv);
-                    _tile_dpbf16ps(3, 4, 7);
-                }
-            }
-            _tile_stored(0, tmp, 256);
-            _tile_stored(1, tmp + 16, 256);
-            _tile_stored(2, tmp + 32, 256);
-            _tile_stored(3, tmp + 48, 256);
-            for (int64_t i = 0; i < nr; i++) {
-                const __m512 al = _mm512_set1_ps(alpha[r0 + i]);
-                float *orow = o + (r0 + i) * d16 + c0;
-                for (int64_t u = 0; u < nt; u++)
-                    _mm512_storeu_ps(orow + 16 * u,
-                                     _mm512_fmadd_ps(al, _mm512_loadu_ps(orow + 16 * u), _mm512_loadu_ps(tmp + i * 64 + 16 * u)));
-            }
-        }
     }
 }
 

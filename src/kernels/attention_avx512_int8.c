@@ -4,7 +4,7 @@
  * quads, the +128 taken back by a per-key correction (-128 * sum of the
  * key's values) that starts each accumulator. P V: u8 probabilities
  * against s8 values in key quads. Float steps as in attention_ref.c. */
-#include "kernels/attention_simd512.h"
+#include "kernels/attention_amx_tiles.h"
 
 #define TVNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512vnni")))
 #define KT RR_ATTN_TILE_KEYS
@@ -295,9 +295,7 @@ TVNNI static void finish(const float *acc, float inv, const float *vfac, int64_t
 
 /* ---- AMX: the same packing, float steps and softmax, the two integer
  * products on tiles (tdpbusd: u8 x s8 summed exactly into 32-bit lanes, as
- * vpdpbusd; so every bit equals the AVX-512 variant's). Tiles as
- * rr_attn_amx_enter sets them: tmm0-3 accumulate 16 x 16 int32, tmm4-5 hold
- * 16 rows of 64 bytes, tmm6-7 16 quads of 16 columns. Keys go 64 per step
+ * vpdpbusd; so every bit equals the AVX-512 variant's). Keys go 64 per step
  * in P V: 32 zero keys are packed past the padded nk, and p is 0 there. */
 #define TAMX __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,avx512vnni,amx-tile,amx-int8")))
 
@@ -307,39 +305,11 @@ TVNNI static void pack_q_amx(const float *q, int64_t ldq, int64_t rows, float sc
     memset((uint8_t *)ws->q + rows * ws->dp, 0, (size_t)((RR_ATTN_BLOCK_ROWS - rows) * ws->dp));
 }
 
-/* s[r][j] (as int32) = q8[r] . k8[j] without the key's correction, for the
- * block's rows (up to two row tiles) and ktp keys, 32 keys per step; dp is a
- * multiple of 64. */
-TAMX static void scores_amx(const uint8_t *q, int64_t dp, int64_t rows, const int8_t *kp, int64_t ktp, int32_t *s) {
-    const int64_t ls = KT * 4;
-    const int two = rows > 16;
-    RR_AMX_OPERANDS_READY();
-    for (int64_t jj = 0; jj < ktp; jj += 32) {
-        const int8_t *k0 = kp + jj * dp, *k1 = k0 + 16 * dp; /* channels c..c+63 of a panel: c * 16 on */
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int64_t c = 0; c < dp; c += 64) {
-            _tile_loadd(4, q + c, dp);
-            _tile_loadd(6, k0 + c * 16, 64);
-            _tile_loadd(7, k1 + c * 16, 64);
-            _tile_dpbusd(0, 4, 6);
-            _tile_dpbusd(1, 4, 7);
-            if (two) {
-                _tile_loadd(5, q + 16 * dp + c, dp);
-                _tile_dpbusd(2, 5, 6);
-                _tile_dpbusd(3, 5, 7);
-            }
-        }
-        _tile_stored(0, s + jj, ls);
-        _tile_stored(1, s + jj + 16, ls);
-        if (two) {
-            _tile_stored(2, s + 16 * KT + jj, ls);
-            _tile_stored(3, s + 16 * KT + jj + 16, ls);
-        }
-    }
-}
+/* s[r][j] (as int32) = q8[r] . k8[j] without the key's correction;
+ * o[r] = alpha[r] o[r] + (float)(p8[r] . V8) (attention_amx_tiles.h) */
+#define LOAD_I32(x) _mm512_cvtepi32_ps(_mm512_loadu_si512(x))
+RR_AMX_SCORES(TAMX, scores_amx, uint8_t, int8_t, int32_t, _tile_dpbusd)
+RR_AMX_PV(TAMX, pv_amx, uint8_t, int8_t, int32_t, _tile_dpbusd, LOAD_I32)
 
 /* s[r][j] = (float)(acc + kcorr[j]) * kfac[j] * qfac[r] in place, and each
  * row's max over ktp keys (as scores' epilogue). */
@@ -356,55 +326,6 @@ TVNNI static void scale_rows(float *s, int64_t rows, int64_t ktp, const int32_t 
             mx = _mm512_max_ps(mx, x);
         }
         rowmax[r] = _mm512_reduce_max_ps(mx);
-    }
-}
-
-/* o[r] = alpha[r] o[r] + (float)(p8[r] . V8) for the block's rows, 16 rows
- * and up to 64 channels at a time, 64 keys per step (kp64 keys); the
- * product goes through tmp [16][64] int32. */
-TAMX static void pv_amx(const uint8_t *p, int64_t rows, int64_t kp64, const int8_t *v, int64_t d16, const float *alpha,
-                        float *o, int32_t *tmp) {
-    const int64_t lv = d16 * 4;
-    RR_AMX_OPERANDS_READY();
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
-        for (int64_t c0 = 0; c0 < d16; c0 += 64) {
-            const int64_t nt = (d16 - c0) / 16 < 4 ? (d16 - c0) / 16 : 4;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (int64_t jj = 0; jj < kp64; jj += 64) {
-                const int8_t *vr = v + jj * d16 + 4 * c0; /* key quad jj / 4 + i at vr + 4 i d16 */
-                _tile_loadd(4, p + r0 * KT + jj, KT);
-                _tile_loadd(6, vr, lv);
-                _tile_dpbusd(0, 4, 6);
-                if (nt > 1) {
-                    _tile_loadd(7, vr + 64, lv);
-                    _tile_dpbusd(1, 4, 7);
-                }
-                if (nt > 2) {
-                    _tile_loadd(6, vr + 128, lv);
-                    _tile_dpbusd(2, 4, 6);
-                }
-                if (nt > 3) {
-                    _tile_loadd(7, vr + 192, lv);
-                    _tile_dpbusd(3, 4, 7);
-                }
-            }
-            _tile_stored(0, tmp, 256);
-            _tile_stored(1, tmp + 16, 256);
-            _tile_stored(2, tmp + 32, 256);
-            _tile_stored(3, tmp + 48, 256);
-            for (int64_t i = 0; i < nr; i++) {
-                const __m512 al = _mm512_set1_ps(alpha[r0 + i]);
-                float *orow = o + (r0 + i) * d16 + c0;
-                for (int64_t u = 0; u < nt; u++)
-                    _mm512_storeu_ps(orow + 16 * u,
-                                     _mm512_fmadd_ps(al, _mm512_loadu_ps(orow + 16 * u),
-                                                     _mm512_cvtepi32_ps(_mm512_loadu_si512(tmp + i * 64 + 16 * u))));
-            }
-        }
     }
 }
 
