@@ -62,7 +62,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 REGRESS_OBJ = $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/regress_main.o
 TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
 # Everything `make test` runs besides the test binaries.
-TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench \
+TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench $(BUILD)/gemm_rows \
             $(BUILD)/tests/test_cuda_emu
 # Concurrency tests run under ThreadSanitizer (not test_grpc: Debian's gRPC
 # and abseil are not built with TSan, so their own locking reads as races).
@@ -127,6 +127,7 @@ help:
 	@echo "  make grpc_loadgen $(BUILD)/grpc_loadgen, the same load over rerank serve's gRPC API"
 	@echo "  make isa_peak     $(BUILD)/isa_peak, the SIMD multiply-add issue rate (GEMM ceilings)"
 	@echo "  make attn_bench   $(BUILD)/attn_bench, the CPU attention kernels against the one-thread GEMM ceiling"
+	@echo "  make gemm_rows    $(BUILD)/gemm_rows, the GEMM rate by row count M, rows whole and split as on AMX"
 	@echo "  make install      rerank, librerank, rerank.h, rerank.pc, man page (PREFIX=/usr/local, DESTDIR=)"
 	@echo "  make uninstall    remove exactly what install put there (same PREFIX, DESTDIR)"
 	@echo "  make clean        remove build/, build-asan/, build-tsan/, build-fuzz/, build-cuda/"
@@ -174,7 +175,7 @@ $(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a $(LDLIBS)
 
-.PHONY: loadgen grpc_loadgen isa_peak attn_bench
+.PHONY: loadgen grpc_loadgen isa_peak attn_bench gemm_rows
 # gRPC twin of loadgen (tei.v1 Rerank, closed loop over HTTP/2 streams)
 grpc_loadgen: $(BUILD)/grpc_loadgen
 $(BUILD)/grpc_loadgen: bench/grpc_loadgen.c $(BUILD)/gen/tei.pb-c.o
@@ -189,6 +190,12 @@ isa_peak: $(BUILD)/isa_peak
 $(BUILD)/isa_peak: bench/isa_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $<
+
+# the linear layers' GEMM rate by row count, rows whole and split as on AMX (src/cpu/gemm.c)
+gemm_rows: $(BUILD)/gemm_rows
+$(BUILD)/gemm_rows: bench/gemm_rows.c $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/librerank.a $(LDLIBS)
 
 # attention kernels against the one-thread GEMM ceiling (src/kernels/attention.h)
 attn_bench: $(BUILD)/attn_bench

@@ -1,6 +1,7 @@
 /* test_cli_bench.c — `rerank bench` as a user runs it (BUILD/rerank): the
  * JSON line of the token-id and text modes on the tiny fixture, its figures
- * consistent with each other, and the errors for bad arguments. */
+ * consistent with each other, and the errors for bad arguments; and
+ * BUILD/gemm_rows's lines. */
 #include <limits.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -145,6 +146,42 @@ TEST(bad_arguments) {
     CHECK(bench(args, NULL, err, sizeof err) == 2);
 }
 
+/* gemm_rows: a line per M with both rates, then the summary over them;
+ * bad arguments exit 2. */
+TEST(gemm_rows) {
+    char cmd[PATH_MAX + 256], buf[8192];
+    snprintf(cmd, sizeof cmd, "%s/gemm_rows -p bf16 -m 17,64,130 -k 64 -n 128 -r 1 -T 1", g_build);
+    CHECK(sp_run(cmd, buf, sizeof buf) == 0);
+    int lines = 0;
+    json_t *last = NULL;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        CHECK_MSG(j != NULL, "not JSON: %s", line);
+        if (!j) continue;
+        if (json_object_get(j, "m")) {
+            static const double ms[] = {17, 64, 130};
+            CHECK(lines < 3 && num(j, "m") == ms[lines]);
+            CHECK(num(j, "whole_gflops") > 0 && num(j, "split_gflops") > 0);
+            lines++;
+            json_decref(j);
+        } else {
+            json_decref(last);
+            last = j;
+        }
+    }
+    CHECK(lines == 3 && last != NULL);
+    if (last) {
+        CHECK(num(last, "m_values") == 3 && num(last, "k") == 64 && num(last, "n") == 128);
+        CHECK(num(last, "worst_whole_over_split") > 0 && num(last, "geomean_split_over_whole") > 0);
+        CHECK(strcmp(str(last, "layout"), "?") != 0);
+    }
+    json_decref(last);
+    snprintf(cmd, sizeof cmd, "%s/gemm_rows -m 0:5 2>/dev/null", g_build);
+    CHECK(sp_run(cmd, buf, sizeof buf) == 2);
+    snprintf(cmd, sizeof cmd, "%s/gemm_rows -p fp64 2>/dev/null", g_build);
+    CHECK(sp_run(cmd, buf, sizeof buf) == 2);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     sp_build_dir(argv[0], g_build, sizeof g_build);
@@ -152,5 +189,6 @@ int main(int argc, char **argv) {
     RUN(workload_layers_and_int8);
     RUN(text_input);
     RUN(bad_arguments);
+    RUN(gemm_rows);
     TEST_MAIN_END();
 }

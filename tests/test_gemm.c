@@ -18,6 +18,15 @@ static float frand(float lo, float hi) {
     return lo + (hi - lo) * (float)(g_seed >> 8) / (float)(1u << 24);
 }
 
+/* 1: the GEMM contexts tests make split their rows as AMX shapes do (whole
+ * 64-row blocks, the rest padded to 16 rows), on any CPU: the second round. */
+static int g_row_blocks;
+static rerank_status_t gemm_new(rr_gemm_t **g) {
+    rerank_status_t st = rr_gemm_new(g);
+    if (!st) rr_gemm_set_row_blocks(*g, g_row_blocks);
+    return st;
+}
+
 /* Max |y - ref| / max |ref| for y = epi(x W^T + b) at `prec`. */
 static double run_case(rr_gemm_t *g, rerank_precision_t prec, rr_epilogue_t epi, int M, int K, int N) {
     float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
@@ -50,7 +59,7 @@ static double run_case(rr_gemm_t *g, rerank_precision_t prec, rr_epilogue_t epi,
 
 TEST(linear_all_precisions) {
     rr_gemm_t *g = NULL;
-    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    CHECK(gemm_new(&g) == RERANK_OK);
     if (!g) return;
     const double tol[3] = {1e-5, 2e-2, 3e-2};
     int shapes[][3] = {{1, 32, 32}, {37, 64, 48}, {130, 1024, 96}, {5, 96, 1024}};
@@ -73,7 +82,7 @@ TEST(linear_all_precisions) {
  * threshold. */
 TEST(ffn_matches_two_linears) {
     rr_gemm_t *g = NULL;
-    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    CHECK(gemm_new(&g) == RERANK_OK);
     if (!g) return;
     enum { H = 64, I = 256, MMAX = 300 };
     const struct { rr_fn_t act; rr_gate_t gate; } kinds[] = {
@@ -158,7 +167,7 @@ TEST(then_and_stage) {
     const int H = 64, I = 128;
     const int ms[] = {1, 5, 17, 64};
     rr_gemm_t *g;
-    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    CHECK(gemm_new(&g) == RERANK_OK);
     float *wo = malloc(sizeof(float) * H * H), *bo = malloc(sizeof(float) * H), *wn = malloc(sizeof(float) * I * H),
           *bn = malloc(sizeof(float) * I), *wd = malloc(sizeof(float) * H * I), *bd = malloc(sizeof(float) * H);
     float *x = malloc(sizeof(float) * 64 * H), *y1 = malloc(sizeof(float) * 64 * H), *y2 = malloc(sizeof(float) * 64 * H),
@@ -240,7 +249,7 @@ TEST(then_and_stage) {
 
 TEST(linear_raw_matches_linear) {
     rr_gemm_t *g = NULL;
-    CHECK(rr_gemm_new(&g) == RERANK_OK);
+    CHECK(gemm_new(&g) == RERANK_OK);
     if (!g) return;
     enum { IN = 96, OUT = 80, MMAX = 300 };
     float *w = malloc(sizeof(float) * OUT * IN), *b = malloc(sizeof(float) * OUT), *x = malloc(sizeof(float) * MMAX * IN),
@@ -282,7 +291,7 @@ TEST(linear_raw_matches_linear) {
 TEST(blocked_matches_plain) {
     enum { K = 256, N = 96, MMAX = 131 };
     rr_gemm_t *gb = NULL, *gp = NULL;
-    CHECK(rr_gemm_new(&gb) == RERANK_OK && rr_gemm_new(&gp) == RERANK_OK);
+    CHECK(gemm_new(&gb) == RERANK_OK && rr_gemm_new(&gp) == RERANK_OK);
     if (!gb || !gp) { rr_gemm_free(gb); rr_gemm_free(gp); return; }
     rr_gemm_set_plain(gp, 1);
     float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
@@ -291,7 +300,7 @@ TEST(blocked_matches_plain) {
     for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
     for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
     for (int i = 0; i < MMAX * N; i++) y0[i] = frand(-1, 1);
-    const int ms[] = {1, 3, 16, 17, 64, 100, 131};
+    const int ms[] = {1, 3, 16, 17, 63, 64, 65, 100, 128, 131};
     int blocked_seen = 0;
     for (int p = 0; p < 3; p++) {
         rr_linear_t Lb, Lp;
@@ -428,6 +437,46 @@ static void child_checks(void) {
     }
 }
 
+/* With the rows split (AMX shapes; forced here), a row's result does not
+ * depend on how many rows share the call: rows of an m-row call equal, bit
+ * for bit, the same rows of a 131-row call, in every precision and
+ * epilogue. (Unsplit, oneDNN's kernel for a small M may sum in another
+ * order: under DNNL_MAX_CPU_ISA=AVX2, 15 rows differ from 131 in the last
+ * bits.) */
+TEST(rows_independent_of_m) {
+    enum { K = 256, N = 96, MMAX = 131 };
+    rr_gemm_t *g = NULL;
+    CHECK(gemm_new(&g) == RERANK_OK);
+    if (!g) return;
+    float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y0 = malloc(sizeof(float) * MMAX * N), *ya = malloc(sizeof(float) * MMAX * N), *yb = malloc(sizeof(float) * MMAX * N);
+    for (int i = 0; i < MMAX * K; i++) x[i] = frand(-2, 2);
+    for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
+    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < MMAX * N; i++) y0[i] = frand(-1, 1);
+    const int ms[] = {1, 15, 17, 64, 100};
+    for (int p = 0; p < 3; p++) {
+        rr_linear_t L;
+        CHECK(rr_linear_init(g, &L, w, b, N, K, (rerank_precision_t)p) == RERANK_OK);
+        for (int e = 0; e < 3; e++) {
+            memcpy(ya, y0, sizeof(float) * MMAX * N);
+            CHECK(rr_linear(g, &L, x, MMAX, (rr_epilogue_t)e, ya) == RERANK_OK);
+            for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+                const int m = ms[t];
+                memcpy(yb, y0, sizeof(float) * m * N);
+                CHECK(rr_linear(g, &L, x, m, (rr_epilogue_t)e, yb) == RERANK_OK);
+                int diff = 0;
+                for (int i = 0; i < m * N; i++) diff += memcmp(&ya[i], &yb[i], sizeof(float)) != 0;
+                CHECK_MSG(diff == 0, "%s epi %d: %d of %d outputs of a %d-row call differ from the same rows of %d",
+                          rerank_precision_str(L.prec), e, diff, m * N, m, MMAX);
+            }
+        }
+        rr_linear_release(&L);
+    }
+    free(x); free(w); free(b); free(y0); free(ya); free(yb);
+    rr_gemm_free(g);
+}
+
 TEST(ceiling) {
     double gf = 0;
     CHECK(rr_gemm_ceiling(RERANK_PRECISION_FP32, 256, 256, 256, 1, 1, &gf) == RERANK_OK);
@@ -452,5 +501,14 @@ int main(void) {
     RUN(quantize_rows_u8);
     RUN(int8_without_vnni);
     RUN(ceiling);
+    /* again with every context splitting its rows as on AMX */
+    g_row_blocks = 1;
+    printf("  with rows split as on AMX (whole 64-row blocks, a padded tail):\n");
+    RUN(linear_all_precisions);
+    RUN(ffn_matches_two_linears);
+    RUN(linear_raw_matches_linear);
+    RUN(then_and_stage);
+    RUN(blocked_matches_plain);
+    RUN(rows_independent_of_m);
     TEST_MAIN_END();
 }

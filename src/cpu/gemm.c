@@ -23,6 +23,7 @@ typedef struct gemm_shape {
     rerank_precision_t prec;
     int blocked;              /* weights in w_md's blocked layout, a primitive per M */
     int no_bf16_out;          /* oneDNN cannot fuse GELU with a bf16 output here */
+    int row_blocks;           /* calls see whole RR_GEMM_ROW_BLOCK blocks and a padded tail (run) */
     dnnl_memory_desc_t plain; /* W [out, in] row-major, as [in, out] dnnl_ba   */
     dnnl_memory_desc_t w_md;  /* how layers of this shape hold their weights    */
 } shape_t;
@@ -45,6 +46,7 @@ struct rr_gemm {
     int n_prims;
     uint64_t tick;
     int plain_only;  /* rr_gemm_set_plain: never the blocked layout          */
+    int rows_mode;   /* rr_gemm_set_row_blocks: > 0 every shape splits its rows, < 0 none */
     int64_t created; /* primitives created (rr_gemm_primitives_created)     */
     rr_buf_t act;    /* activations converted for bf16 / int8: [m, in]     */
     rr_buf_t ascale; /* int8: per-token scales [m]                         */
@@ -53,6 +55,7 @@ struct rr_gemm {
     rr_buf_t act2, ascale2, azero2; /* int8 FFN: the quantized GELU output  */
     rr_buf_t rows;   /* int8 FFN: one row of floats per thread             */
     rr_buf_t gated;  /* fp32/bf16 gated FFN: down's input [m, I]           */
+    rr_buf_t pad_x, pad_y; /* run: the tail rows, padded, in and out      */
     struct {         /* rr_gemm_stage: the next GEMM's input, made early    */
         const float *x; /* NULL: nothing staged                          */
         int64_t m, k;
@@ -69,6 +72,7 @@ double rr_gemm_seconds(const rr_gemm_t *g) { return g->exec_s; }
 int64_t rr_gemm_primitives_created(const rr_gemm_t *g) { return g->created; }
 int64_t rr_gemm_staged_uses(const rr_gemm_t *g) { return g->staged_uses; }
 void rr_gemm_set_plain(rr_gemm_t *g, int plain) { g->plain_only = plain; }
+void rr_gemm_set_row_blocks(rr_gemm_t *g, int mode) { g->rows_mode = mode; }
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
     *out = NULL;
@@ -96,6 +100,8 @@ void rr_gemm_free(rr_gemm_t *g) {
     rr_buf_release(&g->azero2);
     rr_buf_release(&g->rows);
     rr_buf_release(&g->gated);
+    rr_buf_release(&g->pad_x);
+    rr_buf_release(&g->pad_y);
     for (int i = 0; i < 2; i++) {
         rr_buf_release(&g->stage.q[i]);
         rr_buf_release(&g->stage.scale[i]);
@@ -181,9 +187,14 @@ static rerank_status_t get_shape(rr_gemm_t *g, int32_t out, int32_t in, rerank_p
             sh.w_md = *w;
             sh.blocked = 1;
         }
+        const char *impl = NULL;
+        sh.row_blocks = g->rows_mode == 0 &&
+                        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+                        strstr(impl, "amx");
         dnnl_primitive_desc_destroy(pd);
         pd = NULL;
     }
+    sh.row_blocks |= g->rows_mode > 0;
     /* the plain layout must run at a run-time M (a blocked one just did at M = 256) */
     if (!sh.blocked) {
         if ((s = describe(g, &sh, &sh.w_md, 0, RR_EPI_NONE, &pd))) goto fail;
@@ -290,6 +301,65 @@ done:
     if (s != dnnl_success)
         return rr_error(RERANK_ERR_INTERNAL, "oneDNN: %s matmul [%lld x %d] x [%d x %d] failed (status %d)",
                         rerank_precision_str(sh->prec), (long long)m, sh->in, sh->in, sh->out, (int)s);
+    return RERANK_OK;
+}
+
+/* How many rows each oneDNN call sees. oneDNN 2.6's AMX matmul picks its
+ * row block from the divisors of M, and some (51, 53, 57-59, 61, 62 rows)
+ * run 5-10x slower than their neighbours: M = 885 runs at 1/8 of M = 884
+ * (README, "AMX row blocks"). On shapes whose kernel is AMX, a call sees
+ * whole RR_GEMM_ROW_BLOCK-row blocks, and the rest goes through a second
+ * call padded to a multiple of 16 rows (one AMX tile); both use the same
+ * kernel, so a row's result does not depend on where it sits. */
+#define RR_GEMM_ROW_BLOCK 64
+#define RR_GEMM_TAIL_ALIGN 16
+
+static int64_t lead_rows(const shape_t *sh, int64_t m) {
+    return sh->row_blocks ? m / RR_GEMM_ROW_BLOCK * RR_GEMM_ROW_BLOCK : m;
+}
+
+static int64_t tail_rows(int64_t r) { return (r + RR_GEMM_TAIL_ALIGN - 1) / RR_GEMM_TAIL_ALIGN * RR_GEMM_TAIL_ALIGN; }
+
+/* The primitive run's first call for m rows uses (what callers ask
+ * whether the epilogue is fused). */
+static rerank_status_t first_prim(rr_gemm_t *g, int si, int epi, int64_t m, prim_t **pp) {
+    const int64_t lead = lead_rows(&g->shapes[si], m);
+    return get_prim(g, si, epi, lead > 0 ? lead : tail_rows(m), pp);
+}
+
+static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == dnnl_bf16 ? 2 : 1; }
+
+/* dst [m, out] = x [m, in] . W (+ b and the epilogue `epi` where fused, as
+ * first_prim said), the rows split as lead_rows says: the tail rows go
+ * through pad_x / pad_y, zero-padded (and, for a fused sum, holding dst's
+ * rows first). */
+static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t m, const void *w, const float *b,
+                           void *dst) {
+    const shape_t *sh = &g->shapes[si];
+    const int64_t lead = lead_rows(sh, m);
+    prim_t *p;
+    rerank_status_t st;
+    if (lead > 0 && ((st = get_prim(g, si, epi, lead, &p)) || (st = exec(g, p, x, lead, w, b, dst)))) return st;
+    if (lead == m) return RERANK_OK;
+    const int fused = lead > 0 ? p->fused : -1; /* the first call's */
+    const int64_t r = m - lead, rows = tail_rows(r);
+    const size_t xb = type_bytes(src_type(sh->prec)) * (size_t)sh->in, yb = type_bytes(dst_type(epi)) * (size_t)sh->out;
+    if ((st = rr_buf_reserve(&g->pad_x, (size_t)rows * xb, "GEMM tail rows")) ||
+        (st = rr_buf_reserve(&g->pad_y, (size_t)rows * yb, "GEMM tail rows")) || (st = get_prim(g, si, epi, rows, &p)))
+        return st;
+    if (fused >= 0 && p->fused != fused)
+        return rr_error(RERANK_ERR_INTERNAL, "oneDNN: the %s matmul [M x %d] x [%d x %d] fuses its epilogue at one M only",
+                        rerank_precision_str(sh->prec), sh->in, sh->in, sh->out);
+    char *px = g->pad_x.p, *py = g->pad_y.p;
+    memcpy(px, (const char *)x + (size_t)lead * xb, (size_t)r * xb);
+    memset(px + (size_t)r * xb, 0, (size_t)(rows - r) * xb);
+    const int sums = p->fused && EPI_KIND(epi) == RR_EPI_ACC;
+    if (sums) {
+        memcpy(py, (const char *)dst + (size_t)lead * yb, (size_t)r * yb);
+        memset(py + (size_t)r * yb, 0, (size_t)(rows - r) * yb);
+    }
+    if ((st = exec(g, p, px, rows, w, b, py))) return st;
+    memcpy((char *)dst + (size_t)lead * yb, py, (size_t)r * yb);
     return RERANK_OK;
 }
 
@@ -612,10 +682,8 @@ static rerank_status_t prepare_src(rr_gemm_t *g, const rr_linear_t *L, const flo
 static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const float *x, int64_t m, float *y,
                                    rr_raw_out_t *raw) {
     src_rows_t src;
-    prim_t *p;
     rerank_status_t st;
-    if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, RR_EPI_NONE, m, &p)) ||
-        (st = exec(g, p, src.p, m, L->wq, NULL, y)))
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = run(g, L->shape, RR_EPI_NONE, src.p, m, L->wq, NULL, y)))
         return st;
     *raw = (rr_raw_out_t){.scale = src.scale, .zero = src.zero, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
     return RERANK_OK;
@@ -640,9 +708,9 @@ rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *
     }
     src_rows_t src;
     prim_t *p;
-    if ((st = prepare_src(g, L, x, m, &src)) || (st = get_prim(g, L->shape, epi, m, &p))) return st;
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = first_prim(g, L->shape, epi, m, &p))) return st;
     if (p->fused || epi == RR_EPI_NONE) {
-        if ((st = exec(g, p, src.p, m, weights(L), L->b, y)) || !then || (st = arm(g, then, m))) return st;
+        if ((st = run(g, L->shape, epi, src.p, m, weights(L), L->b, y)) || !then || (st = arm(g, then, m))) return st;
         then_rows(g, y, m, L->out, then);
         return RERANK_OK;
     }
@@ -652,7 +720,7 @@ rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *
         if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
         out = g->tmp.p;
     }
-    if ((st = exec(g, p, src.p, m, weights(L), L->b, out)) || (st = arm(g, then, m))) return st;
+    if ((st = run(g, L->shape, epi, src.p, m, weights(L), L->b, out)) || (st = arm(g, then, m))) return st;
     epilogue(L, y, out != y ? out : NULL, NULL, NULL, m, epi, 0, g, then);
     return RERANK_OK;
 }
@@ -700,13 +768,13 @@ static rerank_status_t ffn_bf16_up(rr_gemm_t *g, const rr_linear_t *up, const fl
     prim_t *p;
     rerank_status_t st;
     if (sh->no_bf16_out) return RERANK_ERR_UNSUPPORTED;
-    if ((st = get_prim(g, up->shape, RR_EPI_GELU | EPI_DST_BF16, m, &p))) {
+    if ((st = first_prim(g, up->shape, RR_EPI_GELU | EPI_DST_BF16, m, &p))) {
         if (st == RERANK_ERR_UNSUPPORTED) sh->no_bf16_out = 1;
         return st;
     }
     if ((st = prepare_src(g, up, x, m, &src)) || (st = rr_gemm_stage(g, RERANK_PRECISION_BF16, ffn, m, up->out)))
         return st;
-    return exec(g, p, src.p, m, weights(up), up->b, g->stage.q[g->stage.set].p);
+    return run(g, up->shape, RR_EPI_GELU | EPI_DST_BF16, src.p, m, weights(up), up->b, g->stage.q[g->stage.set].p);
 }
 
 /* y += down(gate(act, up(x))).
@@ -780,9 +848,7 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     }
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;
-    prim_t *pd;
-    if ((st = get_prim(g, down->shape, RR_EPI_NONE, m, &pd)) || (st = exec(g, pd, q2, m, down->wq, NULL, raw)) ||
-        (st = arm(g, then, m)))
+    if ((st = run(g, down->shape, RR_EPI_NONE, q2, m, down->wq, NULL, raw)) || (st = arm(g, then, m)))
         return st;
     epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1, g, then);
     return RERANK_OK;
@@ -792,6 +858,11 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
 
 rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
                                 int threads, double *gflops) {
+    return rr_gemm_rate(precision, m, k, n, reps, threads, 0, gflops);
+}
+
+rerank_status_t rr_gemm_rate(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps, int threads,
+                             int row_blocks, double *gflops) {
     *gflops = 0;
     size_t na, nw, nc;
     if (rr_mul_size((size_t)m, (size_t)k * sizeof(float), &na) || rr_mul_size((size_t)n, (size_t)k * sizeof(float), &nw) ||
@@ -807,17 +878,19 @@ rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t
     memset(c, 0, nc);
     int prev = omp_get_max_threads();
     omp_set_num_threads(threads);
-    if ((st = rr_gemm_new(&g)) || (st = rr_linear_init(g, &L, w, b, n, k, precision))) goto restore;
+    if ((st = rr_gemm_new(&g))) goto restore;
+    rr_gemm_set_row_blocks(g, row_blocks);
+    if ((st = rr_linear_init(g, &L, w, b, n, k, precision))) goto restore;
     /* The matmul alone: activations converted once, outside the timing
      * (rr_linear's per-call conversion and int8 epilogue are the engine's
      * overhead, which the fraction of this ceiling is meant to expose). */
     src_rows_t src;
     prim_t *p;
-    if ((st = prepare_src(g, &L, a, m, &src)) || (st = get_prim(g, L.shape, RR_EPI_NONE, m, &p))) goto restore;
+    if ((st = prepare_src(g, &L, a, m, &src)) || (st = first_prim(g, L.shape, RR_EPI_NONE, m, &p))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
-        st = exec(g, p, src.p, m, weights(&L), L.b, c);
+        st = run(g, L.shape, RR_EPI_NONE, src.p, m, weights(&L), L.b, c);
         double t = omp_get_wtime() - t0;
         if (r > 0 && t < best) best = t;
     }

@@ -46,6 +46,12 @@ int64_t rr_gemm_primitives_created(const rr_gemm_t *g);
 /* Keep every later layer's weights in the plain layout (tests, and the
  * comparison in bench); call before the first rr_linear_init. */
 void rr_gemm_set_plain(rr_gemm_t *g, int plain);
+/* How later shapes split their rows (see gemm.c, run): mode > 0 every
+ * shape as AMX shapes do (whole 64-row blocks in one call, the rest padded
+ * to 16 rows in another), on any CPU; < 0 none, AMX included; 0 (the
+ * default) AMX shapes only. Tests and bench; call before the first
+ * rr_linear_init. */
+void rr_gemm_set_row_blocks(rr_gemm_t *g, int mode);
 /* *blocked = 1 if layers [out, in] at prec get oneDNN's blocked layout
  * here (0 also where oneDNN has no matmul at prec). */
 rerank_status_t rr_gemm_layout_blocked(rr_gemm_t *g, int32_t out, int32_t in, rerank_precision_t prec, int *blocked);

@@ -51,6 +51,11 @@ void rr_model_span_flops(const rerank_model_t *m, int32_t layers, double shared,
  * warm-up, on `threads`. */
 rerank_status_t rr_gemm_ceiling(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps,
                                 int threads, double *gflops);
+/* The same GEMM with its rows split as rr_gemm_set_row_blocks(row_blocks)
+ * says (> 0 always, < 0 never, 0 on AMX only, as the engine runs):
+ * bench/gemm_rows. */
+rerank_status_t rr_gemm_rate(rerank_precision_t precision, int64_t m, int32_t k, int32_t n, int reps, int threads,
+                             int row_blocks, double *gflops);
 /* The weight layout a [k x n] layer at `precision` gets on this CPU:
  * "blocked" (oneDNN's brgemm layout, a primitive per M) or "plain";
  * NULL on error. */
