@@ -330,36 +330,55 @@ static rerank_status_t first_prim(rr_gemm_t *g, int si, int epi, int64_t m, prim
 static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == dnnl_bf16 ? 2 : 1; }
 
 /* dst [m, out] = x [m, in] . W (+ b and the epilogue `epi` where fused, as
- * first_prim said), the rows split as lead_rows says: the tail rows go
- * through pad_x / pad_y, zero-padded (and, for a fused sum, holding dst's
- * rows first). */
+ * first_prim said), the rows split as lead_rows says: rows [0, lead) in one
+ * call, then the last tail_rows(m - lead) rows of the batch in another.
+ * The two calls share up to 15 rows; the second's values replace the
+ * first's (the same, bit for bit), and for a fused sum those rows get their
+ * old values back in between, so each row is added once. A batch smaller
+ * than its tail (m < 64, not a multiple of 16) goes through zero-padded
+ * copies in pad_x / pad_y. */
 static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t m, const void *w, const float *b,
                            void *dst) {
     const shape_t *sh = &g->shapes[si];
-    const int64_t lead = lead_rows(sh, m);
-    prim_t *p;
-    rerank_status_t st;
-    if (lead > 0 && ((st = get_prim(g, si, epi, lead, &p)) || (st = exec(g, p, x, lead, w, b, dst)))) return st;
-    if (lead == m) return RERANK_OK;
-    const int fused = lead > 0 ? p->fused : -1; /* the first call's */
-    const int64_t r = m - lead, rows = tail_rows(r);
+    const int64_t lead = lead_rows(sh, m), r = m - lead, rows = tail_rows(r), t0 = m - rows;
     const size_t xb = type_bytes(src_type(sh->prec)) * (size_t)sh->in, yb = type_bytes(dst_type(epi)) * (size_t)sh->out;
-    if ((st = rr_buf_reserve(&g->pad_x, (size_t)rows * xb, "GEMM tail rows")) ||
-        (st = rr_buf_reserve(&g->pad_y, (size_t)rows * yb, "GEMM tail rows")) || (st = get_prim(g, si, epi, rows, &p)))
-        return st;
+    const int64_t shared = t0 >= 0 && r > 0 ? lead - t0 : 0; /* rows both calls compute */
+    char *py = g->pad_y.p;
+    prim_t *p;
+    int fused = -1; /* the first call's */
+    rerank_status_t st;
+    if (lead > 0) {
+        if ((st = get_prim(g, si, epi, lead, &p))) return st;
+        fused = p->fused;
+        const int keep = shared > 0 && p->fused && EPI_KIND(epi) == RR_EPI_ACC;
+        if (keep) {
+            if ((st = rr_buf_reserve(&g->pad_y, (size_t)shared * yb, "GEMM tail rows"))) return st;
+            py = g->pad_y.p;
+            memcpy(py, (char *)dst + (size_t)t0 * yb, (size_t)shared * yb);
+        }
+        if ((st = exec(g, p, x, lead, w, b, dst))) return st;
+        if (keep) memcpy((char *)dst + (size_t)t0 * yb, py, (size_t)shared * yb);
+    }
+    if (r == 0) return RERANK_OK;
+    if ((st = get_prim(g, si, epi, rows, &p))) return st;
     if (fused >= 0 && p->fused != fused)
         return rr_error(RERANK_ERR_INTERNAL, "oneDNN: the %s matmul [M x %d] x [%d x %d] fuses its epilogue at one M only",
                         rerank_precision_str(sh->prec), sh->in, sh->in, sh->out);
-    char *px = g->pad_x.p, *py = g->pad_y.p;
-    memcpy(px, (const char *)x + (size_t)lead * xb, (size_t)r * xb);
-    memset(px + (size_t)r * xb, 0, (size_t)(rows - r) * xb);
-    const int sums = p->fused && EPI_KIND(epi) == RR_EPI_ACC;
-    if (sums) {
-        memcpy(py, (const char *)dst + (size_t)lead * yb, (size_t)r * yb);
-        memset(py + (size_t)r * yb, 0, (size_t)(rows - r) * yb);
+    if (t0 >= 0) return exec(g, p, (const char *)x + (size_t)t0 * xb, rows, w, b, (char *)dst + (size_t)t0 * yb);
+    /* m < rows: the m rows zero-padded to `rows` */
+    if ((st = rr_buf_reserve(&g->pad_x, (size_t)rows * xb, "GEMM tail rows")) ||
+        (st = rr_buf_reserve(&g->pad_y, (size_t)rows * yb, "GEMM tail rows")))
+        return st;
+    char *px = g->pad_x.p;
+    py = g->pad_y.p;
+    memcpy(px, x, (size_t)m * xb);
+    memset(px + (size_t)m * xb, 0, (size_t)(rows - m) * xb);
+    if (p->fused && EPI_KIND(epi) == RR_EPI_ACC) {
+        memcpy(py, dst, (size_t)m * yb);
+        memset(py + (size_t)m * yb, 0, (size_t)(rows - m) * yb);
     }
     if ((st = exec(g, p, px, rows, w, b, py))) return st;
-    memcpy((char *)dst + (size_t)lead * yb, py, (size_t)r * yb);
+    memcpy(dst, py, (size_t)m * yb);
     return RERANK_OK;
 }
 
