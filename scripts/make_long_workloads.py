@@ -8,13 +8,20 @@ does not depend on which ids they are).
   W4: 2 pairs x 4,096 tokens (a long document against two queries)
   W5: 1 pair  x 8,192 tokens (bge-reranker-v2-m3's whole context)
 
-usage: scripts/make_long_workloads.py [OUT]   (default bench/workloads-long.json)
+With --short it writes bench/workloads-short.json instead: single pairs whose
+token counts are not multiples of 64 (the GEMM's row split on AMX, README
+"AMX row blocks"):
+
+  S40: 1 pair x 40 tokens, S100: 1 pair x 100 tokens
+
+usage: scripts/make_long_workloads.py [--short] [OUT]
 Standard library only; the same file comes out every time.
 """
 import json, random, sys
 
 SEED = 20261205
 SHAPES = {"W4": (2, 4096), "W5": (1, 8192)}
+SHORT = {"S40": (1, 40), "S100": (1, 100)}
 
 
 def pair(rng, n):
@@ -24,10 +31,14 @@ def pair(rng, n):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "bench/workloads-long.json"
+    args = sys.argv[1:]
+    short = "--short" in args
+    args = [a for a in args if a != "--short"]
+    shapes = SHORT if short else SHAPES
+    out = args[0] if args else "bench/workloads-short.json" if short else "bench/workloads-long.json"
     rng = random.Random(SEED)
-    w = {name: [pair(rng, n) for _ in range(pairs)] for name, (pairs, n) in SHAPES.items()}
-    for name, (pairs, n) in SHAPES.items():
+    w = {name: [pair(rng, n) for _ in range(pairs)] for name, (pairs, n) in shapes.items()}
+    for name, (pairs, n) in shapes.items():
         assert len(w[name]) == pairs and all(len(p) == n for p in w[name])
     with open(out, "w") as f:
         json.dump(w, f, separators=(",", ":"))

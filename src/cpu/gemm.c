@@ -306,16 +306,21 @@ done:
 
 /* How many rows each oneDNN call sees. oneDNN 2.6's AMX matmul picks its
  * row block from the divisors of M, and some (51, 53, 57-59, 61, 62 rows)
- * run 5-10x slower than their neighbours: M = 885 runs at 1/8 of M = 884
+ * run 5-20x slower than their neighbours: M = 885 runs at 1/8 of M = 884
  * (README, "AMX row blocks"). On shapes whose kernel is AMX, a call sees
  * whole RR_GEMM_ROW_BLOCK-row blocks, and the rest goes through a second
- * call padded to a multiple of 16 rows (one AMX tile); both use the same
- * kernel, so a row's result does not depend on where it sits. */
+ * call of a multiple of 16 rows (one AMX tile). Under two blocks, where a
+ * second pass over the weights would cost more than the rows do, the batch
+ * is one call of a multiple of 16 rows (padded if need be). All use the
+ * same kernel, so a row's result does not depend on where it sits. */
 #define RR_GEMM_ROW_BLOCK 64
 #define RR_GEMM_TAIL_ALIGN 16
 
+/* Rows of the first call (the rest: the tail call). */
 static int64_t lead_rows(const shape_t *sh, int64_t m) {
-    return sh->row_blocks ? m / RR_GEMM_ROW_BLOCK * RR_GEMM_ROW_BLOCK : m;
+    if (!sh->row_blocks) return m;
+    if (m < 2 * RR_GEMM_ROW_BLOCK) return m % RR_GEMM_TAIL_ALIGN ? 0 : m;
+    return m / RR_GEMM_ROW_BLOCK * RR_GEMM_ROW_BLOCK;
 }
 
 static int64_t tail_rows(int64_t r) { return (r + RR_GEMM_TAIL_ALIGN - 1) / RR_GEMM_TAIL_ALIGN * RR_GEMM_TAIL_ALIGN; }
@@ -327,6 +332,12 @@ static rerank_status_t first_prim(rr_gemm_t *g, int si, int epi, int64_t m, prim
     return get_prim(g, si, epi, lead > 0 ? lead : tail_rows(m), pp);
 }
 
+/* dst[0, m) = src[0, m), rows of `bytes` each, rows in parallel. */
+static void copy_rows(void *dst, const void *src, int64_t m, size_t bytes) {
+#pragma omp parallel for schedule(static) if ((size_t)m * bytes >= (size_t)RR_PAR_MIN_WORK * sizeof(float))
+    for (int64_t r = 0; r < m; r++) memcpy((char *)dst + (size_t)r * bytes, (const char *)src + (size_t)r * bytes, bytes);
+}
+
 static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == dnnl_bf16 ? 2 : 1; }
 
 /* dst [m, out] = x [m, in] . W (+ b and the epilogue `epi` where fused, as
@@ -334,16 +345,15 @@ static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == d
  * call, then the last tail_rows(m - lead) rows of the batch in another.
  * The two calls share up to 15 rows; the second's values replace the
  * first's (the same, bit for bit), and for a fused sum those rows get their
- * old values back in between, so each row is added once. A batch smaller
- * than its tail (m < 64, not a multiple of 16) goes through zero-padded
- * copies in pad_x / pad_y. */
+ * old values back in between, so each row is added once. A batch that is
+ * all tail (m < 128, not a multiple of 16) goes through zero-padded copies
+ * in pad_x / pad_y. */
 static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t m, const void *w, const float *b,
                            void *dst) {
     const shape_t *sh = &g->shapes[si];
     const int64_t lead = lead_rows(sh, m), r = m - lead, rows = tail_rows(r), t0 = m - rows;
     const size_t xb = type_bytes(src_type(sh->prec)) * (size_t)sh->in, yb = type_bytes(dst_type(epi)) * (size_t)sh->out;
     const int64_t shared = t0 >= 0 && r > 0 ? lead - t0 : 0; /* rows both calls compute */
-    char *py = g->pad_y.p;
     prim_t *p;
     int fused = -1; /* the first call's */
     rerank_status_t st;
@@ -353,11 +363,10 @@ static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t
         const int keep = shared > 0 && p->fused && EPI_KIND(epi) == RR_EPI_ACC;
         if (keep) {
             if ((st = rr_buf_reserve(&g->pad_y, (size_t)shared * yb, "GEMM tail rows"))) return st;
-            py = g->pad_y.p;
-            memcpy(py, (char *)dst + (size_t)t0 * yb, (size_t)shared * yb);
+            memcpy(g->pad_y.p, (char *)dst + (size_t)t0 * yb, (size_t)shared * yb);
         }
         if ((st = exec(g, p, x, lead, w, b, dst))) return st;
-        if (keep) memcpy((char *)dst + (size_t)t0 * yb, py, (size_t)shared * yb);
+        if (keep) memcpy((char *)dst + (size_t)t0 * yb, g->pad_y.p, (size_t)shared * yb);
     }
     if (r == 0) return RERANK_OK;
     if ((st = get_prim(g, si, epi, rows, &p))) return st;
@@ -369,16 +378,15 @@ static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t
     if ((st = rr_buf_reserve(&g->pad_x, (size_t)rows * xb, "GEMM tail rows")) ||
         (st = rr_buf_reserve(&g->pad_y, (size_t)rows * yb, "GEMM tail rows")))
         return st;
-    char *px = g->pad_x.p;
-    py = g->pad_y.p;
-    memcpy(px, x, (size_t)m * xb);
+    char *px = g->pad_x.p, *py = g->pad_y.p;
+    copy_rows(px, x, m, xb);
     memset(px + (size_t)m * xb, 0, (size_t)(rows - m) * xb);
     if (p->fused && EPI_KIND(epi) == RR_EPI_ACC) {
-        memcpy(py, dst, (size_t)m * yb);
+        copy_rows(py, dst, m, yb);
         memset(py + (size_t)m * yb, 0, (size_t)(rows - m) * yb);
     }
     if ((st = exec(g, p, px, rows, w, b, py))) return st;
-    memcpy(dst, py, (size_t)m * yb);
+    copy_rows(dst, py, m, yb);
     return RERANK_OK;
 }
 
