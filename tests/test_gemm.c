@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/limits.h"
 #include "cpu/gemm.h"
 #include "engine/bench_api.h"
@@ -477,6 +478,60 @@ TEST(rows_independent_of_m) {
     rr_gemm_free(g);
 }
 
+/* Every allocation of a fresh context's first calls fails in turn (the
+ * padded copies of a 100-row call, the shared rows of a 131-row fused sum,
+ * the converted inputs, ...): each failure is a clean RERANK_ERR_NOMEM, and
+ * the first run that gets through gives the same rows as a context that
+ * never failed. Leaks show under ASan (make asan). */
+TEST(alloc_faults) {
+    enum { K = 64, N = 48, M = 131 };
+    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
+    float *y0 = malloc(sizeof(float) * M * N), *ya = malloc(sizeof(float) * M * N), *yb = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) x[i] = frand(-2, 2);
+    for (int i = 0; i < N * K; i++) w[i] = frand(-0.1f, 0.1f);
+    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < M * N; i++) y0[i] = frand(-1, 1);
+    for (int p = 0; p < 3; p++) {
+        const rerank_precision_t prec = (rerank_precision_t)p;
+        /* the reference: a context that never failed, the same calls */
+        rr_gemm_t *g = NULL;
+        rr_linear_t L;
+        CHECK(gemm_new(&g) == RERANK_OK && rr_linear_init(g, &L, w, b, N, K, prec) == RERANK_OK);
+        memcpy(ya, y0, sizeof(float) * M * N);
+        CHECK(rr_linear(g, &L, x, 100, RR_EPI_GELU, ya) == RERANK_OK && rr_linear(g, &L, x, M, RR_EPI_ACC, ya) == RERANK_OK);
+        rr_linear_release(&L);
+        rr_gemm_free(g);
+        int failed = 0, done = 0;
+        for (unsigned long n = 1; n < 200 && !done; n++) {
+            g = NULL;
+            memcpy(yb, y0, sizeof(float) * M * N);
+            rr_alloc_fail_at(n);
+            rerank_status_t st = gemm_new(&g);
+            int inited = 0;
+            if (!st && !(st = rr_linear_init(g, &L, w, b, N, K, prec))) {
+                inited = 1;
+                if (!(st = rr_linear(g, &L, x, 100, RR_EPI_GELU, yb))) st = rr_linear(g, &L, x, M, RR_EPI_ACC, yb);
+            }
+            const int injected = rr_alloc_failed();
+            rr_alloc_fail_at(0);
+            if (inited) rr_linear_release(&L);
+            rr_gemm_free(g);
+            if (st) {
+                failed++;
+                CHECK_MSG(injected && st == RERANK_ERR_NOMEM, "%s: allocation %lu: status %d (injected %d)",
+                          rerank_precision_str(prec), n, (int)st, injected);
+            } else {
+                done = !injected;
+            }
+        }
+        CHECK_MSG(done && failed > 0, "%s: %d failures, done %d", rerank_precision_str(prec), failed, done);
+        int diff = 0;
+        for (int i = 0; i < M * N; i++) diff += memcmp(&ya[i], &yb[i], sizeof(float)) != 0;
+        CHECK_MSG(diff == 0, "%s: %d outputs differ after the faults", rerank_precision_str(prec), diff);
+    }
+    free(x); free(w); free(b); free(y0); free(ya); free(yb);
+}
+
 TEST(ceiling) {
     double gf = 0;
     CHECK(rr_gemm_ceiling(RERANK_PRECISION_FP32, 256, 256, 256, 1, 1, &gf) == RERANK_OK);
@@ -500,6 +555,7 @@ int main(void) {
     RUN(quantize_rows);
     RUN(quantize_rows_u8);
     RUN(int8_without_vnni);
+    RUN(alloc_faults);
     RUN(ceiling);
     /* again with every context splitting its rows as on AMX */
     g_row_blocks = 1;
@@ -510,5 +566,6 @@ int main(void) {
     RUN(then_and_stage);
     RUN(blocked_matches_plain);
     RUN(rows_independent_of_m);
+    RUN(alloc_faults);
     TEST_MAIN_END();
 }
