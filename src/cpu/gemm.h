@@ -4,6 +4,9 @@
  * with a primitive per (epilogue, M) made on first use and kept in a
  * least-recently-used table; plain W [out, in] elsewhere (AVX2), with one
  * run-time-M primitive per epilogue. Layers of one shape share them.
+ * Where the kernel is AMX, oneDNN sees M as whole 64-row blocks plus a tail
+ * of a multiple of 16 rows (some other row counts run 5-20x slower there;
+ * gemm.c, run), so primitives are made per block and tail size.
  *
  *  fp32: F32 weights (views into the checkpoint where the layout is plain,
  *        else a blocked copy), bias and epilogue fused by oneDNN post-ops.
