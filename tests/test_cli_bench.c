@@ -55,6 +55,11 @@ static void check_line(json_t *j, double pairs, double tokens) {
     /* tokens/s = pairs/s x tokens per pair (all from the median run) */
     CHECK_NEAR(num(j, "tokens_per_s"), p * tokens / pairs, 0.06 + 1e-3 * num(j, "tokens_per_s"));
     CHECK(num(j, "gemm_ceiling_gflops") > 0 && num(j, "gemm_at_batch_m_gflops") > 0);
+    /* the ceiling: the larger of the one before loading and the one after the runs */
+    const double before = num(j, "gemm_ceiling_before_gflops"), after = num(j, "gemm_ceiling_after_gflops");
+    CHECK_MSG(json_object_get(j, "gemm_ceiling_before_gflops") && json_object_get(j, "gemm_ceiling_after_gflops") &&
+                  before >= 0 && after > 0 && fabs(num(j, "gemm_ceiling_gflops") - fmax(before, after)) <= 0.01,
+              "ceiling %g, before %g, after %g", num(j, "gemm_ceiling_gflops"), before, after);
     CHECK_NEAR(num(j, "fraction_of_ceiling"), num(j, "gflops_per_s") / num(j, "gemm_ceiling_gflops"), 1e-3);
     CHECK(num(j, "peak_rss_mb") > 0 && num(j, "load_s") > 0);
     /* The time split: GEMM and attention run inside the forward pass, one
