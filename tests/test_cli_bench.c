@@ -72,6 +72,17 @@ static void check_line(json_t *j, double pairs, double tokens) {
     CHECK_MSG(fwd <= pairs / num(j, "pairs_per_s_min") + 1e-3, "forward %g s, slowest run %g s", fwd,
               pairs / num(j, "pairs_per_s_min"));
     CHECK(num(j, "linear_gflops_per_s") > 0);
+    /* gemm_s by layer shape (CPU): the shapes add up to it */
+    json_t *shapes = json_object_get(j, "gemm_shapes");
+    CHECK(json_is_array(shapes) && json_array_size(shapes) > 0);
+    double sum = 0;
+    size_t i;
+    json_t *sh;
+    json_array_foreach(shapes, i, sh) {
+        CHECK(num(sh, "in") > 0 && num(sh, "out") > 0 && num(sh, "calls") > 0 && num(sh, "gflops") > 0);
+        sum += num(sh, "s");
+    }
+    CHECK_MSG(fabs(sum - gemm) <= 1e-6 * (double)(json_array_size(shapes) + 1), "shapes %g s, gemm_s %g", sum, gemm);
 }
 
 TEST(workload_w3) {

@@ -77,7 +77,8 @@ static const char k_fields[] =
     "over gemm_s). shared_prefix (a causal model computing shared prompt prefixes once), tokens_computed,\n"
     "flops_prompt (every pair's full prompt: what gflops_per_s counts), flops_computed and\n"
     "computed_fraction (their ratio), per timed run; gemm_inputs_staged (GEMM inputs converted or\n"
-    "quantized by the step before them while its rows were in cache, per run). A model with\n"
+    "quantized by the step before them while its rows were in cache, per run); gemm_shapes (CPU: gemm_s\n"
+    "by layer shape, per run: in, out, precision, calls, s, gflops of the rows asked for). A model with\n"
     "sliding-window layers (ModernBERT) adds attention_local_s and attention_global_s (attention_s\n"
     "split by kind of layer) and local_layers / global_layers.\n"
     "Text mode (--input) times tokenization too; it sits outside forward_s.";
@@ -364,6 +365,29 @@ static int measure(const bench_args_t *a, const workload_t *w, measurement_t *r)
 
 /* ---- report ------------------------------------------------------------- */
 
+/* gemm_s by layer shape, per timed run: [{"in", "out", "precision",
+ * "calls", "s", "gflops"}] (CPU: shapes that ran in the timed runs). */
+static void report_gemm_shapes(const measurement_t *r, int runs) {
+    const rr_profile_t *pa = &r->after, *pb = &r->before;
+    printf(", \"gemm_shapes\": [");
+    int n = 0;
+    for (int i = 0; i < pa->n_gemm_shapes; i++) {
+        rr_gemm_shape_stat_t d = pa->gemm_shapes[i];
+        for (int j = 0; j < pb->n_gemm_shapes; j++)
+            if (pb->gemm_shapes[j].in == d.in && pb->gemm_shapes[j].out == d.out &&
+                pb->gemm_shapes[j].precision == d.precision) {
+                d.calls -= pb->gemm_shapes[j].calls;
+                d.seconds -= pb->gemm_shapes[j].seconds;
+                d.flops -= pb->gemm_shapes[j].flops;
+            }
+        if (d.calls <= 0) continue;
+        printf("%s{\"in\": %d, \"out\": %d, \"precision\": \"%s\", \"calls\": %.0f, \"s\": %.6f, \"gflops\": %.2f}",
+               n++ ? ", " : "", d.in, d.out, rerank_precision_str(d.precision), (double)d.calls / runs, d.seconds / runs,
+               d.seconds > 0 ? d.flops / d.seconds / 1e9 : 0.0);
+    }
+    printf("]");
+}
+
 static void report(const bench_args_t *a, const workload_t *w, const measurement_t *r) {
     const int runs = a->runs;
     const double med = runs % 2 ? r->times[runs / 2] : 0.5 * (r->times[runs / 2 - 1] + r->times[runs / 2]);
@@ -406,6 +430,7 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
            fwd, gemm, attn, fwd - gemm - attn, gemm > 0 ? lin_done / gemm / 1e9 : 0.0);
     printf(", \"gemm_inputs_staged\": %.0f",
            (double)(r->after.gemm_inputs_staged - r->before.gemm_inputs_staged) / runs);
+    report_gemm_shapes(r, runs);
     /* Local (windowed) vs global layers: each kind's share of attention_s
      * and of the layers run (every layer runs the same groups). */
     const int64_t calls = r->after.attention_calls - r->before.attention_calls,

@@ -114,6 +114,7 @@ static void cpu_profile(const void *ctx, rr_profile_t *p) {
                         .attention_local_s = c->attention_local_s, .attention_calls = c->attention_calls,
                         .attention_local_calls = c->attention_local_calls,
                         .gemm_inputs_staged = rr_gemm_staged_uses(c->gemm)};
+    p->n_gemm_shapes = rr_gemm_shape_stats(c->gemm, p->gemm_shapes, RR_PROFILE_MAX_SHAPES);
 }
 
 static int64_t cpu_group_tokens(const void *ctx) {

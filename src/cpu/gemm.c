@@ -24,6 +24,8 @@ typedef struct gemm_shape {
     int blocked;              /* weights in w_md's blocked layout, a primitive per M */
     int no_bf16_out;          /* oneDNN cannot fuse GELU with a bf16 output here */
     int row_blocks;           /* calls see whole RR_GEMM_ROW_BLOCK blocks and a padded tail (run) */
+    int64_t calls;            /* run calls, their seconds in oneDNN and useful FLOPs */
+    double seconds, flops;
     dnnl_memory_desc_t plain; /* W [out, in] row-major, as [in, out] dnnl_ba   */
     dnnl_memory_desc_t w_md;  /* how layers of this shape hold their weights    */
 } shape_t;
@@ -73,6 +75,17 @@ int64_t rr_gemm_primitives_created(const rr_gemm_t *g) { return g->created; }
 int64_t rr_gemm_staged_uses(const rr_gemm_t *g) { return g->staged_uses; }
 void rr_gemm_set_plain(rr_gemm_t *g, int plain) { g->plain_only = plain; }
 void rr_gemm_set_row_blocks(rr_gemm_t *g, int mode) { g->rows_mode = mode; }
+
+int rr_gemm_shape_stats(const rr_gemm_t *g, rr_gemm_shape_stat_t *out, int cap) {
+    int n = 0;
+    for (int i = 0; i < g->n_shapes && n < cap; i++) {
+        const shape_t *sh = &g->shapes[i];
+        if (sh->calls)
+            out[n++] = (rr_gemm_shape_stat_t){.in = sh->in, .out = sh->out, .precision = sh->prec, .calls = sh->calls,
+                                              .seconds = sh->seconds, .flops = sh->flops};
+    }
+    return n;
+}
 
 rerank_status_t rr_gemm_new(rr_gemm_t **out) {
     *out = NULL;
@@ -292,7 +305,9 @@ static rerank_status_t exec(rr_gemm_t *g, const prim_t *p, const void *x, int64_
     }
     if ((s = dnnl_primitive_execute(p->p, g->stream, n, args))) goto done;
     s = dnnl_stream_wait(g->stream);
-    g->exec_s += omp_get_wtime() - t0;
+    const double dt = omp_get_wtime() - t0;
+    g->exec_s += dt;
+    g->shapes[p->shape].seconds += dt;
 done:
     if (ms) dnnl_memory_destroy(ms);
     if (mw) dnnl_memory_destroy(mw);
@@ -350,8 +365,10 @@ static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == d
  * in pad_x / pad_y. */
 static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t m, const void *w, const float *b,
                            void *dst) {
-    const shape_t *sh = &g->shapes[si];
+    shape_t *sh = &g->shapes[si];
     const int64_t lead = lead_rows(sh, m), r = m - lead, rows = tail_rows(r), t0 = m - rows;
+    sh->calls++;
+    sh->flops += 2.0 * (double)m * sh->in * sh->out;
     const size_t xb = type_bytes(src_type(sh->prec)) * (size_t)sh->in, yb = type_bytes(dst_type(epi)) * (size_t)sh->out;
     const int64_t shared = t0 >= 0 && r > 0 ? lead - t0 : 0; /* rows both calls compute */
     prim_t *p;

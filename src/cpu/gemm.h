@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "engine/bench_api.h"
 #include "engine/blocks.h"
 #include "rerank.h"
 
@@ -44,6 +45,10 @@ rerank_status_t rr_gemm_new(rr_gemm_t **out);
 void rr_gemm_free(rr_gemm_t *g);
 /* Seconds spent in oneDNN matmuls through g so far. */
 double rr_gemm_seconds(const rr_gemm_t *g);
+/* Up to cap of g's layer shapes that have run (calls, seconds in oneDNN,
+ * useful FLOPs since g was made), in the order they were first described;
+ * returns how many. */
+int rr_gemm_shape_stats(const rr_gemm_t *g, rr_gemm_shape_stat_t *out, int cap);
 /* oneDNN primitives g has created so far (one per M for blocked layouts). */
 int64_t rr_gemm_primitives_created(const rr_gemm_t *g);
 /* Keep every later layer's weights in the plain layout (tests, and the

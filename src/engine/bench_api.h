@@ -22,6 +22,16 @@ typedef struct rr_work {
     rr_pair_flops_t prompt, computed;
 } rr_work_t;
 
+/* One linear-layer shape's GEMMs (CPU): calls, seconds inside the GEMM
+ * library and the useful FLOPs of the rows asked for (padding not counted). */
+#define RR_PROFILE_MAX_SHAPES 8
+typedef struct rr_gemm_shape_stat {
+    int32_t in, out;
+    rerank_precision_t precision;
+    int64_t calls;
+    double seconds, flops;
+} rr_gemm_shape_stat_t;
+
 /* Where a backend's forward passes spent their time, in seconds summed
  * since it was created (wall clock of the calling thread), and the work
  * done (the engine's count). */
@@ -33,6 +43,8 @@ typedef struct rr_profile {
     int64_t attention_calls;       /* attention blocks run (layers x groups) */
     int64_t attention_local_calls; /* of which sliding-window ones          */
     int64_t gemm_inputs_staged;    /* GEMM inputs made by the step before (CPU: rr_gemm_stage) */
+    int n_gemm_shapes;             /* gemm_s by layer shape (CPU; the first RR_PROFILE_MAX_SHAPES) */
+    rr_gemm_shape_stat_t gemm_shapes[RR_PROFILE_MAX_SHAPES];
     rr_work_t work;
 } rr_profile_t;
 
