@@ -28,6 +28,26 @@ static rerank_status_t gemm_new(rr_gemm_t **g) {
     return st;
 }
 
+/* A layer case in fresh blocks: x [m, k] in [-2, 2), w [n, k] in
+ * [-wr, wr), b [n] in [-0.5, 0.5), y0 [m, n] in [-1, 1) (free_case). */
+typedef struct layer_case {
+    float *x, *w, *b, *y0;
+} layer_case_t;
+
+static layer_case_t make_case(int m, int k, int n, float wr) {
+    layer_case_t c = {malloc(sizeof(float) * m * k), malloc(sizeof(float) * n * k), malloc(sizeof(float) * n),
+                      malloc(sizeof(float) * m * n)};
+    for (int i = 0; i < m * k; i++) c.x[i] = frand(-2, 2);
+    for (int i = 0; i < n * k; i++) c.w[i] = frand(-wr, wr);
+    for (int i = 0; i < n; i++) c.b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < m * n; i++) c.y0[i] = frand(-1, 1);
+    return c;
+}
+
+static void free_case(layer_case_t *c) {
+    free(c->x); free(c->w); free(c->b); free(c->y0);
+}
+
 /* Max |y - ref| / max |ref| for y = epi(x W^T + b) at `prec`. */
 static double run_case(rr_gemm_t *g, rerank_precision_t prec, rr_epilogue_t epi, int M, int K, int N) {
     float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
@@ -295,12 +315,9 @@ TEST(blocked_matches_plain) {
     CHECK(gemm_new(&gb) == RERANK_OK && rr_gemm_new(&gp) == RERANK_OK);
     if (!gb || !gp) { rr_gemm_free(gb); rr_gemm_free(gp); return; }
     rr_gemm_set_plain(gp, 1);
-    float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
-    float *y0 = malloc(sizeof(float) * MMAX * N), *y1 = malloc(sizeof(float) * MMAX * N), *y2 = malloc(sizeof(float) * MMAX * N);
-    for (int i = 0; i < MMAX * K; i++) x[i] = frand(-2, 2);
-    for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
-    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
-    for (int i = 0; i < MMAX * N; i++) y0[i] = frand(-1, 1);
+    layer_case_t lc = make_case(MMAX, K, N, 0.05f);
+    const float *x = lc.x, *w = lc.w, *b = lc.b, *y0 = lc.y0;
+    float *y1 = malloc(sizeof(float) * MMAX * N), *y2 = malloc(sizeof(float) * MMAX * N);
     const int ms[] = {1, 3, 16, 17, 63, 64, 65, 100, 128, 131};
     int blocked_seen = 0;
     for (int p = 0; p < 3; p++) {
@@ -332,7 +349,8 @@ TEST(blocked_matches_plain) {
         rr_linear_release(&Lp);
     }
     printf("  weight layout here: %s\n", blocked_seen ? "blocked (oneDNN brgemm)" : "plain");
-    free(x); free(w); free(b); free(y0); free(y1); free(y2);
+    free_case(&lc);
+    free(y1); free(y2);
     rr_gemm_free(gb);
     rr_gemm_free(gp);
 }
@@ -449,12 +467,9 @@ TEST(rows_independent_of_m) {
     rr_gemm_t *g = NULL;
     CHECK(gemm_new(&g) == RERANK_OK);
     if (!g) return;
-    float *x = malloc(sizeof(float) * MMAX * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
-    float *y0 = malloc(sizeof(float) * MMAX * N), *ya = malloc(sizeof(float) * MMAX * N), *yb = malloc(sizeof(float) * MMAX * N);
-    for (int i = 0; i < MMAX * K; i++) x[i] = frand(-2, 2);
-    for (int i = 0; i < N * K; i++) w[i] = frand(-0.05f, 0.05f);
-    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
-    for (int i = 0; i < MMAX * N; i++) y0[i] = frand(-1, 1);
+    layer_case_t lc = make_case(MMAX, K, N, 0.05f);
+    const float *x = lc.x, *w = lc.w, *b = lc.b, *y0 = lc.y0;
+    float *ya = malloc(sizeof(float) * MMAX * N), *yb = malloc(sizeof(float) * MMAX * N);
     const int ms[] = {1, 15, 17, 64, 100};
     for (int p = 0; p < 3; p++) {
         rr_linear_t L;
@@ -474,7 +489,8 @@ TEST(rows_independent_of_m) {
         }
         rr_linear_release(&L);
     }
-    free(x); free(w); free(b); free(y0); free(ya); free(yb);
+    free_case(&lc);
+    free(ya); free(yb);
     rr_gemm_free(g);
 }
 
@@ -485,12 +501,9 @@ TEST(rows_independent_of_m) {
  * never failed. Leaks show under ASan (make asan). */
 TEST(alloc_faults) {
     enum { K = 64, N = 48, M = 131 };
-    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
-    float *y0 = malloc(sizeof(float) * M * N), *ya = malloc(sizeof(float) * M * N), *yb = malloc(sizeof(float) * M * N);
-    for (int i = 0; i < M * K; i++) x[i] = frand(-2, 2);
-    for (int i = 0; i < N * K; i++) w[i] = frand(-0.1f, 0.1f);
-    for (int i = 0; i < N; i++) b[i] = frand(-0.5f, 0.5f);
-    for (int i = 0; i < M * N; i++) y0[i] = frand(-1, 1);
+    layer_case_t lc = make_case(M, K, N, 0.1f);
+    const float *x = lc.x, *w = lc.w, *b = lc.b, *y0 = lc.y0;
+    float *ya = malloc(sizeof(float) * M * N), *yb = malloc(sizeof(float) * M * N);
     for (int p = 0; p < 3; p++) {
         const rerank_precision_t prec = (rerank_precision_t)p;
         /* the reference: a context that never failed, the same calls */
@@ -529,7 +542,8 @@ TEST(alloc_faults) {
         for (int i = 0; i < M * N; i++) diff += memcmp(&ya[i], &yb[i], sizeof(float)) != 0;
         CHECK_MSG(diff == 0, "%s: %d outputs differ after the faults", rerank_precision_str(prec), diff);
     }
-    free(x); free(w); free(b); free(y0); free(ya); free(yb);
+    free_case(&lc);
+    free(ya); free(yb);
 }
 
 TEST(ceiling) {

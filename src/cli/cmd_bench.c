@@ -300,7 +300,12 @@ static int time_runs(rerank_model_t *m, const workload_t *w, const bench_args_t 
     return 0;
 }
 
-/* The ceiling (M = 8192) before the model is loaded. A CPU that slows
+/* The ceiling: the bare GEMM M = 8192, K = 1024, N = 4096, best of 10. */
+static rerank_status_t ceiling(const bench_args_t *a, const measurement_t *r, double *gflops) {
+    return rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, gflops);
+}
+
+/* The ceiling before the model is loaded. A CPU that slows
  * under sustained load (turbo budgets; AMX on shared hosts: 3.0 TFLOP/s
  * int8 cool, 1.9 after a Qwen3 run) would otherwise be judged against a
  * ceiling measured in another state than its runs; the larger of before
@@ -315,7 +320,7 @@ static void measure_ceiling_before(const bench_args_t *a, measurement_t *r) {
     if (pid == 0) {
         close(fd[0]);
         double gf = 0;
-        if (rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, &gf)) gf = 0;
+        if (ceiling(a, r, &gf)) gf = 0;
         _exit(write(fd[1], &gf, sizeof gf) == (ssize_t)sizeof gf ? 0 : 1);
     }
     close(fd[1]);
@@ -332,7 +337,7 @@ static void measure_ceiling(const bench_args_t *a, measurement_t *r) {
     r->batch_m = (int64_t)(r->tokens / (double)r->calls + 0.5);
     if (r->batch_m > 8192) r->batch_m = 8192;
     if (r->batch_m < 1) r->batch_m = 1;
-    if (rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, &r->ceiling_after) ||
+    if (ceiling(a, r, &r->ceiling_after) ||
         rr_gemm_ceiling(a->mo.precision, r->batch_m, 1024, 4096, 3, r->threads, &r->at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
     r->ceiling = r->ceiling_after > r->ceiling_before ? r->ceiling_after : r->ceiling_before;

@@ -340,8 +340,8 @@ static int64_t lead_rows(const shape_t *sh, int64_t m) {
 
 static int64_t tail_rows(int64_t r) { return (r + RR_GEMM_TAIL_ALIGN - 1) / RR_GEMM_TAIL_ALIGN * RR_GEMM_TAIL_ALIGN; }
 
-/* The primitive run's first call for m rows uses (what callers ask
- * whether the epilogue is fused). */
+/* The primitive of run's first call for m rows (callers ask it whether the
+ * epilogue is fused, then hand it to run). */
 static rerank_status_t first_prim(rr_gemm_t *g, int si, int epi, int64_t m, prim_t **pp) {
     const int64_t lead = lead_rows(&g->shapes[si], m);
     return get_prim(g, si, epi, lead > 0 ? lead : tail_rows(m), pp);
@@ -353,30 +353,26 @@ static void copy_rows(void *dst, const void *src, int64_t m, size_t bytes) {
     for (int64_t r = 0; r < m; r++) memcpy((char *)dst + (size_t)r * bytes, (const char *)src + (size_t)r * bytes, bytes);
 }
 
-static size_t type_bytes(dnnl_data_type_t t) { return t == dnnl_f32 ? 4 : t == dnnl_bf16 ? 2 : 1; }
-
-/* dst [m, out] = x [m, in] . W (+ b and the epilogue `epi` where fused, as
- * first_prim said), the rows split as lead_rows says: rows [0, lead) in one
+/* dst [m, out] = x [m, in] . W (+ b and p's epilogue where fused) with p
+ * from first_prim(.., m, ..), the rows split as lead_rows says: rows [0, lead) in one
  * call, then the last tail_rows(m - lead) rows of the batch in another.
  * The two calls share up to 15 rows; the second's values replace the
  * first's (the same, bit for bit), and for a fused sum those rows get their
  * old values back in between, so each row is added once. A batch that is
  * all tail (m < 128, not a multiple of 16) goes through zero-padded copies
  * in pad_x / pad_y. */
-static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t m, const void *w, const float *b,
+static rerank_status_t run(rr_gemm_t *g, prim_t *p, const void *x, int64_t m, const void *w, const float *b,
                            void *dst) {
-    shape_t *sh = &g->shapes[si];
+    shape_t *sh = &g->shapes[p->shape];
+    const int si = p->shape, epi = p->epi;
     const int64_t lead = lead_rows(sh, m), r = m - lead, rows = tail_rows(r), t0 = m - rows;
     sh->calls++;
     sh->flops += 2.0 * (double)m * sh->in * sh->out;
-    const size_t xb = type_bytes(src_type(sh->prec)) * (size_t)sh->in, yb = type_bytes(dst_type(epi)) * (size_t)sh->out;
+    const size_t xb = dnnl_data_type_size(src_type(sh->prec)) * (size_t)sh->in,
+                 yb = dnnl_data_type_size(dst_type(epi)) * (size_t)sh->out;
     const int64_t shared = t0 >= 0 && r > 0 ? lead - t0 : 0; /* rows both calls compute */
-    prim_t *p;
-    int fused = -1; /* the first call's */
     rerank_status_t st;
-    if (lead > 0) {
-        if ((st = get_prim(g, si, epi, lead, &p))) return st;
-        fused = p->fused;
+    if (lead > 0) { /* p is the lead primitive */
         const int keep = shared > 0 && p->fused && EPI_KIND(epi) == RR_EPI_ACC;
         if (keep) {
             if ((st = rr_buf_reserve(&g->pad_y, (size_t)shared * yb, "GEMM tail rows"))) return st;
@@ -384,12 +380,15 @@ static rerank_status_t run(rr_gemm_t *g, int si, int epi, const void *x, int64_t
         }
         if ((st = exec(g, p, x, lead, w, b, dst))) return st;
         if (keep) memcpy((char *)dst + (size_t)t0 * yb, g->pad_y.p, (size_t)shared * yb);
+        if (r == 0) return RERANK_OK;
+        const int fused = p->fused;
+        if ((st = get_prim(g, si, epi, rows, &p))) return st;
+        if (p->fused != fused)
+            return rr_error(RERANK_ERR_INTERNAL,
+                            "oneDNN: the %s matmul [M x %d] x [%d x %d] fuses its epilogue at one M only",
+                            rerank_precision_str(sh->prec), sh->in, sh->in, sh->out);
     }
-    if (r == 0) return RERANK_OK;
-    if ((st = get_prim(g, si, epi, rows, &p))) return st;
-    if (fused >= 0 && p->fused != fused)
-        return rr_error(RERANK_ERR_INTERNAL, "oneDNN: the %s matmul [M x %d] x [%d x %d] fuses its epilogue at one M only",
-                        rerank_precision_str(sh->prec), sh->in, sh->in, sh->out);
+    /* p is the tail primitive (`rows` rows) */
     if (t0 >= 0) return exec(g, p, (const char *)x + (size_t)t0 * xb, rows, w, b, (char *)dst + (size_t)t0 * yb);
     /* m < rows: the m rows zero-padded to `rows` */
     if ((st = rr_buf_reserve(&g->pad_x, (size_t)rows * xb, "GEMM tail rows")) ||
@@ -727,7 +726,9 @@ static rerank_status_t linear_int8(rr_gemm_t *g, const rr_linear_t *L, const flo
                                    rr_raw_out_t *raw) {
     src_rows_t src;
     rerank_status_t st;
-    if ((st = prepare_src(g, L, x, m, &src)) || (st = run(g, L->shape, RR_EPI_NONE, src.p, m, L->wq, NULL, y)))
+    prim_t *p;
+    if ((st = prepare_src(g, L, x, m, &src)) || (st = first_prim(g, L->shape, RR_EPI_NONE, m, &p)) ||
+        (st = run(g, p, src.p, m, L->wq, NULL, y)))
         return st;
     *raw = (rr_raw_out_t){.scale = src.scale, .zero = src.zero, .wscale = L->wscale, .wzero = L->wzero, .b = L->b};
     return RERANK_OK;
@@ -754,7 +755,7 @@ rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *
     prim_t *p;
     if ((st = prepare_src(g, L, x, m, &src)) || (st = first_prim(g, L->shape, epi, m, &p))) return st;
     if (p->fused || epi == RR_EPI_NONE) {
-        if ((st = run(g, L->shape, epi, src.p, m, weights(L), L->b, y)) || !then || (st = arm(g, then, m))) return st;
+        if ((st = run(g, p, src.p, m, weights(L), L->b, y)) || !then || (st = arm(g, then, m))) return st;
         then_rows(g, y, m, L->out, then);
         return RERANK_OK;
     }
@@ -764,7 +765,7 @@ rerank_status_t rr_linear_then(rr_gemm_t *g, const rr_linear_t *L, const float *
         if ((st = rr_buf_reserve(&g->tmp, mn * sizeof(float), "unfused output"))) return st;
         out = g->tmp.p;
     }
-    if ((st = run(g, L->shape, epi, src.p, m, weights(L), L->b, out)) || (st = arm(g, then, m))) return st;
+    if ((st = run(g, p, src.p, m, weights(L), L->b, out)) || (st = arm(g, then, m))) return st;
     epilogue(L, y, out != y ? out : NULL, NULL, NULL, m, epi, 0, g, then);
     return RERANK_OK;
 }
@@ -818,7 +819,7 @@ static rerank_status_t ffn_bf16_up(rr_gemm_t *g, const rr_linear_t *up, const fl
     }
     if ((st = prepare_src(g, up, x, m, &src)) || (st = rr_gemm_stage(g, RERANK_PRECISION_BF16, ffn, m, up->out)))
         return st;
-    return run(g, up->shape, RR_EPI_GELU | EPI_DST_BF16, src.p, m, weights(up), up->b, g->stage.q[g->stage.set].p);
+    return run(g, p, src.p, m, weights(up), up->b, g->stage.q[g->stage.set].p);
 }
 
 /* y += down(gate(act, up(x))).
@@ -892,7 +893,9 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     }
     /* down: u8 x s8 -> raw f32 [m, H], then y += dequantized + bias */
     float *raw = g->tmp.p;
-    if ((st = run(g, down->shape, RR_EPI_NONE, q2, m, down->wq, NULL, raw)) || (st = arm(g, then, m)))
+    prim_t *pd;
+    if ((st = first_prim(g, down->shape, RR_EPI_NONE, m, &pd)) || (st = run(g, pd, q2, m, down->wq, NULL, raw)) ||
+        (st = arm(g, then, m)))
         return st;
     epilogue(down, y, raw, s2, z2, m, RR_EPI_ACC, 1, g, then);
     return RERANK_OK;
@@ -930,11 +933,11 @@ rerank_status_t rr_gemm_rate(rerank_precision_t precision, int64_t m, int32_t k,
      * overhead, which the fraction of this ceiling is meant to expose). */
     src_rows_t src;
     prim_t *p;
-    if ((st = prepare_src(g, &L, a, m, &src)) || (st = first_prim(g, L.shape, RR_EPI_NONE, m, &p))) goto restore;
+    if ((st = prepare_src(g, &L, a, m, &src))) goto restore;
     double best = 1e30;
     for (int r = 0; r <= reps && !st; r++) {
         double t0 = omp_get_wtime();
-        st = run(g, L.shape, RR_EPI_NONE, src.p, m, weights(&L), L.b, c);
+        if (!(st = first_prim(g, L.shape, RR_EPI_NONE, m, &p))) st = run(g, p, src.p, m, weights(&L), L.b, c);
         double t = omp_get_wtime() - t0;
         if (r > 0 && t < best) best = t;
     }
