@@ -61,6 +61,9 @@ static void check_line(json_t *j, double pairs, double tokens) {
                   before >= 0 && after > 0 && fabs(num(j, "gemm_ceiling_gflops") - fmax(before, after)) <= 0.01,
               "ceiling %g, before %g, after %g", num(j, "gemm_ceiling_gflops"), before, after);
     CHECK_NEAR(num(j, "fraction_of_ceiling"), num(j, "gflops_per_s") / num(j, "gemm_ceiling_gflops"), 1e-3);
+    /* the ceiling's row count: M = 8192 or one layer group's 1024 */
+    CHECK_MSG(num(j, "gemm_ceiling_m") == 8192 || num(j, "gemm_ceiling_m") == 1024, "gemm_ceiling_m %g",
+              num(j, "gemm_ceiling_m"));
     CHECK(num(j, "peak_rss_mb") > 0 && num(j, "load_s") > 0);
     /* The time split: GEMM and attention run inside the forward pass, one
      * after the other, so they add up to at most its time (6-digit JSON

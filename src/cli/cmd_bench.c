@@ -53,8 +53,9 @@ typedef struct measurement {
     rr_profile_t before, after;
     double peak_rss_mb;
     int64_t batch_m;       /* tokens per scoring call, capped at 8192     */
-    double ceiling, at_m;  /* GEMM GFLOP/s at M = 8192 and at batch_m     */
-    double ceiling_before, ceiling_after; /* the M = 8192 one before / after the runs (0: not measured) */
+    double ceiling, at_m;  /* the ceiling GEMM's GFLOP/s (ceiling()), and at batch_m */
+    double ceiling_before, ceiling_after; /* the ceiling before / after the runs (0: not measured) */
+    int64_t ceiling_m_before, ceiling_m_after, ceiling_m; /* the row count that gave each */
     int threads;
 } measurement_t;
 
@@ -67,9 +68,10 @@ static const char k_fields[] =
     "output (one JSON object): model, workload, compute (what the linear layers ran in), precision,\n"
     "device, threads, layers, runs, pairs, tokens; pairs_per_s (median of the timed runs) and its\n"
     "pairs_per_s_min / _max; tokens_per_s; gflops_per_s (useful FLOPs, ../shared/bench/README.md);\n"
-    "gemm_ceiling_gflops (the bare oneDNN GEMM M=8192 K=1024 N=4096 at the same precision, measured\n"
-    "in this run before loading and after the runs: the larger, as gemm_ceiling_before_gflops and\n"
-    "_after_gflops say) and fraction_of_ceiling; gemm_batch_m and gemm_at_batch_m_gflops (that GEMM at the\n"
+    "gemm_ceiling_gflops (the bare oneDNN GEMM K=1024 N=4096 at the same precision, the faster of\n"
+    "M=8192 and M=1024 (the rows of one layer group), gemm_ceiling_m says which; measured in this run\n"
+    "before loading and after the runs: the larger, as gemm_ceiling_before_gflops and _after_gflops\n"
+    "say) and fraction_of_ceiling; gemm_batch_m and gemm_at_batch_m_gflops (that GEMM at the\n"
     "workload's tokens per scoring call); peak_rss_mb (loading and scoring); load_s; gemm_layout (CPU:\n"
     "\"blocked\", oneDNN's brgemm weight layout with a primitive per M, or \"plain\"); and per timed\n"
     "run: forward_s, gemm_s (inside the GEMM library), attention_s, other_s (the rest: conversions,\n"
@@ -300,9 +302,21 @@ static int time_runs(rerank_model_t *m, const workload_t *w, const bench_args_t 
     return 0;
 }
 
-/* The ceiling: the bare GEMM M = 8192, K = 1024, N = 4096, best of 10. */
-static rerank_status_t ceiling(const bench_args_t *a, const measurement_t *r, double *gflops) {
-    return rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, gflops);
+/* The ceiling: the bare GEMM K = 1024, N = 4096 at M = 8192 (best of 10)
+ * and at M = 1024 (best of 20, the same rows of work about), the faster of
+ * the two, and which M gave it. The engine's layer groups run GEMMs of
+ * about 1024 rows (512 tokens per thread); where the library is much
+ * faster at that size than at 8192 (oneDNN 2.6's AMX matmul on a 2-core
+ * Xeon: int8 4.1-4.6 TFLOP/s at M = 1024, 2.1-2.5 at 8192), a ceiling of
+ * M = 8192 alone read in-engine GEMMs above the ceiling and W1 fractions
+ * near 1 with 46 % of forward_s outside the GEMMs. */
+static rerank_status_t ceiling(const bench_args_t *a, const measurement_t *r, double *gflops, int64_t *m) {
+    double big = 0, group = 0;
+    rerank_status_t st = rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, &big);
+    if (!st) st = rr_gemm_ceiling(a->mo.precision, 1024, 1024, 4096, 20, r->threads, &group);
+    *gflops = group > big ? group : big;
+    *m = group > big ? 1024 : 8192;
+    return st;
 }
 
 /* The ceiling before the model is loaded. A CPU that slows
@@ -319,13 +333,16 @@ static void measure_ceiling_before(const bench_args_t *a, measurement_t *r) {
     const pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        double gf = 0;
-        if (ceiling(a, r, &gf)) gf = 0;
-        _exit(write(fd[1], &gf, sizeof gf) == (ssize_t)sizeof gf ? 0 : 1);
+        struct { double gf; int64_t m; } got = {0, 0};
+        if (ceiling(a, r, &got.gf, &got.m)) got.gf = 0;
+        _exit(write(fd[1], &got, sizeof got) == (ssize_t)sizeof got ? 0 : 1);
     }
     close(fd[1]);
-    double gf = 0;
-    if (pid > 0 && read(fd[0], &gf, sizeof gf) == (ssize_t)sizeof gf && gf > 0) r->ceiling_before = gf;
+    struct { double gf; int64_t m; } got = {0, 0};
+    if (pid > 0 && read(fd[0], &got, sizeof got) == (ssize_t)sizeof got && got.gf > 0) {
+        r->ceiling_before = got.gf;
+        r->ceiling_m_before = got.m;
+    }
     if (pid > 0) waitpid(pid, NULL, 0);
     close(fd[0]);
 }
@@ -337,10 +354,12 @@ static void measure_ceiling(const bench_args_t *a, measurement_t *r) {
     r->batch_m = (int64_t)(r->tokens / (double)r->calls + 0.5);
     if (r->batch_m > 8192) r->batch_m = 8192;
     if (r->batch_m < 1) r->batch_m = 1;
-    if (ceiling(a, r, &r->ceiling_after) ||
+    if (ceiling(a, r, &r->ceiling_after, &r->ceiling_m_after) ||
         rr_gemm_ceiling(a->mo.precision, r->batch_m, 1024, 4096, 3, r->threads, &r->at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
-    r->ceiling = r->ceiling_after > r->ceiling_before ? r->ceiling_after : r->ceiling_before;
+    const int after = r->ceiling_after > r->ceiling_before;
+    r->ceiling = after ? r->ceiling_after : r->ceiling_before;
+    r->ceiling_m = after ? r->ceiling_m_after : r->ceiling_m_before;
 }
 
 /* Load, time, count. Returns 0 or the exit status. */
@@ -403,8 +422,8 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     printf(", \"workload\": ");
     rr_cli_json_string(stdout, wname, strlen(wname));
     printf(", \"compute\": \"%s\", \"device\": \"%s\"", r->compute, r->device);
-    printf(", \"gemm_ceiling_before_gflops\": %.2f, \"gemm_ceiling_after_gflops\": %.2f", r->ceiling_before,
-           r->ceiling_after);
+    printf(", \"gemm_ceiling_before_gflops\": %.2f, \"gemm_ceiling_after_gflops\": %.2f, \"gemm_ceiling_m\": %lld",
+           r->ceiling_before, r->ceiling_after, (long long)r->ceiling_m);
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
