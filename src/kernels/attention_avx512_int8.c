@@ -108,9 +108,18 @@ TVNNI static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2
         float scale, inv;
         rr_attn_s8_scale(amax_row(x, ws->d), &scale, &inv);
         const __m512 vi = _mm512_set1_ps(inv);
-        for (int64_t c = 0; c < ws->dp; c += 16) {
-            const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi),
-                                               _mm512_set1_epi32(128));
+        const __m512i off = _mm512_set1_epi32(128);
+        int64_t c = 0;
+        /* 64 channels a step: 1..255 packed to bytes with saturating packs (exact) */
+        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        for (; c + 64 <= ws->d; c += 64) {
+#define QU(o) _mm512_add_epi32(s8x16(_mm512_loadu_ps(x + c + (o)), vi), off)
+            const __m512i ab = _mm512_packus_epi32(QU(0), QU(16)), cd = _mm512_packus_epi32(QU(32), QU(48));
+#undef QU
+            _mm512_storeu_si512(qp + r * ws->dp + c, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd)));
+        }
+        for (; c < ws->dp; c += 16) {
+            const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi), off);
             _mm512_mask_cvtepi32_storeu_epi8(qp + r * ws->dp + c, rr_tail16(ws->dp - c), u);
         }
         ws->qfac[r] = scale * scale2;
