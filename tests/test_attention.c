@@ -439,6 +439,18 @@ static void check_case(tcase_t *c) {
     free_case(c);
 }
 
+/* Head sizes that are not powers of two: the packing kernels' whole-vector
+ * steps (32 bf16 / 64 int8 channels) followed by their masked tails. */
+TEST(odd_head_sizes) {
+    const int64_t ds[] = {24, 80, 96, 200};
+    for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
+        for (int cfg = 0; cfg < 2; cfg++) {
+            tcase_t c = {.nq = cfg ? 65 : 17, .nk = cfg ? 65 : 17, .d = ds[i], .g = 1 + cfg, .causal = cfg,
+                         .ld_pad = 3};
+            check_case(&c);
+        }
+}
+
 /* n = 1 .. 257 with every head size, mask and group size in rotation. */
 TEST(small_shapes) {
     const int64_t ns[] = {1, 2, 15, 16, 17, 63, 64, 65, 255, 256, 257};
@@ -633,6 +645,7 @@ int main(void) {
     RUN(exp2_accuracy);
     RUN(bad_arguments);
     RUN(deterministic_rows);
+    RUN(odd_head_sizes);
     RUN(small_shapes);
     RUN(extreme_scores);
     RUN(long_shapes);
