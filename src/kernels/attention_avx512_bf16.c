@@ -19,7 +19,6 @@ TBF16 static inline __m512i pair16(__m512 x0, __m512 x1) {
 TBF16 static void pack_k(const float *k, int64_t ldk, int64_t nk, const rr_attn_ws_t *ws) {
     const int64_t dp = ws->dp, d = ws->d;
     uint16_t *kp = ws->k;
-    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7); /* packus works within 128-bit lanes */
     for (int64_t j0 = 0; j0 < ws->nkp; j0 += 16) {
         uint16_t *panel = kp + j0 * dp;
         for (int64_t c = 0; c < dp; c += 32) {
@@ -30,7 +29,7 @@ TBF16 static void pack_k(const float *k, int64_t ldk, int64_t nk, const rr_attn_
                 const float *x = k + (j0 + i) * ldk + c;
                 const __m512i lo = rr_bf16_bits16(_mm512_maskz_loadu_ps(rr_tail16(d - c), x)),
                               hi = rr_bf16_bits16(_mm512_maskz_loadu_ps(rr_tail16(d - c - 16), x + 16));
-                r[i] = _mm512_permutexvar_epi64(order, _mm512_packus_epi32(lo, hi));
+                r[i] = rr_pack_u16x32(lo, hi);
             }
             rr_transpose16(r);
             for (int64_t i = 0; i < 16 && c + 2 * i < dp; i++) _mm512_storeu_si512(panel + (c + 2 * i) * 16, r[i]);
@@ -53,16 +52,12 @@ TBF16 static void pack_v(const float *v, int64_t ldv, int64_t nk, const rr_attn_
 /* Query rows [rows][dp] in bf16, zero padded. */
 TBF16 static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2, const rr_attn_ws_t *ws) {
     uint16_t *qp = ws->q;
-    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7); /* packus works within 128-bit lanes */
     for (int64_t r = 0; r < rows; r++) {
         const float *x = q + r * ldq;
         int64_t c = 0;
-        /* 32 channels a step: the 16-bit halves packed (exact: each <= 0xffff), one store; a
-         * masked narrowing store per 16 cost pack_q about a tenth of d = 64 attention */
-        for (; c + 32 <= ws->d; c += 32)
-            _mm512_storeu_si512(qp + r * ws->dp + c,
-                                _mm512_permutexvar_epi64(order, _mm512_packus_epi32(rr_bf16_bits16(_mm512_loadu_ps(x + c)),
-                                                                                     rr_bf16_bits16(_mm512_loadu_ps(x + c + 16)))));
+        for (; c + 32 <= ws->d; c += 32) /* whole vectors, then the masked tail */
+            _mm512_storeu_si512(qp + r * ws->dp + c, rr_pack_u16x32(rr_bf16_bits16(_mm512_loadu_ps(x + c)),
+                                                                    rr_bf16_bits16(_mm512_loadu_ps(x + c + 16))));
         for (; c < ws->dp; c += 16)
             _mm512_mask_cvtepi32_storeu_epi16(qp + r * ws->dp + c, rr_tail16(ws->dp - c),
                                               rr_bf16_bits16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c)));

@@ -110,13 +110,10 @@ TVNNI static void pack_q(const float *q, int64_t ldq, int64_t rows, float scale2
         const __m512 vi = _mm512_set1_ps(inv);
         const __m512i off = _mm512_set1_epi32(128);
         int64_t c = 0;
-        /* 64 channels a step: 1..255 packed to bytes with saturating packs (exact) */
-        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-        for (; c + 64 <= ws->d; c += 64) {
+        for (; c + 64 <= ws->d; c += 64) { /* whole vectors (1 .. 255: packed exactly), then the masked tail */
 #define QU(o) _mm512_add_epi32(s8x16(_mm512_loadu_ps(x + c + (o)), vi), off)
-            const __m512i ab = _mm512_packus_epi32(QU(0), QU(16)), cd = _mm512_packus_epi32(QU(32), QU(48));
+            _mm512_storeu_si512(qp + r * ws->dp + c, rr_pack_u8x64(QU(0), QU(16), QU(32), QU(48)));
 #undef QU
-            _mm512_storeu_si512(qp + r * ws->dp + c, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd)));
         }
         for (; c < ws->dp; c += 16) {
             const __m512i u = _mm512_add_epi32(s8x16(_mm512_maskz_loadu_ps(rr_tail16(ws->d - c), x + c), vi), off);
@@ -200,9 +197,7 @@ TVNNI static void softmax_row(float *s, uint8_t *p, int64_t ktp, int64_t a, int6
     const float mn = rr_attn_max(*m, mt), mu = isinf(mn) ? 0.0f : mn;
     *alpha = rr_attn_exp2_coarse(*m - mu);
     const __m512 vmu = _mm512_set1_ps(mu);
-    /* packus works within 128-bit lanes: put the 4-byte groups back in order */
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15),
-                  ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1);
     __m512i sum = _mm512_setzero_si512();
     for (int64_t jj = 0; jj < ktp; jj += 64) {
         const int whole = jj + 64 <= ktp; /* else 32 left */
@@ -210,8 +205,7 @@ TVNNI static void softmax_row(float *s, uint8_t *p, int64_t ktp, int64_t a, int6
                       e1 = p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 16), vmu)),
                       e2 = whole ? p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 32), vmu)) : _mm512_setzero_si512(),
                       e3 = whole ? p8x16(_mm512_sub_ps(_mm512_loadu_ps(s + jj + 48), vmu)) : _mm512_setzero_si512();
-        const __m512i bytes = _mm512_permutexvar_epi32(
-            order, _mm512_packus_epi16(_mm512_packus_epi32(e0, e1), _mm512_packus_epi32(e2, e3)));
+        const __m512i bytes = rr_pack_u8x64(e0, e1, e2, e3);
         _mm512_mask_storeu_epi8(p + jj, whole ? ~(__mmask64)0 : (__mmask64)0xffffffffu, bytes);
         sum = _mm512_dpbusd_epi32(sum, bytes, ones);
     }

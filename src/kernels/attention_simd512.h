@@ -1,5 +1,6 @@
 /* attention_simd512.h — AVX-512 pieces the attention files share: exp2,
- * lane masks, the score row's mask-and-max pass and bf16 rounding (internal
+ * lane masks, the score row's mask-and-max pass (bf16 rounding and packs:
+ * pack512.h) (internal
  * to src/kernels; every function is static inline with its target). */
 #ifndef RR_KERNELS_ATTENTION_SIMD512_H
 #define RR_KERNELS_ATTENTION_SIMD512_H
@@ -7,6 +8,7 @@
 #include <immintrin.h>
 
 #include "kernels/attention_util.h"
+#include "kernels/pack512.h"
 
 #define RR_T512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 
@@ -80,17 +82,6 @@ RR_T512 static inline float rr_row_mask_max(float *s, int64_t ktp, int64_t a, in
         }
     }
     return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
-}
-
-/* rr_f32_to_bf16 on 16 lanes, in the low half of each 32-bit lane: add
- * 0x7fff plus the kept bit's parity, keep the high half; NaNs quiet. */
-RR_T512 static inline __m512i rr_bf16_bits16(__m512 x) {
-    const __m512i b = _mm512_castps_si512(x);
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff)),
-                                                  _mm512_set1_epi32(0x7f800000));
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd)), 16);
-    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
 }
 
 /* In place: r[c] lane i <- r[i] lane c (a 16 x 16 matrix of 32-bit

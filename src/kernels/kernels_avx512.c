@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels.h"
+#include "kernels/pack512.h"
 
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 
@@ -266,14 +267,9 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     const int32_t zi = (int32_t)z;
     const __m512 vi = _mm512_set1_ps(inv);
     const __m512i vz = _mm512_set1_epi32(zi), lo8 = _mm512_setzero_si512(), hi8 = _mm512_set1_epi32(255);
-    /* packus works within 128-bit lanes: put the 4-byte groups back in order */
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
 #define QROUND(off) _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i + (off)), vi)), vz)
     int64_t i = 0;
-    for (; i + 64 <= k; i += 64) {
-        const __m512i ab = _mm512_packus_epi32(QROUND(0), QROUND(16)), cd = _mm512_packus_epi32(QROUND(32), QROUND(48));
-        _mm512_storeu_si512(q + i, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd)));
-    }
+    for (; i + 64 <= k; i += 64) _mm512_storeu_si512(q + i, rr_pack_u8x64(QROUND(0), QROUND(16), QROUND(32), QROUND(48)));
 #undef QROUND
     for (; i < k; i += 16) {
         const __mmask16 m = tail_mask(k - i);
@@ -285,37 +281,16 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     *zero = zi;
 }
 
-/* rr_f32_to_bf16 on 16 lanes: add 0x7fff plus the kept bit's parity, keep
- * the high half; NaNs keep their high half with the quiet bit set. */
+/* rr_f32_to_bf16 on every value (rr_bf16_bits16). */
 TARGET static void to_bf16(const float *x, int64_t n, uint16_t *y) {
-    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), abs = _mm512_set1_epi32(0x7fffffff),
-                  inf = _mm512_set1_epi32(0x7f800000), quiet = _mm512_set1_epi32(0x40);
-#define BF16_BITS(b, r)                                                                            \
-    do {                                                                                           \
-        const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, abs), inf);                \
-        const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), one);                        \
-        r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(bias, odd)), 16);                \
-        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), quiet);                          \
-    } while (0)
-    /* 32 a step: the 16-bit results (each <= 0xffff) packed exactly, one
-     * store (a masked narrowing store per 16 values is several times slower) */
-    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7); /* packus works within 128-bit lanes */
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m512i b0 = _mm512_loadu_si512(x + i), b1 = _mm512_loadu_si512(x + i + 16);
-        __m512i r0, r1;
-        BF16_BITS(b0, r0);
-        BF16_BITS(b1, r1);
-        _mm512_storeu_si512(y + i, _mm512_permutexvar_epi64(order, _mm512_packus_epi32(r0, r1)));
-    }
+    for (; i + 32 <= n; i += 32) /* whole vectors, then the masked tail */
+        _mm512_storeu_si512(y + i, rr_pack_u16x32(rr_bf16_bits16(_mm512_loadu_ps(x + i)),
+                                                  rr_bf16_bits16(_mm512_loadu_ps(x + i + 16))));
     for (; i < n; i += 16) {
         const __mmask16 m = tail_mask(n - i);
-        const __m512i b = _mm512_maskz_loadu_epi32(m, x + i);
-        __m512i r;
-        BF16_BITS(b, r);
-        _mm512_mask_cvtepi32_storeu_epi16(y + i, m, r);
+        _mm512_mask_cvtepi32_storeu_epi16(y + i, m, rr_bf16_bits16(_mm512_maskz_loadu_ps(m, x + i)));
     }
-#undef BF16_BITS
 }
 
 TARGET static void mul(float *a, const float *b, int64_t n) {
