@@ -40,6 +40,12 @@ typedef struct workload {
     size_t *qlen, *dlen, cap;
 } workload_t;
 
+/* A GEMM ceiling: its GFLOP/s (0: not measured) and the row count M that gave it. */
+typedef struct ceiling {
+    double gflops;
+    int64_t m;
+} ceiling_t;
+
 /* What one bench run found. */
 typedef struct measurement {
     rerank_model_info_t info; /* its strings are only valid while loaded */
@@ -53,9 +59,8 @@ typedef struct measurement {
     rr_profile_t before, after;
     double peak_rss_mb;
     int64_t batch_m;       /* tokens per scoring call, capped at 8192     */
-    double ceiling, at_m;  /* the ceiling GEMM's GFLOP/s (ceiling()), and at batch_m */
-    double ceiling_before, ceiling_after; /* the ceiling before / after the runs (0: not measured) */
-    int64_t ceiling_m_before, ceiling_m_after, ceiling_m; /* the row count that gave each */
+    ceiling_t ceiling_before, ceiling_after, ceiling; /* before / after the runs; the larger */
+    double at_m;           /* the ceiling GEMM's GFLOP/s at batch_m       */
     int threads;
 } measurement_t;
 
@@ -310,12 +315,11 @@ static int time_runs(rerank_model_t *m, const workload_t *w, const bench_args_t 
  * Xeon: int8 4.1-4.6 TFLOP/s at M = 1024, 2.1-2.5 at 8192), a ceiling of
  * M = 8192 alone read in-engine GEMMs above the ceiling and W1 fractions
  * near 1 with 46 % of forward_s outside the GEMMs. */
-static rerank_status_t ceiling(const bench_args_t *a, const measurement_t *r, double *gflops, int64_t *m) {
+static rerank_status_t ceiling(const bench_args_t *a, const measurement_t *r, ceiling_t *c) {
     double big = 0, group = 0;
     rerank_status_t st = rr_gemm_ceiling(a->mo.precision, 8192, 1024, 4096, 10, r->threads, &big);
     if (!st) st = rr_gemm_ceiling(a->mo.precision, 1024, 1024, 4096, 20, r->threads, &group);
-    *gflops = group > big ? group : big;
-    *m = group > big ? 1024 : 8192;
+    *c = group > big ? (ceiling_t){group, 1024} : (ceiling_t){big, 8192};
     return st;
 }
 
@@ -333,16 +337,13 @@ static void measure_ceiling_before(const bench_args_t *a, measurement_t *r) {
     const pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        struct { double gf; int64_t m; } got = {0, 0};
-        if (ceiling(a, r, &got.gf, &got.m)) got.gf = 0;
+        ceiling_t got;
+        if (ceiling(a, r, &got)) got.gflops = 0;
         _exit(write(fd[1], &got, sizeof got) == (ssize_t)sizeof got ? 0 : 1);
     }
     close(fd[1]);
-    struct { double gf; int64_t m; } got = {0, 0};
-    if (pid > 0 && read(fd[0], &got, sizeof got) == (ssize_t)sizeof got && got.gf > 0) {
-        r->ceiling_before = got.gf;
-        r->ceiling_m_before = got.m;
-    }
+    ceiling_t got;
+    if (pid > 0 && read(fd[0], &got, sizeof got) == (ssize_t)sizeof got && got.gflops > 0) r->ceiling_before = got;
     if (pid > 0) waitpid(pid, NULL, 0);
     close(fd[0]);
 }
@@ -354,12 +355,10 @@ static void measure_ceiling(const bench_args_t *a, measurement_t *r) {
     r->batch_m = (int64_t)(r->tokens / (double)r->calls + 0.5);
     if (r->batch_m > 8192) r->batch_m = 8192;
     if (r->batch_m < 1) r->batch_m = 1;
-    if (ceiling(a, r, &r->ceiling_after, &r->ceiling_m_after) ||
+    if (ceiling(a, r, &r->ceiling_after) ||
         rr_gemm_ceiling(a->mo.precision, r->batch_m, 1024, 4096, 3, r->threads, &r->at_m))
         fprintf(stderr, "rerank bench: GEMM ceiling: %s\n", rerank_last_error());
-    const int after = r->ceiling_after > r->ceiling_before;
-    r->ceiling = after ? r->ceiling_after : r->ceiling_before;
-    r->ceiling_m = after ? r->ceiling_m_after : r->ceiling_m_before;
+    r->ceiling = r->ceiling_after.gflops > r->ceiling_before.gflops ? r->ceiling_after : r->ceiling_before;
 }
 
 /* Load, time, count. Returns 0 or the exit status. */
@@ -423,14 +422,14 @@ static void report(const bench_args_t *a, const workload_t *w, const measurement
     rr_cli_json_string(stdout, wname, strlen(wname));
     printf(", \"compute\": \"%s\", \"device\": \"%s\"", r->compute, r->device);
     printf(", \"gemm_ceiling_before_gflops\": %.2f, \"gemm_ceiling_after_gflops\": %.2f, \"gemm_ceiling_m\": %lld",
-           r->ceiling_before, r->ceiling_after, (long long)r->ceiling_m);
+           r->ceiling_before.gflops, r->ceiling_after.gflops, (long long)r->ceiling.m);
     printf(", \"precision\": \"%s\", \"threads\": %d, \"layers\": %d, \"runs\": %d, \"pairs\": %zu, \"tokens\": %.0f"
            ", \"pairs_per_s\": %.4f, \"pairs_per_s_min\": %.4f, \"pairs_per_s_max\": %.4f, \"tokens_per_s\": %.1f"
            ", \"gflops_per_s\": %.2f, \"gemm_ceiling_gflops\": %.2f, \"fraction_of_ceiling\": %.4f"
            ", \"gemm_batch_m\": %lld, \"gemm_at_batch_m_gflops\": %.2f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f",
            rerank_precision_str(a->mo.precision), r->threads, r->layers, runs, w->n_pairs, r->tokens, pairs / med,
-           pairs / r->times[runs - 1], pairs / r->times[0], r->tokens / med, gflops, r->ceiling,
-           r->ceiling > 0 ? gflops / r->ceiling : 0.0, (long long)r->batch_m, r->at_m, r->peak_rss_mb, r->load_s);
+           pairs / r->times[runs - 1], pairs / r->times[0], r->tokens / med, gflops, r->ceiling.gflops,
+           r->ceiling.gflops > 0 ? gflops / r->ceiling.gflops : 0.0, (long long)r->batch_m, r->at_m, r->peak_rss_mb, r->load_s);
     if (!strcmp(r->device, "cpu")) {
         const char *layout = rr_gemm_layout(a->mo.precision, 1024, 4096);
         printf(", \"gemm_layout\": \"%s\"", layout ? layout : "unknown");
