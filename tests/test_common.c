@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,6 +81,27 @@ TEST(alloc_fault_injection_fails_exactly_nth) {
     void *e = rr_malloc(8);
     CHECK(e != NULL);
     rr_free(e);
+}
+
+/* Weights blocks start on a cache line at every size (glibc puts blocks of
+ * 128 KiB and more 16 bytes past a page, where oneDNN's AMX GEMMs run at
+ * half speed), on 2 MiB from 2 MiB up; they are written whole and freed by
+ * rr_free; fault injection counts them like any allocation. */
+TEST(alloc_large_blocks_are_aligned) {
+    const size_t sizes[] = {0, 1, 63, 64, 65, 4096, 128 << 10, (1 << 20) + 16, (2 << 20) - 1, 2 << 20, (3 << 20) + 5};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = rr_malloc_large(sizes[i]);
+        CHECK_MSG(p != NULL, "size %zu", sizes[i]);
+        if (!p) continue;
+        const uintptr_t align = sizes[i] >= (2u << 20) ? (2u << 20) : 64;
+        CHECK_MSG((uintptr_t)p % align == 0, "size %zu at %p: not aligned to %zu", sizes[i], (void *)p, (size_t)align);
+        memset(p, 0xab, sizes[i]);
+        rr_free(p);
+    }
+    rr_alloc_fail_at(1);
+    CHECK(rr_malloc_large(1 << 20) == NULL && rr_alloc_failed());
+    rr_alloc_fail_at(0);
+    CHECK(rr_malloc_large((size_t)-1 - 8) == NULL);
 }
 
 TEST(strmap_survives_every_allocation_failure) {
@@ -276,6 +298,7 @@ int main(void) {
     RUN(utf8_decode_encode_roundtrip);
     RUN(strmap_put_get_grow);
     RUN(alloc_fault_injection_fails_exactly_nth);
+    RUN(alloc_large_blocks_are_aligned);
     RUN(strmap_survives_every_allocation_failure);
     RUN(error_messages_are_per_thread_and_prefixable);
     RUN(clock_is_monotonic_and_in_seconds);

@@ -40,14 +40,16 @@ void *rr_realloc(void *p, size_t n) {
 
 #define RR_HUGE_PAGE ((size_t)2 << 20)
 
+#define RR_CACHE_LINE ((size_t)64)
+
 void *rr_malloc_large(size_t n) {
-    if (n < RR_HUGE_PAGE) return rr_malloc(n);
     if (should_fail()) return NULL;
-    /* whole huge pages: the size rounded up to 2 MiB (aligned_alloc wants a multiple) */
-    if (n > (size_t)-1 - RR_HUGE_PAGE) return NULL;
-    const size_t size = (n + RR_HUGE_PAGE - 1) & ~(RR_HUGE_PAGE - 1);
-    void *p = aligned_alloc(RR_HUGE_PAGE, size);
-    if (p) (void)madvise(p, size, MADV_HUGEPAGE); /* advice only: fine if refused */
+    const size_t align = n < RR_HUGE_PAGE ? RR_CACHE_LINE : RR_HUGE_PAGE;
+    if (n > (size_t)-1 - align) return NULL;
+    /* the size rounded up to the alignment (aligned_alloc wants a multiple) */
+    const size_t size = ((n ? n : 1) + align - 1) & ~(align - 1);
+    void *p = aligned_alloc(align, size);
+    if (p && align == RR_HUGE_PAGE) (void)madvise(p, size, MADV_HUGEPAGE); /* advice only: fine if refused */
     return p;
 }
 

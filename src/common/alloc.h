@@ -18,9 +18,14 @@ void *rr_realloc(void *p, size_t n);
 void rr_free(void *p);
 char *rr_strndup(const char *s, size_t n);
 /* As rr_malloc, for a large block written once and kept (a layer's weights):
- * from 2 MiB up, aligned to 2 MiB and backed by transparent huge pages where
- * the kernel allows, so filling it takes one page fault per 2 MiB instead of
- * one per 4 KiB. Freed with rr_free. */
+ * aligned to a cache line (64 bytes) whatever its size, and from 2 MiB up
+ * to 2 MiB and backed by transparent huge pages where the kernel allows, so
+ * filling it takes one page fault per 2 MiB instead of one per 4 KiB. The
+ * alignment matters for speed: glibc's malloc returns blocks from 128 KiB up
+ * 16 bytes past a page, and oneDNN's AMX int8 GEMM reading its weights from
+ * such a block runs at half its rate (every 64-byte tile row straddles two
+ * cache lines; README, "Weights aligned to a cache line"). Freed with
+ * rr_free. */
 void *rr_malloc_large(size_t n);
 
 /* Multiply with overflow check: returns 0 and sets *out, or -1 on overflow. */

@@ -917,7 +917,10 @@ rerank_status_t rr_gemm_rate(rerank_precision_t precision, int64_t m, int32_t k,
         return rr_error(RERANK_ERR_LIMIT, "GEMM ceiling: sizes overflow");
     rr_gemm_t *g = NULL;
     rr_linear_t L = {0};
-    float *a = rr_malloc(na), *w = rr_malloc(nw), *c = rr_malloc(nc), *b = rr_calloc((size_t)n, sizeof(float));
+    /* aligned as the engine's buffers are (rr_malloc_large: a misaligned
+     * block would measure a slower GEMM than the engine runs) */
+    float *a = rr_malloc_large(na), *w = rr_malloc_large(nw), *c = rr_malloc_large(nc),
+          *b = rr_calloc((size_t)n, sizeof(float));
     rerank_status_t st = RERANK_OK;
     if (!a || !w || !c || !b) { st = rr_error(RERANK_ERR_NOMEM, "GEMM ceiling: out of memory"); goto done; }
     for (size_t i = 0; i < na / sizeof(float); i++) a[i] = (float)(i % 7) * 0.01f;
