@@ -325,6 +325,7 @@ static void remove_inputs(void) {
 
 /* ---- --device cuda in a build without CUDA -------------------------------- */
 
+#ifndef RR_WITH_CUDA
 /* Run `rerank ARGS` with stderr captured; the exit status. */
 static int run_stderr(const char *args, char *err, size_t cap) {
     char cmd[PATH_MAX * 2 + 2048];
@@ -341,6 +342,7 @@ static int run_stderr(const char *args, char *err, size_t cap) {
     free(sh.p);
     return rc;
 }
+#endif
 
 /* Every command says clearly that CUDA is not built in (the library's
  * message from src/cuda/cuda_stub.c), whether the device comes from
