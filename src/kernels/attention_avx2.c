@@ -263,7 +263,8 @@ TARGET static void finish(const float *acc, float inv, const float *vfac, int64_
     for (; c + 8 <= d; c += 8) {
         __m256 x = _mm256_mul_ps(_mm256_loadu_ps(acc + c), vi);
         if (vfac) x = _mm256_mul_ps(x, _mm256_loadu_ps(vfac + c));
-        _mm256_storeu_ps(out + c, x);
+        if (!((uintptr_t)(out + c) & 31)) _mm256_stream_ps(out + c, x); /* as rr_finish16 */
+        else _mm256_storeu_ps(out + c, x);
     }
     for (; c < d; c++) out[c] = vfac ? acc[c] * inv * vfac[c] : acc[c] * inv;
 }

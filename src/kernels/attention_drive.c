@@ -4,6 +4,8 @@
  * RR_ATTN_TILE_KEYS from the first key any row of the block sees to the
  * last (tiles outside a causal or sliding-window mask are never computed),
  * the finishing division by the softmax sum. */
+#include <immintrin.h>
+
 #include "kernels/attention_util.h"
 
 /* One block: rows [i0, i0 + rows) of head h. */
@@ -48,4 +50,5 @@ void rr_attn_drive(const rr_attn_impl_t *im, const rr_attn_args_t *a) {
         for (int64_t i0 = 0; i0 < a->nq; i0 += RR_ATTN_BLOCK_ROWS)
             block(im, a, &ws, h, i0, a->nq - i0 < RR_ATTN_BLOCK_ROWS ? a->nq - i0 : RR_ATTN_BLOCK_ROWS, scale2);
     if (im->leave) im->leave();
+    _mm_sfence(); /* finish may store o non-temporally: visible in order from here on */
 }

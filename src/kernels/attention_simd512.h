@@ -110,14 +110,21 @@ RR_T512 static inline void rr_transpose16(__m512i r[16]) {
     for (int i = 0; i < 16; i++) r[i] = t[i];
 }
 
-/* The impl table's finish: out = acc * inv (* vfac), in that order. */
+/* The impl table's finish: out = acc * inv (* vfac), in that order.
+ * Whole, aligned vectors go out with non-temporal stores: an output row is
+ * d floats of a row whose other heads other calls write (ctx [n, heads *
+ * d]), in lines the caches have not held since the previous layer, so a
+ * normal store waits for each line to be read first; in the engine that
+ * read took a fifth of int8 W1's attention time (README, "Attention output
+ * stores"). rr_attn_drive fences them before it returns. */
 RR_T512 static inline void rr_finish16(const float *acc, float inv, const float *vfac, int64_t d, float *out) {
     const __m512 vi = _mm512_set1_ps(inv);
     for (int64_t c = 0; c < d; c += 16) {
         const __mmask16 m = rr_tail16(d - c);
         __m512 x = _mm512_mul_ps(_mm512_loadu_ps(acc + c), vi);
         if (vfac) x = _mm512_mul_ps(x, _mm512_loadu_ps(vfac + c));
-        _mm512_mask_storeu_ps(out + c, m, x);
+        if (m == 0xffff && !((uintptr_t)(out + c) & 63)) _mm512_stream_ps(out + c, x);
+        else _mm512_mask_storeu_ps(out + c, m, x);
     }
 }
 
