@@ -392,6 +392,45 @@ TEST(dequant) {
     CHECK(y[0] == (20.0f - 3.0f) * 0.5f && y[1] == (10.0f - 6.0f) * 0.5f);
 }
 
+/* dequant_rows: each row the bits of the variant's own dequant (absent
+ * terms included), rows read ldr and written ldy apart, nothing else of y
+ * touched. */
+TEST(dequant_rows) {
+    enum { N = 70, LDR = 3 * N + 5, LDY = N + 3, ROWS = 11 };
+    static float raw[ROWS * LDR], ws[N], wz[N], b[N], y[ROWS * LDY], want[N];
+    static int32_t zero[ROWS];
+    static float scale[ROWS];
+    for (int v = 0; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int terms = 0; terms < 8; terms++)
+            for (int rows = 0; rows <= ROWS; rows += rows < 3 ? 1 : 4)
+                for (int n = 1; n <= N; n += 23) {
+                    for (int i = 0; i < ROWS * LDR; i++) raw[i] = frand(-3000, 3000);
+                    for (int i = 0; i < N; i++) {
+                        ws[i] = frand(0.001f, 0.05f);
+                        wz[i] = frand(-20, 20);
+                        b[i] = frand(-1, 1);
+                    }
+                    for (int r = 0; r < ROWS; r++) {
+                        zero[r] = (int32_t)frand(-128, 128);
+                        scale[r] = frand(0.001f, 0.1f);
+                    }
+                    for (int i = 0; i < ROWS * LDY; i++) y[i] = -7.0f;
+                    const float *pws = terms & 1 ? ws : NULL, *pwz = terms & 2 ? wz : NULL, *pb = terms & 4 ? b : NULL;
+                    k->dequant_rows(y, LDY, raw + 5, LDR, rows, pws, pwz, zero, scale, pb, n);
+                    for (int r = 0; r < ROWS; r++) {
+                        if (r < rows) {
+                            k->dequant(want, raw + 5 + r * LDR, pws, pwz, (float)zero[r], scale[r], pb, n, 0);
+                            CHECK_MSG(!memcmp(y + r * LDY, want, (size_t)n * sizeof *want),
+                                      "%s terms %d rows %d n %d: row %d not dequant's bits", k->name, terms, rows, n, r);
+                        }
+                        for (int c = r < rows ? n : 0; c < LDY; c++)
+                            CHECK_MSG(y[r * LDY + c] == -7.0f, "%s rows %d n %d: wrote y[%d][%d]", k->name, rows, n, r, c);
+                    }
+                }
+    }
+}
+
 int main(void) {
     RUN(variants_listed);
     RUN(layernorm);
@@ -405,6 +444,7 @@ int main(void) {
     RUN(to_bf16);
     RUN(quantize_u8);
     RUN(dequant);
+    RUN(dequant_rows);
     RUN(conversions);
     TEST_MAIN_END();
 }

@@ -43,22 +43,28 @@ static void norm_row(const rr_kernels_t *k, const rr_norm_t *n, float *x, int64_
     else k->add_layernorm(x, NULL, rr_f32(&n->g), rr_f32(&n->b), h, n->eps);
 }
 
-/* d values of one row (at src) into dst: copied, or for int8 dequantized
- * (group row i, columns col.. of the layer's output). */
-static void load_row(const rr_kernels_t *k, const rr_raw_out_t *raw, const float *src, int64_t d, int64_t i,
-                     int64_t col, float *dst) {
-    if (raw->scale)
-        k->dequant(dst, src, raw->wscale + col, raw->wzero + col, (float)raw->zero[i], raw->scale[i], raw->b + col, d, 0);
-    else
-        memcpy(dst, src, (size_t)d * sizeof *dst);
-}
+/* p + c, or NULL for an absent term (no bias: Qwen3's projections). */
+static const float *at_col(const float *p, int64_t c) { return p ? p + c : NULL; }
 
-/* Rows to prefetch ahead when copying: the projection rows are far apart
- * (ld floats), a stride the hardware prefetchers do not follow. */
-#define RR_ATTN_PREFETCH_ROWS 6
-
-static void prefetch_cols(const float *p, int64_t d) {
-    for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(p + c);
+/* d columns (from col on) of the group's rows [i, i + rows) into dst [rows,
+ * d]: copied, or for int8 dequantized (the layer's raw output). The rows
+ * lie ld floats apart, a stride the hardware prefetchers do not follow, so
+ * the rows RR_ROWS_PREFETCH ahead are prefetched; copying beats reading them
+ * in place in every mode. */
+static void load_rows(const rr_kernels_t *k, const attn_job_t *j, int64_t i, int64_t col, int64_t rows, int64_t d,
+                      float *dst) {
+    const float *src = j->qkv + i * j->ld + col;
+    const rr_raw_out_t *w = &j->raw;
+    if (w->scale) {
+        k->dequant_rows(dst, d, src, j->ld, rows, at_col(w->wscale, col), at_col(w->wzero, col), w->zero + i,
+                        w->scale + i, at_col(w->b, col), d);
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        if (r + RR_ROWS_PREFETCH < rows)
+            for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(src + (r + RR_ROWS_PREFETCH) * j->ld + c);
+        memcpy(dst + r * d, src + r * j->ld, (size_t)d * sizeof *dst);
+    }
 }
 
 /* Per-head norm, then rotary positions (rotate-half), on n rows [n, d] in
@@ -88,11 +94,8 @@ static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, i
     const int64_t i0 = j->sp[p].start - j->t0; /* the pair's first row in the group */
     const int64_t qc = kvh * g * d, kc = ((int64_t)a->heads + kvh) * d, vc = ((int64_t)a->heads + a->kv_heads + kvh) * d;
     char *base = j->scratch + (size_t)tid * j->per_thread;
-    const float *row = j->qkv + i0 * j->ld;
     /* q [g * nq, d] (head after head), k and v [nk, d] after rr_attend's
-     * workspace: one pass over the pair's rows, a row's key and value (and
-     * in [r0, r1) its g query heads) together, the rows ahead prefetched;
-     * copying beats reading the far-apart rows in place in every mode */
+     * workspace */
     float *qh = (float *)(base + j->ws_bytes), *kh = qh + g * nq * d, *vh = kh + nk * d;
     if (P) { /* the parent's keys and values, as its own items read them */
         const int64_t at = (kvh * j->prefix_tokens + j->all[j->sp[p].parent].start) * d;
@@ -101,20 +104,9 @@ static rerank_status_t attend_item(const attn_job_t *j, size_t p, int64_t kvh, i
         kh += P * d;
         vh += P * d;
     }
-    for (int64_t r = 0; r < n; r++) {
-        const float *x = row + r * j->ld;
-        if (r + RR_ATTN_PREFETCH_ROWS < n) {
-            const float *ahead = x + RR_ATTN_PREFETCH_ROWS * j->ld;
-            prefetch_cols(ahead + kc, d);
-            prefetch_cols(ahead + vc, d);
-            if (r + RR_ATTN_PREFETCH_ROWS >= r0 && r + RR_ATTN_PREFETCH_ROWS < r1) prefetch_cols(ahead + qc, g * d);
-        }
-        load_row(k, &j->raw, x + kc, d, i0 + r, kc, kh + r * d);
-        load_row(k, &j->raw, x + vc, d, i0 + r, vc, vh + r * d);
-        if (r >= r0 && r < r1)
-            for (int64_t h = 0; h < g; h++)
-                load_row(k, &j->raw, x + qc + h * d, d, i0 + r, qc + h * d, qh + (h * nq + r - r0) * d);
-    }
+    load_rows(k, j, i0, kc, n, d, kh);
+    load_rows(k, j, i0, vc, n, d, vh);
+    for (int64_t h = 0; h < g; h++) load_rows(k, j, i0 + r0, qc + h * d, nq, d, qh + h * nq * d);
     /* per-head norms and rotary positions on the copies */
     const int32_t *pos = j->pos + j->sp[p].start;
     if (a->q_norm || a->rope)
@@ -140,11 +132,8 @@ static void stash_prefix(const attn_job_t *j, size_t p, int64_t kvh) {
     const int64_t kc = ((int64_t)a->heads + kvh) * d, vc = ((int64_t)a->heads + a->kv_heads + kvh) * d;
     float *kh = j->stash_k + (kvh * j->prefix_tokens + j->sp[p].start) * d;
     float *vh = j->stash_v + (kvh * j->prefix_tokens + j->sp[p].start) * d;
-    for (int64_t r = 0; r < n; r++) {
-        const float *x = j->qkv + (i0 + r) * j->ld;
-        load_row(k, &j->raw, x + kc, d, i0 + r, kc, kh + r * d);
-        load_row(k, &j->raw, x + vc, d, i0 + r, vc, vh + r * d);
-    }
+    load_rows(k, j, i0, kc, n, d, kh);
+    load_rows(k, j, i0, vc, n, d, vh);
     if (a->k_norm || a->rope) rotate_rows(k, a->k_norm, a->rope, j->pos + j->sp[p].start, n, d, kh);
 }
 

@@ -71,7 +71,32 @@ typedef struct rr_kernels {
      * zero-point term; b NULL: no bias; raw may be y. */
     void (*dequant)(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                     const float *b, int64_t n, int accumulate);
+    /* dequant (no accumulation) on `rows` rows: y[r * ldy + j] = t of
+     * raw[r * ldr + j] with zero[r], scale[r] and the column terms at j,
+     * for r < rows, j < n; each row gets the bits the variant's dequant
+     * gives it. Attention takes each head's n rows this way from a GEMM
+     * output whose rows lie far apart (ldr floats): one call per head
+     * instead of one per row, and the rows RR_ROWS_PREFETCH ahead are
+     * prefetched, a stride the hardware prefetchers do not follow. */
+    void (*dequant_rows)(float *y, int64_t ldy, const float *raw, int64_t ldr, int64_t rows, const float *ws,
+                         const float *wz, const int32_t *zero, const float *scale, const float *b, int64_t n);
 } rr_kernels_t;
+
+/* How many rows ahead dequant_rows (and attention's row copies) prefetch. */
+#define RR_ROWS_PREFETCH 6
+
+/* The loop of dequant_rows around a variant's own dequant (same bits), in
+ * each variant's file with its target attribute. */
+#define RR_DEFINE_DEQUANT_ROWS(ATTR, DEQUANT)                                                                    \
+    ATTR static void dequant_rows(float *y, int64_t ldy, const float *raw, int64_t ldr, int64_t rows,          \
+                                  const float *ws, const float *wz, const int32_t *zero, const float *scale,  \
+                                  const float *b, int64_t n) {                                                  \
+        for (int64_t r = 0; r < rows; r++) {                                                                    \
+            if (r + RR_ROWS_PREFETCH < rows)                                                                    \
+                for (int64_t c = 0; c < n; c += 16) __builtin_prefetch(raw + (r + RR_ROWS_PREFETCH) * ldr + c); \
+            DEQUANT(y + r * ldy, raw + r * ldr, ws, wz, (float)zero[r], scale[r], b, n, 0);                     \
+        }                                                                                                       \
+    }
 
 const rr_kernels_t *rr_kernels(void);
 /* i = 0 is the scalar reference; NULL past the last variant this CPU runs. */

@@ -358,6 +358,8 @@ TARGET static void dequant(float *y, const float *raw, const float *ws, const fl
     }
 }
 
+RR_DEFINE_DEQUANT_ROWS(TARGET, dequant)
+
 const rr_kernels_t rr_kernels_avx2 = {
     .name = "avx2",
     .add_layernorm = add_layernorm,
@@ -373,4 +375,5 @@ const rr_kernels_t rr_kernels_avx2 = {
     .quantize_u8 = quantize_u8,
     .to_bf16 = to_bf16,
     .dequant = dequant,
+    .dequant_rows = dequant_rows,
 };

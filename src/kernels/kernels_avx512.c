@@ -324,6 +324,8 @@ TARGET static void dequant(float *y, const float *raw, const float *ws, const fl
     }
 }
 
+RR_DEFINE_DEQUANT_ROWS(TARGET, dequant)
+
 const rr_kernels_t rr_kernels_avx512 = {
     .name = "avx512",
     .add_layernorm = add_layernorm,
@@ -339,4 +341,5 @@ const rr_kernels_t rr_kernels_avx512 = {
     .quantize_u8 = quantize_u8,
     .to_bf16 = to_bf16,
     .dequant = dequant,
+    .dequant_rows = dequant_rows,
 };

@@ -112,6 +112,8 @@ static void dequant(float *y, const float *raw, const float *ws, const float *wz
     }
 }
 
+RR_DEFINE_DEQUANT_ROWS(, dequant)
+
 const rr_kernels_t rr_kernels_scalar = {
     .name = "scalar",
     .add_layernorm = add_layernorm,
@@ -127,4 +129,5 @@ const rr_kernels_t rr_kernels_scalar = {
     .quantize_u8 = quantize_u8,
     .to_bf16 = to_bf16,
     .dequant = dequant,
+    .dequant_rows = dequant_rows,
 };
