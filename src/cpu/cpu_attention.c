@@ -61,8 +61,7 @@ static void load_rows(const rr_kernels_t *k, const attn_job_t *j, int64_t i, int
         return;
     }
     for (int64_t r = 0; r < rows; r++) {
-        if (r + RR_ROWS_PREFETCH < rows)
-            for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(src + (r + RR_ROWS_PREFETCH) * j->ld + c);
+        if (r + RR_ROWS_PREFETCH < rows) rr_prefetch_floats(src + (r + RR_ROWS_PREFETCH) * j->ld, d);
         memcpy(dst + r * d, src + r * j->ld, (size_t)d * sizeof *dst);
     }
 }

@@ -85,6 +85,11 @@ typedef struct rr_kernels {
 /* How many rows ahead dequant_rows (and attention's row copies) prefetch. */
 #define RR_ROWS_PREFETCH 6
 
+/* Prefetch the n floats at p (one hint per 64-byte line). */
+static inline void rr_prefetch_floats(const float *p, int64_t n) {
+    for (int64_t c = 0; c < n; c += 16) __builtin_prefetch(p + c);
+}
+
 /* The loop of dequant_rows around a variant's own dequant (same bits), in
  * each variant's file with its target attribute. */
 #define RR_DEFINE_DEQUANT_ROWS(ATTR, DEQUANT)                                                                    \
@@ -92,8 +97,7 @@ typedef struct rr_kernels {
                                   const float *ws, const float *wz, const int32_t *zero, const float *scale,  \
                                   const float *b, int64_t n) {                                                  \
         for (int64_t r = 0; r < rows; r++) {                                                                    \
-            if (r + RR_ROWS_PREFETCH < rows)                                                                    \
-                for (int64_t c = 0; c < n; c += 16) __builtin_prefetch(raw + (r + RR_ROWS_PREFETCH) * ldr + c); \
+            if (r + RR_ROWS_PREFETCH < rows) rr_prefetch_floats(raw + (r + RR_ROWS_PREFETCH) * ldr, n);           \
             DEQUANT(y + r * ldy, raw + r * ldr, ws, wz, (float)zero[r], scale[r], b, n, 0);                     \
         }                                                                                                       \
     }
