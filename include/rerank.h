@@ -331,8 +331,12 @@ void rerank_windows_free(rerank_windows_t *w);
  * with RERANK_LONG_DOCS_TRUNCATE one window, the pair
  * rerank_model_tokenize_pair gives (after max_tokens_per_doc's cut); with
  * RERANK_LONG_DOCS_CHUNK one window per cut of the document (one when it
- * fits the room). An LLM reranker (a prompt recipe) answers
- * RERANK_ERR_UNSUPPORTED to chunking and to max_tokens_per_doc. */
+ * fits the room). An LLM reranker (a prompt recipe) cuts the document
+ * inside its prompt: each window is the prompt with the instruction and
+ * query whole and a cut of the document's ids (the ids of its prompt past
+ * those of the same prompt with an empty document); the room is max_length
+ * less the rest of the prompt (RERANK_ERR_LIMIT when there is none), and
+ * the cut is always from the right (RERANK_TRUNC_LEFT: an error). */
 rerank_status_t rerank_model_window_pair(const rerank_model_t *model, const char *query, size_t query_len,
                                          const char *doc, size_t doc_len, const rerank_pair_options_t *popts,
                                          const rerank_long_options_t *lopts, rerank_windows_t *out);

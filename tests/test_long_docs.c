@@ -3,7 +3,8 @@
  * the document's ids in the pair template, chunk scores equal the windows
  * scored on their own, the best window is the one reported, a passage at
  * the end that truncation loses is found by chunking, bounds and errors,
- * allocation failures. */
+ * allocation failures; and the same inside an LLM reranker's prompt
+ * (tiny-qwen3). */
 #include "common/alloc.h"
 #include "rerank.h"
 #include "test.h"
@@ -376,6 +377,228 @@ TEST(bert_windows) {
     rerank_model_free(m);
 }
 
+/* ---- an LLM reranker: windows inside the prompt (tiny-qwen3) ------------- */
+
+static rerank_model_t *g_qwen;
+
+/* The Qwen3-Reranker recipe's suffix (tokenizer/prompt.c), as text. */
+static const char k_qwen_suffix[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+
+static rerank_encoding_t qwen_ids(const char *text) {
+    rerank_encoding_t e = {0};
+    CHECK(rerank_tokenize(rerank_model_tokenizer(g_qwen), text, strlen(text), &e) == RERANK_OK);
+    return e;
+}
+
+/* The document's ids in the prompt: ": " then the text, so its first word
+ * takes the space (" The ..."), as the text with a space before it. */
+static rerank_encoding_t qwen_doc_ids(const char *doc) {
+    char *t = malloc(strlen(doc) + 2);
+    t[0] = ' ';
+    strcpy(t + 1, doc);
+    rerank_encoding_t e = qwen_ids(t);
+    free(t);
+    return e;
+}
+
+static rerank_encoding_t qwen_prompt(const char *query, const char *doc, const rerank_pair_options_t *po) {
+    rerank_encoding_t e = {0};
+    CHECK(rerank_model_tokenize_pair(g_qwen, query, strlen(query), doc, strlen(doc), po, &e) == RERANK_OK);
+    return e;
+}
+
+/* Window k is the prompt with the document's ids cut to [a, b): the
+ * whole prompt's head up to the document, the cut, the suffix. */
+TEST(prompt_windows_are_cuts) {
+    char *doc = long_doc(12, k_candidates[0]);
+    rerank_pair_options_t po = rerank_pair_options_default();
+    po.instruction = "Find the city";
+    po.instruction_len = strlen(po.instruction);
+    rerank_encoding_t full = qwen_prompt(k_query, doc, &po), d = qwen_doc_ids(doc), x = qwen_ids(k_qwen_suffix);
+    CHECK(full.n > d.n + x.n);
+    const size_t head = full.n - x.n - d.n;
+    /* the whole prompt is head + the document's ids + the suffix */
+    CHECK(!memcmp(full.ids + head, d.ids, d.n * sizeof *d.ids) &&
+          !memcmp(full.ids + head + d.n, x.ids, x.n * sizeof *x.ids));
+    po.max_length = (int32_t)(head + x.n + 40);
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_tokens = 30;
+    lo.chunk_overlap = 6;
+    rerank_windows_t w = {0};
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
+    const size_t win = 30, stride = 24;
+    CHECK_MSG(w.n == 1 + (d.n - win + stride - 1) / stride, "%zu windows for %zu document ids", w.n, d.n);
+    for (size_t k = 0; k < w.n; k++) {
+        const size_t a = k * stride, b = a + win < d.n ? a + win : d.n, n = head + (b - a) + x.n;
+        const int32_t *v = w.enc.ids + w.offset[k];
+        CHECK(w.len[k] == (int32_t)n && !memcmp(v, full.ids, head * sizeof *v) &&
+              !memcmp(v + head, d.ids + a, (b - a) * sizeof *v) && !memcmp(v + head + (b - a), x.ids, x.n * sizeof *v));
+        CHECK(w.chunks[k].chunk == (int32_t)k && w.chunks[k].n_chunks == (int32_t)w.n);
+        CHECK(w.chunks[k].token_start == (int32_t)a && w.chunks[k].token_end == (int32_t)b &&
+              w.chunks[k].doc_tokens == (int32_t)d.n);
+    }
+    /* chunk_tokens 0: the room max_length leaves, 40 */
+    lo.chunk_tokens = 0;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
+    CHECK(w.n > 1 && w.len[0] == po.max_length && w.chunks[0].token_end == 40);
+    /* the first window of the whole room is the truncated prompt */
+    rerank_encoding_t cut = qwen_prompt(k_query, doc, &po);
+    CHECK(w.len[0] == (int32_t)cut.n && !memcmp(w.enc.ids, cut.ids, cut.n * sizeof *cut.ids));
+    /* a document that fits: one window, the prompt itself */
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), "Paris.", 6, &po, &lo, &w) == RERANK_OK);
+    rerank_encoding_t e = qwen_prompt(k_query, "Paris.", &po);
+    CHECK(w.n == 1 && w.len[0] == (int32_t)e.n && !memcmp(w.enc.ids, e.ids, e.n * sizeof *e.ids));
+    /* an empty document too */
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), "", 0, &po, &lo, &w) == RERANK_OK);
+    rerank_encoding_free(&e);
+    e = qwen_prompt(k_query, "", &po);
+    CHECK(w.n == 1 && w.len[0] == (int32_t)e.n && !memcmp(w.enc.ids, e.ids, e.n * sizeof *e.ids));
+    /* max_tokens_per_doc in truncate mode: the prompt of the document's first 25 ids */
+    lo = rerank_long_options_default();
+    lo.max_tokens_per_doc = 25;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
+    CHECK(w.n == 1 && w.len[0] == (int32_t)(head + 25 + x.n) && !memcmp(w.enc.ids, full.ids, (head + 25) * sizeof(int32_t)));
+    CHECK(w.chunks[0].token_end == 25 && w.chunks[0].doc_tokens == 25);
+    rerank_encoding_free(&e);
+    rerank_encoding_free(&cut);
+    rerank_encoding_free(&full);
+    rerank_encoding_free(&d);
+    rerank_encoding_free(&x);
+    rerank_windows_free(&w);
+    free(doc);
+}
+
+/* Windows one passage long: each is the prompt of (query, that passage),
+ * so the chunk score is the best passage's own score, and truncation's is
+ * the first passage's. All windows share the prompt up to the document:
+ * scored together (shared prefix) they equal each scored alone. */
+TEST(prompt_chunk_finds_passage_at_end) {
+    const char *one[1];
+    float sf, sbest = -INFINITY;
+    size_t ibest = 0;
+    rerank_encoding_t f = qwen_doc_ids(k_filler);
+    one[0] = k_filler;
+    CHECK(rerank_score(g_qwen, k_query, strlen(k_query), one, NULL, 1, NULL, &sf) == RERANK_OK);
+    for (size_t i = 0; i < N_CAND; i++) {
+        float sc;
+        one[0] = k_candidates[i];
+        CHECK(rerank_score(g_qwen, k_query, strlen(k_query), one, NULL, 1, NULL, &sc) == RERANK_OK);
+        rerank_encoding_t c = qwen_doc_ids(k_candidates[i]);
+        if (sc > sbest && c.n <= f.n) { sbest = sc; ibest = i; }
+        rerank_encoding_free(&c);
+    }
+    CHECK_MSG(sbest > sf + 1e-4f, "no candidate above the filler (%g vs %g)", sbest, sf);
+    char *doc = long_doc(6, k_candidates[ibest]);
+    rerank_encoding_t d = qwen_doc_ids(doc), c = qwen_doc_ids(k_candidates[ibest]);
+    CHECK(d.n == 6 * f.n + c.n && !memcmp(d.ids + 6 * f.n, c.ids, c.n * sizeof *c.ids));
+    /* max_length: the prompt of one filler */
+    rerank_encoding_t pf = qwen_prompt(k_query, k_filler, NULL);
+    rerank_score_options_t so = rerank_score_options_default();
+    so.pair.max_length = (int32_t)pf.n;
+    rerank_long_options_t lo = rerank_long_options_default();
+    const char *docs[2] = {doc, k_filler};
+    float st[2], sc[2];
+    rerank_chunk_info_t bt[2], bc[2];
+    CHECK(rerank_score_long(g_qwen, k_query, strlen(k_query), docs, NULL, 2, &so, &lo, st, bt) == RERANK_OK);
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    CHECK(rerank_score_long(g_qwen, k_query, strlen(k_query), docs, NULL, 2, &so, &lo, sc, bc) == RERANK_OK);
+    CHECK_NEAR(st[0], sf, 1e-5);
+    CHECK_NEAR(sc[0], sbest, 1e-5);
+    CHECK(bc[0].n_chunks == 7 && bc[0].chunk == 6 && bc[0].token_start == (int32_t)(6 * f.n) &&
+          bc[0].token_end == (int32_t)d.n && bc[0].doc_tokens == (int32_t)d.n);
+    CHECK_NEAR(sc[1], sf, 1e-5);
+    CHECK(bc[1].n_chunks == 1 && bc[1].token_end == (int32_t)f.n);
+    /* the same with shared prefixes off: the windows in full */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-qwen3", t_shared());
+    rerank_model_options_t mo = rerank_model_options_default();
+    mo.threads = 1;
+    mo.shared_prefix = RERANK_SHARED_PREFIX_OFF;
+    rerank_model_t *full = NULL;
+    CHECK(rerank_model_load(dir, &mo, &full) == RERANK_OK);
+    float s_off[2] = {0, 0};
+    CHECK(full && rerank_score_long(full, k_query, strlen(k_query), docs, NULL, 2, &so, &lo, s_off, NULL) == RERANK_OK);
+    rerank_model_free(full);
+    CHECK_NEAR(s_off[0], sc[0], 1e-5);
+    CHECK_NEAR(s_off[1], sc[1], 1e-5);
+    /* max_chunks_per_doc 2: the passage is never reached */
+    lo.max_chunks_per_doc = 2;
+    CHECK(rerank_score_long(g_qwen, k_query, strlen(k_query), docs, NULL, 1, &so, &lo, sc, bc) == RERANK_OK);
+    CHECK(bc[0].n_chunks == 2 && bc[0].doc_tokens == (int32_t)d.n);
+    CHECK_NEAR(sc[0], sf, 1e-5);
+    rerank_encoding_free(&pf);
+    rerank_encoding_free(&f);
+    rerank_encoding_free(&d);
+    rerank_encoding_free(&c);
+    free(doc);
+}
+
+TEST(prompt_bad_options) {
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    rerank_pair_options_t po = rerank_pair_options_default();
+    rerank_windows_t w = {0};
+    char *doc = long_doc(4, "Paris.");
+    /* the instruction and query leave no room in max_length */
+    rerank_encoding_t e = qwen_prompt(k_query, "", NULL);
+    po.max_length = (int32_t)e.n - 1;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_ERR_LIMIT);
+    CHECK(strstr(rerank_last_error(), "no room for the document") != NULL);
+    CHECK(w.n == 0);
+    /* the recipe cuts from the right only */
+    po = rerank_pair_options_default();
+    po.direction = RERANK_TRUNC_LEFT;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) ==
+          RERANK_ERR_INVALID_ARGUMENT);
+    /* an overlap not below the window */
+    po = rerank_pair_options_default();
+    lo.chunk_tokens = 8;
+    lo.chunk_overlap = 8;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) ==
+          RERANK_ERR_INVALID_ARGUMENT);
+    /* invalid UTF-8 in the instruction or the document */
+    lo.chunk_overlap = 0;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), "a\xff", 2, &po, &lo, &w) == RERANK_ERR_INVALID_UTF8);
+    po.instruction = "\xc3";
+    po.instruction_len = 1;
+    CHECK(rerank_model_window_pair(g_qwen, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) ==
+          RERANK_ERR_INVALID_UTF8);
+    CHECK(w.n == 0);
+    rerank_encoding_free(&e);
+    rerank_windows_free(&w);
+    free(doc);
+}
+
+/* Every allocation of an LLM reranker's windows may fail: a clean error. */
+TEST(prompt_alloc_failures) {
+    char *doc = long_doc(6, k_candidates[0]);
+    const char *docs[2] = {doc, "Paris."};
+    rerank_score_options_t so = rerank_score_options_default();
+    so.pair.max_length = 200;
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_tokens = 40;
+    lo.chunk_overlap = 4;
+    float ref[2], s[2];
+    CHECK(rerank_score_long(g_qwen, k_query, strlen(k_query), docs, NULL, 2, &so, &lo, ref, NULL) == RERANK_OK);
+    int ok = 0;
+    for (unsigned long n = 1; n < 100000 && !ok; n++) {
+        rr_alloc_fail_at(n);
+        rerank_status_t st = rerank_score_long(g_qwen, k_query, strlen(k_query), docs, NULL, 2, &so, &lo, s, NULL);
+        int failed = rr_alloc_failed();
+        rr_alloc_fail_at(0);
+        if (!failed) {
+            ok = st == RERANK_OK;
+            CHECK(st == RERANK_OK && s[0] == ref[0] && s[1] == ref[1]);
+        } else {
+            CHECK_MSG(st == RERANK_ERR_NOMEM, "allocation %lu: %s", n, rerank_status_str(st));
+        }
+    }
+    CHECK(ok);
+    free(doc);
+}
+
 int main(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
@@ -391,6 +614,17 @@ int main(void) {
     RUN(bad_options);
     RUN(bert_windows);
     RUN(alloc_failures);
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-qwen3", t_shared());
+    if (rerank_model_load(dir, &mo, &g_qwen) != RERANK_OK) {
+        fprintf(stderr, "cannot load %s: %s\n", dir, rerank_last_error());
+        rerank_model_free(g_model);
+        return 1;
+    }
+    RUN(prompt_windows_are_cuts);
+    RUN(prompt_chunk_finds_passage_at_end);
+    RUN(prompt_bad_options);
+    RUN(prompt_alloc_failures);
+    rerank_model_free(g_qwen);
     rerank_model_free(g_model);
     TEST_MAIN_END();
 }

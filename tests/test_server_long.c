@@ -3,7 +3,8 @@
  * name the same window (TEI, Cohere v1 max_chunks_per_doc, Cohere v2
  * max_tokens_per_doc), the server's --long-docs defaults, and every bad
  * value a 4xx with its message (docs/bad-input.md), the server still
- * answering after each. */
+ * answering after each; and an LLM reranker's windows (tiny-qwen3, with a
+ * request's instruction). */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +21,9 @@ static char g_model[PATH_MAX];
 static rerank_model_t *g_m;
 static srvproc_t A; /* defaults (truncate) */
 static srvproc_t B; /* --long-docs chunk --chunk-tokens 64 --chunk-overlap 16 --max-chunks-per-doc 4 */
+static srvproc_t Q; /* tiny-qwen3: --long-docs chunk --chunk-tokens 48 --chunk-overlap 8 */
+static char g_qwen[PATH_MAX];
+static rerank_model_t *g_qm;
 
 typedef hc_resp_t resp_t;
 static resp_t post(const char *base, const char *path, const char *body) {
@@ -222,6 +226,44 @@ TEST(info_reports_defaults) {
     free(r.body);
 }
 
+/* An LLM reranker chunks inside its prompt: the server's windows and
+ * scores are the library's, with the request's instruction in every
+ * window; a request can still truncate. */
+TEST(llm_reranker_chunks) {
+    CHECK_MSG(g_qm != NULL && Q.port > 0, "tiny-qwen3: no model or no server");
+    if (!g_qm || !Q.port) return;
+    const char *docs[3] = {g_long, k_short, "hi"};
+    rerank_score_options_t so = rerank_score_options_default();
+    so.normalize = 1;
+    so.pair.instruction = "Find what pandas eat";
+    so.pair.instruction_len = strlen(so.pair.instruction);
+    rerank_long_options_t lo = rerank_long_options_default();
+    lo.mode = RERANK_LONG_DOCS_CHUNK;
+    lo.chunk_tokens = 48;
+    lo.chunk_overlap = 8;
+    lo.max_chunks_per_doc = 10; /* the server's default */
+    float want[3];
+    rerank_chunk_info_t best[3];
+    CHECK(rerank_score_long(g_qm, k_query, strlen(k_query), docs, NULL, 3, &so, &lo, want, best) == RERANK_OK);
+    CHECK(best[0].n_chunks > 1);
+    char *body = body_of("texts", docs, 3, "\"instruction\":\"Find what pandas eat\"");
+    resp_t r = post(Q.base, "/rerank", body);
+    CHECK(results_match(&r, "score", want, best, 3, 1));
+    free(r.body);
+    free(body);
+    /* Cohere v2: truncate mode with max_tokens_per_doc, the default instruction */
+    so.pair.instruction = NULL;
+    so.pair.instruction_len = 0;
+    rerank_long_options_t cut = rerank_long_options_default();
+    cut.max_tokens_per_doc = 20;
+    CHECK(rerank_score_long(g_qm, k_query, strlen(k_query), docs, NULL, 3, &so, &cut, want, best) == RERANK_OK);
+    body = body_of("documents", docs, 3, "\"long_docs\":\"truncate\",\"max_tokens_per_doc\":20");
+    r = post(Q.base, "/v2/rerank", body);
+    CHECK(results_match(&r, "relevance_score", want, best, 3, 0));
+    free(r.body);
+    free(body);
+}
+
 /* `rerank serve` refuses bad defaults at start. */
 TEST(bad_flags) {
     char cmd[2 * PATH_MAX + 256], out[512];
@@ -252,6 +294,11 @@ int main(int argc, char **argv) {
                              "16", "--max-chunks-per-doc", "4", NULL};
     if (sp_start(&A, g_bin, g_model, a_extra, NULL) != 0) A.port = 0;
     if (sp_start(&B, g_bin, g_model, b_extra, NULL) != 0) B.port = 0;
+    snprintf(g_qwen, sizeof g_qwen, "%s/fixtures/models/tiny-qwen3", t_shared());
+    if (rerank_model_load(g_qwen, &mo, &g_qm) != RERANK_OK) g_qm = NULL;
+    const char *q_extra[] = {"--no-access-log", "--long-docs", "chunk", "--chunk-tokens", "48", "--chunk-overlap", "8",
+                             NULL};
+    if (sp_start(&Q, g_bin, g_qwen, q_extra, NULL) != 0) Q.port = 0;
     RUN(servers_start);
     if (g_m && A.port && B.port) {
         RUN(chunked_requests_match_library);
@@ -259,12 +306,16 @@ int main(int argc, char **argv) {
         RUN(bad_values);
         RUN(info_reports_defaults);
     }
+    RUN(llm_reranker_chunks);
     RUN(bad_flags);
     CHECK(sp_stop(&A, SIGTERM) == 0 || !A.port);
     CHECK(sp_stop(&B, SIGTERM) == 0 || !B.port);
+    CHECK(sp_stop(&Q, SIGTERM) == 0 || !Q.port);
     sp_free(&A);
     sp_free(&B);
+    sp_free(&Q);
     rerank_model_free(g_m);
+    rerank_model_free(g_qm);
     free(g_long);
     curl_global_cleanup();
     TEST_MAIN_END();

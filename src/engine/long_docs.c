@@ -1,6 +1,10 @@
 /* long_docs.c — long documents through a model (rerank_model_window_pair,
  * rerank_score_long): the windows of each document at the model's length,
- * all scored in one call, each document's score the best of its windows. */
+ * all scored in one call, each document's score the best of its windows.
+ * A cross-encoder's windows are cuts of the document in the pair template
+ * (tokenizer/window.c); an LLM reranker's are cuts of the document inside
+ * its prompt (tokenizer/prompt.c), which share the prompt up to the
+ * document, so the forward pass computes that once per batch. */
 #include <string.h>
 
 #include "common/alloc.h"
@@ -29,18 +33,24 @@ rerank_status_t rerank_model_window_pair(const rerank_model_t *m, const char *qu
         rerank_encoding_free(&enc);
         return st;
     }
-    /* An LLM reranker's prompt has no document sequence to cut. */
-    if (m->family->prompt)
-        return rr_error(RERANK_ERR_UNSUPPORTED,
-                        "%s (prompt %s): chunked long documents and max_tokens_per_doc are for cross-encoders only",
-                        m->cfg.architecture, m->family->prompt->name);
     if (po.max_length < 0) return rr_error(RERANK_ERR_INVALID_ARGUMENT, "max_length = %d is negative", po.max_length);
-    if (po.instruction)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is a cross-encoder: it takes no instruction",
-                        m->cfg.architecture);
     /* 0: the model's default; any length: at most the model's positions. */
     if (po.max_length == 0) po.max_length = rr_model_default_max_length(m);
     if (po.max_length > m->cfg.usable_pos) po.max_length = m->cfg.usable_pos;
+    /* An LLM reranker: windows of the document inside its prompt, cut from
+     * the right as its recipe cuts ("none": no cut, in truncate mode). */
+    if (m->prompt) {
+        if (po.direction == RERANK_TRUNC_LEFT)
+            return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s: the prompt recipe cuts the document from the right; "
+                            "left truncation is not supported", m->cfg.architecture);
+        const int32_t max_length =
+            lo.mode == RERANK_LONG_DOCS_TRUNCATE && po.truncation == RERANK_TRUNC_NONE ? 0 : po.max_length;
+        return rr_prompt_windows(m->prompt, po.instruction, po.instruction_len, query, query_len, doc, doc_len,
+                                 max_length, &lo, out);
+    }
+    if (po.instruction)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT, "%s is a cross-encoder: it takes no instruction",
+                        m->cfg.architecture);
     return rr_tokenize_windows(m->tok, query, query_len, doc, doc_len, &po, &lo, out);
 }
 

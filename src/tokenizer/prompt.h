@@ -44,4 +44,18 @@ rerank_status_t rr_prompt_encode(const rr_prompt_t *p, const char *instruction, 
                                  const char *query, size_t query_len, const char *doc, size_t doc_len,
                                  int32_t max_length, rerank_encoding_t *enc);
 
+/* The windows of (instruction, query, doc) under lo, as
+ * rerank_model_window_pair gives them for an LLM reranker. The middle is
+ * tokenized in full; the document's ids are its ids past those it shares
+ * with the middle of an empty document (the stem: instruction, query and
+ * the labels). Each window is prefix + stem + a cut of the document's ids
+ * + suffix, so a document that fits is one window equal to
+ * rr_prompt_encode's prompt. max_length: resolved (> 0) for chunks; in
+ * truncate mode (only useful with max_tokens_per_doc, which cuts the
+ * document first) 0 means no cut. RERANK_ERR_LIMIT when the stem leaves no
+ * room for the document in a chunk. Thread-safe on a shared prompt. */
+rerank_status_t rr_prompt_windows(const rr_prompt_t *p, const char *instruction, size_t instruction_len,
+                                  const char *query, size_t query_len, const char *doc, size_t doc_len,
+                                  int32_t max_length, const rerank_long_options_t *lo, rerank_windows_t *out);
+
 #endif

@@ -76,13 +76,21 @@ rerank_status_t rr_windows_append(const rerank_encoding_t *e, rerank_chunk_info_
     return RERANK_OK;
 }
 
+/* The pair template around each window: the query's ids and the tokenizer. */
+typedef struct pair_wrap {
+    const rerank_tokenizer_t *tok;
+    const int32_t *q;
+    size_t nq;
+    rerank_encoding_t *tmp;
+} pair_wrap_t;
+
 /* Append the pair (q, d) wrapped in the pair template as the next window. */
-static rerank_status_t add_window(const rerank_tokenizer_t *tok, const int32_t *q, size_t nq, const int32_t *d,
-                                  size_t nd, rerank_chunk_info_t info, rerank_encoding_t *tmp,
+static rerank_status_t add_window(void *ctx, const int32_t *d, size_t nd, rerank_chunk_info_t info,
                                   rerank_windows_t *out) {
     static const int32_t empty[1] = {0};
-    rerank_status_t st = rr_template_apply(&tok->tpl, q, nq, d ? d : empty, nd, tmp);
-    return st ? st : rr_windows_append(tmp, info, out);
+    const pair_wrap_t *pw = ctx;
+    rerank_status_t st = rr_template_apply(&pw->tok->tpl, pw->q, pw->nq, d ? d : empty, nd, pw->tmp);
+    return st ? st : rr_windows_append(pw->tmp, info, out);
 }
 
 /* Query ids kept against a long document: flag keeps up to 3/4 of
@@ -95,20 +103,24 @@ static size_t query_keep(size_t nq, int32_t max_length, size_t overhead, rerank_
     return nq < keep ? nq : keep;
 }
 
-/* Windows of the document ids d[0, nd) after the query q[0, nq): the
- * first at 0, each next one `stride` further, the last one ending at nd. */
-static rerank_status_t cut_windows(const rerank_tokenizer_t *tok, const int32_t *q, size_t nq, const int32_t *d,
-                                   size_t nd, size_t win, size_t overlap, int32_t max_chunks,
-                                   rerank_encoding_t *tmp, rerank_windows_t *out) {
-    size_t stride = win - overlap;
+rerank_status_t rr_windows_cut(const int32_t *d, size_t nd, size_t room, const rerank_long_options_t *lo,
+                               rr_window_wrap_fn wrap, void *ctx, rerank_windows_t *out) {
+    const size_t win = lo->chunk_tokens > 0 && (size_t)lo->chunk_tokens < room ? (size_t)lo->chunk_tokens : room,
+                 overlap = (size_t)lo->chunk_overlap;
+    if (!win || overlap >= win)
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                        "chunk_overlap = %d must be below the window's %zu document tokens (chunk_tokens %d, room "
+                        "left by the query %zu)",
+                        lo->chunk_overlap, win, lo->chunk_tokens, room);
+    const size_t stride = win - overlap;
     size_t n = nd <= win ? 1 : 1 + (nd - win + stride - 1) / stride;
-    if (max_chunks > 0 && n > (size_t)max_chunks) n = (size_t)max_chunks;
+    if (lo->max_chunks_per_doc > 0 && n > (size_t)lo->max_chunks_per_doc) n = (size_t)lo->max_chunks_per_doc;
     rerank_status_t st = RERANK_OK;
     for (size_t w = 0; w < n && !st; w++) {
         size_t a = w * stride, b = a + win < nd ? a + win : nd;
         rerank_chunk_info_t info = {.chunk = (int32_t)w, .n_chunks = (int32_t)n, .token_start = (int32_t)a,
                                     .token_end = (int32_t)b, .doc_tokens = (int32_t)nd};
-        st = add_window(tok, q, nq, d ? d + a : NULL, b - a, info, tmp, out);
+        st = wrap(ctx, d ? d + a : NULL, b - a, info, out);
     }
     return st;
 }
@@ -152,7 +164,7 @@ rerank_status_t rr_tokenize_windows(const rerank_tokenizer_t *tok, const char *q
         }
         rerank_chunk_info_t info = {.n_chunks = 1, .token_start = (int32_t)(left ? nd - nb : 0),
                                     .token_end = (int32_t)(left ? nd : nb), .doc_tokens = (int32_t)nd};
-        st = add_window(tok, qv, na, dv, nb, info, &tmp, out);
+        st = add_window(&(pair_wrap_t){tok, qv, na, &tmp}, dv, nb, info, out);
         goto done;
     }
     /* Chunks: the query keeps its share, the document gets the room. */
@@ -166,16 +178,8 @@ rerank_status_t rr_tokenize_windows(const rerank_tokenizer_t *tok, const char *q
                       keep, overhead, po->max_length);
         goto done;
     }
-    size_t room = (size_t)po->max_length - used;
-    size_t win = lo->chunk_tokens > 0 && (size_t)lo->chunk_tokens < room ? (size_t)lo->chunk_tokens : room;
-    if ((size_t)lo->chunk_overlap >= win) {
-        st = rr_error(RERANK_ERR_INVALID_ARGUMENT,
-                      "chunk_overlap = %d must be below the window's %zu document tokens (chunk_tokens %d, room "
-                      "left by the query %zu)",
-                      lo->chunk_overlap, win, lo->chunk_tokens, room);
-        goto done;
-    }
-    st = cut_windows(tok, qv, keep, dv, nd, win, (size_t)lo->chunk_overlap, lo->max_chunks_per_doc, &tmp, out);
+    st = rr_windows_cut(dv, nd, (size_t)po->max_length - used, lo, add_window, &(pair_wrap_t){tok, qv, keep, &tmp},
+                        out);
 done:
     rr_ids_release(&q);
     rr_ids_release(&d);
