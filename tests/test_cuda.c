@@ -36,7 +36,9 @@ static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, r
     o.precision = prec;
     rerank_model_t *m = NULL;
     *cuda = NULL;
-    if (rr_model_load(dir, &o, RR_LOAD_NO_TOKENIZER, &m) != RERANK_OK) {
+    /* a Qwen3 causal LM's head needs its tokenizer ("yes" and "no") */
+    const unsigned flags = strncmp(name, "tiny-qwen3", 10) ? RR_LOAD_NO_TOKENIZER : 0;
+    if (rr_model_load(dir, &o, flags, &m) != RERANK_OK) {
         fprintf(stderr, "  load %s on cuda:0: %s\n", name, rerank_last_error());
         return NULL;
     }
@@ -56,7 +58,7 @@ static rerank_status_t score(rerank_model_t *m, const rerank_pair_t *pairs, size
 static void check_golden(const char *file, const char *model, const char *key, int32_t layers,
                          rerank_precision_t prec, double tol) {
     golden_t *g = golden_load(file);
-    CHECK(g != NULL && g->n == 409);
+    CHECK(g != NULL && g->n == (strstr(file, "qwen3") ? 311 : 409));
     rr_cuda_t *cu = NULL;
     rerank_model_t *m = g ? load_fixture(model, prec, &cu) : NULL;
     CHECK(m != NULL && cu != NULL);
@@ -110,6 +112,16 @@ TEST(golden_xlmr_bf16_checkpoint) {
     check_golden("pairs-xlmr.jsonl", "tiny-xlmr-bf16", "tiny-xlmr-bf16", 0, RERANK_PRECISION_FP32, 2e-3);
 }
 TEST(golden_bert) { check_golden("pairs-bert.jsonl", "tiny-bert", "tiny-bert", 0, RERANK_PRECISION_FP32, 2e-3); }
+/* Qwen3-Reranker on the GPU (rotary positions, q / k norms, causal GQA, SwiGLU, the yes / no head): the
+ * causal LM, its first layer only, the untied and bf16 checkpoints, the seq-cls conversion. */
+TEST(golden_qwen3) {
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3", "tiny-qwen3", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3", "tiny-qwen3@layers=1", 1, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3-untied", "tiny-qwen3-untied", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3-bf16", "tiny-qwen3-bf16", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3-seqcls", "tiny-qwen3-seqcls", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-qwen3.jsonl", "tiny-qwen3", "tiny-qwen3", 0, RERANK_PRECISION_BF16, 5e-2);
+}
 /* bf16 compute: 8-bit mantissas, so a looser bound (the printed error is the
  * number to watch). */
 TEST(golden_xlmr_bf16_compute) {
@@ -536,10 +548,10 @@ static void expect_trace(const char *model, rerank_precision_t prec, int32_t lay
     CHECK_MSG(!strcmp(got, want), "%s %s layers %d:\n  got  %s\n  want %s", model, rerank_precision_str(prec),
               (int)layers, got, want);
     /* what the GPU does not have is refused with a message naming it */
-    rr_config_t rope = m->cfg;
-    rope.rope.theta = 10000;
-    CHECK(rr_cuda_trace(&rope, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got) == RERANK_ERR_UNSUPPORTED);
-    CHECK_MSG(strstr(rerank_last_error(), "rotary") != NULL, "%s", rerank_last_error());
+    rr_config_t wide = m->cfg;
+    wide.head_dim = 256; /* above the attention kernels' 128 */
+    CHECK(rr_cuda_trace(&wide, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got) == RERANK_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(rerank_last_error(), "head_dim") != NULL, "%s", rerank_last_error());
     CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_INT8, 0, g->pairs, 3, got, sizeof got) ==
           RERANK_ERR_UNSUPPORTED);
     CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, prec, m->cfg.layers + 1, g->pairs, 3, got, sizeof got) ==
@@ -552,6 +564,62 @@ static void expect_trace(const char *model, rerank_precision_t prec, int32_t lay
     golden_free(g);
 }
 
+/* Qwen3 (a pre-norm decoder, the LLM reranker) on the GPU: embeddings without a norm; per layer the input
+ * RMSNorm into H (adding the last layer's pending FFN output), the QKV GEMM (no biases), the per-head q / k
+ * RMSNorm + rotary kernel, causal grouped-query attention, the O GEMM pending, the FFN's RMSNorm (adding
+ * it), the [gate; up] GEMM, SwiGLU, the down GEMM pending; then one head kernel: the last token plus the
+ * pending output, the final norm, "yes" - "no" (the seq-cls checkpoint: its one score row). */
+static void expect_trace_qwen3(const char *model, rerank_precision_t prec, int32_t layers) {
+    golden_t *g = golden_load("pairs-qwen3.jsonl");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), model);
+    rerank_model_t *m = NULL;
+    CHECK(g != NULL && rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK);
+    if (!g || !m) {
+        golden_free(g);
+        rerank_model_free(m);
+        return;
+    }
+    static char got[16384];
+    rerank_status_t st = rr_cuda_trace(&m->cfg, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got);
+#ifdef RR_WITH_CUDA
+    /* the causal LM's head needs the "yes" / "no" rows, bound with the tokenizer */
+    if (!strcmp(m->cfg.architecture, "Qwen3ForCausalLM")) {
+        CHECK(st == RERANK_ERR_INVALID_ARGUMENT && strstr(rerank_last_error(), "without its tokenizer"));
+        rerank_model_free(m);
+        CHECK(rr_model_load(dir, NULL, 0, &m) == RERANK_OK);
+        if (!m) {
+            golden_free(g);
+            return;
+        }
+        st = rr_cuda_trace(&m->cfg, m->family, &m->w, prec, layers, g->pairs, 3, got, sizeof got);
+    }
+    CHECK_MSG(st == RERANK_OK, "%s: %s", model, rerank_last_error());
+    static char want[16384];
+    const rr_config_t *c = &m->cfg;
+    const int fp8 = prec == RERANK_PRECISION_FP8;
+    const char *a = prec == RERANK_PRECISION_BF16 ? "bf16" : "f16", *in = fp8 ? "e4m3" : a;
+    const int q = c->heads * c->head_dim, qkv = (c->heads + 2 * c->kv_heads) * c->head_dim;
+    size_t n = (size_t)snprintf(want, sizeof want, "embed>%s", in);
+    for (int32_t l = 0; l < (layers ? layers : c->layers); l++)
+        n += (size_t)snprintf(want + n, sizeof want - n,
+                              " %srmsnorm>H gemm:%dx%d:%s>%s qk_norm_rope attention:%dx%d/%d:causal%s gemm:%dx%d:%s>f32"
+                              " add_rmsnorm>H gemm:%dx%d:%s>%s bias_silu_gated>%s gemm:%dx%d:%s>f32",
+                              l ? "add_" : "", qkv, c->hidden, in, a, c->heads, c->head_dim, c->kv_heads,
+                              fp8 ? " quantize" : "", c->hidden, q, in, 2 * c->ffn, c->hidden, in, a, fp8 ? "e4m3" : a,
+                              c->hidden, c->ffn, in);
+    snprintf(want + n, sizeof want - n, " add_head_last_rmsnorm%s",
+             !strcmp(c->architecture, "Qwen3ForCausalLM") ? "_yes_no" : "");
+    if (layers == 1) printf("  %s %s, 1 layer: %s\n", model, rerank_precision_str(prec), got);
+    CHECK_MSG(!strcmp(got, want), "%s %s layers %d:\n  got  %s\n  want %s", model, rerank_precision_str(prec),
+              (int)layers, got, want);
+#else
+    CHECK(st == RERANK_ERR_UNSUPPORTED || st == RERANK_ERR_INVALID_ARGUMENT);
+#endif
+    rerank_model_free(m);
+    golden_free(g);
+}
+
 TEST(trace_lowering) {
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP32, 0);
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP16, 1);
@@ -559,8 +627,13 @@ TEST(trace_lowering) {
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP8, 0);
     expect_trace("tiny-bert", RERANK_PRECISION_FP32, 0);
     expect_trace("tiny-bert", RERANK_PRECISION_FP8, 1);
-    /* families with rotary positions are refused at load, naming them */
-    const char *rope[] = {"tiny-gte", "tiny-modernbert"};
+    expect_trace_qwen3("tiny-qwen3", RERANK_PRECISION_FP16, 0);
+    expect_trace_qwen3("tiny-qwen3", RERANK_PRECISION_BF16, 1);
+    expect_trace_qwen3("tiny-qwen3", RERANK_PRECISION_FP8, 0);
+    expect_trace_qwen3("tiny-qwen3-seqcls", RERANK_PRECISION_FP16, 0);
+    expect_trace_qwen3("tiny-qwen3-untied", RERANK_PRECISION_FP16, 1);
+    /* what GTE and ModernBERT need that the GPU lacks is refused at its first use, naming it */
+    const char *rope[] = {"tiny-gte", "tiny-modernbert"}, *lacks[] = {"[up | gate]", "pooling"};
     for (size_t i = 0; i < 2; i++) {
         char dir[512], out[256];
         snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), rope[i]);
@@ -572,7 +645,7 @@ TEST(trace_lowering) {
         CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_FP16, 0, &p, 1, out, sizeof out) ==
               RERANK_ERR_UNSUPPORTED);
 #ifdef RR_WITH_CUDA
-        CHECK_MSG(strstr(rerank_last_error(), "rotary position embeddings") != NULL, "%s", rerank_last_error());
+        CHECK_MSG(strstr(rerank_last_error(), lacks[i]) != NULL, "%s", rerank_last_error());
 #endif
         rerank_model_free(m);
     }
@@ -596,6 +669,7 @@ int main(void) {
     RUN(golden_xlmr_bf16_checkpoint);
     RUN(golden_bert);
     RUN(golden_xlmr_bf16_compute);
+    RUN(golden_qwen3);
     RUN(fp16_is_fp32_on_gpu);
     RUN(golden_xlmr_fp8);
     RUN(golden_xlmr_fp8_tensor_scales);

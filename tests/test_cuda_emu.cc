@@ -332,6 +332,162 @@ TEST(rows_embed) {
     CHECK_MSG(bad == 0, "%d bad", bad);
 }
 
+// Decoder embeddings: no norm, no position or token type tables; x and out get the word vector itself.
+TEST(rows_embed_plain) {
+    const int w = 40, vocab = 9;
+    const size_t rows = 5;
+    std::vector<float> wordf = randv((size_t)vocab * w, 2.0f), x(rows * w, -1.0f);
+    std::vector<bf16> word(wordf.size()), out(rows * w);
+    for (size_t i = 0; i < word.size(); i++) word[i] = rr_simt::from_f32<bf16>(wordf[i]);
+    std::vector<int32_t> ids = {8, 0, 3, 3, 5};
+    rr_rows::embed_params p;
+    memset(&p, 0, sizeof p);
+    p.ids = ids.data();
+    p.word = word.data();
+    p.norm.x = x.data();
+    p.norm.out.data = out.data();
+    p.norm.w = w;
+    CHECK(run_rows(rows, w, [&](size_t r, int tid, int nt, float *red) { rr_rows::embed_row<bf16, 1>(p, r, tid, nt, red); }));
+    int bad = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < w; i++) {
+            const float want = rr_simt::to_f32(word[ids[r] * w + i]);
+            bad += x[r * w + i] != want || rr_simt::to_f32(out[r * w + i]) != want;
+        }
+    CHECK_MSG(bad == 0, "%d bad", bad);
+}
+
+namespace {
+
+// The q / k kernel over `rows` tokens of hq + 2 hkv heads of d, against float64; `warps` per block (fewer
+// than the heads: each warp loops). Counts elements out of tolerance, and any change to the v heads.
+template <typename T>
+int check_qk(int hq, int hkv, int d, bool norm, bool rope, int warps, const std::vector<int32_t> &pos) {
+    const size_t rows = pos.size(), ld = (size_t)(hq + 2 * hkv) * d;
+    const int npos = 64, half = d / 2;
+    std::vector<T> qkv(rows * ld);
+    for (auto &v : qkv) v = rr_simt::from_f32<T>(3.0f * urand());
+    const std::vector<T> in = qkv;
+    std::vector<float> qg = randv(d, 1.0f), kg = randv(d, 1.0f), cs((size_t)npos * half), sn((size_t)npos * half);
+    for (int q = 0; q < npos; q++)
+        for (int i = 0; i < half; i++) {
+            const double a = q * pow(10000.0, -2.0 * i / d);
+            cs[(size_t)q * half + i] = (float)cos(a);
+            sn[(size_t)q * half + i] = (float)sin(a);
+        }
+    rr_rows::qk_params p;
+    p.qkv = qkv.data();
+    p.pos = pos.data();
+    p.q_gamma = norm ? qg.data() : nullptr;
+    p.k_gamma = norm ? kg.data() : nullptr;
+    p.eps = 1e-6f;
+    p.cos = rope ? cs.data() : nullptr;
+    p.sin = rope ? sn.data() : nullptr;
+    p.hq = hq, p.hkv = hkv, p.d = d;
+    for (size_t r = 0; r < rows; r++)
+        if (rr_emu::run_block(32 * warps, 0, [&](int tid, unsigned char *) { rr_rows::qk_row<T>(p, r, tid, 32 * warps); },
+                              (int)r)) {
+            fprintf(stderr, "  emulator: %s\n", rr_emu::error());
+            return -1;
+        }
+    int bad = 0;
+    std::vector<double> x(d);
+    for (size_t r = 0; r < rows; r++) {
+        for (int h = 0; h < hq + 2 * hkv; h++) {
+            const size_t at = r * ld + (size_t)h * d;
+            for (int i = 0; i < d; i++) x[i] = rr_simt::to_f32(in[at + i]);
+            if (h < hq + hkv)
+                rr_ref_qk_head(x.data(), d, norm ? (h < hq ? qg.data() : kg.data()) : nullptr, 1e-6,
+                               rope ? &cs[(size_t)pos[r] * half] : nullptr, rope ? &sn[(size_t)pos[r] * half] : nullptr);
+            for (int i = 0; i < d; i++) {
+                const double got = rr_simt::to_f32(qkv[at + i]);
+                bad += h < hq + hkv ? !(fabs(got - x[i]) <= rr_ref_tol(kind_of<T>(), x[i], 0) + 1e-6 * fabs(x[i]))
+                                    : qkv[at + i].x != in[at + i].x;
+            }
+        }
+    }
+    return bad;
+}
+
+// The head kernel on a packed batch (cu, an empty pair among them), against float64.
+int check_head(int w, bool last, int y_dt, int norm, int rows, bool bias) {
+    const std::vector<int32_t> cu = {0, 3, 3, 7, 8, 12};
+    const size_t P = cu.size() - 1, T_ = (size_t)cu.back();
+    std::vector<float> x = randv(T_ * w, 2.0f), y = randv(T_ * w, 1.0f), yb = randv(w, 0.3f), g = randv(w, 1.0f),
+                       b = randv(w, 0.2f), cw = randv((size_t)rows * w, 0.5f), cb = randv(rows, 0.5f), logits(P, -7.0f);
+    std::vector<uint16_t> y16(y.size());
+    for (size_t i = 0; i < y.size(); i++) {
+        y16[i] = rr_simt::from_f32<f16>(y[i]).x;
+        if (y_dt == 1) y[i] = rr_simt::f16_to_f32(y16[i]);
+    }
+    rr_rows::head_params p;
+    p.x = x.data();
+    p.y = y_dt < 0 ? nullptr : y_dt == 1 ? (const void *)y16.data() : (const void *)y.data();
+    p.y_dt = y_dt < 0 ? 0 : y_dt;
+    p.bias = y_dt < 0 ? nullptr : yb.data();
+    p.cu = cu.data();
+    p.last = last;
+    p.gamma = norm ? g.data() : nullptr;
+    p.beta = norm == 2 ? b.data() : nullptr;
+    p.eps = 1e-6f;
+    p.rms = norm == 1;
+    p.cw = cw.data();
+    p.cb = bias ? cb.data() : nullptr;
+    p.rows = rows;
+    p.logits = logits.data();
+    p.w = w;
+    if (!run_rows(P, w, [&](size_t r, int tid, int nt, float *red) {
+            if (rr_rows::row_nv(w) == 1) rr_rows::head_row<1>(p, r, tid, nt, red);
+            else rr_rows::head_row<2>(p, r, tid, nt, red);
+        }))
+        return -1;
+    int bad = 0;
+    std::vector<double> v(w);
+    for (size_t q = 0; q < P; q++) {
+        double want = 0;
+        if (cu[q] != cu[q + 1]) {
+            const size_t t = (size_t)(last ? cu[q + 1] - 1 : cu[q]);
+            for (int i = 0; i < w; i++) v[i] = (double)x[t * w + i] + (y_dt < 0 ? 0.0 : (double)y[t * w + i] + yb[i]);
+            want = rr_ref_head_row(v.data(), w, norm ? g.data() : nullptr, norm == 2 ? b.data() : nullptr, 1e-6, norm == 1,
+                                   cw.data(), bias ? cb.data() : nullptr, rows);
+        }
+        if (!(fabs(logits[q] - want) <= 1e-4 * (1 + fabs(want)))) {
+            fprintf(stderr, "  pair %zu: %g, want %g\n", q, logits[q], want);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+} // namespace
+
+// Per-head q / k RMSNorm and rotary positions (Qwen3), in place in the fused row; v untouched.
+TEST(rows_qk) {
+    const std::vector<int32_t> pos = {0, 1, 2, 17, 63, 5};
+    struct {
+        int hq, hkv, d, norm, rope, warps;
+    } cases[] = {{4, 2, 128, 1, 1, 2}, {2, 2, 64, 0, 1, 8}, {3, 1, 32, 1, 0, 1}, {2, 1, 10, 1, 1, 3}, {2, 2, 256, 1, 1, 4}};
+    for (auto &c : cases) {
+        int bad = check_qk<f16>(c.hq, c.hkv, c.d, c.norm, c.rope, c.warps, pos);
+        CHECK_MSG(bad == 0, "fp16 %d/%d heads of %d norm=%d rope=%d: %d bad", c.hq, c.hkv, c.d, c.norm, c.rope, bad);
+        bad = check_qk<bf16>(c.hq, c.hkv, c.d, c.norm, c.rope, c.warps, pos);
+        CHECK_MSG(bad == 0, "bf16 %d/%d heads of %d norm=%d rope=%d: %d bad", c.hq, c.hkv, c.d, c.norm, c.rope, bad);
+    }
+}
+
+// The LLM head: last / first token, pending residual fp32 / fp16 / none, RMSNorm / LayerNorm / none, one
+// or two classifier rows, with and without biases; an empty pair gives 0.
+TEST(rows_head) {
+    struct {
+        int w, last, y_dt, norm, rows, bias;
+    } cases[] = {{64, 1, 0, 1, 2, 0}, {96, 0, 1, 2, 1, 1}, {1024, 1, -1, 0, 2, 1}, {8, 1, 0, 2, 1, 0}, {9000, 1, 0, 1, 2, 1}};
+    for (auto &c : cases) {
+        const int bad = check_head(c.w, c.last, c.y_dt, c.norm, c.rows, c.bias);
+        CHECK_MSG(bad == 0, "w=%d last=%d y_dt=%d norm=%d rows=%d bias=%d: %d bad", c.w, c.last, c.y_dt, c.norm, c.rows,
+                  c.bias, bad);
+    }
+}
+
 TEST(rows_quant) {
     const int w = 1024;
     const size_t rows = 4;
@@ -384,6 +540,9 @@ int main(void) {
     RUN(rows_norm);
     RUN(rows_act);
     RUN(rows_embed);
+    RUN(rows_embed_plain);
+    RUN(rows_qk);
+    RUN(rows_head);
     RUN(rows_quant);
     RUN(conversions);
     const rr_emu::counters c = rr_emu::stats();

@@ -4,9 +4,9 @@
  * whole pass be split when it does not fit in device memory and be captured as one graph.
  *
  * What the device path does not have yet is refused here, at its first use, with RERANK_ERR_UNSUPPORTED
- * naming it: rotary positions, per-head q / k norms, embeddings without a norm or without position / token
- * type tables, the [up | gate] FFN layout, activations other than GELU / SiLU, pooling other than the first
- * token, heads other than dense + tanh + one output row, and layer groups smaller than the batch. */
+ * naming it: the [up | gate] FFN layout, activations other than GELU / SiLU, mean pooling, heads other than
+ * BERT's (first token, dense + tanh, one output row) and an LLM reranker's (first or last token, a norm,
+ * one or two rows), and layer groups smaller than the batch. */
 #include <string.h>
 
 #include "cuda/cuda_ctx.h"
@@ -80,10 +80,13 @@ rerank_status_t rr_cu_begin(void *be, const rr_batch_t *b, int64_t group_max) {
                 return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: token %d has id %d / type id %d out of range",
                                 p, (int)j, (int)pr->ids[j], pr->type_ids ? (int)pr->type_ids[j] : 0);
     }
-    for (int64_t i = 0; i < b->tokens; i++)
+    c->pos_max = 0;
+    for (int64_t i = 0; i < b->tokens; i++) {
         if (b->pos[i] < 0 || b->pos[i] >= cfg->max_pos)
             return rr_error(RERANK_ERR_INVALID_ARGUMENT, "packed token %lld has position %d outside [0, %d)", (long long)i,
                             (int)b->pos[i], (int)cfg->max_pos);
+        if (b->pos[i] > c->pos_max) c->pos_max = b->pos[i];
+    }
     c->b = b;
     return RERANK_OK;
 }
@@ -97,22 +100,25 @@ void rr_cu_group(void *be, size_t p0, size_t p1) {
 rerank_status_t rr_cu_embed(void *be, const rr_embed_t *e) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = RERANK_OK;
-    if (!e->norm) st = UNSUPPORTED("embeddings without a norm");
-    else if (!e->pos.p || !e->type.p) st = UNSUPPORTED("embeddings without position or token type tables");
-    else if (e->word.cols != c->cfg->hidden || e->pos.cols != c->cfg->hidden || e->type.cols != c->cfg->hidden)
-        st = UNSUPPORTED("embedding tables not of the hidden size %d", (int)c->cfg->hidden);
-    else if (e->pos.rows < c->cfg->max_pos || e->type.rows < (c->cfg->type_vocab > 0 ? c->cfg->type_vocab : 1))
+    const int32_t H = c->cfg->hidden;
+    /* the word table, and the position / token type tables and the norm where the family has them */
+    if (e->word.cols != H || (e->pos.p && e->pos.cols != H) || (e->type.p && e->type.cols != H))
+        st = UNSUPPORTED("embedding tables not of the hidden size %d", (int)H);
+    else if ((e->pos.p && e->pos.rows < c->cfg->max_pos) ||
+             (e->type.p && e->type.rows < (c->cfg->type_vocab > 0 ? c->cfg->type_vocab : 1)))
         st = UNSUPPORTED("position / token type tables smaller than the config's (%d, %d)", (int)c->cfg->max_pos,
                          (int)c->cfg->type_vocab);
-    else st = check_norm(c, e->norm);
+    else if (e->norm) st = check_norm(c, e->norm);
     return record(c, RR_OP_EMBED, e, RR_ACT_X, RR_ACT_X, 0, st);
 }
 
+/* X to X or H in a layer; POOL to POOL is an LLM head's final norm (checked with the head in classify). */
 rerank_status_t rr_cu_norm_block(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = check_norm(c, n);
-    if (!st && (src != RR_ACT_X || (dst != RR_ACT_X && dst != RR_ACT_H)))
-        st = UNSUPPORTED("a norm from %s to %s (only X to X or to H)", act_name(src), act_name(dst));
+    const int layer = src == RR_ACT_X && (dst == RR_ACT_X || dst == RR_ACT_H), head = src == RR_ACT_POOL && dst == RR_ACT_POOL;
+    if (!st && !layer && !head)
+        st = UNSUPPORTED("a norm from %s to %s (only X to X or to H, and POOL in place)", act_name(src), act_name(dst));
     return record(c, RR_OP_NORM, n, src, dst, 0, st);
 }
 
@@ -136,10 +142,12 @@ rerank_status_t rr_cu_attention_block(void *be, const rr_attn_t *a, rr_act_t src
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = check_dense(c, a->qkv);
     if (st) {
-    } else if (a->rope) {
-        st = UNSUPPORTED("rotary position embeddings are not implemented on the GPU yet");
-    } else if (a->q_norm || a->k_norm) {
-        st = UNSUPPORTED("per-head q / k norms are not implemented on the GPU yet");
+    } else if (a->rope && (a->rope->dim != a->head_dim || a->head_dim % 2 || a->rope->positions <= c->pos_max)) {
+        st = UNSUPPORTED("rotary tables of %d values for %d positions (heads of %d, positions up to %d)",
+                         (int)a->rope->dim, (int)a->rope->positions, (int)a->head_dim, (int)c->pos_max);
+    } else if ((a->q_norm && (a->q_norm->kind != RR_NORM_RMS || a->q_norm->g.cols != a->head_dim)) ||
+               (a->k_norm && (a->k_norm->kind != RR_NORM_RMS || a->k_norm->g.cols != a->head_dim))) {
+        st = UNSUPPORTED("per-head q / k norms other than RMSNorm over the head size %d", (int)a->head_dim);
     } else if ((src != RR_ACT_X && src != RR_ACT_H) || dst != RR_ACT_CTX) {
         st = UNSUPPORTED("attention from %s to %s (only X or H to CTX)", act_name(src), act_name(dst));
     } else if (a->head_dim > RR_CU_ATTN_MAX_D || a->kv_heads < 1 || a->heads % a->kv_heads ||
@@ -175,25 +183,44 @@ rerank_status_t rr_cu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t ds
 
 rerank_status_t rr_cu_pool(void *be, rr_pooling_t how) {
     rr_cuda_t *c = (rr_cuda_t *)be;
-    rerank_status_t st = how == RR_POOL_FIRST ? RERANK_OK : UNSUPPORTED("pooling %d (only the first token)", (int)how);
+    rerank_status_t st =
+        how == RR_POOL_FIRST || how == RR_POOL_LAST ? RERANK_OK : UNSUPPORTED("pooling %d (only the first or last token)", (int)how);
     return record(c, RR_OP_POOL, NULL, RR_ACT_X, RR_ACT_POOL, (int)how, st);
 }
 
-/* The head the head kernel computes: pool the first token, a dense layer kept in fp32, tanh, one output. */
+/* The heads the head kernels compute (arg of the classify step: which):
+ *   RR_CU_HEAD_BERT  pool the first token, a dense layer kept in fp32, tanh, one output (BERT / XLM-R);
+ *   RR_CU_HEAD_LM    pool the first or last token, an optional norm (POOL in place), one row, or two rows
+ *                    whose difference is the logit, no activation (Qwen3's "yes" - "no", seq-cls score). */
 rerank_status_t rr_cu_classify(void *be, const rr_classifier_t *cl, rr_act_t src, float *logits) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     const rr_cu_op_t *t = c->tape;
     const size_t n = c->n_ops;
-    const int pattern = n >= 2 && t[n - 2].kind == RR_OP_POOL && t[n - 1].kind == RR_OP_LINEAR &&
-                        t[n - 1].src == RR_ACT_POOL && src == RR_ACT_HEAD;
-    const rr_dense_t *d = pattern ? (const rr_dense_t *)t[n - 1].desc : NULL;
+    const int32_t H = c->cfg->hidden;
+    const int bert = n >= 2 && t[n - 2].kind == RR_OP_POOL && t[n - 2].arg == RR_POOL_FIRST &&
+                     t[n - 1].kind == RR_OP_LINEAR && t[n - 1].src == RR_ACT_POOL && src == RR_ACT_HEAD;
+    const size_t pool = n >= 1 && t[n - 1].kind == RR_OP_POOL ? n - 1
+                        : n >= 2 && t[n - 1].kind == RR_OP_NORM && t[n - 1].src == RR_ACT_POOL && t[n - 2].kind == RR_OP_POOL
+                            ? n - 2
+                            : (size_t)-1;
+    const int lm = pool != (size_t)-1 && src == RR_ACT_POOL;
+    const rr_dense_t *d = bert ? (const rr_dense_t *)t[n - 1].desc : NULL;
     rerank_status_t st = RERANK_OK;
-    if (!pattern || cl->f != RR_FN_TANH || cl->w.rows != 1 || !cl->b.p || cl->w.cols != c->cfg->hidden ||
-        !c->dense[d->id].fp32 || d->w.rows != c->cfg->hidden || d->w.cols != c->cfg->hidden)
-        st = UNSUPPORTED("this classification head is not implemented on the GPU yet (only first-token pooling, a "
-                         "dense layer kept in fp32, tanh and one output row, as BERT / XLM-R)");
+    if (bert) {
+        if (cl->f != RR_FN_TANH || cl->w.rows != 1 || !cl->b.p || cl->w.cols != H || !c->dense[d->id].fp32 ||
+            d->w.rows != H || d->w.cols != H)
+            st = UNSUPPORTED("this classification head is not implemented on the GPU yet (BERT / XLM-R's: a dense "
+                             "layer kept in fp32, tanh, one output row)");
+    } else if (lm) {
+        if (cl->f != RR_FN_NONE || (cl->w.rows != 1 && cl->w.rows != 2) || cl->w.cols != H)
+            st = UNSUPPORTED("this classification head is not implemented on the GPU yet (an LLM reranker's: one row, "
+                             "or two whose difference is the logit, no activation)");
+    } else {
+        st = UNSUPPORTED("this classification head is not implemented on the GPU yet (first-token pooling, a dense "
+                         "layer, tanh, one row as BERT / XLM-R; or first / last-token pooling, a norm, one or two rows)");
+    }
     if (!st) c->logits = logits;
-    return record(c, RR_OP_CLASSIFY, cl, src, src, 0, st);
+    return record(c, RR_OP_CLASSIFY, cl, src, src, bert ? RR_CU_HEAD_BERT : RR_CU_HEAD_LM, st);
 }
 
 uint64_t rr_cu_tape_sig(const rr_cuda_t *c) {

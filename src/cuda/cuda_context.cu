@@ -76,9 +76,6 @@ rerank_status_t rr_cu_precision_types(rerank_precision_t p, rr_cu_dtype_t *dt, r
 rerank_status_t rr_cu_check_config(const rr_config_t *cfg) {
     if (cfg->hidden < 1 || cfg->heads < 1 || cfg->layers < 1 || cfg->ffn < 1 || cfg->head_dim < 1)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "cuda: inconsistent model dimensions");
-    if (cfg->rope.theta > 0)
-        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s uses rotary position embeddings, which the CUDA backend "
-                        "does not implement yet (use --device cpu)", cfg->architecture);
     if (cfg->head_dim > RR_CU_ATTN_MAX_D)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: head_dim %d is not supported (at most %d)", (int)cfg->head_dim,
                         RR_CU_ATTN_MAX_D);

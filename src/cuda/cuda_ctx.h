@@ -39,8 +39,11 @@ typedef struct rr_cu_op {
     rr_cu_op_kind_t kind;
     const void *desc;    /* rr_embed_t, rr_norm_t, rr_dense_t, rr_attn_t, rr_ffn_t or rr_classifier_t */
     rr_act_t src, dst;
-    int arg;             /* rr_epilogue_t (LINEAR), rr_pooling_t (POOL)                          */
+    int arg;             /* rr_epilogue_t (LINEAR), rr_pooling_t (POOL), rr_cu_head_kind_t (CLASSIFY) */
 } rr_cu_op_t;
+
+/* Which head a classify step runs (cuda_blocks.cu, rr_cu_classify). */
+typedef enum rr_cu_head_kind { RR_CU_HEAD_BERT = 0, RR_CU_HEAD_LM = 1 } rr_cu_head_kind_t;
 
 /* Device tensors uploaded on first use, by host address and type (open addressing). */
 typedef struct rr_cu_tmap {
@@ -108,6 +111,7 @@ struct rr_cuda {
 
     /* the pass under way */
     const rr_batch_t *b;
+    int32_t pos_max;    /* the batch's largest position id (rotary tables must cover it) */
     rr_cu_op_t *tape;
     size_t n_ops, cap_ops;
     float *logits;      /* where classify writes (the caller's array, by pair idx) */
@@ -126,6 +130,24 @@ struct rr_cuda {
     char *trace;        /* rr_cuda_trace: the launches a traced chunk would make */
     size_t trace_cap, trace_len;
 };
+
+/* Whether a linear layer has a bias to add: the checkpoint's, not the zeros the weights give a layer
+ * without one (decoders), which the GPU skips. */
+static inline int rr_cu_has_bias(const rr_dense_t *d) {
+    const float *b = (const float *)d->b.p;
+    if (!b) return 0;
+    for (int32_t i = 0; i < d->w.rows; i++)
+        if (b[i] != 0.0f) return 1;
+    return 0;
+}
+
+/* A rotary table (cos, or sin) as a tensor [positions, dim / 2] fp32, uploaded and found by its host
+ * address; an empty tensor without rotary positions (r NULL). */
+static inline rr_tensor_t rr_cu_rope_table(const rr_rope_t *r, int sin) {
+    rr_tensor_t t = {};
+    if (r) t.p = sin ? r->sin : r->cos, t.rows = r->positions, t.cols = r->dim / 2, t.dtype = RR_DT_F32;
+    return t;
+}
 
 /* cuda_errors.cu: after a failure, find out whether the device hit a sticky error (the context is then
  * unusable: healthy = 0, fault says why). Returns st. */

@@ -151,6 +151,13 @@ static rerank_status_t plan_memory(rr_cuda_t *c, const rr_batch_t *b) {
     }
 }
 
+/* A norm's weight (and a LayerNorm's bias) on the device. */
+static rerank_status_t put_norm(rr_cuda_t *c, const rr_norm_t *n, const char *what) {
+    rerank_status_t st = rr_cu_tensor_put(c, &n->g, RR_CU_F32, what);
+    if (!st && n->kind == RR_NORM_LAYER) st = rr_cu_tensor_put(c, &n->b, RR_CU_F32, what);
+    return st;
+}
+
 /* Every tensor the steps name on the device (uploaded by the first pass that uses it). */
 static rerank_status_t resolve(rr_cuda_t *c) {
     rerank_status_t st = RERANK_OK;
@@ -158,19 +165,23 @@ static rerank_status_t resolve(rr_cuda_t *c) {
         const rr_cu_op_t *o = &c->tape[i];
         if (o->kind == RR_OP_EMBED) {
             const rr_embed_t *e = (const rr_embed_t *)o->desc;
-            if (!(st = rr_cu_tensor_put(c, &e->word, c->dt, "word embeddings")) &&
-                !(st = rr_cu_tensor_put(c, &e->pos, RR_CU_F32, "position embeddings")) &&
-                !(st = rr_cu_tensor_put(c, &e->type, RR_CU_F32, "token type embeddings")))
-                st = rr_cu_tensor_put(c, &e->norm->g, RR_CU_F32, "embeddings norm");
-            if (!st && e->norm->kind == RR_NORM_LAYER) st = rr_cu_tensor_put(c, &e->norm->b, RR_CU_F32, "embeddings norm");
+            st = rr_cu_tensor_put(c, &e->word, c->dt, "word embeddings");
+            if (!st && e->pos.p) st = rr_cu_tensor_put(c, &e->pos, RR_CU_F32, "position embeddings");
+            if (!st && e->type.p) st = rr_cu_tensor_put(c, &e->type, RR_CU_F32, "token type embeddings");
+            if (!st && e->norm) st = put_norm(c, e->norm, "embeddings norm");
         } else if (o->kind == RR_OP_NORM) {
-            const rr_norm_t *n = (const rr_norm_t *)o->desc;
-            st = rr_cu_tensor_put(c, &n->g, RR_CU_F32, "norm weight");
-            if (!st && n->kind == RR_NORM_LAYER) st = rr_cu_tensor_put(c, &n->b, RR_CU_F32, "norm bias");
+            st = put_norm(c, (const rr_norm_t *)o->desc, "norm");
+        } else if (o->kind == RR_OP_ATTN) {
+            const rr_attn_t *a = (const rr_attn_t *)o->desc;
+            const rr_tensor_t rc = rr_cu_rope_table(a->rope, 0), rs = rr_cu_rope_table(a->rope, 1);
+            if (a->q_norm) st = put_norm(c, a->q_norm, "q norm");
+            if (!st && a->k_norm) st = put_norm(c, a->k_norm, "k norm");
+            if (!st && a->rope && !(st = rr_cu_tensor_put(c, &rc, RR_CU_F32, "rotary cos table")))
+                st = rr_cu_tensor_put(c, &rs, RR_CU_F32, "rotary sin table");
         } else if (o->kind == RR_OP_CLASSIFY) {
             const rr_classifier_t *cl = (const rr_classifier_t *)o->desc;
-            if (!(st = rr_cu_tensor_put(c, &cl->w, RR_CU_F32, "classifier weight")))
-                st = rr_cu_tensor_put(c, &cl->b, RR_CU_F32, "classifier bias");
+            st = rr_cu_tensor_put(c, &cl->w, RR_CU_F32, "classifier weight");
+            if (!st && (cl->b.p || o->arg == RR_CU_HEAD_BERT)) st = rr_cu_tensor_put(c, &cl->b, RR_CU_F32, "classifier bias");
         }
     }
     return st;

@@ -127,8 +127,9 @@ rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *b
  * row (per-tensor), else each row's amax / 448. */
 rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t rows, int32_t w, float fixed_scale,
                                     const rr_cu_mat_t *out, cudaStream_t s);
-/* Token embeddings: x = word[ids] + type[types] + pos[positions] (word fp16 / bf16, the others fp32), then
- * the embedding LayerNorm (post-norm: x keeps the normalized row), out as in rr_cu_add_norm. */
+/* Token embeddings: x = word[ids] + type[types] + pos[positions] (word fp16 / bf16, the others fp32; either
+ * table may be NULL), then the embedding LayerNorm (post-norm: x keeps the normalized row; nm NULL: no norm,
+ * x and out get the sum), out as in rr_cu_add_norm. */
 typedef struct rr_cu_embed {
     const int32_t *ids, *types, *pos;
     const void *word;
@@ -137,6 +138,17 @@ typedef struct rr_cu_embed {
 } rr_cu_embed_t;
 rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm, float *x, int64_t rows, int32_t w,
                                  const rr_cu_mat_t *out, cudaStream_t s);
+/* The q and k heads of the fused projection qkv [rows, (heads + 2 kv_heads) d] (fp16 / bf16), in place:
+ * per-head RMSNorm (q_gamma / k_gamma [d], either NULL: none), then rotary positions at pos[rows] (cos /
+ * sin [positions, d / 2], NULL: none). d even, at most 256. One block per token, a warp per head. */
+typedef struct rr_cu_qk {
+    int32_t heads, kv_heads, head_dim;
+    const float *q_gamma, *k_gamma;
+    float eps;
+    const float *cos, *sin;
+} rr_cu_qk_t;
+rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *pos, int64_t rows, const rr_cu_qk_t *q,
+                                   cudaStream_t s);
 /* dst[i] = convert(src[i]): n raw elements of checkpoint dtype src_dt (RR_DT_F32/F16/BF16) to dst_dt. */
 rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtype_t dst_dt, size_t n,
                               cudaStream_t s);
@@ -145,6 +157,22 @@ rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtyp
 rerank_status_t rr_cu_head(const float *x, const int32_t *cu, int64_t P, int32_t hidden, const float *head_w,
                            const float *head_b, const float *out_w, const float *out_b, float *logits,
                            cudaStream_t s);
+
+/* An LLM reranker's head: per pair (cu [P+1]), the first or last token's row of x (+ y + bias, a pending
+ * residual of type y_dt: F32 / F16 / BF16), the final norm (nm NULL: none), then logit = cw[0] . v + cb[0],
+ * minus cw[1] . v + cb[1] when rows is 2 (cb may be NULL); all fp32; 0 for an empty pair. */
+typedef struct rr_cu_lm_head {
+    const float *x;
+    const void *y;
+    rr_cu_dtype_t y_dt;
+    const float *bias;
+    const int32_t *cu;
+    int last;
+    const rr_cu_norm_t *nm;
+    const float *cw, *cb;
+    int32_t rows;
+} rr_cu_lm_head_t;
+rerank_status_t rr_cu_lm_head(const rr_cu_lm_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s);
 
 /* ---- attention (cuda_flash.cu; legacy kernels in cuda_attention_legacy.cu) --------------------------- */
 

@@ -104,19 +104,21 @@ static rerank_status_t embed(pass_t *p, const rr_embed_t *e) {
     const rr_cu_ws_t *w = &c->ws;
     p->xh = HELD_X;
     p->has_pending = 0;
-    if (!launch(p, "embed_norm>%s", dt_name(c->wdt))) return RERANK_OK;
+    if (!launch(p, "%s>%s", e->norm ? "embed_norm" : "embed", dt_name(c->wdt))) return RERANK_OK;
     const int64_t T = p->T;
     const rr_cu_embed_t emb = {w->d_in, w->d_in + T, w->d_in + 2 * T, rr_cu_tensor_get(c, &e->word, c->dt), c->dt,
                                (const float *)rr_cu_tensor_get(c, &e->pos, RR_CU_F32),
                                (const float *)rr_cu_tensor_get(c, &e->type, RR_CU_F32)};
-    const rr_cu_norm_t nm = norm_of(c, e->norm);
+    const rr_cu_norm_t nm = e->norm ? norm_of(c, e->norm) : rr_cu_norm_t{NULL, NULL, 0.0f, 0};
     const rr_cu_mat_t xin = xin_of(c);
-    return rr_cu_embed_norm(&emb, &nm, w->x32, T, c->cfg->hidden, &xin, c->stream);
+    return rr_cu_embed_norm(&emb, e->norm ? &nm : NULL, w->x32, T, c->cfg->hidden, &xin, c->stream);
 }
 
-/* The pending residual (if any) added into X, then the norm: into X (post-norm) or H (pre-norm). */
-static rerank_status_t norm(pass_t *p, const rr_norm_t *n, rr_act_t dst) {
+/* The pending residual (if any) added into X, then the norm: into X (post-norm) or H (pre-norm). (A norm of
+ * POOL is an LLM head's: its kernel applies it.) */
+static rerank_status_t norm(pass_t *p, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
     rr_cuda_t *c = p->c;
+    if (src == RR_ACT_POOL) return RERANK_OK;
     const int pending = p->has_pending;
     const float *bias = p->pending;
     p->has_pending = 0;
@@ -139,6 +141,20 @@ static rerank_status_t attention(pass_t *p, const rr_attn_t *a, rr_act_t src) {
     const rr_cu_mat_t xin = xin_of(c);
     /* q | k | v = xh Wqkv^T + b (the bias in the epilogue) */
     if ((st = gemm(p, D, c->dt, D->bdt, &xin, c->ws.wide))) return st;
+    /* q, k = rope(norm(q)), rope(norm(k)) per head, in place (decoders) */
+    if ((a->q_norm || a->k_norm || a->rope) &&
+        launch(p, " %s%s", a->q_norm || a->k_norm ? "qk_norm" : "qk", a->rope ? "_rope" : "")) {
+        const rr_tensor_t rc = rr_cu_rope_table(a->rope, 0), rs = rr_cu_rope_table(a->rope, 1);
+        const rr_cu_qk_t qk = {a->heads,
+                               a->kv_heads,
+                               a->head_dim,
+                               a->q_norm ? (const float *)rr_cu_tensor_get(c, &a->q_norm->g, RR_CU_F32) : NULL,
+                               a->k_norm ? (const float *)rr_cu_tensor_get(c, &a->k_norm->g, RR_CU_F32) : NULL,
+                               a->q_norm ? a->q_norm->eps : a->k_norm ? a->k_norm->eps : 0.0f,
+                               a->rope ? (const float *)rr_cu_tensor_get(c, &rc, RR_CU_F32) : NULL,
+                               a->rope ? (const float *)rr_cu_tensor_get(c, &rs, RR_CU_F32) : NULL};
+        if ((st = rr_cu_qk_norm_rope(c->ws.wide, c->dt, c->ws.d_in + 2 * p->T, p->T, &qk, c->stream))) return st;
+    }
     /* ctx = softmax(q k^T * scale, masked) v per pair and head */
     if (!launch(p, " attention:%dx%d/%d%s", (int)a->heads, (int)a->head_dim, (int)a->kv_heads, a->causal ? ":causal" : ""))
         return RERANK_OK;
@@ -201,6 +217,33 @@ static rerank_status_t classify(pass_t *p, const rr_classifier_t *cl, const rr_d
                       (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32), c->ws.d_logits, c->stream);
 }
 
+/* An LLM reranker's head (cuda_blocks.cu checked the pattern: pool, optional norm of POOL, classify at
+ * tape[i]): per pair, its first or last token of x32 plus the pending residual, the norm, one or two rows. */
+static rerank_status_t lm_head(pass_t *p, const rr_classifier_t *cl, const rr_cu_op_t *tape, size_t i) {
+    rr_cuda_t *c = p->c;
+    const rr_norm_t *n = tape[i - 1].kind == RR_OP_NORM ? (const rr_norm_t *)tape[i - 1].desc : NULL;
+    const rr_cu_op_t *pool = &tape[n ? i - 2 : i - 1];
+    const int pending = p->has_pending;
+    const float *bias = p->pending;
+    p->has_pending = 0;
+    p->pending = NULL;
+    if (!launch(p, " %shead_%s%s%s", pending ? "add_" : "", pool->arg == RR_POOL_LAST ? "last" : "first",
+                n ? (n->kind == RR_NORM_RMS ? "_rmsnorm" : "_layernorm") : "", cl->w.rows == 2 ? "_yes_no" : ""))
+        return RERANK_OK;
+    const rr_cu_norm_t nm = n ? norm_of(c, n) : rr_cu_norm_t{NULL, NULL, 0.0f, 0};
+    const rr_cu_lm_head_t h = {c->ws.x32,
+                               pending ? c->ws.y32 : NULL,
+                               c->res_dt,
+                               bias,
+                               c->ws.d_in + 3 * p->T,
+                               pool->arg == RR_POOL_LAST,
+                               n ? &nm : NULL,
+                               (const float *)rr_cu_tensor_get(c, &cl->w, RR_CU_F32),
+                               cl->b.p ? (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32) : NULL,
+                               cl->w.rows};
+    return rr_cu_lm_head(&h, p->P, c->cfg->hidden, c->ws.d_logits, c->stream);
+}
+
 rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int dry) {
     pass_t p = {c, T, P, max_n, dry, HELD_NONE, NULL, 0};
     rerank_status_t st = RERANK_OK;
@@ -208,7 +251,7 @@ rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_
         const rr_cu_op_t *o = &c->tape[i];
         switch (o->kind) {
         case RR_OP_EMBED: st = embed(&p, (const rr_embed_t *)o->desc); break;
-        case RR_OP_NORM: st = norm(&p, (const rr_norm_t *)o->desc, o->dst); break;
+        case RR_OP_NORM: st = norm(&p, (const rr_norm_t *)o->desc, o->src, o->dst); break;
         case RR_OP_ATTN: st = attention(&p, (const rr_attn_t *)o->desc, o->src); break;
         case RR_OP_LINEAR:
             if (o->src == RR_ACT_CTX) st = residual_linear(&p, (const rr_dense_t *)o->desc);
@@ -216,7 +259,8 @@ rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_
         case RR_OP_FFN: st = ffn(&p, (const rr_ffn_t *)o->desc, o->src); break;
         case RR_OP_POOL: break; /* the head kernel reads the first token itself */
         case RR_OP_CLASSIFY:
-            st = classify(&p, (const rr_classifier_t *)o->desc, (const rr_dense_t *)c->tape[i - 1].desc);
+            if (o->arg == RR_CU_HEAD_LM) st = lm_head(&p, (const rr_classifier_t *)o->desc, c->tape, i);
+            else st = classify(&p, (const rr_classifier_t *)o->desc, (const rr_dense_t *)c->tape[i - 1].desc);
             break;
         }
     }

@@ -1,6 +1,7 @@
 /* cuda_rows.cu — launchers of the element-wise and row-wise kernels: dtype conversion (weight upload),
  * embeddings + LayerNorm, residual add + LayerNorm / RMSNorm, bias + activation (GELU, gated), FP8 row
- * quantization (bodies in rows.cuh), and the classification head. All arithmetic in fp32. */
+ * quantization, q / k head norms + rotary positions, an LLM reranker's head (bodies in rows.cuh), and the
+ * classification head of BERT / XLM-R. All arithmetic in fp32. */
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_internal.h"
 #include "cuda/rows.cuh"
@@ -140,12 +141,12 @@ rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm,
     p.norm.y = NULL;
     p.norm.y_dt = 0;
     p.norm.bias = NULL;
-    p.norm.gamma = nm->gamma;
-    p.norm.beta = nm->rms ? NULL : nm->beta;
+    p.norm.gamma = nm ? nm->gamma : NULL;
+    p.norm.beta = nm && !nm->rms ? nm->beta : NULL;
     p.norm.out = out_of(out);
     p.norm.w = w;
-    p.norm.eps = nm->eps;
-    p.norm.rms = nm->rms;
+    p.norm.eps = nm ? nm->eps : 0.0f;
+    p.norm.rms = nm ? nm->rms : 0;
     p.norm.prenorm = 0;
     if (e->word_dt == RR_CU_BF16) ROW_LAUNCH(EMBED_BF16, rows, w, s, p);
     else ROW_LAUNCH(EMBED_F16, rows, w, s, p);
@@ -185,9 +186,75 @@ rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t r
     return RERANK_OK;
 }
 
+/* ---- q / k heads ------------------------------------------------------------------------------------------ */
+
+template <typename T> __global__ void qk_kernel(rr_rows::qk_params p) {
+    rr_rows::qk_row<T>(p, blockIdx.x, (int)threadIdx.x, (int)blockDim.x);
+}
+
+rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *pos, int64_t rows, const rr_cu_qk_t *q,
+                                   cudaStream_t s) {
+    if (rows <= 0 || (!q->q_gamma && !q->k_gamma && !q->cos)) return RERANK_OK;
+    if (q->head_dim < 2 || q->head_dim % 2 || q->head_dim > RR_QK_MAX_D || rows > INT32_MAX || (!q->cos != !q->sin) ||
+        (dt != RR_CU_F16 && dt != RR_CU_BF16))
+        return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: q / k norms and rotary positions on heads of %d (an even size up "
+                        "to %d, fp16 / bf16)", (int)q->head_dim, RR_QK_MAX_D);
+    rr_rows::qk_params p;
+    p.qkv = qkv;
+    p.pos = pos;
+    p.q_gamma = q->q_gamma;
+    p.k_gamma = q->k_gamma;
+    p.eps = q->eps;
+    p.cos = q->cos;
+    p.sin = q->sin;
+    p.hq = q->heads;
+    p.hkv = q->kv_heads;
+    p.d = q->head_dim;
+    const int heads = q->heads + q->kv_heads;
+    const unsigned threads = 32u * (unsigned)(heads < 8 ? heads : 8);
+    if (dt == RR_CU_BF16) qk_kernel<__nv_bfloat16><<<(unsigned)rows, threads, 0, s>>>(p);
+    else qk_kernel<__half><<<(unsigned)rows, threads, 0, s>>>(p);
+    CU_LAUNCHED("qk_kernel");
+    return RERANK_OK;
+}
+
+/* ---- LLM head --------------------------------------------------------------------------------------------- */
+
+template <int NV> __global__ void lm_head_kernel(rr_rows::head_params p) {
+    __shared__ float red[32];
+    rr_rows::head_row<NV>(p, blockIdx.x, (int)threadIdx.x, (int)blockDim.x, red);
+}
+#define LM_HEAD(NV) lm_head_kernel<NV>
+
+rerank_status_t rr_cu_lm_head(const rr_cu_lm_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s) {
+    if (P <= 0) return RERANK_OK;
+    rerank_status_t st = check_rows(P, hidden, "the head");
+    if (st) return st;
+    if ((h->rows != 1 && h->rows != 2) || h->y_dt == RR_CU_E4M3)
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: head of %d rows (1 or 2) or an E4M3 residual", (int)h->rows);
+    rr_rows::head_params p;
+    p.x = h->x;
+    p.y = h->y;
+    p.y_dt = h->y_dt == RR_CU_F16 ? 1 : h->y_dt == RR_CU_BF16 ? 2 : 0;
+    p.bias = h->bias;
+    p.cu = h->cu;
+    p.last = h->last;
+    p.gamma = h->nm ? h->nm->gamma : NULL;
+    p.beta = h->nm && !h->nm->rms ? h->nm->beta : NULL;
+    p.eps = h->nm ? h->nm->eps : 0.0f;
+    p.rms = h->nm ? h->nm->rms : 0;
+    p.cw = h->cw;
+    p.cb = h->cb;
+    p.rows = h->rows;
+    p.logits = logits;
+    p.w = hidden;
+    ROW_LAUNCH(LM_HEAD, P, hidden, s, p);
+    return RERANK_OK;
+}
+
 /* ---- head ----------------------------------------------------------------------------------------------- */
 
-/* One block per pair: logit = out_b + sum_j out_w[j] tanh(head_b[j] + head_w[j,:] . x[first token]), all fp32
+/* One block per pair: logit = out_b + sum_j out_w[j] tanh(head_b[j] (NULL: 0) + head_w[j,:] . x[first token]), all fp32
  * (the first-token state is read from the fp32 residual stream); 0 for an empty (padding) pair. */
 __global__ void head_kernel(const float *x32, const int32_t *cu, const float *W, const float *bias,
                             const float *ow, const float *ob, int H, float *logits) {
@@ -204,7 +271,7 @@ __global__ void head_kernel(const float *x32, const int32_t *cu, const float *W,
         float s = 0.0f;
         for (int k = lane; k < H; k += 32) s += wr[k] * x[k];
         s = rr_warp_sum(s);
-        if (lane == 0) acc += ow[j] * tanhf(s + bias[j]);
+        if (lane == 0) acc += ow[j] * tanhf(s + (bias ? bias[j] : 0.0f));
     }
     float total = rr_block_sum(acc, sh);
     if (threadIdx.x == 0) logits[blockIdx.x] = total + ob[0];

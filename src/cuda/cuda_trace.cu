@@ -27,8 +27,8 @@ static rerank_status_t trace(rr_cuda_t *c, const struct rr_family *fam, rr_weigh
         D->fp32 = d->keep_fp32;
         D->L = (rr_cu_linear_t){&placeholder, c->wdt == RR_CU_E4M3 ? (const float *)&placeholder : NULL, NULL,
                                 d->w.rows, d->w.cols, D->fp32 ? RR_CU_F32 : c->wdt, c->dt};
-        D->b32 = (float *)&placeholder;
-        D->bdt = D->fp32 ? NULL : &placeholder;
+        D->b32 = rr_cu_has_bias(d) ? (float *)&placeholder : NULL;
+        D->bdt = D->fp32 || !rr_cu_has_bias(d) ? NULL : &placeholder;
     }
     rr_cu_size_workspace(c);
 

@@ -142,12 +142,11 @@ static void stage_close(rr_cuda_t *c, stage_t *st) {
     st->host = st->dev = NULL;
 }
 
-/* One linear layer: W [out, in] in c->wdt (or fp32), both biases. */
+/* One linear layer: W [out, in] in c->wdt (or fp32), both biases (none: NULL, decoders). */
 static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d, const float *wf, rr_cu_dense_t *D) {
     const size_t out = (size_t)d->w.rows, in = (size_t)d->w.cols;
     char what[48];
     snprintf(what, sizeof what, "linear layer %d", (int)d->id);
-    if (!d->b.p) return rr_error(RERANK_ERR_INTERNAL, "cuda: %s has no host bias", what);
     if (in % 16 || out % 8)
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: %s is [%zu, %zu]; the GEMMs need multiples of 16 inputs and "
                         "8 outputs", what, out, in);
@@ -165,8 +164,10 @@ static rerank_status_t put_dense(rr_cuda_t *c, stage_t *st, const rr_dense_t *d,
         rr_error_prefix("uploading %s", what);
         return s;
     }
-    if ((s = put_f32(c, st, &D->b32, rr_f32(&d->b), out, what)) ||
-        (!D->fp32 && (s = put(c, st, &D->bdt, c->dt, rr_f32(&d->b), out, what))))
+    D->b32 = NULL;
+    D->bdt = NULL;
+    if (rr_cu_has_bias(d) && ((s = put_f32(c, st, &D->b32, rr_f32(&d->b), out, what)) ||
+                   (!D->fp32 && (s = put(c, st, &D->bdt, c->dt, rr_f32(&d->b), out, what)))))
         return s; /* (put names the layer) */
     D->L = (rr_cu_linear_t){w, (const float *)sc, NULL, (int32_t)out, (int32_t)in, wdt, c->dt};
     return RERANK_OK;

@@ -5,7 +5,13 @@
  *              LayerNorm or RMSNorm;
  *              x keeps the normalized row (post-norm, BERT / XLM-R) or the sum (pre-norm), and the
  *              normalized row is also written as fp16 / bf16 or as FP8 E4M3 with a per-row scale.
- *   embed_row: x = word[id] + type[type id] + pos[position], then the same normalization.
+ *   embed_row: x = word[id] (+ type[type id]) (+ pos[position]), then the same normalization, or none
+ *              (decoders: x and out get the sum).
+ *   qk_row:    the q and k heads of a fused q | k | v row: per-head RMSNorm (Qwen3's q_norm / k_norm), then
+ *              rotary positions (rotate-half layout), in place; one warp per head.
+ *   head_row:  an LLM reranker's head on one pair: its first or last token's row of x (+ a pending residual
+ *              y + bias), the final norm, then one or two classifier rows: w0 . v (+ b0), or the difference
+ *              of two (logit("yes") - logit("no")).
  *   act_row:   out = act(y + bias), or act(y1 + b1) * (y2 + b2) with y = [y1 | y2] (gated: GeGLU, SwiGLU),
  *              act = exact (erf) GELU, tanh GELU or SiLU; out fp16 / bf16 or E4M3 + per-row scale.
  *   quant_row: E4M3 + per-row scale of a fp16 / bf16 / fp32 row (attention output, weights at upload).
@@ -165,20 +171,184 @@ struct embed_params {
 template <typename T, int NV> RR_DEV void embed_row(const embed_params &p, size_t r, int tid, int nthreads, float *red) {
     const int w = p.norm.w;
     const T *we = (const T *)p.word + (size_t)p.ids[r] * w;
-    const float *pe = p.pemb + (size_t)p.pos[r] * w, *te = p.temb + (size_t)p.types[r] * w;
+    const float *pe = p.pemb ? p.pemb + (size_t)p.pos[r] * w : NULL, *te = p.temb ? p.temb + (size_t)p.types[r] * w : NULL;
     float v[NV][8];
     RR_UNROLL
     for (int k = 0; k < NV; k++) {
         const int c = (tid + k * nthreads) * 8;
         if (c >= w) continue;
-        float a[8], b[8];
+        float a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         ld8<T>(we + c, v[k]);
-        ld8(te + c, a);
-        ld8(pe + c, b);
+        if (te) ld8(te + c, a);
+        if (pe) ld8(pe + c, b);
         RR_UNROLL
         for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] + a[e]) + b[e]; /* (word + type) + position, as HF */
     }
-    norm_tail<T, NV>(p.norm, r, v, tid, nthreads, red);
+    if (p.norm.gamma) {
+        norm_tail<T, NV>(p.norm, r, v, tid, nthreads, red);
+        return;
+    }
+    /* no embedding norm (decoders): x and out are the sum itself */
+    RR_UNROLL
+    for (int k = 0; k < NV; k++) {
+        const int c = (tid + k * nthreads) * 8;
+        if (c < w) st8(p.norm.x + r * (size_t)w + c, v[k]);
+    }
+    store_row<T, NV>(p.norm.out, r, w, v, tid, nthreads, red);
+}
+
+/* ---- q and k heads: per-head RMSNorm, rotary positions -------------------------------------------------- */
+
+#define RR_QK_MAX_D 256 /* head_dim the q / k kernel takes: 32 lanes x 4 rotary pairs */
+
+struct qk_params {
+    void *qkv;                /* [rows, (hq + 2 hkv) d] T: q | k | v; the q and k heads are rewritten    */
+    const int32_t *pos;       /* [rows] position ids (rotary)                                            */
+    const float *q_gamma;     /* [d] RMSNorm weight of every q head, or NULL (no norm)                   */
+    const float *k_gamma;     /* [d] of every k head, or NULL                                            */
+    float eps;
+    const float *cos, *sin;   /* [positions, d / 2] rotary tables, or NULL (no rotary positions)        */
+    int hq, hkv, d;           /* d even, at most RR_QK_MAX_D                                             */
+};
+
+/* Row r: each warp takes heads warp, warp + warps, ... of the hq + hkv q and k heads; lane l holds the
+ * rotary pairs (i, i + d/2) for i = l, l + 32, .. . x = x / sqrt(mean(x^2) + eps) * gamma, then
+ * (x1, x2) = (x1 cos - x2 sin, x2 cos + x1 sin) at the token's position, all in fp32. */
+template <typename T> RR_DEV void qk_row(const qk_params &p, size_t r, int tid, int nthreads) {
+    const int lane = tid & 31, half = p.d / 2;
+    T *row = (T *)p.qkv + r * (size_t)(p.hq + 2 * p.hkv) * p.d;
+    const float *cs = p.cos ? p.cos + (size_t)p.pos[r] * half : NULL, *sn = p.sin ? p.sin + (size_t)p.pos[r] * half : NULL;
+    for (int h = tid >> 5; h < p.hq + p.hkv; h += nthreads >> 5) { /* warp-uniform */
+        T *x = row + (size_t)h * p.d;
+        const float *g = h < p.hq ? p.q_gamma : p.k_gamma;
+        float a[RR_QK_MAX_D / 64], b[RR_QK_MAX_D / 64], sq = 0.0f;
+        RR_UNROLL
+        for (int k = 0; k < RR_QK_MAX_D / 64; k++) {
+            const int i = lane + 32 * k;
+            a[k] = b[k] = 0.0f;
+            if (i < half) {
+                a[k] = to_f32(x[i]);
+                b[k] = to_f32(x[i + half]);
+                sq += a[k] * a[k] + b[k] * b[k];
+            }
+        }
+        if (g) {
+            RR_UNROLL
+            for (int o = 16; o > 0; o >>= 1) sq += shfl_xor(sq, o);
+            const float inv = rsqrt_(sq / (float)p.d + p.eps);
+            RR_UNROLL
+            for (int k = 0; k < RR_QK_MAX_D / 64; k++) {
+                const int i = lane + 32 * k;
+                if (i < half) {
+                    a[k] = a[k] * inv * g[i];
+                    b[k] = b[k] * inv * g[i + half];
+                }
+            }
+        }
+        RR_UNROLL
+        for (int k = 0; k < RR_QK_MAX_D / 64; k++) {
+            const int i = lane + 32 * k;
+            if (i >= half) continue;
+            float lo = a[k], hi = b[k];
+            if (cs) {
+                lo = a[k] * cs[i] - b[k] * sn[i];
+                hi = b[k] * cs[i] + a[k] * sn[i];
+            }
+            x[i] = from_f32<T>(lo);
+            x[i + half] = from_f32<T>(hi);
+        }
+    }
+}
+
+/* ---- an LLM reranker's head -------------------------------------------------------------------------------- */
+
+struct head_params {
+    const float *x;          /* [tokens, w] residual stream                                         */
+    const void *y;           /* [tokens, w] pending residual (fp32 / fp16 / bf16: y_dt 0 / 1 / 2), or NULL */
+    int y_dt;
+    const float *bias;       /* [w] added with y, or NULL                                           */
+    const int32_t *cu;       /* [pairs + 1] token offsets of the pairs                              */
+    int last;                /* 1: the pair's last token; 0: its first                              */
+    const float *gamma;      /* [w] the final norm (NULL: none)                                     */
+    const float *beta;       /* [w] LayerNorm shift, or NULL (RMSNorm, or no shift)                 */
+    float eps;
+    int rms;
+    const float *cw;         /* [rows, w] classifier rows                                           */
+    const float *cb;         /* [rows] their biases, or NULL                                        */
+    int rows;                /* 1: logit = cw[0] . v + cb[0]; 2: that minus cw[1] . v + cb[1]        */
+    float *logits;           /* [pairs]                                                            */
+    int w;
+};
+
+/* Pair `pair` (one block): its logit, 0 for an empty (padding) pair. */
+template <int NV> RR_DEV void head_row(const head_params &p, size_t pair, int tid, int nthreads, float *red) {
+    const int32_t t0 = p.cu[pair], t1 = p.cu[pair + 1];
+    if (t0 == t1) { /* the whole block, before any barrier */
+        if (tid == 0) p.logits[pair] = 0.0f;
+        return;
+    }
+    const int w = p.w;
+    const size_t at = (size_t)(p.last ? t1 - 1 : t0) * (size_t)w;
+    float v[NV][8];
+    float s = 0.0f;
+    RR_UNROLL
+    for (int k = 0; k < NV; k++) {
+        const int c = (tid + k * nthreads) * 8;
+        if (c >= w) continue;
+        ld8(p.x + at + c, v[k]);
+        if (p.y) {
+            float y[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            if (p.y_dt == 1) ld8((const f16 *)p.y + at + c, y);
+            else if (p.y_dt == 2) ld8((const bf16 *)p.y + at + c, y);
+            else ld8((const float *)p.y + at + c, y);
+            if (p.bias) ld8(p.bias + c, b);
+            RR_UNROLL
+            for (int e = 0; e < 8; e++) v[k][e] += y[e] + b[e];
+        }
+        RR_UNROLL
+        for (int e = 0; e < 8; e++) s += v[k][e];
+    }
+    if (p.gamma) {
+        const float mean = p.rms ? 0.0f : block_reduce(s, false, red, tid, nthreads) / (float)w;
+        float sq = 0.0f;
+        RR_UNROLL
+        for (int k = 0; k < NV; k++)
+            if ((tid + k * nthreads) * 8 < w)
+                RR_UNROLL
+                for (int e = 0; e < 8; e++) sq += (v[k][e] - mean) * (v[k][e] - mean);
+        const float inv = rsqrt_(block_reduce(sq, false, red, tid, nthreads) / (float)w + p.eps);
+        RR_UNROLL
+        for (int k = 0; k < NV; k++) {
+            const int c = (tid + k * nthreads) * 8;
+            if (c >= w) continue;
+            float g[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            ld8(p.gamma + c, g);
+            if (p.beta) ld8(p.beta + c, b);
+            RR_UNROLL
+            for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] - mean) * inv * g[e] + b[e];
+        }
+    }
+    float d0 = 0.0f, d1 = 0.0f;
+    RR_UNROLL
+    for (int k = 0; k < NV; k++) {
+        const int c = (tid + k * nthreads) * 8;
+        if (c >= w) continue;
+        float c0[8], c1[8];
+        ld8(p.cw + c, c0);
+        if (p.rows == 2) ld8(p.cw + (size_t)w + c, c1);
+        RR_UNROLL
+        for (int e = 0; e < 8; e++) {
+            d0 += c0[e] * v[k][e];
+            if (p.rows == 2) d1 += c1[e] * v[k][e];
+        }
+    }
+    d0 = block_reduce(d0, false, red, tid, nthreads);
+    if (p.rows == 2) d1 = block_reduce(d1, false, red, tid, nthreads);
+    if (tid == 0) {
+        float logit = d0 + (p.cb ? p.cb[0] : 0.0f);
+        if (p.rows == 2) logit -= d1 + (p.cb ? p.cb[1] : 0.0f);
+        p.logits[pair] = logit;
+    }
 }
 
 struct act_params {

@@ -46,6 +46,46 @@ static inline double rr_ref_act_row(const float *y, const float *bias, int w, in
     return amax;
 }
 
+/* One q or k head of d values in place: RMSNorm with gamma (NULL: none), then rotary positions with the
+ * position's cos / sin [d / 2] (NULL: none), rotate-half layout. */
+static inline void rr_ref_qk_head(double *x, int d, const float *gamma, double eps, const float *cs, const float *sn) {
+    const int half = d / 2;
+    if (gamma) {
+        double sq = 0;
+        for (int i = 0; i < d; i++) sq += x[i] * x[i];
+        const double inv = 1.0 / sqrt(sq / d + eps);
+        for (int i = 0; i < d; i++) x[i] = x[i] * inv * gamma[i];
+    }
+    if (cs)
+        for (int i = 0; i < half; i++) {
+            const double a = x[i], b = x[i + half];
+            x[i] = a * cs[i] - b * sn[i];
+            x[i + half] = b * cs[i] + a * sn[i];
+        }
+}
+
+/* An LLM reranker's head on one row v [w] (the pooled token, residual already added): the final norm
+ * (gamma NULL: none; rms or LayerNorm with beta), then cw[0] . v + cb[0], minus cw[1] . v + cb[1] when
+ * rows is 2 (cb may be NULL). */
+static inline double rr_ref_head_row(const double *v, int w, const float *gamma, const float *beta, double eps, int rms,
+                                     const float *cw, const float *cb, int rows) {
+    double mean = 0, sq = 0, d[2] = {0, 0};
+    if (gamma && !rms) {
+        for (int i = 0; i < w; i++) mean += v[i];
+        mean /= w;
+    }
+    if (gamma)
+        for (int i = 0; i < w; i++) sq += (v[i] - mean) * (v[i] - mean);
+    const double inv = gamma ? 1.0 / sqrt(sq / w + eps) : 1.0;
+    for (int i = 0; i < w; i++) {
+        const double n = gamma ? (v[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0) : v[i];
+        for (int r = 0; r < rows; r++) d[r] += (double)cw[(size_t)r * w + i] * n;
+    }
+    double logit = d[0] + (cb ? cb[0] : 0.0);
+    if (rows == 2) logit -= d[1] + (cb ? cb[1] : 0.0);
+    return logit;
+}
+
 /* Allowed |got - ref| for an output stored as: 0 fp32, 1 fp16, 2 bf16, 3 E4M3 with row scale `scale` (half a
  * step of the format at |ref|, plus float rounding of the inputs). */
 static inline double rr_ref_tol(int kind, double ref, double scale) {
