@@ -58,7 +58,7 @@ static rerank_status_t score(rerank_model_t *m, const rerank_pair_t *pairs, size
 static void check_golden(const char *file, const char *model, const char *key, int32_t layers,
                          rerank_precision_t prec, double tol) {
     golden_t *g = golden_load(file);
-    CHECK(g != NULL && g->n == (strstr(file, "qwen3") ? 311 : 409));
+    CHECK(g != NULL && g->n == (strstr(file, "qwen3") ? 311 : strstr(file, "gte") || strstr(file, "modernbert") ? 300 : 409));
     rr_cuda_t *cu = NULL;
     rerank_model_t *m = g ? load_fixture(model, prec, &cu) : NULL;
     CHECK(m != NULL && cu != NULL);
@@ -121,6 +121,11 @@ TEST(golden_qwen3) {
     check_golden("pairs-qwen3.jsonl", "tiny-qwen3-bf16", "tiny-qwen3-bf16", 0, RERANK_PRECISION_FP32, 2e-3);
     check_golden("pairs-qwen3.jsonl", "tiny-qwen3-seqcls", "tiny-qwen3-seqcls", 0, RERANK_PRECISION_FP32, 2e-3);
     check_golden("pairs-qwen3.jsonl", "tiny-qwen3", "tiny-qwen3", 0, RERANK_PRECISION_BF16, 5e-2);
+}
+/* GTE on the GPU (rotary positions from NTK-scaled tables, the [up | gate] FFN). */
+TEST(golden_gte) {
+    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte@layers=1", 1, RERANK_PRECISION_FP32, 2e-3);
 }
 /* bf16 compute: 8-bit mantissas, so a looser bound (the printed error is the
  * number to watch). */
@@ -620,6 +625,72 @@ static void expect_trace_qwen3(const char *model, rerank_precision_t prec, int32
     golden_free(g);
 }
 
+/* GTE (gte-multilingual-reranker): BERT's post-norm layers and head with rotary positions (NTK-scaled
+ * tables; no position embeddings) and the [up | gate] FFN, whose activation is on the second half. */
+static void expect_trace_gte(rerank_precision_t prec) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-gte", t_shared());
+    rerank_model_t *m = NULL;
+    CHECK_MSG(rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK, "%s", rerank_last_error());
+    if (!m) return;
+    int32_t ids[2][5] = {{0, 5, 2, 2, 9}, {0, 7, 2}};
+    const rerank_pair_t pairs[2] = {{ids[0], NULL, 5}, {ids[1], NULL, 3}};
+    static char got[8192], want[8192];
+    rerank_status_t st = rr_cuda_trace(&m->cfg, m->family, &m->w, prec, 0, pairs, 2, got, sizeof got);
+#ifdef RR_WITH_CUDA
+    CHECK_MSG(st == RERANK_OK, "tiny-gte: %s", rerank_last_error());
+    const rr_config_t *c = &m->cfg;
+    const int fp8 = prec == RERANK_PRECISION_FP8;
+    const char *a = prec == RERANK_PRECISION_BF16 ? "bf16" : "f16", *in = fp8 ? "e4m3" : a;
+    size_t n = (size_t)snprintf(want, sizeof want, "embed_norm>%s", in);
+    for (int32_t l = 0; l < c->layers; l++)
+        n += (size_t)snprintf(want + n, sizeof want - n,
+                              " gemm:%dx%d:%s>%s+b qk_rope attention:%dx%d/%d%s gemm:%dx%d:%s>f32 add_layernorm>X+b"
+                              " gemm:%dx%d:%s>%s bias_gelu_gated_second>%s gemm:%dx%d:%s>f32 add_layernorm>X+b",
+                              3 * c->hidden, c->hidden, in, a, c->heads, c->head_dim, c->heads, fp8 ? " quantize" : "",
+                              c->hidden, c->hidden, in, 2 * c->ffn, c->hidden, in, a, fp8 ? "e4m3" : a, c->hidden, c->ffn,
+                              in);
+    snprintf(want + n, sizeof want - n, " head");
+    CHECK_MSG(!strcmp(got, want), "tiny-gte %s:\n  got  %s\n  want %s", rerank_precision_str(prec), got, want);
+#else
+    CHECK(st == RERANK_ERR_UNSUPPORTED);
+#endif
+    rerank_model_free(m);
+}
+
+/* ModernBERT: pre-norm layers (layer 0 without its attention norm), rotary positions (global and local
+ * tables), sliding-window local layers, GeGLU, the final norm over every token, then the pooled head: the
+ * mean (or first) row, the dense layer + GELU, its norm, the classifier. */
+static void expect_trace_modernbert(const char *model, rerank_precision_t prec) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), model);
+    rerank_model_t *m = NULL;
+    CHECK_MSG(rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK, "%s", rerank_last_error());
+    if (!m) return;
+    int32_t ids[2][5] = {{50281, 5, 50282, 9, 50282}, {50281, 7, 50282}};
+    const rerank_pair_t pairs[2] = {{ids[0], NULL, 5}, {ids[1], NULL, 3}};
+    static char got[8192], want[8192];
+    rerank_status_t st = rr_cuda_trace(&m->cfg, m->family, &m->w, prec, 0, pairs, 2, got, sizeof got);
+#ifdef RR_WITH_CUDA
+    CHECK_MSG(st == RERANK_OK, "%s: %s", model, rerank_last_error());
+    const rr_config_t *c = &m->cfg;
+    const char *a = prec == RERANK_PRECISION_BF16 ? "bf16" : "f16";
+    size_t n = (size_t)snprintf(want, sizeof want, "embed_norm>%s", a);
+    for (int32_t l = 0; l < c->layers; l++)
+        n += (size_t)snprintf(want + n, sizeof want - n,
+                              "%s gemm:%dx%d:%s>%s qk_rope attention:%dx%d/%d gemm:%dx%d:%s>f32 add_layernorm>H"
+                              " gemm:%dx%d:%s>%s bias_gelu_gated>%s gemm:%dx%d:%s>f32",
+                              l ? " add_layernorm>H" : "", 3 * c->hidden, c->hidden, a, a, c->heads, c->head_dim, c->heads,
+                              c->hidden, c->hidden, a, 2 * c->ffn, c->hidden, a, a, a, c->hidden, c->ffn, a);
+    snprintf(want + n, sizeof want - n, " add_layernorm>X head_%s_dense_gelu_layernorm",
+             c->pooling == RR_POOL_MEAN ? "mean" : "first");
+    CHECK_MSG(!strcmp(got, want), "%s %s:\n  got  %s\n  want %s", model, rerank_precision_str(prec), got, want);
+#else
+    CHECK(st == RERANK_ERR_UNSUPPORTED);
+#endif
+    rerank_model_free(m);
+}
+
 TEST(trace_lowering) {
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP32, 0);
     expect_trace("tiny-xlmr", RERANK_PRECISION_FP16, 1);
@@ -632,23 +703,10 @@ TEST(trace_lowering) {
     expect_trace_qwen3("tiny-qwen3", RERANK_PRECISION_FP8, 0);
     expect_trace_qwen3("tiny-qwen3-seqcls", RERANK_PRECISION_FP16, 0);
     expect_trace_qwen3("tiny-qwen3-untied", RERANK_PRECISION_FP16, 1);
-    /* what GTE and ModernBERT need that the GPU lacks is refused at its first use, naming it */
-    const char *rope[] = {"tiny-gte", "tiny-modernbert"}, *lacks[] = {"[up | gate]", "pooling"};
-    for (size_t i = 0; i < 2; i++) {
-        char dir[512], out[256];
-        snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), rope[i]);
-        rerank_model_t *m = NULL;
-        CHECK_MSG(rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK, "%s", rerank_last_error());
-        if (!m) continue;
-        int32_t ids[3] = {0, 5, 2};
-        const rerank_pair_t p = {ids, NULL, 3};
-        CHECK(rr_cuda_trace(&m->cfg, m->family, &m->w, RERANK_PRECISION_FP16, 0, &p, 1, out, sizeof out) ==
-              RERANK_ERR_UNSUPPORTED);
-#ifdef RR_WITH_CUDA
-        CHECK_MSG(strstr(rerank_last_error(), lacks[i]) != NULL, "%s", rerank_last_error());
-#endif
-        rerank_model_free(m);
-    }
+    expect_trace_gte(RERANK_PRECISION_FP16);
+    expect_trace_gte(RERANK_PRECISION_FP8);
+    expect_trace_modernbert("tiny-modernbert", RERANK_PRECISION_FP16);
+    expect_trace_modernbert("tiny-modernbert-cls", RERANK_PRECISION_BF16);
 }
 
 int main(void) {
@@ -670,6 +728,7 @@ int main(void) {
     RUN(golden_bert);
     RUN(golden_xlmr_bf16_compute);
     RUN(golden_qwen3);
+    RUN(golden_gte);
     RUN(fp16_is_fp32_on_gpu);
     RUN(golden_xlmr_fp8);
     RUN(golden_xlmr_fp8_tensor_scales);

@@ -276,7 +276,8 @@ TEST(rows_act) {
     struct {
         int w, act, gated, fp8;
     } cases[] = {{64, rr_rows::ACT_GELU, 0, 0}, {4096, rr_rows::ACT_GELU, 0, 0}, {1000, rr_rows::ACT_GELU, 0, 1},
-                 {256, rr_rows::ACT_SILU, 1, 0}, {512, rr_rows::ACT_GELU_TANH, 1, 1}, {24, rr_rows::ACT_GELU, 1, 0}};
+                 {256, rr_rows::ACT_SILU, 1, 0}, {512, rr_rows::ACT_GELU_TANH, 1, 1}, {24, rr_rows::ACT_GELU, 1, 0},
+                 {128, rr_rows::ACT_GELU, 2, 0}, {1000, rr_rows::ACT_SILU, 2, 1}}; // 2: GTE's [up | gate]
     for (auto &c : cases) {
         int bad = check_act<f16, 1>(3, c.w, c.act, c.gated, c.fp8);
         CHECK_MSG(bad == 0, "fp16 w=%d act=%d gated=%d fp8=%d: %d bad", c.w, c.act, c.gated, c.fp8, bad);
@@ -410,46 +411,70 @@ int check_qk(int hq, int hkv, int d, bool norm, bool rope, int warps, const std:
 }
 
 // The head kernel on a packed batch (cu, an empty pair among them), against float64.
-int check_head(int w, bool last, int y_dt, int norm, int rows, bool bias) {
+struct head_case {
+    int w, pool, y_dt, dense, norm, cact, rows, bias;
+};
+
+int check_head(const head_case &hc) {
+    const int w = hc.w;
     const std::vector<int32_t> cu = {0, 3, 3, 7, 8, 12};
     const size_t P = cu.size() - 1, T_ = (size_t)cu.back();
     std::vector<float> x = randv(T_ * w, 2.0f), y = randv(T_ * w, 1.0f), yb = randv(w, 0.3f), g = randv(w, 1.0f),
-                       b = randv(w, 0.2f), cw = randv((size_t)rows * w, 0.5f), cb = randv(rows, 0.5f), logits(P, -7.0f);
+                       b = randv(w, 0.2f), dw = randv((size_t)w * w, 1.0f / sqrtf((float)w)), db = randv(w, 0.1f),
+                       cw = randv((size_t)hc.rows * w, 0.5f), cb = randv(hc.rows, 0.5f), logits(P, -7.0f);
     std::vector<uint16_t> y16(y.size());
     for (size_t i = 0; i < y.size(); i++) {
         y16[i] = rr_simt::from_f32<f16>(y[i]).x;
-        if (y_dt == 1) y[i] = rr_simt::f16_to_f32(y16[i]);
+        if (hc.y_dt == 1) y[i] = rr_simt::f16_to_f32(y16[i]);
     }
     rr_rows::head_params p;
     p.x = x.data();
-    p.y = y_dt < 0 ? nullptr : y_dt == 1 ? (const void *)y16.data() : (const void *)y.data();
-    p.y_dt = y_dt < 0 ? 0 : y_dt;
-    p.bias = y_dt < 0 ? nullptr : yb.data();
+    p.y = hc.y_dt < 0 ? nullptr : hc.y_dt == 1 ? (const void *)y16.data() : (const void *)y.data();
+    p.y_dt = hc.y_dt < 0 ? 0 : hc.y_dt;
+    p.bias = hc.y_dt < 0 ? nullptr : yb.data();
     p.cu = cu.data();
-    p.last = last;
-    p.gamma = norm ? g.data() : nullptr;
-    p.beta = norm == 2 ? b.data() : nullptr;
+    p.pool = hc.pool;
+    p.dw = hc.dense ? dw.data() : nullptr;
+    p.db = hc.dense ? db.data() : nullptr;
+    p.dact = hc.dense == 2 ? rr_rows::HEAD_GELU : rr_rows::HEAD_NONE;
+    p.gamma = hc.norm ? g.data() : nullptr;
+    p.beta = hc.norm == 2 ? b.data() : nullptr;
     p.eps = 1e-6f;
-    p.rms = norm == 1;
+    p.rms = hc.norm == 1;
+    p.cact = hc.cact ? rr_rows::HEAD_TANH : rr_rows::HEAD_NONE;
     p.cw = cw.data();
-    p.cb = bias ? cb.data() : nullptr;
-    p.rows = rows;
+    p.cb = hc.bias ? cb.data() : nullptr;
+    p.rows = hc.rows;
     p.logits = logits.data();
     p.w = w;
-    if (!run_rows(P, w, [&](size_t r, int tid, int nt, float *red) {
-            if (rr_rows::row_nv(w) == 1) rr_rows::head_row<1>(p, r, tid, nt, red);
-            else rr_rows::head_row<2>(p, r, tid, nt, red);
-        }))
-        return -1;
+    const int nt = rr_rows::row_threads(w);
+    const size_t smem = (32 + rr_rows::head_smem_floats(w, hc.dense)) * sizeof(float);
+    for (size_t q = 0; q < P; q++)
+        if (rr_emu::run_block(nt, smem,
+                              [&](int tid, unsigned char *sm) {
+                                  float *red = (float *)sm;
+                                  if (rr_rows::row_nv(w) == 1) rr_rows::head_row<1>(p, q, tid, nt, red, red + 32);
+                                  else rr_rows::head_row<2>(p, q, tid, nt, red, red + 32);
+                              },
+                              (int)q)) {
+            fprintf(stderr, "  emulator: %s\n", rr_emu::error());
+            return -1;
+        }
     int bad = 0;
     std::vector<double> v(w);
     for (size_t q = 0; q < P; q++) {
         double want = 0;
         if (cu[q] != cu[q + 1]) {
-            const size_t t = (size_t)(last ? cu[q + 1] - 1 : cu[q]);
-            for (int i = 0; i < w; i++) v[i] = (double)x[t * w + i] + (y_dt < 0 ? 0.0 : (double)y[t * w + i] + yb[i]);
-            want = rr_ref_head_row(v.data(), w, norm ? g.data() : nullptr, norm == 2 ? b.data() : nullptr, 1e-6, norm == 1,
-                                   cw.data(), bias ? cb.data() : nullptr, rows);
+            const int32_t a = hc.pool == rr_rows::POOL_LAST ? cu[q + 1] - 1 : cu[q],
+                          e = hc.pool == rr_rows::POOL_MEAN ? cu[q + 1] : a + 1;
+            std::fill(v.begin(), v.end(), 0.0);
+            for (int32_t t = a; t < e; t++)
+                for (int i = 0; i < w; i++)
+                    v[i] += (double)x[(size_t)t * w + i] + (hc.y_dt < 0 ? 0.0 : (double)y[(size_t)t * w + i] + yb[i]);
+            for (int i = 0; i < w; i++) v[i] /= e - a;
+            want = rr_ref_head_row(v.data(), w, hc.dense ? dw.data() : nullptr, hc.dense ? db.data() : nullptr,
+                                   hc.dense == 2, hc.norm ? g.data() : nullptr, hc.norm == 2 ? b.data() : nullptr, 1e-6,
+                                   hc.norm == 1, hc.cact ? 2 : 0, cw.data(), hc.bias ? cb.data() : nullptr, hc.rows);
         }
         if (!(fabs(logits[q] - want) <= 1e-4 * (1 + fabs(want)))) {
             fprintf(stderr, "  pair %zu: %g, want %g\n", q, logits[q], want);
@@ -475,16 +500,21 @@ TEST(rows_qk) {
     }
 }
 
-// The LLM head: last / first token, pending residual fp32 / fp16 / none, RMSNorm / LayerNorm / none, one
-// or two classifier rows, with and without biases; an empty pair gives 0.
+// The pooled head: first / last token or the mean, pending residual fp32 / fp16 / none, a dense layer with
+// or without GELU, RMSNorm / LayerNorm / none, the classifier of tanh or of the values, one or two rows,
+// with and without biases; an empty pair gives 0.
 TEST(rows_head) {
-    struct {
-        int w, last, y_dt, norm, rows, bias;
-    } cases[] = {{64, 1, 0, 1, 2, 0}, {96, 0, 1, 2, 1, 1}, {1024, 1, -1, 0, 2, 1}, {8, 1, 0, 2, 1, 0}, {9000, 1, 0, 1, 2, 1}};
-    for (auto &c : cases) {
-        const int bad = check_head(c.w, c.last, c.y_dt, c.norm, c.rows, c.bias);
-        CHECK_MSG(bad == 0, "w=%d last=%d y_dt=%d norm=%d rows=%d bias=%d: %d bad", c.w, c.last, c.y_dt, c.norm, c.rows,
-                  c.bias, bad);
+    using namespace rr_rows;
+    const head_case cases[] = {
+        {64, POOL_LAST, 0, 0, 1, 0, 2, 0},  {96, POOL_FIRST, 1, 0, 2, 0, 1, 1}, {1024, POOL_LAST, -1, 0, 0, 0, 2, 1},
+        {8, POOL_LAST, 0, 0, 2, 0, 1, 0},   {9000, POOL_LAST, 0, 0, 1, 0, 2, 1}, // Qwen3-like
+        {96, POOL_MEAN, -1, 2, 2, 0, 1, 1}, {768, POOL_FIRST, -1, 2, 2, 0, 1, 1}, // ModernBERT (mean / cls)
+        {64, POOL_FIRST, 0, 1, 0, 1, 1, 1}, {40, POOL_MEAN, 1, 1, 1, 1, 2, 0},   // BERT-like, mixtures
+    };
+    for (const head_case &c : cases) {
+        const int bad = check_head(c);
+        CHECK_MSG(bad == 0, "w=%d pool=%d y_dt=%d dense=%d norm=%d tanh=%d rows=%d bias=%d: %d bad", c.w, c.pool, c.y_dt,
+                  c.dense, c.norm, c.cact, c.rows, c.bias, bad);
     }
 }
 

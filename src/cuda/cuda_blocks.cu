@@ -4,7 +4,7 @@
  * whole pass be split when it does not fit in device memory and be captured as one graph.
  *
  * What the device path does not have yet is refused here, at its first use, with RERANK_ERR_UNSUPPORTED
- * naming it: the [up | gate] FFN layout, activations other than GELU / SiLU, mean pooling, heads other than
+ * naming it: activations other than GELU / SiLU, mean pooling, heads other than
  * BERT's (first token, dense + tanh, one output row) and an LLM reranker's (first or last token, a norm,
  * one or two rows), and layer groups smaller than the batch. */
 #include <string.h>
@@ -112,13 +112,15 @@ rerank_status_t rr_cu_embed(void *be, const rr_embed_t *e) {
     return record(c, RR_OP_EMBED, e, RR_ACT_X, RR_ACT_X, 0, st);
 }
 
-/* X to X or H in a layer; POOL to POOL is an LLM head's final norm (checked with the head in classify). */
+/* X to X or H in a layer; POOL or HEAD in place is a head's norm (checked with the head in classify). */
 rerank_status_t rr_cu_norm_block(void *be, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = check_norm(c, n);
-    const int layer = src == RR_ACT_X && (dst == RR_ACT_X || dst == RR_ACT_H), head = src == RR_ACT_POOL && dst == RR_ACT_POOL;
+    const int layer = src == RR_ACT_X && (dst == RR_ACT_X || dst == RR_ACT_H),
+              head = (src == RR_ACT_POOL || src == RR_ACT_HEAD) && dst == src;
     if (!st && !layer && !head)
-        st = UNSUPPORTED("a norm from %s to %s (only X to X or to H, and POOL in place)", act_name(src), act_name(dst));
+        st = UNSUPPORTED("a norm from %s to %s (only X to X or to H, and POOL or HEAD in place)", act_name(src),
+                         act_name(dst));
     return record(c, RR_OP_NORM, n, src, dst, 0, st);
 }
 
@@ -128,10 +130,10 @@ rerank_status_t rr_cu_linear_block(void *be, const rr_dense_t *d, rr_act_t src, 
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = check_dense(c, d);
     const int residual = src == RR_ACT_CTX && dst == RR_ACT_X && epi == RR_EPI_ACC,
-              head = src == RR_ACT_POOL && dst == RR_ACT_HEAD && epi == RR_EPI_NONE;
+              head = src == RR_ACT_POOL && dst == RR_ACT_HEAD && (epi == RR_EPI_NONE || epi == RR_EPI_GELU);
     if (!st && !residual && !head)
         st = UNSUPPORTED("a linear layer from %s to %s with epilogue %d (only CTX added into X, and the head's POOL "
-                         "to HEAD)", act_name(src), act_name(dst), (int)epi);
+                         "to HEAD, with GELU or nothing after)", act_name(src), act_name(dst), (int)epi);
     if (!st && residual && (c->dense[d->id].fp32 || d->w.cols != c->ctx_cols || d->w.rows != c->cfg->hidden))
         st = UNSUPPORTED("a residual linear layer of [%d, %d] (expected [%d, %d] in the compute type)",
                          (int)d->w.rows, (int)d->w.cols, (int)c->cfg->hidden, (int)c->ctx_cols);
@@ -169,8 +171,6 @@ rerank_status_t rr_cu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t ds
     if (st) {
     } else if (f->act != RR_FN_GELU && f->act != RR_FN_SILU) {
         st = UNSUPPORTED("FFN activation %d (only exact GELU and SiLU)", (int)f->act);
-    } else if (f->gate == RR_GATE_SECOND) {
-        st = UNSUPPORTED("the gated FFN layout [up | gate] is not implemented on the GPU yet");
     } else if ((src != RR_ACT_X && src != RR_ACT_H) || dst != RR_ACT_X) {
         st = UNSUPPORTED("an FFN from %s to %s (only X or H added into X)", act_name(src), act_name(dst));
     } else if (c->dense[f->up->id].fp32 || c->dense[f->down->id].fp32 ||
@@ -183,44 +183,63 @@ rerank_status_t rr_cu_ffn(void *be, const rr_ffn_t *f, rr_act_t src, rr_act_t ds
 
 rerank_status_t rr_cu_pool(void *be, rr_pooling_t how) {
     rr_cuda_t *c = (rr_cuda_t *)be;
-    rerank_status_t st =
-        how == RR_POOL_FIRST || how == RR_POOL_LAST ? RERANK_OK : UNSUPPORTED("pooling %d (only the first or last token)", (int)how);
+    rerank_status_t st = how == RR_POOL_FIRST || how == RR_POOL_LAST || how == RR_POOL_MEAN
+                             ? RERANK_OK
+                             : UNSUPPORTED("pooling %d (only the first or last token, or the mean)", (int)how);
     return record(c, RR_OP_POOL, NULL, RR_ACT_X, RR_ACT_POOL, (int)how, st);
 }
 
+int rr_cu_head_steps(const rr_cu_op_t *tape, size_t at, rr_cu_head_steps_t *h) {
+    memset(h, 0, sizeof *h);
+    size_t i = at;
+    const rr_act_t src = tape[at].src;
+    if (i > 0 && tape[i - 1].kind == RR_OP_NORM && tape[i - 1].src == src && tape[i - 1].dst == src)
+        h->norm = (const rr_norm_t *)tape[--i].desc;
+    if (i > 0 && tape[i - 1].kind == RR_OP_LINEAR && tape[i - 1].src == RR_ACT_POOL && tape[i - 1].dst == RR_ACT_HEAD &&
+        src == RR_ACT_HEAD) {
+        h->dense = (const rr_dense_t *)tape[--i].desc;
+        h->epi = tape[i].arg;
+    }
+    if (i == 0 || tape[i - 1].kind != RR_OP_POOL || (src == RR_ACT_HEAD) != (h->dense != NULL)) return 0;
+    h->pool = &tape[i - 1];
+    return 1;
+}
+
 /* The heads the head kernels compute (arg of the classify step: which):
- *   RR_CU_HEAD_BERT  pool the first token, a dense layer kept in fp32, tanh, one output (BERT / XLM-R);
- *   RR_CU_HEAD_LM    pool the first or last token, an optional norm (POOL in place), one row, or two rows
- *                    whose difference is the logit, no activation (Qwen3's "yes" - "no", seq-cls score). */
+ *   RR_CU_HEAD_BERT    pool the first token, a dense layer kept in fp32, tanh, one output (BERT / XLM-R, GTE);
+ *   RR_CU_HEAD_POOLED  pool the first or last token or the mean, an optional dense layer kept in fp32 (with
+ *                      GELU or nothing after), an optional norm, one row or two whose difference is the
+ *                      logit, of tanh or of the values (Qwen3's "yes" - "no", its seq-cls score, ModernBERT). */
 rerank_status_t rr_cu_classify(void *be, const rr_classifier_t *cl, rr_act_t src, float *logits) {
     rr_cuda_t *c = (rr_cuda_t *)be;
-    const rr_cu_op_t *t = c->tape;
-    const size_t n = c->n_ops;
     const int32_t H = c->cfg->hidden;
-    const int bert = n >= 2 && t[n - 2].kind == RR_OP_POOL && t[n - 2].arg == RR_POOL_FIRST &&
-                     t[n - 1].kind == RR_OP_LINEAR && t[n - 1].src == RR_ACT_POOL && src == RR_ACT_HEAD;
-    const size_t pool = n >= 1 && t[n - 1].kind == RR_OP_POOL ? n - 1
-                        : n >= 2 && t[n - 1].kind == RR_OP_NORM && t[n - 1].src == RR_ACT_POOL && t[n - 2].kind == RR_OP_POOL
-                            ? n - 2
-                            : (size_t)-1;
-    const int lm = pool != (size_t)-1 && src == RR_ACT_POOL;
-    const rr_dense_t *d = bert ? (const rr_dense_t *)t[n - 1].desc : NULL;
+    rr_cu_head_steps_t h;
     rerank_status_t st = RERANK_OK;
-    if (bert) {
-        if (cl->f != RR_FN_TANH || cl->w.rows != 1 || !cl->b.p || cl->w.cols != H || !c->dense[d->id].fp32 ||
-            d->w.rows != H || d->w.cols != H)
-            st = UNSUPPORTED("this classification head is not implemented on the GPU yet (BERT / XLM-R's: a dense "
-                             "layer kept in fp32, tanh, one output row)");
-    } else if (lm) {
-        if (cl->f != RR_FN_NONE || (cl->w.rows != 1 && cl->w.rows != 2) || cl->w.cols != H)
-            st = UNSUPPORTED("this classification head is not implemented on the GPU yet (an LLM reranker's: one row, "
-                             "or two whose difference is the logit, no activation)");
-    } else {
-        st = UNSUPPORTED("this classification head is not implemented on the GPU yet (first-token pooling, a dense "
-                         "layer, tanh, one row as BERT / XLM-R; or first / last-token pooling, a norm, one or two rows)");
+    int kind = RR_CU_HEAD_POOLED;
+    /* the step itself goes on the tape first, so the head reads back as it will in the pass */
+    if ((st = record(c, RR_OP_CLASSIFY, cl, src, src, 0, RERANK_OK))) return st;
+    const size_t at = c->n_ops - 1;
+    if (!rr_cu_head_steps(c->tape, at, &h)) {
+        st = UNSUPPORTED("this classification head is not implemented on the GPU yet (pooling, an optional dense "
+                         "layer and norm, then one or two rows)");
+    } else if (h.dense && (!c->dense[h.dense->id].fp32 || h.dense->w.rows != H || h.dense->w.cols != H ||
+                           H > RR_CU_HEAD_MAX_DENSE)) {
+        st = UNSUPPORTED("a head dense layer of [%d, %d] (expected [%d, %d] kept in fp32, hidden at most %d)",
+                         (int)h.dense->w.rows, (int)h.dense->w.cols, (int)H, (int)H, RR_CU_HEAD_MAX_DENSE);
+    } else if ((cl->f != RR_FN_NONE && cl->f != RR_FN_TANH) || (cl->w.rows != 1 && cl->w.rows != 2) || cl->w.cols != H) {
+        st = UNSUPPORTED("a classifier of %d rows of %d with activation %d (one or two rows of the hidden size, "
+                         "tanh or nothing)", (int)cl->w.rows, (int)cl->w.cols, (int)cl->f);
+    } else if (h.pool->arg == RR_POOL_FIRST && h.dense && h.epi == RR_EPI_NONE && !h.norm && cl->f == RR_FN_TANH &&
+               cl->w.rows == 1 && cl->b.p) {
+        kind = RR_CU_HEAD_BERT; /* BERT / XLM-R's pooler: its own kernel */
     }
-    if (!st) c->logits = logits;
-    return record(c, RR_OP_CLASSIFY, cl, src, src, bert ? RR_CU_HEAD_BERT : RR_CU_HEAD_LM, st);
+    c->tape[at].arg = kind;
+    if (st) {
+        c->failed = 1;
+        return st;
+    }
+    c->logits = logits;
+    return RERANK_OK;
 }
 
 uint64_t rr_cu_tape_sig(const rr_cuda_t *c) {

@@ -42,8 +42,20 @@ typedef struct rr_cu_op {
     int arg;             /* rr_epilogue_t (LINEAR), rr_pooling_t (POOL), rr_cu_head_kind_t (CLASSIFY) */
 } rr_cu_op_t;
 
-/* Which head a classify step runs (cuda_blocks.cu, rr_cu_classify). */
-typedef enum rr_cu_head_kind { RR_CU_HEAD_BERT = 0, RR_CU_HEAD_LM = 1 } rr_cu_head_kind_t;
+/* Which head a classify step runs (cuda_blocks.cu, rr_cu_classify): BERT / XLM-R's (rr_cu_head) or the
+ * pooled head kernel (rr_cu_pool_head: Qwen3, ModernBERT). */
+typedef enum rr_cu_head_kind { RR_CU_HEAD_BERT = 0, RR_CU_HEAD_POOLED = 1 } rr_cu_head_kind_t;
+
+/* The steps of a head, read back from the tape ending at the classify step `at`: pool, an optional dense
+ * layer (POOL to HEAD) and an optional norm (in place). */
+typedef struct rr_cu_head_steps {
+    const rr_cu_op_t *pool;
+    const rr_dense_t *dense; /* NULL: none */
+    int epi;                 /* its rr_epilogue_t */
+    const rr_norm_t *norm;   /* NULL: none */
+} rr_cu_head_steps_t;
+/* 1 and *h if the steps before tape[at] are a head's, else 0. */
+int rr_cu_head_steps(const rr_cu_op_t *tape, size_t at, rr_cu_head_steps_t *h);
 
 /* Device tensors uploaded on first use, by host address and type (open addressing). */
 typedef struct rr_cu_tmap {

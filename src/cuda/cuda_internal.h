@@ -119,7 +119,8 @@ typedef struct rr_cu_norm {
  * One pass, one block per row. */
 rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, rr_cu_dtype_t y_dt, const float *bias,
                                int prenorm, int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
-/* out = act(y + bias) or, gated, act(y1 + b1) * (y2 + b2) for y = [y1 | y2] ([rows, 2w]); y fp16 / bf16,
+/* out = act(y + bias) or, gated (1), act(y1 + b1) * (y2 + b2) for y = [y1 | y2] ([rows, 2w]), or gated 2
+ * (GTE's [up | gate]) (y1 + b1) * act(y2 + b2); y fp16 / bf16,
  * bias fp32 (or NULL), out [rows, w] of y's type (may be y when not gated) or E4M3 with row scales. */
 rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *bias, rr_cu_act_t act, int gated,
                                int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s);
@@ -158,21 +159,28 @@ rerank_status_t rr_cu_head(const float *x, const int32_t *cu, int64_t P, int32_t
                            const float *head_b, const float *out_w, const float *out_b, float *logits,
                            cudaStream_t s);
 
-/* An LLM reranker's head: per pair (cu [P+1]), the first or last token's row of x (+ y + bias, a pending
- * residual of type y_dt: F32 / F16 / BF16), the final norm (nm NULL: none), then logit = cw[0] . v + cb[0],
- * minus cw[1] . v + cb[1] when rows is 2 (cb may be NULL); all fp32; 0 for an empty pair. */
-typedef struct rr_cu_lm_head {
+/* A reranker's head (all fp32), per pair (cu [P+1]): its first or last token's row of x, or the mean of its
+ * rows (pool: 0 first, 1 last, 2 mean), each + y + bias (a pending residual of type y_dt: F32 / F16 / BF16;
+ * y NULL: none); an optional dense layer dw [hidden, hidden] + db with exact GELU (dgelu) or none; an
+ * optional norm (nm NULL: none); then logit = cw[0] . f(v) + cb[0], minus cw[1] . f(v) + cb[1] when rows
+ * is 2 (cb may be NULL), f = tanh (ctanh) or identity; 0 for an empty pair. Qwen3 (last token, norm, yes -
+ * no), ModernBERT (mean / first, dense + GELU, norm). A dense head takes hidden <= RR_CU_HEAD_MAX_DENSE. */
+#define RR_CU_HEAD_MAX_DENSE 4096
+typedef struct rr_cu_pool_head {
     const float *x;
     const void *y;
     rr_cu_dtype_t y_dt;
     const float *bias;
     const int32_t *cu;
-    int last;
+    int pool;
+    const float *dw, *db;
+    int dgelu;
     const rr_cu_norm_t *nm;
+    int ctanh;
     const float *cw, *cb;
     int32_t rows;
-} rr_cu_lm_head_t;
-rerank_status_t rr_cu_lm_head(const rr_cu_lm_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s);
+} rr_cu_pool_head_t;
+rerank_status_t rr_cu_pool_head(const rr_cu_pool_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s);
 
 /* ---- attention (cuda_flash.cu; legacy kernels in cuda_attention_legacy.cu) --------------------------- */
 

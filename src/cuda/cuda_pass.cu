@@ -9,7 +9,9 @@
  *   norm X -> X            x32 = LN(x32 + y32 + b2), xh = x32
  *   pool, linear, classify logits = head(x32[first token of each pair]) (one fp32 kernel)
  *
- * so a layer is 8 launches (9 in fp8 mode), 4 of them GEMMs. A residual linear layer or FFN leaves its
+ * so a layer is 8 launches (9 in fp8 mode), 4 of them GEMMs. Decoders and the rotary encoders add one
+ * kernel after the QKV GEMM (per-head q / k RMSNorm and rotary positions, in place), and pooled heads
+ * (Qwen3: last token, norm, yes - no; ModernBERT: mean, dense + GELU, norm) are one kernel too. A residual linear layer or FFN leaves its
  * output in y32 and the next norm adds it (x + y + b, then the norm: post-norm into X, pre-norm into H,
  * where X keeps the sum); xh holds the normalized rows in the GEMM input type, so no step converts
  * separately. Nothing here waits for the host, so the steps can be captured as a CUDA graph. */
@@ -115,10 +117,10 @@ static rerank_status_t embed(pass_t *p, const rr_embed_t *e) {
 }
 
 /* The pending residual (if any) added into X, then the norm: into X (post-norm) or H (pre-norm). (A norm of
- * POOL is an LLM head's: its kernel applies it.) */
+ * POOL or HEAD is a head's: its kernel applies it.) */
 static rerank_status_t norm(pass_t *p, const rr_norm_t *n, rr_act_t src, rr_act_t dst) {
     rr_cuda_t *c = p->c;
-    if (src == RR_ACT_POOL) return RERANK_OK;
+    if (src == RR_ACT_POOL || src == RR_ACT_HEAD) return RERANK_OK;
     const int pending = p->has_pending;
     const float *bias = p->pending;
     p->has_pending = 0;
@@ -182,7 +184,8 @@ static rerank_status_t residual_linear(pass_t *p, const rr_dense_t *d) {
     return RERANK_OK;
 }
 
-/* y32 = act(xh W1^T + b1) W2^T (gated: act of the first half times the second), added into X by the next
+/* y32 = act(xh W1^T + b1) W2^T (gated: act of the first half times the second, or of the second times the
+ * first: GTE), added into X by the next
  * norm. The activation is written in place (wide), or into xh when it must differ from its input (gated) or
  * be E4M3 (fp8). */
 static rerank_status_t ffn(pass_t *p, const rr_ffn_t *f, rr_act_t src) {
@@ -195,8 +198,10 @@ static rerank_status_t ffn(pass_t *p, const rr_ffn_t *f, rr_act_t src) {
     const rr_cu_mat_t xin = xin_of(c), wide = {c->ws.wide, c->dt, NULL};
     const rr_cu_mat_t act = in_xh ? xin : wide;
     if ((st = gemm(p, U, c->dt, NULL, &xin, c->ws.wide))) return st;
-    if (launch(p, " bias_%s%s>%s", f->act == RR_FN_SILU ? "silu" : "gelu", gated ? "_gated" : "", dt_name(act.dt)) &&
-        (st = rr_cu_bias_act(c->ws.wide, c->dt, U->b32, f->act == RR_FN_SILU ? RR_ACT_SILU : RR_ACT_GELU, gated, p->T,
+    const int mode = f->gate == RR_GATE_SECOND ? 2 : gated;
+    if (launch(p, " bias_%s%s>%s", f->act == RR_FN_SILU ? "silu" : "gelu",
+               mode == 2 ? "_gated_second" : gated ? "_gated" : "", dt_name(act.dt)) &&
+        (st = rr_cu_bias_act(c->ws.wide, c->dt, U->b32, f->act == RR_FN_SILU ? RR_ACT_SILU : RR_ACT_GELU, mode, p->T,
                              I, &act, c->stream)))
         return st;
     if (in_xh) p->xh = HELD_NONE;
@@ -217,31 +222,40 @@ static rerank_status_t classify(pass_t *p, const rr_classifier_t *cl, const rr_d
                       (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32), c->ws.d_logits, c->stream);
 }
 
-/* An LLM reranker's head (cuda_blocks.cu checked the pattern: pool, optional norm of POOL, classify at
- * tape[i]): per pair, its first or last token of x32 plus the pending residual, the norm, one or two rows. */
-static rerank_status_t lm_head(pass_t *p, const rr_classifier_t *cl, const rr_cu_op_t *tape, size_t i) {
+/* A pooled head (cuda_blocks.cu checked its steps: pool, optional dense layer and norm, classify at tape[i]):
+ * per pair, its first or last token of x32 or their mean, plus the pending residual, then the rest, in one
+ * kernel. */
+static rerank_status_t pooled_head(pass_t *p, const rr_classifier_t *cl, size_t i) {
     rr_cuda_t *c = p->c;
-    const rr_norm_t *n = tape[i - 1].kind == RR_OP_NORM ? (const rr_norm_t *)tape[i - 1].desc : NULL;
-    const rr_cu_op_t *pool = &tape[n ? i - 2 : i - 1];
-    const int pending = p->has_pending;
+    rr_cu_head_steps_t h;
+    if (!rr_cu_head_steps(c->tape, i, &h)) return rr_error(RERANK_ERR_INTERNAL, "cuda: the head's steps changed");
+    const int pending = p->has_pending, pool = h.pool->arg;
     const float *bias = p->pending;
     p->has_pending = 0;
     p->pending = NULL;
-    if (!launch(p, " %shead_%s%s%s", pending ? "add_" : "", pool->arg == RR_POOL_LAST ? "last" : "first",
-                n ? (n->kind == RR_NORM_RMS ? "_rmsnorm" : "_layernorm") : "", cl->w.rows == 2 ? "_yes_no" : ""))
+    if (!launch(p, " %shead_%s%s%s%s%s", pending ? "add_" : "",
+                pool == RR_POOL_LAST ? "last" : pool == RR_POOL_MEAN ? "mean" : "first",
+                h.dense ? (h.epi == RR_EPI_GELU ? "_dense_gelu" : "_dense") : "",
+                h.norm ? (h.norm->kind == RR_NORM_RMS ? "_rmsnorm" : "_layernorm") : "",
+                cl->f == RR_FN_TANH ? "_tanh" : "", cl->w.rows == 2 ? "_yes_no" : ""))
         return RERANK_OK;
-    const rr_cu_norm_t nm = n ? norm_of(c, n) : rr_cu_norm_t{NULL, NULL, 0.0f, 0};
-    const rr_cu_lm_head_t h = {c->ws.x32,
-                               pending ? c->ws.y32 : NULL,
-                               c->res_dt,
-                               bias,
-                               c->ws.d_in + 3 * p->T,
-                               pool->arg == RR_POOL_LAST,
-                               n ? &nm : NULL,
-                               (const float *)rr_cu_tensor_get(c, &cl->w, RR_CU_F32),
-                               cl->b.p ? (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32) : NULL,
-                               cl->w.rows};
-    return rr_cu_lm_head(&h, p->P, c->cfg->hidden, c->ws.d_logits, c->stream);
+    const rr_cu_norm_t nm = h.norm ? norm_of(c, h.norm) : rr_cu_norm_t{NULL, NULL, 0.0f, 0};
+    const rr_cu_dense_t *D = h.dense ? &c->dense[h.dense->id] : NULL;
+    const rr_cu_pool_head_t ph = {c->ws.x32,
+                                  pending ? c->ws.y32 : NULL,
+                                  c->res_dt,
+                                  bias,
+                                  c->ws.d_in + 3 * p->T,
+                                  pool == RR_POOL_LAST ? 1 : pool == RR_POOL_MEAN ? 2 : 0,
+                                  D ? (const float *)D->L.w : NULL,
+                                  D ? D->b32 : NULL,
+                                  h.epi == RR_EPI_GELU,
+                                  h.norm ? &nm : NULL,
+                                  cl->f == RR_FN_TANH,
+                                  (const float *)rr_cu_tensor_get(c, &cl->w, RR_CU_F32),
+                                  cl->b.p ? (const float *)rr_cu_tensor_get(c, &cl->b, RR_CU_F32) : NULL,
+                                  cl->w.rows};
+    return rr_cu_pool_head(&ph, p->P, c->cfg->hidden, c->ws.d_logits, c->stream);
 }
 
 rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int dry) {
@@ -259,7 +273,7 @@ rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_
         case RR_OP_FFN: st = ffn(&p, (const rr_ffn_t *)o->desc, o->src); break;
         case RR_OP_POOL: break; /* the head kernel reads the first token itself */
         case RR_OP_CLASSIFY:
-            if (o->arg == RR_CU_HEAD_LM) st = lm_head(&p, (const rr_classifier_t *)o->desc, c->tape, i);
+            if (o->arg == RR_CU_HEAD_POOLED) st = pooled_head(&p, (const rr_classifier_t *)o->desc, i);
             else st = classify(&p, (const rr_classifier_t *)o->desc, (const rr_dense_t *)c->tape[i - 1].desc);
             break;
         }

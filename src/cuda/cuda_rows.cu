@@ -167,7 +167,7 @@ rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *b
     p.out = out_of(out);
     p.w = w;
     p.act = (int)act;
-    p.gated = gated != 0;
+    p.gated = gated == 2 ? 2 : gated != 0;
     if (y_dt == RR_CU_BF16) ROW_LAUNCH(ACT_BF16, rows, w, s, p);
     else ROW_LAUNCH(ACT_F16, rows, w, s, p);
     return RERANK_OK;
@@ -218,37 +218,49 @@ rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *p
     return RERANK_OK;
 }
 
-/* ---- LLM head --------------------------------------------------------------------------------------------- */
+/* ---- pooled heads (Qwen3, ModernBERT) ----------------------------------------------------------------------- */
 
-template <int NV> __global__ void lm_head_kernel(rr_rows::head_params p) {
-    __shared__ float red[32];
-    rr_rows::head_row<NV>(p, blockIdx.x, (int)threadIdx.x, (int)blockDim.x, red);
+template <int NV> __global__ void pool_head_kernel(rr_rows::head_params p) {
+    extern __shared__ float dsm[]; /* 32 for the reductions, then the dense layer's rows */
+    rr_rows::head_row<NV>(p, blockIdx.x, (int)threadIdx.x, (int)blockDim.x, dsm, dsm + 32);
 }
-#define LM_HEAD(NV) lm_head_kernel<NV>
 
-rerank_status_t rr_cu_lm_head(const rr_cu_lm_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s) {
+rerank_status_t rr_cu_pool_head(const rr_cu_pool_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s) {
     if (P <= 0) return RERANK_OK;
     rerank_status_t st = check_rows(P, hidden, "the head");
     if (st) return st;
-    if ((h->rows != 1 && h->rows != 2) || h->y_dt == RR_CU_E4M3)
-        return rr_error(RERANK_ERR_INTERNAL, "cuda: head of %d rows (1 or 2) or an E4M3 residual", (int)h->rows);
+    if ((h->rows != 1 && h->rows != 2) || h->y_dt == RR_CU_E4M3 || h->pool < 0 || h->pool > 2 ||
+        (h->dw && hidden > RR_CU_HEAD_MAX_DENSE))
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: head of %d rows (1 or 2), pooling %d, hidden %d", (int)h->rows,
+                        h->pool, (int)hidden);
     rr_rows::head_params p;
     p.x = h->x;
     p.y = h->y;
     p.y_dt = h->y_dt == RR_CU_F16 ? 1 : h->y_dt == RR_CU_BF16 ? 2 : 0;
     p.bias = h->bias;
     p.cu = h->cu;
-    p.last = h->last;
+    p.pool = h->pool;
+    p.dw = h->dw;
+    p.db = h->db;
+    p.dact = h->dgelu ? rr_rows::HEAD_GELU : rr_rows::HEAD_NONE;
     p.gamma = h->nm ? h->nm->gamma : NULL;
     p.beta = h->nm && !h->nm->rms ? h->nm->beta : NULL;
     p.eps = h->nm ? h->nm->eps : 0.0f;
     p.rms = h->nm ? h->nm->rms : 0;
+    p.cact = h->ctanh ? rr_rows::HEAD_TANH : rr_rows::HEAD_NONE;
     p.cw = h->cw;
     p.cb = h->cb;
     p.rows = h->rows;
     p.logits = logits;
     p.w = hidden;
-    ROW_LAUNCH(LM_HEAD, P, hidden, s, p);
+    const unsigned g = (unsigned)P, t = (unsigned)rr_rows::row_threads(hidden);
+    const size_t smem = (32 + rr_rows::head_smem_floats(hidden, h->dw != NULL)) * sizeof(float);
+    switch (rr_rows::row_nv(hidden)) {
+    case 1: pool_head_kernel<1><<<g, t, smem, s>>>(p); break;
+    case 2: pool_head_kernel<2><<<g, t, smem, s>>>(p); break;
+    default: pool_head_kernel<4><<<g, t, smem, s>>>(p); break;
+    }
+    CU_LAUNCHED("pool_head_kernel");
     return RERANK_OK;
 }
 

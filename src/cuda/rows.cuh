@@ -9,10 +9,12 @@
  *              (decoders: x and out get the sum).
  *   qk_row:    the q and k heads of a fused q | k | v row: per-head RMSNorm (Qwen3's q_norm / k_norm), then
  *              rotary positions (rotate-half layout), in place; one warp per head.
- *   head_row:  an LLM reranker's head on one pair: its first or last token's row of x (+ a pending residual
- *              y + bias), the final norm, then one or two classifier rows: w0 . v (+ b0), or the difference
- *              of two (logit("yes") - logit("no")).
+ *   head_row:  a reranker's head on one pair: its first or last token's row of x, or the mean of its rows
+ *              (+ a pending residual y + bias), an optional fp32 dense layer + GELU, an optional norm, then
+ *              one or two classifier rows (optionally of tanh(v)): w0 . v (+ b0), or the difference of two
+ *              (logit("yes") - logit("no")). Qwen3, ModernBERT.
  *   act_row:   out = act(y + bias), or act(y1 + b1) * (y2 + b2) with y = [y1 | y2] (gated: GeGLU, SwiGLU),
+ *              or (y1 + b1) * act(y2 + b2) (gated second: GTE's [up | gate]),
  *              act = exact (erf) GELU, tanh GELU or SiLU; out fp16 / bf16 or E4M3 + per-row scale.
  *   quant_row: E4M3 + per-row scale of a fp16 / bf16 / fp32 row (attention output, weights at upload).
  * Widths are multiples of 8 (16-byte vectors). All arithmetic in fp32. E4M3 rows: scale = amax / 448 (1 when
@@ -260,42 +262,47 @@ template <typename T> RR_DEV void qk_row(const qk_params &p, size_t r, int tid, 
     }
 }
 
-/* ---- an LLM reranker's head -------------------------------------------------------------------------------- */
+/* ---- a reranker's head on one pair ----------------------------------------------------------------------- */
+
+enum head_pool { POOL_FIRST = 0, POOL_LAST = 1, POOL_MEAN = 2 };
+enum head_act { HEAD_NONE = 0, HEAD_GELU = 1, HEAD_TANH = 2 };
 
 struct head_params {
-    const float *x;          /* [tokens, w] residual stream                                         */
+    const float *x;          /* [tokens, w] residual stream                                          */
     const void *y;           /* [tokens, w] pending residual (fp32 / fp16 / bf16: y_dt 0 / 1 / 2), or NULL */
     int y_dt;
-    const float *bias;       /* [w] added with y, or NULL                                           */
-    const int32_t *cu;       /* [pairs + 1] token offsets of the pairs                              */
-    int last;                /* 1: the pair's last token; 0: its first                              */
-    const float *gamma;      /* [w] the final norm (NULL: none)                                     */
-    const float *beta;       /* [w] LayerNorm shift, or NULL (RMSNorm, or no shift)                 */
+    const float *bias;       /* [w] added with y, or NULL                                            */
+    const int32_t *cu;       /* [pairs + 1] token offsets of the pairs                               */
+    int pool;                /* head_pool: the pair's first or last token, or the mean of its tokens  */
+    const float *dw;         /* [w, w] a dense layer on the pooled row (fp32), or NULL                */
+    const float *db;         /* [w] its bias, or NULL                                                 */
+    int dact;                /* head_act after it (none or exact GELU)                                */
+    const float *gamma;      /* [w] a norm (after the dense layer if any; NULL: none)                 */
+    const float *beta;       /* [w] LayerNorm shift, or NULL (RMSNorm, or no shift)                  */
     float eps;
     int rms;
-    const float *cw;         /* [rows, w] classifier rows                                           */
-    const float *cb;         /* [rows] their biases, or NULL                                        */
-    int rows;                /* 1: logit = cw[0] . v + cb[0]; 2: that minus cw[1] . v + cb[1]        */
-    float *logits;           /* [pairs]                                                            */
+    int cact;                /* head_act of the classifier's input (none or tanh)                     */
+    const float *cw;         /* [rows, w] classifier rows                                            */
+    const float *cb;         /* [rows] their biases, or NULL                                         */
+    int rows;                /* 1: logit = cw[0] . v + cb[0]; 2: that minus cw[1] . v + cb[1]         */
+    float *logits;           /* [pairs]                                                             */
     int w;
 };
 
-/* Pair `pair` (one block): its logit, 0 for an empty (padding) pair. */
-template <int NV> RR_DEV void head_row(const head_params &p, size_t pair, int tid, int nthreads, float *red) {
-    const int32_t t0 = p.cu[pair], t1 = p.cu[pair + 1];
-    if (t0 == t1) { /* the whole block, before any barrier */
-        if (tid == 0) p.logits[pair] = 0.0f;
-        return;
-    }
+/* Shared floats head_row needs beyond the 32 of `red`: the pooled and the dense rows (dense heads). */
+inline size_t head_smem_floats(int w, bool dense) { return dense ? 2 * (size_t)w : 0; }
+
+/* Row t of x plus the pending residual, as NV vectors of 8 (added into v when add). */
+template <int NV>
+RR_DEV void head_load(const head_params &p, size_t t, float (&v)[NV][8], bool add, int tid, int nthreads) {
     const int w = p.w;
-    const size_t at = (size_t)(p.last ? t1 - 1 : t0) * (size_t)w;
-    float v[NV][8];
-    float s = 0.0f;
+    const size_t at = t * (size_t)w;
     RR_UNROLL
     for (int k = 0; k < NV; k++) {
         const int c = (tid + k * nthreads) * 8;
         if (c >= w) continue;
-        ld8(p.x + at + c, v[k]);
+        float r[8];
+        ld8(p.x + at + c, r);
         if (p.y) {
             float y[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             if (p.y_dt == 1) ld8((const f16 *)p.y + at + c, y);
@@ -303,12 +310,75 @@ template <int NV> RR_DEV void head_row(const head_params &p, size_t pair, int ti
             else ld8((const float *)p.y + at + c, y);
             if (p.bias) ld8(p.bias + c, b);
             RR_UNROLL
-            for (int e = 0; e < 8; e++) v[k][e] += y[e] + b[e];
+            for (int e = 0; e < 8; e++) r[e] += y[e] + b[e];
         }
         RR_UNROLL
-        for (int e = 0; e < 8; e++) s += v[k][e];
+        for (int e = 0; e < 8; e++) v[k][e] = add ? v[k][e] + r[e] : r[e];
     }
+}
+
+/* Pair `pair` (one block): pool, [dense + act], [norm], logit; 0 for an empty (padding) pair. red: 32
+ * floats; sh: head_smem_floats(w, dw != NULL) floats. */
+template <int NV>
+RR_DEV void head_row(const head_params &p, size_t pair, int tid, int nthreads, float *red, float *sh) {
+    const int32_t t0 = p.cu[pair], t1 = p.cu[pair + 1];
+    if (t0 == t1) { /* the whole block, before any barrier */
+        if (tid == 0) p.logits[pair] = 0.0f;
+        return;
+    }
+    const int w = p.w;
+    float v[NV][8];
+    /* pool: one row, or the mean of the pair's rows */
+    if (p.pool == POOL_MEAN) {
+        RR_UNROLL
+        for (int k = 0; k < NV; k++)
+            RR_UNROLL
+            for (int e = 0; e < 8; e++) v[k][e] = 0.0f;
+        for (int32_t t = t0; t < t1; t++) head_load<NV>(p, (size_t)t, v, true, tid, nthreads);
+        const float inv_n = 1.0f / (float)(t1 - t0);
+        RR_UNROLL
+        for (int k = 0; k < NV; k++)
+            RR_UNROLL
+            for (int e = 0; e < 8; e++) v[k][e] *= inv_n;
+    } else {
+        head_load<NV>(p, (size_t)(p.pool == POOL_LAST ? t1 - 1 : t0), v, false, tid, nthreads);
+    }
+    /* dense: u[j] = act(dw[j] . v + db[j]), a warp per output, through shared memory */
+    if (p.dw) {
+        float *vs = sh, *us = sh + w;
+        RR_UNROLL
+        for (int k = 0; k < NV; k++) {
+            const int c = (tid + k * nthreads) * 8;
+            if (c < w) st8(vs + c, v[k]);
+        }
+        bar();
+        const int lane = tid & 31;
+        for (int j = tid >> 5; j < w; j += nthreads >> 5) { /* warp-uniform */
+            const float *wr = p.dw + (size_t)j * w;
+            float s = 0.0f;
+            for (int i = lane; i < w; i += 32) s += wr[i] * vs[i];
+            RR_UNROLL
+            for (int o = 16; o > 0; o >>= 1) s += shfl_xor(s, o);
+            if (lane == 0) {
+                s += p.db ? p.db[j] : 0.0f;
+                us[j] = p.dact == HEAD_GELU ? 0.5f * s * (1.0f + erf_(s * 0.70710678118654752f)) : s;
+            }
+        }
+        bar();
+        RR_UNROLL
+        for (int k = 0; k < NV; k++) {
+            const int c = (tid + k * nthreads) * 8;
+            if (c < w) ld8(us + c, v[k]);
+        }
+    }
+    /* norm */
     if (p.gamma) {
+        float s = 0.0f;
+        RR_UNROLL
+        for (int k = 0; k < NV; k++)
+            if ((tid + k * nthreads) * 8 < w)
+                RR_UNROLL
+                for (int e = 0; e < 8; e++) s += v[k][e];
         const float mean = p.rms ? 0.0f : block_reduce(s, false, red, tid, nthreads) / (float)w;
         float sq = 0.0f;
         RR_UNROLL
@@ -328,6 +398,7 @@ template <int NV> RR_DEV void head_row(const head_params &p, size_t pair, int ti
             for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] - mean) * inv * g[e] + b[e];
         }
     }
+    /* logit = cw[0] . f(v) + cb[0] (- the same with row 1) */
     float d0 = 0.0f, d1 = 0.0f;
     RR_UNROLL
     for (int k = 0; k < NV; k++) {
@@ -338,8 +409,9 @@ template <int NV> RR_DEV void head_row(const head_params &p, size_t pair, int ti
         if (p.rows == 2) ld8(p.cw + (size_t)w + c, c1);
         RR_UNROLL
         for (int e = 0; e < 8; e++) {
-            d0 += c0[e] * v[k][e];
-            if (p.rows == 2) d1 += c1[e] * v[k][e];
+            const float f = p.cact == HEAD_TANH ? tanh_(v[k][e]) : v[k][e];
+            d0 += c0[e] * f;
+            if (p.rows == 2) d1 += c1[e] * f;
         }
     }
     d0 = block_reduce(d0, false, red, tid, nthreads);
@@ -357,7 +429,7 @@ struct act_params {
     out_desc out;       /* [rows, w]; may be y when T out and not gated */
     int w;
     int act;            /* act_kind */
-    int gated;          /* out = act(y1 + b1) * (y2 + b2)    */
+    int gated;          /* 1: out = act(y1 + b1) * (y2 + b2); 2: (y1 + b1) * act(y2 + b2) */
 };
 
 RR_DEV float act_apply(int act, float x) {
@@ -378,6 +450,14 @@ template <typename T, int NV> RR_DEV void act_row(const act_params &p, size_t r,
         float b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         ld8<T>(yr + c, v[k]);
         if (p.bias) ld8(p.bias + c, b);
+        if (p.gated == 2) { /* [up | gate]: (y1 + b1) * act(y2 + b2) */
+            float u[8], bu[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            ld8<T>(yr + w + c, u);
+            if (p.bias) ld8(p.bias + w + c, bu);
+            RR_UNROLL
+            for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] + b[e]) * act_apply(p.act, u[e] + bu[e]);
+            continue;
+        }
         RR_UNROLL
         for (int e = 0; e < 8; e++) v[k][e] = act_apply(p.act, v[k][e] + b[e]);
         if (p.gated) {

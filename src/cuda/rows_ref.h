@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 /* One row: v = x + (y + bias) (y, bias may be NULL); n = LayerNorm(v) (beta may be NULL) or, rms, RMSNorm.
  * xo gets v (prenorm) or n; no gets n. Returns amax of n. */
@@ -35,12 +36,13 @@ static inline double rr_ref_act(int act, double a) {
     return a / (1 + exp(-a));
 }
 
-/* One row: out[i] = act(y[i] + b[i]), or gated act(y[i] + b[i]) * (y[w + i] + b[w + i]). Returns amax. */
+/* One row: out[i] = act(y[i] + b[i]), or gated act(y[i] + b[i]) * (y[w + i] + b[w + i]), or gated 2
+ * (y[i] + b[i]) * act(y[w + i] + b[w + i]). Returns amax. */
 static inline double rr_ref_act_row(const float *y, const float *bias, int w, int act, int gated, double *out) {
     double amax = 0;
     for (int i = 0; i < w; i++) {
-        out[i] = rr_ref_act(act, (double)y[i] + (bias ? bias[i] : 0.0f));
-        if (gated) out[i] *= (double)y[w + i] + (bias ? bias[w + i] : 0.0f);
+        const double a = (double)y[i] + (bias ? bias[i] : 0.0f), u = gated ? (double)y[w + i] + (bias ? bias[w + i] : 0.0f) : 0;
+        out[i] = gated == 2 ? a * rr_ref_act(act, u) : gated ? rr_ref_act(act, a) * u : rr_ref_act(act, a);
         if (fabs(out[i]) > amax) amax = fabs(out[i]);
     }
     return amax;
@@ -64,12 +66,23 @@ static inline void rr_ref_qk_head(double *x, int d, const float *gamma, double e
         }
 }
 
-/* An LLM reranker's head on one row v [w] (the pooled token, residual already added): the final norm
- * (gamma NULL: none; rms or LayerNorm with beta), then cw[0] . v + cb[0], minus cw[1] . v + cb[1] when
- * rows is 2 (cb may be NULL). */
-static inline double rr_ref_head_row(const double *v, int w, const float *gamma, const float *beta, double eps, int rms,
+/* A reranker's head on one pooled row v [w] (the residual already added, the mean taken): an optional
+ * dense layer dw [w, w] (+ db) with exact GELU (dact 1) or none; an optional norm (gamma NULL: none; rms,
+ * or LayerNorm with beta); then cw[0] . f(v) + cb[0], minus cw[1] . f(v) + cb[1] when rows is 2 (cb may be
+ * NULL), f = tanh (cact 2) or identity. */
+static inline double rr_ref_head_row(const double *v0, int w, const float *dw, const float *db, int dact,
+                                     const float *gamma, const float *beta, double eps, int rms, int cact,
                                      const float *cw, const float *cb, int rows) {
-    double mean = 0, sq = 0, d[2] = {0, 0};
+    double *v = (double *)malloc((size_t)w * sizeof *v), mean = 0, sq = 0, d[2] = {0, 0};
+    for (int j = 0; j < w; j++) {
+        if (!dw) {
+            v[j] = v0[j];
+            continue;
+        }
+        double s = db ? db[j] : 0.0;
+        for (int i = 0; i < w; i++) s += (double)dw[(size_t)j * w + i] * v0[i];
+        v[j] = dact == 1 ? 0.5 * s * (1 + erf(s / sqrt(2.0))) : s;
+    }
     if (gamma && !rms) {
         for (int i = 0; i < w; i++) mean += v[i];
         mean /= w;
@@ -78,9 +91,11 @@ static inline double rr_ref_head_row(const double *v, int w, const float *gamma,
         for (int i = 0; i < w; i++) sq += (v[i] - mean) * (v[i] - mean);
     const double inv = gamma ? 1.0 / sqrt(sq / w + eps) : 1.0;
     for (int i = 0; i < w; i++) {
-        const double n = gamma ? (v[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0) : v[i];
+        double n = gamma ? (v[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0) : v[i];
+        if (cact == 2) n = tanh(n);
         for (int r = 0; r < rows; r++) d[r] += (double)cw[(size_t)r * w + i] * n;
     }
+    free(v);
     double logit = d[0] + (cb ? cb[0] : 0.0);
     if (rows == 2) logit -= d[1] + (cb ? cb[1] : 0.0);
     return logit;
