@@ -58,7 +58,7 @@ if [ $DRY = 1 ]; then
   for p in "${PLAN[@]}"; do IFS='|' read -r n t d <<<"$p"; printf '  %-10s <= %4s s  %s\n' "$n" "$t" "$d"; done
   cat <<EOF
 prepare here (no GPU needed):
-  FIXTURES="tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda
+  FIXTURES="tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda
 then one device call (run tool, carry [".device"], timeout_s 480):
   bash scripts/gpu-check.sh
 results: \$OUT/gpu-check.jsonl (one JSON line per figure), \$OUT/log.txt, \$OUT/*.log
@@ -74,7 +74,7 @@ if [ $INSIDE = 0 ]; then
     exit 3
   fi
   if [ ! -f "$ROOT/.device/bundle.tar.xz" ]; then
-    echo "gpu-check: no bundle: run 'FIXTURES=\"tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte\" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda' first" >&2
+    echo "gpu-check: no bundle: run 'FIXTURES=\"tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert\" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda' first" >&2
     exit 2
   fi
   cd "$ROOT/.device" && rm -rf bundle && tar -xJf bundle.tar.xz || exit 2

@@ -139,6 +139,14 @@ TEST(golden_gte) {
     check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0, RERANK_PRECISION_FP32, 2e-3);
     check_golden("pairs-gte.jsonl", "tiny-gte", "tiny-gte@layers=1", 1, RERANK_PRECISION_FP32, 2e-3);
 }
+/* ModernBERT on the GPU (global / local rotary tables, sliding windows, GeGLU, the mean-pooled dense head;
+ * the tiny fixture's heads of 4 take the flash kernel's element-by-element loads). */
+TEST(golden_modernbert) {
+    check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0, RERANK_PRECISION_FP32, 2e-3);
+    check_golden("pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert@layers=1", 1, RERANK_PRECISION_FP32, 2e-3);
+    if (fixture_here("tiny-modernbert-cls"))
+        check_golden("pairs-modernbert.jsonl", "tiny-modernbert-cls", "tiny-modernbert-cls", 0, RERANK_PRECISION_FP32, 2e-3);
+}
 /* bf16 compute: 8-bit mantissas, so a looser bound (the printed error is the
  * number to watch). */
 TEST(golden_xlmr_bf16_compute) {
@@ -741,6 +749,7 @@ int main(void) {
     RUN(golden_xlmr_bf16_compute);
     RUN(golden_qwen3);
     RUN(golden_gte);
+    RUN(golden_modernbert);
     RUN(fp16_is_fp32_on_gpu);
     RUN(golden_xlmr_fp8);
     RUN(golden_xlmr_fp8_tensor_scales);

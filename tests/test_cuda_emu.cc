@@ -136,6 +136,10 @@ TEST(flash_generic_dims) { // d < DP: zero-filled columns; DP not a power of two
     flash_all<bf16, 32, 4, 64>(k_lens, 32);
     flash_all<f16, 80, 4, 64>({1, 7, 64, 65, 130}, 80);
     flash_all<f16, 96, 4, 64>({1, 64, 65, 129}, 96);
+    // even sizes off the 16-byte grid: element-by-element loads, pairs stored up to d
+    flash_all<f16, 16, 4, 64>(k_lens, 4);
+    flash_all<bf16, 16, 4, 64>({1, 7, 64, 65, 130}, 10);
+    flash_all<f16, 48, 4, 64>({1, 63, 64, 129}, 42);
 }
 
 

@@ -4,7 +4,8 @@
  * Grid: x = query tiles of the longest sequence, y = query heads, z = sequences (in launches of up to 65535);
  * blocks past the end of their sequence return at once. Head dims are padded to DP = a multiple of 16
  * (16 .. 128): 64 and 128 are the fast paths, the others (8, 24, 32, 80, 96, ...) run the same code with
- * zero-filled columns. 4 warps (64 query rows) and 64-key tiles: 4 x 64 x (DP + 8) x 2 bytes of shared
+ * zero-filled columns; even sizes that are not a multiple of 8 (4, 10, ...: tiny models) load element by
+ * element; odd ones go to the CUDA-core kernel. 4 warps (64 query rows) and 64-key tiles: 4 x 64 x (DP + 8) x 2 bytes of shared
  * memory (69.6 KB at DP = 128), so two blocks fit an sm_80 / sm_90 SM and one an sm_89 one. flash8 uses 8
  * warps (128 query rows, half the K/V traffic per query) for DP 64 and 128. */
 #include <math.h>
@@ -78,10 +79,10 @@ rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_se
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: attention takes fp16 or bf16 q/k/v");
     const int plain = !a->causal && a->window < 0 && a->kv_heads == a->heads &&
                       (a->scale == 0.0f || fabs(a->scale * sqrt((double)d) - 1.0) < 1e-6);
-    if (impl == RR_ATTN_LEGACY || impl == RR_ATTN_SIMPLE || d % 8) {
+    if (impl == RR_ATTN_LEGACY || impl == RR_ATTN_SIMPLE || d % 2) {
         if (!plain)
             return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the %s attention kernel is bidirectional only, with kv "
-                            "heads == heads and the default scale", d % 8 ? "CUDA-core (head_dim % 8 != 0)" : "legacy");
+                            "heads == heads and the default scale", d % 2 ? "CUDA-core (odd head_dim)" : "legacy");
         return rr_cu_attention_legacy(qkv, ctx, cu_seqlens, P, max_n, a->heads, d, dt, impl == RR_ATTN_LEGACY, s);
     }
     rr_fa::params p;

@@ -18,8 +18,9 @@
  * Shared memory: [K0 | V0 | K1 | V1], each BK rows of DP + 8 elements (16 bytes of padding per row, so the 8
  * row addresses of an ldmatrix phase fall in 8 different 16-byte bank groups when DP is a multiple of 16);
  * Q is staged in [K1 | V1] (BQ <= 2 BK) before the first tile-1 load is issued.
- * Head dims: DP is the padded head dim (multiple of 16, <= 128); d <= DP, d % 8 == 0; columns d..DP are
- * zero-filled for Q and K (no effect on scores) and V (never written out).
+ * Head dims: DP is the padded head dim (multiple of 16, <= 128); d <= DP, d even (pairs of outputs are
+ * stored as one word); columns d..DP are zero-filled for Q and K (no effect on scores) and V (never written
+ * out); d % 8 == 0 loads with cp.async, other sizes element by element (load_rows).
  * Masks: key j is visible to query i when j < n, (not causal or j <= i) and (window < 0 or |i - j| <= window).
  * A block only visits the key range some of its rows can see; a warp skips tiles none of its rows can see and
  * applies the mask only on tiles that need it. A row that saw no key yet keeps m = -inf; exponents then use 0
@@ -57,10 +58,19 @@ RR_DEV int imin(int a, int b) { return a < b ? a : b; }
 RR_DEV int imax(int a, int b) { return a > b ? a : b; }
 
 /* rows [row0, row0 + ROWS) x DP columns of one q/k/v block (column offset col) -> dst [ROWS][LD] via
- * cp.async; rows >= n and columns >= d are zero-filled. */
+ * cp.async; rows >= n and columns >= d are zero-filled. A head size that is not a multiple of 8 leaves the
+ * rows without 16-byte alignment: those go element by element with plain loads and stores (tiny models;
+ * every read of the tile follows a barrier, which makes them visible as the cp.async wait does). */
 template <int DP, int ROWS, int NT>
 RR_DEV void load_rows(uint16_t *dst, const uint16_t *seq, size_t ld, int col, int row0, int n, int d, int tid) {
     constexpr int CH = DP / 8, LD = DP + 8, N = ROWS * CH; /* 16-byte chunks per row, in all */
+    if (d % 8) {
+        for (int i = tid; i < ROWS * DP; i += NT) {
+            const int r = i / DP, c = i - r * DP;
+            dst[r * LD + c] = row0 + r < n && c < d ? seq[(size_t)(row0 + r) * ld + col + c] : (uint16_t)0;
+        }
+        return;
+    }
     RR_UNROLL
     for (int it = 0; it < (N + NT - 1) / NT; it++) {
         const int i = tid + it * NT;
@@ -240,7 +250,7 @@ RR_DEV void flash_block(const params &p, int qt, int head, int seq, int tid, uin
         uint16_t *dst = p.out + (size_t)(start + row) * ldo + (size_t)head * d + 2 * t;
         RR_UNROLL
         for (int i = 0; i < DP / 8; i++)
-            if (i * 8 < d) *(uint32_t *)(dst + i * 8) = pack2<T>(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
+            if (i * 8 + 2 * t < d) *(uint32_t *)(dst + i * 8) = pack2<T>(o[i][2 * r] * inv, o[i][2 * r + 1] * inv);
     }
 }
 
