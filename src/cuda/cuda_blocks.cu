@@ -4,9 +4,10 @@
  * whole pass be split when it does not fit in device memory and be captured as one graph.
  *
  * What the device path does not have yet is refused here, at its first use, with RERANK_ERR_UNSUPPORTED
- * naming it: activations other than GELU / SiLU, mean pooling, heads other than
- * BERT's (first token, dense + tanh, one output row) and an LLM reranker's (first or last token, a norm,
- * one or two rows), and layer groups smaller than the batch. */
+ * naming it: activations other than GELU / SiLU, heads other than a pooled row (first, last or mean), an
+ * optional dense layer kept in fp32 (GELU or nothing after), an optional norm and one or two classifier
+ * rows, per-head norms other than RMSNorm, rotary tables that do not cover the batch's positions, and layer
+ * groups smaller than the batch. */
 #include <string.h>
 
 #include "cuda/cuda_ctx.h"
