@@ -64,6 +64,13 @@ TEST_BIN += $(FUZZ_NAMES:%=$(BUILD)/tests/test_regress_%)
 # Everything `make test` runs besides the test binaries.
 TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_peak $(BUILD)/attn_bench $(BUILD)/gemm_rows \
             $(BUILD)/tests/test_cuda_emu
+# tests/test_cuda_host (the CUDA pass on the host; rule below) where the CUDA headers are, in builds
+# without the CUDA backend.
+ifneq ($(CUDA),1)
+ifneq ($(wildcard $(CUDA_HOME)/include/cuda_runtime.h),)
+TEST_DEPS += $(BUILD)/tests/test_cuda_host
+endif
+endif
 # Concurrency tests run under ThreadSanitizer (not test_grpc: Debian's gRPC
 # and abseil are not built with TSan, so their own locking reads as races).
 TSAN_TESTS ?= $(notdir $(wildcard $(patsubst %,tests/%.c,test_tok_threads test_batcher test_batcher_fair test_server test_server_http test_server_models)))
@@ -235,6 +242,19 @@ $(BUILD)/tests/test_cuda_emu: tests/test_cuda_emu.cc tests/simt_emu.cc tests/sim
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wshadow $(EMU_SAN) -Isrc -Itests -o $@ tests/test_cuda_emu.cc \
 	  tests/simt_emu.cc
+
+# The CUDA backend's whole pass (cuda_blocks.cu records, cuda_pass.cu lowers, both compiled for the host)
+# with host versions of its launch functions running the same kernel bodies under the emulator:
+# tests/test_cuda_host checks every family's pass against the goldens without a GPU. It needs the CUDA
+# headers (not the libraries), and a build without the CUDA backend (whose objects define the same
+# functions): TEST_DEPS has it only then.
+$(BUILD)/tests/test_cuda_host: tests/test_cuda_host.cc tests/simt_emu.cc tests/simt_emu.h tests/test.h tests/golden.h \
+                               src/cuda/cuda_pass.cu src/cuda/cuda_blocks.cu $(wildcard src/cuda/*.cuh src/cuda/*.h) \
+                               $(TEST_HELPER_OBJ) $(BUILD)/librerank.a
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wno-unused-parameter $(EMU_SAN) -fopenmp -Isrc -Iinclude -Itests \
+	  -I$(CUDA_HOME)/include -DRR_WITH_CUDA -o $@ tests/test_cuda_host.cc -x c++ src/cuda/cuda_pass.cu \
+	  src/cuda/cuda_blocks.cu -x none tests/simt_emu.cc $(BUILD)/tests/golden.o $(BUILD)/librerank.a $(CORE_LIBS)
 
 $(BUILD)/tests/test_regress_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/regress_main.o $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)

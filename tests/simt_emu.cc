@@ -433,6 +433,7 @@ uint16_t f32_to_f16(float f) {
     frexp(a, &e); // a = m * 2^e, m in [0.5, 1): leading bit 2^(e-1)
     const int q = e - 1 < -14 ? -24 : e - 1 - 10; // quantum: 10 mantissa bits, subnormals below 2^-14
     a = round_to(a, q);
+    if (a == 0) return sign;                 // below half the smallest subnormal: a signed zero
     if (a >= 65536.0) return sign | 0x7c00; // overflow -> inf
     frexp(a, &e);
     if (e - 1 < -14) return sign | (uint16_t)ldexp(a, 24); // subnormal

@@ -562,6 +562,8 @@ TEST(conversions) {
         if ((v & 0x7f) != 0x7f) CHECK_MSG(rr_simt::f32_to_e4m3(rr_simt::e4m3_to_f32((uint8_t)v)) == (v == 0x80 ? 0x80 : v), "%d", v);
     CHECK(rr_simt::f32_to_f16(1.0f) == 0x3c00 && rr_simt::f32_to_f16(65504.0f) == 0x7bff && rr_simt::f32_to_f16(65520.0f) == 0x7c00);
     CHECK(rr_simt::f32_to_f16(5.9604645e-8f) == 0x0001 && rr_simt::f32_to_f16(-2.0f) == 0xc000);
+    // below half the smallest subnormal: signed zeros (found by test_cuda_host: -inf before)
+    CHECK(rr_simt::f32_to_f16(-7.45e-9f) == 0x8000 && rr_simt::f32_to_f16(2e-8f) == 0x0000);
     CHECK(rr_simt::f32_to_bf16(1.0f) == 0x3f80 && rr_simt::f32_to_bf16(1.00390625f) == 0x3f80 && rr_simt::f32_to_bf16(1.01171875f) == 0x3f82);
     for (int h = 0; h < 0x7c00; h += 7) CHECK(rr_simt::f32_to_f16(rr_simt::f16_to_f32((uint16_t)h)) == h);
 }

@@ -75,9 +75,10 @@ rerank_status_t rr_cu_begin(void *be, const rr_batch_t *b, int64_t group_max) {
         const rerank_pair_t *pr = &b->pairs[p];
         if (pr->n < 1 || !pr->ids)
             return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: %d tokens or NULL ids", p, (int)pr->n);
+        /* token type ids index a table only where the family has one (the others ignore them) */
+        const int32_t *ty = cfg->type_vocab > 0 ? pr->type_ids : NULL;
         for (int32_t j = 0; j < pr->n; j++)
-            if (pr->ids[j] < 0 || pr->ids[j] >= cfg->vocab ||
-                (pr->type_ids && (pr->type_ids[j] < 0 || pr->type_ids[j] >= (cfg->type_vocab > 0 ? cfg->type_vocab : 1))))
+            if (pr->ids[j] < 0 || pr->ids[j] >= cfg->vocab || (ty && (ty[j] < 0 || ty[j] >= cfg->type_vocab)))
                 return rr_error(RERANK_ERR_INVALID_ARGUMENT, "pair %zu: token %d has id %d / type id %d out of range",
                                 p, (int)j, (int)pr->ids[j], pr->type_ids ? (int)pr->type_ids[j] : 0);
     }
