@@ -11,10 +11,10 @@
  *
  * so a layer is 8 launches (9 in fp8 mode), 4 of them GEMMs. Decoders and the rotary encoders add one
  * kernel after the QKV GEMM (per-head q / k RMSNorm and rotary positions, in place), and pooled heads
- * (Qwen3: last token, norm, yes - no; ModernBERT: mean, dense + GELU, norm) are one kernel too. A residual linear layer or FFN leaves its
- * output in y32 and the next norm adds it (x + y + b, then the norm: post-norm into X, pre-norm into H,
- * where X keeps the sum); xh holds the normalized rows in the GEMM input type, so no step converts
- * separately. Nothing here waits for the host, so the steps can be captured as a CUDA graph. */
+ * (Qwen3: last token, norm, yes - no; ModernBERT: mean, dense + GELU, norm) are one kernel too.
+ * A residual linear layer or FFN leaves its output in y32 and the next norm adds it (x + y + b, then the
+ * norm: post-norm into X, pre-norm into H, where X keeps the sum); xh holds the normalized rows in the GEMM
+ * input type, so no step converts separately. Nothing here waits for the host, so the steps can be captured as a CUDA graph. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -271,7 +271,7 @@ rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_
             if (o->src == RR_ACT_CTX) st = residual_linear(&p, (const rr_dense_t *)o->desc);
             break; /* the head's layer runs with classify */
         case RR_OP_FFN: st = ffn(&p, (const rr_ffn_t *)o->desc, o->src); break;
-        case RR_OP_POOL: break; /* the head kernel reads the first token itself */
+        case RR_OP_POOL: break; /* the head kernels pool the rows themselves */
         case RR_OP_CLASSIFY:
             if (o->arg == RR_CU_HEAD_POOLED) st = pooled_head(&p, (const rr_classifier_t *)o->desc, i);
             else st = classify(&p, (const rr_classifier_t *)o->desc, (const rr_dense_t *)c->tape[i - 1].desc);
