@@ -67,7 +67,7 @@ TEST_DEPS = $(BUILD)/rerank $(BUILD)/librerank.so $(BUILD)/loadgen $(BUILD)/isa_
 # tests/test_cuda_host (the CUDA pass on the host; rule below) where the CUDA headers are, in builds
 # without the CUDA backend.
 ifneq ($(CUDA),1)
-ifneq ($(wildcard $(CUDA_HOME)/include/cuda_runtime.h),)
+ifeq ($(words $(wildcard $(CUDA_HOME)/include/cuda_runtime.h $(CUDA_HOME)/include/cublasLt.h)),2)
 TEST_DEPS += $(BUILD)/tests/test_cuda_host
 endif
 endif
