@@ -151,7 +151,8 @@ extern "C" rerank_status_t rr_cuda_rows_selftest(int device, int bf16, char *rep
                   {4096, RR_ACT_GELU, 0, 1, "bias + GELU"},
                   {2048, RR_ACT_SILU, 1, 1, "bias + SwiGLU"},
                   {512, RR_ACT_GELU_TANH, 1, 0, "bias + GeGLU (tanh)"},
-                  {64, RR_ACT_GELU, 1, 0, "bias + GeGLU"}};
+                  {64, RR_ACT_GELU, 1, 0, "bias + GeGLU"},
+                  {1536, RR_ACT_GELU, 2, 0, "bias + [up | gate] GELU"}};
     for (const act_spec &c : acases) {
         double e = 0;
         if ((st = act_case(bf16, 37, c.w, c.act, c.gated, c.fp8, &seed, &e))) return st;
