@@ -1,5 +1,5 @@
-/* cuda_selftest_rows.cu — test hooks for tests/test_cuda.c: the row kernels (rows.cuh through cuda_rows.cu)
- * against the float64 references of rows_ref.h, the FP8 GEMM path against float64 products, and the
+/* cuda_selftest_rows.cu — test hooks for tests/test_cuda.c: the row kernels (rows.cuh through cuda_rows.cu:
+ * norms, activations, the q / k kernel, the pooled head) against the float64 references of rows_ref.h, the FP8 GEMM path against float64 products, and the
  * cuBLASLt GEMM rate (the ceiling the attention and end-to-end figures are quoted against). */
 #include <cuda_fp8.h>
 #include <math.h>
@@ -126,6 +126,98 @@ static rerank_status_t act_case(int bf16, size_t rows, int w, int act, int gated
     return RERANK_OK;
 }
 
+/* Per-head q / k RMSNorm + rotary positions in place (hq + 2 hkv heads of d per row): worst error /
+ * tolerance over the q and k heads; the v heads must come back untouched (else infinity). */
+static rerank_status_t qk_case(int bf16, size_t rows, int hq, int hkv, int d, uint32_t *seed, double *worst) {
+    const size_t ld = (size_t)(hq + 2 * hkv) * d, half = (size_t)d / 2, npos = 64;
+    std::vector<float> xf = randv(rows * ld, 3.0f, seed), qg = randv(d, 1.0f, seed), kg = randv(d, 1.0f, seed),
+                       cs(npos * half), sn(npos * half);
+    std::vector<uint16_t> x(xf.size());
+    for (size_t i = 0; i < x.size(); i++) {
+        x[i] = rr_st_bits(xf[i], bf16);
+        xf[i] = rr_st_float(x[i], bf16);
+    }
+    for (size_t q = 0; q < npos; q++)
+        for (size_t i = 0; i < half; i++) {
+            const double a = (double)q * pow(1e6, -2.0 * (double)i / d);
+            cs[q * half + i] = (float)cos(a);
+            sn[q * half + i] = (float)sin(a);
+        }
+    std::vector<int32_t> pos(rows);
+    for (size_t r = 0; r < rows; r++) pos[r] = (int32_t)((r * 7) % npos);
+    rr_st_dev dx, dq, dk, dc, ds, dp;
+    rerank_status_t st;
+    if ((st = upload(dx, x.data(), x.size() * 2)) || (st = upload(dq, qg.data(), d * 4)) ||
+        (st = upload(dk, kg.data(), d * 4)) || (st = upload(dc, cs.data(), cs.size() * 4)) ||
+        (st = upload(ds, sn.data(), sn.size() * 4)) || (st = upload(dp, pos.data(), rows * 4)))
+        return st;
+    const rr_cu_qk_t q = {hq, hkv, d, (const float *)dq.p, (const float *)dk.p, 1e-6f, (const float *)dc.p,
+                          (const float *)ds.p};
+    if ((st = rr_cu_qk_norm_rope(dx.p, bf16 ? RR_CU_BF16 : RR_CU_F16, (const int32_t *)dp.p, (int64_t)rows, &q, 0)))
+        return st;
+    std::vector<uint16_t> got(x.size());
+    CU(cudaMemcpy(got.data(), dx.p, got.size() * 2, cudaMemcpyDeviceToHost));
+    std::vector<double> v(d);
+    for (size_t r = 0; r < rows; r++)
+        for (int h = 0; h < hq + 2 * hkv; h++) {
+            const size_t at = r * ld + (size_t)h * d;
+            if (h >= hq + hkv) {
+                if (memcmp(&got[at], &x[at], (size_t)d * 2)) *worst = INFINITY;
+                continue;
+            }
+            for (int i = 0; i < d; i++) v[i] = xf[at + i];
+            rr_ref_qk_head(v.data(), d, h < hq ? qg.data() : kg.data(), 1e-6, &cs[(size_t)pos[r] * half],
+                           &sn[(size_t)pos[r] * half]);
+            for (int i = 0; i < d; i++) {
+                const double tol = rr_ref_tol(bf16 ? 2 : 1, v[i], 0) + 4e-6 * fabs(v[i]);
+                const double e = fabs(rr_st_float(got[at + i], bf16) - v[i]) / tol;
+                *worst = e == e ? std::max(*worst, e) : INFINITY;
+            }
+        }
+    return RERANK_OK;
+}
+
+/* The pooled head over a packed batch with an empty pair: pool (0 first, 1 last, 2 mean), a pending fp32
+ * residual, an optional dense layer with GELU, a norm, one or two rows: worst error / (1e-4 (1 + |ref|)). */
+static rerank_status_t head_case(int w, int pool, int dense, int rms, int rows2, uint32_t *seed, double *worst) {
+    const std::vector<int32_t> cu = {0, 3, 3, 7, 8, 12};
+    const size_t P = cu.size() - 1, T = (size_t)cu.back(), nr = rows2 ? 2 : 1;
+    std::vector<float> x = randv(T * w, 2.0f, seed), y = randv(T * w, 1.0f, seed), yb = randv(w, 0.3f, seed),
+                       g = randv(w, 1.0f, seed), b = randv(w, 0.2f, seed), dw = randv((size_t)w * w, 1.0f / sqrtf((float)w), seed),
+                       db = randv(w, 0.1f, seed), cw = randv(nr * w, 0.5f, seed), cb = randv(nr, 0.5f, seed);
+    rr_st_dev dx, dy, dyb, dg, dbeta, ddw, ddb, dcw, dcb, dcu, dl;
+    rerank_status_t st;
+    if ((st = upload(dx, x.data(), x.size() * 4)) || (st = upload(dy, y.data(), y.size() * 4)) ||
+        (st = upload(dyb, yb.data(), w * 4)) || (st = upload(dg, g.data(), w * 4)) || (st = upload(dbeta, b.data(), w * 4)) ||
+        (st = upload(ddw, dw.data(), dw.size() * 4)) || (st = upload(ddb, db.data(), w * 4)) ||
+        (st = upload(dcw, cw.data(), cw.size() * 4)) || (st = upload(dcb, cb.data(), nr * 4)) ||
+        (st = upload(dcu, cu.data(), cu.size() * 4)) || (st = dl.alloc(P * 4)))
+        return st;
+    const rr_cu_norm_t nm = {(const float *)dg.p, rms ? NULL : (const float *)dbeta.p, 1e-6f, rms};
+    const rr_cu_pool_head_t h = {(const float *)dx.p, dy.p, RR_CU_F32, (const float *)dyb.p, (const int32_t *)dcu.p, pool,
+                                 dense ? (const float *)ddw.p : NULL, dense ? (const float *)ddb.p : NULL, dense,
+                                 &nm, 0, (const float *)dcw.p, (const float *)dcb.p, (int32_t)nr};
+    if ((st = rr_cu_pool_head(&h, (int64_t)P, w, (float *)dl.p, 0))) return st;
+    std::vector<float> got(P);
+    CU(cudaMemcpy(got.data(), dl.p, P * 4, cudaMemcpyDeviceToHost));
+    std::vector<double> v(w);
+    for (size_t q = 0; q < P; q++) {
+        double want = 0;
+        if (cu[q] != cu[q + 1]) {
+            const int32_t a = pool == 1 ? cu[q + 1] - 1 : cu[q], e = pool == 2 ? cu[q + 1] : a + 1;
+            std::fill(v.begin(), v.end(), 0.0);
+            for (int32_t t = a; t < e; t++)
+                for (int i = 0; i < w; i++) v[i] += (double)x[(size_t)t * w + i] + (double)y[(size_t)t * w + i] + yb[i];
+            for (int i = 0; i < w; i++) v[i] /= e - a;
+            want = rr_ref_head_row(v.data(), w, dense ? dw.data() : NULL, dense ? db.data() : NULL, dense, g.data(),
+                                   rms ? NULL : b.data(), 1e-6, rms, 0, cw.data(), cb.data(), (int)nr);
+        }
+        const double e = fabs(got[q] - want) / (1e-4 * (1 + fabs(want)));
+        *worst = e == e ? std::max(*worst, e) : INFINITY;
+    }
+    return RERANK_OK;
+}
+
 extern "C" rerank_status_t rr_cuda_rows_selftest(int device, int bf16, char *report, size_t cap, double *worst) {
     rerank_status_t st = use_device(device);
     if (st) return st;
@@ -160,6 +252,29 @@ extern "C" rerank_status_t rr_cuda_rows_selftest(int device, int bf16, char *rep
         if (used < cap)
             used += snprintf(report + used, cap - used, "  %-22s w=%-5d -> %s: max err / tol %.3g\n", c.name, c.w,
                              c.fp8 ? "e4m3" : bf16 ? "bf16" : "fp16", e);
+    }
+    struct qk_spec {
+        int hq, hkv, d;
+    } qcases[] = {{16, 8, 128}, {4, 1, 64}, {2, 2, 10}};
+    for (const qk_spec &c : qcases) {
+        double e = 0;
+        if ((st = qk_case(bf16, 37, c.hq, c.hkv, c.d, &seed, &e))) return st;
+        *worst = std::max(*worst, e);
+        if (used < cap)
+            used += snprintf(report + used, cap - used, "  q / k norm + rotary %d/%d heads of %d -> %s: max err / tol %.3g\n",
+                             c.hq, c.hkv, c.d, bf16 ? "bf16" : "fp16", e);
+    }
+    struct head_spec {
+        int w, pool, dense, rms, rows2;
+        const char *name;
+    } hcases[] = {{1024, 1, 0, 1, 1, "last, RMSNorm, yes - no"}, {768, 2, 1, 0, 0, "mean, dense + GELU, LN"},
+                  {768, 0, 1, 0, 0, "first, dense + GELU, LN"}};
+    for (const head_spec &c : hcases) {
+        double e = 0;
+        if ((st = head_case(c.w, c.pool, c.dense, c.rms, c.rows2, &seed, &e))) return st;
+        *worst = std::max(*worst, e);
+        if (used < cap)
+            used += snprintf(report + used, cap - used, "  pooled head (%s) w=%d: max err / tol %.3g\n", c.name, c.w, e);
     }
     return RERANK_OK;
 }
