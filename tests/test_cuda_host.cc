@@ -23,7 +23,7 @@ extern "C" {
 }
 #include "cuda/cuda_ctx.h"
 #include "cuda/flash_attn.cuh"
-#include "cuda/rows.cuh"
+#include "cuda/rows_params.h"
 #include "simt_emu.h"
 #include "test.h"
 
@@ -77,13 +77,6 @@ template <typename F> rerank_status_t run_rows(int64_t rows, int w, size_t smem_
                               [&](int tid, unsigned char *sm) { body((size_t)r, tid, nt, (float *)sm); }, (int)r))
             return rr_error(RERANK_ERR_INTERNAL, "emulator: %s", rr_emu::error());
     return RERANK_OK;
-}
-
-rr_rows::out_desc out_of(const rr_cu_mat_t *m) {
-    rr_rows::out_desc o;
-    o.data = m->data;
-    o.scale = m->dt == RR_CU_E4M3 ? m->scale : NULL;
-    return o;
 }
 
 // RR_HOST_DEBUG=1: name the first launch whose output is not finite.
@@ -159,50 +152,24 @@ rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtyp
 rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, rr_cu_dtype_t y_dt, const float *bias,
                                int prenorm, int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s) {
     (void)s;
-    rr_rows::norm_params p;
-    p.x = x;
-    p.y = y;
-    p.y_dt = y_dt == RR_CU_F16 ? 1 : y_dt == RR_CU_BF16 ? 2 : 0;
-    p.bias = bias;
-    p.gamma = nm->gamma;
-    p.beta = nm->rms ? NULL : nm->beta;
-    p.out = out_of(out);
-    p.w = w;
-    p.eps = nm->eps;
-    p.rms = nm->rms;
-    p.prenorm = prenorm;
+    const rr_rows::norm_params p = rr_rows::norm_params_of(nm, x, y, y_dt, bias, prenorm, w, out);
     const bool b16 = out->dt == RR_CU_BF16;
-    struct w_ {
-        float *x;
-        const rr_cu_mat_t *o;
-        size_t n;
-        ~w_() {
-            watch("norm (x)", x, RR_CU_F32, n);
-            watch("norm (out)", o->data, o->dt, n);
-        }
-    } w_guard{x, out, (size_t)rows * w};
 #define NORM(NV)                                                                                                     \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
         if (b16) rr_rows::norm_row<bf16, NV>(p, r, t, nt, red);                                                     \
         else rr_rows::norm_row<f16, NV>(p, r, t, nt, red);                                                          \
     })
-    return BY_NV(w, NORM);
+    const rerank_status_t st = BY_NV(w, NORM);
 #undef NORM
+    watch("norm (x)", x, RR_CU_F32, (size_t)rows * w);
+    watch("norm (out)", out->data, out->dt, (size_t)rows * w);
+    return st;
 }
 
 rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm, float *x, int64_t rows, int32_t w,
                                  const rr_cu_mat_t *out, cudaStream_t s) {
     (void)s;
-    rr_rows::embed_params p;
-    memset(&p, 0, sizeof p);
-    p.ids = e->ids, p.types = e->types, p.pos = e->pos, p.word = e->word, p.pemb = e->pemb, p.temb = e->temb;
-    p.norm.x = x;
-    p.norm.gamma = nm ? nm->gamma : NULL;
-    p.norm.beta = nm && !nm->rms ? nm->beta : NULL;
-    p.norm.out = out_of(out);
-    p.norm.w = w;
-    p.norm.eps = nm ? nm->eps : 0.0f;
-    p.norm.rms = nm ? nm->rms : 0;
+    const rr_rows::embed_params p = rr_rows::embed_params_of(e, nm, x, w, out);
     const bool b16 = e->word_dt == RR_CU_BF16;
 #define EMBED(NV)                                                                                                    \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
@@ -216,26 +183,17 @@ rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm,
 rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *bias, rr_cu_act_t act, int gated,
                                int64_t rows, int32_t w, const rr_cu_mat_t *out, cudaStream_t s) {
     (void)s;
-    rr_rows::act_params p;
-    p.y = y;
-    p.bias = bias;
-    p.out = out_of(out);
-    p.w = w;
-    p.act = (int)act;
-    p.gated = gated == 2 ? 2 : gated != 0;
+    const rr_rows::act_params p = rr_rows::act_params_of(y, bias, act, gated, w, out);
     const bool b16 = y_dt == RR_CU_BF16;
-    struct w_ {
-        const rr_cu_mat_t *o;
-        size_t n;
-        ~w_() { watch("bias_act", o->data, o->dt, n); }
-    } w_guard{out, (size_t)rows * w};
 #define ACT(NV)                                                                                                      \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
         if (b16) rr_rows::act_row<bf16, NV>(p, r, t, nt, red);                                                      \
         else rr_rows::act_row<f16, NV>(p, r, t, nt, red);                                                           \
     })
-    return BY_NV(w, ACT);
+    const rerank_status_t st = BY_NV(w, ACT);
 #undef ACT
+    watch("bias_act", out->data, out->dt, (size_t)rows * w);
+    return st;
 }
 
 rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t rows, int32_t w, float fixed_scale,
@@ -255,10 +213,8 @@ rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t r
 rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *pos, int64_t rows, const rr_cu_qk_t *q,
                                    cudaStream_t s) {
     (void)s;
-    rr_rows::qk_params p;
-    p.qkv = qkv, p.pos = pos, p.q_gamma = q->q_gamma, p.k_gamma = q->k_gamma, p.eps = q->eps;
-    p.cos = q->cos, p.sin = q->sin, p.hq = q->heads, p.hkv = q->kv_heads, p.d = q->head_dim;
-    const int heads = q->heads + q->kv_heads, nt = 32 * (heads < 8 ? heads : 8);
+    const rr_rows::qk_params p = rr_rows::qk_params_of(qkv, pos, q);
+    const int nt = rr_rows::qk_threads(q);
     for (int64_t r = 0; r < rows; r++)
         if (rr_emu::run_block(nt, 0, [&](int tid, unsigned char *) {
                 if (dt == RR_CU_BF16) rr_rows::qk_row<bf16>(p, (size_t)r, tid, nt);
@@ -271,14 +227,7 @@ rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *p
 
 rerank_status_t rr_cu_pool_head(const rr_cu_pool_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s) {
     (void)s;
-    rr_rows::head_params p;
-    p.x = h->x, p.y = h->y, p.y_dt = h->y_dt == RR_CU_F16 ? 1 : h->y_dt == RR_CU_BF16 ? 2 : 0, p.bias = h->bias;
-    p.cu = h->cu, p.pool = h->pool, p.dw = h->dw, p.db = h->db;
-    p.dact = h->dgelu ? rr_rows::HEAD_GELU : rr_rows::HEAD_NONE;
-    p.gamma = h->nm ? h->nm->gamma : NULL, p.beta = h->nm && !h->nm->rms ? h->nm->beta : NULL;
-    p.eps = h->nm ? h->nm->eps : 0.0f, p.rms = h->nm ? h->nm->rms : 0;
-    p.cact = h->ctanh ? rr_rows::HEAD_TANH : rr_rows::HEAD_NONE;
-    p.cw = h->cw, p.cb = h->cb, p.rows = h->rows, p.logits = logits, p.w = hidden;
+    const rr_rows::head_params p = rr_rows::head_params_of(h, hidden, logits);
     const size_t sm = rr_rows::head_smem_floats(hidden, h->dw != NULL);
 #define HEAD(NV)                                                                                                     \
     run_rows(P, hidden, sm, [&](size_t r, int t, int nt, float *red) { rr_rows::head_row<NV>(p, r, t, nt, red, red + 32); })

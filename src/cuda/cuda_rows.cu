@@ -4,7 +4,7 @@
  * classification head of BERT / XLM-R. All arithmetic in fp32. */
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_internal.h"
-#include "cuda/rows.cuh"
+#include "cuda/rows_params.h"
 
 /* ---- conversion --------------------------------------------------------- */
 
@@ -82,13 +82,6 @@ static rerank_status_t check_rows(int64_t rows, int32_t w, const char *what) {
     return RERANK_OK;
 }
 
-static rr_rows::out_desc out_of(const rr_cu_mat_t *m) {
-    rr_rows::out_desc o;
-    o.data = m->data;
-    o.scale = m->dt == RR_CU_E4M3 ? m->scale : NULL;
-    return o;
-}
-
 /* Instantiations by vectors per thread, for ROW_LAUNCH. */
 #define NORM_F16(NV) norm_kernel<__half, NV>
 #define NORM_BF16(NV) norm_kernel<__nv_bfloat16, NV>
@@ -106,18 +99,7 @@ rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, 
     rerank_status_t st = check_rows(rows, w, "normalization");
     if (st) return st;
     if (y && y_dt == RR_CU_E4M3) return rr_error(RERANK_ERR_INTERNAL, "cuda: normalization of an E4M3 input");
-    rr_rows::norm_params p;
-    p.x = x;
-    p.y = y;
-    p.y_dt = y_dt == RR_CU_F16 ? 1 : y_dt == RR_CU_BF16 ? 2 : 0;
-    p.bias = bias;
-    p.gamma = nm->gamma;
-    p.beta = nm->rms ? NULL : nm->beta;
-    p.out = out_of(out);
-    p.w = w;
-    p.eps = nm->eps;
-    p.rms = nm->rms;
-    p.prenorm = prenorm;
+    const rr_rows::norm_params p = rr_rows::norm_params_of(nm, x, y, y_dt, bias, prenorm, w, out);
     if (out->dt == RR_CU_BF16) ROW_LAUNCH(NORM_BF16, rows, w, s, p);
     else ROW_LAUNCH(NORM_F16, rows, w, s, p); /* fp16 or E4M3 (the type is unused then) */
     return RERANK_OK;
@@ -130,24 +112,7 @@ rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm,
     if (st) return st;
     if (out->dt != RR_CU_E4M3 && out->dt != e->word_dt)
         return rr_error(RERANK_ERR_INTERNAL, "cuda: embeddings: output type differs from the word table's");
-    rr_rows::embed_params p;
-    p.ids = e->ids;
-    p.types = e->types;
-    p.pos = e->pos;
-    p.word = e->word;
-    p.pemb = e->pemb;
-    p.temb = e->temb;
-    p.norm.x = x;
-    p.norm.y = NULL;
-    p.norm.y_dt = 0;
-    p.norm.bias = NULL;
-    p.norm.gamma = nm ? nm->gamma : NULL;
-    p.norm.beta = nm && !nm->rms ? nm->beta : NULL;
-    p.norm.out = out_of(out);
-    p.norm.w = w;
-    p.norm.eps = nm ? nm->eps : 0.0f;
-    p.norm.rms = nm ? nm->rms : 0;
-    p.norm.prenorm = 0;
+    const rr_rows::embed_params p = rr_rows::embed_params_of(e, nm, x, w, out);
     if (e->word_dt == RR_CU_BF16) ROW_LAUNCH(EMBED_BF16, rows, w, s, p);
     else ROW_LAUNCH(EMBED_F16, rows, w, s, p);
     return RERANK_OK;
@@ -161,13 +126,7 @@ rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *b
     if ((y_dt != RR_CU_F16 && y_dt != RR_CU_BF16) || (out->dt != RR_CU_E4M3 && out->dt != y_dt) ||
         (gated && out->data == y))
         return rr_error(RERANK_ERR_INTERNAL, "cuda: activation: bad input / output types or in-place gated call");
-    rr_rows::act_params p;
-    p.y = y;
-    p.bias = bias;
-    p.out = out_of(out);
-    p.w = w;
-    p.act = (int)act;
-    p.gated = gated == 2 ? 2 : gated != 0;
+    const rr_rows::act_params p = rr_rows::act_params_of(y, bias, act, gated, w, out);
     if (y_dt == RR_CU_BF16) ROW_LAUNCH(ACT_BF16, rows, w, s, p);
     else ROW_LAUNCH(ACT_F16, rows, w, s, p);
     return RERANK_OK;
@@ -199,19 +158,8 @@ rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *p
         (dt != RR_CU_F16 && dt != RR_CU_BF16))
         return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: q / k norms and rotary positions on heads of %d (an even size up "
                         "to %d, fp16 / bf16)", (int)q->head_dim, RR_QK_MAX_D);
-    rr_rows::qk_params p;
-    p.qkv = qkv;
-    p.pos = pos;
-    p.q_gamma = q->q_gamma;
-    p.k_gamma = q->k_gamma;
-    p.eps = q->eps;
-    p.cos = q->cos;
-    p.sin = q->sin;
-    p.hq = q->heads;
-    p.hkv = q->kv_heads;
-    p.d = q->head_dim;
-    const int heads = q->heads + q->kv_heads;
-    const unsigned threads = 32u * (unsigned)(heads < 8 ? heads : 8);
+    const rr_rows::qk_params p = rr_rows::qk_params_of(qkv, pos, q);
+    const unsigned threads = (unsigned)rr_rows::qk_threads(q);
     if (dt == RR_CU_BF16) qk_kernel<__nv_bfloat16><<<(unsigned)rows, threads, 0, s>>>(p);
     else qk_kernel<__half><<<(unsigned)rows, threads, 0, s>>>(p);
     CU_LAUNCHED("qk_kernel");
@@ -233,26 +181,7 @@ rerank_status_t rr_cu_pool_head(const rr_cu_pool_head_t *h, int64_t P, int32_t h
         (h->dw && hidden > RR_CU_HEAD_MAX_DENSE))
         return rr_error(RERANK_ERR_INTERNAL, "cuda: head of %d rows (1 or 2), pooling %d, hidden %d", (int)h->rows,
                         h->pool, (int)hidden);
-    rr_rows::head_params p;
-    p.x = h->x;
-    p.y = h->y;
-    p.y_dt = h->y_dt == RR_CU_F16 ? 1 : h->y_dt == RR_CU_BF16 ? 2 : 0;
-    p.bias = h->bias;
-    p.cu = h->cu;
-    p.pool = h->pool;
-    p.dw = h->dw;
-    p.db = h->db;
-    p.dact = h->dgelu ? rr_rows::HEAD_GELU : rr_rows::HEAD_NONE;
-    p.gamma = h->nm ? h->nm->gamma : NULL;
-    p.beta = h->nm && !h->nm->rms ? h->nm->beta : NULL;
-    p.eps = h->nm ? h->nm->eps : 0.0f;
-    p.rms = h->nm ? h->nm->rms : 0;
-    p.cact = h->ctanh ? rr_rows::HEAD_TANH : rr_rows::HEAD_NONE;
-    p.cw = h->cw;
-    p.cb = h->cb;
-    p.rows = h->rows;
-    p.logits = logits;
-    p.w = hidden;
+    const rr_rows::head_params p = rr_rows::head_params_of(h, hidden, logits);
     const unsigned g = (unsigned)P, t = (unsigned)rr_rows::row_threads(hidden);
     const size_t smem = (32 + rr_rows::head_smem_floats(hidden, h->dw != NULL)) * sizeof(float);
     switch (rr_rows::row_nv(hidden)) {

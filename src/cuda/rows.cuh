@@ -104,13 +104,13 @@ struct norm_params {
     int prenorm;         /* 1: x keeps x + y + bias; 0: x gets the normalized row */
 };
 
-/* Normalize the row held in v (already summed) and write x / out. */
-template <typename T, int NV>
-RR_DEV void norm_tail(const norm_params &p, size_t r, float (&v)[NV][8], int tid, int nthreads, float *red) {
-    const int w = p.w;
-    float *xr = p.x + r * (size_t)w;
+/* v = (v - mean) / sqrt(var + eps) * gamma + beta (LayerNorm; beta may be NULL) or, rms, v / sqrt(mean(v^2)
+ * + eps) * gamma, over the w values the block holds in v. Every thread must call. */
+template <int NV>
+RR_DEV void normalize(float (&v)[NV][8], int w, const float *gamma, const float *beta, float eps, int rms, int tid,
+                      int nthreads, float *red) {
     float mean = 0.0f;
-    if (!p.rms) {
+    if (!rms) {
         float s = 0.0f;
         RR_UNROLL
         for (int k = 0; k < NV; k++)
@@ -125,20 +125,36 @@ RR_DEV void norm_tail(const norm_params &p, size_t r, float (&v)[NV][8], int tid
         if ((tid + k * nthreads) * 8 < w)
             RR_UNROLL
             for (int e = 0; e < 8; e++) sq += (v[k][e] - mean) * (v[k][e] - mean);
-    const float inv = rsqrt_(block_reduce(sq, false, red, tid, nthreads) / (float)w + p.eps);
+    const float inv = rsqrt_(block_reduce(sq, false, red, tid, nthreads) / (float)w + eps);
     RR_UNROLL
     for (int k = 0; k < NV; k++) {
         const int c = (tid + k * nthreads) * 8;
         if (c >= w) continue;
-        if (p.prenorm) st8(xr + c, v[k]);
         float g[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        ld8(p.gamma + c, g);
-        if (p.beta) ld8(p.beta + c, b);
+        ld8(gamma + c, g);
+        if (beta) ld8(beta + c, b);
         RR_UNROLL
         for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] - mean) * inv * g[e] + b[e];
-        if (!p.prenorm) st8(xr + c, v[k]);
     }
-    store_row<T, NV>(p.out, r, w, v, tid, nthreads, red);
+}
+
+/* The w values the block holds in v into dst (fp32). */
+template <int NV> RR_DEV void store_f32(float *dst, int w, float (&v)[NV][8], int tid, int nthreads) {
+    RR_UNROLL
+    for (int k = 0; k < NV; k++) {
+        const int c = (tid + k * nthreads) * 8;
+        if (c < w) st8(dst + c, v[k]);
+    }
+}
+
+/* Normalize the row held in v (already summed) and write x / out. */
+template <typename T, int NV>
+RR_DEV void norm_tail(const norm_params &p, size_t r, float (&v)[NV][8], int tid, int nthreads, float *red) {
+    float *xr = p.x + r * (size_t)p.w;
+    if (p.prenorm) store_f32<NV>(xr, p.w, v, tid, nthreads);
+    normalize<NV>(v, p.w, p.gamma, p.beta, p.eps, p.rms, tid, nthreads, red);
+    if (!p.prenorm) store_f32<NV>(xr, p.w, v, tid, nthreads);
+    store_row<T, NV>(p.out, r, p.w, v, tid, nthreads, red);
 }
 
 template <typename T, int NV> RR_DEV void norm_row(const norm_params &p, size_t r, int tid, int nthreads, float *red) {
@@ -191,11 +207,7 @@ template <typename T, int NV> RR_DEV void embed_row(const embed_params &p, size_
         return;
     }
     /* no embedding norm (decoders): x and out are the sum itself */
-    RR_UNROLL
-    for (int k = 0; k < NV; k++) {
-        const int c = (tid + k * nthreads) * 8;
-        if (c < w) st8(p.norm.x + r * (size_t)w + c, v[k]);
-    }
+    store_f32<NV>(p.norm.x + r * (size_t)w, w, v, tid, nthreads);
     store_row<T, NV>(p.norm.out, r, w, v, tid, nthreads, red);
 }
 
@@ -346,11 +358,7 @@ RR_DEV void head_row(const head_params &p, size_t pair, int tid, int nthreads, f
     /* dense: u[j] = act(dw[j] . v + db[j]), a warp per output, through shared memory */
     if (p.dw) {
         float *vs = sh, *us = sh + w;
-        RR_UNROLL
-        for (int k = 0; k < NV; k++) {
-            const int c = (tid + k * nthreads) * 8;
-            if (c < w) st8(vs + c, v[k]);
-        }
+        store_f32<NV>(vs, w, v, tid, nthreads);
         bar();
         const int lane = tid & 31;
         for (int j = tid >> 5; j < w; j += nthreads >> 5) { /* warp-uniform */
@@ -372,32 +380,7 @@ RR_DEV void head_row(const head_params &p, size_t pair, int tid, int nthreads, f
         }
     }
     /* norm */
-    if (p.gamma) {
-        float s = 0.0f;
-        RR_UNROLL
-        for (int k = 0; k < NV; k++)
-            if ((tid + k * nthreads) * 8 < w)
-                RR_UNROLL
-                for (int e = 0; e < 8; e++) s += v[k][e];
-        const float mean = p.rms ? 0.0f : block_reduce(s, false, red, tid, nthreads) / (float)w;
-        float sq = 0.0f;
-        RR_UNROLL
-        for (int k = 0; k < NV; k++)
-            if ((tid + k * nthreads) * 8 < w)
-                RR_UNROLL
-                for (int e = 0; e < 8; e++) sq += (v[k][e] - mean) * (v[k][e] - mean);
-        const float inv = rsqrt_(block_reduce(sq, false, red, tid, nthreads) / (float)w + p.eps);
-        RR_UNROLL
-        for (int k = 0; k < NV; k++) {
-            const int c = (tid + k * nthreads) * 8;
-            if (c >= w) continue;
-            float g[8], b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            ld8(p.gamma + c, g);
-            if (p.beta) ld8(p.beta + c, b);
-            RR_UNROLL
-            for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] - mean) * inv * g[e] + b[e];
-        }
-    }
+    if (p.gamma) normalize<NV>(v, w, p.gamma, p.beta, p.eps, p.rms, tid, nthreads, red);
     /* logit = cw[0] . f(v) + cb[0] (- the same with row 1) */
     float d0 = 0.0f, d1 = 0.0f;
     RR_UNROLL
