@@ -82,6 +82,17 @@ static rerank_status_t build_middle(const char *tpl, const char *const val[3], c
     return st;
 }
 
+/* max_length: 0 (no limit), or more than the prefix and suffix take. */
+static rerank_status_t check_room(const rr_prompt_t *p, int32_t max_length) {
+    const size_t fixed = rr_prompt_fixed_ids(p);
+    if (max_length < 0 || (max_length > 0 && (size_t)max_length <= fixed))
+        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
+                        "prompt %s: max_length %d leaves no room for the query and document (the prompt's fixed part "
+                        "has %zu ids)",
+                        p->recipe->name, max_length, fixed);
+    return RERANK_OK;
+}
+
 /* The instruction the caller gave, or the recipe's default (NULL). */
 static void pick_instruction(const rr_prompt_t *p, const char **instruction, size_t *instruction_len) {
     if (*instruction) return;
@@ -112,17 +123,14 @@ rerank_status_t rr_prompt_encode(const rr_prompt_t *p, const char *instruction, 
                                  int32_t max_length, rerank_encoding_t *enc) {
     enc->n = 0;
     pick_instruction(p, &instruction, &instruction_len);
-    size_t fixed = rr_prompt_fixed_ids(p);
-    if (max_length < 0 || (max_length > 0 && (size_t)max_length <= fixed))
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
-                        "prompt %s: max_length %d leaves no room for the query and document (the prompt's fixed part "
-                        "has %zu ids)",
-                        p->recipe->name, max_length, fixed);
+    const size_t fixed = rr_prompt_fixed_ids(p);
+    rerank_status_t st = check_room(p, max_length);
+    if (st) return st;
     rr_ids_t ids = {0};
     /* the middle's ids past the budget are never needed: Right truncation's
      * early exit stops at the word that reaches it */
     rr_enc_limit_t lim = {.max = max_length > 0 ? (size_t)max_length - fixed : 0};
-    rerank_status_t st = middle_ids(p, instruction, instruction_len, query, query_len, doc, doc_len, &lim, &ids);
+    st = middle_ids(p, instruction, instruction_len, query, query_len, doc, doc_len, &lim, &ids);
     if (!st) st = rr_template_apply(&p->tpl, ids.v, lim.max && ids.n > lim.max ? lim.max : ids.n, NULL, 0, enc);
     rr_ids_release(&ids);
     if (st) enc->n = 0;
@@ -165,11 +173,7 @@ rerank_status_t rr_prompt_windows(const rr_prompt_t *p, const char *instruction,
     if (max_length < 0 || (lo->mode == RERANK_LONG_DOCS_CHUNK && max_length == 0))
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "prompt %s: windows need a max_length (got %d)", p->recipe->name,
                         max_length);
-    if (max_length > 0 && (size_t)max_length <= fixed)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
-                        "prompt %s: max_length %d leaves no room for the query and document (the prompt's fixed part "
-                        "has %zu ids)",
-                        p->recipe->name, max_length, fixed);
+    if ((st = check_room(p, max_length))) return st;
     /* The middle with the document and with none, each in full: the
      * document's ids are the first's past their common start (the text
      * before {doc} is the same, and so are its ids up to the piece the
