@@ -181,7 +181,7 @@ TEST(fp16_is_fp32_on_gpu) {
  * per-tensor weight scales, printed. Issue #22's goal, tau >= 0.98, is out of
  * reach on this fixture for the format itself: its scores span a standard
  * deviation of 0.09 (median gap 5e-4), and test_cuda_host's run of this very
- * pass with E4M3 operands gives tau 0.748 on the 409 pairs (bf16 weights
+ * pass with E4M3 operands gives tau 0.748 on the 409 pairs with RERANK_TEST_FP8_ALL=1 (bf16 weights
  * alone, with exact arithmetic, give 0.983: README). So the check is that
  * order of agreement (>= 0.7), which a lowering mistake cannot reach; the
  * goal is for the full-size model (gpu-check.sh's agreement step). */
