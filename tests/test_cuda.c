@@ -27,13 +27,15 @@
 #define BUILT "without"
 #endif
 
-/* A fixture model on cuda:0 at `prec`; *cuda: its backend state. */
-static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, rr_cuda_t **cuda) {
+/* A fixture model on cuda:0 at `prec`, shared prefixes on or off; *cuda: its backend state. */
+static rerank_model_t *load_fixture_shared(const char *name, rerank_precision_t prec, rerank_shared_prefix_t sp,
+                                           rr_cuda_t **cuda) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), name);
     rerank_model_options_t o = rerank_model_options_default();
     o.device = "cuda:0";
     o.precision = prec;
+    o.shared_prefix = sp;
     rerank_model_t *m = NULL;
     *cuda = NULL;
     /* a Qwen3 causal LM's head needs its tokenizer ("yes" and "no") */
@@ -44,6 +46,9 @@ static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, r
     }
     *cuda = (rr_cuda_t *)m->be;
     return m;
+}
+static rerank_model_t *load_fixture(const char *name, rerank_precision_t prec, rr_cuda_t **cuda) {
+    return load_fixture_shared(name, prec, RERANK_SHARED_PREFIX_ON, cuda);
 }
 
 /* Scores of n pairs through the first `layers` layers (0: all). */
@@ -254,6 +259,43 @@ static void same_scores(const char *var, const char *value) {
     }
     rerank_model_free(ma);
     rerank_model_free(mb);
+    golden_free(g);
+}
+/* Shared prefixes on the GPU: tiny-qwen3's 311 pairs (one system prompt; queries with several documents)
+ * with each shared prefix computed once, in one chunk and in chunks of 512 tokens (each carrying the
+ * prefixes its pairs read), agree with every pair in full within 1e-3 (the same arithmetic row by row:
+ * test_cuda_host finds them equal bit for bit; here cuBLASLt may pick other kernels for other row counts). */
+TEST(shared_prefix) {
+    golden_t *g = golden_load("pairs-qwen3.jsonl");
+    rr_cuda_t *a = NULL, *b = NULL, *c = NULL;
+    rerank_model_t *ma = g ? load_fixture_shared("tiny-qwen3", RERANK_PRECISION_FP32, RERANK_SHARED_PREFIX_OFF, &a) : NULL;
+    rerank_model_t *mb = g ? load_fixture("tiny-qwen3", RERANK_PRECISION_FP32, &b) : NULL;
+    setenv("RERANK_CUDA_CHUNK_TOKENS", "512", 1);
+    rerank_model_t *mc = g ? load_fixture("tiny-qwen3", RERANK_PRECISION_FP32, &c) : NULL;
+    unsetenv("RERANK_CUDA_CHUNK_TOKENS");
+    CHECK(ma && mb && mc);
+    if (ma && mb && mc) {
+        CHECK(!ma->shared_prefix && mb->shared_prefix && mc->shared_prefix);
+        float *sa = calloc(g->n, sizeof *sa), *sb = calloc(g->n, sizeof *sb), *sc = calloc(g->n, sizeof *sc);
+        CHECK(score(ma, g->pairs, g->n, 0, sa) == RERANK_OK);
+        CHECK_MSG(score(mb, g->pairs, g->n, 0, sb) == RERANK_OK, "%s", rerank_last_error());
+        CHECK_MSG(score(mc, g->pairs, g->n, 0, sc) == RERANK_OK, "%s", rerank_last_error());
+        double worst = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            const double d = fmax(fabs(sa[i] - sb[i]), fabs(sa[i] - sc[i]));
+            if (!(d <= worst)) worst = d;
+        }
+        printf("  shared prefixes: %.0f of %.0f tokens computed; max |shared - unshared| = %.3g (one chunk and chunks "
+               "of 512)\n", mb->work.tokens_computed, mb->work.tokens_prompt, worst);
+        CHECK(mb->work.tokens_computed < mb->work.tokens_prompt && ma->work.tokens_computed == ma->work.tokens_prompt);
+        CHECK_MSG(worst <= 1e-3, "shared prefixes change a score by %g", worst);
+        free(sa);
+        free(sb);
+        free(sc);
+    }
+    rerank_model_free(ma);
+    rerank_model_free(mb);
+    rerank_model_free(mc);
     golden_free(g);
 }
 TEST(graphs_off) { same_scores("RERANK_CUDA_GRAPHS", "0"); }
@@ -763,6 +805,7 @@ int main(void) {
     RUN(fp16_is_fp32_on_gpu);
     RUN(golden_xlmr_fp8);
     RUN(golden_xlmr_fp8_tensor_scales);
+    RUN(shared_prefix);
     RUN(graphs_off);
     RUN(small_chunks);
     RUN(workspace_cap_splits);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "cuda/attn_ref.h"
@@ -37,40 +38,14 @@ struct attn_variant {
     int hq, hkv, causal, window;
 };
 
-// Runs the flash kernel over every block of the launch grid; returns the largest |out - reference| (NaN if
-// an output was left unwritten), or -1 on an emulator error.
+// Runs the flash kernel over every block of the launch grid of n_seq sequences (longest max_n); 0, or -1 on
+// an emulator error.
 template <typename T, int DP, int WARPS, int BK>
-double flash_case(const std::vector<int32_t> &lens, const attn_variant &v, int d) {
+int flash_grid(const rr_fa::params &p, size_t n_seq, int32_t max_n) {
     using S = rr_fa::shape<DP, WARPS, BK>;
-    std::vector<int32_t> cu(lens.size() + 1, 0);
-    int32_t max_n = 0;
-    for (size_t i = 0; i < lens.size(); i++) {
-        cu[i + 1] = cu[i] + lens[i];
-        if (lens[i] > max_n) max_n = lens[i];
-    }
-    const size_t T_ = (size_t)cu.back(), ld = (size_t)(v.hq + 2 * v.hkv) * d, ldo = (size_t)v.hq * d;
-    std::vector<uint16_t> qkv(T_ * ld);
-    std::vector<float> qkvf(T_ * ld);
-    for (size_t i = 0; i < qkv.size(); i++) {
-        qkv[i] = rr_simt::from_f32<T>(2.0f * urand()).x;
-        qkvf[i] = rr_simt::to_f32(T{qkv[i]});
-    }
-    const size_t guard = 64;
-    std::vector<uint16_t> out(T_ * ldo + guard, 0xffff); // NaN: unwritten outputs show
-    rr_fa::params p;
-    p.qkv = qkv.data();
-    p.out = out.data();
-    p.cu = cu.data();
-    p.hq = v.hq;
-    p.hkv = v.hkv;
-    p.d = d;
-    p.causal = v.causal;
-    p.window = v.window;
-    const double scale = 1.0 / sqrt((double)d);
-    p.scale_log2 = (float)(scale * 1.4426950408889634);
-    int rot = 0;
-    for (size_t s = 0; s < lens.size(); s++)
-        for (int h = 0; h < v.hq; h++)
+    static int rot = 0;
+    for (size_t s = 0; s < n_seq; s++)
+        for (int h = 0; h < p.hq; h++)
             for (int qt = 0; qt * S::BQ < max_n; qt++) {
                 const int rc = rr_emu::run_block(
                     S::NT, S::SMEM_BYTES,
@@ -83,16 +58,142 @@ double flash_case(const std::vector<int32_t> &lens, const attn_variant &v, int d
                     return -1;
                 }
             }
+    return 0;
+}
+
+rr_fa::params flash_params(const attn_variant &v, int d, const uint16_t *qkv, uint16_t *out, const int32_t *cu,
+                           const int32_t *pre) {
+    rr_fa::params p;
+    p.qkv = qkv;
+    p.out = out;
+    p.cu = cu;
+    p.pre = pre;
+    p.hq = v.hq;
+    p.hkv = v.hkv;
+    p.d = d;
+    p.causal = v.causal;
+    p.window = v.window;
+    p.scale_log2 = (float)(1.4426950408889634 / sqrt((double)d));
+    return p;
+}
+
+// Random q / k / v rows in type T (bits) and their float values.
+template <typename T> void random_rows(size_t n, std::vector<uint16_t> &bits, std::vector<float> &vals) {
+    bits.resize(n);
+    vals.resize(n);
+    for (size_t i = 0; i < n; i++) {
+        bits[i] = rr_simt::from_f32<T>(2.0f * urand()).x;
+        vals[i] = rr_simt::to_f32(T{bits[i]});
+    }
+}
+
+// Runs the flash kernel over every block of the launch grid; returns the largest |out - reference| (NaN if
+// an output was left unwritten), or -1 on an emulator error.
+template <typename T, int DP, int WARPS, int BK>
+double flash_case(const std::vector<int32_t> &lens, const attn_variant &v, int d) {
+    std::vector<int32_t> cu(lens.size() + 1, 0);
+    int32_t max_n = 0;
+    for (size_t i = 0; i < lens.size(); i++) {
+        cu[i + 1] = cu[i] + lens[i];
+        if (lens[i] > max_n) max_n = lens[i];
+    }
+    const size_t T_ = (size_t)cu.back(), ld = (size_t)(v.hq + 2 * v.hkv) * d, ldo = (size_t)v.hq * d;
+    std::vector<uint16_t> qkv;
+    std::vector<float> qkvf;
+    random_rows<T>(T_ * ld, qkv, qkvf);
+    const size_t guard = 64;
+    std::vector<uint16_t> out(T_ * ldo + guard, 0xffff); // NaN: unwritten outputs show
+    const rr_fa::params p = flash_params(v, d, qkv.data(), out.data(), cu.data(), NULL);
+    if (flash_grid<T, DP, WARPS, BK>(p, lens.size(), max_n)) return -1;
     for (size_t i = 0; i < guard; i++)
         if (out[T_ * ldo + i] != 0xffff) return NAN; // wrote past the end
     std::vector<double> ref(T_ * ldo), scratch((size_t)max_n);
-    rr_attn_reference(qkvf.data(), cu.data(), lens.size(), v.hq, v.hkv, d, v.causal, v.window, scale, scratch.data(),
-                      ref.data());
+    rr_attn_reference(qkvf.data(), cu.data(), lens.size(), v.hq, v.hkv, d, v.causal, v.window, 1.0 / sqrt((double)d),
+                      scratch.data(), ref.data());
     double e = 0;
     for (size_t i = 0; i < T_ * ldo; i++) {
         const double diff = fabs((double)rr_simt::to_f32(T{out[i]}) - ref[i]);
         if (!(diff <= e)) e = diff; // NaN sticks
     }
+    return e;
+}
+
+// Shared prefixes: clusters of sequences that begin with the same `prefix` rows (an LLM reranker's prompt up
+// to the document). The shared batch packs each cluster's prefix once, as a sequence of its own, then the
+// members' own rows, which read the prefix's keys (params.pre: first row, count); the unshared batch packs
+// every member in full. Returns the largest |out - float64 reference| over the members' own rows (and the
+// prefixes' rows when causal: there a prefix alone is the start of every member); *bits_differ: outputs of
+// those rows whose bits differ from the unshared pass (0 expected without a window: same tiles, same order).
+struct prefix_cluster {
+    int32_t prefix;
+    std::vector<int32_t> own;
+};
+
+template <typename T, int DP, int WARPS, int BK>
+double flash_prefix_case(const std::vector<prefix_cluster> &cls, const attn_variant &v, int d, size_t *bits_differ) {
+    const size_t ld = (size_t)(v.hq + 2 * v.hkv) * d, ldo = (size_t)v.hq * d;
+    // the rows of each cluster's prefix and of each member's own tokens
+    std::vector<std::vector<uint16_t>> pre_rows, own_rows;
+    std::vector<float> unused;
+    for (const prefix_cluster &c : cls) {
+        pre_rows.emplace_back();
+        random_rows<T>((size_t)c.prefix * ld, pre_rows.back(), unused);
+        for (int32_t n : c.own) {
+            own_rows.emplace_back();
+            random_rows<T>((size_t)n * ld, own_rows.back(), unused);
+        }
+    }
+    // shared: the prefixes (those of clusters with a prefix), then every member; unshared: the members in full
+    std::vector<uint16_t> sq, fq;
+    std::vector<int32_t> scu{0}, spre, fcu{0}, pre_at(cls.size(), -1), s_start, f_start;
+    int32_t smax = 0, fmax = 0;
+    for (size_t i = 0; i < cls.size(); i++) {
+        if (!cls[i].prefix) continue;
+        pre_at[i] = scu.back();
+        sq.insert(sq.end(), pre_rows[i].begin(), pre_rows[i].end());
+        scu.push_back(scu.back() + cls[i].prefix);
+        spre.insert(spre.end(), {0, 0});
+        smax = std::max(smax, cls[i].prefix);
+    }
+    for (size_t i = 0, m = 0; i < cls.size(); i++)
+        for (size_t j = 0; j < cls[i].own.size(); j++, m++) {
+            const int32_t n = cls[i].own[j], P = cls[i].prefix;
+            s_start.push_back(scu.back());
+            sq.insert(sq.end(), own_rows[m].begin(), own_rows[m].end());
+            scu.push_back(scu.back() + n);
+            spre.insert(spre.end(), {P ? pre_at[i] : 0, P});
+            f_start.push_back(fcu.back());
+            fq.insert(fq.end(), pre_rows[i].begin(), pre_rows[i].end());
+            fq.insert(fq.end(), own_rows[m].begin(), own_rows[m].end());
+            fcu.push_back(fcu.back() + P + n);
+            smax = std::max(smax, n);
+            fmax = std::max(fmax, P + n);
+        }
+    const size_t sT = (size_t)scu.back(), fT = (size_t)fcu.back(), n_seq = scu.size() - 1;
+    std::vector<uint16_t> sout(sT * ldo, 0xffff), fout(fT * ldo, 0xffff);
+    if (flash_grid<T, DP, WARPS, BK>(flash_params(v, d, sq.data(), sout.data(), scu.data(), spre.data()), n_seq, smax) ||
+        flash_grid<T, DP, WARPS, BK>(flash_params(v, d, fq.data(), fout.data(), fcu.data(), NULL), fcu.size() - 1, fmax))
+        return -1;
+    std::vector<float> fqf(fq.size());
+    for (size_t i = 0; i < fq.size(); i++) fqf[i] = rr_simt::to_f32(T{fq[i]});
+    std::vector<double> ref(fT * ldo), scratch((size_t)fmax);
+    rr_attn_reference(fqf.data(), fcu.data(), fcu.size() - 1, v.hq, v.hkv, d, v.causal, v.window,
+                      1.0 / sqrt((double)d), scratch.data(), ref.data());
+    double e = 0;
+    *bits_differ = 0;
+    auto compare = [&](size_t srow, size_t frow, size_t rows) {
+        for (size_t i = 0; i < rows * ldo; i++) {
+            const uint16_t got = sout[srow * ldo + i];
+            const double diff = fabs((double)rr_simt::to_f32(T{got}) - ref[frow * ldo + i]);
+            if (!(diff <= e)) e = diff; // NaN sticks
+            *bits_differ += got != fout[frow * ldo + i];
+        }
+    };
+    for (size_t i = 0, m = 0; i < cls.size(); i++)
+        for (size_t j = 0; j < cls[i].own.size(); j++, m++) {
+            compare((size_t)s_start[m], (size_t)(f_start[m] + cls[i].prefix), (size_t)cls[i].own[j]);
+            if (v.causal && j == 0 && cls[i].prefix) compare((size_t)pre_at[i], (size_t)f_start[m], (size_t)cls[i].prefix);
+        }
     return e;
 }
 
@@ -140,6 +241,30 @@ TEST(flash_generic_dims) { // d < DP: zero-filled columns; DP not a power of two
     flash_all<f16, 16, 4, 64>(k_lens, 4);
     flash_all<bf16, 16, 4, 64>({1, 7, 64, 65, 130}, 10);
     flash_all<f16, 48, 4, 64>({1, 63, 64, 129}, 42);
+}
+
+// Shared prefixes (params.pre) in every mask variant: prefixes and own lengths around the tile edges, a
+// cluster without a prefix mixed in. Members' rows match the float64 attention over the whole sequence, and
+// without a window they are bit for bit the unshared pass's.
+template <typename T, int DP, int WARPS> void flash_prefix_all(int d) {
+    const std::vector<prefix_cluster> cls = {{5, {1, 7, 64}}, {64, {1, 65}}, {0, {3, 70}}, {70, {63, 130, 2}},
+                                             {1, {1, 16}}};
+    const double tol = tname<T>()[0] == 'b' ? 5e-2 : 1e-2;
+    for (const attn_variant &v : k_variants) {
+        size_t differ = 0;
+        const double e = flash_prefix_case<T, DP, WARPS, 64>(cls, v, d, &differ);
+        printf("  flash prefix %s d=%d (%d warps) %-18s max err %.3g, %zu outputs differ from unshared\n", tname<T>(),
+               d, WARPS, v.name, e, differ);
+        CHECK_MSG(e >= 0 && e <= tol, "flash prefix %s d=%d %s: max err %g", tname<T>(), d, v.name, e);
+        if (v.window < 0) CHECK_MSG(differ == 0, "flash prefix %s %s: %zu outputs differ from the unshared pass", tname<T>(),
+                                    v.name, differ);
+    }
+}
+TEST(flash_shared_prefix) {
+    flash_prefix_all<f16, 64, 4>(64);
+    flash_prefix_all<bf16, 128, 4>(128);
+    flash_prefix_all<f16, 64, 8>(64);
+    flash_prefix_all<f16, 16, 4>(10); // element-by-element loads across the prefix / own boundary
 }
 
 
@@ -573,6 +698,7 @@ int main(void) {
     RUN(flash_d128);
     RUN(flash_wide_blocks);
     RUN(flash_generic_dims);
+    RUN(flash_shared_prefix);
     RUN(rows_norm);
     RUN(rows_act);
     RUN(rows_embed);

@@ -2,10 +2,12 @@
 // steps (src/cuda/cuda_blocks.cu) and the pass lowers them (src/cuda/cuda_pass.cu), both compiled unchanged
 // for the host; the launch functions they call are host versions here that run the same kernel bodies
 // (rows.cuh, flash_attn.cuh) under the SIMT emulator (simt_emu.cc), with the GEMMs in fp32 on the host over
-// the same fp16 / bf16 / E4M3 operands and outputs. So every family's whole pass — buffer layouts, offsets,
-// pending residuals, the q / k kernel, the heads — is checked against the float64 goldens on any machine
-// with the CUDA headers (not the libraries, not a GPU). What it cannot check: the PTX, cuBLASLt itself,
-// streams, graphs and the device memory plan (cuda_forward.cu), which test_cuda covers on a GPU.
+// the same fp16 / bf16 / E4M3 operands and outputs. The engine's own forward pass drives it (packing,
+// shared prefixes), and a host `end` runs the real chunking and chunk layout (src/cuda/cuda_chunks.cu). So
+// every family's whole pass — buffer layouts, offsets, pending residuals, the q / k kernel, the heads,
+// shared prefixes across chunks — is checked against the float64 goldens on any machine with the CUDA
+// headers (not the libraries, not a GPU). What it cannot check: the PTX, cuBLASLt itself, streams, graphs
+// and the device memory plan (cuda_forward.cu), which test_cuda covers on a GPU.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,12 +283,13 @@ template <typename T> rerank_status_t flash_dispatch(const rr_fa::params &p, int
 } // namespace
 
 // The flash kernel (cuda_flash.cu's default implementation) over every block of its grid.
-rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu, int64_t P, int32_t max_n,
-                                const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl, cudaStream_t s) {
+rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu, const int32_t *pre, int64_t P,
+                                int32_t max_n, const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl,
+                                cudaStream_t s) {
     (void)impl, (void)s;
     if (a->head_dim % 2) return rr_error(RERANK_ERR_UNSUPPORTED, "host flash: odd head_dim");
     rr_fa::params p;
-    p.qkv = (const uint16_t *)qkv, p.out = (uint16_t *)ctx, p.cu = cu;
+    p.qkv = (const uint16_t *)qkv, p.out = (uint16_t *)ctx, p.cu = cu, p.pre = pre;
     p.hq = a->heads, p.hkv = a->kv_heads, p.d = a->head_dim, p.causal = a->causal != 0;
     p.window = a->window < 0 ? -1 : a->window;
     p.scale_log2 = (float)((a->scale > 0.0f ? (double)a->scale : 1.0 / sqrt((double)a->head_dim)) * 1.4426950408889634);
@@ -299,9 +302,60 @@ rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu, i
 
 namespace {
 
-const rr_blocks_t k_blocks = {"cuda-host", NULL, NULL, NULL, NULL, NULL, NULL, NULL, rr_cu_begin, rr_cu_group, NULL,
+// The chunk loop of cuda_forward.cu's end on the host: the real chunking and layout (cuda_chunks.cu) at
+// c->chunk_tokens, a workspace per chunk, the chunk's own logits kept; g_pad adds graph-style padding
+// (tokens outside every sequence, an empty sequence). Counts what it ran in g_run.
+struct run_counts {
+    size_t chunks, prefixes; // chunks run; prefix sequences computed (a prefix read by two chunks counts twice)
+};
+run_counts g_run;
+int g_pad;
+
+void workspace(rr_cuda_t *c, size_t T, size_t P) {
+    const size_t H = (size_t)c->cfg->hidden;
+    rr_cu_ws_t *ws = &c->ws;
+    ws->d_in = (int32_t *)alloc(RR_CU_IN_VALUES(T, P) * sizeof(int32_t));
+    ws->x32 = (float *)alloc(T * H * sizeof(float));
+    ws->y32 = (float *)alloc(T * H * sizeof(float));
+    ws->xh = alloc(T * (size_t)c->xh_cols * 2);
+    ws->xs = (float *)alloc(T * sizeof(float));
+    ws->wide = alloc(T * (size_t)c->wide_cols * 2);
+    ws->ctx = alloc(T * (size_t)c->ctx_cols * 2);
+    ws->d_logits = (float *)alloc(P * sizeof(float));
+}
+
+rerank_status_t host_end(void *be) {
+    rr_cuda_t *c = (rr_cuda_t *)be;
+    const rr_batch_t *b = c->b;
+    rerank_status_t st = RERANK_OK;
+    if (b && !c->failed && b->n_pairs) {
+        std::vector<int32_t> mark(b->n_prefix + 1, 0);
+        std::vector<float> h(b->n_pairs, 0.0f);
+        rr_cu_chunk_t ch;
+        for (size_t a = b->n_prefix; a < b->n_pairs && !st; a = ch.e) {
+            rr_cu_chunk_next(b, a, c->chunk_tokens, mark.data(), &ch);
+            const size_t P = ch.n_pre + ch.e - ch.a, T = ch.tokens + (g_pad ? 5 : 0), Pp = P + (g_pad ? 1 : 0);
+            workspace(c, T, Pp);
+            rr_cu_chunk_pack(b, &ch, T, Pp, mark.data(), c->ws.d_in);
+            for (int32_t v : mark) CHECK(v == 0);
+            if ((st = rr_cu_run_chunk(c, (int64_t)T, (int64_t)Pp, ch.max_n, 0))) break;
+            for (size_t i = 0; i < ch.e - ch.a; i++) h[a + i] = c->ws.d_logits[ch.n_pre + i];
+            if (g_pad) CHECK(c->ws.d_logits[P] == 0.0f); // the empty sequence
+            g_run.chunks++;
+            g_run.prefixes += ch.n_pre;
+        }
+        for (size_t p = 0; p < b->n_pairs && !st; p++) c->logits[b->sp[p].idx] = h[p];
+    }
+    c->b = NULL;
+    c->n_ops = 0;
+    c->logits = NULL;
+    c->failed = 0;
+    return st;
+}
+
+const rr_blocks_t k_blocks = {"cuda-host", NULL, NULL, NULL, NULL, NULL, NULL, NULL, rr_cu_begin, rr_cu_group, host_end,
                               rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block, rr_cu_ffn,
-                              NULL, rr_cu_pool, rr_cu_classify, 0};
+                              NULL, rr_cu_pool, rr_cu_classify, 1};
 
 // The linear layers uploaded: W in the GEMM input type (E4M3 with one scale per output channel), biases.
 void upload(rr_cuda_t *c, rr_weights_t *w) {
@@ -340,9 +394,11 @@ void upload(rr_cuda_t *c, rr_weights_t *w) {
     }
 }
 
-// Scores of n pairs through `layers` layers on the host-run CUDA pass at `prec`.
+// Scores of n pairs through `layers` layers on the host-run CUDA pass at `prec`, through the engine's own
+// forward pass (packing, shared prefixes when `shared`) with this backend in place of the model's, cut into
+// chunks of at most chunk_tokens tokens (0: one chunk).
 rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers, const rerank_pair_t *pairs, size_t n,
-                      float *logits) {
+                      float *logits, int shared = 0, size_t chunk_tokens = 0) {
     g_tensors.clear();
     g_blocks.clear();
     rr_cuda_t *c = (rr_cuda_t *)alloc(sizeof(rr_cuda_t));
@@ -352,53 +408,20 @@ rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers
     c->precision = prec;
     c->dt = prec == RERANK_PRECISION_BF16 ? RR_CU_BF16 : RR_CU_F16;
     c->wdt = prec == RERANK_PRECISION_FP8 ? RR_CU_E4M3 : c->dt;
+    c->chunk_tokens = chunk_tokens ? chunk_tokens : SIZE_MAX;
     upload(c, &m->w);
-    // the batch in the caller's order, no shared prefixes
-    int64_t T = 0, max_n = 0;
-    for (size_t p = 0; p < n; p++) {
-        T += pairs[p].n;
-        max_n = pairs[p].n > max_n ? pairs[p].n : max_n;
-    }
-    std::vector<rr_span_t> sp(n);
-    std::vector<int32_t> pos((size_t)T);
-    for (size_t p = 0, at = 0; p < n; at += (size_t)pairs[p].n, p++) {
-        sp[p] = (rr_span_t){(int64_t)at, pairs[p].n, p, 0, 0};
-        m->family->positions(&m->cfg, pairs[p].ids, pairs[p].n, pos.data() + at);
-    }
-    const rr_batch_t b = {pairs, n, sp.data(), pos.data(), T, max_n, 0, 0, max_n};
-    const rr_run_t r = {&k_blocks, c, &m->cfg, m->w.family};
-    rerank_status_t st = rr_cu_begin(c, &b, T);
-    if (st) return st;
-    rr_cu_group(c, 0, n);
-    st = m->family->embed(&r);
-    for (int32_t l = 0; l < (layers ? layers : m->cfg.layers) && !st; l++) st = m->family->layer(&r, l);
-    if (!st) st = m->family->head(&r, logits);
-    if (st) return st;
-    // the workspace of one chunk, and the packed input as pack() writes it
-    const int64_t H = m->cfg.hidden;
-    rr_cu_ws_t *ws = &c->ws;
-    ws->d_in = (int32_t *)alloc((3 * (size_t)T + n + 1) * sizeof(int32_t));
-    ws->x32 = (float *)alloc((size_t)T * H * sizeof(float));
-    ws->y32 = (float *)alloc((size_t)T * H * sizeof(float));
-    ws->xh = alloc((size_t)T * c->xh_cols * 2);
-    ws->xs = (float *)alloc((size_t)T * sizeof(float));
-    ws->wide = alloc((size_t)T * c->wide_cols * 2);
-    ws->ctx = alloc((size_t)T * c->ctx_cols * 2);
-    ws->d_logits = (float *)alloc(n * sizeof(float));
-    int32_t *ids = ws->d_in, *types = ids + T, *ps = ids + 2 * T, *cu = ids + 3 * T;
-    for (size_t p = 0, at = 0; p < n; at += (size_t)pairs[p].n, p++) {
-        cu[p] = (int32_t)at;
-        for (int32_t j = 0; j < pairs[p].n; j++) {
-            ids[at + j] = pairs[p].ids[j];
-            types[at + j] = pairs[p].type_ids ? pairs[p].type_ids[j] : 0;
-            ps[at + j] = pos[at + j];
-        }
-    }
-    cu[n] = (int32_t)T;
-    if ((st = rr_cu_run_chunk(c, T, (int64_t)n, (int32_t)max_n, 0))) return st;
-    for (size_t p = 0; p < n; p++) logits[p] = ws->d_logits[p];
+    const rr_blocks_t *backend = m->backend;
+    void *be = m->be;
+    const int was_shared = m->shared_prefix;
+    m->backend = &k_blocks;
+    m->be = c;
+    m->shared_prefix = shared;
+    const rerank_status_t st = rr_model_forward(m, pairs, n, layers ? layers : m->cfg.layers, logits);
+    m->backend = backend;
+    m->be = be;
+    m->shared_prefix = was_shared;
     rr_free(c->tape);
-    return RERANK_OK;
+    return st;
 }
 
 struct model_case {
@@ -514,6 +537,59 @@ void family(const model_case &mc, double tol16, size_t limit) {
     CHECK_MSG(m16 <= mb / 3, "%s: fp16 mean error %.3g is not under a third of bf16's %.3g", mc.key, m16, mb);
 }
 
+// Shared prefixes on the GPU path: tiny-qwen3's golden pairs (every prompt begins with the same system
+// prompt; several queries have more documents) scored with every pair in full, with each shared prefix
+// computed once, and the same cut into chunks of at most 400 tokens with graph-style padding, where a
+// prefix is carried (and computed) by every chunk that reads it. The shared passes must equal the unshared
+// one bit for bit: the flash kernel cuts key tiles at the same key indices with or without a prefix, and
+// every other step works row by row.
+void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) {
+    golden_t *g = golden_load("pairs-qwen3.jsonl");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/%s", t_shared(), model);
+    rerank_model_t *m = NULL;
+    CHECK(g != NULL && rr_model_load(dir, NULL, 0, &m) == RERANK_OK);
+    if (g && m) {
+        std::vector<rerank_pair_t> pairs;
+        std::vector<double> ref;
+        for (size_t i = 0; i < g->n && pairs.size() < 32; i++)
+            if (g->pairs[i].n <= 200) {
+                pairs.push_back(g->pairs[i]);
+                ref.push_back(golden_score(g, i, model));
+            }
+        const size_t n = pairs.size();
+        std::vector<float> full(n), shared(n), chunked(n);
+        g_run = {};
+        CHECK(score(m, prec, 0, pairs.data(), n, full.data(), 0) == RERANK_OK);
+        const run_counts r_full = g_run;
+        g_run = {};
+        const double prompt = m->work.tokens_prompt, done = m->work.tokens_computed;
+        CHECK(score(m, prec, 0, pairs.data(), n, shared.data(), 1) == RERANK_OK);
+        const run_counts r_shared = g_run;
+        const double saved = (m->work.tokens_prompt - prompt) - (m->work.tokens_computed - done);
+        g_run = {};
+        g_pad = 1;
+        CHECK_MSG(score(m, prec, 0, pairs.data(), n, chunked.data(), 1, 400) == RERANK_OK, "%s", rerank_last_error());
+        g_pad = 0;
+        const run_counts r_chunked = g_run;
+        double worst = 0, differ = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs(full[i] - ref[i]));
+            differ = fmax(differ, fmax(fabs(shared[i] - full[i]), fabs(chunked[i] - full[i])));
+        }
+        printf("  %-24s %-4s %zu pairs, %.0f tokens not recomputed: prefixes %zu (one chunk), %zu over %zu chunks; "
+               "max |shared - unshared| %.3g, |score - reference| %.3g\n", model, rerank_precision_str(prec), n, saved,
+               r_shared.prefixes, r_chunked.prefixes, r_chunked.chunks, differ, worst);
+        CHECK(r_full.prefixes == 0 && r_full.chunks == 1 && r_shared.chunks == 1);
+        CHECK_MSG(r_shared.prefixes > 0 && saved > 0, "nothing shared");
+        CHECK_MSG(r_chunked.chunks > 1 && r_chunked.prefixes > r_shared.prefixes, "no prefix carried by two chunks");
+        CHECK_MSG(differ == 0, "%s: shared prefixes change a score by %.3g", model, differ);
+        CHECK_MSG(worst <= tol, "%s: max error %.3g over %.3g", model, worst, tol);
+    }
+    rerank_model_free(m);
+    golden_free(g);
+}
+
 } // namespace
 
 // Every family on the GPU path. XLM-R and BERT keep the GPU tests' 2e-3 in fp16. Qwen3 and GTE measure
@@ -552,6 +628,11 @@ TEST(fp8) {
     fp8_order({"pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0}, 48, 0.7);
 }
 
+TEST(shared_prefix) {
+    shared_prefix_case("tiny-qwen3", RERANK_PRECISION_FP16, 5e-3);
+    shared_prefix_case("tiny-qwen3-seqcls", RERANK_PRECISION_BF16, 5e-2);
+}
+
 TEST(modernbert) {
     family({"pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0}, 2e-3, 24);
     family({"pairs-modernbert.jsonl", "tiny-modernbert-cls", "tiny-modernbert-cls", 0}, 2e-3, 24);
@@ -561,6 +642,7 @@ TEST(modernbert) {
 int main(void) {
     RUN(xlmr_bert);
     RUN(qwen3);
+    RUN(shared_prefix);
     RUN(gte);
     RUN(modernbert);
     RUN(fp8);

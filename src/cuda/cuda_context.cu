@@ -56,6 +56,7 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
         rr_free(c->tmap.key), rr_free(c->tmap.dt), rr_free(c->tmap.val);
     }
     rr_free(c->tape);
+    rr_free(c->chunk_mark);
     rr_free(c);
 }
 
@@ -234,5 +235,5 @@ extern "C" const rr_blocks_t rr_blocks_cuda = {
     NULL, /* residual_norm: the engine calls linear / ffn, then norm (the lowering fuses them) */
     rr_cu_pool,
     rr_cu_classify,
-    0, /* shares_prefix: the GPU attention reads no parent span yet: every pair in full */
+    1, /* shares_prefix: the flash kernel reads a span's prefix keys from its parent's rows (cuda_chunks.cu) */
 };

@@ -5,7 +5,8 @@
  *   cuda_blocks.cu   the blocks of engine/blocks.h: each records one step of the pass (validated there)
  *   cuda_pass.cu     the recorded steps of one chunk lowered to kernels and GEMMs on the stream
  *   cuda_graph.cu    the same captured as CUDA graphs for small chunks
- *   cuda_forward.cu  end of a pass: chunking, packing, workspace, logits
+ *   cuda_chunks.cu   a packed batch cut into device chunks (whole spans, with the prefixes they read)
+ *   cuda_forward.cu  end of a pass: chunks copied in and run, workspace, logits
  *   cuda_context.cu  create / destroy / queries, and rr_blocks_cuda itself
  *   cuda_trace.cu    rr_cuda_trace: the blocks and the lowering without a device (tests)
  * C++ (nvcc) only. */
@@ -70,7 +71,7 @@ typedef struct rr_cu_ws {
     size_t cap_tokens, cap_pairs;
     void *base;          /* one cudaMalloc holding the buffers below                          */
     size_t bytes;
-    int32_t *d_in;       /* ids [T] | types [T] | positions [T] | cu [P+1]                    */
+    int32_t *d_in;       /* ids [T] | types [T] | positions [T] | cu [P+1] | pre [2P] (cuda_chunks.cu) */
     float *x32;          /* [T, H] residual stream (X)                                        */
     float *y32;          /* [T, H] output of a residual linear layer, added by the next norm   */
     void *xh;            /* [T, xh_cols] GEMM input: X or H in wdt, E4M3 ctx / FFN activations */
@@ -135,6 +136,8 @@ struct rr_cuda {
     cudaEvent_t in_done[2]; /* the copy out of h_in[i] finished                    */
     float *h_logits;    /* pinned, the logits of one pass (packed order)         */
     size_t h_logits_cap;
+    int32_t *chunk_mark; /* [chunk_mark_cap] scratch of the chunking (all zero)  */
+    size_t chunk_mark_cap;
 
     rr_cu_graph_t graph[RR_CU_GRAPHS];
     unsigned long graph_clock;
@@ -190,7 +193,7 @@ rerank_status_t rr_cu_classify(void *be, const rr_classifier_t *cl, rr_act_t src
 uint64_t rr_cu_tape_sig(const rr_cuda_t *c);
 
 /* cuda_pass.cu: the recorded steps on one chunk on c->stream, reading the packed input in c->ws.d_in: T
- * tokens, P pairs (cu [P+1]), max_n the longest pair. dry 1: only choose the GEMM plans (before a capture);
+ * tokens, P sequences (cu [P+1], pre [2P]), max_n the longest. dry 1: only choose the GEMM plans (before a capture);
  * dry 2: no CUDA call at all, each launch is named in c->trace (rr_cuda_trace). */
 rerank_status_t rr_cu_run_chunk(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int dry);
 
@@ -208,6 +211,21 @@ void rr_cu_graphs_clear(rr_cuda_t *c);
 rerank_status_t rr_cu_precision_types(rerank_precision_t p, rr_cu_dtype_t *dt, rr_cu_dtype_t *wdt);
 rerank_status_t rr_cu_check_config(const rr_config_t *cfg);
 void rr_cu_size_workspace(rr_cuda_t *c);
+
+/* cuda_chunks.cu: a packed batch cut into device chunks, and one chunk's input laid out (the layout is there).
+ * A chunk: spans [a, e) of the batch (after its prefixes: chunks start at b->n_prefix) and, first, the
+ * n_pre prefix spans they read; P = n_pre + e - a sequences, `tokens` tokens in all, the longest max_n.
+ * mark: b->n_prefix values, all zero before and after each call. */
+typedef struct rr_cu_chunk {
+    size_t a, e, n_pre, tokens;
+    int32_t max_n;
+} rr_cu_chunk_t;
+/* The chunk that starts at span a: whole spans while the tokens (their prefixes counted) fit in cap, at
+ * least one. */
+void rr_cu_chunk_next(const rr_batch_t *b, size_t a, size_t cap, int32_t *mark, rr_cu_chunk_t *ch);
+/* ch's input for T >= ch->tokens tokens and P >= its sequences, into h: 3 T + 3 P + 1 values. */
+void rr_cu_chunk_pack(const rr_batch_t *b, const rr_cu_chunk_t *ch, size_t T, size_t P, int32_t *mark, int32_t *h);
+#define RR_CU_IN_VALUES(T, P) (3 * (size_t)(T) + 3 * (size_t)(P) + 1)
 
 /* cuda_forward.cu: the end of a pass (rr_blocks_t.end), and the chunk workspace (device and pinned host). */
 rerank_status_t rr_cu_end(void *be);

@@ -68,8 +68,9 @@ int rr_cu_attn_impl_from_env(void) {
     return -1;
 }
 
-rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P, int32_t max_n,
-                                const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl, cudaStream_t s) {
+rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, const int32_t *pre, int64_t P,
+                                int32_t max_n, const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl,
+                                cudaStream_t s) {
     if (P <= 0 || max_n <= 0) return RERANK_OK;
     const int d = a->head_dim;
     if (d < 1 || d > RR_CU_ATTN_MAX_D || a->heads < 1 || a->kv_heads < 1 || a->heads % a->kv_heads)
@@ -80,7 +81,7 @@ rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_se
     const int plain = !a->causal && a->window < 0 && a->kv_heads == a->heads &&
                       (a->scale == 0.0f || fabs(a->scale * sqrt((double)d) - 1.0) < 1e-6);
     if (impl == RR_ATTN_LEGACY || impl == RR_ATTN_SIMPLE || d % 2) {
-        if (!plain)
+        if (!plain) /* (so no shared prefix either: only causal families share one) */
             return rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the %s attention kernel is bidirectional only, with kv "
                             "heads == heads and the default scale", d % 2 ? "CUDA-core (odd head_dim)" : "legacy");
         return rr_cu_attention_legacy(qkv, ctx, cu_seqlens, P, max_n, a->heads, d, dt, impl == RR_ATTN_LEGACY, s);
@@ -89,6 +90,7 @@ rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_se
     p.qkv = (const uint16_t *)qkv;
     p.out = (uint16_t *)ctx;
     p.cu = cu_seqlens;
+    p.pre = pre;
     p.hq = a->heads;
     p.hkv = a->kv_heads;
     p.d = d;

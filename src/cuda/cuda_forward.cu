@@ -1,8 +1,10 @@
 /* cuda_forward.cu — the end of a pass (rr_blocks_t.end): the family's blocks recorded their steps
- * (cuda_blocks.cu); upload what they name and the device does not have yet, split the packed batch into
- * chunks of whole pairs (at most c->chunk_tokens tokens), and for each chunk
- *   pack ids | type ids | positions | cu_seqlens into a pinned buffer (two of them, alternating), copy it in,
- *   run the steps (cuda_pass.cu; a CUDA graph for small chunks, cuda_graph.cu), copy the logits out;
+ * (cuda_blocks.cu); upload what they name and the device does not have yet, cut the packed batch into
+ * chunks of whole spans (at most c->chunk_tokens tokens, with the shared prefixes they read:
+ * cuda_chunks.cu), and for each chunk
+ *   pack ids | type ids | positions | cu_seqlens | prefixes into a pinned buffer (two of them, alternating),
+ *   copy it in, run the steps (cuda_pass.cu; a CUDA graph for small chunks, cuda_graph.cu), copy the logits
+ *   out;
  * everything is enqueued on the context's stream, so the host packs chunk k+1 while the GPU computes chunk
  * k; one synchronize at the end, then the logits go to the caller's pairs. The device workspace is sized
  * for the largest chunk of the call and kept (it only grows). When it does not fit in device memory, chunks
@@ -28,7 +30,7 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     capT = (capT + 255) & ~(size_t)255; /* fewer regrowths for slowly growing batches */
     capP = (capP + 63) & ~(size_t)63;
     const size_t H = (size_t)c->cfg->hidden, ds = rr_cu_dtype_size(c->dt), ws = rr_cu_dtype_size(c->wdt);
-    const size_t sz[8] = {rr_cu_align((3 * capT + capP + 1) * sizeof(int32_t)),
+    const size_t sz[8] = {rr_cu_align(RR_CU_IN_VALUES(capT, capP) * sizeof(int32_t)),
                           rr_cu_align(capT * H * 4),
                           rr_cu_align(capT * H * 4),
                           rr_cu_align(capT * (size_t)c->xh_cols * ws),
@@ -65,8 +67,16 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     return RERANK_OK;
 }
 
-/* Pinned host buffers: the packed input of a chunk (n int32 values, buffer i) and the logits of a call. */
-static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits) {
+/* Pinned host buffers: the packed input of a chunk (n int32 values, buffer i) and the logits of a call; the
+ * chunking's scratch (n_mark values, all zero). */
+static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits, size_t n_mark) {
+    if (n_mark > c->chunk_mark_cap) {
+        int32_t *mk = (int32_t *)rr_realloc(c->chunk_mark, n_mark * sizeof *mk);
+        if (!mk) return rr_error(RERANK_ERR_NOMEM, "out of memory chunking %zu shared prefixes", n_mark);
+        memset(mk, 0, n_mark * sizeof *mk);
+        c->chunk_mark = mk;
+        c->chunk_mark_cap = n_mark;
+    }
     if (n_in > c->h_in_cap) {
         for (int i = 0; i < 2; i++) {
             CU(cudaEventSynchronize(c->in_done[i])); /* no copy reads it any more */
@@ -88,39 +98,6 @@ static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits) 
     return RERANK_OK;
 }
 
-/* ids | types | positions | cu_seqlens of packed pairs sp[a, e) for T (>= their tokens) tokens and P (>= e -
- * a) pairs; positions as the family numbered them (b->pos). Tokens past the pairs (graph padding) get id /
- * type / position 0 and belong to no pair; pairs past e - a are empty. */
-static void pack(const rr_batch_t *b, size_t a, size_t e, size_t T, size_t P, int32_t *h) {
-    int32_t *ids = h, *types = h + T, *pos = h + 2 * T, *cu = h + 3 * T;
-    size_t at = 0;
-    for (size_t p = a; p < e; p++) {
-        const rr_span_t *sp = &b->sp[p];
-        const rerank_pair_t *pr = &b->pairs[sp->idx];
-        cu[p - a] = (int32_t)at;
-        memcpy(ids + at, pr->ids, (size_t)pr->n * sizeof *ids);
-        if (pr->type_ids) memcpy(types + at, pr->type_ids, (size_t)pr->n * sizeof *types);
-        else memset(types + at, 0, (size_t)pr->n * sizeof *types);
-        memcpy(pos + at, b->pos + sp->start, (size_t)pr->n * sizeof *pos);
-        at += (size_t)pr->n;
-    }
-    for (size_t p = e - a; p <= P; p++) cu[p] = (int32_t)at;
-    for (; at < T; at++) ids[at] = types[at] = pos[at] = 0;
-}
-
-/* The chunk starting at packed pair a: pairs [a, *e), *tokens of them, the longest *max_n. */
-static void next_chunk(const rr_batch_t *b, size_t a, size_t cap, size_t *e, size_t *tokens, int32_t *max_n) {
-    size_t i = a, t = 0;
-    int32_t m = 0;
-    while (i < b->n_pairs && (i == a || t + (size_t)b->sp[i].n <= cap)) {
-        t += (size_t)b->sp[i].n;
-        if (b->sp[i].n > m) m = (int32_t)b->sp[i].n;
-        i++;
-    }
-    *e = i;
-    *tokens = t;
-    *max_n = m;
-}
 /* Shape the device sees for a chunk: bucketed for graphs, else exact. */
 static int shape_of(const rr_cuda_t *c, size_t T, size_t P, int32_t max_n, int64_t *sT, int64_t *sP, int32_t *smax) {
     if (rr_cu_graph_bucket(c, (int64_t)T, (int64_t)P, max_n, sT, sP, smax)) return 1;
@@ -134,18 +111,22 @@ static int shape_of(const rr_cuda_t *c, size_t T, size_t P, int32_t max_n, int64
  * workspace does not fit in device memory. */
 static rerank_status_t plan_memory(rr_cuda_t *c, const rr_batch_t *b) {
     const int32_t longest = (int32_t)b->max_n;
+    /* the scratch first: the chunking below reads it */
+    rerank_status_t st = reserve_host(c, 0, b->n_pairs, b->n_prefix);
+    if (st) return st;
     for (;;) {
         int64_t maxT = 0, maxP = 0;
-        for (size_t a = 0, e, t; a < b->n_pairs; a = e) {
-            int32_t m, sm;
+        rr_cu_chunk_t ch;
+        for (size_t a = b->n_prefix; a < b->n_pairs; a = ch.e) {
+            int32_t sm;
             int64_t sT, sP;
-            next_chunk(b, a, c->chunk_tokens, &e, &t, &m);
-            shape_of(c, t, e - a, m, &sT, &sP, &sm);
+            rr_cu_chunk_next(b, a, c->chunk_tokens, c->chunk_mark, &ch);
+            shape_of(c, ch.tokens, ch.n_pre + ch.e - ch.a, ch.max_n, &sT, &sP, &sm);
             if (sT > maxT) maxT = sT;
             if (sP > maxP) maxP = sP;
         }
-        rerank_status_t st = reserve(c, (size_t)maxT, (size_t)maxP);
-        if (!st) return reserve_host(c, 3 * (size_t)maxT + (size_t)maxP + 1, b->n_pairs);
+        st = reserve(c, (size_t)maxT, (size_t)maxP);
+        if (!st) return reserve_host(c, RR_CU_IN_VALUES(maxT, maxP), b->n_pairs, b->n_prefix);
         if (st != RERANK_ERR_NOMEM || c->chunk_tokens <= (size_t)longest) return st; /* one pair does not fit */
         c->chunk_tokens = c->chunk_tokens / 2 > (size_t)longest ? c->chunk_tokens / 2 : (size_t)longest;
     }
@@ -194,15 +175,17 @@ static rerank_status_t run(rr_cuda_t *c) {
     if (st) return st;
     cudaStream_t s = c->stream;
     size_t k = 0;
-    for (size_t a = 0, e, t; a < b->n_pairs; a = e, k++) {
-        int32_t m, sm;
+    rr_cu_chunk_t ch;
+    for (size_t p = 0; p < b->n_prefix; p++) c->h_logits[p] = 0.0f; /* prefixes alone: no score (unread) */
+    for (size_t a = b->n_prefix; a < b->n_pairs; a = ch.e, k++) {
+        int32_t sm;
         int64_t sT, sP;
-        next_chunk(b, a, c->chunk_tokens, &e, &t, &m);
-        const int graph = shape_of(c, t, e - a, m, &sT, &sP, &sm);
-        const size_t n_in = 3 * (size_t)sT + (size_t)sP + 1;
+        rr_cu_chunk_next(b, a, c->chunk_tokens, c->chunk_mark, &ch);
+        const int graph = shape_of(c, ch.tokens, ch.n_pre + ch.e - ch.a, ch.max_n, &sT, &sP, &sm);
+        const size_t n_in = RR_CU_IN_VALUES(sT, sP);
         int32_t *h = c->h_in[k & 1];
         CU(cudaEventSynchronize(c->in_done[k & 1])); /* chunk k - 2's copy from this buffer is done */
-        pack(b, a, e, (size_t)sT, (size_t)sP, h);
+        rr_cu_chunk_pack(b, &ch, (size_t)sT, (size_t)sP, c->chunk_mark, h);
         CU(cudaMemcpyAsync(c->ws.d_in, h, n_in * sizeof(int32_t), cudaMemcpyHostToDevice, s));
         CU(cudaEventRecord(c->in_done[k & 1], s));
         st = graph ? rr_cu_graph_run(c, sT, sP, sm) : rr_cu_run_chunk(c, sT, sP, sm, 0);
@@ -213,7 +196,9 @@ static rerank_status_t run(rr_cuda_t *c) {
             st = rr_cu_run_chunk(c, sT, sP, sm, 0);
         }
         if (st) return st;
-        CU(cudaMemcpyAsync(c->h_logits + a, c->ws.d_logits, (e - a) * sizeof(float), cudaMemcpyDeviceToHost, s));
+        /* the chunk's own spans' logits (its prefixes' come first) */
+        CU(cudaMemcpyAsync(c->h_logits + a, c->ws.d_logits + ch.n_pre, (ch.e - a) * sizeof(float),
+                           cudaMemcpyDeviceToHost, s));
     }
     CU(cudaStreamSynchronize(s));
     for (size_t p = 0; p < b->n_pairs; p++) c->logits[b->sp[p].idx] = c->h_logits[p];

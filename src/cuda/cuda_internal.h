@@ -199,11 +199,14 @@ typedef enum rr_cu_attn_impl {
 } rr_cu_attn_impl_t;
 
 /* ctx [T, heads*d] = softmax(scale q k^T + mask) v per sequence (cu_seqlens [P+1]) and head, q / k / v read
- * from qkv [T, (heads + 2 kv_heads) d] (the fused projection). max_n: longest sequence (or more). The
- * legacy kernels take only bidirectional attention with kv_heads == heads and the default scale; the flash
- * kernel needs head_dim % 8 == 0 (else the CUDA-core kernel runs). */
-rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P, int32_t max_n,
-                                const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl, cudaStream_t s);
+ * from qkv [T, (heads + 2 kv_heads) d] (the fused projection). pre (NULL: none): [P][2], the shared-prefix
+ * keys each sequence reads before its own, first row and count (rows of another sequence: flash_attn.cuh).
+ * max_n: longest sequence (or more). The legacy kernels take only bidirectional attention with kv_heads ==
+ * heads and the default scale (and so no shared prefix: only causal families share one, engine/model.c);
+ * the flash kernel needs an even head_dim (else the CUDA-core kernel runs). */
+rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu_seqlens, const int32_t *pre, int64_t P,
+                                int32_t max_n, const rr_cu_attn_t *a, rr_cu_dtype_t dt, rr_cu_attn_impl_t impl,
+                                cudaStream_t s);
 /* Parse RERANK_CUDA_ATTN (flash, flash8, legacy, simple; unset = flash); -1 for anything else. */
 int rr_cu_attn_impl_from_env(void);
 rerank_status_t rr_cu_attention_legacy(const void *qkv, void *ctx, const int32_t *cu_seqlens, int64_t P,

@@ -161,8 +161,8 @@ static rerank_status_t attention(pass_t *p, const rr_attn_t *a, rr_act_t src) {
     if (!launch(p, " attention:%dx%d/%d%s", (int)a->heads, (int)a->head_dim, (int)a->kv_heads, a->causal ? ":causal" : ""))
         return RERANK_OK;
     const rr_cu_attn_t at = {a->heads, a->kv_heads, a->head_dim, a->causal, a->window > 0 ? a->window : -1, a->scale};
-    return rr_cu_attention(c->ws.wide, c->ws.ctx, c->ws.d_in + 3 * p->T, p->P, p->max_n, &at, c->dt, c->attn_impl,
-                           c->stream);
+    const int32_t *cu = c->ws.d_in + 3 * p->T, *pre = cu + p->P + 1; /* shared-prefix keys (cuda_chunks.cu) */
+    return rr_cu_attention(c->ws.wide, c->ws.ctx, cu, pre, p->P, p->max_n, &at, c->dt, c->attn_impl, c->stream);
 }
 
 /* y32 = ctx W^T, added into X (with the bias) by the next norm. */

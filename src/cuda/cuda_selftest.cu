@@ -42,7 +42,7 @@ struct attn_setup {
     }
     rerank_status_t run(const rr_cuda_attn_case_t *t, size_t n, cudaStream_t s) {
         const rr_cu_attn_t a = {t->heads, t->kv_heads, t->head_dim, t->causal, t->window, 0.0f};
-        return rr_cu_attention(qkv.p, ctx.p, (const int32_t *)cu.p, (int64_t)n, max_n, &a,
+        return rr_cu_attention(qkv.p, ctx.p, (const int32_t *)cu.p, NULL, (int64_t)n, max_n, &a,
                                t->bf16 ? RR_CU_BF16 : RR_CU_F16, (rr_cu_attn_impl_t)t->impl, s);
     }
 };

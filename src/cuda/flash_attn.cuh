@@ -21,7 +21,13 @@
  * Head dims: DP is the padded head dim (multiple of 16, <= 128); d <= DP, d even (pairs of outputs are
  * stored as one word); columns d..DP are zero-filled for Q and K (no effect on scores) and V (never written
  * out); d % 8 == 0 loads with cp.async, other sizes element by element (load_rows).
- * Masks: key j is visible to query i when j < n, (not causal or j <= i) and (window < 0 or |i - j| <= window).
+ * Shared prefixes (pre, optional): a sequence may read np keys before its own, rows [ps, ps + np) of another
+ * sequence of the batch (an LLM reranker's prompt up to the document, computed once for every document of a
+ * query: engine/prefix.c); its keys are then those np followed by its own n, and its query i is key np + i.
+ * Masks: key j (of nk = np + n) is visible to query i (key index qi = np + i) when j < nk, (not causal or
+ * j <= qi) and (window < 0 or |qi - j| <= window). Without a window, key tiles start at key 0 with or without
+ * a prefix, so a row of a shared and of an unshared pass sums the same terms in the same order (the tiles a
+ * row cannot see add exact zeros).
  * A block only visits the key range some of its rows can see; a warp skips tiles none of its rows can see and
  * applies the mask only on tiles that need it. A row that saw no key yet keeps m = -inf; exponents then use 0
  * as the reference, so no inf - inf appears. */
@@ -38,6 +44,8 @@ struct params {
     const uint16_t *qkv;  /* [T, (hq + 2 hkv) d] fp16 / bf16 bits */
     uint16_t *out;        /* [T, hq d]                           */
     const int32_t *cu;    /* [P + 1] sequence offsets           */
+    const int32_t *pre;   /* [P][2] shared-prefix keys of each sequence: first row, count (another
+                             sequence's rows); NULL: none        */
     int32_t hq, hkv, d;   /* query heads, kv heads, head dim     */
     int32_t causal;       /* 1: key j <= query i                 */
     int32_t window;       /* < 0: none; else |i - j| <= window   */
@@ -57,17 +65,20 @@ template <int DP, int WARPS, int BK> struct shape {
 RR_DEV int imin(int a, int b) { return a < b ? a : b; }
 RR_DEV int imax(int a, int b) { return a > b ? a : b; }
 
-/* rows [row0, row0 + ROWS) x DP columns of one q/k/v block (column offset col) -> dst [ROWS][LD] via
- * cp.async; rows >= n and columns >= d are zero-filled. A head size that is not a multiple of 8 leaves the
- * rows without 16-byte alignment: those go element by element with plain loads and stores (tiny models;
- * every read of the tile follows a barrier, which makes them visible as the cp.async wait does). */
+/* rows [row0, row0 + ROWS) x DP columns (column offset col) of a run of n rows -> dst [ROWS][LD] via
+ * cp.async: row k is pre + k * ld for k < np (a shared prefix; np = 0 for queries), else own + (k - np) * ld;
+ * rows >= n and columns >= d are zero-filled. A head size that is not a multiple of 8 leaves the rows without
+ * 16-byte alignment: those go element by element with plain loads and stores (tiny models; every read of the
+ * tile follows a barrier, which makes them visible as the cp.async wait does). */
 template <int DP, int ROWS, int NT>
-RR_DEV void load_rows(uint16_t *dst, const uint16_t *seq, size_t ld, int col, int row0, int n, int d, int tid) {
+RR_DEV void load_rows(uint16_t *dst, const uint16_t *pre, int np, const uint16_t *own, size_t ld, int col, int row0,
+                      int n, int d, int tid) {
     constexpr int CH = DP / 8, LD = DP + 8, N = ROWS * CH; /* 16-byte chunks per row, in all */
     if (d % 8) {
         for (int i = tid; i < ROWS * DP; i += NT) {
-            const int r = i / DP, c = i - r * DP;
-            dst[r * LD + c] = row0 + r < n && c < d ? seq[(size_t)(row0 + r) * ld + col + c] : (uint16_t)0;
+            const int r = i / DP, c = i - r * DP, k = row0 + r;
+            const uint16_t *row = k < np ? pre + (size_t)k * ld : own + (size_t)(k - np) * ld;
+            dst[r * LD + c] = k < n && c < d ? row[col + c] : (uint16_t)0;
         }
         return;
     }
@@ -75,10 +86,10 @@ RR_DEV void load_rows(uint16_t *dst, const uint16_t *seq, size_t ld, int col, in
     for (int it = 0; it < (N + NT - 1) / NT; it++) {
         const int i = tid + it * NT;
         if (N % NT != 0 && i >= N) break;
-        const int r = i / CH, c = i - r * CH;
-        const bool ok = row0 + r < n && c * 8 < d;
-        const uint16_t *src = ok ? seq + (size_t)(row0 + r) * ld + col + c * 8 : seq;
-        cp_async16(dst + r * LD + c * 8, src, ok ? 16 : 0);
+        const int r = i / CH, c = i - r * CH, k = row0 + r;
+        const bool ok = k < n && c * 8 < d;
+        const uint16_t *row = k < np ? pre + (size_t)k * ld : own + (size_t)(k - np) * ld;
+        cp_async16(dst + r * LD + c * 8, ok ? row + col + c * 8 : own, ok ? 16 : 0);
     }
 }
 
@@ -99,21 +110,25 @@ RR_DEV void flash_block(const params &p, int qt, int head, int seq, int tid, uin
     const int kvh = head / (p.hq / p.hkv);
     const uint16_t *seqp = p.qkv + (size_t)start * ld;
     const int qcol = head * d, kcol = (p.hq + kvh) * d, vcol = (p.hq + p.hkv + kvh) * d;
+    /* keys: np shared-prefix rows (from row ps of the batch), then the sequence's own n; query i is key np + i */
+    const int np = p.pre ? p.pre[2 * seq + 1] : 0, nk = np + n;
+    const uint16_t *prep = p.qkv + (size_t)(p.pre ? p.pre[2 * seq] : 0) * ld;
+    const int qk0 = np + q0; /* key index of the block's first query */
 
     /* keys some row of the block can see: [lo, hi) */
-    int lo = 0, hi = n;
-    if (p.causal) hi = imin(hi, q0 + BQ);
+    int lo = 0, hi = nk;
+    if (p.causal) hi = imin(hi, qk0 + BQ);
     if (p.window >= 0) {
-        lo = imax(0, q0 - p.window);
-        hi = imin(hi, q0 + BQ + p.window);
+        lo = imax(0, qk0 - p.window);
+        hi = imin(hi, qk0 + BQ + p.window);
     }
-    const int ntiles = (hi - lo + BK - 1) / BK; /* >= 1: lo <= q0 < hi */
+    const int ntiles = (hi - lo + BK - 1) / BK; /* >= 1: lo <= qk0 < hi */
 
     uint16_t *const qs = smem + 2 * TILE;
-    load_rows<DP, BQ, NT>(qs, seqp, ld, qcol, q0, n, d, tid);
+    load_rows<DP, BQ, NT>(qs, seqp, 0, seqp, ld, qcol, q0, n, d, tid);
     cp_commit();
-    load_rows<DP, BK, NT>(smem, seqp, ld, kcol, lo, n, d, tid);
-    load_rows<DP, BK, NT>(smem + TILE, seqp, ld, vcol, lo, n, d, tid);
+    load_rows<DP, BK, NT>(smem, prep, np, seqp, ld, kcol, lo, nk, d, tid);
+    load_rows<DP, BK, NT>(smem + TILE, prep, np, seqp, ld, vcol, lo, nk, d, tid);
     cp_commit();
     cp_wait<1>(); /* Q landed (this thread's part) */
     bar();        /* ... and everyone's */
@@ -129,15 +144,15 @@ RR_DEV void flash_block(const params &p, int qt, int head, int seq, int tid, uin
     for (int i = 0; i < DP / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     const int g = lane >> 2, t = lane & 3;
-    const int qw = q0 + 16 * warp; /* first row of this warp */
+    const int qw = q0 + 16 * warp, kw = np + qw; /* first row of this warp; its key index */
     const float sl2 = p.scale_log2;
 
     for (int j = 0; j < ntiles; j++) {
         const int k0 = lo + j * BK;
         if (j + 1 < ntiles) {
             uint16_t *nb = smem + ((j + 1) & 1) * 2 * TILE;
-            load_rows<DP, BK, NT>(nb, seqp, ld, kcol, k0 + BK, n, d, tid);
-            load_rows<DP, BK, NT>(nb + TILE, seqp, ld, vcol, k0 + BK, n, d, tid);
+            load_rows<DP, BK, NT>(nb, prep, np, seqp, ld, kcol, k0 + BK, nk, d, tid);
+            load_rows<DP, BK, NT>(nb + TILE, prep, np, seqp, ld, vcol, k0 + BK, nk, d, tid);
         }
         cp_commit(); /* possibly empty: one group per tile keeps the count uniform */
         cp_wait<1>(); /* tile j landed */
@@ -145,16 +160,16 @@ RR_DEV void flash_block(const params &p, int qt, int head, int seq, int tid, uin
         const uint16_t *ks = smem + (j & 1) * 2 * TILE, *vs = ks + TILE;
 
         /* Can any (row, key) of this warp x tile be visible? Does any need masking? (warp-uniform) */
-        const int klast = k0 + BK - 1, qlast = qw + 15;
+        const int klast = k0 + BK - 1, qlast = kw + 15;
         bool active = qw < n;
-        bool need_mask = klast >= n;
+        bool need_mask = klast >= nk;
         if (p.causal) {
             active = active && k0 <= qlast;
-            need_mask = need_mask || klast > qw;
+            need_mask = need_mask || klast > kw;
         }
         if (p.window >= 0) {
-            active = active && k0 <= qlast + p.window && klast >= qw - p.window;
-            need_mask = need_mask || k0 < qlast - p.window || klast > qw + p.window;
+            active = active && k0 <= qlast + p.window && klast >= kw - p.window;
+            need_mask = need_mask || k0 < qlast - p.window || klast > kw + p.window;
         }
         if (active) {
             float s[BK / 8][4];
@@ -177,8 +192,8 @@ RR_DEV void flash_block(const params &p, int qt, int head, int seq, int tid, uin
                 for (int nt = 0; nt < BK / 8; nt++)
                     RR_UNROLL
                     for (int e = 0; e < 4; e++) {
-                        const int row = qw + g + 8 * (e >> 1), key = k0 + nt * 8 + 2 * t + (e & 1);
-                        if (!visible(row, key, n, p.causal, p.window)) s[nt][e] = -INFINITY;
+                        const int row = kw + g + 8 * (e >> 1), key = k0 + nt * 8 + 2 * t + (e & 1);
+                        if (!visible(row, key, nk, p.causal, p.window)) s[nt][e] = -INFINITY;
                     }
             }
             /* online softmax: rows g (e = 0, 1) and g + 8 (e = 2, 3); the 4 threads of a quad share a row */
