@@ -2,7 +2,7 @@
 # gpu-check.sh — the one prepared device check of the CUDA backend (issue #22), run on a lent GPU machine
 # from the bundle that ../shared/tools/gpu/pack.sh makes (docs/cuda.md has the exact commands).
 #
-#   scripts/gpu-check.sh [--dry-run] [--ncu] [--budget SECONDS]
+#   scripts/gpu-check.sh [--dry-run] [--ncu] [--serve] [--steps a,b,...] [--budget SECONDS]
 #
 # Steps, each under its own time limit and all under one deadline (default 400 s, well inside the 8 minutes
 # a device call may take; steps that no longer fit are skipped and say so):
@@ -18,20 +18,26 @@
 #   agreement  rerank score of the 409 golden pairs' texts on $FULL: CPU fp32 vs GPU fp16 / bf16 / fp8
 #              (per-channel and per-tensor FP8 weight scales): max |difference|, Kendall tau
 #   ncu        (--ncu) time per kernel of one W1 fp16 pass
+#   serve      (--serve) bin/rerank serve --device cuda:0 on $FULL under bin/loadgen, 32 clients x 8 documents
+#              of ~400 bytes, closed loop: req/s, p50 / p99, and the server's /info and /metrics (device,
+#              device memory, batch sizes); needs bin/loadgen in the bundle (pack.sh ... build-cuda/loadgen);
+#              SERVE_DEVICE=cpu rehearses it without a GPU
 #   summary    one table: pairs/s per workload and precision next to PyTorch, the ratios issue #22 asks for
 # Every figure is printed as one JSON line (and kept in $OUT/gpu-check.jsonl); logs go to $OUT.
 #
 # Exit: 0 all steps ran and passed, 1 a step failed, 2 usage / no bundle, 3 no NVIDIA GPU on this machine.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DRY=0 NCU=0 BUDGET=400 INSIDE=0
+DRY=0 NCU=0 SERVE=0 BUDGET=400 INSIDE=0 STEPS=
 
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --ncu) NCU=1 ;;
+    --serve) SERVE=1 ;;
+    --steps) shift; STEPS=${1:-}; [[ "$STEPS" =~ ^[a-z_]+(,[a-z_]+)*$ ]] || { echo "gpu-check: --steps needs names like bench,serve" >&2; exit 2; } ;;
     --budget) shift; BUDGET=${1:-}; [[ "$BUDGET" =~ ^[0-9]+$ ]] || { echo "gpu-check: --budget needs seconds" >&2; exit 2; } ;;
     --inside) INSIDE=1 ;; # internal: the part that runs inside bundle/run.sh
     -h|--help) usage; exit 0 ;;
@@ -51,6 +57,21 @@ PLAN=(
   "agreement|90|bin/rerank score of the golden pairs on \$FULL: cpu fp32 vs cuda fp16/bf16/fp8 (channel and tensor scales): Kendall tau, max diff"
 )
 [ $NCU = 1 ] && PLAN+=("ncu|90|ncu per-kernel time of one W1 fp16 bench pass")
+[ $SERVE = 1 ] && PLAN+=("serve|100|bin/rerank serve --device cuda:0 --model \$FULL under bin/loadgen -c 32 (8 docs of ~400 bytes): req/s, p50/p99, /info and /metrics")
+# --steps: only those (gpu and summary always run); --serve / --ncu are implied when named
+if [ -n "$STEPS" ]; then
+  case ",$STEPS," in *,serve,*) [ $SERVE = 1 ] || PLAN+=("serve|100|bin/rerank serve under bin/loadgen -c 32"); SERVE=1 ;; esac
+  case ",$STEPS," in *,ncu,*) [ $NCU = 1 ] || PLAN+=("ncu|90|ncu per-kernel time of one W1 fp16 bench pass"); NCU=1 ;; esac
+  for n in ${STEPS//,/ }; do
+    case $n in test_cuda|bench|torch|agreement|ncu|serve) ;; *) echo "gpu-check: unknown step $n" >&2; exit 2 ;; esac
+  done
+  KEEP=()
+  for p in "${PLAN[@]}"; do
+    n=${p%%|*}
+    case ",gpu,$STEPS," in *,$n,*) KEEP+=("$p") ;; esac
+  done
+  PLAN=("${KEEP[@]}")
+fi
 PLAN+=("summary|10|table of pairs/s vs PyTorch, attention vs GEMM rate, W3 latency")
 
 if [ $DRY = 1 ]; then
@@ -58,7 +79,7 @@ if [ $DRY = 1 ]; then
   for p in "${PLAN[@]}"; do IFS='|' read -r n t d <<<"$p"; printf '  %-10s <= %4s s  %s\n' "$n" "$t" "$d"; done
   cat <<EOF
 prepare here (no GPU needed):
-  FIXTURES="tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda
+  FIXTURES="tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda build-cuda/loadgen
 then one device call (run tool, carry [".device"], timeout_s 480):
   bash scripts/gpu-check.sh
 results: \$OUT/gpu-check.jsonl (one JSON line per figure), \$OUT/log.txt, \$OUT/*.log
@@ -74,12 +95,12 @@ if [ $INSIDE = 0 ]; then
     exit 3
   fi
   if [ ! -f "$ROOT/.device/bundle.tar.xz" ]; then
-    echo "gpu-check: no bundle: run 'FIXTURES=\"tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert\" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda' first" >&2
+    echo "gpu-check: no bundle: run 'FIXTURES=\"tiny-xlmr tiny-xlmr-f16 tiny-xlmr-bf16 tiny-bert tiny-qwen3 tiny-gte tiny-modernbert\" bash ../shared/tools/gpu/pack.sh build-cuda/rerank build-cuda/tests/test_cuda build-cuda/loadgen' first" >&2
     exit 2
   fi
   cd "$ROOT/.device" && rm -rf bundle && tar -xJf bundle.tar.xz || exit 2
   # run.sh makes the full-size model when the command names $FULL
-  exec bash bundle/run.sh "bash '$ROOT/scripts/gpu-check.sh' --inside --budget $BUDGET$([ $NCU = 1 ] && echo ' --ncu') # \$FULL"
+  exec bash bundle/run.sh "bash '$ROOT/scripts/gpu-check.sh' --inside --budget $BUDGET$([ $NCU = 1 ] && echo ' --ncu')$([ $SERVE = 1 ] && echo ' --serve')$([ -n "$STEPS" ] && echo " --steps $STEPS") # \$FULL"
 fi
 
 # ---- inside bundle/ (run.sh set LD_LIBRARY_PATH, RERANK_SHARED, FULL) -----------------------------------
@@ -222,6 +243,55 @@ step_ncu() {
   emit "{\"step\": \"ncu\", \"log\": \"ncu.log\"}"
 }
 
+# GET a path of the local server: its body, or nothing (python3: the device image has no curl).
+http_get() {
+  python3 -c 'import sys, urllib.request
+try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())
+except Exception: sys.exit(1)' "$1"
+}
+
+step_serve() {
+  local lim=$1 port=18731 dev=${SERVE_DEVICE:-cuda:0} pid i ready=0 line="" info="" metrics=""
+  [ -x bin/loadgen ] || { skip serve "bin/loadgen is not in the bundle (pack.sh ... build-cuda/loadgen)"; return; }
+  bin/rerank serve --model "$FULL" --device "$dev" --port $port --max-queue-pairs 4096 --no-access-log \
+    >"$OUT/serve.log" 2>&1 &
+  pid=$!
+  for i in $(seq 1 $(( lim / 2 ))); do # load, upload, first pass
+    http_get "http://127.0.0.1:$port/ready" >/dev/null && { ready=1; break; }
+    kill -0 $pid 2>/dev/null || break
+    sleep 1
+  done
+  if [ $ready = 1 ]; then
+    line=$(timeout $(( lim / 2 )) bin/loadgen --url "http://127.0.0.1:$port" -c 32 -d 15 --docs 8 --doc-bytes 400 \
+             --pid $pid --json 2>>"$OUT/serve.log" | tail -1)
+    info=$(http_get "http://127.0.0.1:$port/info")
+    metrics=$(http_get "http://127.0.0.1:$port/metrics" | grep -E '^rerank_(device_memory_bytes|model_healthy|batch_(pairs|tokens)_(sum|count))')
+  fi
+  kill $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  python3 - "$dev" "$ready" "$line" "$info" "$metrics" "$(tail -3 "$OUT/serve.log")" <<'PY' | tee -a "$JSONL"
+import json, sys
+dev, ready, line, info, metrics, log = sys.argv[1:7]
+r = dict(step="serve", device=dev)
+if ready != "1":
+    r["error"] = "the server did not become ready (serve.log)"
+    r["log"] = log[-400:]
+else:
+    try:
+        r["loadgen"] = json.loads(line)
+    except ValueError:
+        r["error"] = "no JSON from loadgen (serve.log)"
+        r["output"] = line[-300:]
+    try:
+        r["info"] = json.loads(info)
+    except ValueError:
+        r["info"] = info[-300:]
+    r["metrics"] = metrics.splitlines()
+print(json.dumps(r))
+PY
+  [ -n "$line" ] || FAILED=1
+}
+
 step_summary() {
   python3 - "$JSONL" <<'PY'
 import json, sys
@@ -248,6 +318,10 @@ if mm: print("torch.matmul 8192^3: " + ", ".join(f"{k} {v} TFLOP/s" for k, v in 
 for r in rows:
     if r.get("step") == "agreement": print(f"agreement {r.get('config')}: tau {r.get('kendall_tau', '-')}, max diff {r.get('max_abs_diff', r.get('error'))}")
     if r.get("step") == "test_cuda": print(f"test_cuda: {r['passed']} passed, {r['failed']} failed (rc {r['rc']})")
+    if r.get("step") == "serve":
+        g = r.get("loadgen", {})
+        print(f"serve {r['device']}: " + (f"{g.get('req_per_s', '-')} req/s, {g.get('pairs_per_s', '-')} pairs/s, p50 {g.get('p50_ms', '-')} ms, p99 {g.get('p99_ms', '-')} ms"
+                                          if g else r.get("error", "-")))
     if "skipped" in r: print(f"skipped {r['step']}: {r['skipped']}")
 PY
 }
@@ -265,6 +339,7 @@ for p in "${PLAN[@]}"; do
     agreement) step_agreement ;;
     torch) step_torch "$l" ;;
     ncu) step_ncu "$l" ;;
+    serve) step_serve "$l" ;;
     summary) step_summary ;;
   esac
 done
