@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -590,7 +591,94 @@ void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) 
     golden_free(g);
 }
 
+// The chunking and layout (cuda_chunks.cu) on random batches: prefixes of 1 .. 50 tokens read by members
+// of 1 .. 60, caps from one token to unbounded, graph-style padding. Ids name their span and place, so
+// every value of the layout can be traced back.
+void chunk_plan_case(uint32_t seed) {
+    uint32_t r = seed;
+    auto rnd = [&](int n) { r = r * 1664525u + 1013904223u; return (int)((r >> 8) % (uint32_t)n); };
+    const size_t members = 1 + (size_t)rnd(40), np = (size_t)rnd((int)members / 2 + 1), n = np + members;
+    std::vector<rr_span_t> sp(n);
+    std::vector<std::vector<int32_t>> ids(n);
+    std::vector<rerank_pair_t> pairs(n);
+    std::vector<int32_t> pos;
+    int64_t at = 0;
+    for (size_t s = 0; s < n; s++) {
+        const int64_t len = s < np ? 1 + rnd(50) : 1 + rnd(60);
+        const int shared = s >= np && np && rnd(3) != 0;
+        const size_t parent = shared ? (size_t)rnd((int)np) : 0;
+        sp[s] = (rr_span_t){at, len, s, shared ? sp[parent].n : 0, parent};
+        for (int64_t j = 0; j < len; j++) {
+            ids[s].push_back((int32_t)(s * 1000 + (size_t)j));
+            pos.push_back((int32_t)(7 * (at + j)));
+        }
+        pairs[s] = (rerank_pair_t){ids[s].data(), NULL, (int32_t)len};
+        at += len;
+    }
+    const rr_batch_t b = {pairs.data(), n, sp.data(), pos.data(), at, 0, np, 0, 0};
+    std::vector<int32_t> mark(np + 1, 0);
+    const size_t caps[] = {1, 30, 100, SIZE_MAX};
+    for (size_t cap : caps) {
+        rr_cu_chunk_t ch;
+        size_t a = np;
+        for (; a < n; a = ch.e) {
+            rr_cu_chunk_next(&b, a, cap, mark.data(), &ch);
+            // a run of spans from a; its tokens, prefixes and longest as counted here
+            std::vector<size_t> parents;
+            size_t tokens = 0;
+            int32_t longest = 0;
+            for (size_t s = ch.a; s < ch.e; s++) {
+                tokens += (size_t)sp[s].n;
+                longest = std::max(longest, (int32_t)sp[s].n);
+                if (sp[s].shared && std::find(parents.begin(), parents.end(), sp[s].parent) == parents.end()) {
+                    parents.push_back(sp[s].parent);
+                    tokens += (size_t)sp[sp[s].parent].n;
+                    longest = std::max(longest, (int32_t)sp[sp[s].parent].n);
+                }
+            }
+            CHECK(ch.a == a && ch.e > a && ch.e <= n);
+            CHECK(ch.n_pre == parents.size() && ch.tokens == tokens && ch.max_n == longest);
+            CHECK_MSG(tokens <= cap || ch.e == a + 1, "chunk of %zu tokens over the cap %zu", tokens, cap);
+            // the next span would not have fitted
+            if (ch.e < n && cap != SIZE_MAX) {
+                size_t next = (size_t)sp[ch.e].n;
+                if (sp[ch.e].shared && std::find(parents.begin(), parents.end(), sp[ch.e].parent) == parents.end())
+                    next += (size_t)sp[sp[ch.e].parent].n;
+                CHECK(tokens + next > cap);
+            }
+            // the layout, with padding
+            const size_t P = ch.n_pre + ch.e - ch.a, T = tokens + 3, Pp = P + 2;
+            std::vector<int32_t> h(RR_CU_IN_VALUES(T, Pp), -5);
+            rr_cu_chunk_pack(&b, &ch, T, Pp, mark.data(), h.data());
+            const int32_t *hid = h.data(), *hpos = hid + 2 * T, *cu = hid + 3 * T, *pre = cu + Pp + 1;
+            CHECK(cu[0] == 0 && cu[P] == (int32_t)tokens && cu[Pp] == (int32_t)tokens);
+            for (size_t q = 0; q < Pp; q++) CHECK(cu[q] <= cu[q + 1]);
+            for (size_t t = tokens; t < T; t++) CHECK(hid[t] == 0 && hpos[t] == 0);
+            for (size_t q = P; q < Pp; q++) CHECK(pre[2 * q] == 0 && pre[2 * q + 1] == 0);
+            for (size_t q = 0; q < P; q++) {
+                const size_t s = q < ch.n_pre ? parents[q] : ch.a + (q - ch.n_pre);
+                CHECK(cu[q + 1] - cu[q] == (int32_t)sp[s].n);
+                for (int64_t j = 0; j < sp[s].n; j++)
+                    CHECK(hid[cu[q] + j] == ids[s][(size_t)j] && hpos[cu[q] + j] == pos[(size_t)(sp[s].start + j)]);
+                if (q < ch.n_pre || !sp[s].shared) {
+                    CHECK(pre[2 * q] == 0 && pre[2 * q + 1] == 0);
+                    continue;
+                }
+                // the prefix rows it reads are its parent's first `shared` ids, within the chunk
+                CHECK(pre[2 * q + 1] == (int32_t)sp[s].shared && pre[2 * q] + pre[2 * q + 1] <= (int32_t)tokens);
+                for (int64_t j = 0; j < sp[s].shared; j++) CHECK(hid[pre[2 * q] + j] == ids[sp[s].parent][(size_t)j]);
+            }
+            for (int32_t v : mark) CHECK(v == 0);
+        }
+        CHECK(a == n);
+    }
+}
+
 } // namespace
+
+TEST(chunk_plan) {
+    for (uint32_t seed = 1; seed <= 300; seed++) chunk_plan_case(seed);
+}
 
 // Every family on the GPU path. XLM-R and BERT keep the GPU tests' 2e-3 in fp16. Qwen3 and GTE measure
 // larger fp16 errors (up to 3.2e-3 and 4.1e-3 on 24 records; Qwen3's logit is the difference of two dot
@@ -640,6 +728,7 @@ TEST(modernbert) {
 }
 
 int main(void) {
+    RUN(chunk_plan);
     RUN(xlmr_bert);
     RUN(qwen3);
     RUN(shared_prefix);
