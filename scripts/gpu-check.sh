@@ -22,6 +22,8 @@
 #              of ~400 bytes, closed loop: req/s, p50 / p99, and the server's /info and /metrics (device,
 #              device memory, batch sizes); needs bin/loadgen in the bundle (pack.sh ... build-cuda/loadgen);
 #              SERVE_DEVICE=cpu rehearses it without a GPU
+#   qwen3      (--steps qwen3) the Qwen3-Reranker-0.6B shape (random weights, made on the device): rerank bench
+#              Q1 / Q2 in fp16 with shared prompt prefixes on and off
 #   summary    one table: pairs/s per workload and precision next to PyTorch, the ratios issue #22 asks for
 # Every figure is printed as one JSON line (and kept in $OUT/gpu-check.jsonl); logs go to $OUT.
 #
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --dry-run) DRY=1 ;;
     --ncu) NCU=1 ;;
     --serve) SERVE=1 ;;
-    --steps) shift; STEPS=${1:-}; [[ "$STEPS" =~ ^[a-z_]+(,[a-z_]+)*$ ]] || { echo "gpu-check: --steps needs names like bench,serve" >&2; exit 2; } ;;
+    --steps) shift; STEPS=${1:-}; [[ "$STEPS" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "gpu-check: --steps needs names like bench,serve" >&2; exit 2; } ;;
     --budget) shift; BUDGET=${1:-}; [[ "$BUDGET" =~ ^[0-9]+$ ]] || { echo "gpu-check: --budget needs seconds" >&2; exit 2; } ;;
     --inside) INSIDE=1 ;; # internal: the part that runs inside bundle/run.sh
     -h|--help) usage; exit 0 ;;
@@ -61,9 +63,10 @@ PLAN=(
 # --steps: only those (gpu and summary always run); --serve / --ncu are implied when named
 if [ -n "$STEPS" ]; then
   case ",$STEPS," in *,serve,*) [ $SERVE = 1 ] || PLAN+=("serve|100|bin/rerank serve under bin/loadgen -c 32"); SERVE=1 ;; esac
+  case ",$STEPS," in *,qwen3,*) PLAN+=("qwen3|150|Qwen3-Reranker-0.6B shape (made here): rerank bench Q1 / Q2 fp16, shared prefixes on / off") ;; esac
   case ",$STEPS," in *,ncu,*) [ $NCU = 1 ] || PLAN+=("ncu|90|ncu per-kernel time of one W1 fp16 bench pass"); NCU=1 ;; esac
   for n in ${STEPS//,/ }; do
-    case $n in test_cuda|bench|torch|agreement|ncu|serve) ;; *) echo "gpu-check: unknown step $n" >&2; exit 2 ;; esac
+    case $n in test_cuda|bench|torch|agreement|ncu|serve|qwen3) ;; *) echo "gpu-check: unknown step $n" >&2; exit 2 ;; esac
   done
   KEEP=()
   for p in "${PLAN[@]}"; do
@@ -243,6 +246,33 @@ step_ncu() {
   emit "{\"step\": \"ncu\", \"log\": \"ncu.log\"}"
 }
 
+# Qwen3-Reranker-0.6B shape on the GPU: shared prompt prefixes on and off (fp16), Q1 (32 documents of one
+# query) and Q2 (bench/workloads-qwen3.json in ../shared); the model is made here (random weights).
+step_qwen3() {
+  local lim=$1 q=/tmp/q3-0.6b w sp l line
+  if [ ! -f $q/model.safetensors ]; then
+    timeout $(( lim / 2 )) python3 "$RERANK_SHARED/tools/make_random_model.py" $q --like qwen3-reranker-0.6b \
+      >"$OUT/qwen3.log" 2>&1 || { skip qwen3 "make_random_model.py failed (qwen3.log)"; FAILED=1; return; }
+  fi
+  for w in Q1 Q2; do
+    for sp in on off; do
+      l=$(limit_for 40); [ "$l" -lt 10 ] && { skip "qwen3 $w shared-prefix $sp" "time budget"; continue; }
+      line=$(timeout "$l" bin/rerank bench --model $q --device cuda:0 --workload "$RERANK_SHARED/bench/workloads-qwen3.json:$w" \
+               --precision fp16 --runs 5 --shared-prefix $sp 2>>"$OUT/qwen3.log" | tail -1)
+      python3 - "$w" "$sp" "$line" <<'PY' | tee -a "$JSONL"
+import json, sys
+w, sp, line = sys.argv[1:4]
+try:
+    r = json.loads(line)
+except ValueError:
+    r = {"error": "no JSON from rerank bench (qwen3.log)", "output": line[-300:]}
+print(json.dumps(dict(step="qwen3", workload=w, precision="fp16", shared_prefix=sp, result=r)))
+PY
+      [ -n "$line" ] || FAILED=1
+    done
+  done
+}
+
 # GET a path of the local server: its body, or nothing (python3: the device image has no curl).
 http_get() {
   python3 -c 'import sys, urllib.request
@@ -318,6 +348,10 @@ if mm: print("torch.matmul 8192^3: " + ", ".join(f"{k} {v} TFLOP/s" for k, v in 
 for r in rows:
     if r.get("step") == "agreement": print(f"agreement {r.get('config')}: tau {r.get('kendall_tau', '-')}, max diff {r.get('max_abs_diff', r.get('error'))}")
     if r.get("step") == "test_cuda": print(f"test_cuda: {r['passed']} passed, {r['failed']} failed (rc {r['rc']})")
+    if r.get("step") == "qwen3":
+        q = r.get("result", {})
+        print(f"qwen3 {r['workload']} fp16 shared-prefix {r['shared_prefix']}: {q.get('pairs_per_s', q.get('error', '-'))} pairs/s, "
+              f"computed fraction {q.get('computed_fraction', '-')}")
     if r.get("step") == "serve":
         g = r.get("loadgen", {})
         print(f"serve {r['device']}: " + (f"{g.get('req_per_s', '-')} req/s, {g.get('pairs_per_s', '-')} pairs/s, p50 {g.get('p50_ms', '-')} ms, p99 {g.get('p99_ms', '-')} ms"
@@ -340,6 +374,7 @@ for p in "${PLAN[@]}"; do
     torch) step_torch "$l" ;;
     ncu) step_ncu "$l" ;;
     serve) step_serve "$l" ;;
+    qwen3) step_qwen3 "$l" ;;
     summary) step_summary ;;
   esac
 done

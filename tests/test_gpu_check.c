@@ -51,6 +51,8 @@ TEST(steps_pick) {
     CHECK(strstr(out, "serve ") && strstr(out, "agreement") && strstr(out, "summary") && strstr(out, "gpu "));
     CHECK_MSG(!strstr(out, "bench  ") && !strstr(out, "test_cuda  ") && !strstr(out, "torch  "), "%s", out);
     CHECK(strstr(out, "build-cuda/loadgen") != NULL); /* the serve step's load generator travels */
+    CHECK(run("bash scripts/gpu-check.sh --dry-run --steps qwen3 2>&1", out, sizeof out) == 0);
+    CHECK(strstr(out, "qwen3 ") && strstr(out, "Qwen3-Reranker-0.6B") && !strstr(out, "serve "));
     CHECK(run("bash scripts/gpu-check.sh --dry-run --steps bench,nope 2>&1", out, sizeof out) == 2);
     CHECK(strstr(out, "unknown step nope") != NULL);
     CHECK(run("bash scripts/gpu-check.sh --dry-run --steps 'a b' 2>&1", out, sizeof out) == 2);
