@@ -12,9 +12,11 @@
  * Without a usable device (no GPU, or a build without CUDA) it prints a SKIP
  * line and checks only that the backend reports "no device" consistently. */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "cuda/cuda_backend.h"
 #include "engine/engine.h"
 #include "eval/metrics.h"
@@ -298,6 +300,105 @@ TEST(shared_prefix) {
     rerank_model_free(mc);
     golden_free(g);
 }
+/* Passes in flight: threads score their batches on one model at once, as the server's batch workers do
+ * (each pass ends without waiting; its wait runs without the model lock while the next pass is packed and
+ * queued on the same stream). Every batch must score exactly as it did alone, with more threads than the
+ * context has tickets (RR_CU_TICKETS) so some wait for one; then batches per second one thread at a time
+ * vs two at once (a figure, not a check). */
+#define FLIGHT_BATCHES 12
+#define FLIGHT_THREADS 6
+#define FLIGHT_ROUNDS 8
+typedef struct flight {
+    rerank_model_t *m;
+    const rerank_pair_t *pairs;
+    size_t off[FLIGHT_BATCHES], n[FLIGHT_BATCHES];
+    const float *ref;  /* every pair alone in its batch, one pass at a time */
+    int seed, rounds;
+    double worst;      /* largest |score - ref| this thread saw (0: equal) */
+    int failed;
+} flight_t;
+
+static void *flight_main(void *arg) {
+    flight_t *f = arg;
+    float out[512];
+    for (int r = 0; r < f->rounds; r++)
+        for (int k = 0; k < FLIGHT_BATCHES; k++) {
+            const int b = (k * 5 + f->seed + r) % FLIGHT_BATCHES; /* each thread its own order */
+            if (score(f->m, f->pairs + f->off[b], f->n[b], 0, out) != RERANK_OK) {
+                f->failed = 1;
+                continue;
+            }
+            for (size_t i = 0; i < f->n[b]; i++) {
+                const double d = fabs((double)out[i] - (double)f->ref[f->off[b] + i]);
+                if (!(d <= f->worst)) f->worst = d;
+            }
+        }
+    return NULL;
+}
+
+/* Seconds for `threads` threads to score every batch `rounds` times between them. */
+static double flight_run(flight_t *f, int threads, int rounds, double *worst, int *failed) {
+    pthread_t th[FLIGHT_THREADS];
+    flight_t w[FLIGHT_THREADS];
+    const double t0 = rr_now_s();
+    for (int t = 0; t < threads; t++) {
+        w[t] = *f;
+        w[t].seed = t * 7;
+        w[t].rounds = rounds;
+        pthread_create(&th[t], NULL, flight_main, &w[t]);
+    }
+    *worst = 0;
+    *failed = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        if (!(w[t].worst <= *worst)) *worst = w[t].worst;
+        *failed |= w[t].failed;
+    }
+    return rr_now_s() - t0;
+}
+
+static void passes_in_flight_case(const char *file, const char *model, size_t n_expect) {
+    golden_t *g = golden_load(file);
+    rr_cuda_t *cu = NULL;
+    rerank_model_t *m = g && g->n == n_expect ? load_fixture(model, RERANK_PRECISION_FP16, &cu) : NULL;
+    CHECK(m != NULL);
+    if (!m) {
+        golden_free(g);
+        return;
+    }
+    flight_t f = {.m = m, .pairs = g->pairs};
+    float *ref = calloc(g->n, sizeof *ref);
+    size_t at = 0;
+    for (int b = 0; b < FLIGHT_BATCHES; b++) { /* batches of 1 .. 48 pairs, unequal, apart (294 pairs) */
+        const size_t want = (size_t)(1 + (b * 13) % 48);
+        CHECK(at + want <= g->n);
+        if (at + want > g->n) break;
+        f.off[b] = at;
+        f.n[b] = want;
+        CHECK(score(m, g->pairs + at, want, 0, ref + at) == RERANK_OK);
+        at += want;
+    }
+    f.ref = ref;
+    double worst = 0, w1, w2;
+    int failed = 0, f1, f2;
+    flight_run(&f, FLIGHT_THREADS, FLIGHT_ROUNDS, &worst, &failed);
+    CHECK_MSG(!failed, "%s: a pass in flight failed: %s", model, rerank_last_error());
+    CHECK_MSG(worst == 0, "%s: a batch scored with others in flight differs from alone by %g", model, worst);
+    const double one = flight_run(&f, 1, 2 * FLIGHT_ROUNDS, &w1, &f1), two = flight_run(&f, 2, FLIGHT_ROUNDS, &w2, &f2);
+    CHECK(!f1 && !f2 && w1 == 0 && w2 == 0);
+    printf("  %s: %d threads x %d rounds of %d batches as alone; batches/s: %.0f one thread, %.0f two threads "
+           "(%.2fx)\n", model, FLIGHT_THREADS, FLIGHT_ROUNDS, FLIGHT_BATCHES, 2 * FLIGHT_ROUNDS * FLIGHT_BATCHES / one,
+           2 * FLIGHT_ROUNDS * FLIGHT_BATCHES / two, one / two);
+    free(ref);
+    rerank_model_free(m);
+    golden_free(g);
+}
+
+TEST(passes_in_flight) {
+    passes_in_flight_case("pairs-xlmr.jsonl", "tiny-xlmr", 409);
+    passes_in_flight_case("pairs-qwen3.jsonl", "tiny-qwen3", 311); /* with shared prefixes */
+}
+
 TEST(graphs_off) { same_scores("RERANK_CUDA_GRAPHS", "0"); }
 TEST(small_chunks) { same_scores("RERANK_CUDA_CHUNK_TOKENS", "512"); }
 TEST(workspace_cap_splits) { same_scores("RERANK_CUDA_WORKSPACE_MB", "1"); }
@@ -806,6 +907,7 @@ int main(void) {
     RUN(golden_xlmr_fp8);
     RUN(golden_xlmr_fp8_tensor_scales);
     RUN(shared_prefix);
+    RUN(passes_in_flight);
     RUN(graphs_off);
     RUN(small_chunks);
     RUN(workspace_cap_splits);

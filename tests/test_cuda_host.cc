@@ -325,27 +325,55 @@ void workspace(rr_cuda_t *c, size_t T, size_t P) {
     ws->d_logits = (float *)alloc(P * sizeof(float));
 }
 
-rerank_status_t host_end(void *be) {
+// The chunks of the recorded pass run on the host: the logits of its spans in packed order.
+rerank_status_t host_run(rr_cuda_t *c, std::vector<float> &h) {
+    const rr_batch_t *b = c->b;
+    rerank_status_t st = RERANK_OK;
+    std::vector<int32_t> mark(b->n_prefix + 1, 0);
+    h.assign(b->n_pairs, 0.0f);
+    rr_cu_chunk_t ch;
+    for (size_t a = b->n_prefix; a < b->n_pairs && !st; a = ch.e) {
+        rr_cu_chunk_next(b, a, c->chunk_tokens, mark.data(), &ch);
+        const size_t P = ch.n_pre + ch.e - ch.a, T = ch.tokens + (g_pad ? 5 : 0), Pp = P + (g_pad ? 1 : 0);
+        workspace(c, T, Pp);
+        rr_cu_chunk_pack(b, &ch, T, Pp, mark.data(), c->ws.d_in);
+        for (int32_t v : mark) CHECK(v == 0);
+        if ((st = rr_cu_run_chunk(c, (int64_t)T, (int64_t)Pp, ch.max_n, 0))) break;
+        for (size_t i = 0; i < ch.e - ch.a; i++) h[a + i] = c->ws.d_logits[ch.n_pre + i];
+        if (g_pad) CHECK(c->ws.d_logits[P] == 0.0f); // the empty sequence
+        g_run.chunks++;
+        g_run.prefixes += ch.n_pre;
+    }
+    return st;
+}
+
+// As cuda_forward.cu's end_async / wait: the pass runs at once (the host is the device), its logits wait in a
+// ticket with their destinations (the batch's spans after its prefixes) until wait.
+struct host_ticket {
+    std::vector<float> h;
+    std::vector<size_t> idx;
+    size_t first;
+    float *out;
+};
+int g_tickets; // tickets not yet waited for
+
+rerank_status_t host_end_async(void *be, float *out, void **ticket) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     const rr_batch_t *b = c->b;
     rerank_status_t st = RERANK_OK;
-    if (b && !c->failed && b->n_pairs) {
-        std::vector<int32_t> mark(b->n_prefix + 1, 0);
-        std::vector<float> h(b->n_pairs, 0.0f);
-        rr_cu_chunk_t ch;
-        for (size_t a = b->n_prefix; a < b->n_pairs && !st; a = ch.e) {
-            rr_cu_chunk_next(b, a, c->chunk_tokens, mark.data(), &ch);
-            const size_t P = ch.n_pre + ch.e - ch.a, T = ch.tokens + (g_pad ? 5 : 0), Pp = P + (g_pad ? 1 : 0);
-            workspace(c, T, Pp);
-            rr_cu_chunk_pack(b, &ch, T, Pp, mark.data(), c->ws.d_in);
-            for (int32_t v : mark) CHECK(v == 0);
-            if ((st = rr_cu_run_chunk(c, (int64_t)T, (int64_t)Pp, ch.max_n, 0))) break;
-            for (size_t i = 0; i < ch.e - ch.a; i++) h[a + i] = c->ws.d_logits[ch.n_pre + i];
-            if (g_pad) CHECK(c->ws.d_logits[P] == 0.0f); // the empty sequence
-            g_run.chunks++;
-            g_run.prefixes += ch.n_pre;
+    *ticket = NULL;
+    if (b && !c->failed && b->n_pairs > b->n_prefix) {
+        host_ticket *t = new host_ticket;
+        st = host_run(c, t->h);
+        t->first = b->n_prefix;
+        t->out = out;
+        for (size_t p = b->n_prefix; p < b->n_pairs; p++) t->idx.push_back(b->sp[p].idx);
+        if (st) {
+            delete t;
+        } else {
+            *ticket = t;
+            g_tickets++;
         }
-        for (size_t p = 0; p < b->n_pairs && !st; p++) c->logits[b->sp[p].idx] = h[p];
     }
     c->b = NULL;
     c->n_ops = 0;
@@ -354,9 +382,25 @@ rerank_status_t host_end(void *be) {
     return st;
 }
 
+rerank_status_t host_wait(void *be, void *ticket) {
+    (void)be;
+    host_ticket *t = (host_ticket *)ticket;
+    for (size_t i = 0; i < t->idx.size(); i++) t->out[t->idx[i]] = t->h[t->first + i];
+    delete t;
+    g_tickets--;
+    return RERANK_OK;
+}
+
+rerank_status_t host_end(void *be) {
+    rr_cuda_t *c = (rr_cuda_t *)be;
+    void *t = NULL;
+    const rerank_status_t st = host_end_async(be, c->logits, &t);
+    return st || !t ? st : host_wait(be, t);
+}
+
 const rr_blocks_t k_blocks = {"cuda-host", NULL, NULL, NULL, NULL, NULL, NULL, NULL, rr_cu_begin, rr_cu_group, host_end,
                               rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block, rr_cu_ffn,
-                              NULL, rr_cu_pool, rr_cu_classify, 1};
+                              NULL, rr_cu_pool, rr_cu_classify, 1, host_end_async, host_wait};
 
 // The linear layers uploaded: W in the GEMM input type (E4M3 with one scale per output channel), biases.
 void upload(rr_cuda_t *c, rr_weights_t *w) {
@@ -395,11 +439,17 @@ void upload(rr_cuda_t *c, rr_weights_t *w) {
     }
 }
 
-// Scores of n pairs through `layers` layers on the host-run CUDA pass at `prec`, through the engine's own
-// forward pass (packing, shared prefixes when `shared`) with this backend in place of the model's, cut into
-// chunks of at most chunk_tokens tokens (0: one chunk).
-rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers, const rerank_pair_t *pairs, size_t n,
-                      float *logits, int shared = 0, size_t chunk_tokens = 0) {
+// The host-run CUDA backend at `prec` in place of m's (shared prefixes when `shared`, chunks of at most
+// chunk_tokens tokens, 0: one chunk), until swap_back.
+struct swapped {
+    rerank_model_t *m;
+    rr_cuda_t *c;
+    const rr_blocks_t *backend;
+    void *be;
+    int was_shared;
+};
+
+swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t chunk_tokens) {
     g_tensors.clear();
     g_blocks.clear();
     rr_cuda_t *c = (rr_cuda_t *)alloc(sizeof(rr_cuda_t));
@@ -411,18 +461,52 @@ rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers
     c->wdt = prec == RERANK_PRECISION_FP8 ? RR_CU_E4M3 : c->dt;
     c->chunk_tokens = chunk_tokens ? chunk_tokens : SIZE_MAX;
     upload(c, &m->w);
-    const rr_blocks_t *backend = m->backend;
-    void *be = m->be;
-    const int was_shared = m->shared_prefix;
+    swapped sw = {m, c, m->backend, m->be, m->shared_prefix};
     m->backend = &k_blocks;
     m->be = c;
     m->shared_prefix = shared;
-    const rerank_status_t st = rr_model_forward(m, pairs, n, layers ? layers : m->cfg.layers, logits);
-    m->backend = backend;
-    m->be = be;
-    m->shared_prefix = was_shared;
-    rr_free(c->tape);
+    return sw;
+}
+
+void swap_back(const swapped &sw) {
+    sw.m->backend = sw.backend;
+    sw.m->be = sw.be;
+    sw.m->shared_prefix = sw.was_shared;
+    rr_free(sw.c->tape);
+}
+
+// Scores of n pairs through `layers` layers on the host-run CUDA pass at `prec`, through the engine's own
+// forward pass (packing, shared prefixes when `shared`) with this backend in place of the model's, cut into
+// chunks of at most chunk_tokens tokens (0: one chunk); ended as end does (waiting).
+rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers, const rerank_pair_t *pairs, size_t n,
+                      float *logits, int shared = 0, size_t chunk_tokens = 0) {
+    const swapped sw = swap_in(m, prec, shared, chunk_tokens);
+    const rerank_status_t st = rr_model_forward(m, pairs, n, layers ? layers : m->cfg.layers, logits, NULL);
+    swap_back(sw);
     return st;
+}
+
+// Two batches as two server batches on a GPU go: A's pass ended without waiting (end_async), B's pass run
+// before A's wait, then both waited for, through rerank_score_tokens for B (its own wait, without the model
+// lock). A's logits must stay untouched until its wait: the engine may not write them from its scratch,
+// which B's pass reuses.
+rerank_status_t score_overlapped(rerank_model_t *m, rerank_precision_t prec, int shared, const rerank_pair_t *a,
+                                 size_t na, float *la, const rerank_pair_t *b, size_t nb, float *lb) {
+    const swapped sw = swap_in(m, prec, shared, 0);
+    void *ticket = NULL;
+    const float poison = -12345.0f;
+    for (size_t i = 0; i < na; i++) la[i] = poison;
+    rerank_status_t st = rr_model_forward(m, a, na, m->cfg.layers, la, &ticket);
+    CHECK_MSG(st || ticket, "no ticket: the pass waited");
+    size_t early = 0;
+    for (size_t i = 0; i < na; i++) early += la[i] != poison;
+    CHECK_MSG(early == 0, "%zu logits written before the wait", early);
+    if (!st) st = rerank_score_tokens(m, b, nb, NULL, lb);
+    CHECK(g_tickets == (ticket ? 1 : 0)); // B's ticket was waited for inside rerank_score_tokens
+    const rerank_status_t w = rr_model_wait(m, ticket);
+    CHECK(g_tickets == 0);
+    swap_back(sw);
+    return st ? st : w;
 }
 
 struct model_case {
@@ -543,7 +627,8 @@ void family(const model_case &mc, double tol16, size_t limit) {
 // computed once, and the same cut into chunks of at most 400 tokens with graph-style padding, where a
 // prefix is carried (and computed) by every chunk that reads it. The shared passes must equal the unshared
 // one bit for bit: the flash kernel cuts key tiles at the same key indices with or without a prefix, and
-// every other step works row by row.
+// every other step works row by row. So must two batches of half the pairs each, the first ended without
+// waiting while the second runs (the server's two batches in flight on a GPU), with prefixes shared or not.
 void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) {
     golden_t *g = golden_load("pairs-qwen3.jsonl");
     char dir[512];
@@ -573,10 +658,18 @@ void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) 
         CHECK_MSG(score(m, prec, 0, pairs.data(), n, chunked.data(), 1, 400) == RERANK_OK, "%s", rerank_last_error());
         g_pad = 0;
         const run_counts r_chunked = g_run;
+        // two batches in flight (the first half waits while the second is packed and run), shared and not
+        std::vector<float> over(n), over_full(n);
+        const size_t na = n / 2;
+        CHECK_MSG(score_overlapped(m, prec, 1, pairs.data(), na, over.data(), pairs.data() + na, n - na,
+                                   over.data() + na) == RERANK_OK, "%s", rerank_last_error());
+        CHECK_MSG(score_overlapped(m, prec, 0, pairs.data() + na, n - na, over_full.data() + na, pairs.data(), na,
+                                   over_full.data()) == RERANK_OK, "%s", rerank_last_error());
         double worst = 0, differ = 0;
         for (size_t i = 0; i < n; i++) {
             worst = fmax(worst, fabs(full[i] - ref[i]));
             differ = fmax(differ, fmax(fabs(shared[i] - full[i]), fabs(chunked[i] - full[i])));
+            differ = fmax(differ, fmax(fabs(over[i] - full[i]), fabs(over_full[i] - full[i])));
         }
         printf("  %-24s %-4s %zu pairs, %.0f tokens not recomputed: prefixes %zu (one chunk), %zu over %zu chunks; "
                "max |shared - unshared| %.3g, |score - reference| %.3g\n", model, rerank_precision_str(prec), n, saved,

@@ -64,7 +64,7 @@ rerank_status_t rr_cu_begin(void *be, const rr_batch_t *b, int64_t group_max) {
     c->n_ops = 0;
     c->logits = NULL;
     c->failed = 0;
-    if (!c->healthy)
+    if (!__atomic_load_n(&c->healthy, __ATOMIC_ACQUIRE))
         return rr_error(RERANK_ERR_INTERNAL, "cuda: %s had an unrecoverable error earlier (%s); reload the model",
                         c->name, c->fault);
     if (b->tokens > (int64_t)INT32_MAX / 4 || b->n_pairs > (size_t)INT32_MAX / 4)

@@ -30,7 +30,7 @@ extern "C" const char *rr_cuda_compute(const rr_cuda_t *c) {
     return !c ? "" : c->wdt == RR_CU_E4M3 ? "fp8" : c->dt == RR_CU_BF16 ? "bf16" : "fp16";
 }
 
-extern "C" int rr_cuda_healthy(const rr_cuda_t *c) { return c && c->healthy; }
+extern "C" int rr_cuda_healthy(const rr_cuda_t *c) { return c && __atomic_load_n(&c->healthy, __ATOMIC_ACQUIRE); }
 
 extern "C" size_t rr_cuda_memory_used(const rr_cuda_t *c) { return c ? c->dev_bytes : 0; }
 
@@ -45,7 +45,10 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
             if (c->h_in[i]) cudaFreeHost(c->h_in[i]);
             if (c->in_done[i]) cudaEventDestroy(c->in_done[i]);
         }
-        if (c->h_logits) cudaFreeHost(c->h_logits);
+        for (int i = 0; i < RR_CU_TICKETS; i++) { /* (no pass is in flight: its model is being freed) */
+            if (c->tk[i].h_logits) cudaFreeHost(c->tk[i].h_logits);
+            if (c->tk[i].done) cudaEventDestroy(c->tk[i].done);
+        }
         rr_cu_free_weights(c);
         rr_cu_gemm_destroy(&c->gemm);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -54,6 +57,11 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
         rr_free(c->alloc_bytes);
         rr_free(c->dense);
         rr_free(c->tmap.key), rr_free(c->tmap.dt), rr_free(c->tmap.val);
+    }
+    for (int i = 0; i < RR_CU_TICKETS; i++) rr_free(c->tk[i].idx);
+    if (c->mu_ready) {
+        pthread_cond_destroy(&c->tk_free);
+        pthread_mutex_destroy(&c->mu);
     }
     rr_free(c->tape);
     rr_free(c->chunk_mark);
@@ -151,6 +159,7 @@ static rerank_status_t create(rr_cuda_t *c, rr_weights_t *w) {
     if (s) return s;
     CU(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     for (int i = 0; i < 2; i++) CU(cudaEventCreateWithFlags(&c->in_done[i], cudaEventDisableTiming));
+    for (int i = 0; i < RR_CU_TICKETS; i++) CU(cudaEventCreateWithFlags(&c->tk[i].done, cudaEventDisableTiming));
     if ((s = rr_cu_gemm_init(&c->gemm))) return s;
     c->dev_bytes += c->gemm.ws_size;
     if ((s = rr_cu_upload_dense(c, w))) return s;
@@ -193,6 +202,16 @@ static rerank_status_t cuda_create(const rr_config_t *cfg, rr_weights_t *w, cons
                         n == 1 ? "" : "s");
     rr_cuda_t *c = (rr_cuda_t *)rr_calloc(1, sizeof *c);
     if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory (cuda context)");
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        rr_free(c);
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a mutex");
+    }
+    if (pthread_cond_init(&c->tk_free, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        rr_free(c);
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a condition variable");
+    }
+    c->mu_ready = 1;
     c->device = o->device;
     c->dt = dt;
     c->wdt = wdt;
@@ -236,4 +255,6 @@ extern "C" const rr_blocks_t rr_blocks_cuda = {
     rr_cu_pool,
     rr_cu_classify,
     1, /* shares_prefix: the flash kernel reads a span's prefix keys from its parent's rows (cuda_chunks.cu) */
+    rr_cu_end_async, /* the device computes pass k while the host packs and queues pass k + 1 */
+    rr_cu_wait,
 };

@@ -13,6 +13,8 @@
 #ifndef RR_CUDA_CTX_H
 #define RR_CUDA_CTX_H
 
+#include <pthread.h>
+
 #include "cuda/cuda_internal.h"
 #include "engine/blocks.h"
 
@@ -81,6 +83,22 @@ typedef struct rr_cu_ws {
     float *d_logits;     /* [P]                                                               */
 } rr_cu_ws_t;
 
+/* A pass ended without waiting (rr_blocks_t.end_async): its logits on their way to pinned memory, and where
+ * they go once the copy is done (wait). */
+typedef struct rr_cu_ticket {
+    int busy;            /* taken by a pass not yet waited for (under rr_cuda.mu)           */
+    cudaEvent_t done;    /* recorded after the pass's last copy out                          */
+    float *h_logits;     /* pinned [cap]: the pass's logits in packed order                  */
+    size_t cap;
+    size_t *idx;         /* [cap_idx]: out index of h_logits[first + i], i < n               */
+    size_t cap_idx, first, n;
+    float *out;
+} rr_cu_ticket_t;
+
+/* Passes in flight at once: the server runs two batches at a time on a GPU (one computing, the next queued
+ * behind it); more only hold pinned memory. A pass that finds none free waits for one (end_async). */
+#define RR_CU_TICKETS 4
+
 #define RR_CU_GRAPHS 16             /* captured forward passes kept (least recently used goes) */
 #define RR_CU_GRAPH_MAX_TOKENS 2048 /* larger chunks run without a graph                       */
 
@@ -106,8 +124,8 @@ struct rr_cuda {
     cudaStream_t stream;
     rr_cu_gemm_t gemm;
     rr_cu_attn_impl_t attn_impl;
-    int healthy;        /* 0 after a sticky device error                          */
-    char fault[256];    /* that error                                             */
+    int healthy;        /* 0 after a sticky device error (atomic: read without the model lock) */
+    char fault[256];    /* that error (written under mu, before healthy turns 0)  */
     size_t dev_bytes;   /* device memory held (weights, workspaces)               */
     size_t chunk_tokens; /* most tokens per device pass; halved when memory runs out */
     size_t ws_limit;    /* RERANK_CUDA_WORKSPACE_MB in bytes (0: none): larger workspaces count as out of memory */
@@ -134,8 +152,12 @@ struct rr_cuda {
     int32_t *h_in[2];   /* pinned, double-buffered packed input (chunk k uses k & 1) */
     size_t h_in_cap;    /* int32 values each                                     */
     cudaEvent_t in_done[2]; /* the copy out of h_in[i] finished                    */
-    float *h_logits;    /* pinned, the logits of one pass (packed order)         */
-    size_t h_logits_cap;
+    /* passes ended, not yet waited for (their waits run without the model lock: mu guards the tickets'
+     * busy flags and the health) */
+    rr_cu_ticket_t tk[RR_CU_TICKETS];
+    pthread_mutex_t mu;
+    pthread_cond_t tk_free;
+    int mu_ready;
     int32_t *chunk_mark; /* [chunk_mark_cap] scratch of the chunking (all zero)  */
     size_t chunk_mark_cap;
 
@@ -227,8 +249,11 @@ void rr_cu_chunk_next(const rr_batch_t *b, size_t a, size_t cap, int32_t *mark, 
 void rr_cu_chunk_pack(const rr_batch_t *b, const rr_cu_chunk_t *ch, size_t T, size_t P, int32_t *mark, int32_t *h);
 #define RR_CU_IN_VALUES(T, P) (3 * (size_t)(T) + 3 * (size_t)(P) + 1)
 
-/* cuda_forward.cu: the end of a pass (rr_blocks_t.end), and the chunk workspace (device and pinned host). */
+/* cuda_forward.cu: the end of a pass (rr_blocks_t.end, or end_async then wait), and the chunk workspace
+ * (device and pinned host). */
 rerank_status_t rr_cu_end(void *be);
+rerank_status_t rr_cu_end_async(void *be, float *out, void **ticket);
+rerank_status_t rr_cu_wait(void *be, void *ticket);
 void rr_cu_ws_release(rr_cuda_t *c);
 
 #endif

@@ -1,13 +1,16 @@
-/* cuda_forward.cu — the end of a pass (rr_blocks_t.end): the family's blocks recorded their steps
- * (cuda_blocks.cu); upload what they name and the device does not have yet, cut the packed batch into
- * chunks of whole spans (at most c->chunk_tokens tokens, with the shared prefixes they read:
+/* cuda_forward.cu — the end of a pass (rr_blocks_t.end, or end_async and wait): the family's blocks recorded
+ * their steps (cuda_blocks.cu); upload what they name and the device does not have yet, cut the packed batch
+ * into chunks of whole spans (at most c->chunk_tokens tokens, with the shared prefixes they read:
  * cuda_chunks.cu), and for each chunk
  *   pack ids | type ids | positions | cu_seqlens | prefixes into a pinned buffer (two of them, alternating),
  *   copy it in, run the steps (cuda_pass.cu; a CUDA graph for small chunks, cuda_graph.cu), copy the logits
- *   out;
+ *   out into the pass's ticket;
  * everything is enqueued on the context's stream, so the host packs chunk k+1 while the GPU computes chunk
- * k; one synchronize at the end, then the logits go to the caller's pairs. The device workspace is sized
- * for the largest chunk of the call and kept (it only grows). When it does not fit in device memory, chunks
+ * k. end_async returns there, with the ticket (an event after the last copy); wait synchronizes on that
+ * event and hands the logits to the caller's pairs. The engine waits without its model lock, so the next
+ * pass (another server batch) is packed and queued while this one computes: the stream orders the passes,
+ * and each ticket has its own pinned logits. end is end_async then wait. The device workspace is sized for
+ * the largest chunk of the call and kept (it only grows). When it does not fit in device memory, chunks
  * are halved and the call goes on; only a single pair that does not fit fails (RERANK_ERR_NOMEM). A sticky
  * device error marks the context unhealthy (rr_cuda_healthy) and every later pass fails at once. */
 #include <stdio.h>
@@ -67,9 +70,9 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     return RERANK_OK;
 }
 
-/* Pinned host buffers: the packed input of a chunk (n int32 values, buffer i) and the logits of a call; the
- * chunking's scratch (n_mark values, all zero). */
-static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits, size_t n_mark) {
+/* Pinned host buffers: the packed input of a chunk (n int32 values, buffer i); the chunking's scratch (n_mark
+ * values, all zero). */
+static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_mark) {
     if (n_mark > c->chunk_mark_cap) {
         int32_t *mk = (int32_t *)rr_realloc(c->chunk_mark, n_mark * sizeof *mk);
         if (!mk) return rr_error(RERANK_ERR_NOMEM, "out of memory chunking %zu shared prefixes", n_mark);
@@ -87,13 +90,46 @@ static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_logits, 
         for (int i = 0; i < 2; i++) CU(cudaMallocHost((void **)&c->h_in[i], n_in * sizeof(int32_t)));
         c->h_in_cap = n_in;
     }
-    if (n_logits > c->h_logits_cap) {
-        CU(cudaStreamSynchronize(c->stream));
-        if (c->h_logits) cudaFreeHost(c->h_logits);
-        c->h_logits = NULL;
-        c->h_logits_cap = 0;
-        CU(cudaMallocHost((void **)&c->h_logits, n_logits * sizeof(float)));
-        c->h_logits_cap = n_logits;
+    return RERANK_OK;
+}
+
+/* A free ticket, taken (waits while every ticket belongs to a pass not yet waited for: their threads wait
+ * without the model lock, so one comes free). */
+static rr_cu_ticket_t *ticket_take(rr_cuda_t *c) {
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        for (int i = 0; i < RR_CU_TICKETS; i++)
+            if (!c->tk[i].busy) {
+                c->tk[i].busy = 1;
+                pthread_mutex_unlock(&c->mu);
+                return &c->tk[i];
+            }
+        pthread_cond_wait(&c->tk_free, &c->mu);
+    }
+}
+
+static void ticket_give(rr_cuda_t *c, rr_cu_ticket_t *t) {
+    pthread_mutex_lock(&c->mu);
+    t->busy = 0;
+    pthread_cond_signal(&c->tk_free);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Room in t for a pass of n spans (its pinned logits are not in use: the ticket was free). */
+static rerank_status_t ticket_reserve(rr_cuda_t *c, rr_cu_ticket_t *t, size_t n) {
+    (void)c;
+    if (n > t->cap_idx) {
+        size_t *idx = (size_t *)rr_realloc(t->idx, n * sizeof *idx);
+        if (!idx) return rr_error(RERANK_ERR_NOMEM, "out of memory for the logits of %zu pairs", n);
+        t->idx = idx;
+        t->cap_idx = n;
+    }
+    if (n > t->cap) {
+        if (t->h_logits) cudaFreeHost(t->h_logits);
+        t->h_logits = NULL;
+        t->cap = 0;
+        CU(cudaMallocHost((void **)&t->h_logits, n * sizeof(float)));
+        t->cap = n;
     }
     return RERANK_OK;
 }
@@ -112,7 +148,7 @@ static int shape_of(const rr_cuda_t *c, size_t T, size_t P, int32_t max_n, int64
 static rerank_status_t plan_memory(rr_cuda_t *c, const rr_batch_t *b) {
     const int32_t longest = (int32_t)b->max_n;
     /* the scratch first: the chunking below reads it */
-    rerank_status_t st = reserve_host(c, 0, b->n_pairs, b->n_prefix);
+    rerank_status_t st = reserve_host(c, 0, b->n_prefix);
     if (st) return st;
     for (;;) {
         int64_t maxT = 0, maxP = 0;
@@ -126,7 +162,7 @@ static rerank_status_t plan_memory(rr_cuda_t *c, const rr_batch_t *b) {
             if (sP > maxP) maxP = sP;
         }
         st = reserve(c, (size_t)maxT, (size_t)maxP);
-        if (!st) return reserve_host(c, RR_CU_IN_VALUES(maxT, maxP), b->n_pairs, b->n_prefix);
+        if (!st) return reserve_host(c, RR_CU_IN_VALUES(maxT, maxP), b->n_prefix);
         if (st != RERANK_ERR_NOMEM || c->chunk_tokens <= (size_t)longest) return st; /* one pair does not fit */
         c->chunk_tokens = c->chunk_tokens / 2 > (size_t)longest ? c->chunk_tokens / 2 : (size_t)longest;
     }
@@ -168,15 +204,17 @@ static rerank_status_t resolve(rr_cuda_t *c) {
     return st;
 }
 
-static rerank_status_t run(rr_cuda_t *c) {
+/* Enqueue the pass: every chunk copied in, run, its logits copied out into t's pinned buffer; t->done is
+ * recorded after the last copy. Nothing here waits for the device (but growing a buffer in use). */
+static rerank_status_t run(rr_cuda_t *c, rr_cu_ticket_t *t) {
     const rr_batch_t *b = c->b;
     rerank_status_t st = resolve(c);
     if (!st) st = plan_memory(c, b);
+    if (!st) st = ticket_reserve(c, t, b->n_pairs);
     if (st) return st;
     cudaStream_t s = c->stream;
     size_t k = 0;
     rr_cu_chunk_t ch;
-    for (size_t p = 0; p < b->n_prefix; p++) c->h_logits[p] = 0.0f; /* prefixes alone: no score (unread) */
     for (size_t a = b->n_prefix; a < b->n_pairs; a = ch.e, k++) {
         int32_t sm;
         int64_t sT, sP;
@@ -197,26 +235,37 @@ static rerank_status_t run(rr_cuda_t *c) {
         }
         if (st) return st;
         /* the chunk's own spans' logits (its prefixes' come first) */
-        CU(cudaMemcpyAsync(c->h_logits + a, c->ws.d_logits + ch.n_pre, (ch.e - a) * sizeof(float),
+        CU(cudaMemcpyAsync(t->h_logits + a, c->ws.d_logits + ch.n_pre, (ch.e - a) * sizeof(float),
                            cudaMemcpyDeviceToHost, s));
     }
-    CU(cudaStreamSynchronize(s));
-    for (size_t p = 0; p < b->n_pairs; p++) c->logits[b->sp[p].idx] = c->h_logits[p];
+    CU(cudaEventRecord(t->done, s));
+    /* where the spans' logits go (prefixes have none) */
+    t->first = b->n_prefix;
+    t->n = b->n_pairs - b->n_prefix;
+    for (size_t p = b->n_prefix; p < b->n_pairs; p++) t->idx[p - b->n_prefix] = b->sp[p].idx;
     return RERANK_OK;
 }
 
-rerank_status_t rr_cu_end(void *be) {
+rerank_status_t rr_cu_end_async(void *be, float *out, void **ticket) {
     rr_cuda_t *c = (rr_cuda_t *)be;
     rerank_status_t st = RERANK_OK;
+    *ticket = NULL;
     if (c->b && c->failed == 2) {
         st = rr_error(RERANK_ERR_UNSUPPORTED, "cuda: layer groups smaller than the batch (group_tokens is 0)");
-    } else if (c->b && !c->failed && c->b->n_pairs) { /* (a refused block already said why) */
+    } else if (c->b && !c->failed && c->b->n_pairs > c->b->n_prefix) { /* (a refused block already said why) */
         if (!c->logits) {
             st = rr_error(RERANK_ERR_UNSUPPORTED, "cuda: the pass ended without a classify step");
         } else {
+            rr_cu_ticket_t *t = ticket_take(c);
             const cudaError_t e = cudaSetDevice(c->device);
-            st = e != cudaSuccess ? rr_cu_fail(e, "cudaSetDevice") : run(c);
-            if (st) st = rr_cu_note_failure(c, st);
+            st = e != cudaSuccess ? rr_cu_fail(e, "cudaSetDevice") : run(c, t);
+            if (st) {
+                st = rr_cu_note_failure(c, st); /* (synchronizes: no copy into t is left) */
+                ticket_give(c, t);
+            } else {
+                t->out = out;
+                *ticket = t;
+            }
         }
     }
     c->b = NULL;
@@ -224,4 +273,28 @@ rerank_status_t rr_cu_end(void *be) {
     c->logits = NULL;
     c->failed = 0;
     return st;
+}
+
+/* The pass's logits, once its copies are done, to out[idx]; the ticket is free again. No model lock. */
+rerank_status_t rr_cu_wait(void *be, void *ticket) {
+    rr_cuda_t *c = (rr_cuda_t *)be;
+    rr_cu_ticket_t *t = (rr_cu_ticket_t *)ticket;
+    if (!t) return RERANK_OK;
+    const cudaError_t e = cudaEventSynchronize(t->done);
+    rerank_status_t st = RERANK_OK;
+    if (e != cudaSuccess) {
+        (void)cudaSetDevice(c->device); /* (this thread may not have run a pass) */
+        st = rr_cu_note_failure(c, rr_cu_fail(e, "waiting for a pass"));
+    } else {
+        for (size_t i = 0; i < t->n; i++) t->out[t->idx[i]] = t->h_logits[t->first + i];
+    }
+    ticket_give(c, t);
+    return st;
+}
+
+rerank_status_t rr_cu_end(void *be) {
+    rr_cuda_t *c = (rr_cuda_t *)be;
+    void *t = NULL;
+    rerank_status_t st = rr_cu_end_async(be, c->logits, &t);
+    return st ? st : rr_cu_wait(be, t);
 }

@@ -40,6 +40,9 @@ static rerank_status_t capture(rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n
     /* GEMM plans first: the heuristic query is not something to do inside a capture */
     rerank_status_t st = rr_cu_run_chunk(c, T, P, max_n, 1);
     if (st) return st;
+    /* and the passes queued before it done: while the stream captures, their waits (other threads,
+     * rr_cu_wait) must find nothing left to synchronize on it (a capture happens once per shape) */
+    CU(cudaStreamSynchronize(c->stream));
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
     const long launches = c->launches, gemms = c->gemm.launches;
     st = rr_cu_run_chunk(c, T, P, max_n, 0);

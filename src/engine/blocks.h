@@ -202,6 +202,18 @@ typedef struct rr_blocks {
     /* 1: its attention reads a span's shared prefix from its parent span
      * (rr_span_t.shared), so the engine may pack shared prefixes once. */
     int shares_prefix;
+
+    /* Optional (NULL: end waits for the device): end the pass without
+     * waiting for it. The logits of the batch's own spans (not its
+     * prefixes) reach out[sp.idx] when wait(*ticket) returns; *ticket is
+     * NULL when there is nothing to wait for (an empty or failed pass).
+     * Between the two the engine may run other passes: wait touches only
+     * the ticket, so the engine calls it without its model lock, and the
+     * device computes pass k while the host prepares pass k + 1. The
+     * thread that ended a pass waits for it, once, before ending another
+     * (a backend holds a few tickets; end_async blocks until one is free). */
+    rerank_status_t (*end_async)(void *be, float *out, void **ticket);
+    rerank_status_t (*wait)(void *be, void *ticket);
 } rr_blocks_t;
 
 extern const rr_blocks_t rr_blocks_cpu;  /* src/cpu/            */

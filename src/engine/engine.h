@@ -71,6 +71,8 @@ struct rerank_model {
     void *be;            /* the backend's state                          */
     rr_pack_t pack;
     double forward_s;    /* time in forward passes so far                */
+    double wait_s;       /* of which waiting for a device, without lock  */
+    pthread_mutex_t wait_lock; /* guards wait_s (taken without `lock`)   */
     int shared_prefix;   /* 1: pack shared prefixes once (causal family, backend that can, option on) */
     rr_work_t work;      /* tokens and FLOPs so far (bench)              */
     pthread_mutex_t lock; /* one forward pass at a time                  */
@@ -84,9 +86,15 @@ static inline int32_t rr_model_default_max_length(const struct rerank_model *m) 
 }
 
 /* Logits of n_pairs validated pairs through the first `layers` layers
- * (engine/forward.c; the caller holds the model lock and bounds the batch). */
+ * (engine/forward.c; the caller holds the model lock and bounds the batch).
+ * ticket NULL: the logits are there on return. Else, on a backend that
+ * ends passes without waiting (rr_blocks_t.end_async), *ticket may come
+ * back non-NULL: the logits are there once rr_model_wait(m, *ticket)
+ * returns, which the caller calls, once, without the model lock (so another
+ * thread's pass overlaps this one's device work), before its next pass. */
 rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                 float *logits);
+                                 float *logits, void **ticket);
+rerank_status_t rr_model_wait(rerank_model_t *m, void *ticket);
 
 /* rr_model_load flags. */
 #define RR_LOAD_NO_TOKENIZER 1 /* tests: load without tokenizer.json */

@@ -202,8 +202,9 @@ static void count_work(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_p
 }
 
 rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, size_t n_pairs, int32_t layers,
-                                 float *logits) {
+                                 float *logits, void **ticket) {
     const double t_start = omp_get_wtime();
+    if (ticket) *ticket = NULL;
     int64_t tokens = 0, max_n = 0;
     for (size_t p = 0; p < n_pairs; p++) {
         tokens += pairs[p].n;
@@ -237,11 +238,29 @@ rerank_status_t rr_model_forward(rerank_model_t *m, const rerank_pair_t *pairs, 
     if ((st = m->backend->begin(m->be, &b, group_max))) return st;
     /* the prefixes' logits are never returned: all go to scratch */
     st = run(m, &b, budget, layers, shared ? k->logits : logits);
-    rerank_status_t e = m->backend->end(m->be);
+    /* Ended without waiting, the backend sends the pairs' logits straight
+     * to the caller's array (the scratch is the next pass's). */
+    const int async = ticket && m->backend->end_async;
+    rerank_status_t e = async ? m->backend->end_async(m->be, logits, ticket) : m->backend->end(m->be);
+    if (st && async && *ticket) { /* a block failed, yet the backend ran something: let it finish */
+        (void)m->backend->wait(m->be, *ticket);
+        *ticket = NULL;
+    }
     if (!st && !e) {
-        if (shared) memcpy(logits, k->logits, n_pairs * sizeof *logits);
+        if (shared && !async) memcpy(logits, k->logits, n_pairs * sizeof *logits);
         count_work(m, pairs, n_pairs, &b, layers);
     }
     m->forward_s += omp_get_wtime() - t_start;
     return st ? st : e;
+}
+
+rerank_status_t rr_model_wait(rerank_model_t *m, void *ticket) {
+    if (!ticket) return RERANK_OK;
+    const double t0 = omp_get_wtime();
+    const rerank_status_t st = m->backend->wait(m->be, ticket);
+    const double dt = omp_get_wtime() - t0;
+    pthread_mutex_lock(&m->wait_lock);
+    m->wait_s += dt;
+    pthread_mutex_unlock(&m->wait_lock);
+    return st;
 }

@@ -29,6 +29,9 @@ void rr_model_profile(rerank_model_t *m, rr_profile_t *p) {
     p->forward_s = m->forward_s;
     p->work = m->work;
     pthread_mutex_unlock(&m->lock);
+    pthread_mutex_lock(&m->wait_lock);
+    p->forward_s += m->wait_s;
+    pthread_mutex_unlock(&m->wait_lock);
 }
 
 /* An LLM reranker: the ids of its label tokens ("yes", "no"), each one
@@ -106,6 +109,11 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
         rr_free(m);
         return rr_error(RERANK_ERR_INTERNAL, "cannot create the model mutex");
     }
+    if (pthread_mutex_init(&m->wait_lock, NULL)) {
+        pthread_mutex_destroy(&m->lock);
+        rr_free(m);
+        return rr_error(RERANK_ERR_INTERNAL, "cannot create the model mutex");
+    }
     m->precision = o.precision;
     m->threads = o.threads ? o.threads : omp_get_num_procs();
     if (backend == &rr_blocks_cpu) snprintf(m->device, sizeof m->device, "cpu");
@@ -160,6 +168,7 @@ void rerank_model_free(rerank_model_t *m) {
     void *plan[] = {k->keys, k->shared, k->cl_len, k->cluster, k->cl_leader, k->rp, k->logits, k->pair_pos};
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) rr_free(plan[i]);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->wait_lock);
     rr_free(m);
 }
 

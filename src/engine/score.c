@@ -1,5 +1,6 @@
 /* score.c — public scoring entry points: validate, chunk, run the forward
- * pass under the model's lock, optionally squash with a sigmoid. */
+ * pass under the model's lock (wait for a device without it), optionally
+ * squash with a sigmoid. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -47,16 +48,22 @@ rerank_status_t rerank_score_tokens(rerank_model_t *m, const rerank_pair_t *pair
     pthread_mutex_lock(&m->lock);
     int prev_threads = omp_get_max_threads();
     omp_set_num_threads(m->threads);
-    /* Whole pairs, up to RR_CHUNK_TOKENS tokens per forward pass. */
+    /* Whole pairs, up to RR_CHUNK_TOKENS tokens per forward pass; the last
+     * pass may end without waiting for the device (a GPU): its logits are
+     * waited for below, without the lock, while another caller's pass is
+     * packed and queued behind it. */
     st = RERANK_OK;
+    void *ticket = NULL;
     for (size_t a = 0; a < n_pairs && !st;) {
         size_t b = a, tokens = 0;
         while (b < n_pairs && (b == a || tokens + (size_t)pairs[b].n <= RR_CHUNK_TOKENS)) tokens += (size_t)pairs[b++].n;
-        st = rr_model_forward(m, pairs + a, b - a, layers, scores + a);
+        st = rr_model_forward(m, pairs + a, b - a, layers, scores + a, b == n_pairs ? &ticket : NULL);
         a = b;
     }
     omp_set_num_threads(prev_threads);
     pthread_mutex_unlock(&m->lock);
+    const rerank_status_t w = rr_model_wait(m, ticket);
+    if (!st) st = w;
     if (st) {
         memset(scores, 0, n_pairs * sizeof *scores);
         return st;
