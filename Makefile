@@ -244,18 +244,22 @@ $(BUILD)/tests/test_cuda_emu: tests/test_cuda_emu.cc tests/simt_emu.cc tests/sim
 	  tests/simt_emu.cc
 
 # The CUDA backend's whole pass (cuda_blocks.cu records, cuda_chunks.cu cuts and lays out the chunks,
-# cuda_pass.cu lowers; compiled for the host) with host versions of its launch functions running the same kernel bodies under the emulator:
+# cuda_pass.cu lowers, cuda_forward.cu ends it; compiled for the host, the last over the host runtime of
+# tests/cuda_rt_host.cc) with host versions of its launch functions running the same kernel bodies under the emulator:
 # tests/test_cuda_host checks every family's pass against the goldens without a GPU. It needs the CUDA
 # headers (not the libraries), and a build without the CUDA backend (whose objects define the same
 # functions): TEST_DEPS has it only then.
 $(BUILD)/tests/test_cuda_host: tests/test_cuda_host.cc tests/simt_emu.cc tests/simt_emu.h tests/test.h tests/golden.h \
+                               tests/cuda_rt_host.cc tests/cuda_rt_host.h \
                                src/cuda/cuda_pass.cu src/cuda/cuda_blocks.cu src/cuda/cuda_chunks.cu \
+                               src/cuda/cuda_forward.cu src/cuda/cuda_errors.cu \
                                $(wildcard src/cuda/*.cuh src/cuda/*.h) \
                                $(TEST_HELPER_OBJ) $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wno-unused-parameter $(EMU_SAN) -fopenmp -Isrc -Iinclude -Itests \
 	  -I$(CUDA_HOME)/include -DRR_WITH_CUDA -o $@ tests/test_cuda_host.cc -x c++ src/cuda/cuda_pass.cu \
-	  src/cuda/cuda_blocks.cu src/cuda/cuda_chunks.cu -x none tests/simt_emu.cc $(BUILD)/tests/golden.o $(BUILD)/librerank.a $(CORE_LIBS)
+	  src/cuda/cuda_blocks.cu src/cuda/cuda_chunks.cu src/cuda/cuda_forward.cu src/cuda/cuda_errors.cu \
+	  -x none tests/cuda_rt_host.cc tests/simt_emu.cc $(BUILD)/tests/golden.o $(BUILD)/librerank.a $(CORE_LIBS)
 
 $(BUILD)/tests/test_regress_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/regress_main.o $(BUILD)/librerank-app.a $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)

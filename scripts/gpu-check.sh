@@ -19,8 +19,9 @@
 #              (per-channel and per-tensor FP8 weight scales): max |difference|, Kendall tau
 #   ncu        (--ncu) time per kernel of one W1 fp16 pass
 #   serve      (--serve) bin/rerank serve --device cuda:0 on $FULL under bin/loadgen, 32 clients x 8 documents
-#              of ~400 bytes, closed loop: req/s, p50 / p99, and the server's /info and /metrics (device,
-#              device memory, batch sizes); needs bin/loadgen in the bundle (pack.sh ... build-cuda/loadgen);
+#              of ~400 bytes, closed loop, with 2 batches in flight (the default on CUDA) then 1: req/s,
+#              p50 / p99, and the server's /info and /metrics (device, device memory, batch sizes, batches
+#              running); needs bin/loadgen in the bundle (pack.sh ... build-cuda/loadgen);
 #              SERVE_DEVICE=cpu rehearses it without a GPU
 #   qwen3      (--steps qwen3) the Qwen3-Reranker-0.6B shape (random weights, made on the device): rerank bench
 #              Q1 / Q2 in fp16 with shared prompt prefixes on and off
@@ -59,10 +60,10 @@ PLAN=(
   "agreement|90|bin/rerank score of the golden pairs on \$FULL: cpu fp32 vs cuda fp16/bf16/fp8 (channel and tensor scales): Kendall tau, max diff"
 )
 [ $NCU = 1 ] && PLAN+=("ncu|90|ncu per-kernel time of one W1 fp16 bench pass")
-[ $SERVE = 1 ] && PLAN+=("serve|100|bin/rerank serve --device cuda:0 --model \$FULL under bin/loadgen -c 32 (8 docs of ~400 bytes): req/s, p50/p99, /info and /metrics")
+[ $SERVE = 1 ] && PLAN+=("serve|140|bin/rerank serve --device cuda:0 --model \$FULL under bin/loadgen -c 32 (8 docs of ~400 bytes), 2 then 1 batches in flight: req/s, p50/p99, /info and /metrics")
 # --steps: only those (gpu and summary always run); --serve / --ncu are implied when named
 if [ -n "$STEPS" ]; then
-  case ",$STEPS," in *,serve,*) [ $SERVE = 1 ] || PLAN+=("serve|100|bin/rerank serve under bin/loadgen -c 32"); SERVE=1 ;; esac
+  case ",$STEPS," in *,serve,*) [ $SERVE = 1 ] || PLAN+=("serve|140|bin/rerank serve under bin/loadgen -c 32, 2 then 1 batches in flight"); SERVE=1 ;; esac
   case ",$STEPS," in *,qwen3,*) PLAN+=("qwen3|150|Qwen3-Reranker-0.6B shape (made here): rerank bench Q1 / Q2 fp16, shared prefixes on / off") ;; esac
   case ",$STEPS," in *,ncu,*) [ $NCU = 1 ] || PLAN+=("ncu|90|ncu per-kernel time of one W1 fp16 bench pass"); NCU=1 ;; esac
   for n in ${STEPS//,/ }; do
@@ -280,11 +281,11 @@ try: sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=2).read().deco
 except Exception: sys.exit(1)' "$1"
 }
 
-step_serve() {
-  local lim=$1 port=18731 dev=${SERVE_DEVICE:-cuda:0} pid i ready=0 line="" info="" metrics=""
-  [ -x bin/loadgen ] || { skip serve "bin/loadgen is not in the bundle (pack.sh ... build-cuda/loadgen)"; return; }
+# One server at --batches-in-flight $2 under loadgen: a JSON record.
+serve_once() {
+  local lim=$1 flight=$2 port=18731 dev=${SERVE_DEVICE:-cuda:0} pid i ready=0 line="" info="" metrics=""
   bin/rerank serve --model "$FULL" --device "$dev" --port $port --max-queue-pairs 4096 --no-access-log \
-    >"$OUT/serve.log" 2>&1 &
+    --batches-in-flight "$flight" >"$OUT/serve-$flight.log" 2>&1 &
   pid=$!
   for i in $(seq 1 $(( lim / 2 ))); do # load, upload, first pass
     http_get "http://127.0.0.1:$port/ready" >/dev/null && { ready=1; break; }
@@ -292,17 +293,17 @@ step_serve() {
     sleep 1
   done
   if [ $ready = 1 ]; then
-    line=$(timeout $(( lim / 2 )) bin/loadgen --url "http://127.0.0.1:$port" -c 32 -d 15 --docs 8 --doc-bytes 400 \
-             --pid $pid --json 2>>"$OUT/serve.log" | tail -1)
+    line=$(timeout $(( lim / 2 )) bin/loadgen --url "http://127.0.0.1:$port" -c 32 -d "${SERVE_SECONDS:-15}" --docs 8 \
+             --doc-bytes 400 --pid $pid --json 2>>"$OUT/serve-$flight.log" | tail -1)
     info=$(http_get "http://127.0.0.1:$port/info")
-    metrics=$(http_get "http://127.0.0.1:$port/metrics" | grep -E '^rerank_(device_memory_bytes|model_healthy|batch_(pairs|tokens)_(sum|count))')
+    metrics=$(http_get "http://127.0.0.1:$port/metrics" | grep -E '^rerank_(device_memory_bytes|model_healthy|batches_running|batch_(pairs|tokens)_(sum|count))')
   fi
   kill $pid 2>/dev/null
   wait $pid 2>/dev/null
-  python3 - "$dev" "$ready" "$line" "$info" "$metrics" "$(tail -3 "$OUT/serve.log")" <<'PY' | tee -a "$JSONL"
+  python3 - "$dev" "$flight" "$ready" "$line" "$info" "$metrics" "$(tail -3 "$OUT/serve-$flight.log")" <<'PY' | tee -a "$JSONL"
 import json, sys
-dev, ready, line, info, metrics, log = sys.argv[1:7]
-r = dict(step="serve", device=dev)
+dev, flight, ready, line, info, metrics, log = sys.argv[1:8]
+r = dict(step="serve", device=dev, batches_in_flight=int(flight))
 if ready != "1":
     r["error"] = "the server did not become ready (serve.log)"
     r["log"] = log[-400:]
@@ -320,6 +321,15 @@ else:
 print(json.dumps(r))
 PY
   [ -n "$line" ] || FAILED=1
+}
+
+# The server as users run it (two batches in flight on a GPU: the next one packed and queued while one
+# computes), then with one at a time: what the overlap gives.
+step_serve() {
+  local lim=$1
+  [ -x bin/loadgen ] || { skip serve "bin/loadgen is not in the bundle (pack.sh ... build-cuda/loadgen)"; return; }
+  serve_once $(( lim / 2 )) 2
+  serve_once $(( lim / 2 )) 1
 }
 
 step_summary() {
@@ -354,7 +364,7 @@ for r in rows:
               f"computed fraction {q.get('computed_fraction', '-')}")
     if r.get("step") == "serve":
         g = r.get("loadgen", {})
-        print(f"serve {r['device']}: " + (f"{g.get('req_per_s', '-')} req/s, {g.get('pairs_per_s', '-')} pairs/s, p50 {g.get('p50_ms', '-')} ms, p99 {g.get('p99_ms', '-')} ms"
+        print(f"serve {r['device']} ({r.get('batches_in_flight', '-')} in flight): " + (f"{g.get('req_per_s', '-')} req/s, {g.get('pairs_per_s', '-')} pairs/s, p50 {g.get('p50_ms', '-')} ms, p99 {g.get('p99_ms', '-')} ms"
                                           if g else r.get("error", "-")))
     if "skipped" in r: print(f"skipped {r['step']}: {r['skipped']}")
 PY

@@ -9,6 +9,7 @@
 // headers (not the libraries, not a GPU). What it cannot check: the PTX, cuBLASLt itself, streams, graphs
 // and the device memory plan (cuda_forward.cu), which test_cuda covers on a GPU.
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ extern "C" {
 #include "cuda/cuda_ctx.h"
 #include "cuda/flash_attn.cuh"
 #include "cuda/rows_params.h"
+#include "cuda_rt_host.h"
 #include "simt_emu.h"
 #include "test.h"
 
@@ -113,6 +115,12 @@ void *rr_cu_tensor_get(const rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t d
     v.resize(n * rr_cu_dtype_size(dt) + 64);
     for (size_t i = 0; i < n; i++) from_f(v.data(), dt, i, f[i]);
     return v.data();
+}
+
+rerank_status_t rr_cu_tensor_put(rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t dt, const char *what) {
+    (void)what;
+    (void)rr_cu_tensor_get(c, t, dt); // converted now, as an upload would
+    return RERANK_OK;
 }
 
 rerank_status_t rr_cu_gemm_prepare(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n) {
@@ -401,6 +409,10 @@ rerank_status_t host_end(void *be) {
 const rr_blocks_t k_blocks = {"cuda-host", NULL, NULL, NULL, NULL, NULL, NULL, NULL, rr_cu_begin, rr_cu_group, host_end,
                               rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block, rr_cu_ffn,
                               NULL, rr_cu_pool, rr_cu_classify, 1, host_end_async, host_wait};
+// The same with the real end of a pass (cuda_forward.cu, over the host runtime of cuda_rt_host.cc).
+const rr_blocks_t k_blocks_real = {"cuda-host-real", NULL, NULL, NULL, NULL, NULL, NULL, NULL, rr_cu_begin, rr_cu_group,
+                                   rr_cu_end, rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block,
+                                   rr_cu_ffn, NULL, rr_cu_pool, rr_cu_classify, 1, rr_cu_end_async, rr_cu_wait};
 
 // The linear layers uploaded: W in the GEMM input type (E4M3 with one scale per output channel), biases.
 void upload(rr_cuda_t *c, rr_weights_t *w) {
@@ -439,6 +451,12 @@ void upload(rr_cuda_t *c, rr_weights_t *w) {
     }
 }
 
+int busy_tickets(rr_cuda_t *c) {
+    int n = 0;
+    for (int i = 0; i < RR_CU_TICKETS; i++) n += c->tk[i].busy;
+    return n;
+}
+
 // The host-run CUDA backend at `prec` in place of m's (shared prefixes when `shared`, chunks of at most
 // chunk_tokens tokens, 0: one chunk), until swap_back.
 struct swapped {
@@ -449,7 +467,7 @@ struct swapped {
     int was_shared;
 };
 
-swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t chunk_tokens) {
+swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t chunk_tokens, int real = 0) {
     g_tensors.clear();
     g_blocks.clear();
     rr_cuda_t *c = (rr_cuda_t *)alloc(sizeof(rr_cuda_t));
@@ -461,8 +479,9 @@ swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t c
     c->wdt = prec == RERANK_PRECISION_FP8 ? RR_CU_E4M3 : c->dt;
     c->chunk_tokens = chunk_tokens ? chunk_tokens : SIZE_MAX;
     upload(c, &m->w);
+    if (real) rr_rt_host_ctx_init(c);
     swapped sw = {m, c, m->backend, m->be, m->shared_prefix};
-    m->backend = &k_blocks;
+    m->backend = real ? &k_blocks_real : &k_blocks;
     m->be = c;
     m->shared_prefix = shared;
     return sw;
@@ -472,6 +491,7 @@ void swap_back(const swapped &sw) {
     sw.m->backend = sw.backend;
     sw.m->be = sw.be;
     sw.m->shared_prefix = sw.was_shared;
+    if (sw.c->mu_ready) rr_rt_host_ctx_release(sw.c);
     rr_free(sw.c->tape);
 }
 
@@ -479,8 +499,8 @@ void swap_back(const swapped &sw) {
 // forward pass (packing, shared prefixes when `shared`) with this backend in place of the model's, cut into
 // chunks of at most chunk_tokens tokens (0: one chunk); ended as end does (waiting).
 rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers, const rerank_pair_t *pairs, size_t n,
-                      float *logits, int shared = 0, size_t chunk_tokens = 0) {
-    const swapped sw = swap_in(m, prec, shared, chunk_tokens);
+                      float *logits, int shared = 0, size_t chunk_tokens = 0, int real = 0) {
+    const swapped sw = swap_in(m, prec, shared, chunk_tokens, real);
     const rerank_status_t st = rr_model_forward(m, pairs, n, layers ? layers : m->cfg.layers, logits, NULL);
     swap_back(sw);
     return st;
@@ -491,8 +511,8 @@ rerank_status_t score(rerank_model_t *m, rerank_precision_t prec, int32_t layers
 // lock). A's logits must stay untouched until its wait: the engine may not write them from its scratch,
 // which B's pass reuses.
 rerank_status_t score_overlapped(rerank_model_t *m, rerank_precision_t prec, int shared, const rerank_pair_t *a,
-                                 size_t na, float *la, const rerank_pair_t *b, size_t nb, float *lb) {
-    const swapped sw = swap_in(m, prec, shared, 0);
+                                 size_t na, float *la, const rerank_pair_t *b, size_t nb, float *lb, int real = 0) {
+    const swapped sw = swap_in(m, prec, shared, 0, real);
     void *ticket = NULL;
     const float poison = -12345.0f;
     for (size_t i = 0; i < na; i++) la[i] = poison;
@@ -502,9 +522,10 @@ rerank_status_t score_overlapped(rerank_model_t *m, rerank_precision_t prec, int
     for (size_t i = 0; i < na; i++) early += la[i] != poison;
     CHECK_MSG(early == 0, "%zu logits written before the wait", early);
     if (!st) st = rerank_score_tokens(m, b, nb, NULL, lb);
-    CHECK(g_tickets == (ticket ? 1 : 0)); // B's ticket was waited for inside rerank_score_tokens
+    CHECK(real || g_tickets == (ticket ? 1 : 0)); // B's ticket was waited for inside rerank_score_tokens
+    CHECK(!real || busy_tickets(sw.c) == (ticket ? 1 : 0));
     const rerank_status_t w = rr_model_wait(m, ticket);
-    CHECK(g_tickets == 0);
+    CHECK(g_tickets == 0 && busy_tickets(sw.c) == 0);
     swap_back(sw);
     return st ? st : w;
 }
@@ -665,11 +686,20 @@ void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) 
                                    over.data() + na) == RERANK_OK, "%s", rerank_last_error());
         CHECK_MSG(score_overlapped(m, prec, 0, pairs.data() + na, n - na, over_full.data() + na, pairs.data(), na,
                                    over_full.data()) == RERANK_OK, "%s", rerank_last_error());
+        // the real end of a pass (cuda_forward.cu): chunks of 400 as above, and two batches in flight on tickets
+        std::vector<float> real(n), over_real(n);
+        const long copies = g_rt.copies_in;
+        CHECK_MSG(score(m, prec, 0, pairs.data(), n, real.data(), 1, 400, 1) == RERANK_OK, "%s", rerank_last_error());
+        CHECK_MSG(g_rt.copies_in - copies == (long)r_chunked.chunks, "%ld chunks copied in, %zu cut",
+                  g_rt.copies_in - copies, r_chunked.chunks);
+        CHECK_MSG(score_overlapped(m, prec, 1, pairs.data() + na, n - na, over_real.data() + na, pairs.data(), na,
+                                   over_real.data(), 1) == RERANK_OK, "%s", rerank_last_error());
         double worst = 0, differ = 0;
         for (size_t i = 0; i < n; i++) {
             worst = fmax(worst, fabs(full[i] - ref[i]));
             differ = fmax(differ, fmax(fabs(shared[i] - full[i]), fabs(chunked[i] - full[i])));
             differ = fmax(differ, fmax(fabs(over[i] - full[i]), fabs(over_full[i] - full[i])));
+            differ = fmax(differ, fmax(fabs(real[i] - full[i]), fabs(over_real[i] - full[i])));
         }
         printf("  %-24s %-4s %zu pairs, %.0f tokens not recomputed: prefixes %zu (one chunk), %zu over %zu chunks; "
                "max |shared - unshared| %.3g, |score - reference| %.3g\n", model, rerank_precision_str(prec), n, saved,
@@ -814,6 +844,120 @@ TEST(shared_prefix) {
     shared_prefix_case("tiny-qwen3-seqcls", RERANK_PRECISION_BF16, 5e-2);
 }
 
+// The real end of a pass (cuda_forward.cu over the host runtime, cuda_rt_host.cc) where only a device would
+// otherwise take it: a workspace that does not fit (chunks halved until it does, scores unchanged; a pair
+// too long for any fails cleanly and the next pass works), a sticky fault seen by a pass's wait (an error,
+// the context unhealthy, every later pass refused, no ticket left taken), and threads with passes in
+// flight (each batch as alone).
+struct flight_arg {
+    rerank_model_t *m;
+    const rerank_pair_t *pairs;
+    size_t n;
+    const float *ref;
+    int bad;
+};
+
+void *flight_thread(void *p) {
+    flight_arg *a = (flight_arg *)p;
+    std::vector<float> out(a->n);
+    for (int r = 0; r < 3; r++) {
+        if (rerank_score_tokens(a->m, a->pairs, a->n, NULL, out.data()) != RERANK_OK) a->bad++;
+        for (size_t i = 0; i < a->n; i++) a->bad += out[i] != a->ref[i];
+    }
+    return NULL;
+}
+
+TEST(real_end) {
+    golden_t *g = golden_load("pairs-xlmr.jsonl");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
+    rerank_model_t *m = NULL;
+    CHECK(g != NULL && rr_model_load(dir, NULL, RR_LOAD_NO_TOKENIZER, &m) == RERANK_OK);
+    if (!g || !m) {
+        rerank_model_free(m);
+        golden_free(g);
+        return;
+    }
+    std::vector<rerank_pair_t> pairs;
+    for (size_t i = 0; i < g->n && pairs.size() < 24; i++)
+        if (g->pairs[i].n <= 48) pairs.push_back(g->pairs[i]);
+    const size_t n = pairs.size();
+    int32_t longest = 0;
+    for (const rerank_pair_t &p : pairs) longest = std::max(longest, p.n);
+    std::vector<float> ref(n), capped(n), out(n);
+    CHECK(score(m, RERANK_PRECISION_FP16, 0, pairs.data(), n, ref.data()) == RERANK_OK);
+
+    // out of device memory: the workspace of the whole batch does not fit, that of a few pairs does
+    swapped sw = swap_in(m, RERANK_PRECISION_FP16, 0, 0, 1);
+    rr_cuda_t *c = sw.c;
+    size_t tokens = 0;
+    for (const rerank_pair_t &p : pairs) tokens += (size_t)p.n;
+    const size_t per_token = 2 * (size_t)m->cfg.hidden * 4 + (size_t)(c->xh_cols + c->wide_cols + c->ctx_cols) * 2 + 64;
+    g_rt.dev_limit = per_token * tokens / 3;
+    CHECK_MSG(rerank_score_tokens(m, pairs.data(), n, NULL, capped.data()) == RERANK_OK, "%s", rerank_last_error());
+    printf("  workspace capped at %zu bytes: chunks of %zu tokens (batch %zu)\n", g_rt.dev_limit, c->chunk_tokens, tokens);
+    CHECK(c->chunk_tokens < tokens && c->chunk_tokens >= (size_t)longest);
+    CHECK(g_rt.dev_bytes <= g_rt.dev_limit);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += capped[i] != ref[i];
+    CHECK_MSG(differ == 0, "%zu scores changed by chunking for memory", differ);
+    // a pair too long for the memory left: a clean error, nothing taken, the next pass fine
+    rr_cu_ws_release(c);
+    g_rt.dev_limit = g_rt.dev_bytes + 64;
+    const rerank_status_t st = rerank_score_tokens(m, pairs.data(), 1, NULL, out.data());
+    CHECK_MSG(st == RERANK_ERR_NOMEM && strstr(rerank_last_error(), "out of memory"), "%s: %s",
+              rerank_status_str(st), rerank_last_error());
+    CHECK(busy_tickets(c) == 0 && __atomic_load_n(&c->healthy, __ATOMIC_ACQUIRE));
+    g_rt.dev_limit = 0;
+    CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK);
+    differ = 0;
+    for (size_t i = 0; i < n; i++) differ += out[i] != ref[i];
+    CHECK(differ == 0);
+
+    // threads with passes in flight: more threads than tickets, each batch as it scored alone
+    {
+        const size_t parts[] = {0, 5, 6, 13, 24};
+        std::vector<std::vector<float>> alone(4);
+        for (int t = 0; t < 4; t++) {
+            alone[t].resize(parts[t + 1] - parts[t]);
+            CHECK(rerank_score_tokens(m, pairs.data() + parts[t], alone[t].size(), NULL, alone[t].data()) == RERANK_OK);
+        }
+        pthread_t th[6];
+        flight_arg a[6];
+        for (int t = 0; t < 6; t++) {
+            a[t] = {m, pairs.data() + parts[t % 4], parts[t % 4 + 1] - parts[t % 4], alone[t % 4].data(), 0};
+            pthread_create(&th[t], NULL, flight_thread, &a[t]);
+        }
+        int bad = 0;
+        for (int t = 0; t < 6; t++) {
+            pthread_join(th[t], NULL);
+            bad += a[t].bad;
+        }
+        CHECK_MSG(bad == 0, "%d scores differ with passes in flight", bad);
+        CHECK(busy_tickets(c) == 0);
+    }
+
+    // a sticky fault seen by a pass's wait: its last event wait (the others are for the chunks' input
+    // buffers), counted in the same pass before
+    g_rt.fault_at_wait = INT32_MAX;
+    g_rt.waits = 0;
+    CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK);
+    g_rt.fault_at_wait = g_rt.waits;
+    g_rt.waits = 0;
+    const rerank_status_t sf = rerank_score_tokens(m, pairs.data(), n, NULL, out.data());
+    CHECK_MSG(sf == RERANK_ERR_INTERNAL && strstr(rerank_last_error(), "waiting for a pass"), "%s: %s",
+              rerank_status_str(sf), rerank_last_error());
+    CHECK(!__atomic_load_n(&c->healthy, __ATOMIC_ACQUIRE) && busy_tickets(c) == 0);
+    const rerank_status_t later = rerank_score_tokens(m, pairs.data(), n, NULL, out.data());
+    CHECK_MSG(later == RERANK_ERR_INTERNAL && strstr(rerank_last_error(), "unrecoverable") &&
+              strstr(rerank_last_error(), "illegal memory access"), "%s", rerank_last_error());
+    g_rt.fault_at_wait = 0;
+    g_rt.sticky = cudaSuccess;
+    swap_back(sw);
+    rerank_model_free(m);
+    golden_free(g);
+}
+
 TEST(modernbert) {
     family({"pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0}, 2e-3, 24);
     family({"pairs-modernbert.jsonl", "tiny-modernbert-cls", "tiny-modernbert-cls", 0}, 2e-3, 24);
@@ -825,6 +969,7 @@ int main(void) {
     RUN(xlmr_bert);
     RUN(qwen3);
     RUN(shared_prefix);
+    RUN(real_end);
     RUN(gte);
     RUN(modernbert);
     RUN(fp8);

@@ -58,37 +58,43 @@ TEST(steps_pick) {
     CHECK(run("bash scripts/gpu-check.sh --dry-run --steps 'a b' 2>&1", out, sizeof out) == 2);
 }
 
-/* The serve step on the CPU: a server comes up, loadgen's JSON, /info and /metrics land in one record. */
+/* The serve step on the CPU: two servers come up (2 batches in flight, then 1); for each, loadgen's JSON,
+ * /info and /metrics land in one record. */
 TEST(serve_step_rehearsed) {
     char dir[] = "/tmp/rr_gpucheck_XXXXXX", root[PATH_MAX];
     static char out[65536], cmd[8 * PATH_MAX];
     CHECK(mkdtemp(dir) != NULL && getcwd(root, sizeof root) != NULL);
     const int len = snprintf(cmd, sizeof cmd,
              "mkdir -p %s/bin && ln -s %s/rerank %s/bin/rerank && ln -s %s/loadgen %s/bin/loadgen && cd %s && "
-             "FULL=%s/fixtures/models/tiny-xlmr RERANK_SHARED=%s OUT=%s/out SERVE_DEVICE=cpu "
+             "FULL=%s/fixtures/models/tiny-xlmr RERANK_SHARED=%s OUT=%s/out SERVE_DEVICE=cpu SERVE_SECONDS=5 "
              "bash %s/scripts/gpu-check.sh --inside --steps serve >/dev/null 2>&1; cat %s/out/gpu-check.jsonl",
              dir, g_build, dir, g_build, dir, dir, t_shared(), t_shared(), dir, root, dir);
     CHECK(len > 0 && (size_t)len < sizeof cmd);
     const int rc = run(cmd, out, sizeof out);
     CHECK_MSG(rc == 0, "rc %d", rc);
     json_error_t e;
-    json_t *r = NULL;
+    json_t *rec[2] = {NULL, NULL};
+    int n = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *j = json_loads(line, 0, &e);
-        if (j && !strcmp(str_of(j, "step"), "serve")) {
-            r = j;
-            break;
+        if (j && !strcmp(str_of(j, "step"), "serve") && n < 2) {
+            rec[n++] = j;
+            continue;
         }
         json_decref(j);
     }
-    CHECK_MSG(r != NULL, "no serve record");
-    if (r) {
-        json_t *lg = json_object_get(r, "loadgen"), *info = json_object_get(r, "info");
+    CHECK_MSG(n == 2, "%d serve records (want 2)", n);
+    for (int i = 0; i < n; i++) {
+        json_t *r = rec[i], *lg = json_object_get(r, "loadgen"), *info = json_object_get(r, "info");
+        const json_int_t flight = json_integer_value(json_object_get(r, "batches_in_flight"));
+        CHECK_MSG(flight == 2 - i, "record %d: %lld batches in flight", i, (long long)flight);
         CHECK_MSG(lg && json_number_value(json_object_get(lg, "req_per_s")) > 0, "%s", json_dumps(r, 0));
         CHECK(json_integer_value(json_object_get(lg, "ok")) > 0 && json_integer_value(json_object_get(lg, "non_200")) == 0);
         CHECK(info && !strcmp(str_of(info, "device"), "cpu"));
+        CHECK_MSG(json_integer_value(json_object_get(info, "batches_in_flight")) == flight, "/info: %s", json_dumps(info, 0));
         CHECK(json_array_size(json_object_get(r, "metrics")) >= 4);
-        printf("  serve step (cpu, tiny-xlmr): %.0f req/s\n", json_number_value(json_object_get(lg, "req_per_s")));
+        printf("  serve step (cpu, tiny-xlmr, %lld in flight): %.0f req/s\n", (long long)flight,
+               json_number_value(json_object_get(lg, "req_per_s")));
         json_decref(r);
     }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -25,13 +25,21 @@ void rr_cu_ws_release(rr_cuda_t *c) {
     rr_cu_graphs_clear(c);
 }
 
-/* Device buffers for T tokens and P pairs (kept when large enough). */
+/* Device buffers for T tokens and P pairs (kept when large enough; rounded up for fewer regrowths of
+ * slowly growing batches, unless only the exact size fits). */
+static rerank_status_t reserve_exact(rr_cuda_t *c, size_t capT, size_t capP);
 static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     rr_cu_ws_t *w = &c->ws;
     if (T <= w->cap_tokens && P <= w->cap_pairs && w->base) return RERANK_OK;
-    size_t capT = T > w->cap_tokens ? T : w->cap_tokens, capP = P > w->cap_pairs ? P : w->cap_pairs;
-    capT = (capT + 255) & ~(size_t)255; /* fewer regrowths for slowly growing batches */
-    capP = (capP + 63) & ~(size_t)63;
+    const size_t capT = T > w->cap_tokens ? T : w->cap_tokens, capP = P > w->cap_pairs ? P : w->cap_pairs;
+    const size_t upT = (capT + 255) & ~(size_t)255, upP = (capP + 63) & ~(size_t)63;
+    rerank_status_t st = reserve_exact(c, upT, upP);
+    if (st == RERANK_ERR_NOMEM && (upT > T || upP > P)) st = reserve_exact(c, T, P);
+    return st;
+}
+
+static rerank_status_t reserve_exact(rr_cuda_t *c, size_t capT, size_t capP) {
+    rr_cu_ws_t *w = &c->ws;
     const size_t H = (size_t)c->cfg->hidden, ds = rr_cu_dtype_size(c->dt), ws = rr_cu_dtype_size(c->wdt);
     const size_t sz[8] = {rr_cu_align(RR_CU_IN_VALUES(capT, capP) * sizeof(int32_t)),
                           rr_cu_align(capT * H * 4),
@@ -45,13 +53,13 @@ static rerank_status_t reserve(rr_cuda_t *c, size_t T, size_t P) {
     for (int i = 0; i < 8; i++) total += sz[i];
     if (c->ws_limit && total > c->ws_limit)
         return rr_error(RERANK_ERR_NOMEM, "cuda: a workspace of %zu bytes for %zu tokens exceeds RERANK_CUDA_WORKSPACE_MB",
-                        total, T);
+                        total, capT);
     CU(cudaStreamSynchronize(c->stream)); /* earlier chunks may still use the old buffers */
     rr_cu_ws_release(c);
     void *base = NULL;
     rerank_status_t st = rr_cu_malloc(c, &base, total, "the batch workspace");
     if (st) {
-        rr_error_prefix("%zu tokens", T);
+        rr_error_prefix("%zu tokens", capT);
         return st;
     }
     char *p = (char *)base;
