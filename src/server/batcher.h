@@ -3,21 +3,22 @@
  * Requests ("jobs") submit pre-tokenized pairs to one FIFO queue. A worker
  * thread forms a batch when the queued tokens reach the batch token budget
  * (or the pair cap) or when the oldest queued pair has waited max_wait_ms,
- * and calls the scoring callback. `workers` threads do so, so up to that
- * many batches are in flight at once: while one is scored (on a GPU, the
- * device computes), another worker takes, validates and packs the next;
- * batches are taken in queue order but may finish in any order. A job's
- * pairs may be split across batches (several of them running at once) and
- * a batch holds pairs of many jobs. In FIFO order
- * (fair = 0) pairs are taken strictly in submission order, so a job never
- * waits behind a later one, but a short job waits behind every pair queued
- * before it. Fair order (fair = 1) bounds that: a batch first takes the
- * oldest job's next pair (whatever its size: nothing starves), then from
- * every queued job in turn up to an equal share of the token budget
- * (budget / queued jobs), then fills up in submission order. A job whose
- * pairs fit its share is in the next batch whole: a short request waits for
- * at most the batch running when it arrives, however long the queue of
- * chunked long documents or big pairs before it.
+ * and calls the scoring callback. `workers` threads do so: up to that many
+ * batches are in flight at once, so while one is scored (on a GPU: computes
+ * on the device), another worker takes the next and runs the scorer's host
+ * side of it (validating, packing, copying in). Batches are taken in queue
+ * order but may finish in any order. A job's pairs may be split across
+ * batches (several of them running at once) and a batch holds pairs of
+ * many jobs. In FIFO order (fair = 0) pairs are taken strictly in
+ * submission order, so a job never waits behind a later one, but a short
+ * job waits behind every pair queued before it. Fair order (fair = 1)
+ * bounds that: a batch first takes the oldest job's next pair (whatever its
+ * size: nothing starves), then from every queued job in turn up to an
+ * equal share of the token budget (budget / queued jobs), then fills up in
+ * submission order. A job whose pairs fit its share is in the next batch
+ * whole: a short request waits for at most the batches running when it
+ * arrives, however long the queue of chunked long documents or big pairs
+ * before it.
  *
  * Each job's `done` callback is called exactly once: when all its pairs are
  * scored, when scoring failed, or after rr_batcher_cancel once none of its
