@@ -1,4 +1,5 @@
 /* test_batcher.c — the dynamic batch aggregator with a fake scorer. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -7,16 +8,21 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "server/batcher.h"
+#include "server/server_limits.h"
 #include "test.h"
 
 /* Fake scorer: score = ids[0] * 1000 + n; records the order pairs were seen,
- * the batches' sizes, and can block on a gate or fail on demand. */
+ * the batches' sizes, how many calls run at once, and can block on a gate
+ * (batches numbered in the order they enter, up to `released`, pass a
+ * closed gate) or fail on demand. */
 typedef struct fake {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int gate_closed;
-    int in_score;
+    size_t entered, released; /* batches entered; the gate lets 1..released through */
+    int n_in, max_in;         /* calls in the scorer now, and at most */
     int fail_next;
+    size_t fail_batch; /* fail the batch that entered with this number */
     size_t seen[4096];
     size_t n_seen;
     size_t batch_tokens_max, batch_pairs_max, batches;
@@ -25,10 +31,10 @@ typedef struct fake {
 static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t n, float *scores) {
     fake_t *f = ctx;
     pthread_mutex_lock(&f->mu);
-    f->in_score = 1;
+    size_t k = ++f->entered;
+    if (++f->n_in > f->max_in) f->max_in = f->n_in;
     pthread_cond_broadcast(&f->cv);
-    while (f->gate_closed) pthread_cond_wait(&f->cv, &f->mu);
-    f->in_score = 0;
+    while (f->gate_closed && k > f->released) pthread_cond_wait(&f->cv, &f->mu);
     size_t tok = 0;
     for (size_t i = 0; i < n; i++) {
         tok += (size_t)pairs[i].n;
@@ -37,8 +43,10 @@ static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t 
     if (tok > f->batch_tokens_max) f->batch_tokens_max = tok;
     if (n > f->batch_pairs_max) f->batch_pairs_max = n;
     f->batches++;
-    int fail = f->fail_next;
+    int fail = f->fail_next || k == f->fail_batch;
     f->fail_next = 0;
+    f->n_in--;
+    pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     if (fail) return rr_error(RERANK_ERR_INTERNAL, "fake failure");
     for (size_t i = 0; i < n; i++) scores[i] = (float)(pairs[i].ids[0] * 1000 + pairs[i].n);
@@ -56,11 +64,28 @@ static void fake_gate(fake_t *f, int closed) {
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
-static void fake_wait_in_score(fake_t *f) {
+/* Let batches 1..k through a closed gate. */
+static void fake_release(fake_t *f, size_t k) {
     pthread_mutex_lock(&f->mu);
-    while (!f->in_score) pthread_cond_wait(&f->cv, &f->mu);
+    f->released = k;
+    pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
+/* 1 once k calls are in the scorer at the same time, 0 if not within ms. */
+static int fake_wait_in(fake_t *f, int k, int ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&f->mu);
+    int rc = 0;
+    while (f->n_in < k && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+    int ok = f->n_in >= k;
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+static void fake_wait_in_score(fake_t *f) { CHECK(fake_wait_in(f, 1, 10000)); }
 
 /* A job with its own token storage and a completion flag. */
 typedef struct tjob {
@@ -347,13 +372,16 @@ static void obs_batch(void *ctx, size_t p, size_t t, double s) {
 }
 static void obs_wait(void *ctx, double s) { (void)ctx; (void)s; atomic_fetch_add(&obs_waits, 1); }
 
-/* Concurrent submitters: every job completes with the right scores. */
-typedef struct { rr_batcher_t *b; int id; int ok; } sub_arg_t;
+/* Concurrent submitters: every job completes with the right scores, its
+ * `done` called once (checked once the batcher is freed: a second call
+ * could come late). Each submitter keeps its rounds' jobs for that. */
+#define SUB_ROUNDS 30
+typedef struct { rr_batcher_t *b; int id; int ok; tjob_t *jobs; } sub_arg_t;
 static void *submitter(void *p) {
     sub_arg_t *a = p;
-    tjob_t *t = rr_malloc(sizeof *t);
     a->ok = 1;
-    for (int r = 0; r < 30; r++) {
+    for (int r = 0; r < SUB_ROUNDS; r++) {
+        tjob_t *t = &a->jobs[r];
         size_t n = 1 + (size_t)((a->id * 7 + r) % 20);
         tjob_init(t, n, a->id * 10000 + r * 100, 1 + r % 5);
         rr_submit_result_t s;
@@ -364,35 +392,144 @@ static void *submitter(void *p) {
         for (size_t i = 0; i < n; i++)
             if (t->scores[i] != (float)((a->id * 10000 + r * 100 + (int)i) * 1000 + 1 + r % 5)) a->ok = 0;
     }
-    rr_free(t);
     return NULL;
 }
 
-TEST(concurrent_submitters) {
+static void run_submitters(int workers) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default();
     c.max_queue_pairs = 50;
+    c.workers = workers;
+    atomic_store(&obs_batches, 0);
+    atomic_store(&obs_waits, 0);
+    atomic_store(&obs_pairs, 0);
     rr_batch_observer_t o = {.on_batch = obs_batch, .on_queue_wait = obs_wait};
     rr_batcher_t *b = NULL;
     CHECK(rr_batcher_new(&c, fake_score, &f, &o, &b) == RERANK_OK);
     pthread_t th[8];
     sub_arg_t args[8];
     for (int i = 0; i < 8; i++) {
-        args[i] = (sub_arg_t){b, i + 1, 0};
+        args[i] = (sub_arg_t){b, i + 1, 0, rr_calloc(SUB_ROUNDS, sizeof(tjob_t))};
         pthread_create(&th[i], NULL, submitter, &args[i]);
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
-        CHECK_MSG(args[i].ok, "submitter %d", i);
+        CHECK_MSG(args[i].ok, "workers %d: submitter %d", workers, i);
     }
     rr_batcher_stats_t st;
     rr_batcher_get_stats(b, &st);
-    CHECK(atomic_load(&obs_waits) == 8 * 30);
+    CHECK(atomic_load(&obs_waits) == 8 * SUB_ROUNDS);
     CHECK((unsigned long long)atomic_load(&obs_pairs) == st.pairs_scored);
     CHECK((unsigned long long)atomic_load(&obs_batches) == st.batches);
-    CHECK(st.queued_pairs == 0);
+    CHECK(st.queued_pairs == 0 && st.running == 0);
     rr_batcher_free(b);
+    CHECK_MSG(f.max_in <= workers, "workers %d: %d batches at once", workers, f.max_in);
+    for (int i = 0; i < 8; i++) {
+        for (int r = 0; r < SUB_ROUNDS; r++)
+            CHECK_MSG(atomic_load(&args[i].jobs[r].done_count) == 1, "workers %d: submitter %d round %d: done %d times",
+                      workers, i, r, atomic_load(&args[i].jobs[r].done_count));
+        rr_free(args[i].jobs);
+    }
 }
+
+TEST(concurrent_submitters) { run_submitters(1); }
+TEST(concurrent_submitters_two_workers) { run_submitters(2); }
+TEST(concurrent_submitters_three_workers) { run_submitters(3); }
+
+/* `workers` bounds the batches in the scorer at once: with the gate closed
+ * each worker holds one batch; one more job stays queued (no worker takes
+ * it within 200 ms), and the stats count the running batches. */
+static void check_batches_in_flight(int workers) {
+    fake_t f; fake_init(&f);
+    rr_batcher_config_t c = cfg_default();
+    c.max_wait_ms = 0; /* every job is due at once: an idle worker takes it */
+    c.workers = workers;
+    rr_batcher_t *b = NULL;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    static tjob_t t[RR_SRV_MAX_WORKERS + 1];
+    fake_gate(&f, 1);
+    for (int k = 0; k < workers; k++) {
+        tjob_init(&t[k], 1, 10 * k, 1);
+        CHECK(rr_batcher_submit(b, &t[k].job) == RR_SUBMIT_OK);
+        CHECK_MSG(fake_wait_in(&f, k + 1, 10000), "workers %d: batch %d never reached the scorer", workers, k + 1);
+    }
+    tjob_init(&t[workers], 1, 10 * workers, 1);
+    CHECK(rr_batcher_submit(b, &t[workers].job) == RR_SUBMIT_OK);
+    CHECK_MSG(!fake_wait_in(&f, workers + 1, 200), "workers %d: %d batches in the scorer", workers, workers + 1);
+    rr_batcher_stats_t st;
+    rr_batcher_get_stats(b, &st);
+    CHECK_MSG(st.running == (size_t)workers && st.queued_pairs == 1 && st.batches == 0, "running %zu queued %zu",
+              st.running, st.queued_pairs);
+    fake_gate(&f, 0);
+    for (int k = 0; k <= workers; k++) {
+        tjob_wait(&t[k]);
+        CHECK(t[k].job.status == RR_JOB_OK && t[k].scores[0] == (float)(10 * k * 1000 + 1));
+    }
+    rr_batcher_get_stats(b, &st);
+    CHECK(st.running == 0 && st.batches == (unsigned long long)workers + 1);
+    rr_batcher_free(b);
+    CHECK_MSG(f.max_in == workers, "workers %d: at most %d at once", workers, f.max_in);
+    for (int k = 0; k <= workers; k++) CHECK(atomic_load(&t[k].done_count) == 1);
+}
+
+TEST(one_worker_one_batch_in_flight) { check_batches_in_flight(1); }
+TEST(two_workers_two_batches_in_flight) { check_batches_in_flight(2); }
+
+/* Poll the stats until `batches` batches completed (10 s at most). */
+static int wait_batches(rr_batcher_t *b, unsigned long long batches) {
+    rr_batcher_stats_t st;
+    for (int i = 0; i < 10000; i++) {
+        rr_batcher_get_stats(b, &st);
+        if (st.batches >= batches) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* A job split over two running batches (workers = 2, budget 4 tokens: 4 +
+ * 4 pairs in flight, 2 queued). The first batch fails, or the job is
+ * cancelled, while the second still runs: the queued pairs leave at once,
+ * `done` comes once, only after the second batch returned. */
+static void split_job_two_batches(int cancel) {
+    fake_t f; fake_init(&f);
+    rr_batcher_config_t c = cfg_default();
+    c.max_batch_tokens = 4; c.max_wait_ms = 0; c.workers = 2;
+    rr_batcher_t *b = NULL;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    static tjob_t t;
+    fake_gate(&f, 1);
+    if (!cancel) f.fail_batch = 1;
+    tjob_init(&t, 10, 0, 1);
+    /* Both workers asleep on the batcher's cv first (not a condition of
+     * passing): the submit wakes one, whose take must wake the other. */
+    usleep(50000);
+    CHECK(rr_batcher_submit(b, &t.job) == RR_SUBMIT_OK);
+    CHECK(fake_wait_in(&f, 2, 10000));
+    rr_batcher_stats_t st;
+    rr_batcher_get_stats(b, &st);
+    CHECK(st.running == 2 && st.queued_pairs == 2);
+    if (cancel) {
+        rr_batcher_cancel(b, &t.job);
+        rr_batcher_get_stats(b, &st);
+        CHECK(st.queued_pairs == 0 && atomic_load(&t.done_count) == 0);
+    }
+    fake_release(&f, 1);
+    CHECK(wait_batches(b, 1));
+    rr_batcher_get_stats(b, &st);
+    CHECK(st.running == 1 && st.queued_pairs == 0 && st.queued_jobs == 0); /* failed: the rest dropped */
+    CHECK_MSG(atomic_load(&t.done_count) == 0, "done while a batch of the job still runs");
+    fake_release(&f, 2);
+    tjob_wait(&t);
+    CHECK(t.job.status == (cancel ? RR_JOB_CANCELLED : RR_JOB_FAILED));
+    if (!cancel) CHECK_MSG(strstr(t.job.error, "fake failure") != NULL, "%s", t.job.error);
+    rr_batcher_free(b);
+    CHECK(atomic_load(&t.done_count) == 1);
+    CHECK(f.entered == 2); /* the 2 queued pairs never ran */
+    for (size_t i = 0; i < f.n_seen; i++) CHECK(f.seen[i] < 8);
+}
+
+TEST(failure_with_other_batch_running) { split_job_two_batches(0); }
+TEST(cancel_with_two_batches_running) { split_job_two_batches(1); }
 
 TEST(create_validates_and_alloc_faults) {
     fake_t f; fake_init(&f);
@@ -402,13 +539,24 @@ TEST(create_validates_and_alloc_faults) {
     CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT && b == NULL);
     c = cfg_default();
     CHECK(rr_batcher_new(&c, NULL, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT);
-    for (unsigned long n = 1; n < 20; n++) {
-        rr_alloc_fail_at(n);
-        rerank_status_t s = rr_batcher_new(&c, fake_score, &f, NULL, &b);
-        int failed = rr_alloc_failed();
-        rr_alloc_fail_at(0);
-        if (!failed) { CHECK(s == RERANK_OK); rr_batcher_free(b); break; }
-        CHECK(s == RERANK_ERR_NOMEM && b == NULL);
+    c.workers = RR_SRV_MAX_WORKERS + 1;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT && b == NULL);
+    c.workers = -1;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_ERR_INVALID_ARGUMENT && b == NULL);
+    /* every allocation failing in turn, with one worker and with the most */
+    int workers[] = {0, RR_SRV_MAX_WORKERS};
+    for (int w = 0; w < 2; w++) {
+        c.workers = workers[w];
+        int completed = 0;
+        for (unsigned long n = 1; n < 64 && !completed; n++) {
+            rr_alloc_fail_at(n);
+            rerank_status_t s = rr_batcher_new(&c, fake_score, &f, NULL, &b);
+            int failed = rr_alloc_failed();
+            rr_alloc_fail_at(0);
+            if (!failed) { CHECK(s == RERANK_OK); rr_batcher_free(b); completed = 1; break; }
+            CHECK(s == RERANK_ERR_NOMEM && b == NULL);
+        }
+        CHECK_MSG(completed, "workers %d: never created", workers[w]);
     }
     rr_batcher_free(NULL);
 }
@@ -425,6 +573,12 @@ int main(void) {
     RUN(cancel_all);
     RUN(scorer_failure_fails_jobs_then_recovers);
     RUN(concurrent_submitters);
+    RUN(concurrent_submitters_two_workers);
+    RUN(concurrent_submitters_three_workers);
+    RUN(one_worker_one_batch_in_flight);
+    RUN(two_workers_two_batches_in_flight);
+    RUN(failure_with_other_batch_running);
+    RUN(cancel_with_two_batches_running);
     RUN(create_validates_and_alloc_faults);
     TEST_MAIN_END();
 }

@@ -97,6 +97,7 @@ TEST(get_routes) {
     CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "fp32"));
     CHECK(json_integer_value(json_object_get(j, "max_input_length")) == 512);
     CHECK(json_integer_value(json_object_get(j, "max_batch_tokens")) == 16384);
+    CHECK(json_integer_value(json_object_get(j, "batches_in_flight")) == 1); /* the CPU's default */
     CHECK(!strcmp(json_string_value(json_object_get(j, "version")), rerank_version()));
     json_decref(j);
     hc_free(&r);

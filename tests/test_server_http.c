@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/route.h"
 #include "server/server.h"
+#include "server/server_limits.h"
 #include "http_client.h"
 #include "test.h"
 
@@ -220,6 +221,7 @@ TEST(get_routes) {
     CHECK(strstr(r.body, "rerank_batch_tokens_bucket") != NULL);
     CHECK(strstr(r.body, "rerank_tokens_scored_total") != NULL);
     CHECK(strstr(r.body, "rerank_queue_pairs 0") != NULL);
+    CHECK(strstr(r.body, "# TYPE rerank_batches_running gauge\nrerank_batches_running 0\n") != NULL);
     CHECK(strstr(r.body, "rerank_in_flight_requests 1") != NULL); /* this one */
     CHECK(strstr(r.body, "rerank_model_info{model=\"fake-model\"") != NULL);
     hc_free(&r);
@@ -944,12 +946,47 @@ TEST(config_table) {
     fclose(devnull);
 }
 
+/* --batches-in-flight: 0 (the default) is 2 on CUDA, 1 on the CPU; a given
+ * value wins on either; 1..RR_SRV_MAX_WORKERS. */
+TEST(config_batches_in_flight) {
+    rr_server_config_t c;
+    FILE *devnull = fopen("/dev/null", "w");
+    const char *cpu[] = {"serve", "--model", "m"};
+    CHECK(rr_server_config_parse(&c, 3, (char **)cpu, NULL, devnull, devnull) == 0);
+    CHECK(c.batches_in_flight == RR_SERVE_CPU_BATCHES_IN_FLIGHT && c.batches_in_flight == 1);
+    rr_server_config_release(&c);
+    const char *cuda[] = {"serve", "--model", "m", "--device", "cuda:1"};
+    CHECK(rr_server_config_parse(&c, 5, (char **)cuda, NULL, devnull, devnull) == 0);
+    CHECK(c.batches_in_flight == RR_SERVE_CUDA_BATCHES_IN_FLIGHT && c.batches_in_flight == 2);
+    rr_server_config_release(&c);
+    const char *cuda_one[] = {"serve", "--model", "m", "--device", "cuda", "--batches-in-flight", "1"};
+    CHECK(rr_server_config_parse(&c, 7, (char **)cuda_one, NULL, devnull, devnull) == 0);
+    CHECK(c.batches_in_flight == 1);
+    rr_server_config_release(&c);
+    char max[16];
+    snprintf(max, sizeof max, "%d", RR_SRV_MAX_WORKERS);
+    const char *cpu_max[] = {"serve", "--model", "m", "--batches-in-flight", max};
+    CHECK(rr_server_config_parse(&c, 5, (char **)cpu_max, NULL, devnull, devnull) == 0);
+    CHECK(c.batches_in_flight == RR_SRV_MAX_WORKERS);
+    rr_server_config_release(&c);
+    char over[16];
+    snprintf(over, sizeof over, "%d", RR_SRV_MAX_WORKERS + 1);
+    const char *bad[][5] = {{"serve", "--model", "m", "--batches-in-flight", over},
+                            {"serve", "--model", "m", "--batches-in-flight", "-1"},
+                            {"serve", "--model", "m", "--batches-in-flight", "2x"},
+                            {"serve", "--model", "m", "--batches-in-flight", ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_MSG(rr_server_config_parse(&c, 5, (char **)bad[i], NULL, devnull, devnull) == -1, "'%s'", bad[i][4]);
+    fclose(devnull);
+}
+
 static const char *fake_env(const char *name) {
     if (!strcmp(name, "RERANK_MODEL")) return "/env/model";
     if (!strcmp(name, "RERANK_PORT")) return "9999";
     if (!strcmp(name, "RERANK_ACCESS_LOG")) return "false";
     if (!strcmp(name, "RERANK_API_KEY")) return "k";
     if (!strcmp(name, "RERANK_DEVICE")) return "cuda";
+    if (!strcmp(name, "RERANK_BATCHES_IN_FLIGHT")) return "3";
     return NULL;
 }
 TEST(config_env_precedence) {
@@ -958,10 +995,12 @@ TEST(config_env_precedence) {
     CHECK(rr_server_config_parse(&c, 3, (char **)a, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.model, "/env/model") && c.port == 1234 && c.access_log == 0 && !strcmp(c.api_key, "k"));
     CHECK(!strcmp(c.device, "cuda") && c.max_batch_tokens == RR_SERVE_CUDA_BATCH_TOKENS); /* RERANK_DEVICE */
+    CHECK(c.batches_in_flight == 3); /* RERANK_BATCHES_IN_FLIGHT */
     rr_server_config_release(&c);
     const char *flag_wins[] = {"serve", "--device", "cpu"};
     CHECK(rr_server_config_parse(&c, 3, (char **)flag_wins, fake_env, stdout, stderr) == 0);
     CHECK(!strcmp(c.device, "cpu") && c.max_batch_tokens == RR_SERVE_CPU_BATCH_TOKENS);
+    CHECK(c.batches_in_flight == 3); /* given: no default by device */
     rr_server_config_release(&c);
     char *buf = NULL;
     size_t n = 0;
@@ -971,7 +1010,8 @@ TEST(config_env_precedence) {
     const char *flags[] = {"--model", "--host", "--port", "--precision", "--threads", "--max-length", "--max-batch-tokens",
                            "--max-wait-ms", "--max-queue-pairs", "--max-docs", "--max-body-bytes", "--api-key",
                            "--no-access-log", "--layers", "RERANK_PORT", "RERANK_API_KEY", "RERANK_MAX_BATCH_TOKENS",
-                           "--device", "RERANK_DEVICE", "--no-auto-truncate"};
+                           "--device", "RERANK_DEVICE", "--no-auto-truncate", "--batches-in-flight",
+                           "RERANK_BATCHES_IN_FLIGHT"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) CHECK_MSG(strstr(buf, flags[i]) != NULL, "%s", flags[i]);
     free(buf);
 }
@@ -984,6 +1024,7 @@ int main(void) {
         return 1;
     }
     RUN(config_table);
+    RUN(config_batches_in_flight);
     RUN(config_env_precedence);
     RUN(get_routes);
     RUN(tei_rerank);

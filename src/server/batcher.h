@@ -1,25 +1,33 @@
 /* batcher.h — dynamic batch aggregator.
  *
- * Requests ("jobs") submit pre-tokenized pairs to one FIFO queue. A single
- * worker thread forms a batch when the queued tokens reach the batch token
- * budget (or the pair cap) or when the oldest queued pair has waited
- * max_wait_ms, and calls the scoring callback. A job's pairs may be split
- * across batches and a batch holds pairs of many jobs. In FIFO order
- * (fair = 0) pairs are taken strictly in submission order, so a job never
- * waits behind a later one, but a short job waits behind every pair queued
- * before it. Fair order (fair = 1) bounds that: a batch first takes the
- * oldest job's next pair (whatever its size: nothing starves), then from
- * every queued job in turn up to an equal share of the token budget
- * (budget / queued jobs), then fills up in submission order. A job whose
- * pairs fit its share is in the next batch whole: a short request waits for
- * at most the batch running when it arrives, however long the queue of
- * chunked long documents or big pairs before it.
+ * Requests ("jobs") submit pre-tokenized pairs to one FIFO queue. A worker
+ * thread forms a batch when the queued tokens reach the batch token budget
+ * (or the pair cap) or when the oldest queued pair has waited max_wait_ms,
+ * and calls the scoring callback. `workers` threads do so: up to that many
+ * batches are in flight at once, so while one is scored (on a GPU: computes
+ * on the device), another worker takes the next and runs the scorer's host
+ * side of it (validating, packing, copying in). Batches are taken in queue
+ * order but may finish in any order. A job's pairs may be split across
+ * batches (several of them running at once) and a batch holds pairs of
+ * many jobs. In FIFO order (fair = 0) pairs are taken strictly in
+ * submission order, so a job never waits behind a later one, but a short
+ * job waits behind every pair queued before it. Fair order (fair = 1)
+ * bounds that: a batch first takes the oldest job's next pair (whatever its
+ * size: nothing starves), then from every queued job in turn up to an
+ * equal share of the token budget (budget / queued jobs), then fills up in
+ * submission order. A job whose pairs fit its share is in the next batch
+ * whole: a short request waits for at most the batches running when it
+ * arrives, however long the queue of chunked long documents or big pairs
+ * before it.
  *
  * Each job's `done` callback is called exactly once: when all its pairs are
  * scored, when scoring failed, or after rr_batcher_cancel once none of its
- * pairs is in a running batch. It runs on the worker thread or on the thread
- * calling rr_batcher_cancel, never under the batcher's lock; after it
- * returns the batcher does not touch the job again. */
+ * pairs is in a running batch. When a batch fails, each job in it fails
+ * once: its queued pairs leave the queue, and its pairs in other running
+ * batches finish first (the job is notified after the last of them). It
+ * runs on a worker thread or on the thread calling rr_batcher_cancel,
+ * never under the batcher's lock; after it returns the batcher does not
+ * touch the job again. */
 #ifndef RR_SERVER_BATCHER_H
 #define RR_SERVER_BATCHER_H
 
@@ -38,6 +46,7 @@ typedef struct rr_batcher_config {
     double max_wait_ms;      /* longest wait of the oldest pair              */
     size_t max_queue_pairs;  /* queued (not yet batched) pairs bound         */
     int fair;                /* 1: fair share per job (above); 0: FIFO       */
+    int workers;             /* batches in flight at once, 1..RR_SRV_MAX_WORKERS; 0: 1 */
 } rr_batcher_config_t;
 
 /* Optional observer (metrics); any member may be NULL. */
@@ -67,7 +76,7 @@ struct rr_job {
     /* private to the batcher */
     size_t next_, finished_, tokens_left_;
     size_t batch_tokens_;            /* tokens taken into batch number batch_seq_ */
-    unsigned long long batch_seq_;
+    unsigned long long batch_seq_;   /* the batch numbered by taking order, not completion */
     double t_submit_;
     int queued_, notified_, first_taken_;
     rr_job_t *qnext_, *qprev_;
@@ -84,7 +93,8 @@ typedef struct rr_batcher rr_batcher_t;
 
 typedef struct rr_batcher_stats {
     size_t queued_pairs, queued_tokens, queued_jobs;
-    unsigned long long batches, pairs_scored, tokens_scored;
+    size_t running; /* batches being scored now (at most `workers`) */
+    unsigned long long batches, pairs_scored, tokens_scored; /* completed */
 } rr_batcher_stats_t;
 
 rerank_status_t rr_batcher_new(const rr_batcher_config_t *cfg, rr_score_fn score,
@@ -103,7 +113,7 @@ int rr_batcher_has_room(rr_batcher_t *b, size_t n);
 void rr_batcher_close(rr_batcher_t *b);
 /* Cancel every queued job (shutdown timeout). */
 void rr_batcher_cancel_all(rr_batcher_t *b);
-/* Close, finish the queue, join the worker, free. NULL is a no-op. */
+/* Close, finish the queue, join the workers, free. NULL is a no-op. */
 void rr_batcher_free(rr_batcher_t *b);
 
 #endif

@@ -33,6 +33,7 @@ typedef struct rr_server_config {
     long max_batch_tokens;
     long max_batch_pairs;
     double max_wait_ms;
+    long batches_in_flight; /* batcher workers per model, 0 = by device  */
     long max_queue_pairs;
     long max_docs;
     long max_body_bytes;
@@ -56,6 +57,12 @@ typedef struct rr_server_config {
  * more work per forward pass to be busy and such a pass takes milliseconds. */
 #define RR_SERVE_CPU_BATCH_TOKENS 16384
 #define RR_SERVE_CUDA_BATCH_TOKENS 65536
+/* --batches-in-flight 0 (the default) by device: on a GPU a second batch's
+ * host work (taking it from the queue, validating, packing, enqueueing on
+ * the stream) overlaps the running batch's device work; on the CPU a batch
+ * already uses every core, and a second would only wait for the model. */
+#define RR_SERVE_CUDA_BATCHES_IN_FLIGHT 2
+#define RR_SERVE_CPU_BATCHES_IN_FLIGHT 1
 
 /* Parse defaults, then RERANK_* environment variables, then argv (argv[0] is
  * the command name). Returns 0 on success, 1 if --help was printed to `out`,

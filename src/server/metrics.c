@@ -371,6 +371,9 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
     sb_model_value(&b, "rerank_queue_tokens", "gauge", "Tokens waiting for a batch.", v, n, g);
     PER_MODEL(queue_jobs);
     sb_model_value(&b, "rerank_queue_requests", "gauge", "Requests with pairs waiting for a batch.", v, n, g);
+    PER_MODEL(batches_running);
+    sb_model_value(&b, "rerank_batches_running", "gauge", "Batches being scored now (at most --batches-in-flight).", v, n,
+                   g);
     sb_value(&b, "rerank_in_flight_requests", "gauge", "Requests being received, queued or answered.", (double)g->in_flight);
     sb_value(&b, "rerank_ready", "gauge", "1 when the model is loaded, healthy and the server accepts work.", (double)g->ready);
     PER_MODEL(healthy);

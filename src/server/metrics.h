@@ -14,6 +14,7 @@ typedef struct rr_metrics_model {
     const char *model, *architecture, *precision, *compute, *device;
     long max_length;
     size_t queue_pairs, queue_tokens, queue_jobs;
+    size_t batches_running; /* batches being scored now */
     int healthy; /* the model can still score */
     long long device_memory_bytes;
 } rr_metrics_model_t;

@@ -33,6 +33,11 @@
 /* Pairs per batch: bounds the per-batch arrays (tiny pairs would otherwise
  * make batches of 16384 pairs of one token). */
 #define RR_SRV_MAX_BATCH_PAIRS 65536
+/* Batches in flight per model (--batches-in-flight): the next batch's host
+ * work (taking, packing, copying in) overlaps the running one's device
+ * work, so 2 keeps a GPU busy; more only queue on the model's lock, each
+ * holding a batch's worth of pairs out of the queue (and of fair order). */
+#define RR_SRV_MAX_WORKERS 4
 /* Longest time the oldest queued pair waits for a batch to fill. */
 #define RR_SRV_MAX_WAIT_MS 10000.0
 /* Queue bound (pairs waiting, not yet in a batch). Beyond it requests get
