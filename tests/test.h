@@ -38,8 +38,14 @@ static const char *t_cur_name;
 #define CHECK_NEAR(a, b, tol) \
     CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g", (double)(a), (double)(b))
 
+/* RERANK_TEST_ONLY=name runs that test alone (the others print SKIP). */
 #define RUN(name)                                                      \
     do {                                                               \
+        const char *only_ = getenv("RERANK_TEST_ONLY");                \
+        if (only_ && *only_ && strcmp(only_, #name)) {                 \
+            printf("SKIP %s: RERANK_TEST_ONLY=%s\n", #name, only_);    \
+            break;                                                     \
+        }                                                              \
         t_cur_name = #name;                                            \
         t_cur_failed = 0;                                              \
         name();                                                        \
