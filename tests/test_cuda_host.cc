@@ -6,8 +6,9 @@
 // shared prefixes), and a host `end` runs the real chunking and chunk layout (src/cuda/cuda_chunks.cu). So
 // every family's whole pass — buffer layouts, offsets, pending residuals, the q / k kernel, the heads,
 // shared prefixes across chunks — is checked against the float64 goldens on any machine with the CUDA
-// headers (not the libraries, not a GPU). What it cannot check: the PTX, cuBLASLt itself, streams, graphs
-// and the device memory plan (cuda_forward.cu), which test_cuda covers on a GPU.
+// headers (not the libraries, not a GPU). The real end of a pass (cuda_forward.cu: chunk loop, workspace
+// plan, tickets of passes in flight, faults) runs too, over the host CUDA runtime of cuda_rt_host.cc. What it
+// cannot check: the PTX, cuBLASLt itself, real streams and graphs, which test_cuda covers on a GPU.
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
