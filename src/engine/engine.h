@@ -12,8 +12,9 @@
 #include "model/weights.h"
 #include "rerank.h"
 
-/* Tokens per forward pass: larger batches are split into chunks of whole
- * pairs (a pair scores the same in any chunk, up to float rounding). Bounds scratch memory
+/* Tokens per forward pass on the CPU: larger batches are split into chunks of whole
+ * pairs (a pair scores the same in any chunk, up to float rounding; a GPU
+ * backend cuts its own chunks to fit device memory). Bounds scratch memory
  * (the hidden states, tokens x H x 4 bytes: 64 MB for bge-m3, plus one
  * layer group's buffers, see RR_GROUP_TOKENS_PER_THREAD). */
 #define RR_CHUNK_TOKENS 16384

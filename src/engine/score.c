@@ -2,6 +2,7 @@
  * pass under the model's lock (wait for a device without it), optionally
  * squash with a sigmoid. */
 #include <math.h>
+#include <stdint.h>
 #include <omp.h>
 #include <string.h>
 
@@ -48,15 +49,18 @@ rerank_status_t rerank_score_tokens(rerank_model_t *m, const rerank_pair_t *pair
     pthread_mutex_lock(&m->lock);
     int prev_threads = omp_get_max_threads();
     omp_set_num_threads(m->threads);
-    /* Whole pairs, up to RR_CHUNK_TOKENS tokens per forward pass; the last
-     * pass may end without waiting for the device (a GPU): its logits are
+    /* Whole pairs, up to RR_CHUNK_TOKENS tokens per forward pass on the CPU;
+     * a device backend (one that ends passes without waiting) takes the
+     * call in one pass and cuts its own chunks, pipelined on its stream.
+     * The last pass may end without waiting for the device: its logits are
      * waited for below, without the lock, while another caller's pass is
      * packed and queued behind it. */
     st = RERANK_OK;
     void *ticket = NULL;
+    const size_t cap = m->backend->end_async ? SIZE_MAX : RR_CHUNK_TOKENS;
     for (size_t a = 0; a < n_pairs && !st;) {
         size_t b = a, tokens = 0;
-        while (b < n_pairs && (b == a || tokens + (size_t)pairs[b].n <= RR_CHUNK_TOKENS)) tokens += (size_t)pairs[b++].n;
+        while (b < n_pairs && (b == a || tokens + (size_t)pairs[b].n <= cap)) tokens += (size_t)pairs[b++].n;
         st = rr_model_forward(m, pairs + a, b - a, layers, scores + a, b == n_pairs ? &ticket : NULL);
         a = b;
     }
