@@ -1,12 +1,17 @@
 // cuda_rt_host.cc — the few CUDA runtime calls the end of a pass makes (src/cuda/cuda_forward.cu,
 // cuda_errors.cu), on the host, so that test_cuda_host runs the real chunk loop, workspace plan, tickets and
 // fault handling without a GPU. The "stream" runs everything at once, in order: a copy is a memcpy when
-// enqueued, an event is complete when recorded. Device memory is the heap, under a limit the test sets
-// (out of memory on demand); a fault can be armed to hit the n-th event wait, after which every call returns
-// it, as a sticky device error does. Graphs are off (rr_cu_graph_bucket says no): capture needs a device.
+// enqueued, an event is complete when recorded, a launch (rr_rt_host_launch, which the test's launch
+// functions go through) runs when made. A capture records the launches instead, and launching the graph
+// replays them, so cuda_graph.cu runs as it is. Device memory is the heap, under a limit the test sets (out
+// of memory on demand); a fault can be armed to hit the n-th event wait, after which every call returns it,
+// as a sticky device error does; a capture can be made to fail.
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <functional>
+#include <vector>
 
 #include "cuda/cuda_ctx.h"
 #include "cuda_rt_host.h"
@@ -92,18 +97,75 @@ void rr_cu_free(rr_cuda_t *c, void *p, size_t bytes) {
     c->dev_bytes -= bytes;
 }
 
-int rr_cu_graph_bucket(const rr_cuda_t *c, int64_t T, int64_t P, int32_t max_n, int64_t *bT, int64_t *bP,
-                       int32_t *bmax_n) {
-    (void)c, (void)T, (void)P, (void)max_n, (void)bT, (void)bP, (void)bmax_n;
-    return 0;
+// ---- graphs: a capture records each launch (with its arguments by value), a launch of the graph replays
+// them in order ------------------------------------------------------------------------------------------
+
+struct CUgraph_st {
+    std::vector<std::function<rerank_status_t()>> ops;
+};
+struct CUgraphExec_st {
+    std::vector<std::function<rerank_status_t()>> ops;
+};
+
+namespace {
+CUgraph_st *g_capture; // the graph being captured (one capture at a time: they happen under the model lock)
 }
 
-rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bmax_n) {
-    (void)c, (void)bT, (void)bP, (void)bmax_n;
-    return rr_error(RERANK_ERR_INTERNAL, "host run: no graphs");
+rerank_status_t rr_rt_host_launch(std::function<rerank_status_t()> work) {
+    if (g_rt.sticky) return rr_error(RERANK_ERR_INTERNAL, "host run: %s", cudaGetErrorString(g_rt.sticky));
+    if (g_capture) {
+        g_capture->ops.push_back(std::move(work));
+        g_rt.captured++;
+        return RERANK_OK;
+    }
+    return work();
 }
 
-void rr_cu_graphs_clear(rr_cuda_t *c) { (void)c; }
+extern "C" {
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode mode) {
+    (void)s, (void)mode;
+    if (g_capture) return cudaErrorIllegalState;
+    if (g_rt.fail_capture) return cudaErrorStreamCaptureUnsupported;
+    g_capture = new CUgraph_st;
+    return g_rt.sticky;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
+    (void)s;
+    *g = g_capture;
+    g_capture = NULL;
+    return *g ? cudaSuccess : cudaErrorIllegalState;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long flags) {
+    (void)flags;
+    *e = new CUgraphExec_st{g->ops};
+    g_rt.graphs_live++;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+    (void)s;
+    if (g_rt.sticky) return g_rt.sticky;
+    g_rt.graph_launches++;
+    for (auto &op : e->ops)
+        if (op() != RERANK_OK) return cudaErrorLaunchFailure;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+    delete e;
+    g_rt.graphs_live--;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+    delete g;
+    return cudaSuccess;
+}
+
+} // extern "C"
 
 // ---- a context for the real end of a pass --------------------------------------------------------------
 

@@ -16,9 +16,21 @@ typedef struct rr_rt_host {
     cudaError_t sticky;    // after the fault: every call returns it
     long copies_in;        // host-to-device copies (one per chunk)
     long syncs;            // stream synchronizations
+    int fail_capture;      // 1: cudaStreamBeginCapture fails (as under another thread's global capture)
+    long captured;         // launches recorded into graphs
+    long graph_launches;   // graphs launched
+    long graphs_live;      // instantiated, not destroyed
 } rr_rt_host_t;
 
 extern rr_rt_host_t g_rt;
+
+#ifdef __cplusplus
+#include <functional>
+
+#include "rerank.h"
+// A launch of the test's launch functions: run now, or recorded while a graph is captured.
+rerank_status_t rr_rt_host_launch(std::function<rerank_status_t()> work);
+#endif
 
 // A zeroed context made ready for cuda_forward.cu (mutex, ticket condition, stream handle), and everything the
 // end of a pass allocated in it released.

@@ -130,9 +130,8 @@ rerank_status_t rr_cu_gemm_prepare(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int
 }
 
 // y [n, out] = x [n, in] W^T (+ bias), fp32 accumulation of the operands' values (E4M3: times their scales).
-rerank_status_t rr_cu_linear(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n, const rr_cu_mat_t *x, void *y,
-                             cudaStream_t s) {
-    (void)g, (void)s;
+namespace {
+rerank_status_t host_gemm(const rr_cu_linear_t *L, int64_t n, const rr_cu_mat_t *x, void *y) {
     if (x->dt != L->in_dt) return rr_error(RERANK_ERR_INTERNAL, "host gemm: x is %d, W is %d", (int)x->dt, (int)L->in_dt);
     std::vector<float> xr((size_t)L->in);
     for (int64_t r = 0; r < n; r++) {
@@ -149,13 +148,26 @@ rerank_status_t rr_cu_linear(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n
     watch("gemm", y, L->out_dt, (size_t)n * L->out);
     return RERANK_OK;
 }
+} // namespace
+
+// Every launch function below runs its work through rr_rt_host_launch: at once, or recorded into the graph
+// being captured (cuda_rt_host.cc) with its arguments by value, as a kernel launch copies its parameters.
+rerank_status_t rr_cu_linear(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n, const rr_cu_mat_t *x, void *y,
+                             cudaStream_t s) {
+    (void)g, (void)s;
+    const rr_cu_linear_t Lv = *L;
+    const rr_cu_mat_t xv = *x;
+    return rr_rt_host_launch([=]() { return host_gemm(&Lv, n, &xv, y); });
+}
 
 rerank_status_t rr_cu_convert(const void *src, int src_dt, void *dst, rr_cu_dtype_t dst_dt, size_t n, cudaStream_t s) {
     (void)s;
-    std::vector<float> f(n);
-    rr_convert_to_f32(src, src_dt, f.data(), n);
-    for (size_t i = 0; i < n; i++) from_f(dst, dst_dt, i, f[i]);
-    return RERANK_OK;
+    return rr_rt_host_launch([=]() {
+        std::vector<float> f(n);
+        rr_convert_to_f32(src, src_dt, f.data(), n);
+        for (size_t i = 0; i < n; i++) from_f(dst, dst_dt, i, f[i]);
+        return RERANK_OK;
+    });
 }
 
 #define BY_NV(w, CALL)                                                                                               \
@@ -166,16 +178,19 @@ rerank_status_t rr_cu_add_norm(const rr_cu_norm_t *nm, float *x, const void *y, 
     (void)s;
     const rr_rows::norm_params p = rr_rows::norm_params_of(nm, x, y, y_dt, bias, prenorm, w, out);
     const bool b16 = out->dt == RR_CU_BF16;
+    const rr_cu_mat_t o = *out;
+    return rr_rt_host_launch([=]() {
 #define NORM(NV)                                                                                                     \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
         if (b16) rr_rows::norm_row<bf16, NV>(p, r, t, nt, red);                                                     \
         else rr_rows::norm_row<f16, NV>(p, r, t, nt, red);                                                          \
     })
-    const rerank_status_t st = BY_NV(w, NORM);
+        const rerank_status_t st = BY_NV(w, NORM);
 #undef NORM
-    watch("norm (x)", x, RR_CU_F32, (size_t)rows * w);
-    watch("norm (out)", out->data, out->dt, (size_t)rows * w);
-    return st;
+        watch("norm (x)", x, RR_CU_F32, (size_t)rows * w);
+        watch("norm (out)", o.data, o.dt, (size_t)rows * w);
+        return st;
+    });
 }
 
 rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm, float *x, int64_t rows, int32_t w,
@@ -183,13 +198,15 @@ rerank_status_t rr_cu_embed_norm(const rr_cu_embed_t *e, const rr_cu_norm_t *nm,
     (void)s;
     const rr_rows::embed_params p = rr_rows::embed_params_of(e, nm, x, w, out);
     const bool b16 = e->word_dt == RR_CU_BF16;
+    return rr_rt_host_launch([=]() {
 #define EMBED(NV)                                                                                                    \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
         if (b16) rr_rows::embed_row<bf16, NV>(p, r, t, nt, red);                                                    \
         else rr_rows::embed_row<f16, NV>(p, r, t, nt, red);                                                         \
     })
-    return BY_NV(w, EMBED);
+        return BY_NV(w, EMBED);
 #undef EMBED
+    });
 }
 
 rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *bias, rr_cu_act_t act, int gated,
@@ -197,29 +214,35 @@ rerank_status_t rr_cu_bias_act(const void *y, rr_cu_dtype_t y_dt, const float *b
     (void)s;
     const rr_rows::act_params p = rr_rows::act_params_of(y, bias, act, gated, w, out);
     const bool b16 = y_dt == RR_CU_BF16;
+    const rr_cu_mat_t o = *out;
+    return rr_rt_host_launch([=]() {
 #define ACT(NV)                                                                                                      \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
         if (b16) rr_rows::act_row<bf16, NV>(p, r, t, nt, red);                                                      \
         else rr_rows::act_row<f16, NV>(p, r, t, nt, red);                                                           \
     })
-    const rerank_status_t st = BY_NV(w, ACT);
+        const rerank_status_t st = BY_NV(w, ACT);
 #undef ACT
-    watch("bias_act", out->data, out->dt, (size_t)rows * w);
-    return st;
+        watch("bias_act", o.data, o.dt, (size_t)rows * w);
+        return st;
+    });
 }
 
 rerank_status_t rr_cu_quantize_rows(const void *x, rr_cu_dtype_t x_dt, int64_t rows, int32_t w, float fixed_scale,
                                     const rr_cu_mat_t *out, cudaStream_t s) {
     (void)s;
     uint8_t *q = (uint8_t *)out->data;
+    float *scale = out->scale;
+    return rr_rt_host_launch([=]() {
 #define QUANT(NV)                                                                                                    \
     run_rows(rows, w, 0, [&](size_t r, int t, int nt, float *red) {                                                \
-        if (x_dt == RR_CU_F32) rr_rows::quant_row<float, NV>((const float *)x, w, fixed_scale, q, out->scale, r, t, nt, red); \
-        else if (x_dt == RR_CU_BF16) rr_rows::quant_row<bf16, NV>((const bf16 *)x, w, fixed_scale, q, out->scale, r, t, nt, red); \
-        else rr_rows::quant_row<f16, NV>((const f16 *)x, w, fixed_scale, q, out->scale, r, t, nt, red);              \
+        if (x_dt == RR_CU_F32) rr_rows::quant_row<float, NV>((const float *)x, w, fixed_scale, q, scale, r, t, nt, red); \
+        else if (x_dt == RR_CU_BF16) rr_rows::quant_row<bf16, NV>((const bf16 *)x, w, fixed_scale, q, scale, r, t, nt, red); \
+        else rr_rows::quant_row<f16, NV>((const f16 *)x, w, fixed_scale, q, scale, r, t, nt, red);                  \
     })
-    return BY_NV(w, QUANT);
+        return BY_NV(w, QUANT);
 #undef QUANT
+    });
 }
 
 rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *pos, int64_t rows, const rr_cu_qk_t *q,
@@ -227,45 +250,52 @@ rerank_status_t rr_cu_qk_norm_rope(void *qkv, rr_cu_dtype_t dt, const int32_t *p
     (void)s;
     const rr_rows::qk_params p = rr_rows::qk_params_of(qkv, pos, q);
     const int nt = rr_rows::qk_threads(q);
-    for (int64_t r = 0; r < rows; r++)
-        if (rr_emu::run_block(nt, 0, [&](int tid, unsigned char *) {
-                if (dt == RR_CU_BF16) rr_rows::qk_row<bf16>(p, (size_t)r, tid, nt);
-                else rr_rows::qk_row<f16>(p, (size_t)r, tid, nt);
-            }, (int)r))
-            return rr_error(RERANK_ERR_INTERNAL, "emulator: %s", rr_emu::error());
-    watch("qk", qkv, dt, (size_t)rows * (q->heads + 2 * q->kv_heads) * q->head_dim);
-    return RERANK_OK;
+    const size_t width = (size_t)(q->heads + 2 * q->kv_heads) * q->head_dim;
+    return rr_rt_host_launch([=]() {
+        for (int64_t r = 0; r < rows; r++)
+            if (rr_emu::run_block(nt, 0, [&](int tid, unsigned char *) {
+                    if (dt == RR_CU_BF16) rr_rows::qk_row<bf16>(p, (size_t)r, tid, nt);
+                    else rr_rows::qk_row<f16>(p, (size_t)r, tid, nt);
+                }, (int)r))
+                return rr_error(RERANK_ERR_INTERNAL, "emulator: %s", rr_emu::error());
+        watch("qk", qkv, dt, (size_t)rows * width);
+        return RERANK_OK;
+    });
 }
 
 rerank_status_t rr_cu_pool_head(const rr_cu_pool_head_t *h, int64_t P, int32_t hidden, float *logits, cudaStream_t s) {
     (void)s;
     const rr_rows::head_params p = rr_rows::head_params_of(h, hidden, logits);
     const size_t sm = rr_rows::head_smem_floats(hidden, h->dw != NULL);
+    return rr_rt_host_launch([=]() {
 #define HEAD(NV)                                                                                                     \
     run_rows(P, hidden, sm, [&](size_t r, int t, int nt, float *red) { rr_rows::head_row<NV>(p, r, t, nt, red, red + 32); })
-    return BY_NV(hidden, HEAD);
+        return BY_NV(hidden, HEAD);
 #undef HEAD
+    });
 }
 
 // BERT / XLM-R's head (head_kernel in cuda_rows.cu), in float.
 rerank_status_t rr_cu_head(const float *x, const int32_t *cu, int64_t P, int32_t H, const float *head_w,
                            const float *head_b, const float *out_w, const float *out_b, float *logits, cudaStream_t s) {
     (void)s;
-    for (int64_t q = 0; q < P; q++) {
-        if (cu[q] == cu[q + 1]) {
-            logits[q] = 0.0f;
-            continue;
+    return rr_rt_host_launch([=]() {
+        for (int64_t q = 0; q < P; q++) {
+            if (cu[q] == cu[q + 1]) {
+                logits[q] = 0.0f;
+                continue;
+            }
+            const float *v = x + (size_t)cu[q] * H;
+            float acc = 0.0f;
+            for (int32_t j = 0; j < H; j++) {
+                float sum = 0.0f;
+                for (int32_t k = 0; k < H; k++) sum += head_w[(size_t)j * H + k] * v[k];
+                acc += out_w[j] * tanhf(sum + (head_b ? head_b[j] : 0.0f));
+            }
+            logits[q] = acc + out_b[0];
         }
-        const float *v = x + (size_t)cu[q] * H;
-        float acc = 0.0f;
-        for (int32_t j = 0; j < H; j++) {
-            float sum = 0.0f;
-            for (int32_t k = 0; k < H; k++) sum += head_w[(size_t)j * H + k] * v[k];
-            acc += out_w[j] * tanhf(sum + (head_b ? head_b[j] : 0.0f));
-        }
-        logits[q] = acc + out_b[0];
-    }
-    return RERANK_OK;
+        return RERANK_OK;
+    });
 }
 
 namespace {
@@ -303,9 +333,12 @@ rerank_status_t rr_cu_attention(const void *qkv, void *ctx, const int32_t *cu, c
     p.hq = a->heads, p.hkv = a->kv_heads, p.d = a->head_dim, p.causal = a->causal != 0;
     p.window = a->window < 0 ? -1 : a->window;
     p.scale_log2 = (float)((a->scale > 0.0f ? (double)a->scale : 1.0 / sqrt((double)a->head_dim)) * 1.4426950408889634);
-    const rerank_status_t st = dt == RR_CU_BF16 ? flash_dispatch<bf16>(p, P, max_n) : flash_dispatch<f16>(p, P, max_n);
-    watch("attention", ctx, dt, (size_t)cu[P] * a->heads * a->head_dim);
-    return st;
+    const size_t width = (size_t)a->heads * a->head_dim;
+    return rr_rt_host_launch([=]() {
+        const rerank_status_t st = dt == RR_CU_BF16 ? flash_dispatch<bf16>(p, P, max_n) : flash_dispatch<f16>(p, P, max_n);
+        watch("attention", ctx, dt, (size_t)cu[P] * width);
+        return st;
+    });
 }
 
 // ---- a context as create would make it, on host memory --------------------------------------------------
@@ -480,7 +513,10 @@ swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t c
     c->wdt = prec == RERANK_PRECISION_FP8 ? RR_CU_E4M3 : c->dt;
     c->chunk_tokens = chunk_tokens ? chunk_tokens : SIZE_MAX;
     upload(c, &m->w);
-    if (real) rr_rt_host_ctx_init(c);
+    if (real) {
+        rr_rt_host_ctx_init(c);
+        c->use_graphs = 1; // as create has it (graphs for chunks up to RR_CU_GRAPH_MAX_TOKENS)
+    }
     swapped sw = {m, c, m->backend, m->be, m->shared_prefix};
     m->backend = real ? &k_blocks_real : &k_blocks;
     m->be = c;
@@ -915,6 +951,50 @@ TEST(real_end) {
     for (size_t i = 0; i < n; i++) differ += out[i] != ref[i];
     CHECK(differ == 0);
 
+    // graphs (cuda_graph.cu over the host capture): a repeated batch replays its chunks' graphs without a new
+    // capture; eager launches and a capture that fails (back to eager for good) score the same
+    {
+        const long captured = g_rt.captured, launched = g_rt.graph_launches;
+        CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK);
+        CHECK_MSG(g_rt.captured == captured && g_rt.graph_launches > launched, "captured %ld more, launched %ld more",
+                  g_rt.captured - captured, g_rt.graph_launches - launched);
+        printf("  graphs: %ld launches captured, %ld graphs launched, %ld live\n", g_rt.captured, g_rt.graph_launches,
+               g_rt.graphs_live);
+        CHECK(std::equal(out.begin(), out.end(), ref.begin()));
+        c->use_graphs = 0;
+        const long before = g_rt.graph_launches;
+        CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK);
+        CHECK(g_rt.graph_launches == before && std::equal(out.begin(), out.end(), ref.begin()));
+        c->use_graphs = 1;
+        rr_cu_graphs_clear(c);
+        CHECK(g_rt.graphs_live == 0);
+        g_rt.fail_capture = 1;
+        CHECK_MSG(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK, "%s", rerank_last_error());
+        CHECK(c->use_graphs == 0 && std::equal(out.begin(), out.end(), ref.begin()));
+        g_rt.fail_capture = 0;
+        c->use_graphs = 1;
+        // two batches of the same token and pair buckets (128, 4) whose longest pairs fall in other buckets
+        // (64, 128): the second must not replay the first's graph (its attention grid covers 64 queries)
+        std::vector<int32_t> ids(512);
+        for (size_t i = 0; i < ids.size(); i++) ids[i] = pairs[0].ids[i % (size_t)pairs[0].n];
+        const int32_t la[4] = {20, 20, 20, 20}, lb[4] = {100, 10, 10, 5};
+        rerank_pair_t pa[4], pb[4];
+        for (int i = 0; i < 4; i++) {
+            pa[i] = {ids.data() + 16 * i, NULL, la[i]};
+            pb[i] = {ids.data() + 16 * i, NULL, lb[i]};
+        }
+        float sa[4], sb[4], rb[4];
+        swap_back(sw); // the reference: the harness's own end
+        CHECK(score(m, RERANK_PRECISION_FP16, 0, pb, 4, rb) == RERANK_OK);
+        sw = swap_in(m, RERANK_PRECISION_FP16, 0, 0, 1);
+        c = sw.c;
+        CHECK(rerank_score_tokens(m, pa, 4, NULL, sa) == RERANK_OK);
+        const long captured_b = g_rt.captured;
+        CHECK(rerank_score_tokens(m, pb, 4, NULL, sb) == RERANK_OK);
+        CHECK_MSG(g_rt.captured > captured_b, "the second batch replayed the first's graph");
+        CHECK_MSG(std::equal(sb, sb + 4, rb), "graph of another longest pair: %g vs %g", sb[0], rb[0]);
+    }
+
     // threads with passes in flight: more threads than tickets, each batch as it scored alone
     {
         const size_t parts[] = {0, 5, 6, 13, 24};
@@ -940,6 +1020,7 @@ TEST(real_end) {
 
     // a sticky fault seen by a pass's wait: its last event wait (the others are for the chunks' input
     // buffers), counted in the same pass before
+    CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK); // buffers sized, graphs made
     g_rt.fault_at_wait = INT32_MAX;
     g_rt.waits = 0;
     CHECK(rerank_score_tokens(m, pairs.data(), n, NULL, out.data()) == RERANK_OK);
@@ -955,6 +1036,8 @@ TEST(real_end) {
     g_rt.fault_at_wait = 0;
     g_rt.sticky = cudaSuccess;
     swap_back(sw);
+    CHECK_MSG(g_rt.graphs_live == 0 && g_rt.dev_bytes == 0, "%ld graphs, %zu device bytes left", g_rt.graphs_live,
+              g_rt.dev_bytes);
     rerank_model_free(m);
     golden_free(g);
 }
