@@ -252,13 +252,14 @@ $(BUILD)/tests/test_cuda_emu: tests/test_cuda_emu.cc tests/simt_emu.cc tests/sim
 $(BUILD)/tests/test_cuda_host: tests/test_cuda_host.cc tests/simt_emu.cc tests/simt_emu.h tests/test.h tests/golden.h \
                                tests/cuda_rt_host.cc tests/cuda_rt_host.h \
                                src/cuda/cuda_pass.cu src/cuda/cuda_blocks.cu src/cuda/cuda_chunks.cu \
-                               src/cuda/cuda_forward.cu src/cuda/cuda_errors.cu src/cuda/cuda_graph.cu \
+                               src/cuda/cuda_forward.cu src/cuda/cuda_errors.cu src/cuda/cuda_graph.cu src/cuda/cuda_weights.cu \
                                $(wildcard src/cuda/*.cuh src/cuda/*.h) \
                                $(TEST_HELPER_OBJ) $(BUILD)/librerank.a
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(OPT) -g -Wall -Wextra -Wno-unused-parameter $(EMU_SAN) -fopenmp -Isrc -Iinclude -Itests \
 	  -I$(CUDA_HOME)/include -DRR_WITH_CUDA -o $@ tests/test_cuda_host.cc -x c++ src/cuda/cuda_pass.cu \
 	  src/cuda/cuda_blocks.cu src/cuda/cuda_chunks.cu src/cuda/cuda_forward.cu src/cuda/cuda_errors.cu src/cuda/cuda_graph.cu \
+	  src/cuda/cuda_weights.cu \
 	  -x none tests/cuda_rt_host.cc tests/simt_emu.cc $(BUILD)/tests/golden.o $(BUILD)/librerank.a $(CORE_LIBS)
 
 $(BUILD)/tests/test_regress_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/regress_main.o $(BUILD)/librerank-app.a $(BUILD)/librerank.a

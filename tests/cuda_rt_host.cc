@@ -1,6 +1,6 @@
 // cuda_rt_host.cc — the few CUDA runtime calls the end of a pass makes (src/cuda/cuda_forward.cu,
 // cuda_errors.cu), on the host, so that test_cuda_host runs the real chunk loop, workspace plan, tickets and
-// fault handling without a GPU. The "stream" runs everything at once, in order: a copy is a memcpy when
+// fault handling, and cuda_weights.cu's upload, without a GPU. The "stream" runs everything at once, in order: a copy is a memcpy when
 // enqueued, an event is complete when recorded, a launch (rr_rt_host_launch, which the test's launch
 // functions go through) runs when made. A capture records the launches instead, and launching the graph
 // replays them, so cuda_graph.cu runs as it is. Device memory is the heap, under a limit the test sets (out
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <functional>
+#include <map>
 #include <vector>
 
 #include "cuda/cuda_ctx.h"
@@ -28,8 +29,12 @@ cudaError_t cudaSetDevice(int device) {
 cudaError_t cudaGetLastError(void) { return g_rt.sticky; }
 
 const char *cudaGetErrorString(cudaError_t e) {
-    return e == cudaSuccess ? "no error" : e == cudaErrorIllegalAddress ? "an illegal memory access was encountered (host run)"
-                                                                        : "error (host run)";
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered (host run)";
+    case cudaErrorMemoryAllocation: return "out of memory (host run)";
+    default: return "error (host run)";
+    }
 }
 
 cudaError_t cudaDeviceSynchronize(void) { return g_rt.sticky; }
@@ -76,26 +81,36 @@ const char *cublasLtGetStatusString(cublasStatus_t s) {
 
 } // extern "C"
 
-// ---- device memory (cuda_weights.cu's accounting) and graphs (cuda_graph.cu): host stand-ins -------------
+// ---- device memory: the heap under a limit ---------------------------------------------------------------
 
-rerank_status_t rr_cu_malloc(rr_cuda_t *c, void **p, size_t bytes, const char *what) {
+namespace {
+std::map<void *, size_t> g_dev; // live device allocations and their sizes
+}
+
+extern "C" {
+
+cudaError_t cudaMalloc(void **p, size_t n) {
     *p = NULL;
-    if (g_rt.dev_limit && g_rt.dev_bytes + bytes > g_rt.dev_limit)
-        return rr_error(RERANK_ERR_NOMEM, "cuda: out of memory allocating %zu bytes for %s (host run limit)", bytes,
-                        what);
-    *p = calloc(1, bytes ? bytes : 1);
-    if (!*p) return rr_error(RERANK_ERR_NOMEM, "out of memory for %s", what);
-    g_rt.dev_bytes += bytes;
-    c->dev_bytes += bytes;
-    return RERANK_OK;
+    if (g_rt.sticky) return g_rt.sticky;
+    if (g_rt.dev_limit && g_rt.dev_bytes + n > g_rt.dev_limit) return cudaErrorMemoryAllocation;
+    *p = calloc(1, n ? n : 1);
+    if (!*p) return cudaErrorMemoryAllocation;
+    g_dev[*p] = n;
+    g_rt.dev_bytes += n;
+    return cudaSuccess;
 }
 
-void rr_cu_free(rr_cuda_t *c, void *p, size_t bytes) {
-    if (!p) return;
+cudaError_t cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    auto it = g_dev.find(p);
+    if (it == g_dev.end()) return cudaErrorInvalidValue;
+    g_rt.dev_bytes -= it->second;
+    g_dev.erase(it);
     free(p);
-    g_rt.dev_bytes -= bytes;
-    c->dev_bytes -= bytes;
+    return cudaSuccess;
 }
+
+} // extern "C"
 
 // ---- graphs: a capture records each launch (with its arguments by value), a launch of the graph replays
 // them in order ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ struct rr_cuda;
 
 typedef struct rr_rt_host {
     size_t dev_limit;      // device bytes before "out of memory" (0: none)
-    size_t dev_bytes;      // held now
+    size_t dev_bytes;      // held now (cudaMalloc)
     int fault_at_wait;     // > 0: the n-th event wait hits a sticky device error
     int waits;             // event waits so far (counted while a fault is armed)
     cudaError_t sticky;    // after the fault: every call returns it

@@ -6,9 +6,10 @@
 // shared prefixes), and a host `end` runs the real chunking and chunk layout (src/cuda/cuda_chunks.cu). So
 // every family's whole pass — buffer layouts, offsets, pending residuals, the q / k kernel, the heads,
 // shared prefixes across chunks — is checked against the float64 goldens on any machine with the CUDA
-// headers (not the libraries, not a GPU). The real end of a pass (cuda_forward.cu: chunk loop, workspace
-// plan, tickets of passes in flight, faults) runs too, over the host CUDA runtime of cuda_rt_host.cc. What it
-// cannot check: the PTX, cuBLASLt itself, real streams and graphs, which test_cuda covers on a GPU.
+// headers (not the libraries, not a GPU). The real upload (cuda_weights.cu), the real end of a pass
+// (cuda_forward.cu: chunk loop, workspace plan, tickets of passes in flight, faults) and graphs
+// (cuda_graph.cu) run too, over the host CUDA runtime of cuda_rt_host.cc. What it cannot check: the PTX,
+// cuBLASLt itself, real streams and the driver's graphs, which test_cuda covers on a GPU.
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +41,6 @@ namespace {
 
 // ---- host "device memory": tensors converted on first use, keyed as cuda_weights.cu keys them ------------
 
-std::map<std::pair<const void *, int>, std::vector<unsigned char>> g_tensors;
 std::vector<std::vector<unsigned char>> g_blocks; // every other host allocation of a context
 
 float to_f(const void *p, rr_cu_dtype_t dt, size_t i) {
@@ -66,12 +66,6 @@ void *alloc(size_t bytes) {
     return g_blocks.back().data();
 }
 
-// Float values as a new block of type dt.
-void *convert(const float *src, size_t n, rr_cu_dtype_t dt) {
-    void *p = alloc(n * rr_cu_dtype_size(dt));
-    for (size_t i = 0; i < n; i++) from_f(p, dt, i, src[i]);
-    return p;
-}
 
 template <typename T> T *cast(void *p) { return (T *)p; }
 
@@ -102,27 +96,6 @@ void watch(const char *what, const void *p, rr_cu_dtype_t dt, size_t n) {
 } // namespace
 
 // ---- the launch functions of cuda_internal.h, on the host -----------------------------------------------
-
-void *rr_cu_tensor_get(const rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t dt) {
-    (void)c;
-    if (!t->p) return NULL;
-    auto key = std::make_pair(t->p, (int)dt);
-    auto it = g_tensors.find(key);
-    if (it != g_tensors.end()) return it->second.data();
-    const size_t n = (size_t)t->rows * (size_t)t->cols;
-    std::vector<float> f(n);
-    rr_convert_to_f32(t->p, (int)t->dtype, f.data(), n);
-    std::vector<unsigned char> &v = g_tensors[key];
-    v.resize(n * rr_cu_dtype_size(dt) + 64);
-    for (size_t i = 0; i < n; i++) from_f(v.data(), dt, i, f[i]);
-    return v.data();
-}
-
-rerank_status_t rr_cu_tensor_put(rr_cuda_t *c, const rr_tensor_t *t, rr_cu_dtype_t dt, const char *what) {
-    (void)what;
-    (void)rr_cu_tensor_get(c, t, dt); // converted now, as an upload would
-    return RERANK_OK;
-}
 
 rerank_status_t rr_cu_gemm_prepare(rr_cu_gemm_t *g, const rr_cu_linear_t *L, int64_t n) {
     (void)g, (void)L, (void)n;
@@ -353,6 +326,7 @@ struct run_counts {
 };
 run_counts g_run;
 int g_pad;
+int g_fp8_tensor; // swap_in: FP8 weights with one scale per tensor (RERANK_CUDA_FP8_WEIGHTS=tensor)
 
 void workspace(rr_cuda_t *c, size_t T, size_t P) {
     const size_t H = (size_t)c->cfg->hidden;
@@ -370,7 +344,7 @@ void workspace(rr_cuda_t *c, size_t T, size_t P) {
 // The chunks of the recorded pass run on the host: the logits of its spans in packed order.
 rerank_status_t host_run(rr_cuda_t *c, std::vector<float> &h) {
     const rr_batch_t *b = c->b;
-    rerank_status_t st = RERANK_OK;
+    rerank_status_t st = rr_cu_resolve(c);
     std::vector<int32_t> mark(b->n_prefix + 1, 0);
     h.assign(b->n_pairs, 0.0f);
     rr_cu_chunk_t ch;
@@ -448,33 +422,8 @@ const rr_blocks_t k_blocks_real = {"cuda-host-real", NULL, NULL, NULL, NULL, NUL
                                    rr_cu_end, rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block,
                                    rr_cu_ffn, NULL, rr_cu_pool, rr_cu_classify, 1, rr_cu_end_async, rr_cu_wait};
 
-// The linear layers uploaded: W in the GEMM input type (E4M3 with one scale per output channel), biases.
-void upload(rr_cuda_t *c, rr_weights_t *w) {
-    c->n_dense = w->n_dense;
-    c->dense = (rr_cu_dense_t *)alloc((size_t)w->n_dense * sizeof *c->dense);
-    for (int32_t i = 0; i < w->n_dense; i++) {
-        const rr_dense_t *d = w->dense[i];
-        rr_cu_dense_t *D = &c->dense[i];
-        const size_t out = (size_t)d->w.rows, in = (size_t)d->w.cols;
-        std::vector<float> f(out * in);
-        rr_weights_dense_f32(w, d->id, f.data());
-        D->fp32 = d->keep_fp32;
-        const rr_cu_dtype_t wdt = D->fp32 ? RR_CU_F32 : c->wdt;
-        float *scale = NULL;
-        if (wdt == RR_CU_E4M3) {
-            scale = (float *)alloc(out * sizeof(float));
-            for (size_t o = 0; o < out; o++) {
-                float amax = 0.0f;
-                for (size_t k = 0; k < in; k++) amax = fmaxf(amax, fabsf(f[o * in + k]));
-                scale[o] = amax > 1e-30f ? amax / 448.0f : 1.0f;
-                for (size_t k = 0; k < in; k++) f[o * in + k] /= scale[o];
-            }
-        }
-        D->L = (rr_cu_linear_t){convert(f.data(), out * in, wdt), scale, NULL, (int32_t)out, (int32_t)in, wdt, c->dt};
-        D->b32 = rr_cu_has_bias(d) ? (float *)convert(rr_f32(&d->b), out, RR_CU_F32) : NULL;
-        D->bdt = rr_cu_has_bias(d) && !D->fp32 ? convert(rr_f32(&d->b), out, c->dt) : NULL;
-    }
-    // the workspace widths, as rr_cu_size_workspace
+// The workspace widths, as rr_cu_size_workspace (cuda_context.cu) has them.
+void size_workspace(rr_cuda_t *c) {
     c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
     c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
     c->wide_cols = 8;
@@ -502,7 +451,6 @@ struct swapped {
 };
 
 swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t chunk_tokens, int real = 0) {
-    g_tensors.clear();
     g_blocks.clear();
     rr_cuda_t *c = (rr_cuda_t *)alloc(sizeof(rr_cuda_t));
     c->cfg = &m->cfg;
@@ -512,11 +460,13 @@ swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t c
     c->dt = prec == RERANK_PRECISION_BF16 ? RR_CU_BF16 : RR_CU_F16;
     c->wdt = prec == RERANK_PRECISION_FP8 ? RR_CU_E4M3 : c->dt;
     c->chunk_tokens = chunk_tokens ? chunk_tokens : SIZE_MAX;
-    upload(c, &m->w);
-    if (real) {
-        rr_rt_host_ctx_init(c);
-        c->use_graphs = 1; // as create has it (graphs for chunks up to RR_CU_GRAPH_MAX_TOKENS)
-    }
+    c->fp8_tensor = g_fp8_tensor;
+    c->use_graphs = real; // as create has it (graphs for chunks up to RR_CU_GRAPH_MAX_TOKENS), on the real end
+    rr_rt_host_ctx_init(c);
+    // the linear layers as create uploads them (cuda_weights.cu: conversions and FP8 quantization through the
+    // launch functions above); the other tensors go up with the first pass that names them
+    CHECK_MSG(rr_cu_upload_dense(c, &m->w) == RERANK_OK, "%s", rerank_last_error());
+    size_workspace(c);
     swapped sw = {m, c, m->backend, m->be, m->shared_prefix};
     m->backend = real ? &k_blocks_real : &k_blocks;
     m->be = c;
@@ -528,7 +478,8 @@ void swap_back(const swapped &sw) {
     sw.m->backend = sw.backend;
     sw.m->be = sw.be;
     sw.m->shared_prefix = sw.was_shared;
-    if (sw.c->mu_ready) rr_rt_host_ctx_release(sw.c);
+    rr_rt_host_ctx_release(sw.c);
+    rr_cu_free_weights(sw.c);
     rr_free(sw.c->tape);
 }
 
@@ -659,8 +610,8 @@ void fp8_order(const model_case &mc, size_t limit, double min_tau, int64_t max_t
             worst = fmax(worst, fabs(s[i] - ref[i]));
         }
         const double tau = kendall(got, ref);
-        printf("  %-24s fp8  %zu pairs: |score - reference| max %.3g; Kendall tau %.4f\n", mc.key, pairs.size(), worst,
-               tau);
+        printf("  %-24s fp8  %zu pairs (%s scales): |score - reference| max %.3g; Kendall tau %.4f\n", mc.key,
+               pairs.size(), g_fp8_tensor ? "tensor" : "channel", worst, tau);
         CHECK_MSG(tau >= min_tau, "%s fp8: Kendall tau %.4f under %.2f", mc.key, tau, min_tau);
     }
     rerank_model_free(m);
@@ -725,10 +676,16 @@ void shared_prefix_case(const char *model, rerank_precision_t prec, double tol) 
                                    over_full.data()) == RERANK_OK, "%s", rerank_last_error());
         // the real end of a pass (cuda_forward.cu): chunks of 400 as above, and two batches in flight on tickets
         std::vector<float> real(n), over_real(n);
-        const long copies = g_rt.copies_in;
-        CHECK_MSG(score(m, prec, 0, pairs.data(), n, real.data(), 1, 400, 1) == RERANK_OK, "%s", rerank_last_error());
-        CHECK_MSG(g_rt.copies_in - copies == (long)r_chunked.chunks, "%ld chunks copied in, %zu cut",
-                  g_rt.copies_in - copies, r_chunked.chunks);
+        {
+            const swapped sw = swap_in(m, prec, 1, 400, 1);
+            CHECK(rr_model_forward(m, pairs.data(), n, m->cfg.layers, real.data(), NULL) == RERANK_OK); // tensors up
+            const long copies = g_rt.copies_in;
+            CHECK_MSG(rr_model_forward(m, pairs.data(), n, m->cfg.layers, real.data(), NULL) == RERANK_OK, "%s",
+                      rerank_last_error());
+            CHECK_MSG(g_rt.copies_in - copies == (long)r_chunked.chunks, "%ld chunks copied in, %zu cut",
+                      g_rt.copies_in - copies, r_chunked.chunks);
+            swap_back(sw);
+        }
         CHECK_MSG(score_overlapped(m, prec, 1, pairs.data() + na, n - na, over_real.data() + na, pairs.data(), na,
                                    over_real.data(), 1) == RERANK_OK, "%s", rerank_last_error());
         double worst = 0, differ = 0;
@@ -874,6 +831,9 @@ TEST(fp8) {
     fp8_order({"pairs-qwen3.jsonl", "tiny-qwen3", "tiny-qwen3", 0}, 48, 0.7);
     fp8_order({"pairs-gte.jsonl", "tiny-gte", "tiny-gte", 0}, 48, 0.7);
     fp8_order({"pairs-modernbert.jsonl", "tiny-modernbert", "tiny-modernbert", 0}, 48, 0.7);
+    g_fp8_tensor = 1; // one scale per tensor (cuda_weights.cu's other quantization)
+    fp8_order({"pairs-xlmr.jsonl", "tiny-xlmr", "tiny-xlmr", 0}, 48, 0.7);
+    g_fp8_tensor = 0;
 }
 
 TEST(shared_prefix) {
@@ -930,9 +890,14 @@ TEST(real_end) {
     size_t tokens = 0;
     for (const rerank_pair_t &p : pairs) tokens += (size_t)p.n;
     const size_t per_token = 2 * (size_t)m->cfg.hidden * 4 + (size_t)(c->xh_cols + c->wide_cols + c->ctx_cols) * 2 + 64;
-    g_rt.dev_limit = per_token * tokens / 3;
+    CHECK(rerank_score_tokens(m, pairs.data(), 1, NULL, out.data()) == RERANK_OK); // the tensors go up
+    rr_cu_ws_release(c);
+    const size_t weights = g_rt.dev_bytes;
+    CHECK(weights > 0 && weights == c->dev_bytes);
+    g_rt.dev_limit = weights + per_token * tokens / 3;
     CHECK_MSG(rerank_score_tokens(m, pairs.data(), n, NULL, capped.data()) == RERANK_OK, "%s", rerank_last_error());
-    printf("  workspace capped at %zu bytes: chunks of %zu tokens (batch %zu)\n", g_rt.dev_limit, c->chunk_tokens, tokens);
+    printf("  workspace capped at %zu bytes (weights %zu): chunks of %zu tokens (batch %zu)\n", g_rt.dev_limit - weights,
+           weights, c->chunk_tokens, tokens);
     CHECK(c->chunk_tokens < tokens && c->chunk_tokens >= (size_t)longest);
     CHECK(g_rt.dev_bytes <= g_rt.dev_limit);
     size_t differ = 0;

@@ -254,6 +254,8 @@ void rr_cu_chunk_pack(const rr_batch_t *b, const rr_cu_chunk_t *ch, size_t T, si
 rerank_status_t rr_cu_end(void *be);
 rerank_status_t rr_cu_end_async(void *be, float *out, void **ticket);
 rerank_status_t rr_cu_wait(void *be, void *ticket);
+/* Every tensor the recorded steps name, uploaded if not yet there (the start of end). */
+rerank_status_t rr_cu_resolve(rr_cuda_t *c);
 void rr_cu_ws_release(rr_cuda_t *c);
 
 #endif

@@ -184,7 +184,7 @@ static rerank_status_t put_norm(rr_cuda_t *c, const rr_norm_t *n, const char *wh
 }
 
 /* Every tensor the steps name on the device (uploaded by the first pass that uses it). */
-static rerank_status_t resolve(rr_cuda_t *c) {
+rerank_status_t rr_cu_resolve(rr_cuda_t *c) {
     rerank_status_t st = RERANK_OK;
     for (size_t i = 0; i < c->n_ops && !st; i++) {
         const rr_cu_op_t *o = &c->tape[i];
@@ -216,7 +216,7 @@ static rerank_status_t resolve(rr_cuda_t *c) {
  * recorded after the last copy. Nothing here waits for the device (but growing a buffer in use). */
 static rerank_status_t run(rr_cuda_t *c, rr_cu_ticket_t *t) {
     const rr_batch_t *b = c->b;
-    rerank_status_t st = resolve(c);
+    rerank_status_t st = rr_cu_resolve(c);
     if (!st) st = plan_memory(c, b);
     if (!st) st = ticket_reserve(c, t, b->n_pairs);
     if (st) return st;
