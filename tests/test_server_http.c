@@ -689,6 +689,7 @@ TEST(two_models) {
     sc.score = fake_score_plus;
     info.model_id = "plus";
     info.layers_used = 1;
+    info.device = "cuda:0"; /* (a model's device= key; the scorer is the fake's): 2 batches in flight by default */
     CHECK(rr_server_add_scorer(f.srv, &sc, &info) == RERANK_OK);
     rr_server_set_ready(f.srv);
     run_clients(two_model_client, f.base, 12);
@@ -706,6 +707,14 @@ TEST(two_models) {
     j = hc_json(&r);
     CHECK(r.status == 200 && json_array_size(json_object_get(j, "data")) == 2 &&
           !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 1), "id")) ?: "", "plus"));
+    /* --batches-in-flight left at 0: each model's own device decides */
+    CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "batches_in_flight")) == 1);
+    CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(j, "data"), 1), "batches_in_flight")) == 2);
+    json_decref(j);
+    hc_free(&r);
+    r = http(f.base, "GET", "/info", NULL);
+    j = hc_json(&r);
+    CHECK(r.status == 200 && json_integer_value(json_object_get(j, "batches_in_flight")) == 1); /* the default model's */
     json_decref(j);
     hc_free(&r);
     /* the 404 is counted when its request completes, which may be after

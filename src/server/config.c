@@ -43,7 +43,7 @@ static const opt_t k_opts[] = {
      "stays under a second), 65536 on CUDA (a GPU needs more work per pass to be busy)"},
     {"max-batch-pairs", OPT_SIZE, OFF(max_batch_pairs), "256", 1, RR_SRV_MAX_BATCH_PAIRS, "N", "pairs per forward pass"},
     {"max-wait-ms", OPT_FLOAT, OFF(max_wait_ms), "2", 0, RR_SRV_MAX_WAIT_MS, "MS", "longest time a queued pair waits for its batch to fill"},
-    {"batches-in-flight", OPT_INT, OFF(batches_in_flight), "0", 0, RR_SRV_MAX_WORKERS, "N", "batches a model runs at once; 0 = by device: 2 on CUDA (the next batch's "
+    {"batches-in-flight", OPT_INT, OFF(batches_in_flight), "0", 0, RR_SRV_MAX_WORKERS, "N", "batches a model runs at once; 0 = by the model's device: 2 on CUDA (the next batch's "
      "host work, taking, packing and copying in, overlaps the running one's device work), 1 on the CPU (a batch already uses every core)"},
     {"max-queue-pairs", OPT_SIZE, OFF(max_queue_pairs), "4096", 1, RR_SRV_MAX_QUEUE_PAIRS, "N", "queued pairs bound; beyond it requests get 429 + Retry-After"},
     {"max-docs", OPT_SIZE, OFF(max_docs), "1000", 1, RR_SRV_MAX_DOCS, "N", "documents per request (413 beyond); must be <= --max-queue-pairs"},
@@ -292,6 +292,7 @@ int rr_server_config_parse(rr_server_config_t *cfg, int argc, char **argv,
     if (cfg->max_text_bytes > cfg->max_body_bytes) cfg->max_text_bytes = cfg->max_body_bytes;
     int on_cuda = !strncmp(cfg->device, "cuda", 4);
     if (cfg->max_batch_tokens == 0) cfg->max_batch_tokens = on_cuda ? RR_SERVE_CUDA_BATCH_TOKENS : RR_SERVE_CPU_BATCH_TOKENS;
+    cfg->batches_in_flight_auto = cfg->batches_in_flight == 0;
     if (cfg->batches_in_flight == 0) cfg->batches_in_flight = on_cuda ? RR_SERVE_CUDA_BATCHES_IN_FLIGHT : RR_SERVE_CPU_BATCHES_IN_FLIGHT;
     if (cfg->max_batch_tokens < RR_SRV_MIN_BATCH_TOKENS) {
         fprintf(err, "rerank serve: --max-batch-tokens %ld is below %d (0 = by device)\n", cfg->max_batch_tokens,

@@ -34,6 +34,7 @@ typedef struct rr_server_config {
     long max_batch_pairs;
     double max_wait_ms;
     long batches_in_flight; /* batcher workers per model, 0 = by device  */
+    int batches_in_flight_auto; /* 1: left at 0, so each model's own device decides (a model's device= key) */
     long max_queue_pairs;
     long max_docs;
     long max_body_bytes;

@@ -218,7 +218,7 @@ static json_t *info_json(rr_server_t *s) {
     json_object_set_new(j, "max_batch_tokens", json_integer(c->max_batch_tokens));
     json_object_set_new(j, "max_batch_requests", json_integer(c->max_batch_pairs));
     json_object_set_new(j, "max_wait_ms", json_real(c->max_wait_ms));
-    json_object_set_new(j, "batches_in_flight", json_integer(c->batches_in_flight));
+    json_object_set_new(j, "batches_in_flight", json_integer(s->models[0].batches_in_flight));
     json_object_set_new(j, "max_queue_pairs", json_integer(c->max_queue_pairs));
     json_object_set_new(j, "batch_order", json_string(c->batch_order ? c->batch_order : "fifo"));
     json_object_set_new(j, "long_docs", json_string(c->long_docs ? c->long_docs : "truncate"));

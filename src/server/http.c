@@ -248,6 +248,13 @@ static void on_wait(void *ctx, double seconds) {
     rr_metrics_queue_wait(m->srv->metrics, m->idx, seconds);
 }
 
+/* Batches a model runs at once: --batches-in-flight, or by the model's own device when left at 0 (a model's
+ * device= key may differ from the global --device). */
+static int batches_in_flight(const rr_server_config_t *cfg, const char *device) {
+    if (!cfg->batches_in_flight_auto) return (int)cfg->batches_in_flight;
+    return device && !strncmp(device, "cuda", 4) ? RR_SERVE_CUDA_BATCHES_IN_FLIGHT : RR_SERVE_CPU_BATCHES_IN_FLIGHT;
+}
+
 rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, const rr_server_info_t *info) {
     int k = atomic_load(&s->n_models);
     if (k >= RR_SRV_MAX_MODELS) return rr_error(RERANK_ERR_LIMIT, "at most %d models", RR_SRV_MAX_MODELS);
@@ -279,12 +286,13 @@ rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
     }
     m->max_length = info->max_length;
     m->truncation = info->truncation;
+    m->batches_in_flight = batches_in_flight(s->cfg, info->device);
     rr_batcher_config_t bc = {.max_batch_tokens = (size_t)s->cfg->max_batch_tokens,
                               .max_batch_pairs = (size_t)s->cfg->max_batch_pairs,
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs,
                               .fair = s->cfg->batch_order && !strcmp(s->cfg->batch_order, "fair"),
-                              .workers = (int)s->cfg->batches_in_flight};
+                              .workers = batches_in_flight(s->cfg, info->device)};
     rr_batch_observer_t obs = {.ctx = m, .on_batch = on_batch, .on_queue_wait = on_wait};
     rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &m->batcher);
     if (st) {

@@ -39,6 +39,7 @@ json_t *rr_model_info_json(rr_served_t *m) {
     json_object_set_new(j, "compute", json_string(in->compute));
     json_object_set_new(j, "device", json_string(in->device));
     json_object_set_new(j, "device_memory_bytes", json_integer(st.device_memory_bytes));
+    json_object_set_new(j, "batches_in_flight", json_integer(m->batches_in_flight));
     json_object_set_new(j, "healthy", json_boolean(st.healthy));
     json_object_set_new(j, "num_layers", json_integer(in->num_layers));
     json_object_set_new(j, "layers_used", json_integer(in->layers_used));

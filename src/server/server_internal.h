@@ -31,6 +31,7 @@ typedef struct rr_served {
     rr_batcher_t *batcher;
     rerank_truncation_t truncation;
     int32_t max_length;
+    int batches_in_flight;  /* its batcher's workers */
 } rr_served_t;
 
 /* One accepted socket (MHD socket context), listed for the header deadline:
