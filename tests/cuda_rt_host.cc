@@ -185,21 +185,12 @@ cudaError_t cudaGraphDestroy(cudaGraph_t g) {
 // ---- a context for the real end of a pass --------------------------------------------------------------
 
 void rr_rt_host_ctx_init(rr_cuda_t *c) {
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->tk_free, NULL);
-    c->mu_ready = 1;
+    if (rr_cu_tickets_init(c)) abort(); // (a host mutex: nothing to test when it cannot be made)
     c->stream = (cudaStream_t)&g_rt; // any non-null handle: the host stream
 }
 
+// As rr_cuda_free gives them back (cuda_context.cu is not compiled for the host).
 void rr_rt_host_ctx_release(rr_cuda_t *c) {
-    rr_cu_ws_release(c);
-    for (int i = 0; i < 2; i++) cudaFreeHost(c->h_in[i]);
-    for (int i = 0; i < RR_CU_TICKETS; i++) {
-        cudaFreeHost(c->tk[i].h_logits);
-        rr_free(c->tk[i].idx);
-    }
-    rr_free(c->chunk_mark);
-    pthread_cond_destroy(&c->tk_free);
-    pthread_mutex_destroy(&c->mu);
-    c->mu_ready = 0;
+    rr_cu_pass_buffers_free(c, 1);
+    rr_cu_tickets_destroy(c);
 }

@@ -422,18 +422,6 @@ const rr_blocks_t k_blocks_real = {"cuda-host-real", NULL, NULL, NULL, NULL, NUL
                                    rr_cu_end, rr_cu_embed, rr_cu_norm_block, rr_cu_linear_block, rr_cu_attention_block,
                                    rr_cu_ffn, NULL, rr_cu_pool, rr_cu_classify, 1, rr_cu_end_async, rr_cu_wait};
 
-// The workspace widths, as rr_cu_size_workspace (cuda_context.cu) has them.
-void size_workspace(rr_cuda_t *c) {
-    c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
-    c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
-    c->wide_cols = 8;
-    for (int32_t i = 0; i < c->n_dense; i++) {
-        if (c->dense[i].fp32) continue;
-        if (c->dense[i].L.in > c->xh_cols) c->xh_cols = c->dense[i].L.in;
-        if (c->dense[i].L.out > c->wide_cols) c->wide_cols = c->dense[i].L.out;
-    }
-}
-
 int busy_tickets(rr_cuda_t *c) {
     int n = 0;
     for (int i = 0; i < RR_CU_TICKETS; i++) n += c->tk[i].busy;
@@ -466,7 +454,7 @@ swapped swap_in(rerank_model_t *m, rerank_precision_t prec, int shared, size_t c
     // the linear layers as create uploads them (cuda_weights.cu: conversions and FP8 quantization through the
     // launch functions above); the other tensors go up with the first pass that names them
     CHECK_MSG(rr_cu_upload_dense(c, &m->w) == RERANK_OK, "%s", rerank_last_error());
-    size_workspace(c);
+    rr_cu_size_workspace(c);
     swapped sw = {m, c, m->backend, m->be, m->shared_prefix};
     m->backend = real ? &k_blocks_real : &k_blocks;
     m->be = c;

@@ -39,16 +39,12 @@ extern "C" long rr_cuda_launch_count(const rr_cuda_t *c) { return c ? c->launche
 extern "C" void rr_cuda_free(rr_cuda_t *c) {
     if (!c) return;
     if (cudaSetDevice(c->device) == cudaSuccess) {
-        if (c->stream) cudaStreamSynchronize(c->stream);
-        rr_cu_ws_release(c);
-        for (int i = 0; i < 2; i++) {
-            if (c->h_in[i]) cudaFreeHost(c->h_in[i]);
+        if (c->stream) cudaStreamSynchronize(c->stream); /* (no pass is in flight: its model is being freed) */
+        rr_cu_pass_buffers_free(c, 1);
+        for (int i = 0; i < 2; i++)
             if (c->in_done[i]) cudaEventDestroy(c->in_done[i]);
-        }
-        for (int i = 0; i < RR_CU_TICKETS; i++) { /* (no pass is in flight: its model is being freed) */
-            if (c->tk[i].h_logits) cudaFreeHost(c->tk[i].h_logits);
+        for (int i = 0; i < RR_CU_TICKETS; i++)
             if (c->tk[i].done) cudaEventDestroy(c->tk[i].done);
-        }
         rr_cu_free_weights(c);
         rr_cu_gemm_destroy(&c->gemm);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -57,14 +53,10 @@ extern "C" void rr_cuda_free(rr_cuda_t *c) {
         rr_free(c->alloc_bytes);
         rr_free(c->dense);
         rr_free(c->tmap.key), rr_free(c->tmap.dt), rr_free(c->tmap.val);
+        rr_cu_pass_buffers_free(c, 0);
     }
-    for (int i = 0; i < RR_CU_TICKETS; i++) rr_free(c->tk[i].idx);
-    if (c->mu_ready) {
-        pthread_cond_destroy(&c->tk_free);
-        pthread_mutex_destroy(&c->mu);
-    }
+    rr_cu_tickets_destroy(c);
     rr_free(c->tape);
-    rr_free(c->chunk_mark);
     rr_free(c);
 }
 
@@ -130,18 +122,6 @@ static rerank_status_t read_env(rr_cuda_t *c) {
     return RERANK_OK;
 }
 
-void rr_cu_size_workspace(rr_cuda_t *c) {
-    c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
-    c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
-    c->wide_cols = 8;
-    for (int32_t i = 0; i < c->n_dense; i++) {
-        const rr_cu_linear_t *L = &c->dense[i].L;
-        if (c->dense[i].fp32) continue;
-        if (L->in > c->xh_cols) c->xh_cols = L->in;
-        if (L->out > c->wide_cols) c->wide_cols = L->out;
-    }
-}
-
 static rerank_status_t create(rr_cuda_t *c, rr_weights_t *w) {
     cudaDeviceProp prop;
     CU(cudaSetDevice(c->device));
@@ -202,16 +182,10 @@ static rerank_status_t cuda_create(const rr_config_t *cfg, rr_weights_t *w, cons
                         n == 1 ? "" : "s");
     rr_cuda_t *c = (rr_cuda_t *)rr_calloc(1, sizeof *c);
     if (!c) return rr_error(RERANK_ERR_NOMEM, "out of memory (cuda context)");
-    if (pthread_mutex_init(&c->mu, NULL)) {
+    if ((s = rr_cu_tickets_init(c))) {
         rr_free(c);
-        return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a mutex");
+        return s;
     }
-    if (pthread_cond_init(&c->tk_free, NULL)) {
-        pthread_mutex_destroy(&c->mu);
-        rr_free(c);
-        return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a condition variable");
-    }
-    c->mu_ready = 1;
     c->device = o->device;
     c->dt = dt;
     c->wdt = wdt;

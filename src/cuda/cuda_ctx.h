@@ -228,10 +228,11 @@ rerank_status_t rr_cu_graph_run(rr_cuda_t *c, int64_t bT, int64_t bP, int32_t bm
 void rr_cu_graphs_clear(rr_cuda_t *c);
 
 /* cuda_context.cu: the types a precision computes in (int8: RERANK_ERR_UNSUPPORTED); what the device path
- * refuses at load (config.json tells); the workspace widths from the uploaded layers (xh takes any GEMM
- * input, wide any 16-bit GEMM output). */
+ * refuses at load (config.json tells). */
 rerank_status_t rr_cu_precision_types(rerank_precision_t p, rr_cu_dtype_t *dt, rr_cu_dtype_t *wdt);
 rerank_status_t rr_cu_check_config(const rr_config_t *cfg);
+/* cuda_weights.cu: the workspace widths from the uploaded layers (xh takes any GEMM input, wide any 16-bit
+ * GEMM output). */
 void rr_cu_size_workspace(rr_cuda_t *c);
 
 /* cuda_chunks.cu: a packed batch cut into device chunks, and one chunk's input laid out (the layout is there).
@@ -257,5 +258,11 @@ rerank_status_t rr_cu_wait(void *be, void *ticket);
 /* Every tensor the recorded steps name, uploaded if not yet there (the start of end). */
 rerank_status_t rr_cu_resolve(rr_cuda_t *c);
 void rr_cu_ws_release(rr_cuda_t *c);
+/* The tickets' lock and condition (mu, tk_free): made at create, destroyed at free (NULL-safe: mu_ready). */
+rerank_status_t rr_cu_tickets_init(rr_cuda_t *c);
+void rr_cu_tickets_destroy(rr_cuda_t *c);
+/* Everything the passes allocated: the workspace, the pinned inputs and tickets' logits (device 1: the
+ * device is usable, so these can be given back), the tickets' index arrays and the chunking's scratch. */
+void rr_cu_pass_buffers_free(rr_cuda_t *c, int device);
 
 #endif

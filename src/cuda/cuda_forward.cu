@@ -101,6 +101,47 @@ static rerank_status_t reserve_host(rr_cuda_t *c, size_t n_in, size_t n_mark) {
     return RERANK_OK;
 }
 
+rerank_status_t rr_cu_tickets_init(rr_cuda_t *c) {
+    if (pthread_mutex_init(&c->mu, NULL)) return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a mutex");
+    if (pthread_cond_init(&c->tk_free, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        return rr_error(RERANK_ERR_INTERNAL, "cuda: cannot create a condition variable");
+    }
+    c->mu_ready = 1;
+    return RERANK_OK;
+}
+
+void rr_cu_tickets_destroy(rr_cuda_t *c) {
+    if (!c->mu_ready) return;
+    pthread_cond_destroy(&c->tk_free);
+    pthread_mutex_destroy(&c->mu);
+    c->mu_ready = 0;
+}
+
+void rr_cu_pass_buffers_free(rr_cuda_t *c, int device) {
+    if (device) { /* (pinned memory and the workspace need the device) */
+        rr_cu_ws_release(c);
+        for (int i = 0; i < 2; i++) {
+            if (c->h_in[i]) cudaFreeHost(c->h_in[i]);
+            c->h_in[i] = NULL;
+        }
+        c->h_in_cap = 0;
+        for (int i = 0; i < RR_CU_TICKETS; i++) {
+            if (c->tk[i].h_logits) cudaFreeHost(c->tk[i].h_logits);
+            c->tk[i].h_logits = NULL;
+            c->tk[i].cap = 0;
+        }
+    }
+    for (int i = 0; i < RR_CU_TICKETS; i++) {
+        rr_free(c->tk[i].idx);
+        c->tk[i].idx = NULL;
+        c->tk[i].cap_idx = 0;
+    }
+    rr_free(c->chunk_mark);
+    c->chunk_mark = NULL;
+    c->chunk_mark_cap = 0;
+}
+
 /* A free ticket, taken (waits while every ticket belongs to a pass not yet waited for: their threads wait
  * without the model lock, so one comes free). */
 static rr_cu_ticket_t *ticket_take(rr_cuda_t *c) {
@@ -124,8 +165,7 @@ static void ticket_give(rr_cuda_t *c, rr_cu_ticket_t *t) {
 }
 
 /* Room in t for a pass of n spans (its pinned logits are not in use: the ticket was free). */
-static rerank_status_t ticket_reserve(rr_cuda_t *c, rr_cu_ticket_t *t, size_t n) {
-    (void)c;
+static rerank_status_t ticket_reserve(rr_cu_ticket_t *t, size_t n) {
     if (n > t->cap_idx) {
         size_t *idx = (size_t *)rr_realloc(t->idx, n * sizeof *idx);
         if (!idx) return rr_error(RERANK_ERR_NOMEM, "out of memory for the logits of %zu pairs", n);
@@ -218,7 +258,7 @@ static rerank_status_t run(rr_cuda_t *c, rr_cu_ticket_t *t) {
     const rr_batch_t *b = c->b;
     rerank_status_t st = rr_cu_resolve(c);
     if (!st) st = plan_memory(c, b);
-    if (!st) st = ticket_reserve(c, t, b->n_pairs);
+    if (!st) st = ticket_reserve(t, b->n_pairs);
     if (st) return st;
     cudaStream_t s = c->stream;
     size_t k = 0;

@@ -196,6 +196,18 @@ rerank_status_t rr_cu_upload_dense(rr_cuda_t *c, rr_weights_t *w) {
     return RERANK_OK;
 }
 
+void rr_cu_size_workspace(rr_cuda_t *c) {
+    c->ctx_cols = c->cfg->heads * c->cfg->head_dim;
+    c->xh_cols = c->cfg->hidden > c->ctx_cols ? c->cfg->hidden : c->ctx_cols;
+    c->wide_cols = 8;
+    for (int32_t i = 0; i < c->n_dense; i++) {
+        const rr_cu_linear_t *L = &c->dense[i].L;
+        if (c->dense[i].fp32) continue;
+        if (L->in > c->xh_cols) c->xh_cols = L->in;
+        if (L->out > c->wide_cols) c->wide_cols = L->out;
+    }
+}
+
 /* ---- tensors uploaded on first use ---------------------------------------------------------------------- */
 
 static size_t tmap_slot(const rr_cu_tmap_t *m, const void *key, int dt) {
