@@ -61,14 +61,20 @@ TEST(steps_pick) {
 /* The serve step on the CPU: two servers come up (2 batches in flight, then 1); for each, loadgen's JSON,
  * /info and /metrics land in one record. */
 TEST(serve_step_rehearsed) {
-    char dir[] = "/tmp/rr_gpucheck_XXXXXX", root[PATH_MAX];
+    char dir[] = "/tmp/rr_gpucheck_XXXXXX", root[PATH_MAX], shared[PATH_MAX];
     static char out[65536], cmd[8 * PATH_MAX];
     CHECK(mkdtemp(dir) != NULL && getcwd(root, sizeof root) != NULL);
+    /* the script runs in dir: the fixtures' path must not be relative to here */
+    if (!realpath(t_shared(), shared)) {
+        CHECK_MSG(0, "cannot resolve the test data directory %s", t_shared());
+        rmdir(dir);
+        return;
+    }
     const int len = snprintf(cmd, sizeof cmd,
              "mkdir -p %s/bin && ln -s %s/rerank %s/bin/rerank && ln -s %s/loadgen %s/bin/loadgen && cd %s && "
              "FULL=%s/fixtures/models/tiny-xlmr RERANK_SHARED=%s OUT=%s/out SERVE_DEVICE=cpu SERVE_SECONDS=5 "
              "bash %s/scripts/gpu-check.sh --inside --steps serve >/dev/null 2>&1; cat %s/out/gpu-check.jsonl",
-             dir, g_build, dir, g_build, dir, dir, t_shared(), t_shared(), dir, root, dir);
+             dir, g_build, dir, g_build, dir, dir, shared, shared, dir, root, dir);
     CHECK(len > 0 && (size_t)len < sizeof cmd);
     const int rc = run(cmd, out, sizeof out);
     CHECK_MSG(rc == 0, "rc %d", rc);
