@@ -292,7 +292,7 @@ rerank_status_t rr_server_add_scorer(rr_server_t *s, const rr_scorer_t *sc, cons
                               .max_wait_ms = s->cfg->max_wait_ms,
                               .max_queue_pairs = (size_t)s->cfg->max_queue_pairs,
                               .fair = s->cfg->batch_order && !strcmp(s->cfg->batch_order, "fair"),
-                              .workers = batches_in_flight(s->cfg, info->device)};
+                              .workers = m->batches_in_flight};
     rr_batch_observer_t obs = {.ctx = m, .on_batch = on_batch, .on_queue_wait = on_wait};
     rerank_status_t st = rr_batcher_new(&bc, sc->score, sc->ctx, &obs, &m->batcher);
     if (st) {
