@@ -156,6 +156,11 @@ TEST(render) {
     rr_rerank_req_release(&r);
     s = rr_api_render_error(400, "validation", "bad \"thing\"", &len);
     CHECK(s && !strcmp(s, "{\"error\":{\"message\":\"bad \\\"thing\\\"\",\"type\":\"validation\",\"code\":400}}"));
+    rr_free(s);    /* a message cut inside a UTF-8 character (and a stray byte): still a
+     * JSON body, the broken bytes as '?' */
+    s = rr_api_render_error(404, "not_found", "model 'caf\xc3' \xff \xe2\x82 ok \xc3\xa9", &len);
+    CHECK_MSG(s && !strcmp(s, "{\"error\":{\"message\":\"model 'caf?' ? ?? ok \xc3\xa9\",\"type\":\"not_found\",\"code\":404}}"),
+              "%s", s ? s : "(null)");
     rr_free(s);
 }
 

@@ -187,6 +187,22 @@ TEST(unknown_model_404) {
     r = http(M.base, "/v1/rerank", "{\"model\": 3, \"query\": \"q\", \"documents\": [\"d\"]}");
     CHECK(r.status == 400);
     free(r.body);
+    /* a long name is echoed cut to 128 bytes: never inside a UTF-8
+     * character, which would leave the 404 without its JSON body */
+    char name[160];
+    memset(name, 'a', 127);
+    strcpy(name + 127, "\xc3\xa9\xc3\xa9");
+    body = cohere_body(name);
+    r = http(M.base, "/v1/rerank", body);
+    free(body);
+    j = hc_json(&r);
+    e = json_object_get(j, "error");
+    msg = json_string_value(json_object_get(e, "message"));
+    CHECK_MSG(r.status == 404 && !strcmp(json_string_value(json_object_get(e, "type")) ?: "", "not_found") && msg &&
+                  strstr(msg, "aaa' is not served here"),
+              "%ld %s", r.status, r.body ? r.body : "");
+    json_decref(j);
+    free(r.body);
     /* the server still answers */
     float got[N_DOCS];
     CHECK(scores_of(M.base, "/v1/rerank", "bert", got, NULL, 0) == 200 && same_scores(got, g_want_bert));

@@ -75,7 +75,8 @@ void rr_api_rank(const float *scores, size_t n, size_t *order);
 char *rr_api_render_tei(const rr_rerank_req_t *req, const float *scores, size_t *len);
 char *rr_api_render_cohere(const rr_rerank_req_t *req, const float *scores, const char *id,
                            const char *model, size_t total_tokens, size_t *len);
-/* {"error":{"message":msg,"type":type,"code":code}} */
+/* {"error":{"message":msg,"type":type,"code":code}}; bytes of msg that are
+ * not valid UTF-8 (a character cut by truncation) are sent as '?'. */
 char *rr_api_render_error(int code, const char *type, const char *msg, size_t *len);
 
 #endif

@@ -155,7 +155,23 @@ char *rr_api_dump(json_t *root, size_t *len) {
     return s;
 }
 
+/* A message can hold a byte sequence jansson refuses: it echoes client text
+ * cut at a byte count (a model name, "%.*s") and vsnprintf cuts it at its
+ * buffer's size, either of which can split a UTF-8 character. jansson then
+ * builds nothing and the error would go out without its JSON body, so every
+ * byte of an invalid sequence becomes '?'. */
+static void utf8_scrub(char *s, size_t n) {
+    size_t off = 0, bad;
+    while (off < n && !rr_utf8_valid(s + off, n - off, &bad)) {
+        s[off + bad] = '?';
+        off += bad + 1;
+    }
+}
+
 char *rr_api_render_error(int code, const char *type, const char *msg, size_t *len) {
-    json_t *e = json_pack("{s:{s:s, s:s, s:i}}", "error", "message", msg, "type", type, "code", code);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
+    utf8_scrub(buf, strlen(buf));
+    json_t *e = json_pack("{s:{s:s, s:s, s:i}}", "error", "message", buf, "type", type, "code", code);
     return rr_api_dump(e, len);
 }

@@ -12,7 +12,12 @@ rr_served_t *rr_models_pick(rr_server_t *s, const char *name, size_t n, char *er
         const char *id = s->models[i].info.model_id;
         if (strlen(id) == n && !memcmp(id, name, n)) return &s->models[i];
     }
-    size_t k = (size_t)snprintf(err, cap, "model '%.*s' is not served here; served:", (int)(n > 128 ? 128 : n), name);
+    /* Echo at most 128 bytes of the name, cut before a UTF-8 character
+     * rather than inside one (the message becomes a JSON string). */
+    size_t shown = n > 128 ? 128 : n;
+    if (shown < n)
+        while (shown > 0 && ((unsigned char)name[shown] & 0xC0) == 0x80) shown--;
+    size_t k = (size_t)snprintf(err, cap, "model '%.*s' is not served here; served:", (int)shown, name);
     for (int i = 0; i < nm && k < cap; i++)
         k += (size_t)snprintf(err + k, cap - k, "%s '%s'", i ? "," : "", s->models[i].info.model_id);
     return NULL;
