@@ -540,6 +540,15 @@ TEST(keep_alive) {
     CHECK(a.status == 200 && b.status == 200 && e.status == 400 && d.status == 200);
     CHECK_MSG(b.connects == 0 && d.connects == 0, "connects %ld %ld", b.connects, d.connects);
     hc_free(&a); hc_free(&b); hc_free(&d); hc_free(&e);
+    /* A refusal of a request without a body (404, 405) keeps the
+     * connection too: the next request goes over the same one. */
+    resp_t n = http_ex(c, fx.base, "GET", "/nope", NULL, -1, NULL, 0);
+    resp_t g = http_ex(c, fx.base, "GET", "/rerank", NULL, -1, NULL, 0);
+    resp_t h = http_ex(c, fx.base, "GET", "/health", NULL, -1, NULL, 0);
+    CHECK(hc_is_error(&n, 404, "not_found") && hc_is_error(&g, 405, "method_not_allowed") && h.status == 200);
+    CHECK(!strcmp(g.allow, "POST"));
+    CHECK_MSG(g.connects == 0 && h.connects == 0, "connects after 404: %ld, after 405: %ld", g.connects, h.connects);
+    hc_free(&n); hc_free(&g); hc_free(&h);
     curl_easy_cleanup(c);
 }
 
@@ -571,6 +580,15 @@ TEST(auth) {
     r = http_ex(NULL, f.base, "GET", "/health", NULL, -1, NULL, 0);
     CHECK(r.status == 200);
     hc_free(&r);
+    /* a client that forgot its key on a GET keeps its connection */
+    CURL *c = curl_easy_init();
+    r = http_ex(c, f.base, "GET", "/info", NULL, -1, NULL, 0);
+    CHECK(hc_is_error(&r, 401, "unauthorized"));
+    hc_free(&r);
+    r = http_ex(c, f.base, "GET", "/info", NULL, -1, "Authorization: Bearer s3cret-key", 0);
+    CHECK_MSG(r.status == 200 && r.connects == 0, "%ld, connects %ld", r.status, r.connects);
+    hc_free(&r);
+    curl_easy_cleanup(c);
     const char *series[] = {"status=\"401\"", NULL};
     CHECK(metrics_settle(f.base, series));
     fx_stop(&f);

@@ -611,6 +611,26 @@ TEST(unknown_routes_and_methods) {
         CHECK_MSG(r.head && find_header(r.head, "Allow"), "%s: no Allow header", m405[i]);
         rr_free_resp(&r);
     }
+    /* Keep-alive: a 404 or 405 for a request without a body leaves the
+     * connection open (the request pipelined after it is answered); with
+     * a body it is answered before the body and the connection closed. */
+    const char *bodiless[] = {"GET /nope", "GET /rerank", "DELETE /v2/rerank", "OPTIONS /health"};
+    for (size_t i = 0; i < sizeof bodiless / sizeof *bodiless; i++) {
+        char m[256];
+        int k = snprintf(m, sizeof m, "%s HTTP/1.1\r\nHost: h\r\n\r\nGET /health HTTP/1.1\r\nHost: h\r\n"
+                         "Connection: close\r\n\r\n", bodiless[i]);
+        rconn_t c;
+        CHECK(rc_open(&c) == 0);
+        rc_write(&c, m, (size_t)k);
+        rresp_t r1 = rc_read(&c, 30);
+        rresp_t r2 = rc_read(&c, 30);
+        CHECK_MSG(r1.status == 404 || r1.status == 405, "%s: %d", bodiless[i], r1.status);
+        CHECK_MSG(r1.head && !find_header(r1.head, "Connection"), "%s: %s", bodiless[i], r1.head ? r1.head : "");
+        CHECK_MSG(r2.status == 200 && r2.body && strstr(r2.body, "ok"), "%s, then /health: %d", bodiless[i], r2.status);
+        rr_free_resp(&r1);
+        rr_free_resp(&r2);
+        rc_close(&c);
+    }
     CHECK_GOOD();
 }
 

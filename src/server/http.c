@@ -35,9 +35,38 @@ static void copy_trunc(char *dst, size_t cap, const char *src) {
     dst[n] = 0;
 }
 
+/* What the route table rules out for r before its body: unknown path
+ * (404), method (405), API key (401); 0 when it may go on. */
+static int refusal(const rr_conn_req_t *r, const rr_route_def_t *rd, const char *method) {
+    if (!rd) return 404;
+    if (!(rr_route_method(method) & rd->methods)) return 405;
+    if (!rd->open && r->srv->cfg->api_key) {
+        const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!rr_auth_check(h, r->srv->cfg->api_key)) return 401;
+    }
+    return 0;
+}
+
+static enum MHD_Result respond_refusal(rr_conn_req_t *r, int code) {
+    if (code == 404) return rr_respond_error(r, 404, "not_found", "no route %s", r->path);
+    if (code == 405) return rr_respond_error(r, 405, "method_not_allowed", "%s %s is not allowed", r->method, r->path);
+    return rr_respond_error(r, 401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY)");
+}
+
+/* The request declares a body (a non-zero Content-Length, or chunked). */
+static int has_body(struct MHD_Connection *conn) {
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te || (cl && strtoull(cl, NULL, 10) != 0);
+}
+
 /* First call for a request (headers complete): set up its state, then
- * answer at once what the table rules out: unknown path (404), method
- * (405), API key (401), a declared body over the limit (413). */
+ * answer what the table rules out: unknown path (404), method (405), API
+ * key (401), a declared body over the limit (413). A refusal is answered
+ * at once only when a body would follow (better than reading it); a
+ * request without one is answered once complete, because MHD closes the
+ * connection after a response queued this early: a keep-alive client
+ * probing a wrong path would lose its connection for nothing. */
 static enum MHD_Result request_begin(rr_server_t *s, struct MHD_Connection *conn, const char *url, const char *method,
                                      void **con_cls) {
     rr_conn_req_t *r = rr_calloc(1, sizeof *r);
@@ -57,14 +86,12 @@ static enum MHD_Result request_begin(rr_server_t *s, struct MHD_Connection *conn
     rr_sock_set_in_request(s, conn, 1); /* headers are complete: no header deadline */
 
     const rr_route_def_t *rd = rr_route_find(url);
-    if (!rd) return rr_respond_error(r, 404, "not_found", "no route %s", r->path);
-    r->route = rd->route;
-    if (!(rr_route_method(method) & rd->methods))
-        return rr_respond_error(r, 405, "method_not_allowed", "%s %s is not allowed", r->method, r->path);
-    if (!rd->open && s->cfg->api_key) {
-        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!rr_auth_check(h, s->cfg->api_key))
-            return rr_respond_error(r, 401, "unauthorized", "missing or invalid API key (Authorization: Bearer KEY)");
+    if (rd) r->route = rd->route;
+    int refuse = refusal(r, rd, method);
+    if (refuse) {
+        if (has_body(conn)) return respond_refusal(r, refuse);
+        r->refused = refuse;
+        return MHD_YES;
     }
     if (rd->methods & RR_METHOD_POST) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -106,6 +133,7 @@ static enum MHD_Result request_body(rr_conn_req_t *r, const char *data, size_t n
 /* Whole request received, or resumed after the batcher finished: run the
  * route's handler. */
 static enum MHD_Result request_complete(rr_conn_req_t *r) {
+    if (r->refused) return respond_refusal(r, r->refused);
     if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_handle_rerank_finish(r);
     const rr_route_def_t *rd = rr_route_get_def(r->route);
     if (rd && (rd->methods & RR_METHOD_POST)) {

@@ -84,6 +84,7 @@ struct rr_conn_req {
     char *body;
     size_t len, cap, discarded;
     int too_large;
+    int refused;          /* 404/405/401 to answer once a bodiless request is complete */
     /* response bookkeeping */
     int status;           /* HTTP status sent (499: client went away)     */
     size_t resp_bytes;
