@@ -201,6 +201,14 @@ TEST(get_routes) {
     r = http(fx.base, "GET", "/openapi.json", NULL);
     j = hc_json(&r);
     CHECK(r.status == 200 && json_object_get(json_object_get(j, "paths"), "/v2/rerank"));
+    /* an empty query is scored (README "Empty query"): the schema must not
+     * tell generated clients to refuse it */
+    json_t *schemas = json_object_get(json_object_get(j, "components"), "schemas");
+    const char *req_schemas[] = {"TeiRequest", "RerankRequest"};
+    for (int i = 0; i < 2; i++) {
+        json_t *q = json_object_get(json_object_get(json_object_get(schemas, req_schemas[i]), "properties"), "query");
+        CHECK_MSG(json_is_object(q) && !json_object_get(q, "minLength"), "%s.query", req_schemas[i]);
+    }
     json_decref(j);
     hc_free(&r);
     CHECK(good_after(fx.base));
