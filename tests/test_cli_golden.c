@@ -306,6 +306,12 @@ static void make_inputs(void) {
     write_text("tokenize.jsonl", "{\"text\": \"what is panda?\"}\n"
                                  "{\"query\": \"what is panda?\", \"doc\": \"The giant panda is a bear.\"}\n"
                                  "{\"query\": 1}\n");
+    /* what Notepad or Excel's "CSV UTF-8" saves: a byte order mark, CRLF line ends */
+    write_text("bom_crlf.jsonl", "\xef\xbb\xbf{\"query\": \"q\", \"doc\": \"a\"}\r\n{\"query\": \"q\", \"doc\": \"b\"}\r\n");
+    write_text("bom_text.jsonl", "\xef\xbb\xbf{\"text\": \"what is panda?\"}\r\n");
+    /* lines a parser refuses (not JSON, invalid UTF-8) and one without "doc" */
+    write_text("bad_lines.jsonl", "{bad\n{\"query\": \"q\", \"doc\": \"a\xff\"}\n{\"query\": \"q\"}\n"
+                                  "{\"query\": \"q\", \"doc\": \"a\"}\n");
     free(doc.p);
     free(t.p);
 }

@@ -138,14 +138,28 @@ void rr_cli_help(FILE *f, const rr_cli_spec_t *spec) {
 /* ---- input -------------------------------------------------------------- */
 
 FILE *rr_cli_open_input(const char *cmd, const char *path) {
-    if (!strcmp(path, "-")) return stdin;
-    FILE *f = fopen(path, "rb");
-    if (!f) fprintf(stderr, "rerank %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "rerank %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "rerank %s: cannot open %s: %s\n", cmd, f == stdin ? "stdin" : path, strerror(EISDIR));
+        rr_cli_close(f);
+        return NULL;
+    }
     return f;
 }
 
 void rr_cli_close(FILE *f) {
     if (f && f != stdin) fclose(f);
+}
+
+int rr_cli_read_failed(const char *cmd, const char *path, FILE *f) {
+    if (!ferror(f)) return 0;
+    fprintf(stderr, "rerank %s: cannot read %s: read error\n", cmd, strcmp(path, "-") ? path : "stdin");
+    return 1;
 }
 
 long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes) {
@@ -173,6 +187,10 @@ long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes) {
         *cap = 1;
     }
     return (long)n;
+}
+
+size_t rr_cli_bom_len(const char *line, long n) {
+    return n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3) ? 3 : 0;
 }
 
 void rr_cli_json_string(FILE *f, const char *s, size_t n) {

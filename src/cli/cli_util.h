@@ -75,14 +75,24 @@ int rr_cli_int(const char *cmd, const char *flag, const char *s, long lo, long h
 const char *rr_cli_value(const char *cmd, int argc, char **argv, int *i);
 
 /* Open --input ("-" = stdin); prints "rerank CMD: cannot open F: reason"
- * and returns NULL on failure. Close with rr_cli_close. */
+ * and returns NULL on failure (a directory too: fopen takes it, and every
+ * read then fails). Close with rr_cli_close. */
 FILE *rr_cli_open_input(const char *cmd, const char *path);
 void rr_cli_close(FILE *f);
+/* After the last line: 1 (message printed) if reading f failed, which
+ * rr_cli_getline reports as the end of the input; a half-read file must
+ * not end as a success. */
+int rr_cli_read_failed(const char *cmd, const char *path, FILE *f);
 
 /* Read one line (without the newline) into a growing buffer. Returns the
  * length, -1 at EOF, -2 if the line exceeds max_bytes (the rest of the line
  * is consumed). The buffer is rr_malloc'd: rr_free it. */
 long rr_cli_getline(FILE *f, char **buf, size_t *cap, size_t max_bytes);
+
+/* The length of a UTF-8 byte order mark at the start of line[0..n) (3 or
+ * 0). Editors on Windows (Notepad, Excel's "CSV UTF-8") start files with
+ * one; JSON parsers refuse it, so the first line of a JSONL input skips it. */
+size_t rr_cli_bom_len(const char *line, long n);
 
 /* Write s[0..n) as a JSON string literal (with quotes) to f. */
 void rr_cli_json_string(FILE *f, const char *s, size_t n);

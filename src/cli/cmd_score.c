@@ -155,8 +155,9 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
     long n, lineno = 0;
     int rc = 0;
     while ((n = rr_cli_getline(in, &line, &cap, MAX_LINE_BYTES)) != -1) {
-        lineno++;
-        json_t *obj = n >= 0 ? json_loadb(line, (size_t)n, JSON_ALLOW_NUL, NULL) : NULL;
+        size_t skip = ++lineno == 1 ? rr_cli_bom_len(line, n) : 0;
+        json_error_t jerr = {.text = ""};
+        json_t *obj = n >= 0 ? json_loadb(line + skip, (size_t)n - skip, JSON_ALLOW_NUL, &jerr) : NULL;
         json_t *q = json_object_get(obj, "query"), *d = json_object_get(obj, "doc");
         rerank_pair_options_t po;
         char why[96];
@@ -168,14 +169,14 @@ static int score_lines(rerank_model_t *model, batch_t *b, FILE *in, const score_
         else if (n < 0)
             snprintf(b->err[b->n++], ERR_BYTES, "line %ld: line too long (more than %zu bytes) or out of memory",
                      lineno, MAX_LINE_BYTES);
-        else
-            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: expected a JSON object {\"query\": string, \"doc\": string}",
-                     lineno);
+        else /* jansson's reason, when it has one: invalid UTF-8 is not a missing field */
+            snprintf(b->err[b->n++], ERR_BYTES, "line %ld: expected a JSON object {\"query\": string, \"doc\": string}%s%s",
+                     lineno, obj ? "" : ": ", obj ? "" : jerr.text);
         json_decref(obj);
         if (full(b, a)) rc |= flush(model, b, &a->opts, chunked(a));
     }
     rr_free(line);
-    return rc;
+    return rc | rr_cli_read_failed("score", a->input, in);
 }
 
 static int score_flags(rerank_model_t *model, batch_t *b, const score_args_t *a) {

@@ -125,17 +125,19 @@ static int tokenize_line(const tok_source_t *src, const char *line, long n, long
     return rc;
 }
 
-static int tokenize_file(const tok_source_t *src, FILE *in, const rerank_pair_options_t *po) {
+static int tokenize_file(const tok_source_t *src, FILE *in, const char *path, const rerank_pair_options_t *po) {
     rerank_encoding_t enc = {0};
     char *line = NULL;
     size_t cap = 0;
     long n, lineno = 0;
     int failed = 0;
-    while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1)
-        failed |= tokenize_line(src, line, n, ++lineno, po, &enc);
+    while ((n = rr_cli_getline(in, &line, &cap, 2 * (size_t)RR_MAX_TEXT_BYTES + 4096)) != -1) {
+        size_t skip = ++lineno == 1 ? rr_cli_bom_len(line, n) : 0;
+        failed |= tokenize_line(src, line + skip, n - (long)skip, lineno, po, &enc);
+    }
     rr_free(line);
     rerank_encoding_free(&enc);
-    return failed;
+    return failed | rr_cli_read_failed("tokenize", path, in);
 }
 
 static int tokenize_flags(const tok_source_t *src, const tok_args_t *a) {
@@ -233,7 +235,7 @@ int rr_cmd_tokenize(int argc, char **argv) {
     tok_source_t src = {0};
     rc = a.input && !in ? 1 : open_source(a.model, &a, &src);
     if (!rc && !src.model && a.max_length < 0) a.po.max_length = RR_DEFAULT_MAX_LENGTH;
-    if (!rc) rc = in ? tokenize_file(&src, in, &a.po) : tokenize_flags(&src, &a);
+    if (!rc) rc = in ? tokenize_file(&src, in, a.input, &a.po) : tokenize_flags(&src, &a);
     rerank_model_free(src.model);
     rerank_tokenizer_free(src.tok);
     rr_cli_close(in);

@@ -1,4 +1,5 @@
 /* main.c — `rerank` command-line entry point: dispatches to subcommands. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,13 +28,31 @@ static void usage(FILE *f) {
     fprintf(f, "  %-10s %s\n", "version", "print the version");
 }
 
+/* stdio keeps a failed write to itself: without this check, `rerank score
+ * >out.jsonl` on a full disk (or with stdout closed) loses its lines and
+ * still exits 0. A command's output counts only once it is written, so a
+ * write error is a run-time failure (exit 1) unless the command already
+ * failed. */
+static int finish_stdout(int rc) {
+    int err = fflush(stdout) ? errno : 0;
+    if (!err && !ferror(stdout)) return rc;
+    fprintf(stderr, "rerank: cannot write the output: %s\n", err ? strerror(err) : "write error on stdout");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("rerank %s\n", rerank_version()); return 0; }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return finish_stdout(0);
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("rerank %s\n", rerank_version());
+        return finish_stdout(0);
+    }
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-        if (!strcmp(cmd, k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(cmd, k_commands[i].name)) return finish_stdout(k_commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "rerank: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
