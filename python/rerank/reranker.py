@@ -31,6 +31,18 @@ def _choice(value, table, what):
     return table[value]
 
 
+
+def _to_tensor(scores, single):
+    """predict(convert_to_tensor=True): float32 scores as CrossEncoder returns them (a 0-d tensor for
+    one pair). torch is imported only here: the binding needs nothing beyond the standard library."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("predict(convert_to_tensor=True) needs torch, which is not installed; "
+                          "convert_to_numpy (numpy) or plain lists need nothing") from None
+    t = torch.tensor(scores, dtype=torch.float32)
+    return t[0] if single else t
+
 class Reranker:
     """A cross-encoder (or LLM reranker) loaded by librerank.
 
@@ -286,15 +298,20 @@ class Reranker:
         return self._activation
 
     def predict(self, sentences, batch_size=None, show_progress_bar=None, activation_fn=None,
-                convert_to_numpy=True):
-        """CrossEncoder.predict: the score of one pair (a scalar) or of each pair of a list (a numpy
-        float32 array when numpy is installed and convert_to_numpy, else a list). Scores go through
-        the model's CrossEncoder activation (config.json's, else sigmoid for a one-label model) unless
+                apply_softmax=False, convert_to_numpy=True, convert_to_tensor=False):
+        """CrossEncoder.predict (its arguments in its order): the score of one pair (a scalar) or of
+        each pair of a list (a numpy float32 array when numpy is installed and convert_to_numpy, else
+        a list; a torch tensor with convert_to_tensor, which needs torch). Scores go through the
+        model's CrossEncoder activation (config.json's, else sigmoid for a one-label model) unless
         activation_fn says otherwise ("sigmoid", "identity", "tanh" or a float -> float callable).
+        apply_softmax is accepted as CrossEncoder takes it: it acts on several labels per pair, and a
+        reranker gives one score per pair, so it changes nothing (as in CrossEncoder).
         show_progress_bar is accepted for compatibility and ignored."""
         single, queries, docs = _inputs.split_pairs(sentences, "sentences")
         act = _activation.resolve(activation_fn, self._default_activation)
         scores = [float(act(s)) for s in self._scores(queries, docs, batch_size)]
+        if convert_to_tensor:
+            return _to_tensor(scores, single)
         if convert_to_numpy and _np is not None:
             arr = _np.asarray(scores, dtype=_np.float32)
             return arr[0] if single else arr

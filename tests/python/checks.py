@@ -243,6 +243,16 @@ def test_shapes():
         H.check(isinstance(ps, list) and len(ps) == 2, "no numpy in this venv: predict gives a list, got %r" % (ps,))
         H.check(r.predict([]) == [], "predict([])")
         H.near(r.predict([q, d2], activation_fn=lambda x: 2 * x), 2 * one, TOL, "callable activation")
+        # CrossEncoder.predict's other keywords, in its positional order: apply_softmax (one score per
+        # pair: nothing to normalize), convert_to_numpy, convert_to_tensor (torch, or a clear ImportError)
+        H.check(r.predict([[q, d1], [q, d2]], 8, None, None, True, False) == ps, "apply_softmax is a no-op")
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            H.raises(ImportError, r.predict, [[q, d1]], convert_to_tensor=True, contains="needs torch")
+        else:
+            t = r.predict([[q, d1], [q, d2]], convert_to_tensor=True)
+            H.check(isinstance(t, torch.Tensor) and t.tolist() == [float(torch.tensor(x)) for x in ps], repr(t))
         # rank
         res = r.rank(q, [d1, d2], return_documents=True)
         H.check([x["corpus_id"] for x in res] == sorted([0, 1], key=lambda i: -ps[i]), repr(res))
