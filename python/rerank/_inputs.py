@@ -1,4 +1,5 @@
 """rerank._inputs — check the shapes of Python arguments and turn texts into the UTF-8 bytes the library takes."""
+import operator
 
 
 def text_bytes(text, what):
@@ -49,8 +50,14 @@ def documents_list(documents):
 
 
 def non_negative_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int):
+    """value as an int >= 0. Integer types other than int count (numpy's int64 from len(array) or
+    argmax: they define __index__, as PEP 357 has integer-like types do); bool and float do not."""
+    if isinstance(value, bool):
         raise TypeError("%s must be an int, not %s" % (what, type(value).__name__))
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__)) from None
     if value < 0:
         raise ValueError("%s = %d must be >= 0" % (what, value))
     return value

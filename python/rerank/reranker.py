@@ -265,8 +265,10 @@ class Reranker:
     def _scores(self, queries, docs, batch_size=None, max_length=None, normalize=False):
         """Raw (or sigmoid) scores of (queries[i], docs[i]) as a list of floats."""
         n = len(docs)
-        if batch_size is not None and _inputs.non_negative_int(batch_size, "batch_size") == 0:
-            raise ValueError("batch_size = 0 must be >= 1")
+        if batch_size is not None:
+            batch_size = _inputs.non_negative_int(batch_size, "batch_size")
+            if batch_size == 0:
+                raise ValueError("batch_size = 0 must be >= 1")
         step = batch_size or max(n, 1)
         opts = self._options(max_length, normalize)
         out = (ctypes.c_float * n)()
@@ -343,7 +345,7 @@ class Reranker:
         docs = [_inputs.text_bytes(d, "documents[%d]" % i) for i, d in enumerate(documents)]
         q = _inputs.text_bytes(query, "query")
         if top_k is not None:
-            _inputs.non_negative_int(top_k, "top_k")
+            top_k = _inputs.non_negative_int(top_k, "top_k")
         act = _activation.resolve(activation_fn, self._default_activation)
         best = None
         if long_docs is None and not max_tokens_per_doc:

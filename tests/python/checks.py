@@ -353,6 +353,13 @@ def test_errors():
         H.raises(TypeError, r.rank, "q", "one document as a string")
         H.raises(TypeError, r.rank, "q", [1, 2])
         H.raises(ValueError, r.rank, "q", ["d"], top_k=-1)
+        H.raises(TypeError, r.rank, "q", ["d"], top_k=1.0)
+        H.raises(TypeError, r.rank, "q", ["d"], top_k=True)
+
+        class Int64:  # an integer type that is not int, as numpy's int64 (len(array), argmax)
+            def __index__(self):
+                return 1
+        H.check(len(r.rank("q", ["d", "e"], top_k=Int64(), batch_size=Int64())) == 1, "top_k from __index__")
         H.raises(ValueError, r.compute_score, ["q", "d"], batch_size=0)
         H.raises(ValueError, r.compute_score, ["q", "d"], max_length=-1)
         H.raises(TypeError, r.predict, ["q", "d"], activation_fn=3)
