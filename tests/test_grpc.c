@@ -43,6 +43,11 @@ TEST(python_grpc_client) {
     int rc = sp_run(cmd, out, sizeof out);
     printf("%s", out);
     CHECK_MSG(rc == 0 && strstr(out, "RESULT grpc_client failed=0"), "grpc_client.py exit %d", rc);
+    /* the TEI conformance checks ran and passed (not skipped by an older client) */
+    const char *must[] = {"ok rerank_compute_chars", "ok stream_query_each_message", "ok stream_query_mismatch",
+                          "ok truncation_direction_Left", "ok truncation_direction_matters", "ok nul_in_text",
+                          "ok info_by_model", "ok health_unknown_service"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) CHECK_MSG(strstr(out, must[i]), "missing: %s", must[i]);
     snprintf(cmd, sizeof cmd, "rm -rf %s", out_dir);
     sp_run(cmd, NULL, 0);
 }

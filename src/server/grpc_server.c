@@ -60,12 +60,15 @@ struct gcall {
     char **texts;
     size_t n_texts, cap_texts;
     int truncate, raw_scores, return_text, first_seen;
+    rerank_trunc_direction_t direction;
     /* scoring */
     rr_served_t *m;
     rerank_encoding_t *encs;
     rerank_pair_t *pairs;
     float *scores;
     size_t total_tokens;
+    size_t compute_chars; /* TEI's metadata: the characters of every pair */
+    double tokenize_s;    /* seconds spent tokenizing the pairs */
     rr_job_t job;
     /* the answer (sent by send_answer, kept until SENT) */
     grpc_byte_buffer *send;
@@ -177,16 +180,65 @@ static grpc_byte_buffer *pack(const ProtobufCMessage *msg) {
     return b;
 }
 
-/* The received message's bytes (one copy) unpacked; NULL if malformed. */
-static ProtobufCMessage *unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc) {
+static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && *i < n; shift += 7) {
+        uint8_t b = p[(*i)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return 1;
+    }
+    return 0;
+}
+
+/* 1 if a top-level length-delimited field numbered 1 or 2 holds a NUL byte:
+ * those are every string of RerankRequest (query, texts) and
+ * RerankStreamRequest (query, text). protobuf-c hands strings over
+ * NUL-terminated and without their length, so "a\0b" would silently become
+ * "a" (another score, a cut return_text). Run on bytes protobuf-c accepted. */
+static int wire_strings_have_nul(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint64_t key, v;
+        if (!read_varint(p, n, &i, &key)) return 0;
+        switch (key & 7) {
+        case 0: if (!read_varint(p, n, &i, &v)) return 0; break;
+        case 1: i += 8; break;
+        case 5: i += 4; break;
+        case 2:
+            if (!read_varint(p, n, &i, &v) || v > n - i) return 0;
+            if ((key >> 3 == 1 || key >> 3 == 2) && memchr(p + i, 0, (size_t)v)) return 1;
+            i += (size_t)v;
+            break;
+        default: return 0; /* groups: none in these messages */
+        }
+    }
+    return 0;
+}
+
+/* The received message's bytes (one copy) unpacked; NULL if malformed, or
+ * (*nul set; nul NULL: not checked) if one of its strings holds a NUL. */
+static ProtobufCMessage *unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc, int *nul) {
     grpc_byte_buffer_reader rd;
     if (!grpc_byte_buffer_reader_init(&rd, bb)) return NULL;
     grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
     grpc_byte_buffer_reader_destroy(&rd);
     ProtobufCMessage *m =
         protobuf_c_message_unpack(desc, &k_pb_alloc, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    if (m && nul && wire_strings_have_nul(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s))) {
+        *nul = 1;
+        protobuf_c_message_free_unpacked(m, &k_pb_alloc);
+        m = NULL;
+    }
     grpc_slice_unref(s);
     return m;
+}
+
+/* UTF-8 characters (code points) in s, as TEI counts compute_chars; the
+ * tokenizer has checked that s is valid UTF-8. */
+static size_t utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
 }
 
 static void job_done(rr_job_t *job, void *user) {
@@ -231,8 +283,12 @@ static void job_done(rr_job_t *job, void *user) {
     Tei__V1__Metadata md = TEI__V1__METADATA__INIT;
     md.has_compute_tokens = 1;
     md.compute_tokens = (uint32_t)c->total_tokens;
+    md.has_compute_chars = 1;
+    md.compute_chars = (uint32_t)c->compute_chars;
     md.has_total_time_ns = 1;
     md.total_time_ns = (uint64_t)((rr_now_s() - c->t0) * 1e9);
+    md.has_tokenization_time_ns = 1;
+    md.tokenization_time_ns = (uint64_t)(c->tokenize_s * 1e9);
     Tei__V1__RerankResponse resp = TEI__V1__RERANK_RESPONSE__INIT;
     resp.n_ranks = n;
     resp.ranks = rp;
@@ -245,7 +301,20 @@ static void job_done(rr_job_t *job, void *user) {
     else send_answer(c, GRPC_STATUS_OK, "", bb);
 }
 
-/* Tokenize the request with the default model and queue it (the answer
+/* The model the call's metadata "model: NAME" names (TEI's messages have no
+ * such field), else the default; NULL (err set) if none is served so. */
+static rr_served_t *pick_model(gcall_t *c, char *err, size_t cap) {
+    const char *name = NULL;
+    size_t name_n = 0;
+    for (size_t i = 0; i < c->md.count; i++)
+        if (!grpc_slice_str_cmp(c->md.metadata[i].key, "model")) {
+            name = (const char *)GRPC_SLICE_START_PTR(c->md.metadata[i].value);
+            name_n = GRPC_SLICE_LENGTH(c->md.metadata[i].value);
+        }
+    return rr_models_pick(c->g->srv, name, name_n, err, cap);
+}
+
+/* Tokenize the request with the call's model and queue it (the answer
  * follows from job_done), or answer an error now. */
 static int submit(gcall_t *c) {
     rr_server_t *s = c->g->srv;
@@ -262,17 +331,8 @@ static int submit(gcall_t *c) {
     if (strlen(c->query) > lim->max_text_bytes)
         return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "\"query\" is %zu bytes; the limit is %zu", strlen(c->query),
                           lim->max_text_bytes);
-    /* metadata "model: NAME" picks a served model (TEI's messages have no
-     * such field); without it, the default */
-    const char *name = NULL;
-    size_t name_n = 0;
-    for (size_t i = 0; i < c->md.count; i++)
-        if (!grpc_slice_str_cmp(c->md.metadata[i].key, "model")) {
-            name = (const char *)GRPC_SLICE_START_PTR(c->md.metadata[i].value);
-            name_n = GRPC_SLICE_LENGTH(c->md.metadata[i].value);
-        }
     char err[512];
-    rr_served_t *m = rr_models_pick(s, name, name_n, err, sizeof err);
+    rr_served_t *m = pick_model(c, err, sizeof err);
     if (!m) return send_error(c, GRPC_STATUS_NOT_FOUND, "%s", err);
     c->m = m;
     rr_scorer_state_t st = {.healthy = 1};
@@ -289,10 +349,13 @@ static int submit(gcall_t *c) {
     rerank_pair_options_t po = rerank_pair_options_default();
     po.max_length = m->max_length;
     po.truncation = truncate ? m->truncation : RERANK_TRUNC_NONE;
+    po.direction = c->direction;
     if (m->info.instruction) {
         po.instruction = m->info.instruction;
         po.instruction_len = strlen(m->info.instruction);
     }
+    double t_tok = rr_now_s();
+    size_t query_chars = 0;
     for (size_t i = 0; i < n; i++) {
         size_t tn = strlen(c->texts[i]);
         if (tn > lim->max_text_bytes)
@@ -309,7 +372,10 @@ static int submit(gcall_t *c) {
                               m->max_length);
         c->pairs[i] = (rerank_pair_t){e->ids, e->type_ids, (int32_t)e->n};
         c->total_tokens += e->n;
+        if (i == 0) query_chars = utf8_chars(c->query); /* valid UTF-8 now */
+        c->compute_chars += query_chars + utf8_chars(c->texts[i]);
     }
+    c->tokenize_s = rr_now_s() - t_tok;
     rr_metrics_docs(s->metrics, m->idx, n, c->total_tokens);
     c->job.pairs = c->pairs;
     c->job.n_pairs = n;
@@ -358,7 +424,10 @@ static int answer_info(gcall_t *c) {
     rr_server_t *s = c->g->srv;
     if (atomic_load(&s->state) == RR_STATE_LOADING)
         return send_error(c, GRPC_STATUS_UNAVAILABLE, "the model is still loading");
-    const rr_served_t *m = &s->models[0];
+    /* the model a Rerank call with the same metadata would use */
+    char err[512];
+    const rr_served_t *m = pick_model(c, err, sizeof err);
+    if (!m) return send_error(c, GRPC_STATUS_NOT_FOUND, "%s", err);
     Tei__V1__InfoResponse r = TEI__V1__INFO_RESPONSE__INIT;
     r.version = (char *)rerank_version();
     r.model_id = (char *)m->info.model_id;
@@ -382,8 +451,20 @@ static int answer_info(gcall_t *c) {
     return 0;
 }
 
-static int answer_health(gcall_t *c) {
+/* The services grpc.health.v1 knows by name ("" is the whole server). */
+static int health_service_known(const char *name) {
+    return !name || !*name || !strcmp(name, "tei.v1.Rerank") || !strcmp(name, "tei.v1.Info");
+}
+
+static int answer_health(gcall_t *c, grpc_byte_buffer *bb) {
     rr_server_t *s = c->g->srv;
+    Grpc__Health__V1__HealthCheckRequest *q = (Grpc__Health__V1__HealthCheckRequest *)unpack(
+        bb, &grpc__health__v1__health_check_request__descriptor, NULL);
+    if (!q) return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed HealthCheckRequest message");
+    /* the health protocol: a service the server does not know is NOT_FOUND */
+    int known = health_service_known(q->service);
+    protobuf_c_message_free_unpacked(&q->base, &k_pb_alloc);
+    if (!known) return send_error(c, GRPC_STATUS_NOT_FOUND, "unknown service");
     Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     int ok = atomic_load(&s->state) == RR_STATE_READY;
     for (int i = 0; ok && i < atomic_load(&s->n_models); i++) {
@@ -398,6 +479,83 @@ static int answer_health(gcall_t *c) {
     return 0;
 }
 
+/* TEI's TruncationDirection as ours; -1 for a value it does not define. */
+static int direction_of(Tei__V1__TruncationDirection d) {
+    if (d == TEI__V1__TRUNCATION_DIRECTION__TRUNCATION_DIRECTION_RIGHT) return RERANK_TRUNC_RIGHT;
+    if (d == TEI__V1__TRUNCATION_DIRECTION__TRUNCATION_DIRECTION_LEFT) return RERANK_TRUNC_LEFT;
+    return -1;
+}
+
+static int send_unpack_error(gcall_t *c, int nul, const char *what) {
+    if (nul)
+        return send_error(c, GRPC_STATUS_INVALID_ARGUMENT,
+                          "a string of the %s holds a NUL character, which this server cannot take over gRPC", what);
+    return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed %s message", what);
+}
+
+/* The first stream message's query and options, for the whole call; -1
+ * when it answered the call with an error. */
+static int stream_first(gcall_t *c, const Tei__V1__RerankStreamRequest *q) {
+    c->first_seen = 1;
+    c->raw_scores = q->has_raw_scores && q->raw_scores;
+    c->return_text = q->has_return_text && q->return_text;
+    c->truncate = q->has_truncate ? q->truncate : -1;
+    c->direction = RERANK_TRUNC_RIGHT;
+    if (q->has_truncation_direction) {
+        int d = direction_of(q->truncation_direction);
+        if (d < 0) {
+            send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "\"truncation_direction\" must be RIGHT (0) or LEFT (1)");
+            return -1;
+        }
+        c->direction = (rerank_trunc_direction_t)d;
+    }
+    c->query = rr_strndup(q->query ? q->query : "", q->query ? strlen(q->query) : 0);
+    if (!c->query) {
+        send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The field a later stream message sets to another value than the first
+ * message did, else NULL. One call scores one query: rather than score a
+ * text against a query other than the one sent with it, the call is refused.
+ * Fields left out (what a proto3 client sends for "", false, RIGHT) follow
+ * the first message; raw_scores and return_text are the first's (TEI too). */
+static const char *stream_disagrees(const gcall_t *c, const Tei__V1__RerankStreamRequest *q) {
+    if (q->query && *q->query && strcmp(q->query, c->query)) return "query";
+    if (q->has_truncate && (int)q->truncate != c->truncate) return "truncate";
+    if (q->has_truncation_direction && direction_of(q->truncation_direction) != (int)c->direction)
+        return "truncation_direction";
+    return NULL;
+}
+
+/* One RerankStream message (bb NULL: the client half-closed, so score). */
+static int on_stream_msg(gcall_t *c, grpc_byte_buffer *bb) {
+    if (!bb) return submit(c); /* end of the stream */
+    int nul = 0;
+    Tei__V1__RerankStreamRequest *q =
+        (Tei__V1__RerankStreamRequest *)unpack(bb, &tei__v1__rerank_stream_request__descriptor, &nul);
+    grpc_byte_buffer_destroy(bb);
+    if (!q) return send_unpack_error(c, nul, "RerankStreamRequest");
+    const char *diff = NULL;
+    int answered = 0;
+    if (!c->first_seen) answered = stream_first(c, q) < 0;
+    else diff = stream_disagrees(c, q);
+    if (!answered && diff)
+        send_error(c, GRPC_STATUS_INVALID_ARGUMENT,
+                   "message %zu of the stream sets \"%s\" other than the first message; all must agree", c->n_texts,
+                   diff);
+    else if (!answered && c->n_texts >= c->g->srv->limits.max_docs)
+        send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "the stream has more than %zu texts", c->g->srv->limits.max_docs);
+    else if (!answered && add_text(c, q->text))
+        send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    else if (!answered)
+        start_recv(c);
+    protobuf_c_message_free_unpacked(&q->base, &k_pb_alloc);
+    return 0;
+}
+
 /* A message arrived (or the client half-closed: c->recv NULL). */
 static int on_recv(gcall_t *c, int success) {
     grpc_byte_buffer *bb = c->recv;
@@ -408,39 +566,23 @@ static int on_recv(gcall_t *c, int success) {
         call_unref(c);
         return 0;
     }
-    if (c->method == M_STREAM) {
-        if (!bb) return submit(c); /* end of the stream */
-        Tei__V1__RerankStreamRequest *q =
-            (Tei__V1__RerankStreamRequest *)unpack(bb, &tei__v1__rerank_stream_request__descriptor);
-        grpc_byte_buffer_destroy(bb);
-        if (!q) return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed RerankStreamRequest message");
-        int bad = 0;
-        if (!c->first_seen) {
-            c->first_seen = 1;
-            c->query = rr_strndup(q->query ? q->query : "", q->query ? strlen(q->query) : 0);
-            c->raw_scores = q->has_raw_scores && q->raw_scores;
-            c->return_text = q->has_return_text && q->return_text;
-            c->truncate = q->has_truncate ? q->truncate : -1;
-            bad = !c->query;
-        }
-        if (!bad && c->n_texts >= c->g->srv->limits.max_docs) {
-            protobuf_c_message_free_unpacked(&q->base, &k_pb_alloc);
-            return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "the stream has more than %zu texts",
-                              c->g->srv->limits.max_docs);
-        }
-        bad = bad || add_text(c, q->text);
-        protobuf_c_message_free_unpacked(&q->base, &k_pb_alloc);
-        if (bad) return send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        return start_recv(c);
-    }
+    if (c->method == M_STREAM) return on_stream_msg(c, bb);
     if (!bb) return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "no request message");
     if (c->method == M_INFO || c->method == M_HEALTH) {
+        int r = c->method == M_INFO ? answer_info(c) : answer_health(c, bb);
         grpc_byte_buffer_destroy(bb);
-        return c->method == M_INFO ? answer_info(c) : answer_health(c);
+        return r;
     }
-    Tei__V1__RerankRequest *q = (Tei__V1__RerankRequest *)unpack(bb, &tei__v1__rerank_request__descriptor);
+    int nul = 0;
+    Tei__V1__RerankRequest *q = (Tei__V1__RerankRequest *)unpack(bb, &tei__v1__rerank_request__descriptor, &nul);
     grpc_byte_buffer_destroy(bb);
-    if (!q) return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed RerankRequest message");
+    if (!q) return send_unpack_error(c, nul, "RerankRequest");
+    if (q->has_truncation_direction && direction_of(q->truncation_direction) < 0) {
+        protobuf_c_message_free_unpacked(&q->base, &k_pb_alloc);
+        return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "\"truncation_direction\" must be RIGHT (0) or LEFT (1)");
+    }
+    c->direction = q->has_truncation_direction ? (rerank_trunc_direction_t)direction_of(q->truncation_direction)
+                                               : RERANK_TRUNC_RIGHT;
     int bad = 0;
     if (q->query) bad = !(c->query = rr_strndup(q->query, strlen(q->query)));
     else bad = !(c->query = rr_strndup("", 0));

@@ -81,6 +81,10 @@ def main():
               and all(r.text == texts[r.index] for r in resp.ranks),
               "%s vs %s" % (got, want))
         check("rerank_metadata", resp.metadata.compute_tokens > 0 and resp.metadata.total_time_ns > 0)
+        # TEI's compute_chars: the query's characters once per text, plus each text's
+        chars = len(query) * len(texts) + sum(len(t) for t in texts)
+        check("rerank_compute_chars", resp.metadata.compute_chars == chars
+              and resp.metadata.tokenization_time_ns > 0, (resp.metadata, chars))
     resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts), metadata=auth, timeout=60)
     check("rerank_no_text_unless_asked", all(not r.HasField("text") for r in resp.ranks))
     plain = by_index(resp.ranks)
@@ -111,19 +115,60 @@ def main():
     check("rerank_stream", len(got) == len(texts) and all(abs(got[i] - plain[i]) <= 1e-6 for i in plain)
           and all(r.text == texts[r.index] for r in resp.ranks), got)
 
-    # Info and health
-    info = tei_pb2_grpc.InfoStub(ch).Info(tei_pb2.InfoRequest(), metadata=auth, timeout=10)
-    check("info", info.model_id == "tiny-xlmr" and info.model_type == tei_pb2.MODEL_TYPE_RERANKER
-          and info.max_input_length == 512 and info.max_client_batch_size == 16 and info.version, info)
-    h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
-    check("health_serving_without_key", h.status == health_pb2.HealthCheckResponse.SERVING, h)
-
     def code_of(fn):
         try:
             fn()
             return grpc.StatusCode.OK, ""
         except grpc.RpcError as e:
             return e.code(), e.details()
+
+    # TEI clients repeat the query in every message: the same query is fine;
+    # another one is refused (not scored against the first message's query)
+    def stream_queries(q2):
+        yield tei_pb2.RerankStreamRequest(query=query, text=texts[0])
+        for t in texts[1:]:
+            yield tei_pb2.RerankStreamRequest(query=q2, text=t)
+    resp = rr.RerankStream(stream_queries(query), metadata=auth, timeout=60)
+    got = by_index(resp.ranks)
+    check("stream_query_each_message", len(got) == len(texts) and all(abs(got[i] - plain[i]) <= 1e-6 for i in plain),
+          got)
+    c, d = code_of(lambda: rr.RerankStream(stream_queries("python library"), metadata=auth, timeout=10))
+    check("stream_query_mismatch", c == grpc.StatusCode.INVALID_ARGUMENT and '"query"' in d, (c, d))
+
+    # truncation_direction (TEI's field 6): LEFT keeps a long text's end, as HTTP's "Left"
+    long_text = "panda " * 600 + "the end of the text"
+    for dname, dval in (("Right", tei_pb2.TRUNCATION_DIRECTION_RIGHT), ("Left", tei_pb2.TRUNCATION_DIRECTION_LEFT)):
+        want = json.loads(http("/rerank", {"query": query, "texts": [long_text], "truncate": True,
+                                           "truncation_direction": dname}))[0]["score"]
+        resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=[long_text], truncate=True,
+                                               truncation_direction=dval), metadata=auth, timeout=60)
+        sresp = rr.RerankStream(iter([tei_pb2.RerankStreamRequest(query=query, text=long_text, truncate=True,
+                                                                  truncation_direction=dval)]),
+                                metadata=auth, timeout=60)
+        check("truncation_direction_" + dname, abs(resp.ranks[0].score - want) <= 1e-6
+              and abs(sresp.ranks[0].score - want) <= 1e-6, (resp.ranks[0].score, sresp.ranks[0].score, want))
+    right_default = json.loads(http("/rerank", {"query": query, "texts": [long_text] * 2, "truncate": True}))
+    check("truncation_direction_matters", abs(right_default[0]["score"] - want) > 1e-6, (right_default, want))
+
+    # a NUL inside a string: refused, not cut at the NUL (protobuf-c strings end there)
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=["a\x00b"], return_text=True),
+                                     metadata=auth, timeout=10))
+    check("nul_in_text", c == grpc.StatusCode.INVALID_ARGUMENT and "NUL" in d, (c, d))
+
+    # Info and health
+    info = tei_pb2_grpc.InfoStub(ch).Info(tei_pb2.InfoRequest(), metadata=auth, timeout=10)
+    check("info", info.model_id == "tiny-xlmr" and info.model_type == tei_pb2.MODEL_TYPE_RERANKER
+          and info.max_input_length == 512 and info.max_client_batch_size == 16 and info.version, info)
+    # Info describes the model the metadata "model" picks, as Rerank scores with it
+    info = tei_pb2_grpc.InfoStub(ch).Info(tei_pb2.InfoRequest(), metadata=auth + (("model", "bert"),), timeout=10)
+    check("info_by_model", info.model_id == "bert", info)
+    h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    check("health_serving_without_key", h.status == health_pb2.HealthCheckResponse.SERVING, h)
+    h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="tei.v1.Rerank"), timeout=10)
+    check("health_service_rerank", h.status == health_pb2.HealthCheckResponse.SERVING, h)
+    c, d = code_of(lambda: health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="nope"),
+                                                                timeout=10))
+    check("health_unknown_service", c == grpc.StatusCode.NOT_FOUND, (c, d))
 
     # bad messages: not protobuf, empty texts, too many, bad UTF-8, too long without truncation
     raw_rerank = ch.unary_unary("/tei.v1.Rerank/Rerank")
@@ -202,7 +247,7 @@ def main():
           and 'rerank_grpc_requests_total{method="other",code="UNIMPLEMENTED"} 1' in m
           # the server sees an expired deadline, a cancel or a disconnect as CANCELLED
           and 'rerank_grpc_requests_total{method="/tei.v1.Rerank/Rerank",code="CANCELLED"}' in m
-          and 'rerank_grpc_request_duration_seconds_count{method="/tei.v1.Info/Info"} 1' in m,
+          and 'rerank_grpc_request_duration_seconds_count{method="/tei.v1.Info/Info"} 2' in m,
           [l for l in m.splitlines() if "grpc_requests_total" in l])
     ch.close()
     print("RESULT grpc_client failed=%d" % len(FAILED))
