@@ -18,6 +18,8 @@ MODE (the "organisation") selects behaviour:
   private    resolve needs "Authorization: Bearer hf_test_token_123" (else 401)
   badshard   the sharded index names "../evil.safetensors"
   moved      every resolve URL answers 307 to /test/... (a renamed repo)
+An endpoint with the path prefix /down (http://127.0.0.1:PORT/down) is a Hub
+in an outage: every request answers 503.
 FIXTURE is a directory under --root, or "<dir>-sharded": the same model with
 model.safetensors split into two shards plus model.safetensors.index.json
 (written under --work).
@@ -152,6 +154,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.log_req()
         path = urllib.parse.urlsplit(self.path).path
         parts = [urllib.parse.unquote(p) for p in path.split("/")]
+        if parts[1] == "down":
+            return self.reply(503, {"X-Error-Message": "Service Unavailable"}, b"", head)
         if len(parts) == 5 and parts[1] == "cdn":
             return self.cdn(parts[2], parts[3], parts[4], head)
         if len(parts) != 6 or parts[3] != "resolve":

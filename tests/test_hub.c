@@ -394,6 +394,47 @@ TEST(test_corrupt) {
     CHECK(!exists(p));
 }
 
+/* A partial download whose kept bytes are wrong (a crash left zeros at its
+ * end): the resumed file fails its sha256, and the same pull downloads it
+ * again from byte 0 (even with no retries) instead of failing. */
+TEST(test_corrupt_partial) {
+    char cache[600], src[8192], sha[65], inc[8400], p[8192];
+    snprintf(cache, sizeof cache, "%s/cache-stale", g_tmp);
+    snprintf(src, sizeof src, "%s/tiny-bert/model.safetensors", g_models);
+    sha256_file(src, sha);
+    snprintf(p, sizeof p, "%s/models--test--tiny-bert/blobs", cache);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", p);
+    CHECK(system(cmd) == 0);
+    snprintf(inc, sizeof inc, "%s/%s.incomplete", p, sha);
+    size_t n = 0;
+    unsigned char *data = read_all(src, &n);
+    CHECK(data && n > 8192);
+    if (!data || n <= 8192) { free(data); return; }
+    size_t keep = n / 2;
+    memset(data + keep - 4096, 0, 4096);
+    FILE *f = fopen(inc, "wb");
+    CHECK(f && fwrite(data, 1, keep, f) == keep);
+    if (f) fclose(f);
+    free(data);
+    rr_hub_options_t o;
+    opts_for(&o, cache);
+    char dir[4096];
+    rr_hub_stats_t s;
+    int mark = log_lines();
+    rerank_status_t st = rr_hub_pull("test/tiny-bert", &o, dir, sizeof dir, &s);
+    CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
+    if (st) return;
+    char range[64];
+    snprintf(range, sizeof range, "range=bytes=%zu-", keep);
+    CHECK(log_count(mark, "GET localhost:", "/cdn/test/tiny-bert/model.safetensors", range) == 1);
+    CHECK(log_count(mark, "GET localhost:", "/cdn/test/tiny-bert/model.safetensors", "range=-") == 1);
+    CHECK_MSG(s.resumed == 0, "resumed %llu", (unsigned long long)s.resumed);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    CHECK(same_file(p, src));
+    CHECK(!exists(inc));
+}
+
 TEST(test_optional_missing) {
     rr_hub_options_t o;
     opts_for(&o, g_cache);
@@ -418,6 +459,12 @@ TEST(test_private_token) {
     rerank_status_t st = rr_hub_pull("private/tiny-bert", &o, dir, sizeof dir, NULL);
     CHECK(st == RERANK_ERR_IO);
     CHECK_MSG(strstr(rerank_last_error(), "HF_TOKEN") != NULL, "%s", rerank_last_error());
+    /* a token that the Hub refuses: the message blames the token, not its absence */
+    o.token = "hf_wrong";
+    st = rr_hub_pull("private/tiny-bert", &o, dir, sizeof dir, NULL);
+    CHECK(st == RERANK_ERR_IO);
+    CHECK_MSG(strstr(rerank_last_error(), "token sent") && !strstr(rerank_last_error(), "set HF_TOKEN"),
+              "%s", rerank_last_error());
     /* the token from the environment */
     o.token = NULL;
     setenv("HF_TOKEN", TOKEN, 1);
@@ -505,6 +552,16 @@ TEST(test_not_found) {
     CHECK(rr_hub_find_cached("test/tiny-bert", NULL, g_cache, want, sizeof want) == RERANK_OK);
     CHECK(rr_hub_pull("test/tiny-bert", &o, dir, sizeof dir, NULL) == RERANK_OK);
     CHECK(!strcmp(dir, want));
+    /* a Hub in an outage (503) is treated like an unreachable one: the cached
+     * snapshot, else the error with its status */
+    char down[256];
+    snprintf(down, sizeof down, "%s/down", g_endpoint);
+    o.endpoint = down;
+    dir[0] = 0;
+    CHECK_MSG(rr_hub_pull("test/tiny-bert", &o, dir, sizeof dir, NULL) == RERANK_OK, "%s", rerank_last_error());
+    CHECK(!strcmp(dir, want));
+    CHECK(rr_hub_pull("test/other", &o, dir, sizeof dir, NULL) == RERANK_ERR_IO);
+    CHECK_MSG(strstr(rerank_last_error(), "503"), "%s", rerank_last_error());
 }
 
 /* A renamed repo: the Hub answers with a relative redirect (same host, so
@@ -696,6 +753,7 @@ int main(int argc, char **argv) {
     RUN(test_interrupt_resume);
     RUN(test_interrupt_retry);
     RUN(test_corrupt);
+    RUN(test_corrupt_partial);
     RUN(test_optional_missing);
     RUN(test_private_token);
     RUN(test_sharded);

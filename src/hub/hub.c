@@ -301,6 +301,12 @@ static int redirect_url(hub_ctx_t *c, char *url, size_t n) {
 /* Human-readable error for a failed status. */
 static rerank_status_t http_error(hub_ctx_t *c, const char *file, const hub_resp_t *r) {
     const char *msg = r->error_message[0] ? r->error_message : "";
+    /* "set HF_TOKEN" would mislead whoever has set it: then the token sent
+     * is the problem (invalid, expired, or without access to this repo). */
+    if (r->status == 401 && c->has_token)
+        return rr_error(RERANK_ERR_IO,
+                        "%s: 401 Unauthorized: the repository does not exist, or the token sent (HF_TOKEN "
+                        "or the token file) is invalid or has no access to it%s%s", c->repo, *msg ? ": " : "", msg);
     if (r->status == 401)
         return rr_error(RERANK_ERR_IO,
                         "%s: 401 Unauthorized: the repository does not exist, or it is private or "
@@ -320,7 +326,14 @@ static rerank_status_t http_error(hub_ctx_t *c, const char *file, const hub_resp
                     *msg ? ": " : "", msg);
 }
 
+/* HEAD_NETWORK: the Hub cannot be reached or is unavailable (a cached
+ * snapshot may stand in for it); HEAD_ERROR: it answered with an error. */
 enum { HEAD_OK = 0, HEAD_NOT_FOUND = 1, HEAD_NETWORK = 2, HEAD_ERROR = 3 };
+
+/* 5xx (an outage, a proxy's 502/504) or 429 (rate limited): the Hub is there
+ * but cannot serve now. huggingface_hub then uses the cached snapshot, as it
+ * does when the Hub cannot be reached at all; so does rr_hub_pull. */
+static int hub_unavailable(long status) { return status >= 500 || status == 429; }
 
 static void strip_etag(const char *in, char *out, size_t n) {
     if (!strncmp(in, "W/", 2)) in += 2;
@@ -368,7 +381,7 @@ static int hub_head(hub_ctx_t *c, const char *rev, const char *file, hub_file_t 
         }
         if (r.status != 200 && !redirect) {
             http_error(c, file, &r);
-            return HEAD_ERROR;
+            return hub_unavailable(r.status) ? HEAD_NETWORK : HEAD_ERROR;
         }
         break;
     }
@@ -426,8 +439,9 @@ static int curl_retryable(CURLcode rc) {
     }
 }
 
-/* Outcome of one step of a blob download. */
-typedef enum { STEP_OK = 0, STEP_RETRY, STEP_FAIL } step_t;
+/* Outcome of one step of a blob download. STEP_RESTART: the file was
+ * deleted and must be downloaded again from byte 0 (see install_blob). */
+typedef enum { STEP_OK = 0, STEP_RETRY, STEP_FAIL, STEP_RESTART } step_t;
 
 /* 1 if blobs/<etag> is there with the expected size (when known). */
 static int blob_ready(const char *blob, const hub_file_t *f) {
@@ -545,9 +559,10 @@ static step_t download(hub_ctx_t *c, const hub_file_t *f, const char *inc, FILE 
 }
 
 /* Check the complete download (size, sha256 when the etag is one) and
- * rename it to blobs/<etag>. */
+ * rename it to blobs/<etag>. `resumed_from` is how many bytes of it came from
+ * an earlier blobs/<etag>.incomplete rather than from this download. */
 static step_t install_blob(hub_ctx_t *c, const hub_file_t *f, const char *inc, const char *blob, EVP_MD_CTX *md,
-                           rerank_status_t *st) {
+                           long long resumed_from, rerank_status_t *st) {
     long long got = file_size(inc);
     if (f->size >= 0 && got != f->size) {
         *st = rr_error(RERANK_ERR_IO, "%s: got %lld bytes, expected %lld; the partial file is kept and the next pull resumes it",
@@ -561,6 +576,15 @@ static step_t install_blob(hub_ctx_t *c, const hub_file_t *f, const char *inc, c
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
     if (rr_hub_is_sha256(f->etag) && strcmp(hex, f->etag)) {
         unlink(inc);
+        if (resumed_from > 0) {
+            /* The bytes kept from an earlier pull may be the bad part (a
+             * crash can leave zeros at the end of a file, another program may
+             * have written it): one fresh download tells them apart. */
+            *st = rr_error(RERANK_ERR_FORMAT,
+                           "%s: sha256 mismatch after resuming a partial download at byte %lld; the partial "
+                           "file was deleted and the download starts over", f->name, resumed_from);
+            return STEP_RESTART;
+        }
         *st = rr_error(RERANK_ERR_FORMAT,
                        "%s: sha256 mismatch: expected %s, got %s; the download is corrupt and "
                        "was deleted (nothing was added to the snapshot)",
@@ -577,12 +601,15 @@ static step_t install_blob(hub_ctx_t *c, const hub_file_t *f, const char *inc, c
 }
 
 /* Download, verify and install one blob, with up to c->retries retries
- * (each resumes the partial file). Called with the blob's lock held. */
+ * (each resumes the partial file). Called with the blob's lock held. A
+ * resumed file that fails its sha256 is downloaded once more from byte 0,
+ * whatever c->retries says: that try is not a retry of the same transfer. */
 static rerank_status_t fetch_locked(hub_ctx_t *c, const hub_file_t *f, const char *inc, const char *blob) {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md) return rr_error(RERANK_ERR_NOMEM, "out of memory");
     rerank_status_t st = RERANK_OK;
     step_t step = STEP_RETRY;
+    int restarted = 0;
     for (int attempt = 0; attempt <= c->retries && step == STEP_RETRY; attempt++) {
         if (attempt > 0) retry_pause(c, attempt);
         FILE *fp = NULL;
@@ -592,7 +619,15 @@ static rerank_status_t fetch_locked(hub_ctx_t *c, const hub_file_t *f, const cha
         if (!(f->size >= 0 && have == f->size)) /* else: already complete, just verify */
             step = download(c, f, inc, fp, md, have, &st);
         fclose(fp);
-        if (step == STEP_OK) step = install_blob(c, f, inc, blob, md, &st);
+        if (step == STEP_OK) step = install_blob(c, f, inc, blob, md, have, &st);
+        if (step == STEP_RESTART) {
+            if (restarted) { step = STEP_FAIL; break; }
+            if (!c->quiet) fprintf(stderr, "rerank pull: %s\n", rerank_last_error());
+            if (c->stats && attempt == 0) c->stats->resumed -= (unsigned long long)have;
+            restarted = 1;
+            step = STEP_RETRY;
+            attempt--; /* the fresh download is not one of the retries */
+        }
     }
     EVP_MD_CTX_free(md);
     return st;

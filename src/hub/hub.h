@@ -65,8 +65,9 @@ void rr_hub_options_init(rr_hub_options_t *opts);
  * snapshot directory (<cache>/models--ORG--NAME/snapshots/<commit>) to
  * snapshot_dir. A second pull of a complete snapshot transfers no bodies
  * (only HEAD requests; none at all when the revision is a commit hash).
- * If the Hub cannot be reached, a complete cached snapshot of the revision is
- * used instead (with a warning). `stats` may be NULL. */
+ * If the Hub cannot be reached, or answers 5xx or 429 (an outage, rate
+ * limiting), a complete cached snapshot of the revision is used instead (with
+ * a warning), as huggingface_hub does. `stats` may be NULL. */
 rerank_status_t rr_hub_pull(const char *repo_id, const rr_hub_options_t *opts,
                             char *snapshot_dir, size_t n, rr_hub_stats_t *stats);
 
