@@ -306,6 +306,21 @@ TEST(test_second_pull_noop) {
     CHECK(log_lines() == mark);
     CHECK(rr_hub_pull("test/tiny-xlmr", &o, dir2, sizeof dir2, &s) != RERANK_OK);
     CHECK(log_lines() == mark);
+    /* a snapshot without its tokenizer (Python's AutoModel alone fetches
+     * none): offline, the error names the missing file */
+    char tok[8192], keep[512];
+    snprintf(tok, sizeof tok, "%s/tokenizer.json", dir);
+    ssize_t k = readlink(tok, keep, sizeof keep - 1);
+    CHECK(k > 0);
+    if (k > 0) {
+        keep[k] = 0;
+        unlink(tok);
+        CHECK(rr_hub_pull("test/tiny-bert", &o, dir2, sizeof dir2, &s) == RERANK_ERR_IO);
+        CHECK_MSG(strstr(rerank_last_error(), "HF_HUB_OFFLINE") && strstr(rerank_last_error(), "no tokenizer.json"),
+                  "%s", rerank_last_error());
+        CHECK(symlink(keep, tok) == 0);
+    }
+    CHECK(log_lines() == mark);
 }
 
 /* A transfer cut mid-body leaves blobs/<sha>.incomplete and no snapshot;
@@ -508,6 +523,9 @@ TEST(test_sharded) {
         keep[k] = 0;
         unlink(p);
         CHECK(rr_hub_find_cached("test/tiny-bert-sharded", NULL, g_cache, found, sizeof found) != RERANK_OK);
+        /* the message names what is missing */
+        CHECK_MSG(strstr(rerank_last_error(), "incomplete: no model-00002-of-00002.safetensors"), "%s",
+                  rerank_last_error());
         CHECK(symlink(keep, p) == 0);
     }
 }

@@ -239,21 +239,38 @@ static int read_ref(const char *repo_dir, const char *revision, char commit[65])
     return 0;
 }
 
-int rr_hub_snapshot_complete(const char *snap) {
+/* The first file the snapshot lacks (config, tokenizer, weights: the index
+ * and each of its shards) into `missing`; 1 if none is missing. Naming it
+ * tells a user of a cache filled by Python (AutoModel without AutoTokenizer
+ * leaves no tokenizer.json) what to fetch. */
+static int snapshot_missing(const char *snap, char *missing, size_t mn) {
     char p[RR_HUB_PATH];
+    snprintf(missing, mn, "config.json");
     if (rr_hub_fmt(p, sizeof p, "%s/config.json", snap) || !rr_hub_exists(p)) return 0;
+    snprintf(missing, mn, "tokenizer.json");
     if (rr_hub_fmt(p, sizeof p, "%s/tokenizer.json", snap) || !rr_hub_exists(p)) return 0;
     if (rr_hub_fmt(p, sizeof p, "%s/model.safetensors", snap) == 0 && rr_hub_exists(p)) return 1;
+    snprintf(missing, mn, "model.safetensors (or model.safetensors.index.json)");
     if (rr_hub_fmt(p, sizeof p, "%s/model.safetensors.index.json", snap) || !rr_hub_exists(p))
         return 0;
     char **shards = NULL;
     size_t n = 0;
+    snprintf(missing, mn, "a readable model.safetensors.index.json");
     if (rr_hub_index_shards(p, &shards, &n) != RERANK_OK) return 0;
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++)
-        if (rr_hub_fmt(p, sizeof p, "%s/%s", snap, shards[i]) || !rr_hub_exists(p)) ok = 0;
+        if (rr_hub_fmt(p, sizeof p, "%s/%s", snap, shards[i]) || !rr_hub_exists(p)) {
+            snprintf(missing, mn, "%s", shards[i]);
+            ok = 0;
+        }
     rr_hub_free_names(shards, n);
+    if (ok) missing[0] = 0;
     return ok;
+}
+
+int rr_hub_snapshot_complete(const char *snap) {
+    char missing[300];
+    return snapshot_missing(snap, missing, sizeof missing);
 }
 
 void rr_hub_free_names(char **names, size_t n) {
@@ -332,8 +349,10 @@ rerank_status_t rr_hub_find_cached(const char *repo_id, const char *revision, co
         return rr_error(RERANK_ERR_IO, "%s@%s is not in the cache %s", repo_id, revision, cache);
     if (rr_hub_fmt(snap, sizeof snap, "%s/snapshots/%s", repo_dir, commit))
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "hub cache path too long");
-    if (!rr_hub_snapshot_complete(snap))
-        return rr_error(RERANK_ERR_IO, "%s@%s: cached snapshot %s is incomplete", repo_id, revision, snap);
+    char missing[300];
+    if (!snapshot_missing(snap, missing, sizeof missing))
+        return rr_error(RERANK_ERR_IO, "%s@%s: cached snapshot %s is incomplete: no %s", repo_id, revision, snap,
+                        missing);
     if (rr_hub_fmt(out, n, "%s", snap))
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "output buffer too small for %s", snap);
     return RERANK_OK;
