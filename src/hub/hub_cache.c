@@ -255,7 +255,7 @@ static int snapshot_missing(const char *snap, char *missing, size_t mn) {
         return 0;
     char **shards = NULL;
     size_t n = 0;
-    snprintf(missing, mn, "a readable model.safetensors.index.json");
+    snprintf(missing, mn, "readable model.safetensors.index.json");
     if (rr_hub_index_shards(p, &shards, &n) != RERANK_OK) return 0;
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++)
