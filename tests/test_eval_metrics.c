@@ -221,6 +221,100 @@ TEST(trec_parse_errors) {
     CHECK(rr_eval_parse_trec_dl("[]", 2, k_qrels, strlen(k_qrels), "mem", &d) == RERANK_ERR_FORMAT);
 }
 
+/* A hand-made run and qrels with every trec_eval corner at once, parsed from
+ * the TREC DL shape. Query 5, hits (docid, BM25 score):
+ *   p1 2.0, p3 2.0, p2 2.0, p0 5.0, p4 1.0     (given out of order)
+ * qrels 5: p0 1, p1 3, p2 0, p4 2, p9 1 (p9 not retrieved), p3 unjudged.
+ * trec_eval ranks score descending, then docno descending:
+ *   p0 (5.0), p3, p2, p1 (the 2.0 tie, "p3" > "p2" > "p1"), p4 (1.0)
+ *   grades 1, 0 (unjudged), 0 (judged 0), 3, 2
+ * nDCG@10 = (1 + 3/log2 5 + 2/log2 6) / (3 + 2/log2 3 + 1/log2 4 + 1/log2 5)
+ *   (ideal from all five judged grades 3, 2, 1, 1, 0, p9 included)
+ * threshold 2 (TREC DL passage): relevant p1, p4 -> MRR@10 1/4, Recall@100
+ *   2/2, top-1 0;  threshold 1: relevant p0, p1, p4, p9 -> MRR@10 1,
+ *   Recall@100 3/4 (p9 not retrieved), top-1 1.
+ * Unjudged p3 and judged-0 p2 are the same to every metric. */
+static const char k_trec_corners[] =
+    "[{\"query\": \"q5\", \"hits\": ["
+    " {\"qid\": 5, \"docid\": \"p1\", \"score\": 2.0, \"content\": \"a\"},"
+    " {\"qid\": 5, \"docid\": \"p3\", \"score\": 2.0, \"content\": \"b\"},"
+    " {\"qid\": 5, \"docid\": \"p2\", \"score\": 2.0, \"content\": \"c\"},"
+    " {\"qid\": 5, \"docid\": \"p0\", \"score\": 5.0, \"content\": \"d\"},"
+    " {\"qid\": 5, \"docid\": \"p4\", \"score\": 1.0, \"content\": \"e\"}]}]";
+static const char k_qrels_corners[] =
+    "{\"5\": {\"p0\": \"1\", \"p1\": \"3\", \"p2\": \"0\", \"p4\": \"2\", \"p9\": \"1\"}}";
+
+TEST(trec_hand_computed_corners) {
+    rr_eval_data_t d;
+    rerank_status_t st = rr_eval_parse_trec_dl(k_trec_corners, strlen(k_trec_corners), k_qrels_corners,
+                                               strlen(k_qrels_corners), "mem", &d);
+    CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
+    if (st) return;
+    CHECK(d.n_queries == 1 && d.queries[0].n_judged == 5);
+    rr_query_metrics_t m;
+    CHECK(rr_eval_quality(&d, NULL, 2.0, &m) == RERANK_OK);
+    double dcg = 1.0 + 3.0 / log2(5.0) + 2.0 / log2(6.0);
+    double idcg = 3.0 + 2.0 / log2(3.0) + 0.5 + 1.0 / log2(5.0);
+    CHECK_NEAR(m.ndcg10, dcg / idcg, 1e-12);
+    CHECK_NEAR(m.ndcg10, 0.5904119, 1e-6);
+    CHECK_NEAR(m.mrr10, 0.25, 0);
+    CHECK_NEAR(m.recall100, 1.0, 0);
+    CHECK_NEAR(m.top1, 0.0, 0);
+    CHECK(rr_eval_quality(&d, NULL, 1.0, &m) == RERANK_OK);
+    CHECK_NEAR(m.ndcg10, dcg / idcg, 1e-12); /* the threshold leaves the gains alone */
+    CHECK_NEAR(m.mrr10, 1.0, 0);
+    CHECK_NEAR(m.recall100, 0.75, 0);
+    CHECK_NEAR(m.top1, 1.0, 0);
+    rr_eval_data_release(&d);
+}
+
+static void expect_trec_error(const char *run, const char *qrels, const char *needle) {
+    rr_eval_data_t d;
+    rerank_status_t st = rr_eval_parse_trec_dl(run, strlen(run), qrels, strlen(qrels), "r.json", &d);
+    CHECK_MSG(st == RERANK_ERR_FORMAT, "accepted (%d): %s", (int)st, run);
+    CHECK_MSG(strstr(rerank_last_error(), needle) != NULL, "'%s' lacks '%s'", rerank_last_error(),
+              needle);
+    CHECK(d.queries == NULL && d.n_queries == 0);
+}
+
+/* trec_eval refuses a document twice in one query's ranking ("duplicate
+ * docs"); accepted, the copy added its gain again: this run gave nDCG@10 =
+ * (3 + 3/log2 3) / 3 = 1.63. A qid in two entries counted twice in the mean;
+ * a hit with another qid was judged against the wrong query's qrels; a qrels
+ * docid given twice was last-wins; a non-numeric "score" silently fell back
+ * to the rank, mixing two scales in one query. */
+TEST(trec_parse_rejects_what_trec_eval_rejects) {
+#define HIT(q, id, sc) "{\"qid\": " #q ", \"docid\": \"" id "\", \"score\": " sc ", \"content\": \"t\"}"
+    const char *qrels = "{\"1\": {\"a\": \"3\", \"b\": \"0\"}, \"2\": {\"c\": \"1\", \"d\": \"2\"}}";
+    expect_trec_error("[{\"query\": \"q\", \"hits\": [" HIT(1, "a", "3") ", " HIT(1, "a", "2") ", "
+                      HIT(1, "b", "1") "]}]",
+                      qrels, "r.json: entry 0: qid 1: docid a is a candidate twice");
+    expect_trec_error("[{\"query\": \"q\", \"hits\": [" HIT(1, "a", "3") "]},"
+                      " {\"query\": \"q\", \"hits\": [" HIT(1, "b", "3") "]}]",
+                      qrels, "entry 1: qid 1 already appeared in entry 0");
+    expect_trec_error("[{\"query\": \"r\", \"hits\": [" HIT(2, "c", "3") ", " HIT(9, "d", "3") "]}]",
+                      qrels, "entry 0: hit 1 has qid 9 but hit 0 has qid 2");
+    expect_trec_error("[{\"query\": \"q\", \"hits\": [" HIT(1, "a", "3") "]}]",
+                      "{\"1\": {\"a\": \"1\", \"a\": \"3\"}}", "duplicate object key");
+    expect_trec_error("[{\"query\": \"q\", \"hits\": [" HIT(1, "a", "\"3\"") "]}]", qrels,
+                      "entry 0: hit 0: \"score\" is not a finite number");
+    expect_trec_error("[{\"query\": \"q\", \"hits\": [" HIT(1, "a", "3")
+                      ", {\"qid\": 1, \"docid\": \"b\", \"rank\": 2, \"content\": \"t\"}]}]",
+                      qrels, "entry 0: hit 1: \"score\" is missing");
+#undef HIT
+    /* the same docid under two different queries is fine, and so is a run
+     * ranked by "rank" alone (rank 1 first) */
+    const char *ok = "[{\"query\": \"q\", \"hits\": [{\"qid\": 1, \"docid\": \"b\", \"rank\": 2, \"content\": \"t\"},"
+                     " {\"qid\": 1, \"docid\": \"a\", \"rank\": 1, \"content\": \"t\"}]},"
+                     " {\"query\": \"r\", \"hits\": [{\"qid\": 2, \"docid\": \"a\", \"rank\": 1, \"content\": \"t\"}]}]";
+    rr_eval_data_t d;
+    CHECK(rr_eval_parse_trec_dl(ok, strlen(ok), qrels, strlen(qrels), "r.json", &d) == RERANK_OK);
+    rr_query_metrics_t m;
+    CHECK(d.n_queries == 2 && rr_eval_quality(&d, NULL, 2.0, &m) == RERANK_OK);
+    CHECK_NEAR(m.top1, 0.5, 0); /* q1: a (grade 3) ranked first by rank 1 */
+    rr_eval_data_release(&d);
+}
+
 TEST(default_qrels_path) {
     char *p = rr_eval_default_qrels("../shared/eval/trec-dl/retrieve_results_dl19.json");
     CHECK(p && !strcmp(p, "../shared/eval/trec-dl/qrels_dl19.json"));
@@ -591,6 +685,31 @@ TEST(cmd_usage_errors) {
     free(out);
 }
 
+/* --rel-threshold must be a finite G > 0: unjudged candidates are stored with
+ * grade 0, so at G <= 0 an unjudged first document counted as relevant
+ * (MRR@10 and top-1 of 1 here, where trec_eval gives 0 at any -l level). */
+TEST(cmd_rel_threshold_positive) {
+    char data[512];
+    snprintf(data, sizeof data, "%s/eval/trec-dl/retrieve_results_dl19.json", t_shared());
+    const char *bad[] = {"0", "-1", "inf", "nan", "2x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *argv[] = {"eval", "--data", data, "--first-stage-only", "--rel-threshold",
+                        (char *)bad[i], NULL};
+        char *out;
+        CHECK_MSG(run_eval(argv, 6, &out) == 2, "--rel-threshold '%s' accepted", bad[i]);
+        free(out);
+    }
+    char *argv[] = {"eval", "--data", data, "--first-stage-only", "--rel-threshold", "1", "--json", NULL};
+    char *out;
+    CHECK(run_eval(argv, 7, &out) == 0);
+    json_t *o = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK(o && json_num(o, "config", "rel_threshold") == 1);
+    /* grade >= 1 is a looser bar than >= 2: MRR@10 cannot drop */
+    CHECK(o && json_num(o, "first_stage", "mrr@10") >= 0.7024);
+    json_decref(o);
+    free(out);
+}
+
 /* End to end on the tiny fixture model. Fails (does not skip) until the
  * model engine is in the tree. */
 TEST(e2e_tiny_xlmr_toy) {
@@ -686,6 +805,8 @@ int main(void) {
     RUN(kendall_tau_b);
     RUN(trec_parse_unjudged_and_skipped);
     RUN(trec_parse_errors);
+    RUN(trec_hand_computed_corners);
+    RUN(trec_parse_rejects_what_trec_eval_rejects);
     RUN(default_qrels_path);
     RUN(trec_dl19_bm25_ndcg10);
     RUN(trec_dl20_bm25_ndcg10);
@@ -698,6 +819,7 @@ int main(void) {
     RUN(nice_ticks);
     RUN(cmd_first_stage_only_dl19_dl20);
     RUN(cmd_usage_errors);
+    RUN(cmd_rel_threshold_positive);
     RUN(e2e_tiny_xlmr_toy);
     RUN(cmd_runs_median_and_spread);
     TEST_MAIN_END();

@@ -345,8 +345,86 @@ rerank_status_t rr_eval_parse_jsonl(const char *buf, size_t len, const char *nam
 
 /* ---- TREC DL -------------------------------------------------------- */
 
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first docid that occurs twice in ids[0..n), or NULL. trec_eval refuses
+ * a run with a document twice for one query ("duplicate docs"): the copy
+ * would add its gain to the DCG again (nDCG above 1) and could count as a
+ * second relevant hit. Sorts a copy of the pointers: O(n log n). */
+static rerank_status_t find_duplicate(char *const *ids, size_t n, const char **dup) {
+    *dup = NULL;
+    if (n < 2) return RERANK_OK;
+    const char **s = rr_malloc(n * sizeof *s);
+    if (!s) return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    memcpy(s, ids, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_str_ptr);
+    for (size_t i = 1; i < n && !*dup; i++)
+        if (!strcmp(s[i - 1], s[i])) *dup = s[i];
+    /* *dup points into ids[], which outlives s */
+    rr_free(s);
+    return RERANK_OK;
+}
+
+/* Which member of a hit gives its first-stage position. Every hit of a query
+ * must use the same one: a BM25 score and a negated rank are not on one
+ * scale, so a query mixing them would get an arbitrary first-stage order. */
+typedef enum { FS_SCORE, FS_RANK, FS_POSITION } first_stage_key_t;
+
+static first_stage_key_t first_stage_key(const json_t *hit0) {
+    if (json_object_get(hit0, "score")) return FS_SCORE;
+    if (json_object_get(hit0, "rank")) return FS_RANK;
+    return FS_POSITION;
+}
+
+/* First-stage score of hit i under `key` (higher = better). */
+static rerank_status_t first_stage_score(const json_t *h, first_stage_key_t key, size_t i,
+                                         double *out) {
+    const char *name = key == FS_SCORE ? "score" : "rank";
+    if (key == FS_POSITION) {
+        *out = -(double)i;
+        return RERANK_OK;
+    }
+    const json_t *v = json_object_get(h, name);
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return rr_error(RERANK_ERR_FORMAT,
+                        "hit %zu: \"%s\" is %s; every hit of a query needs a numeric \"%s\" "
+                        "when hit 0 has one",
+                        i, name, v ? "not a finite number" : "missing", name);
+    *out = key == FS_SCORE ? json_number_value(v) : -json_number_value(v);
+    return RERANK_OK;
+}
+
+/* Every hit of one entry must carry the query's qid: a stray hit would be
+ * judged against another query's qrels. */
+static rerank_status_t check_hit_qid(const json_t *h, const char *qid, size_t i) {
+    char *hq = NULL;
+    rerank_status_t st = dup_id(json_object_get(h, "qid"), &hq);
+    if (st) {
+        rr_error_prefix("hit %zu: \"qid\"", i);
+        return st;
+    }
+    if (strcmp(hq, qid))
+        st = rr_error(RERANK_ERR_FORMAT, "hit %zu has qid %s but hit 0 has qid %s", i, hq, qid);
+    rr_free(hq);
+    return st;
+}
+
+/* `seen` maps each judged qid already loaded to its entry index: a qid in two
+ * entries would enter the mean twice (trec_eval pools a run's lines by qid). */
+static rerank_status_t check_new_qid(json_t *seen, const char *qid, size_t idx) {
+    const json_t *prev = json_object_get(seen, qid);
+    if (prev)
+        return rr_error(RERANK_ERR_FORMAT, "entry %zu: qid %s already appeared in entry %" JSON_INTEGER_FORMAT,
+                        idx, qid, json_integer_value(prev));
+    if (json_object_set_new(seen, qid, json_integer((json_int_t)idx)))
+        return rr_error(RERANK_ERR_NOMEM, "out of memory");
+    return RERANK_OK;
+}
+
 static rerank_status_t trec_query(rr_eval_data_t *d, size_t *cap, const json_t *item,
-                                  const json_t *qrels, size_t idx) {
+                                  const json_t *qrels, json_t *seen, size_t idx) {
     if (!json_is_object(item)) return rr_error(RERANK_ERR_FORMAT, "entry %zu is not an object", idx);
     const json_t *query = json_object_get(item, "query"), *hits = json_object_get(item, "hits");
     if (!json_is_string(query) || !json_is_array(hits))
@@ -369,6 +447,7 @@ static rerank_status_t trec_query(rr_eval_data_t *d, size_t *cap, const json_t *
         d->skipped++;
         return RERANK_OK;
     }
+    if ((st = check_new_qid(seen, qid, idx))) { rr_free(qid); return st; }
     rr_eval_query_t *q;
     if ((st = push_query(d, cap, &q))) { rr_free(qid); return st; }
     q->qid = qid;
@@ -383,12 +462,16 @@ static rerank_status_t trec_query(rr_eval_data_t *d, size_t *cap, const json_t *
                             qid, key);
         j++;
     }
+    first_stage_key_t fs = first_stage_key(json_array_get(hits, 0));
     for (size_t i = 0; i < n; i++) {
         const json_t *h = json_array_get(hits, i);
-        const json_t *content = json_object_get(h, "content"), *score = json_object_get(h, "score");
-        const json_t *rank = json_object_get(h, "rank");
+        const json_t *content = json_object_get(h, "content");
         if (!json_is_object(h) || !json_is_string(content))
             return rr_error(RERANK_ERR_FORMAT, "entry %zu: hit %zu needs a string \"content\"", idx, i);
+        if ((st = check_hit_qid(h, qid, i)) || (st = first_stage_score(h, fs, i, &q->first_scores[i]))) {
+            rr_error_prefix("entry %zu", idx);
+            return st;
+        }
         if ((st = dup_id(json_object_get(h, "docid"), &q->docids[i]))) {
             rr_error_prefix("entry %zu: hit %zu: \"docid\"", idx, i);
             return st;
@@ -397,15 +480,19 @@ static rerank_status_t trec_query(rr_eval_data_t *d, size_t *cap, const json_t *
             rr_error_prefix("entry %zu: hit %zu", idx, i);
             return st;
         }
-        if (json_is_number(score)) q->first_scores[i] = json_number_value(score);
-        else if (json_is_number(rank)) q->first_scores[i] = -json_number_value(rank);
-        else q->first_scores[i] = -(double)i;
         const json_t *g = json_object_get(qj, q->docids[i]);
         q->grades[i] = 0;
         if (g && parse_grade(g, &q->grades[i]))
             return rr_error(RERANK_ERR_FORMAT, "qrels: qid %s docid %s: grade is not a number",
                             qid, q->docids[i]);
     }
+    const char *dup;
+    if ((st = find_duplicate(q->docids, n, &dup))) return st;
+    if (dup)
+        return rr_error(RERANK_ERR_FORMAT,
+                        "entry %zu: qid %s: docid %s is a candidate twice (as in trec_eval, a "
+                        "document may be ranked once per query)",
+                        idx, qid, dup);
     d->n_pairs += n;
     return RERANK_OK;
 }
@@ -416,7 +503,9 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
     out->format = RR_EVAL_FMT_TREC_DL;
     out->default_rel_threshold = 2.0;
     json_error_t jerr;
-    json_t *qrels = json_loadb(qrels_buf, qrels_len, 0, &jerr);
+    /* duplicate keys are refused, not last-wins: a docid judged twice for a
+     * query is an error in trec_eval ("duplicate docs") */
+    json_t *qrels = json_loadb(qrels_buf, qrels_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!qrels)
         return rr_error(RERANK_ERR_FORMAT, "qrels: invalid JSON at line %d column %d: %s",
                         jerr.line, jerr.column, jerr.text);
@@ -435,9 +524,12 @@ rerank_status_t rr_eval_parse_trec_dl(const char *buf, size_t len, const char *q
         st = rr_error(RERANK_ERR_FORMAT, "%s: expected an array [{query, hits}]", name);
     } else {
         size_t cap = 0;
+        json_t *seen = json_object(); /* judged qid -> entry index */
+        if (!seen) st = rr_error(RERANK_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < json_array_size(root) && !st; i++)
-            if ((st = trec_query(out, &cap, json_array_get(root, i), qrels, i)))
+            if ((st = trec_query(out, &cap, json_array_get(root, i), qrels, seen, i)))
                 rr_error_prefix("%s", name);
+        json_decref(seen);
         if (!st && out->n_queries == 0)
             st = rr_error(RERANK_ERR_FORMAT, "%s: no query has judgments in the qrels", name);
     }

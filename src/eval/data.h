@@ -8,7 +8,11 @@
  *    by docid descending, as trec_eval ranks a run. Candidates without a
  *    judgment get grade 0. Queries absent from the qrels are skipped (and
  *    counted in `skipped`), as trec_eval does; queries in the qrels whose
- *    grades are all 0 are kept (their nDCG is 0).
+ *    grades are all 0 are kept (their nDCG is 0). Refused, as trec_eval
+ *    refuses them or because a figure would be wrong: a docid twice in one
+ *    query's hits, a judged qid in two entries, a hit whose qid is not hit
+ *    0's, duplicate keys in the qrels, and hits that lack the first-stage
+ *    member (score, else rank) that hit 0 has.
  *  - jsonl: one object per line, either
  *      {"query": q, "docs": [d...], "labels": [g...]}   or
  *      {"query": q, "pos": [d...], "neg": [d...]}       (pos = 1, neg = 0),

@@ -2,6 +2,7 @@
  * reranker on labelled data, and speed/quality trade-offs (--compare).
  * Argument handling and orchestration only; the parts live in data.c,
  * metrics.c, evaluate.c, runner.c, report.c, svg.c, config.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ static void usage(FILE *f) {
         "  --batch N            pairs per scoring call (default: all candidates of a query)\n"
         "  --runs N             timed passes over the data per configuration (default 1):\n"
         "                       pairs/s is the median pass, the spread the slowest..fastest\n"
-        "  --rel-threshold G    relevant = grade >= G (default 2 for trec-dl, 1 for jsonl)\n"
+        "  --rel-threshold G    relevant = grade >= G, G > 0 (default 2 for trec-dl, 1 for\n"
+        "                       jsonl); unjudged documents are never relevant\n"
         "  --compare LIST       configurations to compare on the same pairs, comma-\n"
         "                       separated; each is '+'-joined settings fp32|bf16|int8,\n"
         "                       layers=N, max_length=N, base (over --precision/--layers/\n"
@@ -90,6 +92,19 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 static int bad(const char *opt, const char *val, const char *want) {
     fprintf(stderr, "rerank eval: %s '%s': expected %s\n", opt, val, want);
     return 2;
+}
+
+/* --rel-threshold G: a finite G > 0. Unjudged candidates are stored with
+ * grade 0 (data.h), so a threshold <= 0 would make every unjudged document
+ * "relevant" for MRR and top-1, where trec_eval never counts a document
+ * outside the qrels as relevant at any -l level; +-inf would leave no
+ * relevant document at all (and cannot be written as JSON). */
+static int parse_rel_threshold(const char *v, double *out) {
+    char *end;
+    double g = strtod(v, &end);
+    if (end == v || *end || !isfinite(g) || !(g > 0)) return -1;
+    *out = g;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, eval_args_t *a) {
@@ -138,10 +153,9 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
             if (rr_eval_parse_int(v, 1, RR_EVAL_MAX_CANDIDATES, &a->batch))
                 return bad("--batch", v, "a positive integer");
         } else if ((v = opt_value(argc, argv, &i, "--rel-threshold", &missing))) {
-            char *end;
-            a->rel_threshold = strtod(v, &end);
-            if (end == v || *end || a->rel_threshold != a->rel_threshold)
-                return bad("--rel-threshold", v, "a number");
+            if (parse_rel_threshold(v, &a->rel_threshold))
+                return bad("--rel-threshold", v,
+                           "a finite number > 0 (grade 0 and unjudged documents are never relevant)");
             a->has_rel_threshold = 1;
         } else {
             if (missing) fprintf(stderr, "rerank eval: %s needs a value\n", argv[i]);

@@ -13,6 +13,9 @@
  *  - "Relevant" for the binary metrics (MRR, recall, top-1) means
  *    grade >= rel_threshold. The relevance threshold does not change the
  *    nDCG gains (as in trec_eval, where -l only affects binary measures).
+ *    rel_threshold must be > 0: unjudged candidates carry grade 0 here, and
+ *    trec_eval never counts a document outside the qrels as relevant
+ *    (`rerank eval --rel-threshold` refuses G <= 0).
  *  - MRR@k: 1/rank of the first relevant document within the first k, else 0.
  *  - Recall@k: relevant documents within the first k / relevant judged
  *    documents of the query; 0 when the query has no relevant document.
