@@ -174,9 +174,11 @@ $(BUILD)/librerank-app.a: $(APP_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # The shared library links the core's libraries only (not APP_LIBS); its
-# soname comes from include/rerank.h's version.
-$(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h
-	$(CC) -shared -fopenmp -Wl,-soname,$(RR_SONAME) $(SO_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIBS)
+# soname comes from include/rerank.h's version. It exports the public API
+# only (rerank_*, src/librerank.map): the rr_* internals stay local.
+$(BUILD)/librerank.so: $(CORE_OBJ) $(CUDA_OBJ) include/rerank.h src/librerank.map
+	$(CC) -shared -fopenmp -Wl,-soname,$(RR_SONAME) -Wl,--version-script,src/librerank.map $(SO_LDFLAGS) $(LDFLAGS) \
+	  -o $@ $(filter %.o,$^) $(CORE_LIBS)
 	ln -sf librerank.so $(BUILD)/$(RR_SONAME)
 
 $(BUILD)/rerank: $(CLI_OBJ) $(BUILD)/librerank-app.a $(BUILD)/librerank.a

@@ -90,6 +90,19 @@ TEST(test_make_install) {
     snprintf(cmd, sizeof cmd, "readelf -d '%s/usr/lib/librerank.so." RERANK_VERSION "'", g_root);
     CHECK(run(cmd, out, sizeof out) == 0);
     CHECK_MSG(strstr(out, "Library soname: [librerank.so.0.2]"), "%s", out);
+    /* the library exports its API and nothing else: an internal rr_* symbol
+     * would be interposed by a host program's own function of that name */
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s/usr/lib/librerank.so." RERANK_VERSION "' | awk '{print $3}'",
+             g_root);
+    static char syms[65536];
+    CHECK(run(cmd, syms, sizeof syms) == 0);
+    int n_api = 0, n_other = 0;
+    for (char *line = strtok(syms, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "rerank_", 7)) n_api++;
+        else if (n_other++ < 5) fprintf(stderr, "  exported: %s\n", line);
+    }
+    CHECK_MSG(n_other == 0, "librerank.so exports %d symbols outside rerank_*", n_other);
+    CHECK_MSG(n_api >= 27, "librerank.so exports %d rerank_* symbols", n_api);
     snprintf(cmd, sizeof cmd, "'%s/usr/bin/rerank' version", g_root);
     CHECK(run(cmd, out, sizeof out) == 0);
     CHECK_MSG(strstr(out, "rerank " RERANK_VERSION), "%s", out);
@@ -118,6 +131,33 @@ TEST(test_pkg_config) {
     CHECK_MSG(strstr(g_pc, want), "%s", g_pc);
     snprintf(want, sizeof want, "-L%s/usr/lib", g_root);
     CHECK_MSG(strstr(g_pc, want) && strstr(g_pc, "-lrerank"), "%s", g_pc);
+}
+
+/* The installed header on its own (no other include before it) compiles as
+ * strict C99 and as C++17, warnings as errors, and declares its functions
+ * with C linkage (a C++ program links against the C library). */
+TEST(test_header_c99_cxx) {
+    char cmd[8192], out[8192], src[1024];
+    snprintf(src, sizeof src, "%s/hdr.c", g_tmp);
+    FILE *f = fopen(src, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("#include <rerank.h>\n"
+          "int main(void) {\n"
+          "    rerank_pair_options_t o = rerank_pair_options_default();\n"
+          "    rerank_model_t *m = 0;\n"
+          "    const rerank_status_t st = rerank_model_load(\"/nonexistent\", 0, &m);\n"
+          "    return (st == RERANK_ERR_IO && !m && o.max_length == 0 && rerank_version()[0] == '0' + RERANK_VERSION_MAJOR) ? 0 : 1;\n"
+          "}\n", f);
+    fclose(f);
+    const char *compilers[] = {"cc -std=c99 -pedantic-errors -Wall -Wextra -Werror -x c",
+                               "c++ -std=c++17 -pedantic-errors -Wall -Wextra -Werror -x c++"};
+    for (size_t i = 0; i < sizeof compilers / sizeof compilers[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s -o '%s/hdr' '%s' -x none %s -Wl,-rpath,'%s/usr/lib' && '%s/hdr'", compilers[i],
+                 SAN_CFLAGS, g_tmp, src, g_pc, g_root, g_tmp);
+        int rc = run(cmd, out, sizeof out);
+        CHECK_MSG(rc == 0, "%s:\n%s", cmd, out);
+    }
 }
 
 /* Build the example against the installed library and score golden pair 0
@@ -193,6 +233,7 @@ int main(int argc, char **argv) {
     snprintf(g_root, sizeof g_root, "%s/root", g_tmp);
     RUN(test_make_install);
     RUN(test_pkg_config);
+    RUN(test_header_c99_cxx);
     RUN(test_example_score);
     RUN(test_make_uninstall);
     char cmd[512];
