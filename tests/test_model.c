@@ -372,7 +372,37 @@ TEST(alloc_failures) {
     CHECK(completed);
 }
 
+/* jansson's allocator is global and the host program's: loading a model
+ * (config.json, the safetensors header, tokenizer.json) must leave it as
+ * the program set it, or the program's own json_t would later be freed
+ * with another allocator's free. */
+static unsigned long g_host_json_allocs;
+static void *host_json_malloc(size_t n) {
+    g_host_json_allocs++;
+    return malloc(n);
+}
+static void host_json_free(void *p) { free(p); }
+
+TEST(host_json_allocator) {
+    json_malloc_t prev_malloc;
+    json_free_t prev_free;
+    json_get_alloc_funcs(&prev_malloc, &prev_free);
+    json_set_alloc_funcs(host_json_malloc, host_json_free);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/models/tiny-xlmr", t_shared());
+    rerank_model_t *m = NULL;
+    CHECK(rerank_model_load(dir, NULL, &m) == RERANK_OK);
+    json_malloc_t a;
+    json_free_t f;
+    json_get_alloc_funcs(&a, &f);
+    CHECK_MSG(a == host_json_malloc && f == host_json_free, "rerank_model_load replaced jansson's allocator");
+    CHECK(g_host_json_allocs > 0); /* the library's parsing went through it */
+    rerank_model_free(m);
+    json_set_alloc_funcs(prev_malloc, prev_free);
+}
+
 int main(void) {
+    RUN(host_json_allocator);
     RUN(golden_tiny_xlmr);
     RUN(golden_tiny_xlmr_f16);
     RUN(golden_tiny_xlmr_bf16);

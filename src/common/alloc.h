@@ -6,7 +6,10 @@
  * allocations were attempted since arming, so a test can loop n = 1, 2, ...
  * until a run completes without reaching the armed allocation.
  * Allocations made by third-party libraries (jansson, oneDNN) are not
- * counted, except jansson's, which is routed here by rr_alloc_init_json(). */
+ * counted, except jansson's, which is routed here by rr_alloc_init_json():
+ * the server, the eval tool and the tests call it (arming fault injection
+ * does); librerank itself never does, as jansson's allocator is global and
+ * belongs to the program that embeds the library. */
 #ifndef RR_ALLOC_H
 #define RR_ALLOC_H
 
@@ -36,7 +39,8 @@ void rr_alloc_fail_at(unsigned long n);
 unsigned long rr_alloc_count(void);
 int rr_alloc_failed(void); /* 1 if the armed allocation has failed */
 
-/* Route jansson's allocations through rr_malloc/rr_free (idempotent). */
+/* Route jansson's allocations through rr_malloc/rr_free (idempotent). For
+ * programs and tests only, never from library code (see above). */
 void rr_alloc_init_json(void);
 
 #endif

@@ -6,7 +6,6 @@
 #include "common/file.h"
 
 rerank_status_t rr_json_parse(const char *text, size_t len, const char *what, json_t **out) {
-    rr_alloc_init_json();
     json_error_t e;
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
     if (*out) return RERANK_OK;

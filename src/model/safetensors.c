@@ -225,7 +225,6 @@ done:
 
 rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
     *out = NULL;
-    rr_alloc_init_json();
     rr_st_file_t *f = rr_calloc(1, sizeof *f);
     if (!f) return rr_error(RERANK_ERR_NOMEM, "out of memory opening %s", path);
     f->fd = -1;
@@ -415,7 +414,6 @@ done:
 
 rerank_status_t rr_st_set_open(const char *dir, rr_st_set_t *set) {
     memset(set, 0, sizeof *set);
-    rr_alloc_init_json();
     char *single = join_path(dir, "model.safetensors");
     char *index = join_path(dir, "model.safetensors.index.json");
     rerank_status_t st = RERANK_OK;

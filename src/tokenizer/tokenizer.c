@@ -167,7 +167,6 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
         rr_free(file);
         return st;
     }
-    rr_alloc_init_json();
     json_error_t jerr;
     json_t *root = json_loadb(buf, n, JSON_ALLOW_NUL, &jerr);
     rr_free(buf);
