@@ -6,14 +6,29 @@
  *    `*_load` function and released by the matching `*_free` (NULL is a no-op).
  *  - Every fallible function returns a `rerank_status_t`. On failure a
  *    human-readable message for the calling thread is available from
- *    `rerank_last_error()` (valid until the next failing call in that thread).
+ *    `rerank_last_error()`: a thread-local buffer, so another thread's
+ *    failure never changes it; its text holds until the next failing call in
+ *    that thread, the pointer until the thread exits. Do not free it.
  *    On failure outputs are left untouched (or zeroed) and nothing leaks.
+ *    NULL pointers, negative or out-of-range options and oversized lengths
+ *    are errors (RERANK_ERR_INVALID_ARGUMENT / RERANK_ERR_LIMIT), never a
+ *    crash; a NULL text with length 0 is the empty string.
  *  - Strings are UTF-8 with an explicit byte length; invalid UTF-8 is an error
  *    (RERANK_ERR_INVALID_UTF8), never a crash. Embedded NUL bytes are allowed.
  *  - Thread safety: a tokenizer is immutable after load and may be used by any
  *    number of threads at once. A model may be shared by threads too: scoring
  *    calls on one model are serialized internally (one forward pass at a time,
- *    itself using `threads` cores).
+ *    itself using `threads` cores). Different models run in parallel.
+ *    A `*_free` must not overlap any other call on the same handle (nor on
+ *    the tokenizer a model owns). Everything else is thread-safe, loading
+ *    included.
+ *  - Process-wide state is left alone: librerank.so exports the `rerank_*`
+ *    functions only and never sets jansson's allocator; a scoring call sets
+ *    the calling thread's OpenMP thread count for its duration and restores it.
+ *  - ABI: structs are passed by value or filled by the library, and grow
+ *    only with a new soname (librerank.so.0.MINOR while the major is 0):
+ *    start option structs from their `*_default()` function so that code
+ *    rebuilt against a newer header gets the new fields' defaults.
  */
 #ifndef RERANK_H
 #define RERANK_H
@@ -46,7 +61,8 @@ typedef enum rerank_status {
 const char *rerank_status_str(rerank_status_t status);
 /* Message describing the last failure in the calling thread ("" if none). */
 const char *rerank_last_error(void);
-/* Library version string, e.g. "0.1.0". */
+/* The loaded library's version string, e.g. "0.2.0" (compare with the
+ * RERANK_VERSION a program was compiled against). Static. */
 const char *rerank_version(void);
 
 /* ------------------------------------------------------------------------ */

@@ -103,6 +103,11 @@ TEST(test_make_install) {
     }
     CHECK_MSG(n_other == 0, "librerank.so exports %d symbols outside rerank_*", n_other);
     CHECK_MSG(n_api >= 27, "librerank.so exports %d rerank_* symbols", n_api);
+    /* the version macros agree with each other and with the library */
+    char v[64];
+    snprintf(v, sizeof v, "%d.%d.%d", RERANK_VERSION_MAJOR, RERANK_VERSION_MINOR, RERANK_VERSION_PATCH);
+    CHECK_MSG(!strcmp(v, RERANK_VERSION) && !strcmp(rerank_version(), RERANK_VERSION), "%s %s %s", v, RERANK_VERSION,
+              rerank_version());
     snprintf(cmd, sizeof cmd, "'%s/usr/bin/rerank' version", g_root);
     CHECK(run(cmd, out, sizeof out) == 0);
     CHECK_MSG(strstr(out, "rerank " RERANK_VERSION), "%s", out);
