@@ -38,7 +38,7 @@ static int exists(const char *p) {
 /* Run a shell command, capture its stdout (and stderr) into out. */
 static int run(const char *cmd, char *out, size_t n) {
     char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    if ((size_t)snprintf(full, sizeof full, "%s 2>&1", cmd) >= sizeof full) return -1; /* too long to run whole */
     return sp_run(full, out, n);
 }
 
