@@ -1,10 +1,14 @@
 /* test_server_http.c — the HTTP server in-process with a fake scorer:
  * routes, API shapes, every error status, auth, 429, disconnects, drain.
  * (test_server.c runs the real binary with the tiny model.) */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -914,6 +918,59 @@ TEST(disconnect_cancels) {
     fx_stop(&f);
 }
 
+/* Open file descriptors of this process (the in-process server's sockets
+ * among them). */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- clients that hang up mid-upload: their connections close at once ----
+ * libmicrohttpd 0.9.75 (epoll) may miss a FIN that arrives right behind the
+ * data (half a body, then close): it kept each such connection, its fd and
+ * its in-flight request until the idle timeout (--timeout, 30 s here), and
+ * a drain waited for them. The watcher now shuts them down (watch.c:
+ * hung_up). */
+TEST(hangup_mid_upload_closes) {
+    fixture_t f;
+    const char *extra[] = {"--http-threads", "1", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    CHECK(good_after(f.base));
+    const char *settled[] = {"rerank_in_flight_requests 1\n", NULL};
+    CHECK(metrics_settle(f.base, settled));
+    int fds0 = open_fds();
+    enum { N = 16 };
+    int fd[N];
+    char m[512];
+    int k = snprintf(m, sizeof m, "POST /rerank HTTP/1.1\r\nHost: h\r\nContent-Length: 200\r\n\r\n"
+                     "{\"query\":\"q\",\"texts\":[\"half a body");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)rr_server_port(f.srv))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    for (int i = 0; i < N; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(fd[i] >= 0 && connect(fd[i], (struct sockaddr *)&a, sizeof a) == 0);
+    }
+    for (int i = 0; i < N; i++) { /* half a request, the FIN right behind it */
+        CHECK(write(fd[i], m, (size_t)k) == k);
+        close(fd[i]);
+    }
+    /* well within the 30 s idle timeout: no request left in flight, every
+     * connection closed (metrics_settle waits up to 10 s) */
+    CHECK(metrics_settle(f.base, settled));
+    int fds = open_fds();
+    for (int tries = 0; tries < 1000 && fds > fds0; tries++) {
+        usleep(10000);
+        fds = open_fds();
+    }
+    CHECK_MSG(fds <= fds0, "%d open fds, %d before the clients hung up", fds, fds0);
+    CHECK(good_after(f.base));
+    fx_stop(&f);
+}
+
 /* ---- graceful drain: the queued request still gets its answer ---- */
 typedef struct { const char *base; resp_t r; } slow_arg_t;
 static void *slow_client(void *p) {
@@ -1081,6 +1138,7 @@ int main(void) {
     RUN(truncation_direction_concurrent);
     RUN(overload_429);
     RUN(disconnect_cancels);
+    RUN(hangup_mid_upload_closes);
     RUN(graceful_drain);
     fx_stop(&fx);
     curl_global_cleanup();

@@ -83,7 +83,7 @@ static enum MHD_Result request_begin(rr_server_t *s, struct MHD_Connection *conn
     format_client(conn, r->client, sizeof r->client);
     atomic_fetch_add(&s->in_flight, 1);
     *con_cls = r;
-    rr_sock_set_in_request(s, conn, 1); /* headers are complete: no header deadline */
+    rr_sock_set_phase(s, conn, RR_SOCK_BODY); /* headers are complete: no header deadline */
 
     const rr_route_def_t *rd = rr_route_find(url);
     if (rd) r->route = rd->route;
@@ -133,6 +133,7 @@ static enum MHD_Result request_body(rr_conn_req_t *r, const char *data, size_t n
 /* Whole request received, or resumed after the batcher finished: run the
  * route's handler. */
 static enum MHD_Result request_complete(rr_conn_req_t *r) {
+    rr_req_received(r);
     if (r->refused) return respond_refusal(r, r->refused);
     if (atomic_load(&r->phase) == RR_PHASE_DONE) return rr_handle_rerank_finish(r);
     const rr_route_def_t *rd = rr_route_get_def(r->route);
@@ -169,7 +170,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     rr_conn_req_t *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
-    rr_sock_set_in_request(s, conn, 0);
+    rr_sock_set_phase(s, conn, RR_SOCK_HEADERS);
     /* A queued job cannot be pending here (its connection is suspended),
      * except if the daemon is stopped underneath it: cancel and wait. */
     int ph = atomic_load(&r->phase);

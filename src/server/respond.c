@@ -33,6 +33,7 @@ enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     r->resp_bytes = len;
+    rr_req_received(r); /* an early answer (413 from the headers): the rest of the body no longer matters */
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -34,17 +34,30 @@ typedef struct rr_served {
     int batches_in_flight;  /* its batcher's workers */
 } rr_served_t;
 
-/* One accepted socket (MHD socket context), listed for the header deadline:
- * a request's headers must arrive within --timeout of the connection's
- * start (or of the previous response on a keep-alive connection). MHD's own
- * timeout only counts time without progress, so a client trickling a byte
- * at a time (slowloris) would otherwise hold its connection forever. The
- * fields are guarded by rr_server.watch_mu. */
+/* Where a connection's current request is (rr_sock_t.phase). */
+typedef enum rr_sock_phase {
+    RR_SOCK_HEADERS = 0, /* waiting for a request's headers (or idle keep-alive) */
+    RR_SOCK_BODY = 1,    /* headers complete, the body still arriving           */
+    RR_SOCK_ANSWER = 2,  /* request complete: handled, queued or answered       */
+} rr_sock_phase_t;
+
+/* One accepted socket (MHD socket context), listed for the watcher:
+ * - the header deadline: a request's headers must arrive within --timeout
+ *   of the connection's start (or of the previous response on a keep-alive
+ *   connection). MHD's own timeout only counts time without progress, so a
+ *   client trickling a byte at a time (slowloris) would otherwise hold its
+ *   connection forever;
+ * - a peer that hung up before its request was complete: MHD 0.9.75 (epoll,
+ *   several connections at once) may miss the FIN of a client that closed
+ *   mid-headers or mid-body and keep the connection, its fd and its
+ *   in-flight request until the idle timeout; shutdown drain waits for them.
+ * The fields are guarded by rr_server.watch_mu. */
 typedef struct rr_sock {
     int fd;
-    double start;   /* connection start or previous request completed  */
-    int in_request; /* headers complete, until the request completes   */
-    int cut;        /* shut down by the deadline                       */
+    double start; /* connection start or previous request completed  */
+    int phase;    /* rr_sock_phase_t                                  */
+    int gone;     /* watcher rounds in a row it found the peer gone   */
+    int cut;      /* shut down by the watcher                         */
     struct rr_sock *next, *prev;
 } rr_sock_t;
 
@@ -67,6 +80,7 @@ struct rr_server {
     int watch_started;
     atomic_int watch_stop;
     rr_sock_t *socks; /* open connections (header deadline), under watch_mu */
+    size_t n_socks;   /* their number, under watch_mu                        */
     int drained;
 };
 
@@ -84,6 +98,7 @@ struct rr_conn_req {
     char *body;
     size_t len, cap, discarded;
     int too_large;
+    int received;         /* the whole request arrived (its socket left RR_SOCK_BODY) */
     int refused;          /* 404/405/401 to answer once a bodiless request is complete */
     /* response bookkeeping */
     int status;           /* HTTP status sent (499: client went away)     */
@@ -149,7 +164,11 @@ void rr_watch_remove(rr_server_t *s, rr_conn_req_t *r);
 /* Header deadline bookkeeping (MHD_OPTION_NOTIFY_CONNECTION). */
 void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                     enum MHD_ConnectionNotificationCode code);
-void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_request);
+void rr_sock_set_phase(rr_server_t *s, struct MHD_Connection *conn, rr_sock_phase_t phase);
+/* r arrived whole or was answered early: its socket moves to RR_SOCK_ANSWER
+ * (once), where a peer that hangs up cancels the request instead of being
+ * cut. */
+void rr_req_received(rr_conn_req_t *r);
 
 /* models.c: the model a request names (NULL name: the default), or NULL
  * with the 404 message in err; with one model every name gets it. */

@@ -1,9 +1,11 @@
 /* watch.c — notices clients that disconnect while their request is queued,
- * and enforces the header deadline (see rr_sock_t).
+ * enforces the header deadline and closes connections whose peer hung up
+ * mid-request (see rr_sock_t).
  * libmicrohttpd does not poll suspended connections, so a thread polls their
  * sockets for POLLRDHUP/POLLHUP every RR_SRV_WATCH_PERIOD_MS and cancels the
  * request's queued pairs; the request then resumes and is closed. */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_contex
         k->next = s->socks;
         if (s->socks) s->socks->prev = k;
         s->socks = k;
+        s->n_socks++;
         pthread_mutex_unlock(&s->watch_mu);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         rr_sock_t *k = *socket_context;
@@ -60,20 +63,28 @@ void rr_sock_notify(void *cls, struct MHD_Connection *conn, void **socket_contex
         pthread_mutex_lock(&s->watch_mu);
         if (k->prev) k->prev->next = k->next; else s->socks = k->next;
         if (k->next) k->next->prev = k->prev;
+        s->n_socks--;
         pthread_mutex_unlock(&s->watch_mu);
         rr_free(k);
         *socket_context = NULL;
     }
 }
 
-void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_request) {
+void rr_sock_set_phase(rr_server_t *s, struct MHD_Connection *conn, rr_sock_phase_t phase) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     rr_sock_t *k = ci ? ci->socket_context : NULL;
     if (!k) return;
     pthread_mutex_lock(&s->watch_mu);
-    k->in_request = in_request;
-    if (!in_request) k->start = rr_now_s(); /* keep-alive: the next request's headers start now */
+    k->phase = phase;
+    k->gone = 0; /* progress: what the watcher saw before no longer counts */
+    if (phase == RR_SOCK_HEADERS) k->start = rr_now_s(); /* keep-alive: the next request's headers start now */
     pthread_mutex_unlock(&s->watch_mu);
+}
+
+void rr_req_received(rr_conn_req_t *r) {
+    if (r->received) return;
+    r->received = 1;
+    rr_sock_set_phase(r->srv, r->conn, RR_SOCK_ANSWER);
 }
 
 /* Shut down (not close: MHD owns the fd) connections whose headers are
@@ -81,7 +92,41 @@ void rr_sock_set_in_request(rr_server_t *s, struct MHD_Connection *conn, int in_
 static void header_deadline(rr_server_t *s, double now) {
     double limit = (double)s->cfg->timeout_s;
     for (rr_sock_t *k = s->socks; k; k = k->next) {
-        if (k->in_request || k->cut || now - k->start <= limit) continue;
+        if (k->phase != RR_SOCK_HEADERS || k->cut || now - k->start <= limit) continue;
+        k->cut = 1;
+        shutdown(k->fd, SHUT_RDWR);
+    }
+}
+
+/* 1 if k's peer hung up and MHD has read every byte it sent: a request
+ * still waiting for headers or body can then never complete. */
+static int peer_gone(const rr_sock_t *k, const struct pollfd *p) {
+    if (!(p->revents & (POLLRDHUP | POLLHUP | POLLERR))) return 0;
+    int unread = 0;
+    return ioctl(k->fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* Shut down connections whose peer hung up before its request was
+ * complete (headers or body), which MHD may otherwise keep until the idle
+ * timeout (see rr_sock_t); MHD then reads EOF and closes them, and the
+ * request ends as 499. A connection is cut only when found gone by two
+ * rounds in a row without progress between them, so a request sent whole
+ * with a FIN right after it (HTTP/1.0 style) is not cut in the moment
+ * between MHD reading it and parsing it. Requests complete (RR_SOCK_ANSWER)
+ * are left alone: a queued one is cancelled by the request watch below.
+ * Called with watch_mu held; pfd holds cap entries. */
+static void hung_up(rr_server_t *s, struct pollfd *pfd, rr_sock_t **socks, size_t cap) {
+    size_t n = 0;
+    for (rr_sock_t *k = s->socks; k && n < cap; k = k->next) {
+        if (k->phase == RR_SOCK_ANSWER || k->cut) continue;
+        pfd[n] = (struct pollfd){.fd = k->fd, .events = POLLRDHUP};
+        socks[n++] = k;
+    }
+    if (!n || poll(pfd, (nfds_t)n, 0) < 0) return;
+    for (size_t i = 0; i < n; i++) {
+        rr_sock_t *k = socks[i];
+        k->gone = peer_gone(k, &pfd[i]) ? k->gone + 1 : 0;
+        if (k->gone < 2) continue;
         k->cut = 1;
         shutdown(k->fd, SHUT_RDWR);
     }
@@ -92,10 +137,22 @@ static void *watch_main(void *arg) {
     struct pollfd *pfd = NULL;
     rr_conn_req_t **who = NULL;
     size_t cap = 0;
+    struct pollfd *spfd = NULL; /* the sockets hung_up looks at */
+    rr_sock_t **sks = NULL;
+    size_t scap = 0;
     while (!atomic_load(&s->watch_stop)) {
         usleep(RR_SRV_WATCH_PERIOD_MS * 1000);
         pthread_mutex_lock(&s->watch_mu);
         header_deadline(s, rr_now_s());
+        if (s->n_socks > scap) {
+            size_t nc = s->n_socks * 2;
+            struct pollfd *np = rr_realloc(spfd, nc * sizeof *np);
+            if (np) spfd = np;
+            rr_sock_t **nk = np ? rr_realloc(sks, nc * sizeof *nk) : NULL;
+            if (nk) sks = nk;
+            if (np && nk) scap = nc;
+        }
+        hung_up(s, spfd, sks, scap);
         if (s->watch_n > cap) {
             size_t nc = s->watch_n * 2;
             struct pollfd *np = rr_realloc(pfd, nc * sizeof *np);
@@ -127,6 +184,8 @@ static void *watch_main(void *arg) {
     }
     rr_free(pfd);
     rr_free(who);
+    rr_free(spfd);
+    rr_free(sks);
     return NULL;
 }
 
