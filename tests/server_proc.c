@@ -53,6 +53,7 @@ int sp_start(srvproc_t *s, const char *bin, const char *model, const char **extr
         close(pfd[0]);
         close(pfd[1]);
         for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        signal(SIGHUP, SIG_DFL); /* a test runner under nohup: the server still takes SIGHUP (test_server.c) */
         execv(bin, (char **)argv);
         fprintf(stderr, "exec %s failed\n", bin);
         _exit(127);

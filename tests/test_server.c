@@ -483,6 +483,28 @@ TEST(overload_429_and_graceful_sigterm) {
     sp_free(&C);
 }
 
+/* Fourth server: SIGHUP (the terminal or ssh session went away) stops it
+ * as SIGTERM does: the queued request is answered and the exit is 0 (its
+ * default action killed the server mid-request, no drain, no exit status). */
+TEST(graceful_sighup) {
+    srvproc_t D;
+    const char *extra[] = {"--max-wait-ms", "1500", NULL};
+    CHECK(sp_start(&D, g_bin, g_model, extra, NULL) == 0);
+    if (!D.port) { sp_stop(&D, SIGKILL); sp_free(&D); return; }
+    bg_arg_t b = {D.base, {0}};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_request, &b);
+    usleep(300 * 1000); /* 3 pairs are waiting for their batch */
+    int rc = sp_stop(&D, SIGHUP);
+    pthread_join(th, NULL);
+    CHECK_MSG(b.r.status == 200, "queued request during a SIGHUP stop got %ld", b.r.status);
+    hc_free(&b.r);
+    CHECK_MSG(rc == 0, "exit status %d", rc);
+    CHECK(sp_log_has(&D, "SIGHUP received"));
+    CHECK(sp_log_has(&D, "rerank: stopped"));
+    sp_free(&D);
+}
+
 TEST(cli_usage_and_bad_model) {
     char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, "%s serve --help >/dev/null 2>&1", g_bin);
@@ -519,6 +541,7 @@ int main(int argc, char **argv) {
         RUN(concurrent_clients_batched);
         RUN(auth_layers_no_log);
         RUN(overload_429_and_graceful_sigterm);
+        RUN(graceful_sighup);
     }
     RUN(cli_usage_and_bad_model);
     int rc = sp_stop(&A, SIGTERM);

@@ -51,7 +51,7 @@ static const opt_t k_opts[] = {
     {"max-text-bytes", OPT_SIZE, OFF(max_text_bytes), "1M", 1, (double)RR_SRV_MAX_TEXT_BYTES, "BYTES", "bytes of one query or document (413 beyond)"},
     {"max-connections", OPT_INT, OFF(max_connections), "1000", 1, RR_SRV_MAX_CONNECTIONS, "N", "concurrent connections"},
     {"timeout", OPT_INT, OFF(timeout_s), "30", 1, RR_SRV_MAX_TIMEOUT_S, "S", "read/write/idle timeout per connection, seconds"},
-    {"shutdown-timeout", OPT_INT, OFF(shutdown_timeout_s), "30", 0, RR_SRV_MAX_TIMEOUT_S, "S", "on SIGTERM/SIGINT, how long queued work may finish"},
+    {"shutdown-timeout", OPT_INT, OFF(shutdown_timeout_s), "30", 0, RR_SRV_MAX_TIMEOUT_S, "S", "on SIGTERM/SIGINT/SIGHUP, how long queued work may finish"},
     {"api-key", OPT_STR, OFF(api_key), NULL, 0, 0, "KEY", "require 'Authorization: Bearer KEY' (prefer the env var: flags show in ps)"},
     {"access-log", OPT_BOOL, OFF(access_log), "1", 0, 1, NULL, "no access log (default: one line per request on stderr)"},
     {"long-docs", OPT_STR, OFF(long_docs), "truncate", 0, 0, "MODE", "a document longer than the room the query leaves: truncate (cut it) or chunk (score windows of it, keep the best); a request's \"long_docs\" wins"},

@@ -201,6 +201,12 @@ int rr_cmd_serve(int argc, char **argv) {
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    /* SIGHUP (the terminal or ssh session went away) stops gracefully too:
+     * its default action killed the server mid-request, with no drain. A
+     * SIGHUP ignored at start (nohup) stays ignored: a blocked signal would
+     * reach sigwait even so. */
+    struct sigaction hup;
+    if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -264,7 +270,7 @@ int rr_cmd_serve(int argc, char **argv) {
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "rerank: %s received, finishing in-flight requests (up to %lds)\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", cfg.shutdown_timeout_s);
+            sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM", cfg.shutdown_timeout_s);
     rr_grpc_stop(grpc, (double)cfg.shutdown_timeout_s); /* its calls use the batchers: first */
     rr_server_drain(srv, (double)cfg.shutdown_timeout_s);
     rr_server_free(srv);
