@@ -1002,6 +1002,41 @@ TEST(graceful_drain) {
     fx_stop(&f);
 }
 
+/* ---- drain past --shutdown-timeout: what is still queued gets 503 ----
+ * A request the drain drops (its client still waiting) is answered 503
+ * "shutting down" with Retry-After, so the client may retry elsewhere; it
+ * was closed without a response, logged 499 and counted as a client that
+ * went away. */
+static void *long_client(void *p) {
+    slow_arg_t *a = p;
+    char body[1024], *q = body;
+    q += sprintf(q, "{\"query\":\"q\",\"texts\":[");
+    for (int i = 0; i < 40; i++) q += sprintf(q, "%s\"d%d\"", i ? "," : "", i);
+    sprintf(q, "]}");
+    a->r = http(a->base, "POST", "/rerank", body);
+    return NULL;
+}
+TEST(drain_timeout_answers_503) {
+    fixture_t f;
+    const char *extra[] = {"--max-batch-pairs", "1", NULL};
+    CHECK(fx_start(&f, extra, 1) == 0);
+    atomic_store(&g_score_sleep_ms, 100); /* 40 pairs, one per batch: 4 s */
+    slow_arg_t a = {f.base, {0}};
+    pthread_t th;
+    unsigned long long calls = atomic_load(&g_score_calls);
+    pthread_create(&th, NULL, long_client, &a);
+    CHECK(scorer_started(calls)); /* queued and being scored */
+    rr_server_drain(f.srv, 0.3); /* gives up long before its last pair */
+    pthread_join(th, NULL);
+    CHECK_MSG(a.r.rc == CURLE_OK, "curl: %d (no response)", (int)a.r.rc);
+    CHECK_MSG(hc_is_error(&a.r, 503, "unavailable"), "%ld %s", a.r.status, a.r.body ? a.r.body : "");
+    CHECK(atoi(a.r.retry_after) >= 1);
+    CHECK(a.r.body && strstr(a.r.body, "shutting down"));
+    hc_free(&a.r);
+    atomic_store(&g_score_sleep_ms, 0);
+    fx_stop(&f);
+}
+
 TEST(config_table) {
     rr_server_config_t c;
     FILE *devnull = fopen("/dev/null", "w");
@@ -1140,6 +1175,7 @@ int main(void) {
     RUN(disconnect_cancels);
     RUN(hangup_mid_upload_closes);
     RUN(graceful_drain);
+    RUN(drain_timeout_answers_503);
     fx_stop(&fx);
     curl_global_cleanup();
     TEST_MAIN_END();

@@ -176,10 +176,16 @@ static void make_uuid(char out[37]) {
 
 enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     rr_server_t *s = r->srv;
-    rr_watch_remove(s, r);
+    rr_watch_remove(s, r); /* after it the watcher no longer writes r->watch_cancelled */
+    if (r->job.status == RR_JOB_CANCELLED && !r->watch_cancelled)
+        /* dropped by the drain when --shutdown-timeout ran out, not by its
+         * client: it is still there and may retry elsewhere (a bare close
+         * read as a failure mid-answer, logged and counted as 499, "client
+         * went away") */
+        return rr_respond_error(r, 503, "unavailable", "the server is shutting down; the request was not scored");
     if (r->job.status == RR_JOB_CANCELLED) {
         r->status = 499;
-        return MHD_NO; /* the client is gone (or shutdown timed out): close */
+        return MHD_NO; /* the client is gone: close */
     }
     if (r->job.status == RR_JOB_FAILED)
         return rr_respond_error(r, 500, "backend", "scoring failed: %s", r->job.error);
