@@ -412,14 +412,13 @@ TEST(jsonl_malformed_lines) {
 
 TEST(jsonl_alloc_failures) {
     /* jansson itself asserts on some allocation failures inside its lexer,
-     * so only our own allocations are failed here: arming routes jansson
-     * through rr_malloc (rr_alloc_fail_at), so libc's allocator is put back
-     * for jansson after it */
+     * so only our own allocations are failed here (libc's allocator for
+     * jansson, whoever set another before) */
     int completed = 0;
     for (unsigned long n = 1; n < 2000 && !completed; n++) {
         rr_eval_data_t d;
-        rr_alloc_fail_at(n);
         json_set_alloc_funcs(malloc, free);
+        rr_alloc_fail_at(n);
         rerank_status_t st = rr_eval_parse_jsonl(k_jsonl, strlen(k_jsonl), "m", &d);
         int failed = rr_alloc_failed();
         rr_alloc_fail_at(0);

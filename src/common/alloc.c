@@ -69,13 +69,7 @@ int rr_mul_size(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
-static void *json_malloc(size_t n);
-static void json_free(void *p);
-
 void rr_alloc_fail_at(unsigned long n) {
-    /* arming counts jansson's allocations too (tests only: the library
-     * never sets jansson's allocator, which belongs to the host program) */
-    if (n) rr_alloc_init_json();
     atomic_store(&g_count, 0);
     atomic_store(&g_failed, 0);
     atomic_store(&g_fail_at, n);
