@@ -106,6 +106,31 @@ static int peer_gone(const rr_sock_t *k, const struct pollfd *p) {
     return ioctl(k->fd, FIONREAD, &unread) == 0 && unread == 0;
 }
 
+/* Sockets to poll and, beside each, what it belongs to (an rr_sock_t or an
+ * rr_conn_req_t); grown as the lists grow, kept across rounds. */
+typedef struct poll_set {
+    struct pollfd *pfd;
+    void **who;
+    size_t cap;
+} poll_set_t;
+
+/* Room for `want` entries (doubled); on failure the old room stays and the
+ * round polls the first `cap` (the rest next round). */
+static void poll_set_grow(poll_set_t *ps, size_t want) {
+    if (want <= ps->cap) return;
+    const size_t nc = want * 2;
+    struct pollfd *np = rr_realloc(ps->pfd, nc * sizeof *np);
+    if (np) ps->pfd = np;
+    void **nw = np ? rr_realloc(ps->who, nc * sizeof *nw) : NULL;
+    if (nw) ps->who = nw;
+    if (np && nw) ps->cap = nc;
+}
+
+static void poll_set_free(poll_set_t *ps) {
+    rr_free(ps->pfd);
+    rr_free(ps->who);
+}
+
 /* Shut down connections whose peer hung up before its request was
  * complete (headers or body), which MHD may otherwise keep until the idle
  * timeout (see rr_sock_t); MHD then reads EOF and closes them, and the
@@ -114,18 +139,19 @@ static int peer_gone(const rr_sock_t *k, const struct pollfd *p) {
  * with a FIN right after it (HTTP/1.0 style) is not cut in the moment
  * between MHD reading it and parsing it. Requests complete (RR_SOCK_ANSWER)
  * are left alone: a queued one is cancelled by the request watch below.
- * Called with watch_mu held; pfd holds cap entries. */
-static void hung_up(rr_server_t *s, struct pollfd *pfd, rr_sock_t **socks, size_t cap) {
+ * Called with watch_mu held. */
+static void hung_up(rr_server_t *s, poll_set_t *ps) {
+    poll_set_grow(ps, s->n_socks);
     size_t n = 0;
-    for (rr_sock_t *k = s->socks; k && n < cap; k = k->next) {
+    for (rr_sock_t *k = s->socks; k && n < ps->cap; k = k->next) {
         if (k->phase == RR_SOCK_ANSWER || k->cut) continue;
-        pfd[n] = (struct pollfd){.fd = k->fd, .events = POLLRDHUP};
-        socks[n++] = k;
+        ps->pfd[n] = (struct pollfd){.fd = k->fd, .events = POLLRDHUP};
+        ps->who[n++] = k;
     }
-    if (!n || poll(pfd, (nfds_t)n, 0) < 0) return;
+    if (!n || poll(ps->pfd, (nfds_t)n, 0) < 0) return;
     for (size_t i = 0; i < n; i++) {
-        rr_sock_t *k = socks[i];
-        k->gone = peer_gone(k, &pfd[i]) ? k->gone + 1 : 0;
+        rr_sock_t *k = ps->who[i];
+        k->gone = peer_gone(k, &ps->pfd[i]) ? k->gone + 1 : 0;
         if (k->gone < 2) continue;
         k->cut = 1;
         shutdown(k->fd, SHUT_RDWR);
@@ -134,58 +160,35 @@ static void hung_up(rr_server_t *s, struct pollfd *pfd, rr_sock_t **socks, size_
 
 static void *watch_main(void *arg) {
     rr_server_t *s = arg;
-    struct pollfd *pfd = NULL;
-    rr_conn_req_t **who = NULL;
-    size_t cap = 0;
-    struct pollfd *spfd = NULL; /* the sockets hung_up looks at */
-    rr_sock_t **sks = NULL;
-    size_t scap = 0;
+    poll_set_t reqs = {0}, socks = {0}; /* queued requests; connections (hung_up) */
     while (!atomic_load(&s->watch_stop)) {
         usleep(RR_SRV_WATCH_PERIOD_MS * 1000);
         pthread_mutex_lock(&s->watch_mu);
         header_deadline(s, rr_now_s());
-        if (s->n_socks > scap) {
-            size_t nc = s->n_socks * 2;
-            struct pollfd *np = rr_realloc(spfd, nc * sizeof *np);
-            if (np) spfd = np;
-            rr_sock_t **nk = np ? rr_realloc(sks, nc * sizeof *nk) : NULL;
-            if (nk) sks = nk;
-            if (np && nk) scap = nc;
-        }
-        hung_up(s, spfd, sks, scap);
-        if (s->watch_n > cap) {
-            size_t nc = s->watch_n * 2;
-            struct pollfd *np = rr_realloc(pfd, nc * sizeof *np);
-            if (np) pfd = np;
-            rr_conn_req_t **nw = np ? rr_realloc(who, nc * sizeof *nw) : NULL;
-            if (nw) who = nw;
-            if (np && nw) cap = nc;
-        }
+        hung_up(s, &socks);
+        poll_set_grow(&reqs, s->watch_n);
         size_t n = 0;
-        for (rr_conn_req_t *r = s->watch_head; r && n < cap; r = r->wnext) {
+        for (rr_conn_req_t *r = s->watch_head; r && n < reqs.cap; r = r->wnext) {
             if (r->watch_cancelled) continue;
             const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
             if (!ci) continue;
-            pfd[n].fd = ci->connect_fd;
-            pfd[n].events = POLLRDHUP;
-            pfd[n].revents = 0;
-            who[n++] = r;
+            reqs.pfd[n] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
+            reqs.who[n++] = r;
         }
         /* Zero timeout, under the lock: every r stays valid (a request
          * leaves the list before it is released). */
-        if (n && poll(pfd, (nfds_t)n, 0) > 0) {
+        if (n && poll(reqs.pfd, (nfds_t)n, 0) > 0) {
             for (size_t i = 0; i < n; i++) {
-                if (!(pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))) continue;
-                who[i]->watch_cancelled = 1;
-                rr_batcher_cancel(who[i]->model->batcher, &who[i]->job); /* may resume it */
+                if (!(reqs.pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))) continue;
+                rr_conn_req_t *r = reqs.who[i];
+                r->watch_cancelled = 1;
+                rr_batcher_cancel(r->model->batcher, &r->job); /* may resume it */
             }
         }
         pthread_mutex_unlock(&s->watch_mu);
     }
-    rr_free(pfd);
-    rr_free(who);
-    rr_free(spfd);
-    rr_free(sks);
+    poll_set_free(&reqs);
+    poll_set_free(&socks);
     return NULL;
 }
 
