@@ -451,6 +451,22 @@ static void *bg_request(void *p) {
     a->r = req(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}", NULL);
     return NULL;
 }
+/* Stop server P with sig while a request's 3 pairs wait for their batch:
+ * the request is answered, the exit status is 0 and the log names sig. */
+static void graceful_stop(srvproc_t *P, int sig, const char *said) {
+    bg_arg_t b = {P->base, {0}};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_request, &b);
+    usleep(300 * 1000); /* 3 pairs are waiting for their batch */
+    int rc = sp_stop(P, sig);
+    pthread_join(th, NULL);
+    CHECK_MSG(b.r.status == 200, "queued request during a stop by signal %d got %ld", sig, b.r.status);
+    hc_free(&b.r);
+    CHECK_MSG(rc == 0, "exit status %d", rc);
+    CHECK_MSG(sp_log_has(P, said), "the log lacks \"%s\"", said);
+    CHECK(sp_log_has(P, "rerank: stopped"));
+}
+
 TEST(overload_429_and_graceful_sigterm) {
     srvproc_t C;
     const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "4", "--max-wait-ms", "1500", NULL};
@@ -470,16 +486,7 @@ TEST(overload_429_and_graceful_sigterm) {
     CHECK(a.r.status == 200);
     hc_free(&a.r);
     CHECK(good_after(C.base, NULL));
-    /* graceful stop with a queued request */
-    bg_arg_t b = {C.base, {0}};
-    pthread_create(&th, NULL, bg_request, &b);
-    usleep(300 * 1000);
-    int rc = sp_stop(&C, SIGTERM);
-    pthread_join(th, NULL);
-    CHECK_MSG(b.r.status == 200, "queued request during shutdown got %ld", b.r.status);
-    hc_free(&b.r);
-    CHECK_MSG(rc == 0, "exit status %d", rc);
-    CHECK(sp_log_has(&C, "rerank: stopped"));
+    graceful_stop(&C, SIGTERM, "SIGTERM received");
     sp_free(&C);
 }
 
@@ -491,17 +498,7 @@ TEST(graceful_sighup) {
     const char *extra[] = {"--max-wait-ms", "1500", NULL};
     CHECK(sp_start(&D, g_bin, g_model, extra, NULL) == 0);
     if (!D.port) { sp_stop(&D, SIGKILL); sp_free(&D); return; }
-    bg_arg_t b = {D.base, {0}};
-    pthread_t th;
-    pthread_create(&th, NULL, bg_request, &b);
-    usleep(300 * 1000); /* 3 pairs are waiting for their batch */
-    int rc = sp_stop(&D, SIGHUP);
-    pthread_join(th, NULL);
-    CHECK_MSG(b.r.status == 200, "queued request during a SIGHUP stop got %ld", b.r.status);
-    hc_free(&b.r);
-    CHECK_MSG(rc == 0, "exit status %d", rc);
-    CHECK(sp_log_has(&D, "SIGHUP received"));
-    CHECK(sp_log_has(&D, "rerank: stopped"));
+    graceful_stop(&D, SIGHUP, "SIGHUP received");
     sp_free(&D);
 }
 
