@@ -392,6 +392,49 @@ TEST(dequant) {
     CHECK(y[0] == (20.0f - 3.0f) * 0.5f && y[1] == (10.0f - 6.0f) * 0.5f);
 }
 
+/* dequant_gelu_u8: the bytes, scale and zero point of the variant's own
+ * dequant, gelu and quantize_u8 in sequence (tails, absent terms, rows all
+ * of one sign, NaN and inf sums), tmp holding the GELU row, nothing written
+ * past either row. */
+TEST(dequant_gelu_u8) {
+    enum { N = 1037 };
+    static float raw[N], ws[N], wz[N], b[N], seq[N + 1], tmp[N + 1];
+    static uint8_t q0[N + 1], q1[N + 1];
+    const int ns[] = {1, 7, 15, 16, 17, 63, 64, 65, 100, 1024, 1037};
+    for (int v = 0; rr_kernels_variant(v); v++) {
+        const rr_kernels_t *k = rr_kernels_variant(v);
+        for (int kind = 0; kind < 6; kind++)
+            for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+                const int n = ns[t], terms = kind < 2 ? kind : 2; /* 0: no ws / wz / b, 1: no wz */
+                for (int i = 0; i < n; i++) {
+                    raw[i] = kind == 3 ? frand(100, 3000) : kind == 4 ? frand(-3000, -100) : frand(-3000, 3000);
+                    ws[i] = frand(0.001f, 0.05f);
+                    wz[i] = kind == 3 || kind == 4 ? 0.0f : frand(-20, 20);
+                    b[i] = frand(-1, 1);
+                }
+                if (kind == 5 && n > 3) {
+                    raw[n / 2] = NAN;
+                    raw[n - 1] = INFINITY;
+                    raw[0] = -INFINITY;
+                }
+                const float *pws = terms ? ws : NULL, *pwz = terms == 2 ? wz : NULL, *pb = terms ? b : NULL;
+                float s0, s1;
+                int32_t z0, z1;
+                seq[n] = tmp[n] = 42.0f;
+                q0[n] = q1[n] = 0xA5;
+                k->dequant(seq, raw, pws, pwz, 37.0f, 0.0021f, pb, n, 0);
+                k->gelu(seq, n);
+                k->quantize_u8(seq, n, q0, &s0, &z0);
+                k->dequant_gelu_u8(raw, pws, pwz, 37.0f, 0.0021f, pb, n, tmp, q1, &s1, &z1);
+                CHECK_MSG(!memcmp(q0, q1, (size_t)n) && s0 == s1 && z0 == z1,
+                          "%s kind %d n=%d: bytes, scale or zero differ from the sequence", k->name, kind, n);
+                CHECK_MSG(!memcmp(seq, tmp, (size_t)n * sizeof *tmp), "%s kind %d n=%d: tmp is not the GELU row",
+                          k->name, kind, n);
+                CHECK_MSG(tmp[n] == 42.0f && q1[n] == 0xA5, "%s n=%d: wrote past the row", k->name, n);
+            }
+    }
+}
+
 /* dequant_rows: each row the bits of the variant's own dequant (absent
  * terms included), rows read ldr and written ldy apart, nothing else of y
  * touched. */
@@ -445,6 +488,7 @@ int main(void) {
     RUN(quantize_u8);
     RUN(dequant);
     RUN(dequant_rows);
+    RUN(dequant_gelu_u8);
     RUN(conversions);
     TEST_MAIN_END();
 }

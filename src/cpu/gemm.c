@@ -884,9 +884,15 @@ rerank_status_t rr_ffn(rr_gemm_t *g, const rr_linear_t *up, const rr_linear_t *d
     uint8_t *q2 = g->act2.p;
     float *s2 = g->ascale2.p, *rowbuf = g->rows.p;
     int32_t *z2 = g->azero2.p;
+    const int gelu = gate == RR_GATE_NONE && act == RR_FN_GELU; /* one kernel for the row */
 #pragma omp parallel for schedule(static) if (m * w >= RR_PAR_MIN_WORK)
     for (int64_t r = 0; r < m; r++) {
         float *row = rowbuf + (int64_t)omp_get_thread_num() * w;
+        if (gelu) {
+            k->dequant_gelu_u8(ffn + r * w, ru.wscale, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, w, row,
+                               q2 + r * I, &s2[r], &z2[r]);
+            continue;
+        }
         k->dequant(row, ffn + r * w, ru.wscale, ru.wzero, (float)ru.zero[r], ru.scale[r], ru.b, w, 0);
         const float *a = gate_row(k, act, gate, row, I);
         k->quantize_u8(a, I, q2 + r * I, &s2[r], &z2[r]);

@@ -80,6 +80,13 @@ typedef struct rr_kernels {
      * prefetched, a stride the hardware prefetchers do not follow. */
     void (*dequant_rows)(float *y, int64_t ldy, const float *raw, int64_t ldr, int64_t rows, const float *ws,
                          const float *wz, const int32_t *zero, const float *scale, const float *b, int64_t n);
+    /* One row of an int8 FFN up projection's raw sums to the u8 row its
+     * down projection reads: dequant (no accumulation) into tmp [n], gelu,
+     * quantize_u8 into q, *qscale, *qzero: the same bytes as those three
+     * calls of the variant, in fewer passes over the row (AVX-512: the
+     * GELU and the row's range in the dequantizing pass). */
+    void (*dequant_gelu_u8)(const float *raw, const float *ws, const float *wz, float zero, float scale,
+                            const float *b, int64_t n, float *tmp, uint8_t *q, float *qscale, int32_t *qzero);
 } rr_kernels_t;
 
 /* How many rows ahead dequant_rows (and attention's row copies) prefetch. */
@@ -100,6 +107,17 @@ static inline void rr_prefetch_floats(const float *p, int64_t n) {
             if (r + RR_ROWS_PREFETCH < rows) rr_prefetch_floats(raw + (r + RR_ROWS_PREFETCH) * ldr, n);           \
             DEQUANT(y + r * ldy, raw + r * ldr, ws, wz, (float)zero[r], scale[r], b, n, 0);                     \
         }                                                                                                       \
+    }
+
+/* dequant_gelu_u8 as the three calls it stands for (variants without a
+ * fused one). */
+#define RR_DEFINE_DEQUANT_GELU_U8(ATTR, DEQUANT, GELU, QUANTIZE_U8)                                             \
+    ATTR static void dequant_gelu_u8(const float *raw, const float *ws, const float *wz, float zero, float scale, \
+                                     const float *b, int64_t n, float *tmp, uint8_t *q, float *qscale,          \
+                                     int32_t *qzero) {                                                          \
+        DEQUANT(tmp, raw, ws, wz, zero, scale, b, n, 0);                                                        \
+        GELU(tmp, n);                                                                                           \
+        QUANTIZE_U8(tmp, n, q, qscale, qzero);                                                                  \
     }
 
 const rr_kernels_t *rr_kernels(void);

@@ -359,6 +359,7 @@ TARGET static void dequant(float *y, const float *raw, const float *ws, const fl
 }
 
 RR_DEFINE_DEQUANT_ROWS(TARGET, dequant)
+RR_DEFINE_DEQUANT_GELU_U8(TARGET, dequant, gelu, quantize_u8)
 
 const rr_kernels_t rr_kernels_avx2 = {
     .name = "avx2",
@@ -376,4 +377,5 @@ const rr_kernels_t rr_kernels_avx2 = {
     .to_bf16 = to_bf16,
     .dequant = dequant,
     .dequant_rows = dequant_rows,
+    .dequant_gelu_u8 = dequant_gelu_u8,
 };

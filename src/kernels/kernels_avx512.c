@@ -250,14 +250,10 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
     }
 }
 
-TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
-    __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
-    for (int64_t i = 0; i < k; i += 16) {
-        __m512 v = _mm512_maskz_loadu_ps(tail_mask(k - i), x + i); /* masked lanes read 0: in range */
-        vlo = _mm512_min_ps(v, vlo);                                /* NaN in v: keeps vlo */
-        vhi = _mm512_max_ps(v, vhi);
-    }
-    float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
+/* quantize_u8 of a row whose range [lo, hi] (lo <= 0 <= hi, NaN ignored)
+ * is known. */
+TARGET static void quantize_u8_in(const float *x, int64_t k, float lo, float hi, uint8_t *q, float *scale,
+                                  int32_t *zero) {
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
     float z = nearbyintf(-lo * inv);
     /* round(x / scale) + zero in integers: vcvtps2dq rounds half to even
@@ -279,6 +275,16 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     }
     *scale = s;
     *zero = zi;
+}
+
+TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+    __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
+    for (int64_t i = 0; i < k; i += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(tail_mask(k - i), x + i); /* masked lanes read 0: in range */
+        vlo = _mm512_min_ps(v, vlo);                                /* NaN in v: keeps vlo */
+        vhi = _mm512_max_ps(v, vhi);
+    }
+    quantize_u8_in(x, k, _mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), q, scale, zero);
 }
 
 /* rr_f32_to_bf16 on every value (rr_bf16_bits16). */
@@ -310,18 +316,42 @@ TARGET static void rope(float *x, const float *cs, const float *sn, int64_t half
     }
 }
 
+/* dequant's value for the 16 (m) columns at j. */
+TARGET static inline __m512 dequant16(const float *raw, const float *ws, const float *wz, __m512 vz, __m512 vs,
+                                      const float *b, int64_t j, __mmask16 m) {
+    __m512 t = _mm512_maskz_loadu_ps(m, raw + j);
+    if (ws) t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ws + j));
+    if (wz) t = _mm512_fnmadd_ps(vz, _mm512_maskz_loadu_ps(m, wz + j), t);
+    return b ? _mm512_fmadd_ps(t, vs, _mm512_maskz_loadu_ps(m, b + j)) : _mm512_mul_ps(t, vs);
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                            const float *b, int64_t n, int accumulate) {
-    __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
+    const __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
     for (int64_t j = 0; j < n; j += 16) {
-        __mmask16 m = tail_mask(n - j);
-        __m512 t = _mm512_maskz_loadu_ps(m, raw + j);
-        if (ws) t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ws + j));
-        if (wz) t = _mm512_fnmadd_ps(vz, _mm512_maskz_loadu_ps(m, wz + j), t);
-        t = b ? _mm512_fmadd_ps(t, vs, _mm512_maskz_loadu_ps(m, b + j)) : _mm512_mul_ps(t, vs);
+        const __mmask16 m = tail_mask(n - j);
+        __m512 t = dequant16(raw, ws, wz, vz, vs, b, j, m);
         if (accumulate) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, y + j));
         _mm512_mask_storeu_ps(y + j, m, t);
     }
+}
+
+/* One pass dequantizes, applies GELU, stores the row in tmp and keeps its
+ * range (masked lanes are 0, as quantize_u8's loads make them); the second
+ * quantizes it. */
+TARGET static void dequant_gelu_u8(const float *raw, const float *ws, const float *wz, float zero, float scale,
+                                   const float *b, int64_t n, float *tmp, uint8_t *q, float *qscale,
+                                   int32_t *qzero) {
+    const __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
+    __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 m = tail_mask(n - j);
+        const __m512 t = _mm512_maskz_mov_ps(m, gelu16(dequant16(raw, ws, wz, vz, vs, b, j, m)));
+        vlo = _mm512_min_ps(t, vlo); /* NaN in t: keeps vlo */
+        vhi = _mm512_max_ps(t, vhi);
+        _mm512_mask_storeu_ps(tmp + j, m, t);
+    }
+    quantize_u8_in(tmp, n, _mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), q, qscale, qzero);
 }
 
 RR_DEFINE_DEQUANT_ROWS(TARGET, dequant)
@@ -342,4 +372,5 @@ const rr_kernels_t rr_kernels_avx512 = {
     .to_bf16 = to_bf16,
     .dequant = dequant,
     .dequant_rows = dequant_rows,
+    .dequant_gelu_u8 = dequant_gelu_u8,
 };

@@ -113,6 +113,7 @@ static void dequant(float *y, const float *raw, const float *ws, const float *wz
 }
 
 RR_DEFINE_DEQUANT_ROWS(, dequant)
+RR_DEFINE_DEQUANT_GELU_U8(, dequant, gelu, quantize_u8)
 
 const rr_kernels_t rr_kernels_scalar = {
     .name = "scalar",
@@ -130,4 +131,5 @@ const rr_kernels_t rr_kernels_scalar = {
     .to_bf16 = to_bf16,
     .dequant = dequant,
     .dequant_rows = dequant_rows,
+    .dequant_gelu_u8 = dequant_gelu_u8,
 };
