@@ -83,7 +83,7 @@ typedef struct rr_kernels {
     /* One row of an int8 FFN up projection's raw sums to the u8 row its
      * down projection reads: dequant (no accumulation) into tmp [n], gelu,
      * quantize_u8 into q, *qscale, *qzero: the same bytes as those three
-     * calls of the variant, in fewer passes over the row (AVX-512: the
+     * calls of the variant, in fewer passes over the row (AVX-512, AVX2: the
      * GELU and the row's range in the dequantizing pass). */
     void (*dequant_gelu_u8)(const float *raw, const float *ws, const float *wz, float zero, float scale,
                             const float *b, int64_t n, float *tmp, uint8_t *q, float *qscale, int32_t *qzero);

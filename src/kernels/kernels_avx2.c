@@ -263,29 +263,15 @@ TARGET static void weighted_sum(const float *p, int64_t ldp, int64_t rows, int64
     }
 }
 
-TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
-    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
-    int64_t i = 0;
-    for (; i + 8 <= k; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        vlo = _mm256_min_ps(v, vlo); /* NaN in v: keeps vlo */
-        vhi = _mm256_max_ps(v, vhi);
-    }
-    float l8[8], h8[8], lo = 0, hi = 0;
-    _mm256_storeu_ps(l8, vlo);
-    _mm256_storeu_ps(h8, vhi);
-    for (int j = 0; j < 8; j++) {
-        lo = l8[j] < lo ? l8[j] : lo;
-        hi = h8[j] > hi ? h8[j] : hi;
-    }
-    for (; i < k; i++) {
-        lo = x[i] < lo ? x[i] : lo;
-        hi = x[i] > hi ? x[i] : hi;
-    }
+/* quantize_u8 of a row whose range [lo, hi] (lo <= 0 <= hi, NaN ignored)
+ * is known. */
+TARGET static void quantize_u8_in(const float *x, int64_t k, float lo, float hi, uint8_t *q, float *scale,
+                                  int32_t *zero) {
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
     float z = nearbyintf(-lo * inv);
     __m256 vi = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255.0f);
-    for (i = 0; i + 8 <= k; i += 8) {
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
         __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, vz), v0), v255); /* NaN -> 0 */
         __m256i w = _mm256_cvtps_epi32(v);
@@ -298,6 +284,34 @@ TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *sca
     }
     *scale = s;
     *zero = (int32_t)z;
+}
+
+/* The lanes' min / max folded into *lo / *hi (which start at 0). */
+TARGET static void fold_range(__m256 vlo, __m256 vhi, float *lo, float *hi) {
+    float l8[8], h8[8];
+    _mm256_storeu_ps(l8, vlo);
+    _mm256_storeu_ps(h8, vhi);
+    for (int j = 0; j < 8; j++) {
+        *lo = l8[j] < *lo ? l8[j] : *lo;
+        *hi = h8[j] > *hi ? h8[j] : *hi;
+    }
+}
+
+TARGET static void quantize_u8(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        vlo = _mm256_min_ps(v, vlo); /* NaN in v: keeps vlo */
+        vhi = _mm256_max_ps(v, vhi);
+    }
+    float lo = 0, hi = 0;
+    fold_range(vlo, vhi, &lo, &hi);
+    for (; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    quantize_u8_in(x, k, lo, hi, q, scale, zero);
 }
 
 /* rr_f32_to_bf16 on 8 lanes (see the AVX-512 variant); the tail in scalar. */
@@ -340,26 +354,61 @@ TARGET static void rope(float *x, const float *cs, const float *sn, int64_t half
     }
 }
 
+/* dequant's value of column j, one value (the tail) or 8 (dequant8). */
+static inline float dequant1(const float *raw, const float *ws, const float *wz, float zero, float scale,
+                             const float *b, int64_t j) {
+    return ((ws ? raw[j] * ws[j] : raw[j]) - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+}
+
+TARGET static inline __m256 dequant8(const float *raw, const float *ws, const float *wz, __m256 vz, __m256 vs,
+                                     const float *b, int64_t j) {
+    __m256 t = _mm256_loadu_ps(raw + j);
+    if (ws) t = _mm256_mul_ps(t, _mm256_loadu_ps(ws + j));
+    if (wz) t = _mm256_fnmadd_ps(vz, _mm256_loadu_ps(wz + j), t);
+    return b ? _mm256_fmadd_ps(t, vs, _mm256_loadu_ps(b + j)) : _mm256_mul_ps(t, vs);
+}
+
 TARGET static void dequant(float *y, const float *raw, const float *ws, const float *wz, float zero, float scale,
                            const float *b, int64_t n, int accumulate) {
-    __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
+    const __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        __m256 t = _mm256_loadu_ps(raw + j);
-        if (ws) t = _mm256_mul_ps(t, _mm256_loadu_ps(ws + j));
-        if (wz) t = _mm256_fnmadd_ps(vz, _mm256_loadu_ps(wz + j), t);
-        t = b ? _mm256_fmadd_ps(t, vs, _mm256_loadu_ps(b + j)) : _mm256_mul_ps(t, vs);
+        __m256 t = dequant8(raw, ws, wz, vz, vs, b, j);
         if (accumulate) t = _mm256_add_ps(t, _mm256_loadu_ps(y + j));
         _mm256_storeu_ps(y + j, t);
     }
     for (; j < n; j++) {
-        float t = ((ws ? raw[j] * ws[j] : raw[j]) - (wz ? zero * wz[j] : 0.0f)) * scale + (b ? b[j] : 0.0f);
+        const float t = dequant1(raw, ws, wz, zero, scale, b, j);
         y[j] = accumulate ? y[j] + t : t;
     }
 }
 
+/* dequant, gelu and the row's range in one pass (whole vectors as gelu8,
+ * the tail as gelu's scalar tail), then the quantization. */
+TARGET static void dequant_gelu_u8(const float *raw, const float *ws, const float *wz, float zero, float scale,
+                                   const float *b, int64_t n, float *tmp, uint8_t *q, float *qscale,
+                                   int32_t *qzero) {
+    const __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 t = gelu8(dequant8(raw, ws, wz, vz, vs, b, j));
+        vlo = _mm256_min_ps(t, vlo); /* NaN in t: keeps vlo */
+        vhi = _mm256_max_ps(t, vhi);
+        _mm256_storeu_ps(tmp + j, t);
+    }
+    float lo = 0, hi = 0;
+    fold_range(vlo, vhi, &lo, &hi);
+    for (; j < n; j++) {
+        const float x = dequant1(raw, ws, wz, zero, scale, b, j), t = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+        tmp[j] = t;
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    quantize_u8_in(tmp, n, lo, hi, q, qscale, qzero);
+}
+
 RR_DEFINE_DEQUANT_ROWS(TARGET, dequant)
-RR_DEFINE_DEQUANT_GELU_U8(TARGET, dequant, gelu, quantize_u8)
 
 const rr_kernels_t rr_kernels_avx2 = {
     .name = "avx2",
