@@ -200,6 +200,34 @@ TEST(big_pair_not_passed_over) {
     CHECK(f.tokens_max <= 1000);
 }
 
+/* The pair cap is shared too: a job of many short pairs (a request with
+ * hundreds of small documents) fills the cap long before its token share,
+ * so a share by tokens alone would leave a short job behind all of it. */
+TEST(short_job_shares_pair_cap) {
+    fake_t f;
+    fake_init(&f);
+    rr_batcher_config_t c = {.max_batch_tokens = 1000, .max_batch_pairs = 8, .max_wait_ms = 0,
+                             .max_queue_pairs = 1000, .fair = 1};
+    rr_batcher_t *b;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    fake_gate(&f, 1);
+    static tjob_t blocker, many, shorty;
+    tjob_init(&blocker, 1, 0, 10);
+    CHECK(rr_batcher_submit(b, &blocker.job) == RR_SUBMIT_OK);
+    fake_wait_in_score(&f);
+    tjob_init(&many, 40, 100, 10); /* 400 tokens: within its 500-token share, 5 batches of 8 pairs */
+    CHECK(rr_batcher_submit(b, &many.job) == RR_SUBMIT_OK);
+    tjob_init(&shorty, 2, 1000, 10);
+    CHECK(rr_batcher_submit(b, &shorty.job) == RR_SUBMIT_OK);
+    fake_gate(&f, 0);
+    rr_batcher_free(b);
+    CHECK(atomic_load(&many.done) && atomic_load(&shorty.done));
+    /* batch 2: 4 pairs each (8 / 2 jobs), then the rest of the cap in order */
+    CHECK_MSG(last_batch(&f, &shorty) == 2, "short job done in batch %d", last_batch(&f, &shorty));
+    CHECK(f.batch_of[100] == 2 && f.batch_of[105] == 2 && f.batch_of[106] == 3);
+    CHECK(last_batch(&f, &many) == 7 && f.batches == 7); /* 6 + 8 + 8 + 8 + 8 + 2 */
+}
+
 /* A lone job in fair order is taken as in FIFO: whole budgets. */
 TEST(lone_job_full_batches) {
     fake_t f;
@@ -303,6 +331,7 @@ int main(void) {
     RUN(short_job_in_next_batch_two_workers);
     RUN(share_per_batch_taken);
     RUN(big_pair_not_passed_over);
+    RUN(short_job_shares_pair_cap);
     RUN(lone_job_full_batches);
     TEST_MAIN_END();
 }

@@ -95,6 +95,11 @@ static size_t tokens_in_batch(const rr_batcher_t *b, const rr_job_t *j) {
     return j->batch_seq_ == b->taken ? j->batch_tokens_ : 0;
 }
 
+/* Pairs j already has in the batch being formed (fair share of the cap). */
+static size_t pairs_in_batch(const rr_batcher_t *b, const rr_job_t *j) {
+    return j->batch_seq_ == b->taken ? j->batch_pairs_ : 0;
+}
+
 /* Take j's next pair into w's batch slot *n (b->mu held); removes j from
  * the queue once all its pairs are taken. */
 static void take_pair(rr_batcher_t *b, worker_t *w, rr_job_t *j, size_t *n, size_t *tokens, double now) {
@@ -104,6 +109,7 @@ static void take_pair(rr_batcher_t *b, worker_t *w, rr_job_t *j, size_t *n, size
         if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
     }
     j->batch_tokens_ = tokens_in_batch(b, j) + c;
+    j->batch_pairs_ = pairs_in_batch(b, j) + 1;
     j->batch_seq_ = b->taken;
     w->slot_job[*n] = j;
     w->slot_idx[*n] = j->next_;
@@ -132,12 +138,16 @@ static size_t take_batch(rr_batcher_t *b, worker_t *w, size_t *tokens_out) {
     b->taken++; /* this batch's number, before any take_pair reads it */
     b->running++;
     if (b->cfg.fair && b->head) {
-        /* the oldest job's next pair first, then every job up to its share */
-        size_t share = b->cfg.max_batch_tokens / (b->queued_jobs ? b->queued_jobs : 1);
+        /* the oldest job's next pair first, then every job up to its share
+         * of the token budget and of the pair cap (a job of many short
+         * pairs would otherwise fill the cap within its token share) */
+        size_t jobs = b->queued_jobs ? b->queued_jobs : 1;
+        size_t share = b->cfg.max_batch_tokens / jobs, pair_share = b->cap / jobs ? b->cap / jobs : 1;
         take_pair(b, w, b->head, &n, &tokens, now);
         for (rr_job_t *j = b->head, *nx; j && n < b->cap; j = nx) {
             nx = j->qnext_;
-            while (j->queued_ && fits(b, j, n, tokens) && tokens_in_batch(b, j) + pair_cost(&j->pairs[j->next_]) <= share)
+            while (j->queued_ && fits(b, j, n, tokens) && pairs_in_batch(b, j) < pair_share &&
+                   tokens_in_batch(b, j) + pair_cost(&j->pairs[j->next_]) <= share)
                 take_pair(b, w, j, &n, &tokens, now);
         }
     }
@@ -294,7 +304,7 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
     job->next_ = job->finished_ = 0;
     job->tokens_left_ = tokens;
     job->notified_ = job->first_taken_ = 0;
-    job->batch_tokens_ = 0;
+    job->batch_tokens_ = job->batch_pairs_ = 0;
     job->batch_seq_ = 0;
     job->qnext_ = job->qprev_ = NULL;
     pthread_mutex_lock(&b->mu);

@@ -14,7 +14,8 @@
  * job waits behind every pair queued before it. Fair order (fair = 1)
  * bounds that: a batch first takes the oldest job's next pair (whatever its
  * size: nothing starves), then from every queued job in turn up to an
- * equal share of the token budget (budget / queued jobs), then fills up in
+ * equal share of the token budget (budget / queued jobs) and of the pair
+ * cap (max_batch_pairs / queued jobs, at least 1), then fills up in
  * submission order. A job whose pairs fit its share is in the next batch
  * whole: a short request waits for at most the batches running when it
  * arrives, however long the queue of chunked long documents or big pairs
@@ -76,6 +77,7 @@ struct rr_job {
     /* private to the batcher */
     size_t next_, finished_, tokens_left_;
     size_t batch_tokens_;            /* tokens taken into batch number batch_seq_ */
+    size_t batch_pairs_;             /*   and pairs                                */
     unsigned long long batch_seq_;   /* the batch numbered by taking order, not completion */
     double t_submit_;
     int queued_, notified_, first_taken_;
