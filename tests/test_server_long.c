@@ -22,6 +22,7 @@ static rerank_model_t *g_m;
 static srvproc_t A; /* defaults (truncate) */
 static srvproc_t B; /* --long-docs chunk --chunk-tokens 64 --chunk-overlap 16 --max-chunks-per-doc 4 */
 static srvproc_t Q; /* tiny-qwen3: --long-docs chunk --chunk-tokens 48 --chunk-overlap 8 */
+static srvproc_t C; /* --max-docs 64 --max-queue-pairs 64 */
 static char g_qwen[PATH_MAX];
 static rerank_model_t *g_qm;
 
@@ -210,6 +211,59 @@ TEST(bad_values) {
     CHECK(ask(&A, "/rerank", "texts", "\"long_docs\":\"chunk\",\"truncate\":false", "score", &lo));
 }
 
+/* The peak resident memory of a process (VmHWM), in KiB; -1 if unknown. */
+static long peak_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kib = atol(line + 6);
+    if (f) fclose(f);
+    return kib;
+}
+
+/* A request whose windows cannot all be queued is refused before they are
+ * built: 64 documents of ~1,000 tokens asking for 1,024 one-token windows
+ * each, beside a 384-token query, would be 64 x 1,024 copies of the query
+ * (~200 MB of ids) for a queue of 64 pairs. The server's peak memory stays
+ * where it was, and the answer is the same 413. */
+TEST(window_bound_before_allocating) {
+    CHECK_MSG(C.port > 0, "server C did not start");
+    if (!C.port) return;
+    char *q = malloc(4000), *doc = malloc(8000);
+    q[0] = doc[0] = 0;
+    for (int i = 0; i < 100; i++) strcat(q, "panda bamboo ");
+    for (int i = 0; i < 250; i++) strcat(doc, i % 5 ? "forest mountain river " : "panda bear ");
+    json_t *docs = json_array();
+    for (int i = 0; i < 64; i++) json_array_append_new(docs, json_string(doc));
+    json_t *o = json_pack("{s:s, s:o, s:s, s:i, s:i}", "query", q, "texts", docs, "long_docs", "chunk", "chunk_tokens",
+                          1, "max_chunks_per_doc", 1024);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    /* warm up: the first request's buffers are part of the baseline */
+    const char *few[1] = {k_short};
+    char *small = body_of("texts", few, 1, "");
+    resp_t r = post(C.base, "/rerank", small);
+    CHECK(r.status == 200);
+    free(r.body);
+    long before = peak_kib(C.pid);
+    r = post(C.base, "/rerank", body);
+    long after = peak_kib(C.pid);
+    CHECK_MSG(r.status == 413 && r.body && strstr(r.body, "windows; the queue holds 64"), "%ld %s", r.status,
+              r.body ? r.body : "");
+    CHECK_MSG(before > 0 && after - before < 48 * 1024, "peak memory grew by %ld KiB (from %ld KiB)", after - before,
+              before);
+    free(r.body);
+    r = post(C.base, "/rerank", small);
+    CHECK(r.status == 200);
+    free(r.body);
+    free(small);
+    free(body);
+    free(q);
+    free(doc);
+}
+
 /* /info reports the long-document defaults and the batch order. */
 TEST(info_reports_defaults) {
     resp_t r = hc_request(NULL, B.base, NULL, "/info", NULL, -1, NULL, 30000);
@@ -299,6 +353,8 @@ int main(int argc, char **argv) {
     const char *q_extra[] = {"--no-access-log", "--long-docs", "chunk", "--chunk-tokens", "48", "--chunk-overlap", "8",
                              NULL};
     if (sp_start(&Q, g_bin, g_qwen, q_extra, NULL) != 0) Q.port = 0;
+    const char *c_extra[] = {"--no-access-log", "--max-queue-pairs", "64", "--max-docs", "64", NULL};
+    if (sp_start(&C, g_bin, g_model, c_extra, NULL) != 0) C.port = 0;
     RUN(servers_start);
     if (g_m && A.port && B.port) {
         RUN(chunked_requests_match_library);
@@ -306,14 +362,17 @@ int main(int argc, char **argv) {
         RUN(bad_values);
         RUN(info_reports_defaults);
     }
+    RUN(window_bound_before_allocating);
     RUN(llm_reranker_chunks);
     RUN(bad_flags);
     CHECK(sp_stop(&A, SIGTERM) == 0 || !A.port);
     CHECK(sp_stop(&B, SIGTERM) == 0 || !B.port);
     CHECK(sp_stop(&Q, SIGTERM) == 0 || !Q.port);
+    CHECK(sp_stop(&C, SIGTERM) == 0 || !C.port);
     sp_free(&A);
     sp_free(&B);
     sp_free(&Q);
+    sp_free(&C);
     rerank_model_free(g_m);
     rerank_model_free(g_qm);
     free(g_long);

@@ -2,6 +2,7 @@
  * (chunks, or Cohere v2's max_tokens_per_doc cut): the request's options
  * over the server's defaults, every document's windows as the job's pairs,
  * and each document's best window once they are scored. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,11 +52,21 @@ int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rera
     r->first = rr_calloc(n + 1, sizeof *r->first);
     r->best = rr_calloc(n, sizeof *r->best);
     if (!r->wins || !r->first || !r->best) goto nomem;
-    /* Each document's windows, checked against the length as a pair is. */
+    /* Each document's windows, checked against the length as a pair is.
+     * The queue bound is checked as they come: a document is cut into at
+     * most one window more than the queue has left for it (enough to tell
+     * it does not fit), so a request that cannot be queued is refused
+     * before its windows' ids are built (up to max_chunks_per_doc copies
+     * of the query per document, for every document). */
+    const size_t max_pairs = (size_t)s->cfg->max_queue_pairs;
     for (size_t i = 0; i < n; i++) {
         rerank_windows_t *w = &r->wins[i];
+        rerank_long_options_t lo_i = *lo;
+        const size_t left = max_pairs - r->first[i]; /* first[i] <= max_pairs: checked below */
+        if (left < INT32_MAX && (lo_i.max_chunks_per_doc == 0 || (size_t)lo_i.max_chunks_per_doc > left + 1))
+            lo_i.max_chunks_per_doc = (int32_t)(left + 1);
         rerank_status_t st = m->scorer.window_pair(m->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
-                                                   r->req.docs[i].n, po, lo, w);
+                                                   r->req.docs[i].n, po, &lo_i, w);
         if (st != RERANK_OK) {
             int code = status_of(st, type);
             snprintf(err, cap, "%s[%zu]: %s", what, i, rerank_last_error());
@@ -68,13 +79,14 @@ int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rera
                 return 413;
             }
         r->first[i + 1] = r->first[i] + w->n;
+        if (r->first[i + 1] > max_pairs) {
+            snprintf(err, cap,
+                     "the %s make at least %zu windows; the queue holds %ld (ask for fewer max_chunks_per_doc)",
+                     what, r->first[i + 1], s->cfg->max_queue_pairs);
+            return 413;
+        }
     }
     size_t total = r->first[n];
-    if (total > (size_t)s->cfg->max_queue_pairs) {
-        snprintf(err, cap, "the %s make %zu windows; the queue holds %ld (ask for fewer max_chunks_per_doc)", what,
-                 total, s->cfg->max_queue_pairs);
-        return 413;
-    }
     /* Every window as one of the job's pairs. */
     rr_free(r->pairs);
     r->pairs = rr_calloc(total, sizeof *r->pairs);
