@@ -17,6 +17,7 @@
 #include "server/route.h"
 #include "server/server.h"
 #include "server/server_limits.h"
+#include "tokenizer/window.h"
 #include "http_client.h"
 #include "test.h"
 
@@ -89,6 +90,38 @@ static rerank_status_t fake_score(void *ctx, const rerank_pair_t *pairs, size_t 
     }
     atomic_fetch_add(&g_pairs_scored, n);
     return RERANK_OK;
+}
+
+/* Windows as the fake tokenizer makes them: chunk mode cuts the document's
+ * bytes into windows of chunk_tokens (0: the whole document), at most
+ * max_chunks_per_doc of them; truncate mode is one window, fake_encode's. */
+static rerank_status_t fake_window_pair(void *ctx, const char *q, size_t qn, const char *d, size_t dn,
+                                        const rerank_pair_options_t *po, const rerank_long_options_t *lo,
+                                        rerank_windows_t *out) {
+    out->n = out->enc.n = 0;
+    rerank_encoding_t e = {0};
+    rerank_status_t st = RERANK_OK;
+    if (lo->mode == RERANK_LONG_DOCS_TRUNCATE) {
+        if (!(st = fake_encode(ctx, q, qn, d, dn, po, &e)))
+            st = rr_windows_append(&e, (rerank_chunk_info_t){.n_chunks = 1, .token_end = (int32_t)dn,
+                                                            .doc_tokens = (int32_t)dn}, out);
+        rerank_encoding_free(&e);
+        return st;
+    }
+    size_t win = lo->chunk_tokens > 0 ? (size_t)lo->chunk_tokens : (dn ? dn : 1);
+    size_t n = dn <= win ? 1 : (dn + win - 1) / win;
+    if (lo->max_chunks_per_doc > 0 && n > (size_t)lo->max_chunks_per_doc) n = (size_t)lo->max_chunks_per_doc;
+    rerank_pair_options_t whole = *po;
+    whole.truncation = RERANK_TRUNC_NONE;
+    for (size_t w = 0; w < n && !st; w++) {
+        size_t a = w * win, b = a + win < dn ? a + win : dn;
+        if (!(st = fake_encode(ctx, q, qn, d + a, b - a, &whole, &e)))
+            st = rr_windows_append(&e, (rerank_chunk_info_t){.chunk = (int32_t)w, .n_chunks = (int32_t)n,
+                                                            .token_start = (int32_t)a, .token_end = (int32_t)b,
+                                                            .doc_tokens = (int32_t)dn}, out);
+    }
+    rerank_encoding_free(&e);
+    return st;
 }
 
 static void fake_state(void *ctx, rr_scorer_state_t *st) {
@@ -1002,6 +1035,54 @@ TEST(graceful_drain) {
     fx_stop(&f);
 }
 
+/* ---- rerank_documents_total counts accepted requests only ----
+ * A chunked request passes the early queue check (its 1 document fits)
+ * but its 3 windows do not (2 of a slow request's 3 pairs still queued):
+ * 429 at submit. Its document was never queued: the counter holds the
+ * slow request's 3 documents only. */
+static void *slow3_client(void *p) {
+    slow_arg_t *a = p;
+    a->r = http(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}");
+    return NULL;
+}
+TEST(documents_total_counts_accepted) {
+    fixture_t f;
+    const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "3", "--max-batch-pairs", "1", NULL};
+    CHECK(fx_start(&f, extra, 0) == 0);
+    rr_scorer_t sc = {.encode_pair = fake_encode, .score = fake_score, .state = fake_state,
+                      .window_pair = fake_window_pair};
+    rr_server_info_t info = {.model_id = "fake-model", .architecture = "FakeForSequenceClassification",
+                             .model_type = "fake", .precision = "fp32", .compute = "fp32", .weights_dtype = "F32",
+                             .device = "cpu", .num_layers = 2, .layers_used = 2, .max_length = 64};
+    CHECK(rr_server_set_scorer(f.srv, &sc, &info) == RERANK_OK);
+    atomic_store(&g_score_sleep_ms, 1500); /* one pair per batch: the slow request's 2 others stay queued */
+    slow_arg_t a = {f.base, {0}};
+    pthread_t th;
+    unsigned long long calls = atomic_load(&g_score_calls);
+    pthread_create(&th, NULL, slow3_client, &a);
+    CHECK(scorer_started(calls));
+    resp_t r = http(f.base, "POST", "/rerank",
+                    "{\"query\":\"q\",\"texts\":[\"abc\"],\"long_docs\":\"chunk\",\"chunk_tokens\":1}");
+    CHECK_MSG(hc_is_error(&r, 429, "overloaded") && atoi(r.retry_after) >= 1, "%ld %s", r.status,
+              r.body ? r.body : "");
+    hc_free(&r);
+    pthread_join(th, NULL);
+    CHECK(a.r.status == 200);
+    hc_free(&a.r);
+    atomic_store(&g_score_sleep_ms, 0);
+    /* the same chunked request once the queue is empty: 200, 3 windows */
+    r = http(f.base, "POST", "/rerank",
+             "{\"query\":\"q\",\"texts\":[\"abc\"],\"long_docs\":\"chunk\",\"chunk_tokens\":1}");
+    json_t *j = hc_json(&r);
+    CHECK_MSG(r.status == 200 && json_integer_value(json_object_get(json_array_get(j, 0), "chunks")) == 3, "%ld %s",
+              r.status, r.body ? r.body : "");
+    json_decref(j);
+    hc_free(&r);
+    const char *want[] = {"rerank_documents_total 4\n", "rerank_pairs_scored_total 6\n", NULL};
+    CHECK(metrics_settle(f.base, want));
+    fx_stop(&f);
+}
+
 /* ---- drain past --shutdown-timeout: what is still queued gets 503 ----
  * A request the drain drops (its client still waiting) is answered 503
  * "shutting down" with Retry-After, so the client may retry elsewhere; it
@@ -1172,6 +1253,7 @@ int main(void) {
     RUN(truncation_direction);
     RUN(truncation_direction_concurrent);
     RUN(overload_429);
+    RUN(documents_total_counts_accepted);
     RUN(disconnect_cancels);
     RUN(hangup_mid_upload_closes);
     RUN(graceful_drain);

@@ -135,7 +135,7 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         if (code) return rr_respond_error(r, code, type, "%s", err);
         if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->best;
     }
-    rr_metrics_docs(s->metrics, m->idx, n, r->total_tokens);
+    const size_t tokens = r->total_tokens;
     r->job.pairs = r->pairs;
     r->job.n_pairs = windowed ? r->first[n] : n;
     r->job.scores = windowed ? r->win_scores : r->scores;
@@ -150,6 +150,8 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         if (sr == RR_SUBMIT_CLOSED) return rr_respond_error(r, 503, "unavailable", "the server is shutting down");
         return rr_respond_error(r, 413, "validation", "too many documents for the queue");
     }
+    /* counted once queued: a request refused here (429, 503) is not accepted */
+    rr_metrics_docs(s->metrics, m->idx, n, tokens);
     MHD_suspend_connection(r->conn);
     int prev = atomic_exchange(&r->phase, RR_PHASE_SUSPENDED);
     if (prev == RR_PHASE_DONE) {
