@@ -365,8 +365,8 @@ TEST(scorer_failure_fails_jobs_then_recovers) {
 /* Observer sees every batch and one queue wait per job. */
 static atomic_int obs_batches, obs_waits;
 static atomic_size_t obs_pairs;
-static void obs_batch(void *ctx, size_t p, size_t t, double s) {
-    (void)ctx; (void)t; (void)s;
+static void obs_batch(void *ctx, size_t p, size_t t, double s, int ok) {
+    (void)ctx; (void)t; (void)s; (void)ok;
     atomic_fetch_add(&obs_batches, 1);
     atomic_fetch_add(&obs_pairs, p);
 }

@@ -1035,17 +1035,19 @@ TEST(graceful_drain) {
     fx_stop(&f);
 }
 
-/* ---- rerank_documents_total counts accepted requests only ----
+/* ---- rerank_documents_total counts accepted requests only, ----
+ * ---- rerank_pairs_scored_total the pairs actually scored ----
  * A chunked request passes the early queue check (its 1 document fits)
  * but its 3 windows do not (2 of a slow request's 3 pairs still queued):
  * 429 at submit. Its document was never queued: the counter holds the
- * slow request's 3 documents only. */
+ * slow request's 3 documents only. A failing forward pass is a batch run
+ * but no pair scored. */
 static void *slow3_client(void *p) {
     slow_arg_t *a = p;
     a->r = http(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}");
     return NULL;
 }
-TEST(documents_total_counts_accepted) {
+TEST(metrics_count_accepted_and_scored) {
     fixture_t f;
     const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "3", "--max-batch-pairs", "1", NULL};
     CHECK(fx_start(&f, extra, 0) == 0);
@@ -1080,6 +1082,14 @@ TEST(documents_total_counts_accepted) {
     hc_free(&r);
     const char *want[] = {"rerank_documents_total 4\n", "rerank_pairs_scored_total 6\n", NULL};
     CHECK(metrics_settle(f.base, want));
+    /* a forward pass that fails ran (rerank_batches_total) but scored no
+     * pair: its request was accepted (a document), its pair not scored */
+    r = http(f.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"FAIL\"]}");
+    CHECK(hc_is_error(&r, 500, "backend"));
+    hc_free(&r);
+    const char *want2[] = {"rerank_documents_total 5\n", "rerank_batches_total 7\n", "rerank_pairs_scored_total 6\n",
+                           NULL};
+    CHECK(metrics_settle(f.base, want2));
     fx_stop(&f);
 }
 
@@ -1253,7 +1263,7 @@ int main(void) {
     RUN(truncation_direction);
     RUN(truncation_direction_concurrent);
     RUN(overload_429);
-    RUN(documents_total_counts_accepted);
+    RUN(metrics_count_accepted_and_scored);
     RUN(disconnect_cancels);
     RUN(hangup_mid_upload_closes);
     RUN(graceful_drain);

@@ -213,7 +213,7 @@ static void *worker_main(void *arg) {
         double dt = rr_now_s() - t0;
         char msg[256] = "";
         if (st != RERANK_OK) snprintf(msg, sizeof msg, "%s: %s", rerank_status_str(st), rerank_last_error());
-        if (b->obs.on_batch) b->obs.on_batch(b->obs.ctx, n, tokens, dt);
+        if (b->obs.on_batch) b->obs.on_batch(b->obs.ctx, n, tokens, dt, st == RERANK_OK);
 
         pthread_mutex_lock(&b->mu);
         size_t n_notify = complete_batch(b, w, n, st, msg);

@@ -53,7 +53,8 @@ typedef struct rr_batcher_config {
 /* Optional observer (metrics); any member may be NULL. */
 typedef struct rr_batch_observer {
     void *ctx;
-    void (*on_batch)(void *ctx, size_t pairs, size_t tokens, double seconds);
+    /* every forward pass run; ok 0: it failed (its pairs were not scored) */
+    void (*on_batch)(void *ctx, size_t pairs, size_t tokens, double seconds, int ok);
     void (*on_queue_wait)(void *ctx, double seconds); /* per job, first pair */
 } rr_batch_observer_t;
 

@@ -268,9 +268,9 @@ rerank_status_t rr_server_start(const rr_server_config_t *cfg, rr_server_t **out
 
 int rr_server_port(const rr_server_t *s) { return s->port; }
 
-static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds) {
+static void on_batch(void *ctx, size_t pairs, size_t tokens, double seconds, int ok) {
     rr_served_t *m = ctx;
-    rr_metrics_batch(m->srv->metrics, m->idx, pairs, tokens, seconds);
+    rr_metrics_batch(m->srv->metrics, m->idx, pairs, tokens, seconds, ok);
 }
 static void on_wait(void *ctx, double seconds) {
     rr_served_t *m = ctx;

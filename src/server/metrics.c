@@ -118,15 +118,17 @@ void rr_metrics_queue_wait(rr_metrics_t *m, int model, double seconds) {
     pthread_mutex_unlock(&m->mu);
 }
 
-void rr_metrics_batch(rr_metrics_t *m, int model, size_t pairs, size_t tokens, double seconds) {
+void rr_metrics_batch(rr_metrics_t *m, int model, size_t pairs, size_t tokens, double seconds, int ok) {
     pthread_mutex_lock(&m->mu);
     mslot_t *sl = slot_of(m, model);
     hist_obs(&sl->batch_pairs, (double)pairs);
     hist_obs(&sl->batch_tokens, (double)tokens);
     hist_obs(&sl->batch_seconds, seconds);
     sl->batches++;
-    sl->pairs_scored += pairs;
-    sl->tokens_scored += tokens;
+    if (ok) {
+        sl->pairs_scored += pairs;
+        sl->tokens_scored += tokens;
+    }
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -345,11 +347,11 @@ char *rr_metrics_render(rr_metrics_t *m, const rr_metrics_gauges_t *g, size_t *l
 #define PER_SLOT(expr)                                                                                                 \
     for (size_t k = 0; k < n; k++) v[k] = (double)(expr)
     PER_SLOT(sl[k].batches);
-    sb_model_value(&b, "rerank_batches_total", "counter", "Forward passes run.", v, n, g);
+    sb_model_value(&b, "rerank_batches_total", "counter", "Forward passes run (failed ones too).", v, n, g);
     PER_SLOT(sl[k].pairs_scored);
-    sb_model_value(&b, "rerank_pairs_scored_total", "counter", "Pairs scored.", v, n, g);
+    sb_model_value(&b, "rerank_pairs_scored_total", "counter", "Pairs scored (by forward passes that succeeded).", v, n, g);
     PER_SLOT(sl[k].tokens_scored);
-    sb_model_value(&b, "rerank_tokens_scored_total", "counter", "Tokens run through the model.", v, n, g);
+    sb_model_value(&b, "rerank_tokens_scored_total", "counter", "Tokens of the pairs scored.", v, n, g);
     PER_SLOT(sl[k].docs);
     sb_model_value(&b, "rerank_documents_total", "counter", "Documents received in accepted requests.", v, n, g);
     sb_value(&b, "rerank_cancelled_requests_total", "counter", "Requests whose client went away before the answer.",

@@ -37,7 +37,9 @@ void rr_metrics_free(rr_metrics_t *m);
  * (not a rerank route, or refused before a model was chosen). */
 void rr_metrics_request(rr_metrics_t *m, int model, rr_route_t route, int status, double seconds);
 void rr_metrics_queue_wait(rr_metrics_t *m, int model, double seconds);
-void rr_metrics_batch(rr_metrics_t *m, int model, size_t pairs, size_t tokens, double seconds);
+/* One forward pass of `pairs` pairs: counted and timed whether or not it
+ * succeeded; its pairs and tokens count as scored only when ok. */
+void rr_metrics_batch(rr_metrics_t *m, int model, size_t pairs, size_t tokens, double seconds, int ok);
 void rr_metrics_docs(rr_metrics_t *m, int model, size_t docs, size_t tokens);
 void rr_metrics_cancelled(rr_metrics_t *m);
 /* gRPC calls by method and status code (grpc_status_code 0..16). */
