@@ -1037,19 +1037,21 @@ TEST(graceful_drain) {
 
 /* ---- rerank_documents_total counts accepted requests only, ----
  * ---- rerank_pairs_scored_total the pairs actually scored ----
- * A chunked request passes the early queue check (its 1 document fits)
- * but its 3 windows do not (2 of a slow request's 3 pairs still queued):
- * 429 at submit. Its document was never queued: the counter holds the
- * slow request's 3 documents only. A failing forward pass is a batch run
- * but no pair scored. */
-static void *slow3_client(void *p) {
+ * A chunked request passes the early queue check (its 1 document fits
+ * beside a slow request's 6 queued pairs, in 8) but its 8 windows do not:
+ * 429 at submit, as long as any of the slow request's pairs is queued
+ * (6 batches of 500 ms). Its document was never queued: the counter
+ * holds the slow request's 7 documents only. A failing forward pass is a
+ * batch run but no pair scored. */
+static void *slow7_client(void *p) {
     slow_arg_t *a = p;
-    a->r = http(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\"]}");
+    a->r = http(a->base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\"]}");
     return NULL;
 }
 TEST(metrics_count_accepted_and_scored) {
+    static const char k_chunked[] = "{\"query\":\"q\",\"texts\":[\"abcdefgh\"],\"long_docs\":\"chunk\",\"chunk_tokens\":1}";
     fixture_t f;
-    const char *extra[] = {"--max-queue-pairs", "4", "--max-docs", "3", "--max-batch-pairs", "1", NULL};
+    const char *extra[] = {"--max-queue-pairs", "8", "--max-docs", "7", "--max-batch-pairs", "1", NULL};
     CHECK(fx_start(&f, extra, 0) == 0);
     rr_scorer_t sc = {.encode_pair = fake_encode, .score = fake_score, .state = fake_state,
                       .window_pair = fake_window_pair};
@@ -1057,14 +1059,13 @@ TEST(metrics_count_accepted_and_scored) {
                              .model_type = "fake", .precision = "fp32", .compute = "fp32", .weights_dtype = "F32",
                              .device = "cpu", .num_layers = 2, .layers_used = 2, .max_length = 64};
     CHECK(rr_server_set_scorer(f.srv, &sc, &info) == RERANK_OK);
-    atomic_store(&g_score_sleep_ms, 1500); /* one pair per batch: the slow request's 2 others stay queued */
+    atomic_store(&g_score_sleep_ms, 500); /* one pair per batch: the slow request's others stay queued */
     slow_arg_t a = {f.base, {0}};
     pthread_t th;
     unsigned long long calls = atomic_load(&g_score_calls);
-    pthread_create(&th, NULL, slow3_client, &a);
+    pthread_create(&th, NULL, slow7_client, &a);
     CHECK(scorer_started(calls));
-    resp_t r = http(f.base, "POST", "/rerank",
-                    "{\"query\":\"q\",\"texts\":[\"abc\"],\"long_docs\":\"chunk\",\"chunk_tokens\":1}");
+    resp_t r = http(f.base, "POST", "/rerank", k_chunked);
     CHECK_MSG(hc_is_error(&r, 429, "overloaded") && atoi(r.retry_after) >= 1, "%ld %s", r.status,
               r.body ? r.body : "");
     hc_free(&r);
@@ -1072,22 +1073,21 @@ TEST(metrics_count_accepted_and_scored) {
     CHECK(a.r.status == 200);
     hc_free(&a.r);
     atomic_store(&g_score_sleep_ms, 0);
-    /* the same chunked request once the queue is empty: 200, 3 windows */
-    r = http(f.base, "POST", "/rerank",
-             "{\"query\":\"q\",\"texts\":[\"abc\"],\"long_docs\":\"chunk\",\"chunk_tokens\":1}");
+    /* the same chunked request once the queue is empty: 200, 8 windows */
+    r = http(f.base, "POST", "/rerank", k_chunked);
     json_t *j = hc_json(&r);
-    CHECK_MSG(r.status == 200 && json_integer_value(json_object_get(json_array_get(j, 0), "chunks")) == 3, "%ld %s",
+    CHECK_MSG(r.status == 200 && json_integer_value(json_object_get(json_array_get(j, 0), "chunks")) == 8, "%ld %s",
               r.status, r.body ? r.body : "");
     json_decref(j);
     hc_free(&r);
-    const char *want[] = {"rerank_documents_total 4\n", "rerank_pairs_scored_total 6\n", NULL};
+    const char *want[] = {"rerank_documents_total 8\n", "rerank_pairs_scored_total 15\n", NULL};
     CHECK(metrics_settle(f.base, want));
     /* a forward pass that fails ran (rerank_batches_total) but scored no
      * pair: its request was accepted (a document), its pair not scored */
     r = http(f.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[\"FAIL\"]}");
     CHECK(hc_is_error(&r, 500, "backend"));
     hc_free(&r);
-    const char *want2[] = {"rerank_documents_total 5\n", "rerank_batches_total 7\n", "rerank_pairs_scored_total 6\n",
+    const char *want2[] = {"rerank_documents_total 9\n", "rerank_batches_total 16\n", "rerank_pairs_scored_total 15\n",
                            NULL};
     CHECK(metrics_settle(f.base, want2));
     fx_stop(&f);
