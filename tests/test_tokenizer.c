@@ -467,6 +467,7 @@ TEST(truncation) {
     trunc_case(7, 8, 13, 4, L, 4, 5);
     trunc_case(2, 2, 13, 4, L, 2, 2);
     trunc_case(50, 50, 4, 4, L, 0, 0);
+    trunc_case(50, 9, 3, 4, L, 50, 9);     /* below the specials: HF's length wraps, no cut */
     trunc_case(50, 50, -1, 4, L, 50, 50);
     if (!g_xlmr) return;
     /* end to end: lengths respect max_length */
@@ -482,7 +483,13 @@ TEST(truncation) {
         CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), max, F, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
         CHECK(e.n <= (size_t)max || max < 16);
     }
-    CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_ERR_INVALID_ARGUMENT);
+    /* max_length 3 < the 4 specials: HF tokenizers' max_length - added
+     * tokens wraps (usize), so nothing is cut after the early exit, which
+     * stopped each side at the first word where it reached 3 ids: "▁what
+     * ▁is ▁the" (2367 83 70) and "▁Paris ▁is ▁the" (7270 83 70), each word
+     * one piece of the XLM-R vocab. */
+    CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
+    CHECK(ids_eq(&e, (const int32_t[]){0, 2367, 83, 70, 2, 2, 7270, 83, 70, 2}, 10));
     CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 64, (rerank_truncation_t)7, RERANK_TRUNC_RIGHT, &e) ==
           RERANK_ERR_INVALID_ARGUMENT);
     rerank_encoding_free(&e);

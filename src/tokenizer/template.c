@@ -231,8 +231,12 @@ void rr_truncate_pair(size_t *na, size_t *nb, int32_t max_length, size_t overhea
         }
         return;
     }
-    /* tokenizers' LongestFirst on max_length - added tokens */
-    size_t m = max > overhead ? max - overhead : 0;
+    /* tokenizers' LongestFirst on max_length - added tokens. That is an
+     * unsigned subtraction (TokenizerImpl::post_process): below the added
+     * tokens it wraps to a huge length and nothing more is cut; the sides
+     * keep what the early exit at max_length left (the counts passed in). */
+    if (max < overhead) return;
+    size_t m = max - overhead;
     if (m == 0) { *na = *nb = 0; return; }
     if (*na + *nb <= m) return;
     size_t n1 = *na, n2 = *nb;

@@ -324,10 +324,6 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
     if (direction != RERANK_TRUNC_RIGHT && direction != RERANK_TRUNC_LEFT)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT, "rerank_tokenize_pair: unknown truncation direction %d", (int)direction);
     size_t overhead = rr_template_overhead(&tok->tpl, 1);
-    if (truncation == RERANK_TRUNC_LONGEST_FIRST && max_length > 0 && (size_t)max_length < overhead)
-        return rr_error(RERANK_ERR_INVALID_ARGUMENT,
-                        "rerank_tokenize_pair: max_length %d is below the %zu special tokens of a pair",
-                        max_length, overhead);
     rerank_status_t st;
     if ((st = rr_tokenizer_check_text("query", query, query_len)) || (st = rr_tokenizer_check_text("document", doc, doc_len)))
         return st;
