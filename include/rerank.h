@@ -88,8 +88,10 @@ typedef enum rerank_truncation {
 
 /* Which end of a sequence loses tokens when it is truncated (Hugging Face
  * tokenizers' TruncationDirection / transformers' `truncation_side`). The
- * number of tokens kept per sequence is the same either way; only the end
- * they are cut from differs. Special tokens are added after truncation. */
+ * number of tokens kept per sequence is the same either way (except with
+ * longest_first below the pair's special tokens, where HF keeps each side's
+ * early-exit count, words counted from the kept end); only the end they are
+ * cut from differs. Special tokens are added after truncation. */
 typedef enum rerank_trunc_direction {
     RERANK_TRUNC_RIGHT = 0, /* keep the first tokens, cut the end. Default. */
     RERANK_TRUNC_LEFT = 1,  /* keep the last tokens, cut the start.         */

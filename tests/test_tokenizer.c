@@ -490,6 +490,15 @@ TEST(truncation) {
      * one piece of the XLM-R vocab. */
     CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     CHECK(ids_eq(&e, (const int32_t[]){0, 2367, 83, 70, 2, 2, 7270, 83, 70, 2}, 10));
+    /* Left: HF's early exit (PreTokenizedString::tokenize_with_limit) walks
+     * the words from the end, so the count is "▁is ▁the ▁capital" (83 70
+     * 10323), reaching 3, not the 5 ids of the first word "xyzzyplugh" (1022
+     * 53 151581 145301 127) a count from the start would keep. */
+    const char *q2 = "xyzzyplugh is the capital", *d2 = "Paris is the capital";
+    CHECK(tok_pair(g_xlmr, q2, strlen(q2), d2, strlen(d2), 3, L, RERANK_TRUNC_LEFT, &e) == RERANK_OK);
+    CHECK(ids_eq(&e, (const int32_t[]){0, 83, 70, 10323, 2, 2, 83, 70, 10323, 2}, 10));
+    CHECK(tok_pair(g_xlmr, q2, strlen(q2), d2, strlen(d2), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
+    CHECK(ids_eq(&e, (const int32_t[]){0, 1022, 53, 151581, 145301, 127, 2, 2, 7270, 83, 70, 2}, 12));
     CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 64, (rerank_truncation_t)7, RERANK_TRUNC_RIGHT, &e) ==
           RERANK_ERR_INVALID_ARGUMENT);
     rerank_encoding_free(&e);

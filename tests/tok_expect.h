@@ -1,6 +1,7 @@
 /* tok_expect.h — tests' independent rebuild of a truncated pair from the
  * tokenizer's parts: each side tokenized whole, its count measured at the
- * max_length early exit, the counts split by rr_truncate_pair, and the kept
+ * max_length early exit (Left: words taken from the end, as HF), the counts
+ * split by rr_truncate_pair, and the kept
  * tokens taken from the start (Right) or the end (Left) of each side. */
 #ifndef RR_TESTS_TOK_EXPECT_H
 #define RR_TESTS_TOK_EXPECT_H
@@ -12,7 +13,7 @@ static inline rerank_status_t tok_expect_pair(const rerank_tokenizer_t *tok, con
                                               rerank_truncation_t tr, rerank_trunc_direction_t dir,
                                               rerank_encoding_t *want) {
     rr_ids_t Q = {0}, D = {0};
-    rr_enc_limit_t lq = {.full = 1}, ld = {.full = 1};
+    rr_enc_limit_t lq = {.full = dir == RERANK_TRUNC_LEFT}, ld = {.full = dir == RERANK_TRUNC_LEFT};
     if (max_length > 0 && tr != RERANK_TRUNC_NONE) {
         lq.max = tr == RERANK_TRUNC_FLAG ? (size_t)max_length * 3 / 4 : (size_t)max_length;
         ld.max = (size_t)max_length;

@@ -241,8 +241,9 @@ rerank_status_t rr_tokenizer_from_json(const json_t *root, const rr_vocab_t *pre
  * longer than `max`, both count as about `max`. */
 typedef struct rr_enc_limit {
     size_t max;   /* in: 0 = no limit                                         */
-    int full;     /* in: 1 = tokenize the whole text anyway (Left truncation  */
-                  /*     needs its end), only measure the count               */
+    int full;     /* in: 1 = Left truncation: tokenize the whole text (its    */
+                  /*     end is kept) and measure the count as HF's Left      */
+                  /*     early exit does, words taken from the end            */
     size_t count; /* out: the ids the early exit leaves (all of them if the  */
                   /*      text never reaches max)                             */
 } rr_enc_limit_t;

@@ -196,17 +196,31 @@ typedef struct {
     rr_enc_limit_t *lim; /* NULL: no limit */
     size_t base;         /* ids->n when the call started */
     int stopped;         /* the limit was reached at the end of a word */
+    rr_ids_t starts;     /* lim->full: where each model word's ids start (from base) */
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
     rr_sbuf_release(&s->norm);
     rr_words_release(&s->words);
     rr_free(s->sub.v);
+    rr_ids_release(&s->starts);
+}
+
+static int counts_from_end(const scratch_t *sc) { return sc->lim && sc->lim->max && sc->lim->full; }
+
+/* HF's Left early exit walks the words from the end and stops at the first
+ * whose ids bring the suffix to max (added tokens count but never stop it):
+ * the count is the suffix from the last word start that leaves >= max ids,
+ * or everything when no word does. */
+static size_t count_from_end(const scratch_t *sc, size_t total) {
+    for (size_t k = sc->starts.n; k-- > 0;)
+        if (total - (size_t)sc->starts.v[k] >= sc->lim->max) return total - (size_t)sc->starts.v[k];
+    return total;
 }
 
 /* After a word went through the model: has the sequence reached the limit? */
 static void check_limit(scratch_t *sc, const rr_ids_t *ids) {
-    if (!sc->lim || !sc->lim->max || sc->stopped) return;
+    if (!sc->lim || !sc->lim->max || sc->lim->full || sc->stopped) return;
     if (ids->n - sc->base >= sc->lim->max) {
         sc->lim->count = ids->n - sc->base;
         sc->stopped = 1;
@@ -224,6 +238,7 @@ static rerank_status_t encode_piece(const rerank_tokenizer_t *tok, const char *s
         const char *w = sc->words.text.p + sc->words.w[i].start;
         size_t wl = sc->words.w[i].len;
         if (wl == 0) continue;
+        if (counts_from_end(sc) && (st = rr_ids_push(&sc->starts, (int32_t)(ids->n - sc->base)))) break;
         st = tok->model.ops->encode(tok->model.impl, w, wl, ids);
         check_limit(sc, ids);
     }
@@ -265,7 +280,8 @@ rerank_status_t rr_tokenizer_encode(const rerank_tokenizer_t *tok, const char *t
             st = encode_segment(tok, text + p->start, p->end - p->start, p->start == 0, &sc, ids);
     }
 done:
-    if (lim && !sc.stopped) lim->count = ids->n - sc.base;
+    if (counts_from_end(&sc)) lim->count = count_from_end(&sc, ids->n - sc.base);
+    else if (lim && !sc.stopped) lim->count = ids->n - sc.base;
     rr_free(sp.v);
     scratch_free(&sc);
     return st;
@@ -329,8 +345,8 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
         return st;
     /* Each side is tokenized only up to where its length is decided (HF
      * tokenizers >= 0.23 under truncation; transformers' FlagEmbedding path
-     * tokenizes each side with its own max_length): Right stops there, Left
-     * needs the whole side but the same count. */
+     * tokenizes each side with its own max_length): Right stops there; Left
+     * needs the whole side, and HF counts its words from the end. */
     rr_enc_limit_t ql = {0}, dl = {0};
     if (max_length > 0 && truncation != RERANK_TRUNC_NONE) {
         ql.max = truncation == RERANK_TRUNC_FLAG ? (size_t)max_length * 3 / 4 : (size_t)max_length;
@@ -343,10 +359,11 @@ rerank_status_t rerank_tokenize_pair(const rerank_tokenizer_t *tok, const char *
     if (!st) {
         size_t na = ql.count, nb = dl.count;
         rr_truncate_pair(&na, &nb, max_length, overhead, truncation);
-        /* The kept lengths do not depend on the direction (counted from the
-         * start either way; transformers' FlagEmbedding steps are suffix
-         * cuts too, so their composition keeps the last nb tokens). Left
-         * keeps each sequence's last tokens. */
+        /* Left keeps each sequence's last tokens (transformers'
+         * FlagEmbedding steps are suffix cuts too, so their composition keeps
+         * the last nb tokens). The kept lengths follow the counts, which for
+         * Left are taken from the end, so longest_first may keep other
+         * lengths than Right. */
         const int32_t *qv = q.v, *dv = d.v;
         if (direction == RERANK_TRUNC_LEFT) {
             if (qv) qv += q.n - na;
