@@ -88,10 +88,11 @@ typedef enum rerank_truncation {
 
 /* Which end of a sequence loses tokens when it is truncated (Hugging Face
  * tokenizers' TruncationDirection / transformers' `truncation_side`). The
- * number of tokens kept per sequence is the same either way (except with
- * longest_first below the pair's special tokens, where HF keeps each side's
- * early-exit count, words counted from the kept end); only the end they are
- * cut from differs. Special tokens are added after truncation. */
+ * pair's length is the same either way. With longest_first, HF counts each
+ * side's early exit (up to the word where it reaches max_length) from the
+ * kept end, so Left may give the odd token of an odd budget to the other
+ * side, and below the pair's special tokens (no cut after the early exit)
+ * keep other lengths. Special tokens are added after truncation. */
 typedef enum rerank_trunc_direction {
     RERANK_TRUNC_RIGHT = 0, /* keep the first tokens, cut the end. Default. */
     RERANK_TRUNC_LEFT = 1,  /* keep the last tokens, cut the start.         */

@@ -499,6 +499,19 @@ TEST(truncation) {
     CHECK(ids_eq(&e, (const int32_t[]){0, 83, 70, 10323, 2, 2, 83, 70, 10323, 2}, 10));
     CHECK(tok_pair(g_xlmr, q2, strlen(q2), d2, strlen(d2), 3, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
     CHECK(ids_eq(&e, (const int32_t[]){0, 1022, 53, 151581, 145301, 127, 2, 2, 7270, 83, 70, 2}, 12));
+    /* Both sides long, odd budget (9 - 4 specials = 5): the side counted
+     * longer keeps the odd token. Query "xyzzyplugh(5) is the capital of
+     * france(2)", doc "Paris is the capital of france(2) and the largest
+     * city". Right counts from the start: 9 and 9, a tie, so the doc gets
+     * it (query 1022 53, doc 7270 83 70). Left counts from the end: the
+     * query only reaches 9 with its first word (11), the doc at "the" (9),
+     * so the query gets it: "▁of ▁franc e" (111 37863 13) and "▁largest
+     * ▁city" (142105 26349), not 2 and 3 ids as Right's counts would give. */
+    const char *q3 = "xyzzyplugh is the capital of france", *d3 = "Paris is the capital of france and the largest city";
+    CHECK(tok_pair(g_xlmr, q3, strlen(q3), d3, strlen(d3), 9, L, RERANK_TRUNC_RIGHT, &e) == RERANK_OK);
+    CHECK(ids_eq(&e, (const int32_t[]){0, 1022, 53, 2, 2, 7270, 83, 70, 2}, 9));
+    CHECK(tok_pair(g_xlmr, q3, strlen(q3), d3, strlen(d3), 9, L, RERANK_TRUNC_LEFT, &e) == RERANK_OK);
+    CHECK(ids_eq(&e, (const int32_t[]){0, 111, 37863, 13, 2, 2, 142105, 26349, 2}, 9));
     CHECK(tok_pair(g_xlmr, q, strlen(q), d, strlen(d), 64, (rerank_truncation_t)7, RERANK_TRUNC_RIGHT, &e) ==
           RERANK_ERR_INVALID_ARGUMENT);
     rerank_encoding_free(&e);
