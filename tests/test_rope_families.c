@@ -114,9 +114,10 @@ static void copy_file(const char *from, const char *to) {
     if (b) fclose(b);
 }
 
-/* g_tmp = a copy of fixture `name` with config.json's `key` set to the
- * JSON value `value` ("" to remove it). */
-static void stage(const char *name, const char *key, const char *value) {
+/* g_tmp = a copy of fixture `name` with config.json's keys kv[0], kv[2], ...
+ * set to the JSON values kv[1], kv[3], ... ("" to remove the key); kv ends
+ * with NULL. */
+static void stage_many(const char *name, const char *const *kv) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/rr_test_rope_%d", (int)getpid());
     mkdir(g_tmp, 0700);
     char src[512], dst[512];
@@ -127,11 +128,20 @@ static void stage(const char *name, const char *key, const char *value) {
     json_error_t e;
     json_t *cfg = json_load_file(src, 0, &e);
     if (!cfg) return;
-    if (!*value) json_object_del(cfg, key);
-    else json_object_set_new(cfg, key, json_loads(value, JSON_DECODE_ANY, &e));
+    for (; kv[0]; kv += 2) {
+        if (!*kv[1]) json_object_del(cfg, kv[0]);
+        else json_object_set_new(cfg, kv[0], json_loads(kv[1], JSON_DECODE_ANY, &e));
+    }
     snprintf(dst, sizeof dst, "%s/config.json", g_tmp);
     json_dump_file(cfg, dst, 0);
     json_decref(cfg);
+}
+
+/* g_tmp = fixture `name` with config.json's `key` set to the JSON value
+ * `value` ("" to remove it). */
+static void stage(const char *name, const char *key, const char *value) {
+    const char *kv[] = {key, value, NULL};
+    stage_many(name, kv);
 }
 
 static void unstage(void) {
@@ -177,6 +187,56 @@ TEST(modernbert_window_matters) {
     unstage();
 }
 
+/* The golden pairs scored by g_tmp's model (staged from `name`) into s;
+ * 1 if it loaded and scored them all. */
+static int score_staged(const golden_t *g, const char *const *kv, float *s) {
+    stage_many("tiny-modernbert", kv);
+    rerank_model_t *m = NULL;
+    rerank_status_t st = load_staged(&m);
+    CHECK_MSG(st == RERANK_OK, "%s", rerank_last_error());
+    for (size_t i = 0; m && !st && i < g->n; i++) st = rerank_score_tokens(m, &g->pairs[i], 1, NULL, &s[i]);
+    rerank_model_free(m);
+    unstage();
+    return m && !st;
+}
+
+/* What ModernBERT's config.json leaves out takes transformers' defaults
+ * (global_attn_every_n_layers 3, local_rope_theta 10000), and a config
+ * saved by transformers 5 ("rope_parameters" per attention kind and
+ * "layer_types" in place of global_rope_theta / local_rope_theta) scores as
+ * the fixture it was converted from. */
+TEST(modernbert_config_defaults) {
+    golden_t *g = golden_load("pairs-modernbert.jsonl");
+    rerank_model_t *m = load_fixture("tiny-modernbert", FP32);
+    CHECK(g && m);
+    if (!g || !m) { golden_free(g); rerank_model_free(m); return; }
+    float *ref = calloc(g->n, sizeof *ref), *s = calloc(g->n, sizeof *s), *s3 = calloc(g->n, sizeof *s3);
+    for (size_t i = 0; i < g->n; i++) CHECK(rerank_score_tokens(m, &g->pairs[i], 1, NULL, &ref[i]) == RERANK_OK);
+    rerank_model_free(m);
+    const char *v5[] = {"global_rope_theta", "", "local_rope_theta", "", "global_attn_every_n_layers", "",
+                        "rope_parameters", "{\"full_attention\": {\"rope_type\": \"default\", \"rope_theta\": 160000.0},"
+                        " \"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 10000.0}}",
+                        "layer_types", "[\"full_attention\", \"sliding_attention\", \"full_attention\"]", NULL};
+    const char *no_local[] = {"local_rope_theta", "", NULL};
+    const char *no_every[] = {"global_attn_every_n_layers", "", NULL}, *every3[] = {"global_attn_every_n_layers", "3", NULL};
+    const char *const *same[] = {v5, no_local};
+    for (int k = 0; k < 2; k++)
+        if (score_staged(g, same[k], s))
+            for (size_t i = 0; i < g->n; i++)
+                CHECK_MSG(s[i] == ref[i], "config %d record %zu: %.7f vs the fixture's %.7f", k, i, s[i], ref[i]);
+    int differ = 0;
+    if (score_staged(g, no_every, s) && score_staged(g, every3, s3))
+        for (size_t i = 0; i < g->n; i++) {
+            CHECK_MSG(s[i] == s3[i], "record %zu: %.7f without the field vs %.7f with 3", i, s[i], s3[i]);
+            differ += fabsf(s[i] - ref[i]) > 1e-4f;
+        }
+    CHECK(differ > 0); /* the fixture's 2 is not what a missing field means */
+    free(ref);
+    free(s);
+    free(s3);
+    golden_free(g);
+}
+
 /* Configs the families do not implement are refused, naming the field. */
 static void refuse(const char *model, const char *key, const char *value, rerank_status_t want, const char *word) {
     stage(model, key, value);
@@ -208,6 +268,15 @@ TEST(config_errors) {
     /* norm_bias true: the fixture has no norm biases. */
     refuse("tiny-modernbert", "norm_bias", "true", RERANK_ERR_FORMAT, "norm.bias");
     refuse("tiny-modernbert", "attention_bias", "true", RERANK_ERR_FORMAT, "Wqkv.bias");
+    /* transformers 5 fields: a layer pattern other than every Nth global,
+     * scaled rotary embeddings. */
+    refuse("tiny-modernbert", "layer_types", "[\"full_attention\", \"full_attention\", \"full_attention\"]",
+           RERANK_ERR_UNSUPPORTED, "layer_types[1]");
+    refuse("tiny-modernbert", "layer_types", "[\"full_attention\"]", RERANK_ERR_FORMAT, "layer_types");
+    refuse("tiny-modernbert", "rope_parameters", "{\"sliding_attention\": {\"rope_type\": \"yarn\", \"factor\": 4}}",
+           RERANK_ERR_UNSUPPORTED, "yarn");
+    refuse("tiny-modernbert", "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2}", RERANK_ERR_UNSUPPORTED,
+           "linear");
 }
 
 TEST(info) {
@@ -287,6 +356,7 @@ int main(void) {
     RUN(golden_tiny_modernbert_cls);
     RUN(golden_bf16_int8);
     RUN(modernbert_window_matters);
+    RUN(modernbert_config_defaults);
     RUN(config_errors);
     RUN(info);
     RUN(profile_split);

@@ -68,6 +68,87 @@ static rerank_status_t need_gelu(json_t *root, const char *what, const char *key
     return RERANK_OK;
 }
 
+/* Defaults of transformers' ModernBertConfig for fields a config.json may
+ * leave out (ModernBERT-base's values). */
+#define MB_GLOBAL_EVERY 3
+#define MB_GLOBAL_THETA 160000.0
+#define MB_LOCAL_THETA 10000.0
+
+/* transformers 5 writes the thetas as "rope_parameters": {"full_attention":
+ * {"rope_type": "default", "rope_theta": g}, "sliding_attention": {...}}
+ * instead of global_rope_theta / local_rope_theta. *theta: that kind's
+ * rope_theta, left as it is when the kind or its theta is absent; only the
+ * plain rotary embedding is implemented. */
+static rerank_status_t need_default_rope(json_t *p, const char *what, const char *name) {
+    if (!json_is_object(p)) return rr_error(RERANK_ERR_FORMAT, "%s: %s must be an object", what, name);
+    json_t *t = json_object_get(p, "rope_type");
+    if (!t) t = json_object_get(p, "type");
+    const char *type = !t || json_is_null(t) ? "default" : json_string_value(t);
+    if (!type || strcmp(type, "default"))
+        return rr_error(RERANK_ERR_UNSUPPORTED, "%s: %s rope_type '%.40s' is not supported (only \"default\")", what,
+                        name, type ? type : "?");
+    return RERANK_OK;
+}
+
+static rerank_status_t read_rope_kind(json_t *params, const char *what, const char *kind, double *theta) {
+    json_t *p = json_object_get(params, kind);
+    if (!p || json_is_null(p)) return RERANK_OK;
+    char name[64];
+    snprintf(name, sizeof name, "\"rope_parameters\".\"%s\"", kind);
+    rerank_status_t st = need_default_rope(p, what, name);
+    return st ? st : rr_cfg_num(p, what, "rope_theta", *theta, 1.0, 1e12, theta);
+}
+
+/* The global and local thetas: rope_parameters (transformers 5) over
+ * global_rope_theta / local_rope_theta (transformers 4) over the defaults
+ * 160000 / 10000. A local_rope_theta of null means the global one (4.x). */
+static rerank_status_t read_thetas(json_t *root, const char *what, rr_config_t *c) {
+    rerank_status_t st;
+    if ((st = rr_cfg_num(root, what, "global_rope_theta", MB_GLOBAL_THETA, 1.0, 1e12, &c->rope.theta))) return st;
+    json_t *local = json_object_get(root, "local_rope_theta");
+    c->rope.local_theta = local && json_is_null(local) ? c->rope.theta : MB_LOCAL_THETA;
+    if ((st = rr_cfg_num(root, what, "local_rope_theta", c->rope.local_theta, 1.0, 1e12, &c->rope.local_theta)))
+        return st;
+    json_t *scaling = json_object_get(root, "rope_scaling");
+    if (scaling && !json_is_null(scaling) && (st = need_default_rope(scaling, what, "\"rope_scaling\""))) return st;
+    json_t *params = json_object_get(root, "rope_parameters");
+    if (!params || json_is_null(params)) return RERANK_OK;
+    if (!json_is_object(params))
+        return rr_error(RERANK_ERR_FORMAT, "%s: \"rope_parameters\" must be an object", what);
+    if ((st = read_rope_kind(params, what, "full_attention", &c->rope.theta))) return st;
+    return read_rope_kind(params, what, "sliding_attention", &c->rope.local_theta);
+}
+
+/* Which layers attend globally: every global_attn_every_n_layers-th from 0
+ * (default 3). transformers 5 also writes "layer_types" ("full_attention"
+ * or "sliding_attention" per layer), which its model follows: it must be
+ * that pattern (and gives N when the field is absent). */
+static rerank_status_t read_layer_types(json_t *root, const char *what, rr_config_t *c) {
+    json_t *types = json_object_get(root, "layer_types");
+    int has_types = types && !json_is_null(types);
+    if (has_types && (!json_is_array(types) || json_array_size(types) != (size_t)c->layers))
+        return rr_error(RERANK_ERR_FORMAT, "%s: \"layer_types\" must be a list of %d strings (one per layer)", what,
+                        c->layers);
+    int32_t every = MB_GLOBAL_EVERY;
+    if (has_types) { /* N from the list: the first global layer after layer 0 */
+        every = c->layers;
+        for (int32_t l = c->layers - 1; l > 0; l--) {
+            const char *t = json_string_value(json_array_get(types, (size_t)l));
+            if (t && !strcmp(t, "full_attention")) every = l;
+        }
+    }
+    rerank_status_t st = rr_cfg_int(root, what, "global_attn_every_n_layers", every, 1, RR_MAX_LAYERS, &c->global_every);
+    for (int32_t l = 0; !st && has_types && l < c->layers; l++) {
+        const char *t = json_string_value(json_array_get(types, (size_t)l));
+        const char *want = is_global(c, l) ? "full_attention" : "sliding_attention";
+        if (!t || strcmp(t, want))
+            return rr_error(RERANK_ERR_UNSUPPORTED,
+                            "%s: layer_types[%d] is '%.40s', not \"%s\": only every global_attn_every_n_layers-th "
+                            "(%d) layer global is supported", what, l, t ? t : "?", want, c->global_every);
+    }
+    return st;
+}
+
 static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
     rerank_status_t st = rr_cfg_common(root, what, "modernbert", c);
     if (st) return st;
@@ -83,15 +164,12 @@ static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
     double eps;
     if ((st = rr_cfg_int(root, what, "pad_token_id", 0, 0, c->vocab - 1, &c->pad_id)) ||
         (st = rr_cfg_num(root, what, "norm_eps", 1e-5, 0, 1, &eps)) ||
-        (st = rr_cfg_int(root, what, "global_attn_every_n_layers", 1, 1, RR_MAX_LAYERS, &c->global_every)) ||
+        (st = read_layer_types(root, what, c)) ||
         (st = rr_cfg_int(root, what, "local_attention", 128, 2, RR_MAX_SEQ_TOKENS * 2, &local)) ||
-        (st = rr_cfg_num(root, what, "global_rope_theta", 160000.0, 1.0, 1e12, &c->rope.theta)))
+        (st = read_thetas(root, what, c)))
         return st;
     c->norm_eps = (float)eps;
     c->window = local / 2;
-    /* local_rope_theta null: the local layers use the global theta. */
-    c->rope.local_theta = c->rope.theta;
-    if ((st = rr_cfg_num(root, what, "local_rope_theta", c->rope.theta, 1.0, 1e12, &c->rope.local_theta))) return st;
 
     /* Biases, activations, pooling. */
     c->family_flags = 0;
