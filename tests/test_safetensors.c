@@ -226,6 +226,38 @@ TEST(sharded_index) {
     CHECK(rr_st_set_open(g_dir, &set) == RERANK_ERR_IO);
 }
 
+/* A Git LFS pointer in place of the weights (a clone without git-lfs), as
+ * the single file or as a shard, and a directory with only a PyTorch
+ * pickle: each refused with a message that says so. */
+TEST(lfs_pointer_and_pickle_only) {
+    const char *lfs = "version https://git-lfs.github.com/spec/v1\n"
+                      "oid sha256:2f1e2b4ab5a0b1b0c2f5f9a7e1d9c3b4a5d6e7f8091a2b3c4d5e6f708192a3b4\nsize 2271064456\n";
+    char single[512], idx[512], bin[512];
+    path_of(single, sizeof single, "model.safetensors");
+    path_of(idx, sizeof idx, "model.safetensors.index.json");
+    path_of(bin, sizeof bin, "pytorch_model.bin");
+    rr_st_set_t set;
+    write_raw("model.safetensors", lfs, strlen(lfs));
+    CHECK(rr_st_set_open(g_dir, &set) == RERANK_ERR_FORMAT && set.n_files == 0);
+    CHECK_MSG(strstr(rerank_last_error(), "model.safetensors: a Git LFS pointer") != NULL, "%s", rerank_last_error());
+    unlink(single);
+    write_raw("model-00002-of-00002.safetensors", lfs, strlen(lfs));
+    write_st("model-00001-of-00002.safetensors",
+             "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8, -1);
+    const char *index = "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\","
+                        " \"b\": \"model-00002-of-00002.safetensors\"}}";
+    write_raw("model.safetensors.index.json", index, strlen(index));
+    CHECK(rr_st_set_open(g_dir, &set) == RERANK_ERR_FORMAT && set.n_files == 0);
+    CHECK_MSG(strstr(rerank_last_error(), "model-00002-of-00002.safetensors: a Git LFS pointer") != NULL, "%s",
+              rerank_last_error());
+    unlink(idx);
+    write_raw("pytorch_model.bin", "PK\3\4", 4);
+    CHECK(rr_st_set_open(g_dir, &set) == RERANK_ERR_UNSUPPORTED && set.n_files == 0);
+    CHECK_MSG(strstr(rerank_last_error(), "only pytorch_model.bin") != NULL, "%s", rerank_last_error());
+    unlink(bin);
+    CHECK(rr_st_set_open(g_dir, &set) == RERANK_ERR_IO);
+}
+
 TEST(alloc_failures) {
     write_st("v.safetensors", k_valid, 48, -1);
     int done = 0;
@@ -245,7 +277,7 @@ TEST(alloc_failures) {
 static void cleanup(void) {
     const char *names[] = {"v.safetensors", "t.safetensors", "c.safetensors", "r.safetensors",
                            "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                           "model.safetensors.index.json"};
+                           "model.safetensors.index.json", "model.safetensors", "pytorch_model.bin"};
     char p[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         path_of(p, sizeof p, names[i]);
@@ -263,6 +295,7 @@ int main(void) {
     RUN(corrupt_headers);
     RUN(random_corruption);
     RUN(sharded_index);
+    RUN(lfs_pointer_and_pickle_only);
     RUN(alloc_failures);
     cleanup();
     TEST_MAIN_END();

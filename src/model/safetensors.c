@@ -223,6 +223,14 @@ done:
 
 /* ---- files -------------------------------------------------------------- */
 
+/* A Git LFS pointer (what `git clone` of a Hub repo leaves without git-lfs):
+ * a small text file "version https://git-lfs.github.com/spec/v1\noid ...". */
+#define LFS_POINTER_PREFIX "version https://git-lfs"
+
+static int is_lfs_pointer(const void *p, size_t n) {
+    return n >= sizeof LFS_POINTER_PREFIX - 1 && !memcmp(p, LFS_POINTER_PREFIX, sizeof LFS_POINTER_PREFIX - 1);
+}
+
 rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
     *out = NULL;
     rr_st_file_t *f = rr_calloc(1, sizeof *f);
@@ -254,6 +262,12 @@ rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
         goto fail;
     }
     const unsigned char *p = f->map;
+    if (is_lfs_pointer(p, f->map_size)) {
+        st = rr_error(RERANK_ERR_FORMAT, "%s: a Git LFS pointer (%zu bytes), not the weights: the repository was "
+                      "cloned without git-lfs (run `git lfs pull` there, or fetch it with `rerank pull`)", path,
+                      f->map_size);
+        goto fail;
+    }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     if (hlen > RR_MAX_SAFETENSORS_HEADER_BYTES) {
@@ -412,6 +426,23 @@ done:
     return st;
 }
 
+/* DIR has neither layout; name a PyTorch pickle checkpoint if that is what
+ * it has (repos from before safetensors). */
+static rerank_status_t no_checkpoint(const char *dir) {
+    static const char *const pickles[] = {"pytorch_model.bin", "pytorch_model.bin.index.json"};
+    for (size_t i = 0; i < sizeof pickles / sizeof pickles[0]; i++) {
+        char *p = join_path(dir, pickles[i]);
+        int there = p && access(p, F_OK) == 0;
+        rr_free(p);
+        if (there)
+            return rr_error(RERANK_ERR_UNSUPPORTED,
+                            "%s: no model.safetensors or model.safetensors.index.json, only %s (a PyTorch pickle, "
+                            "which rerank does not load): save the model as safetensors (transformers: "
+                            "save_pretrained(dir, safe_serialization=True))", dir, pickles[i]);
+    }
+    return rr_error(RERANK_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+}
+
 rerank_status_t rr_st_set_open(const char *dir, rr_st_set_t *set) {
     memset(set, 0, sizeof *set);
     char *single = join_path(dir, "model.safetensors");
@@ -426,7 +457,7 @@ rerank_status_t rr_st_set_open(const char *dir, rr_st_set_t *set) {
     } else if (access(index, F_OK) == 0) {
         st = open_index(dir, index, set);
     } else {
-        st = rr_error(RERANK_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        st = no_checkpoint(dir);
     }
     rr_free(single);
     rr_free(index);
