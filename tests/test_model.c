@@ -310,6 +310,11 @@ TEST(load_errors) {
     /* The BERT checkpoint under an XLM-R config: tensors are missing. */
     CHECK(try_config("XLMRobertaForSequenceClassification", 4, "gelu", "\"0\": \"LABEL_0\"") == RERANK_ERR_FORMAT);
     CHECK(strstr(rerank_last_error(), "roberta.") != NULL);
+    /* Bind errors name the checkpoint file and the config's architecture. */
+    char want[600];
+    snprintf(want, sizeof want, "%s/model.safetensors (config.json: XLMRobertaForSequenceClassification): missing "
+             "tensor 'roberta.embeddings.word_embeddings.weight'", g_tmp);
+    CHECK_MSG(strstr(rerank_last_error(), want) != NULL, "%s", rerank_last_error());
     char path[300];
     snprintf(path, sizeof path, "%s/config.json", g_tmp);
     write_text(path, "{\"architectures\": [\"BertForSequenceClassification\"], \"hidden_size\": 32");
@@ -324,6 +329,9 @@ TEST(load_errors) {
                      " \"max_position_embeddings\": 512, \"vocab_size\": 30522, \"id2label\": {\"0\": \"x\"}}");
     CHECK(load_tmp() == RERANK_ERR_FORMAT);
     CHECK(strstr(rerank_last_error(), "word_embeddings") != NULL);
+    snprintf(want, sizeof want, "%s/model.safetensors (config.json: BertForSequenceClassification): tensor "
+             "'bert.embeddings.word_embeddings.weight' has shape [30522, 32], expected [30522, 64]", g_tmp);
+    CHECK_MSG(strstr(rerank_last_error(), want) != NULL, "%s", rerank_last_error());
     /* More layers than the checkpoint has. */
     write_text(path, "{\"architectures\": [\"BertForSequenceClassification\"], \"hidden_size\": 32,"
                      " \"num_hidden_layers\": 3, \"num_attention_heads\": 4, \"intermediate_size\": 64,"

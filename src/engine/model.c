@@ -119,7 +119,13 @@ rerank_status_t rr_model_load(const char *dir, const rerank_model_options_t *opt
     if (backend == &rr_blocks_cpu) snprintf(m->device, sizeof m->device, "cpu");
     else snprintf(m->device, sizeof m->device, "cuda:%d", device);
     if ((st = rr_family_config_load(dir, &m->cfg, &m->family))) goto fail;
-    if ((st = rr_weights_open(&m->w, dir)) || (st = m->family->bind(&m->w, &m->cfg))) goto fail;
+    if ((st = rr_weights_open(&m->w, dir))) goto fail;
+    /* A tensor missing or of another shape: the checkpoint and its
+     * config.json disagree; say which files. */
+    if ((st = m->family->bind(&m->w, &m->cfg))) {
+        rr_error_prefix("%s (config.json: %s)", m->w.files.source, m->cfg.architecture);
+        goto fail;
+    }
     if (!(flags & RR_LOAD_NO_TOKENIZER) && (st = rerank_tokenizer_load(dir, &m->tok))) {
         rr_error_prefix("%s: tokenizer", dir);
         goto fail;

@@ -454,8 +454,12 @@ rerank_status_t rr_st_set_open(const char *dir, rr_st_set_t *set) {
         set->files = rr_calloc(1, sizeof *set->files);
         if (!set->files) st = rr_error(RERANK_ERR_NOMEM, "out of memory opening %s", single);
         else st = set_add(set, dir, "model.safetensors");
+        set->source = single;
+        single = NULL;
     } else if (access(index, F_OK) == 0) {
         st = open_index(dir, index, set);
+        set->source = index;
+        index = NULL;
     } else {
         st = no_checkpoint(dir);
     }
@@ -469,8 +473,10 @@ void rr_st_set_close(rr_st_set_t *set) {
     if (!set) return;
     for (size_t i = 0; i < set->n_files; i++) rr_st_close(set->files[i]);
     rr_free(set->files);
+    rr_free(set->source);
     set->files = NULL;
     set->n_files = 0;
+    set->source = NULL;
 }
 
 const rr_st_tensor_t *rr_st_set_find(const rr_st_set_t *set, const char *name) {

@@ -53,6 +53,7 @@ void rr_st_advise_willneed(rr_st_file_t *f);
 typedef struct rr_st_set {
     rr_st_file_t **files;
     size_t n_files;
+    char *source; /* DIR/model.safetensors or DIR/model.safetensors.index.json (errors name it) */
 } rr_st_set_t;
 
 /* Open DIR/model.safetensors, or DIR/model.safetensors.index.json and every

@@ -65,7 +65,7 @@ static rerank_status_t lookup(const rr_weights_t *w, const char *prefix, const c
                               const rr_st_tensor_t **out) {
     char full[256];
     const rr_st_tensor_t *t = find(w, prefix, name, full, sizeof full);
-    if (!t) return rr_error(RERANK_ERR_FORMAT, "model.safetensors: missing tensor '%s'", full);
+    if (!t) return rr_error(RERANK_ERR_FORMAT, "missing tensor '%s'", full);
     int ok = d1 < 0 ? (t->ndim == 1 && t->shape[0] == d0) : (t->ndim == 2 && t->shape[0] == d0 && t->shape[1] == d1);
     if (!ok) {
         char got[128] = "", want[64];
