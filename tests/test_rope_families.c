@@ -257,6 +257,8 @@ TEST(config_errors) {
     refuse("tiny-gte", "position_embedding_type", "\"absolute\"", RERANK_ERR_UNSUPPORTED, "absolute");
     refuse("tiny-gte", "logn_attention_scale", "true", RERANK_ERR_UNSUPPORTED, "logn");
     refuse("tiny-gte", "rope_scaling", "", RERANK_OK, "");
+    /* type_vocab_size left out: NewConfig's 1, the fixture's one-row table. */
+    refuse("tiny-gte", "type_vocab_size", "", RERANK_OK, "");
     /* rms_norm binds norms without bias: the fixture's LayerNorm biases are not read. */
     refuse("tiny-gte", "layer_norm_type", "\"rms_norm\"", RERANK_OK, "");
     /* pack_qkv false: the fixture has no q_proj. */

@@ -101,7 +101,8 @@ static rerank_status_t config(json_t *root, const char *what, rr_config_t *c) {
     if (c->head_dim * c->heads != c->hidden || c->head_dim % 2)
         return rr_error(RERANK_ERR_FORMAT, "%s: head_dim %d x %d heads != hidden_size %d (or odd head size)", what,
                         c->head_dim, c->heads, c->hidden);
-    if ((st = rr_cfg_int(root, what, "type_vocab_size", 2, 0, MAX_TYPE_VOCAB, &c->type_vocab)) ||
+    /* type_vocab_size: NewConfig's default is 1 (BERT's 2 is not). */
+    if ((st = rr_cfg_int(root, what, "type_vocab_size", 1, 0, MAX_TYPE_VOCAB, &c->type_vocab)) ||
         (st = rr_cfg_int(root, what, "pad_token_id", 0, 0, c->vocab - 1, &c->pad_id)))
         return st;
     double eps;
