@@ -116,6 +116,10 @@ rerank_status_t rr_cfg_common(json_t *root, const char *what, const char *model_
             return rr_error(RERANK_ERR_FORMAT, "%s: hidden_size %d is not a multiple of num_attention_heads %d", what,
                             c->hidden, c->heads);
         c->head_dim = c->hidden / c->heads;
+        if (c->head_dim > RR_MAX_HEAD_DIM)
+            return rr_error(RERANK_ERR_LIMIT,
+                            "%s: head size hidden_size / num_attention_heads = %d / %d = %d is above the supported %d",
+                            what, c->hidden, c->heads, c->head_dim, RR_MAX_HEAD_DIM);
     }
     c->usable_pos = c->max_pos > RR_MAX_SEQ_TOKENS ? RR_MAX_SEQ_TOKENS : c->max_pos;
     return RERANK_OK;
