@@ -118,10 +118,13 @@ TARGET static inline __m256 gelu8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
+/* The tails' GELU, one value (gelu's and dequant_gelu_u8's: the same bits). */
+static inline float gelu1(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
+
 TARGET static void gelu(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
-    for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    for (; i < n; i++) x[i] = gelu1(x[i]);
 }
 
 TARGET static float softmax(float *x, int64_t n) {
@@ -400,7 +403,7 @@ TARGET static void dequant_gelu_u8(const float *raw, const float *ws, const floa
     float lo = 0, hi = 0;
     fold_range(vlo, vhi, &lo, &hi);
     for (; j < n; j++) {
-        const float x = dequant1(raw, ws, wz, zero, scale, b, j), t = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+        const float t = gelu1(dequant1(raw, ws, wz, zero, scale, b, j));
         tmp[j] = t;
         lo = t < lo ? t : lo;
         hi = t > hi ? t : hi;
