@@ -1,13 +1,18 @@
 #include "server_proc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static void *reader_main(void *p) {
     srvproc_t *s = p;
@@ -38,27 +43,99 @@ int sp_log_has(srvproc_t *s, const char *needle) {
     return r;
 }
 
+/* Servers started and not yet stopped: killed when the test program exits
+ * (a test that returns early on a failed check must not leave a server
+ * running, holding the runner's output open). */
+enum { SP_MAX_LIVE = 64 };
+static pthread_mutex_t g_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t g_live[SP_MAX_LIVE];
+
+static void live_kill_all(void) {
+    pthread_mutex_lock(&g_live_mu);
+    for (int i = 0; i < SP_MAX_LIVE; i++)
+        if (g_live[i] > 0) {
+            kill(g_live[i], SIGKILL);
+            waitpid(g_live[i], NULL, 0);
+            g_live[i] = 0;
+        }
+    pthread_mutex_unlock(&g_live_mu);
+}
+
+static void live_set(pid_t old, pid_t pid) {
+    static int registered;
+    pthread_mutex_lock(&g_live_mu);
+    if (!registered) registered = atexit(live_kill_all) == 0;
+    for (int i = 0; i < SP_MAX_LIVE; i++)
+        if (g_live[i] == old) {
+            g_live[i] = pid;
+            break;
+        }
+    pthread_mutex_unlock(&g_live_mu);
+}
+
+/* environ with the "NAME=VALUE" settings in env added or replacing theirs
+ * (the array only: its strings are environ's and env's). */
+static char **env_with(const char **env) {
+    size_t n = 0, k = 0;
+    while (environ[n]) n++;
+    for (int i = 0; env && env[i]; i++) k++;
+    char **out = calloc(n + k + 1, sizeof *out);
+    if (!out) return NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int replaced = 0;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            const char *eq = strchr(env[j], '=');
+            size_t len = eq ? (size_t)(eq - env[j]) : strlen(env[j]);
+            replaced = !strncmp(environ[i], env[j], len) && environ[i][len] == '=';
+        }
+        if (!replaced) out[m++] = environ[i];
+    }
+    for (size_t j = 0; j < k; j++) out[m++] = (char *)env[j];
+    out[m] = NULL;
+    return out;
+}
+
+/* The child is started with posix_spawn, not fork: a child forked from this
+ * multi-threaded program would run ThreadSanitizer's interceptors (dup2,
+ * close, ...) before its exec, and can deadlock there on a runtime lock
+ * another thread held at the fork; posix_spawn's child runs only libc's own
+ * code up to the exec. Its stdout and stderr both go to the log pipe, so it
+ * never holds the test runner's output open. */
 int sp_start(srvproc_t *s, const char *bin, const char *model, const char **extra, const char **env) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     int pfd[2];
-    if (pipe(pfd) != 0) return -1;
+    if (pipe2(pfd, O_CLOEXEC) != 0) return -1;
     const char *argv[64] = {bin, "serve", "--model", model, "--port", "0"};
     int argc = 6;
     for (int i = 0; extra && extra[i] && argc < 63; i++) argv[argc++] = extra[i];
     argv[argc] = NULL;
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(pfd[1], 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-        signal(SIGHUP, SIG_DFL); /* a test runner under nohup: the server still takes SIGHUP (test_server.c) */
-        execv(bin, (char **)argv);
-        fprintf(stderr, "exec %s failed\n", bin);
-        _exit(127);
-    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t dflt;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1); /* dup2 clears O_CLOEXEC on 1 and 2 */
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    posix_spawnattr_init(&at);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGHUP); /* a test runner under nohup: the server still takes SIGHUP (test_server.c) */
+    posix_spawnattr_setsigdefault(&at, &dflt);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    char **envp = env_with(env);
+    pid_t pid = 0;
+    int err = envp ? posix_spawn(&pid, bin, &fa, &at, (char *const *)argv, envp) : ENOMEM;
+    free(envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
     close(pfd[1]);
+    if (err) {
+        fprintf(stderr, "  cannot start %s: %s\n", bin, strerror(err));
+        close(pfd[0]);
+        return -1;
+    }
+    s->pid = pid;
+    live_set(0, pid);
     s->fd = pfd[0];
     pthread_create(&s->reader, NULL, reader_main, s);
     const char *tag = "listening on http://127.0.0.1:";
@@ -77,7 +154,10 @@ int sp_start(srvproc_t *s, const char *bin, const char *model, const char **extr
         if (eof) break;
         usleep(10000);
     }
-    fprintf(stderr, "  server did not become ready; its stderr:\n%s\n", s->log ? s->log : "(nothing)");
+    /* not ready: no server is left behind (killed, reaped, its log kept) */
+    sp_stop(s, SIGKILL);
+    s->port = 0;
+    fprintf(stderr, "  server did not become ready; its output:\n%s\n", s->log ? s->log : "(nothing)");
     return -1;
 }
 
@@ -97,6 +177,7 @@ int sp_stop(srvproc_t *s, int sig) {
     }
     pthread_join(s->reader, NULL);
     close(s->fd);
+    live_set(s->pid, 0);
     s->pid = 0;
     return w <= 0 || st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
