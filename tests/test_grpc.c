@@ -1,6 +1,7 @@
 /* test_grpc.c — TEI's gRPC API of the real `rerank serve --grpc-port 0` (tiny-xlmr, --api-key), driven by a real
  * client: tests/python/grpc_client.py with Debian's python3-grpcio, stubs generated from proto/ at test time
  * (a second model, bert=tiny-bert, is picked by the metadata "model").
+ * A --long-docs chunk server scores long texts in windows over gRPC too (grpc_client.py --long).
  * Also: --grpc-port on a port in use is one clear line, exit 1; SIGTERM still exits 0 after the gRPC traffic. */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -17,39 +18,72 @@ static char g_bin[PATH_MAX], g_model[PATH_MAX];
 static srvproc_t S;
 static int g_grpc_port;
 
+static int grpc_port_of(srvproc_t *srv) {
+    pthread_mutex_lock(&srv->mu);
+    const char *tag = "rerank: gRPC (tei.v1) on 127.0.0.1:";
+    const char *l = srv->log ? strstr(srv->log, tag) : NULL;
+    int port = l ? atoi(l + strlen(tag)) : 0;
+    pthread_mutex_unlock(&srv->mu);
+    return port;
+}
+
 TEST(server_starts_with_grpc) {
     static char bert[PATH_MAX + 8];
     snprintf(bert, sizeof bert, "bert=%s/fixtures/models/tiny-bert", t_shared());
     const char *extra[] = {"--model", bert, "--grpc-port", "0", "--api-key", "sekret", "--threads", "1",
                            "--max-docs", "16", "--max-text-bytes", "64K", "--no-access-log", NULL};
     CHECK(sp_start(&S, g_bin, g_model, extra, NULL) == 0);
-    pthread_mutex_lock(&S.mu);
-    const char *tag = "rerank: gRPC (tei.v1) on 127.0.0.1:";
-    const char *l = S.log ? strstr(S.log, tag) : NULL;
-    g_grpc_port = l ? atoi(l + strlen(tag)) : 0;
-    pthread_mutex_unlock(&S.mu);
+    g_grpc_port = grpc_port_of(&S);
     CHECK_MSG(g_grpc_port > 0 && g_grpc_port != S.port, "gRPC port %d", g_grpc_port);
 }
 
-TEST(python_grpc_client) {
+/* Run tests/python/grpc_client.py [--long] against a server; its output into out. */
+static int run_client(const srvproc_t *srv, int grpc_port, const char *flags, char *out, size_t cap) {
     char out_dir[] = "/tmp/rr_grpc_XXXXXX";
-    CHECK(mkdtemp(out_dir) != NULL);
+    if (!mkdtemp(out_dir)) return -1;
     const char *python = getenv("RERANK_PYTHON");
     if (!python || !*python) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-    char cmd[PATH_MAX + 512], out[32768];
+    char cmd[PATH_MAX + 512];
     snprintf(cmd, sizeof cmd,
-             "%s tests/python/grpc_client.py --grpc %d --http %d --key sekret --proto proto --out %s 2>&1", python,
-             g_grpc_port, S.port, out_dir);
-    int rc = sp_run(cmd, out, sizeof out);
+             "%s tests/python/grpc_client.py --grpc %d --http %d --key sekret --proto proto --out %s %s 2>&1",
+             python, grpc_port, srv->port, out_dir, flags);
+    int rc = sp_run(cmd, out, cap);
     printf("%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out_dir);
+    sp_run(cmd, NULL, 0);
+    return rc;
+}
+
+TEST(python_grpc_client) {
+    char out[32768];
+    int rc = run_client(&S, g_grpc_port, "", out, sizeof out);
     CHECK_MSG(rc == 0 && strstr(out, "RESULT grpc_client failed=0"), "grpc_client.py exit %d", rc);
     /* the TEI conformance checks ran and passed (not skipped by an older client) */
     const char *must[] = {"ok rerank_compute_chars", "ok stream_query_each_message", "ok stream_query_mismatch",
                           "ok truncation_direction_Left", "ok truncation_direction_matters", "ok nul_in_text",
                           "ok info_by_model", "ok health_unknown_service"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) CHECK_MSG(strstr(out, must[i]), "missing: %s", must[i]);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", out_dir);
-    sp_run(cmd, NULL, 0);
+}
+
+/* A --long-docs chunk server scores long texts in windows over gRPC as over
+ * HTTP (it used to truncate them there), and counts only accepted texts. */
+TEST(grpc_chunks_long_texts) {
+    srvproc_t L;
+    const char *extra[] = {"--grpc-port", "0", "--api-key", "sekret", "--threads", "1", "--max-length", "48",
+                           "--long-docs", "chunk", "--chunk-tokens", "16", "--chunk-overlap", "4",
+                           "--max-queue-pairs", "32", "--max-docs", "16", "--no-access-log", NULL};
+    CHECK(sp_start(&L, g_bin, g_model, extra, NULL) == 0);
+    int port = L.pid ? grpc_port_of(&L) : 0;
+    if (port > 0) {
+        char out[32768];
+        int rc = run_client(&L, port, "--long", out, sizeof out);
+        CHECK_MSG(rc == 0 && strstr(out, "RESULT grpc_client failed=0"), "grpc_client.py --long exit %d", rc);
+        const char *must[] = {"ok long_text_chunked", "ok long_text_not_truncated", "ok long_too_many_windows",
+                              "ok long_refused_not_counted"};
+        for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) CHECK_MSG(strstr(out, must[i]), "missing: %s", must[i]);
+    }
+    CHECK(port > 0 && sp_stop(&L, SIGTERM) == 0);
+    sp_free(&L);
 }
 
 TEST(grpc_port_in_use) {
@@ -86,6 +120,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     RUN(server_starts_with_grpc);
     if (g_grpc_port > 0) RUN(python_grpc_client);
+    RUN(grpc_chunks_long_texts);
     RUN(grpc_port_in_use);
     RUN(clean_exit);
     sp_free(&S);

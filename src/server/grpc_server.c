@@ -66,6 +66,7 @@ struct gcall {
     rerank_encoding_t *encs;
     rerank_pair_t *pairs;
     float *scores;
+    rr_long_req_t lr; /* documents in windows (the server's --long-docs chunk) */
     size_t total_tokens;
     size_t compute_chars; /* TEI's metadata: the characters of every pair */
     double tokenize_s;    /* seconds spent tokenizing the pairs */
@@ -101,6 +102,7 @@ static void call_free(gcall_t *c) {
     }
     rr_free(c->pairs);
     rr_free(c->scores);
+    rr_long_release(&c->lr);
     for (size_t i = 0; i < c->n_texts; i++) rr_free(c->texts[i]);
     rr_free(c->texts);
     rr_free(c->query);
@@ -253,6 +255,7 @@ static void job_done(rr_job_t *job, void *user) {
         return;
     }
     size_t n = c->n_texts;
+    if (c->lr.wins) rr_long_reduce(&c->lr, c->scores); /* each text's best window */
     size_t *order = rr_malloc(n * sizeof *order);
     Tei__V1__Rank *ranks = rr_calloc(n, sizeof *ranks);
     Tei__V1__Rank **rp = rr_calloc(n, sizeof *rp);
@@ -354,15 +357,22 @@ static int submit(gcall_t *c) {
         po.instruction = m->info.instruction;
         po.instruction_len = strlen(m->info.instruction);
     }
+    /* a --long-docs chunk server scores long texts in windows over gRPC too
+     * (TEI's messages have no fields for it: the server's options hold) */
+    rerank_long_options_t lo;
+    rr_long_options_server(s->cfg, &lo);
+    const int windowed = lo.mode == RERANK_LONG_DOCS_CHUNK;
     double t_tok = rr_now_s();
-    size_t query_chars = 0;
+    size_t query_chars = utf8_chars(c->query), qn = strlen(c->query);
     for (size_t i = 0; i < n; i++) {
         size_t tn = strlen(c->texts[i]);
         if (tn > lim->max_text_bytes)
             return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "texts[%zu] is %zu bytes; the limit is %zu", i, tn,
                               lim->max_text_bytes);
+    }
+    for (size_t i = 0; i < n && !windowed; i++) {
         rerank_encoding_t *e = &c->encs[i];
-        rerank_status_t rs = m->scorer.encode_pair(m->scorer.ctx, c->query, strlen(c->query), c->texts[i], tn, &po, e);
+        rerank_status_t rs = m->scorer.encode_pair(m->scorer.ctx, c->query, qn, c->texts[i], strlen(c->texts[i]), &po, e);
         if (rs != RERANK_OK)
             return send_error(c, rs == RERANK_ERR_NOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INVALID_ARGUMENT,
                               "texts[%zu]: %s", i, rerank_last_error());
@@ -372,14 +382,27 @@ static int submit(gcall_t *c) {
                               m->max_length);
         c->pairs[i] = (rerank_pair_t){e->ids, e->type_ids, (int32_t)e->n};
         c->total_tokens += e->n;
-        if (i == 0) query_chars = utf8_chars(c->query); /* valid UTF-8 now */
-        c->compute_chars += query_chars + utf8_chars(c->texts[i]);
     }
+    if (windowed) {
+        rr_text_t query = {c->query, qn}, *docs = rr_calloc(n, sizeof *docs);
+        if (!docs) return send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        for (size_t i = 0; i < n; i++) docs[i] = (rr_text_t){c->texts[i], strlen(c->texts[i])};
+        const char *type;
+        int code = rr_long_encode(&c->lr, m, (size_t)s->cfg->max_queue_pairs, &query, docs, n, &po, &lo, truncate,
+                                  "texts", err, sizeof err, &type);
+        rr_free(docs);
+        if (code)
+            return send_error(c, code == 503 ? GRPC_STATUS_RESOURCE_EXHAUSTED
+                                 : code == 500 ? GRPC_STATUS_INTERNAL
+                                               : GRPC_STATUS_INVALID_ARGUMENT,
+                              "%s", err);
+        c->total_tokens = c->lr.tokens;
+    }
+    for (size_t i = 0; i < n; i++) c->compute_chars += query_chars + utf8_chars(c->texts[i]); /* valid UTF-8 now */
     c->tokenize_s = rr_now_s() - t_tok;
-    rr_metrics_docs(s->metrics, m->idx, n, c->total_tokens);
-    c->job.pairs = c->pairs;
-    c->job.n_pairs = n;
-    c->job.scores = c->scores;
+    c->job.pairs = windowed ? c->lr.pairs : c->pairs;
+    c->job.n_pairs = windowed ? c->lr.first[n] : n;
+    c->job.scores = windowed ? c->lr.win_scores : c->scores;
     c->job.done = job_done;
     c->job.user = c;
     pthread_mutex_lock(&c->mu);
@@ -387,9 +410,12 @@ static int submit(gcall_t *c) {
         pthread_mutex_unlock(&c->mu);
         return send_error(c, GRPC_STATUS_CANCELLED, "cancelled");
     }
+    const size_t tokens = c->total_tokens;
     rr_submit_result_t sr = rr_batcher_submit(m->batcher, &c->job);
     c->submitted = sr == RR_SUBMIT_OK;
     pthread_mutex_unlock(&c->mu);
+    /* counted once queued, as over HTTP: a call refused here is not accepted */
+    if (sr == RR_SUBMIT_OK) rr_metrics_docs(s->metrics, m->idx, n, tokens);
     if (sr == RR_SUBMIT_FULL)
         send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "the queue is full (%ld pairs); retry later", s->cfg->max_queue_pairs);
     else if (sr == RR_SUBMIT_CLOSED) send_error(c, GRPC_STATUS_UNAVAILABLE, "the server is shutting down");

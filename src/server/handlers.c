@@ -24,7 +24,7 @@ void rr_conn_req_release_rerank(rr_conn_req_t *r) {
         rr_free(r->encs);
         r->encs = NULL;
     }
-    rr_long_release(r);
+    rr_long_release(&r->lr);
     rr_free(r->pairs);
     rr_free(r->scores);
     r->pairs = NULL;
@@ -131,14 +131,16 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     }
     if (windowed) {
         const char *type;
-        int code = rr_long_encode(r, &po, &lo, truncate, what, err, sizeof err, &type);
+        int code = rr_long_encode(&r->lr, m, (size_t)s->cfg->max_queue_pairs, &r->req.query, r->req.docs, n, &po, &lo,
+                                  truncate, what, err, sizeof err, &type);
         if (code) return rr_respond_error(r, code, type, "%s", err);
-        if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->best;
+        if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->lr.best;
+        r->total_tokens = r->lr.tokens;
     }
     const size_t tokens = r->total_tokens;
-    r->job.pairs = r->pairs;
-    r->job.n_pairs = windowed ? r->first[n] : n;
-    r->job.scores = windowed ? r->win_scores : r->scores;
+    r->job.pairs = windowed ? r->lr.pairs : r->pairs;
+    r->job.n_pairs = windowed ? r->lr.first[n] : n;
+    r->job.scores = windowed ? r->lr.win_scores : r->scores;
     r->job.done = job_done;
     r->job.user = r;
     atomic_store(&r->phase, RR_PHASE_SUBMITTED);
@@ -192,7 +194,7 @@ enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
     if (r->job.status == RR_JOB_FAILED)
         return rr_respond_error(r, 500, "backend", "scoring failed: %s", r->job.error);
     size_t n = r->req.n_docs;
-    if (r->wins) rr_long_reduce(r); /* each document's best window */
+    if (r->lr.wins) rr_long_reduce(&r->lr, r->scores); /* each document's best window */
     if (!r->req.raw_scores)
         for (size_t i = 0; i < n; i++) r->scores[i] = (float)(1.0 / (1.0 + exp(-(double)r->scores[i])));
     for (size_t i = 0; i < n; i++)

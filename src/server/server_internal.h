@@ -84,6 +84,19 @@ struct rr_server {
     int drained;
 };
 
+/* A request's documents scored in windows (long_req.c): the job's pairs are
+ * every document's windows, scored into win_scores; each document's score
+ * and best window follow when it is done. */
+typedef struct rr_long_req {
+    size_t n_docs;
+    rerank_windows_t *wins;
+    size_t *first;        /* document i's windows: pairs[first[i], first[i + 1]) */
+    rerank_pair_t *pairs; /* views into wins' ids */
+    float *win_scores;
+    rerank_chunk_info_t *best;
+    size_t tokens;        /* of all the windows */
+} rr_long_req_t;
+
 struct rr_conn_req {
     rr_server_t *srv;
     struct MHD_Connection *conn;
@@ -110,13 +123,7 @@ struct rr_conn_req {
     rerank_pair_t *pairs;
     float *scores;
     size_t total_tokens;
-    /* long documents in windows (long_req.c; NULL otherwise): the job's
-     * pairs are every document's windows, scored into win_scores; the
-     * documents' scores and best windows follow when it is done */
-    rerank_windows_t *wins;
-    size_t *first;        /* document i's windows: pairs[first[i], first[i + 1]) */
-    float *win_scores;
-    rerank_chunk_info_t *best;
+    rr_long_req_t lr;     /* long documents in windows (long_req.c; zero otherwise) */
     rr_job_t job;
     atomic_int phase;
     /* watch list */
@@ -142,19 +149,25 @@ enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r);
 enum MHD_Result rr_handle_get(rr_conn_req_t *r);
 void rr_conn_req_release_rerank(rr_conn_req_t *r);
 
-/* long_req.c: the long-document options of r's request over the server's
- * defaults; 1 when they need windows (chunks or max_tokens_per_doc). */
+/* long_req.c: the long-document options of the server's defaults
+ * (--long-docs, --chunk-tokens, --chunk-overlap, --max-chunks-per-doc), as
+ * gRPC requests (no such fields in TEI's messages) get them. */
+void rr_long_options_server(const rr_server_config_t *c, rerank_long_options_t *lo);
+/* ...and r's request over them; 1 when they need windows (chunks or
+ * max_tokens_per_doc). */
 int rr_long_options(const rr_conn_req_t *r, rerank_long_options_t *lo);
-/* Encode r's documents in windows into r->pairs (r->wins, first,
- * win_scores, best allocated); 0, or the HTTP status with err (cap bytes)
- * and *type set. */
-int rr_long_encode(rr_conn_req_t *r, const rerank_pair_options_t *po, const rerank_long_options_t *lo, int truncate,
-                   const char *what, char *err, size_t cap, const char **type);
+/* Encode the n documents in windows with the query: L's arrays allocated,
+ * L->pairs the job's pairs (document i's in [first[i], first[i + 1])),
+ * L->tokens their tokens; at most max_pairs windows in all. 0, or the HTTP
+ * status with err (cap bytes) and *type set. */
+int rr_long_encode(rr_long_req_t *L, const rr_served_t *m, size_t max_pairs, const rr_text_t *query,
+                   const rr_text_t *docs, size_t n, const rerank_pair_options_t *po, const rerank_long_options_t *lo,
+                   int truncate, const char *what, char *err, size_t cap, const char **type);
 /* Once the job is done: each document's score (its best window's logit)
- * into r->scores, and r->req.best set. */
-void rr_long_reduce(rr_conn_req_t *r);
-/* Free the windows' buffers (NULL-safe). */
-void rr_long_release(rr_conn_req_t *r);
+ * into scores[0, n_docs), and L->best[i] its window. */
+void rr_long_reduce(rr_long_req_t *L, float *scores);
+/* Free L's buffers (a zeroed L is fine) and zero it. */
+void rr_long_release(rr_long_req_t *L);
 
 /* watch.c */
 int rr_watch_start(rr_server_t *s);

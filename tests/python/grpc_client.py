@@ -4,8 +4,10 @@ Run by tests/test_grpc.c against a live server (tiny-xlmr, --api-key): Debian's
 python3-grpcio, with stubs generated at test time from proto/*.proto by
 python3-grpc-tools. Checks Rerank and RerankStream against the HTTP API's
 scores, Info, health, bad messages, an unknown method, deadline expiry,
-cancellation, a client that disconnects mid-stream, and the API key. Prints
-"ok NAME" / "not ok NAME: why" per check and exits 1 if any failed.
+cancellation, a client that disconnects mid-stream, and the API key. With
+--long (a server run with --long-docs chunk and a short --max-length): long
+texts are scored in windows over gRPC as over HTTP. Prints "ok NAME" /
+"not ok NAME: why" per check and exits 1 if any failed.
 """
 import argparse
 import json
@@ -32,6 +34,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--proto", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--long", action="store_true")
     a = ap.parse_args()
     # stubs from our .proto files, generated now
     rc = subprocess.call([sys.executable, "-m", "grpc_tools.protoc", "-I" + a.proto, "--python_out=" + a.out,
@@ -58,6 +61,25 @@ def main():
                                      headers={"Authorization": "Bearer " + a.key, "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.read().decode()
+
+    def metric(name):
+        """The sum of a family's series (per-model labels with several models)."""
+        vals = [float(line.rsplit(" ", 1)[1]) for line in http("/metrics").splitlines()
+                if line.startswith(name + " ") or line.startswith(name + "{")]
+        return sum(vals) if vals else None
+
+    def code_of(f):
+        try:
+            f()
+            return grpc.StatusCode.OK, ""
+        except grpc.RpcError as e:
+            return e.code(), e.details() or ""
+
+    if a.long:
+        long_checks(a, rr, tei_pb2, auth, http, metric, code_of)
+        ch.close()
+        print("RESULT grpc_client failed=%d" % len(FAILED))
+        return 1 if FAILED else 0
 
     query = "what is a panda?"
     texts = ["hi", "The giant panda (Ailuropoda melanoleuca) is a bear species endemic to China.",
@@ -114,13 +136,6 @@ def main():
     got = by_index(resp.ranks)
     check("rerank_stream", len(got) == len(texts) and all(abs(got[i] - plain[i]) <= 1e-6 for i in plain)
           and all(r.text == texts[r.index] for r in resp.ranks), got)
-
-    def code_of(fn):
-        try:
-            fn()
-            return grpc.StatusCode.OK, ""
-        except grpc.RpcError as e:
-            return e.code(), e.details()
 
     # TEI clients repeat the query in every message: the same query is fine;
     # another one is refused (not scored against the first message's query)
@@ -198,12 +213,6 @@ def main():
                                      metadata=(("authorization", "Bearer wrong"),), timeout=10))
     check("wrong_key", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
 
-    def metric(name):
-        """The sum of a family's series (per-model labels with several models)."""
-        vals = [float(line.rsplit(" ", 1)[1]) for line in http("/metrics").splitlines()
-                if line.startswith(name + " ") or line.startswith(name + "{")]
-        return sum(vals) if vals else None
-
     # deadline expiry, cancellation: the queued pairs leave the queue
     big = tei_pb2.RerankRequest(query=query, texts=["giant panda bamboo forest " * 60] * 16)
     c, d = code_of(lambda: rr.Rerank(big, metadata=auth, timeout=0.002))
@@ -252,6 +261,41 @@ def main():
     ch.close()
     print("RESULT grpc_client failed=%d" % len(FAILED))
     return 1 if FAILED else 0
+
+
+def long_checks(a, rr, tei_pb2, auth, http, metric, code_of):
+    """A --long-docs chunk server: a text longer than the room the query
+    leaves is scored in windows over gRPC too (TEI's messages cannot ask for
+    it: the server's options hold), the best window's score as over HTTP."""
+    query = "what do pandas eat?"
+    long_text = " ".join("Sentence %d is about mountains, rivers and the weather." % i for i in range(12)) + \
+        " Giant pandas eat bamboo shoots and leaves almost exclusively."
+    texts = ["pandas", long_text]
+
+    def scores(rows):
+        return {r["index"]: r["score"] for r in rows}
+
+    chunked = json.loads(http("/rerank", {"query": query, "texts": texts, "raw_scores": True}))
+    cut = json.loads(http("/rerank", {"query": query, "texts": texts, "raw_scores": True, "long_docs": "truncate"}))
+    docs0 = metric("rerank_documents_total") or 0
+    resp = rr.Rerank(tei_pb2.RerankRequest(query=query, texts=texts, raw_scores=True), metadata=auth, timeout=60)
+    got = {r.index: r.score for r in resp.ranks}
+    want, trunc = scores(chunked), scores(cut)
+    check("long_text_chunked", len(got) == 2 and all(abs(got[i] - want[i]) <= 1e-6 for i in want)
+          and any(r["index"] == 1 and "chunk" in r for r in chunked), (got, chunked))
+    # it matters: the truncated text scores otherwise
+    check("long_text_not_truncated", abs(want[1] - trunc[1]) > 1e-6 and abs(got[1] - trunc[1]) > 1e-6, (got, trunc))
+    # compute_tokens counts every window (more than one pair's max length of 48)
+    check("long_compute_tokens", resp.metadata.compute_tokens > 48 + 10, resp.metadata)
+    check("long_documents_counted", (metric("rerank_documents_total") or 0) == docs0 + 2,
+          (docs0, metric("rerank_documents_total")))
+    # more windows than the queue holds (4 texts of 10 windows, --max-chunks-per-doc's
+    # default): refused, named, nothing queued or counted
+    huge = " ".join("Filler sentence number %d without any pandas in it." % i for i in range(80))
+    c, d = code_of(lambda: rr.Rerank(tei_pb2.RerankRequest(query=query, texts=[huge] * 4), metadata=auth, timeout=60))
+    check("long_too_many_windows", c.name == "INVALID_ARGUMENT" and "windows" in d and "queue holds 32" in d, (c, d))
+    check("long_refused_not_counted", (metric("rerank_documents_total") or 0) == docs0 + 2
+          and metric("rerank_queue_pairs") == 0, metric("rerank_documents_total"))
 
 
 if __name__ == "__main__":
