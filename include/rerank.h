@@ -310,7 +310,10 @@ typedef struct rerank_long_options {
     rerank_long_docs_t mode;
     int32_t chunk_tokens;       /* document tokens per window; 0: the room     */
     int32_t chunk_overlap;      /* tokens two neighbouring windows share;
-                                   must be below the window's size             */
+                                   below chunk_tokens (or the room when 0); a
+                                   window the room makes smaller than
+                                   chunk_tokens shares overlap * window /
+                                   chunk_tokens tokens (rounded down)          */
     /* At most this many windows per document (Cohere v1's name); the rest of
      * a longer document is not scored (truncation, as Cohere does; the
      * chunk info's doc_tokens says how much there was). 0: no bound. */

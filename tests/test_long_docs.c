@@ -111,6 +111,26 @@ TEST(windows_are_cuts) {
     lo.chunk_overlap = 0;
     CHECK(rerank_model_window_pair(g_model, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
     CHECK(w.n > 1 && w.len[0] == 64 && w.chunks[0].token_end == (int32_t)(64 - 4 - q.n));
+    /* chunk_tokens above the room: the window is the room, and the overlap
+     * keeps its share of it (overlap * room / chunk_tokens, rounded down);
+     * an overlap the room alone cannot hold (chunk_tokens 0) is an error */
+    {
+        const size_t room = 64 - 4 - q.n, ov = 60 * room / 100;
+        lo.chunk_tokens = 100;
+        lo.chunk_overlap = 60; /* not below the room, below chunk_tokens */
+        CHECK(60 >= room && ov < room);
+        CHECK(rerank_model_window_pair(g_model, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) == RERANK_OK);
+        CHECK_MSG(w.n == 1 + (nd - room + (room - ov) - 1) / (room - ov), "%zu windows", w.n);
+        for (size_t k = 0; k < w.n; k++) {
+            size_t a = k * (room - ov), b = a + room < nd ? a + room : nd;
+            CHECK(w.chunks[k].token_start == (int32_t)a && w.chunks[k].token_end == (int32_t)b);
+        }
+        lo.chunk_tokens = 0;
+        CHECK(rerank_model_window_pair(g_model, k_query, strlen(k_query), doc, strlen(doc), &po, &lo, &w) ==
+              RERANK_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(rerank_last_error(), "chunk_overlap = 60 must be below") != NULL);
+        lo.chunk_overlap = 0;
+    }
     /* a short document: one window, the very pair rerank_model_tokenize_pair gives */
     rerank_encoding_t e = {0};
     CHECK(rerank_model_window_pair(g_model, k_query, strlen(k_query), "Paris.", 6, &po, &lo, &w) == RERANK_OK);

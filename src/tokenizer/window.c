@@ -105,8 +105,12 @@ static size_t query_keep(size_t nq, int32_t max_length, size_t overhead, rerank_
 
 rerank_status_t rr_windows_cut(const int32_t *d, size_t nd, size_t room, const rerank_long_options_t *lo,
                                rr_window_wrap_fn wrap, void *ctx, rerank_windows_t *out) {
-    const size_t win = lo->chunk_tokens > 0 && (size_t)lo->chunk_tokens < room ? (size_t)lo->chunk_tokens : room,
-                 overlap = (size_t)lo->chunk_overlap;
+    const size_t asked = lo->chunk_tokens > 0 ? (size_t)lo->chunk_tokens : 0, win = asked && asked < room ? asked : room;
+    size_t overlap = (size_t)lo->chunk_overlap;
+    /* A window the query's room made smaller than chunk_tokens keeps the
+     * overlap's share of it, rounded down: options valid for a short query
+     * (overlap below chunk_tokens) hold for every query. */
+    if (asked > win && overlap < asked) overlap = overlap * win / asked;
     if (!win || overlap >= win)
         return rr_error(RERANK_ERR_INVALID_ARGUMENT,
                         "chunk_overlap = %d must be below the window's %zu document tokens (chunk_tokens %d, room "
