@@ -721,6 +721,10 @@ TEST(load_errors) {
         {"{" TINY_MODEL ",\"added_tokens\":[{\"id\":-1,\"content\":\"x\"}]}", RERANK_ERR_FORMAT, "added_tokens"},
         {"{" TINY_MODEL ",\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AAAA\"}}",
          RERANK_ERR_FORMAT, "precompiled_charsmap"},
+        /* a clone without git-lfs leaves a pointer (bge-reranker-v2-m3's tokenizer.json is an LFS file) */
+        {"version https://git-lfs.github.com/spec/v1\n"
+         "oid sha256:69564a4e2e5e4d4a4d8c1c0f4b6e9d9a2f1c3b5a7e9d1f3b5a7c9e1d3f5b7a9c\nsize 17082999\n",
+         RERANK_ERR_FORMAT, "tokenizer.json: a Git LFS pointer (133 bytes), not the tokenizer"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rerank_status_t st = load_text(cases[i].json, &t);

@@ -64,3 +64,9 @@ rerank_status_t rr_file_read(const char *path, size_t max_bytes, char **buf, siz
     *len = n;
     return RERANK_OK;
 }
+
+#define LFS_POINTER_PREFIX "version https://git-lfs"
+
+int rr_is_lfs_pointer(const void *p, size_t n) {
+    return n >= sizeof LFS_POINTER_PREFIX - 1 && !memcmp(p, LFS_POINTER_PREFIX, sizeof LFS_POINTER_PREFIX - 1);
+}

@@ -17,4 +17,9 @@
  *   RERANK_ERR_INVALID_ARGUMENT  path NULL or empty. */
 rerank_status_t rr_file_read(const char *path, size_t max_bytes, char **buf, size_t *len);
 
+/* 1 when the n bytes at p are a Git LFS pointer ("version
+ * https://git-lfs..."), what `git clone` of a Hugging Face repo without
+ * git-lfs leaves in place of a large file (weights, tokenizer.json). */
+int rr_is_lfs_pointer(const void *p, size_t n);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/file.h"
 #include "common/error.h"
 #include "common/strmap.h"
 #include "model/json_load.h"
@@ -223,14 +224,6 @@ done:
 
 /* ---- files -------------------------------------------------------------- */
 
-/* A Git LFS pointer (what `git clone` of a Hub repo leaves without git-lfs):
- * a small text file "version https://git-lfs.github.com/spec/v1\noid ...". */
-#define LFS_POINTER_PREFIX "version https://git-lfs"
-
-static int is_lfs_pointer(const void *p, size_t n) {
-    return n >= sizeof LFS_POINTER_PREFIX - 1 && !memcmp(p, LFS_POINTER_PREFIX, sizeof LFS_POINTER_PREFIX - 1);
-}
-
 rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
     *out = NULL;
     rr_st_file_t *f = rr_calloc(1, sizeof *f);
@@ -262,7 +255,7 @@ rerank_status_t rr_st_open(const char *path, rr_st_file_t **out) {
         goto fail;
     }
     const unsigned char *p = f->map;
-    if (is_lfs_pointer(p, f->map_size)) {
+    if (rr_is_lfs_pointer(p, f->map_size)) {
         st = rr_error(RERANK_ERR_FORMAT, "%s: a Git LFS pointer (%zu bytes), not the weights: the repository was "
                       "cloned without git-lfs (run `git lfs pull` there, or fetch it with `rerank pull`)", path,
                       f->map_size);

@@ -161,6 +161,13 @@ rerank_status_t rerank_tokenizer_load(const char *path, rerank_tokenizer_t **out
     size_t n = 0;
     rerank_status_t st = rr_file_read(fp, RR_MAX_TOKENIZER_JSON_BYTES, &buf, &n);
     if (st) { rr_free(file); return st; }
+    if (rr_is_lfs_pointer(buf, n)) {
+        st = rr_error(RERANK_ERR_FORMAT, "%s: a Git LFS pointer (%zu bytes), not the tokenizer: the repository was "
+                      "cloned without git-lfs (run `git lfs pull` there, or fetch it with `rerank pull`)", fp, n);
+        rr_free(buf);
+        rr_free(file);
+        return st;
+    }
     rr_vocab_t pre;
     if ((st = rr_vocab_fast_parse(buf, &n, &pre))) {
         rr_free(buf);
