@@ -30,7 +30,25 @@ size_t hc_on_header(char *p, size_t sz, size_t n, void *u) {
     header(p, k, "Retry-After: ", r->retry_after, sizeof r->retry_after);
     header(p, k, "Content-Type: ", r->ctype, sizeof r->ctype);
     header(p, k, "Allow: ", r->allow, sizeof r->allow);
+    size_t have = strlen(r->headers), room = sizeof r->headers - 1 - have;
+    memcpy(r->headers + have, p, k < room ? k : room);
+    r->headers[have + (k < room ? k : room)] = 0;
     return k;
+}
+
+long long hc_header_num(const hc_resp_t *r, const char *name) {
+    size_t n = strlen(name);
+    for (const char *l = r->headers; *l;) {
+        const char *e = strchr(l, '\n');
+        if (!strncasecmp(l, name, n) && l[n] == ':') {
+            char *end;
+            long long v = strtoll(l + n + 1, &end, 10);
+            return end != l + n + 1 && (*end == '\r' || *end == '\n' || !*end) ? v : -1;
+        }
+        if (!e) break;
+        l = e + 1;
+    }
+    return -1;
 }
 
 hc_resp_t hc_request(CURL *c, const char *base, const char *method, const char *path, const char *body,

@@ -13,6 +13,7 @@ typedef struct hc_resp {
     char *body;  /* NUL-terminated, or NULL */
     size_t len;
     char retry_after[32], ctype[128], allow[64];
+    char headers[4096]; /* every header line as received (cut at 4095 bytes) */
     long connects; /* new connections this request opened (keep-alive: 0) */
 } hc_resp_t;
 
@@ -27,6 +28,9 @@ void hc_free(hc_resp_t *r);
  * for tests that drive their own handles (curl_multi). */
 size_t hc_on_body(char *p, size_t sz, size_t n, void *u);
 size_t hc_on_header(char *p, size_t sz, size_t n, void *u);
+/* The value of header `name` (case-insensitive) as a number, or -1 when
+ * absent or not a whole number. */
+long long hc_header_num(const hc_resp_t *r, const char *name);
 /* The body parsed as JSON (NUL bytes allowed), or NULL. */
 json_t *hc_json(const hc_resp_t *r);
 /* The answer is `status` with {"error":{"message","type"}} (and that type

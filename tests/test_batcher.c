@@ -239,6 +239,32 @@ TEST(max_wait_holds_small_batch) {
     rr_batcher_free(b);
 }
 
+/* A job's queue time runs until its first batch is formed (here the 50 ms
+ * max_wait), its inference time from then until its last pair is scored
+ * (here the scorer held 30 ms at a closed gate). */
+TEST(job_queue_and_inference_times) {
+    fake_t f; fake_init(&f);
+    rr_batcher_config_t c = cfg_default();
+    c.max_batch_tokens = 1000; c.max_wait_ms = 50;
+    rr_batcher_t *b = NULL;
+    CHECK(rr_batcher_new(&c, fake_score, &f, NULL, &b) == RERANK_OK);
+    static tjob_t t;
+    tjob_init(&t, 2, 0, 2);
+    fake_gate(&f, 1);
+    struct timespec a, z;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CHECK(rr_batcher_submit(b, &t.job) == RR_SUBMIT_OK);
+    fake_wait_in_score(&f);
+    usleep(30000);
+    fake_release(&f, 1);
+    tjob_wait(&t);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    double total = (double)(z.tv_sec - a.tv_sec) + (double)(z.tv_nsec - a.tv_nsec) / 1e9;
+    CHECK_MSG(t.job.queue_s >= 0.049 && t.job.infer_s >= 0.029 && t.job.queue_s + t.job.infer_s <= total,
+              "queue %.4f s, inference %.4f s, total %.4f s", t.job.queue_s, t.job.infer_s, total);
+    rr_batcher_free(b);
+}
+
 TEST(full_batch_does_not_wait) {
     fake_t f; fake_init(&f);
     rr_batcher_config_t c = cfg_default();
@@ -567,6 +593,7 @@ int main(void) {
     RUN(oversized_pair_runs_alone);
     RUN(jobs_share_batches_fifo);
     RUN(max_wait_holds_small_batch);
+    RUN(job_queue_and_inference_times);
     RUN(full_batch_does_not_wait);
     RUN(queue_full_and_closed);
     RUN(cancel_queued_and_inflight);

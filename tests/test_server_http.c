@@ -315,6 +315,30 @@ TEST(tei_rerank) {
     hc_free(&r);
 }
 
+/* TEI's timing headers: characters and tokens computed, the scorer's time
+ * within x-inference-time, the parts within x-total-time. */
+TEST(tei_timing_headers) {
+    atomic_store(&g_score_sleep_ms, 40);
+    /* "été" (3 characters, 5 bytes) with "a\0b" (3, 3) and an emoji (1, 4):
+     * 3 * 2 + 3 + 1 characters; the fake's tokens are bytes + 3 per pair */
+    resp_t r = http(fx.base, "POST", "/rerank",
+                    "{\"query\":\"\\u00e9t\\u00e9\",\"texts\":[\"a\\u0000b\",\"\\ud83d\\ude00\"]}");
+    atomic_store(&g_score_sleep_ms, 0);
+    const long long total = hc_header_num(&r, "x-total-time"), inf = hc_header_num(&r, "x-inference-time"),
+                    queue = hc_header_num(&r, "x-queue-time"), tok = hc_header_num(&r, "x-tokenization-time");
+    CHECK_MSG(r.status == 200 && hc_header_num(&r, "x-compute-characters") == 10 &&
+                  hc_header_num(&r, "x-compute-tokens") == (5 + 3 + 3) + (5 + 4 + 3),
+              "%ld %s", r.status, r.headers);
+    CHECK_MSG(inf >= 40 && queue >= 0 && tok >= 0 && total >= inf + queue + tok &&
+                  hc_header_num(&r, "x-compute-time") >= total && strstr(r.headers, "x-compute-type: "),
+              "%s", r.headers);
+    hc_free(&r);
+    /* errors carry none */
+    r = http(fx.base, "POST", "/rerank", "{\"query\":\"q\",\"texts\":[]}");
+    CHECK(r.status != 200 && hc_header_num(&r, "x-total-time") == -1);
+    hc_free(&r);
+}
+
 TEST(cohere_rerank) {
     const char *body = "{\"model\":\"whatever\",\"query\":\"abc\",\"documents\":[\"x\",{\"text\":\"xxxxxxxxxxxxxxxxxxxx\"},"
                        "\"xxxxxxxxxx\"],\"top_n\":2,\"return_documents\":true}";
@@ -1246,6 +1270,7 @@ int main(void) {
     RUN(config_env_precedence);
     RUN(get_routes);
     RUN(tei_rerank);
+    RUN(tei_timing_headers);
     RUN(cohere_rerank);
     RUN(errors_400);
     RUN(errors_413_422);

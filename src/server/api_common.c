@@ -175,3 +175,9 @@ char *rr_api_render_error(int code, const char *type, const char *msg, size_t *l
     json_t *e = json_pack("{s:{s:s, s:s, s:i}}", "error", "message", buf, "type", type, "code", code);
     return rr_api_dump(e, len);
 }
+
+size_t rr_api_utf8_chars(const char *s, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}

@@ -106,6 +106,7 @@ static void take_pair(rr_batcher_t *b, worker_t *w, rr_job_t *j, size_t *n, size
     size_t c = pair_cost(&j->pairs[j->next_]);
     if (!j->first_taken_) {
         j->first_taken_ = 1;
+        j->queue_s = now - j->t_submit_;
         if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
     }
     j->batch_tokens_ = tokens_in_batch(b, j) + c;
@@ -183,10 +184,12 @@ static size_t complete_batch(rr_batcher_t *b, worker_t *w, size_t n, rerank_stat
         }
     }
     size_t n_notify = 0;
+    const double now = rr_now_s();
     for (size_t i = 0; i < n; i++) {
         rr_job_t *j = w->slot_job[i];
         if (ready_to_notify(j)) {
             j->notified_ = 1;
+            j->infer_s = now - (j->t_submit_ + j->queue_s);
             w->notify[n_notify++] = j;
         }
     }
@@ -304,6 +307,7 @@ rr_submit_result_t rr_batcher_submit(rr_batcher_t *b, rr_job_t *job) {
     job->next_ = job->finished_ = 0;
     job->tokens_left_ = tokens;
     job->notified_ = job->first_taken_ = 0;
+    job->queue_s = job->infer_s = 0;
     job->batch_tokens_ = job->batch_pairs_ = 0;
     job->batch_seq_ = 0;
     job->qnext_ = job->qprev_ = NULL;

@@ -75,6 +75,11 @@ struct rr_job {
     /* results */
     rr_job_status_t status;
     char error[256];
+    /* Its times, set by the time `done` is called (TEI's queue and inference
+     * times): queue_s from submit until the batch that took its first pair
+     * was formed; infer_s from then until the batch with its last pair was
+     * scored (its pairs' forward passes, and any wait between them). */
+    double queue_s, infer_s;
     /* private to the batcher */
     size_t next_, finished_, tokens_left_;
     size_t batch_tokens_;            /* tokens taken into batch number batch_seq_ */

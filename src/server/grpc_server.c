@@ -237,12 +237,6 @@ static ProtobufCMessage *unpack(grpc_byte_buffer *bb, const ProtobufCMessageDesc
 
 /* UTF-8 characters (code points) in s, as TEI counts compute_chars; the
  * tokenizer has checked that s is valid UTF-8. */
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static void job_done(rr_job_t *job, void *user) {
     gcall_t *c = user;
     (void)job;
@@ -292,6 +286,10 @@ static void job_done(rr_job_t *job, void *user) {
     md.total_time_ns = (uint64_t)((rr_now_s() - c->t0) * 1e9);
     md.has_tokenization_time_ns = 1;
     md.tokenization_time_ns = (uint64_t)(c->tokenize_s * 1e9);
+    md.has_queue_time_ns = 1;
+    md.queue_time_ns = (uint64_t)(c->job.queue_s * 1e9);
+    md.has_inference_time_ns = 1;
+    md.inference_time_ns = (uint64_t)(c->job.infer_s * 1e9);
     Tei__V1__RerankResponse resp = TEI__V1__RERANK_RESPONSE__INIT;
     resp.n_ranks = n;
     resp.ranks = rp;
@@ -363,7 +361,7 @@ static int submit(gcall_t *c) {
     rr_long_options_server(s->cfg, &lo);
     const int windowed = lo.mode == RERANK_LONG_DOCS_CHUNK;
     double t_tok = rr_now_s();
-    size_t query_chars = utf8_chars(c->query), qn = strlen(c->query);
+    const size_t qn = strlen(c->query), query_chars = rr_api_utf8_chars(c->query, qn);
     for (size_t i = 0; i < n; i++) {
         size_t tn = strlen(c->texts[i]);
         if (tn > lim->max_text_bytes)
@@ -398,7 +396,8 @@ static int submit(gcall_t *c) {
                               "%s", err);
         c->total_tokens = c->lr.tokens;
     }
-    for (size_t i = 0; i < n; i++) c->compute_chars += query_chars + utf8_chars(c->texts[i]); /* valid UTF-8 now */
+    for (size_t i = 0; i < n; i++) /* valid UTF-8 now */
+        c->compute_chars += query_chars + rr_api_utf8_chars(c->texts[i], strlen(c->texts[i]));
     c->tokenize_s = rr_now_s() - t_tok;
     c->job.pairs = windowed ? c->lr.pairs : c->pairs;
     c->job.n_pairs = windowed ? c->lr.first[n] : n;

@@ -113,6 +113,7 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
     po.instruction_len = ins->s ? ins->n : m->info.instruction ? strlen(m->info.instruction) : 0;
     rerank_long_options_t lo;
     int windowed = rr_long_options(r, &lo); /* long documents in windows: long_req.c */
+    const double t_tok = rr_now_s();
     for (size_t i = 0; i < n && !windowed; i++) {
         rerank_encoding_t *e = &r->encs[i];
         rerank_status_t st = m->scorer.encode_pair(m->scorer.ctx, r->req.query.s, r->req.query.n, r->req.docs[i].s,
@@ -137,6 +138,7 @@ enum MHD_Result rr_handle_rerank_start(rr_conn_req_t *r) {
         if (lo.mode == RERANK_LONG_DOCS_CHUNK) r->req.best = r->lr.best;
         r->total_tokens = r->lr.tokens;
     }
+    r->tokenize_s = rr_now_s() - t_tok;
     const size_t tokens = r->total_tokens;
     r->job.pairs = windowed ? r->lr.pairs : r->pairs;
     r->job.n_pairs = windowed ? r->lr.first[n] : n;
@@ -210,7 +212,7 @@ enum MHD_Result rr_handle_rerank_finish(rr_conn_req_t *r) {
         body = rr_api_render_cohere(&r->req, r->scores, id, r->model->info.model_id, r->total_tokens, &len);
     }
     if (!body) return rr_respond_error(r, 503, "unavailable", "out of memory");
-    return rr_respond(r, 200, "application/json", body, len, 0);
+    return rr_respond_scored(r, body, len);
 }
 
 /* The default model's fields (TEI's /info shape), the server's limits,

@@ -5,13 +5,37 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "server/api.h"
 #include "server/route.h"
 #include "server/server_internal.h"
 #include "server/server_limits.h"
 
-enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
-                           int retry_after) {
+/* TEI's timing headers of a scored request (rr_respond_scored). */
+static void add_timing(struct MHD_Response *resp, const rr_conn_req_t *r) {
+    const rr_rerank_req_t *q = &r->req;
+    size_t chars = 0, qc = rr_api_utf8_chars(q->query.s, q->query.n);
+    for (size_t i = 0; i < q->n_docs; i++) chars += qc + rr_api_utf8_chars(q->docs[i].s, q->docs[i].n);
+    const unsigned long long total_ms = (unsigned long long)((rr_now_s() - r->t0) * 1e3);
+    const struct { const char *name; unsigned long long v; } k[] = {
+        {"x-compute-time", total_ms},
+        {"x-compute-characters", chars},
+        {"x-compute-tokens", r->total_tokens},
+        {"x-total-time", total_ms},
+        {"x-tokenization-time", (unsigned long long)(r->tokenize_s * 1e3)},
+        {"x-queue-time", (unsigned long long)(r->job.queue_s * 1e3)},
+        {"x-inference-time", (unsigned long long)(r->job.infer_s * 1e3)},
+    };
+    MHD_add_response_header(resp, "x-compute-type", r->model && r->model->info.device ? r->model->info.device : "cpu");
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        char v[24];
+        snprintf(v, sizeof v, "%llu", k[i].v);
+        MHD_add_response_header(resp, k[i].name, v);
+    }
+}
+
+static enum MHD_Result respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
+                               int retry_after, int timed) {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -29,6 +53,7 @@ enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char
     }
     if (status == 405) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rr_route_allow(rr_route_get_def(r->route)));
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (timed) add_timing(resp, r);
     if (atomic_load(&r->srv->state) == RR_STATE_DRAINING)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
@@ -37,6 +62,15 @@ enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
+                           int retry_after) {
+    return respond(r, status, ctype, body, len, retry_after, 0);
+}
+
+enum MHD_Result rr_respond_scored(rr_conn_req_t *r, char *body, size_t len) {
+    return respond(r, 200, "application/json", body, len, 0, 1);
 }
 
 enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...) {

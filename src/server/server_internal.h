@@ -123,6 +123,7 @@ struct rr_conn_req {
     rerank_pair_t *pairs;
     float *scores;
     size_t total_tokens;
+    double tokenize_s;    /* tokenizing the pairs (TEI's x-tokenization-time) */
     rr_long_req_t lr;     /* long documents in windows (long_req.c; zero otherwise) */
     rr_job_t job;
     atomic_int phase;
@@ -137,6 +138,11 @@ struct rr_conn_req {
  * draining). */
 enum MHD_Result rr_respond(rr_conn_req_t *r, int status, const char *ctype, char *body, size_t len,
                            int retry_after);
+/* A rerank route's 200 (application/json) with TEI's timing headers:
+ * x-compute-type (the model's device), x-compute-time and x-total-time (since
+ * the request arrived), x-compute-characters, x-compute-tokens,
+ * x-tokenization-time, x-queue-time, x-inference-time (whole milliseconds). */
+enum MHD_Result rr_respond_scored(rr_conn_req_t *r, char *body, size_t len);
 /* {"error": {"message", "type", "code"}} (Retry-After on 429 and 503). */
 enum MHD_Result rr_respond_error(rr_conn_req_t *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

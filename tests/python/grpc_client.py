@@ -102,7 +102,11 @@ def main():
               and scores == sorted(scores, reverse=True)
               and all(r.text == texts[r.index] for r in resp.ranks),
               "%s vs %s" % (got, want))
-        check("rerank_metadata", resp.metadata.compute_tokens > 0 and resp.metadata.total_time_ns > 0)
+        md = resp.metadata
+        # TEI's queue and inference times too, within the total
+        check("rerank_metadata", md.compute_tokens > 0 and md.total_time_ns > 0 and md.HasField("queue_time_ns")
+              and md.inference_time_ns > 0
+              and md.queue_time_ns + md.inference_time_ns + md.tokenization_time_ns <= md.total_time_ns, md)
         # TEI's compute_chars: the query's characters once per text, plus each text's
         chars = len(query) * len(texts) + sum(len(t) for t in texts)
         check("rerank_compute_chars", resp.metadata.compute_chars == chars
