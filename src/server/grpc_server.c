@@ -235,8 +235,6 @@ static ProtobufCMessage *unpack(grpc_byte_buffer *bb, const ProtobufCMessageDesc
     return m;
 }
 
-/* UTF-8 characters (code points) in s, as TEI counts compute_chars; the
- * tokenizer has checked that s is valid UTF-8. */
 static void job_done(rr_job_t *job, void *user) {
     gcall_t *c = user;
     (void)job;
