@@ -3,14 +3,15 @@
 // m16n8k16 row.col f32 += f16/bf16, cp.async 16 bytes with zero fill, shfl.bfly), plus IEEE fp16 / bf16 /
 // FP8 E4M3 conversions with round-to-nearest-even.
 //
-// Fibers start with makecontext / setcontext and then switch with _setjmp / _longjmp, which (unlike
-// swapcontext) make no system call: the emulator switches tens of millions of times. Fortified longjmp
-// refuses to jump to another stack, hence the #undef.
-#undef _FORTIFY_SOURCE
+// Fibers start with makecontext / setcontext and then switch with the compiler's __builtin_setjmp /
+// __builtin_longjmp (frame and stack pointer and a label: a few instructions), which unlike swapcontext
+// make no system call (the emulator switches tens of millions of times) and unlike the library's longjmp
+// are not intercepted by AddressSanitizer, whose longjmp unpoisons the whole fiber stack and asks the
+// kernel for the signal stack at every switch (most of the time of test_cuda_host under ASan). ASan is
+// told of every switch with its fiber API instead.
 #include "simt_emu.h"
 
 #include <math.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #endif
 #endif
 #ifdef EMU_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -49,7 +51,7 @@ struct cp_op {
 
 struct fiber {
     ucontext_t ctx;    // for the first entry
-    jmp_buf jb;        // where it yielded
+    void *jb[5];       // where it yielded (__builtin_setjmp's buffer)
     bool started = false;
     char *stack = nullptr;
     fiber_state st = DONE;
@@ -71,7 +73,7 @@ struct fiber {
 struct block {
     fiber f[kMaxThreads];
     int threads = 0;
-    jmp_buf sched;
+    void *sched[5];
     int cur = -1;
     unsigned char *smem = nullptr;
     size_t smem_bytes = 0;
@@ -95,13 +97,28 @@ void fail(const char *fmt, ...) {
     B->err = buf;
 }
 
+// The switching functions must look like any call to their callers: GCC's interprocedural register
+// allocation would otherwise keep caller-saved registers live across a call it sees clobbering none of
+// them, while the return arrives by a jump from another fiber with other register contents.
+#if defined(__GNUC__) && !defined(__clang__)
+#define EMU_SWITCH __attribute__((noinline, noipa, no_sanitize_address))
+#else
+#define EMU_SWITCH __attribute__((noinline, no_sanitize_address))
+#endif
+
+// Jump to a __builtin_setjmp of buf (never in the function that called __builtin_setjmp: GCC's rule).
+// Not declared noreturn, though it never returns: ASan puts __asan_handle_no_return (the stack unpoisoning
+// above) before every call to a noreturn function, and in jump itself without no_sanitize_address.
+EMU_SWITCH void jump(void **buf) { __builtin_longjmp(buf, 1); }
+
+// The two switches are not instrumented either: ASan calls __asan_handle_no_return at a setjmp too.
 // fiber -> scheduler
-void yield() {
+EMU_SWITCH void yield() {
     fiber &f = B->f[B->cur];
 #ifdef EMU_ASAN
     __sanitizer_start_switch_fiber(&f.fake, B->sched_bottom, B->sched_size);
 #endif
-    if (!_setjmp(f.jb)) _longjmp(B->sched, 1);
+    if (!__builtin_setjmp(f.jb)) jump(B->sched);
 #ifdef EMU_ASAN
     __sanitizer_finish_switch_fiber(f.fake, nullptr, nullptr);
 #endif
@@ -116,22 +133,22 @@ void entry(int tid) {
 #ifdef EMU_ASAN
     __sanitizer_start_switch_fiber(nullptr, B->sched_bottom, B->sched_size);
 #endif
-    _longjmp(B->sched, 1); // never returns
+    jump(B->sched); // never returns
 }
 
 // scheduler -> fiber
-void resume(int tid) {
+EMU_SWITCH void resume(int tid) {
     fiber &f = B->f[tid];
     B->cur = tid;
 #ifdef EMU_ASAN
     __sanitizer_start_switch_fiber(&B->sched_fake, f.stack, kStack);
 #endif
-    if (!_setjmp(B->sched)) {
+    if (!__builtin_setjmp(B->sched)) {
         if (!f.started) {
             f.started = true;
             setcontext(&f.ctx);
         }
-        _longjmp(f.jb, 1);
+        jump(f.jb);
     }
 #ifdef EMU_ASAN
     __sanitizer_finish_switch_fiber(B->sched_fake, nullptr, nullptr);
@@ -267,6 +284,11 @@ int run_block(int threads, size_t smem_bytes, const std::function<void(int, unsi
     for (int i = 0; i < threads; i++) {
         fiber &f = B->f[i];
         if (!f.stack) f.stack = (char *)malloc(kStack);
+#ifdef EMU_ASAN
+        // a fiber a failed block left mid-body keeps its frames' redzones poisoned (the switches do not
+        // unpoison stacks, see jump): clear them before its stack is used again
+        if (f.st != DONE) __asan_unpoison_memory_region(f.stack, kStack);
+#endif
         f.open.clear();
         f.groups.clear();
         f.op = OP_NONE;
