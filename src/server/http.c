@@ -211,7 +211,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     if (strstr(buf, "Application reported internal error")) return;
     if (!strncmp(buf, "Failed to bind to port", 22)) {
         const char *why = strstr(buf, ": ");
-        snprintf(t_bind_error, sizeof t_bind_error, "%s", why ? why + 2 : buf);
+        snprintf(t_bind_error, sizeof t_bind_error, "%.*s", (int)sizeof t_bind_error - 1, why ? why + 2 : buf);
         return;
     }
     fprintf(stderr, "rerank: http: %s\n", buf);
