@@ -16,7 +16,10 @@ BUILD=${1:-build}
 TMO=${RR_TEST_TIMEOUT:-1200}
 passed=0; failed=0; broken=()
 log=$(mktemp "${TMPDIR:-/tmp}/rr-test.XXXXXX")
+pid=""
 trap 'rm -f "$log"' EXIT
+# the test's group does not get the terminal's Ctrl-C: pass it on
+trap '[ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null; exit 130' INT TERM
 for t in "$BUILD"/tests/test_* "$(dirname "$0")"/test_*.sh; do
   case "$t" in *.d|*.o) continue;; *.sh) [ -f "$t" ] || continue;; *) [ -x "$t" ] || continue;; esac
   name=$(basename "$t" .sh)
