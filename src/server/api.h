@@ -68,8 +68,9 @@ void rr_rerank_req_release(rr_rerank_req_t *req);
 /* Fill order[0..n) with indices sorted by score, best first (ties: lower
  * index first; NaN last). */
 void rr_api_rank(const float *scores, size_t n, size_t *order);
-/* Characters (code points) of n bytes of valid UTF-8: TEI's compute_chars. */
-size_t rr_api_utf8_chars(const char *s, size_t n);
+/* TEI's compute_chars: the characters (code points; valid UTF-8) of the
+ * query once per document, plus the documents'. */
+size_t rr_api_compute_chars(const rr_text_t *query, const rr_text_t *docs, size_t n);
 
 /* Responses (malloc'd via rr_malloc, NUL-terminated, length in *len; NULL on
  * out of memory or a non-finite score). `scores` are the final values

@@ -176,8 +176,14 @@ char *rr_api_render_error(int code, const char *type, const char *msg, size_t *l
     return rr_api_dump(e, len);
 }
 
-size_t rr_api_utf8_chars(const char *s, size_t n) {
+static size_t utf8_chars(const rr_text_t *t) {
     size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < t->n; i++) c += ((unsigned char)t->s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+size_t rr_api_compute_chars(const rr_text_t *query, const rr_text_t *docs, size_t n) {
+    size_t c = n * utf8_chars(query);
+    for (size_t i = 0; i < n; i++) c += utf8_chars(&docs[i]);
     return c;
 }

@@ -107,7 +107,7 @@ static void take_pair(rr_batcher_t *b, worker_t *w, rr_job_t *j, size_t *n, size
     if (!j->first_taken_) {
         j->first_taken_ = 1;
         j->queue_s = now - j->t_submit_;
-        if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, now - j->t_submit_);
+        if (b->obs.on_queue_wait) b->obs.on_queue_wait(b->obs.ctx, j->queue_s);
     }
     j->batch_tokens_ = tokens_in_batch(b, j) + c;
     j->batch_pairs_ = pairs_in_batch(b, j) + 1;

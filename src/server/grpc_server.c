@@ -66,6 +66,7 @@ struct gcall {
     rerank_encoding_t *encs;
     rerank_pair_t *pairs;
     float *scores;
+    rr_text_t *docs;  /* the texts as the scorer takes them (views into texts) */
     rr_long_req_t lr; /* documents in windows (the server's --long-docs chunk) */
     size_t total_tokens;
     size_t compute_chars; /* TEI's metadata: the characters of every pair */
@@ -102,6 +103,7 @@ static void call_free(gcall_t *c) {
     }
     rr_free(c->pairs);
     rr_free(c->scores);
+    rr_free(c->docs);
     rr_long_release(&c->lr);
     for (size_t i = 0; i < c->n_texts; i++) rr_free(c->texts[i]);
     rr_free(c->texts);
@@ -343,7 +345,9 @@ static int submit(gcall_t *c) {
     c->encs = rr_calloc(n, sizeof *c->encs);
     c->pairs = rr_calloc(n, sizeof *c->pairs);
     c->scores = rr_calloc(n, sizeof *c->scores);
-    if (!c->encs || !c->pairs || !c->scores) return send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    c->docs = rr_calloc(n, sizeof *c->docs);
+    if (!c->encs || !c->pairs || !c->scores || !c->docs)
+        return send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     int truncate = c->truncate >= 0 ? c->truncate : s->cfg->auto_truncate;
     rerank_pair_options_t po = rerank_pair_options_default();
     po.max_length = m->max_length;
@@ -359,16 +363,17 @@ static int submit(gcall_t *c) {
     rr_long_options_server(s->cfg, &lo);
     const int windowed = lo.mode == RERANK_LONG_DOCS_CHUNK;
     double t_tok = rr_now_s();
-    const size_t qn = strlen(c->query), query_chars = rr_api_utf8_chars(c->query, qn);
+    const rr_text_t query = {c->query, strlen(c->query)};
     for (size_t i = 0; i < n; i++) {
-        size_t tn = strlen(c->texts[i]);
-        if (tn > lim->max_text_bytes)
-            return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "texts[%zu] is %zu bytes; the limit is %zu", i, tn,
-                              lim->max_text_bytes);
+        c->docs[i] = (rr_text_t){c->texts[i], strlen(c->texts[i])};
+        if (c->docs[i].n > lim->max_text_bytes)
+            return send_error(c, GRPC_STATUS_INVALID_ARGUMENT, "texts[%zu] is %zu bytes; the limit is %zu", i,
+                              c->docs[i].n, lim->max_text_bytes);
     }
     for (size_t i = 0; i < n && !windowed; i++) {
         rerank_encoding_t *e = &c->encs[i];
-        rerank_status_t rs = m->scorer.encode_pair(m->scorer.ctx, c->query, qn, c->texts[i], strlen(c->texts[i]), &po, e);
+        rerank_status_t rs =
+            m->scorer.encode_pair(m->scorer.ctx, query.s, query.n, c->docs[i].s, c->docs[i].n, &po, e);
         if (rs != RERANK_OK)
             return send_error(c, rs == RERANK_ERR_NOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INVALID_ARGUMENT,
                               "texts[%zu]: %s", i, rerank_last_error());
@@ -380,13 +385,9 @@ static int submit(gcall_t *c) {
         c->total_tokens += e->n;
     }
     if (windowed) {
-        rr_text_t query = {c->query, qn}, *docs = rr_calloc(n, sizeof *docs);
-        if (!docs) return send_error(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-        for (size_t i = 0; i < n; i++) docs[i] = (rr_text_t){c->texts[i], strlen(c->texts[i])};
         const char *type;
-        int code = rr_long_encode(&c->lr, m, (size_t)s->cfg->max_queue_pairs, &query, docs, n, &po, &lo, truncate,
+        int code = rr_long_encode(&c->lr, m, (size_t)s->cfg->max_queue_pairs, &query, c->docs, n, &po, &lo, truncate,
                                   "texts", err, sizeof err, &type);
-        rr_free(docs);
         if (code)
             return send_error(c, code == 503 ? GRPC_STATUS_RESOURCE_EXHAUSTED
                                  : code == 500 ? GRPC_STATUS_INTERNAL
@@ -394,8 +395,7 @@ static int submit(gcall_t *c) {
                               "%s", err);
         c->total_tokens = c->lr.tokens;
     }
-    for (size_t i = 0; i < n; i++) /* valid UTF-8 now */
-        c->compute_chars += query_chars + rr_api_utf8_chars(c->texts[i], strlen(c->texts[i]));
+    c->compute_chars = rr_api_compute_chars(&query, c->docs, n); /* valid UTF-8 now */
     c->tokenize_s = rr_now_s() - t_tok;
     c->job.pairs = windowed ? c->lr.pairs : c->pairs;
     c->job.n_pairs = windowed ? c->lr.first[n] : n;

@@ -13,13 +13,10 @@
 
 /* TEI's timing headers of a scored request (rr_respond_scored). */
 static void add_timing(struct MHD_Response *resp, const rr_conn_req_t *r) {
-    const rr_rerank_req_t *q = &r->req;
-    size_t chars = 0, qc = rr_api_utf8_chars(q->query.s, q->query.n);
-    for (size_t i = 0; i < q->n_docs; i++) chars += qc + rr_api_utf8_chars(q->docs[i].s, q->docs[i].n);
     const unsigned long long total_ms = (unsigned long long)((rr_now_s() - r->t0) * 1e3);
     const struct { const char *name; unsigned long long v; } k[] = {
         {"x-compute-time", total_ms},
-        {"x-compute-characters", chars},
+        {"x-compute-characters", rr_api_compute_chars(&r->req.query, r->req.docs, r->req.n_docs)},
         {"x-compute-tokens", r->total_tokens},
         {"x-total-time", total_ms},
         {"x-tokenization-time", (unsigned long long)(r->tokenize_s * 1e3)},
